@@ -1,0 +1,204 @@
+//! Backend URLs: `memory://[NAME][?timeout=SECONDS&history=EVENTS&max_capabilities=BYTES]`.
+//!
+//! As in tooz, the URL's scheme picks the backend and its query carries options. Unlike tooz,
+//! anything Roster cannot use (an unknown scheme or option, a repeated option, a value out of
+//! range) is an error at `get_coordinator` that names the problem and lists what is accepted.
+//! `zake://` is an alias of `memory://`, so tooz's own examples run unchanged.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::error::{CoordinationError, UrlProblem};
+use crate::ids::DEFAULT_MAX_CAPABILITIES;
+
+/// Schemes of the embedded backend.
+pub const MEMORY_SCHEMES: [&str; 2] = ["memory", "zake"];
+
+/// The membership timeout used when the URL names none (tooz's default).
+pub const DEFAULT_MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many events the embedded backend keeps when the URL names no `history`.
+pub const DEFAULT_HISTORY_SIZE: usize = 65_536;
+
+const OPTIONS: [&str; 3] = ["timeout", "history", "max_capabilities"];
+
+/// A parsed, validated backend URL.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendUrl {
+    /// Which store the URL names: coordinators naming the same store share its state.
+    /// For the embedded backend this is the URL without options, with `zake` read as `memory`.
+    pub store: String,
+    /// How long a member lives without a heartbeat.
+    pub membership_timeout: Duration,
+    /// How many events of history the store keeps (used by the coordinator that creates it).
+    pub history_size: usize,
+    /// Largest capabilities accepted, in bytes.
+    pub max_capabilities: usize,
+}
+
+impl BackendUrl {
+    /// Parse and validate `text`.
+    ///
+    /// # Errors
+    /// [`CoordinationError::InvalidUrl`] naming the problem.
+    pub fn parse(text: &str) -> Result<Self, CoordinationError> {
+        let invalid = |problem| CoordinationError::InvalidUrl {
+            url: text.to_owned(),
+            problem,
+        };
+        let url = Url::parse(text).map_err(|e| invalid(UrlProblem::Malformed(e.to_string())))?;
+        if !MEMORY_SCHEMES.contains(&url.scheme()) {
+            return Err(invalid(UrlProblem::UnknownScheme {
+                scheme: url.scheme().to_owned(),
+                known: MEMORY_SCHEMES.iter().map(|s| (*s).to_owned()).collect(),
+            }));
+        }
+        let unexpected = [
+            (!url.username().is_empty() || url.password().is_some(), "user info"),
+            (url.port().is_some(), "port"),
+            (url.fragment().is_some(), "fragment"),
+        ];
+        if let Some((_, part)) = unexpected.iter().find(|(present, _)| *present) {
+            return Err(invalid(UrlProblem::UnexpectedComponent((*part).to_owned())));
+        }
+
+        let mut parsed = Self {
+            store: format!("memory://{}{}", url.host_str().unwrap_or(""), url.path()),
+            membership_timeout: DEFAULT_MEMBERSHIP_TIMEOUT,
+            history_size: DEFAULT_HISTORY_SIZE,
+            max_capabilities: DEFAULT_MAX_CAPABILITIES,
+        };
+        let mut seen: Vec<String> = Vec::new();
+        for (name, value) in url.query_pairs() {
+            if seen.iter().any(|s| *s == name) {
+                return Err(invalid(UrlProblem::DuplicateOption(name.into_owned())));
+            }
+            seen.push(name.to_string());
+            let bad_value = |expected: &str| {
+                invalid(UrlProblem::InvalidOptionValue {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                    expected: expected.to_owned(),
+                })
+            };
+            match &*name {
+                "timeout" => {
+                    parsed.membership_timeout = value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+                        .map(Duration::from_secs_f64)
+                        .ok_or_else(|| bad_value("seconds, above 0 and at most 86400"))?;
+                }
+                "history" => {
+                    parsed.history_size = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| bad_value("a number of events, at least 1"))?;
+                }
+                "max_capabilities" => {
+                    parsed.max_capabilities = value
+                        .parse::<usize>()
+                        .map_err(|_| bad_value("a number of bytes"))?;
+                }
+                _ => {
+                    return Err(invalid(UrlProblem::UnknownOption {
+                        name: name.into_owned(),
+                        known: OPTIONS.iter().map(|s| (*s).to_owned()).collect(),
+                    }));
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(text: &str) -> UrlProblem {
+        match BackendUrl::parse(text) {
+            Err(CoordinationError::InvalidUrl { problem, url }) => {
+                assert_eq!(url, text);
+                problem
+            }
+            other => panic!("{text}: expected InvalidUrl, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn memory_url_defaults_match_tooz() {
+        let url = BackendUrl::parse("memory://").unwrap();
+        assert_eq!(url.membership_timeout, Duration::from_secs(30));
+        assert_eq!(url.history_size, DEFAULT_HISTORY_SIZE);
+        assert_eq!(url.max_capabilities, 64 * 1024);
+    }
+
+    #[test]
+    fn zake_is_an_alias_of_memory_and_names_the_same_store() {
+        let zake = BackendUrl::parse("zake://").unwrap();
+        let memory = BackendUrl::parse("memory://?timeout=5").unwrap();
+        assert_eq!(zake.store, memory.store);
+        assert_ne!(zake.store, BackendUrl::parse("memory://other").unwrap().store);
+    }
+
+    #[test]
+    fn options_are_read() {
+        let url = BackendUrl::parse("memory://x?timeout=2.5&history=10&max_capabilities=7").unwrap();
+        assert_eq!(url.membership_timeout, Duration::from_millis(2500));
+        assert_eq!(url.history_size, 10);
+        assert_eq!(url.max_capabilities, 7);
+    }
+
+    #[test]
+    fn unknown_scheme_lists_the_known_ones() {
+        let p = problem("mongodb://x");
+        assert!(matches!(&p, UrlProblem::UnknownScheme { scheme, known }
+            if scheme == "mongodb" && known.contains(&"memory".to_owned())));
+        assert!(p.to_string().contains("memory, zake"), "{p}");
+    }
+
+    #[test]
+    fn malformed_url_is_an_error() {
+        assert!(matches!(problem("not a url"), UrlProblem::Malformed(_)));
+        assert!(matches!(problem(""), UrlProblem::Malformed(_)));
+    }
+
+    #[test]
+    fn unknown_option_lists_the_known_ones() {
+        let p = problem("memory://?timout=3");
+        assert!(p.to_string().contains("timeout, history, max_capabilities"), "{p}");
+    }
+
+    #[test]
+    fn bad_option_values_say_what_is_expected() {
+        for text in [
+            "memory://?timeout=0",
+            "memory://?timeout=-1",
+            "memory://?timeout=abc",
+            "memory://?timeout=NaN",
+            "memory://?history=0",
+            "memory://?max_capabilities=-3",
+        ] {
+            assert!(matches!(problem(text), UrlProblem::InvalidOptionValue { .. }), "{text}");
+        }
+    }
+
+    #[test]
+    fn repeated_option_is_an_error() {
+        assert_eq!(
+            problem("memory://?timeout=1&timeout=2"),
+            UrlProblem::DuplicateOption("timeout".into())
+        );
+    }
+
+    #[test]
+    fn parts_the_memory_backend_cannot_use_are_errors() {
+        assert!(matches!(problem("memory://u:p@x"), UrlProblem::UnexpectedComponent(_)));
+        assert!(matches!(problem("memory://x:99"), UrlProblem::UnexpectedComponent(_)));
+        assert!(matches!(problem("memory://x#f"), UrlProblem::UnexpectedComponent(_)));
+    }
+}

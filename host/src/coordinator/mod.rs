@@ -1,0 +1,499 @@
+//! [`Coordinator`]: tooz's coordination API for one member.
+//!
+//! A coordinator acts for one member id against one backend store. Between `start` and `stop`
+//! it holds a session in the store: its memberships and candidacies belong to that session,
+//! live as long as it heartbeats, and go when it stops (R7) or expires (R6).
+
+mod heartbeat;
+mod operation;
+mod watchers;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use heartbeat::{Heartbeat, HeartbeatStatus};
+pub use operation::{Operation, OperationFuture};
+pub use watchers::WatchId;
+use watchers::{Callback, WatchKind, Watchers};
+
+use crate::backend_url::BackendUrl;
+use crate::engine::stream::EventStream;
+use crate::engine::{Engine, Leader, MemberInfo, SessionId, registry};
+use crate::error::{CoordinationError, Result};
+use crate::event::{Event, LeaderElected, MemberJoined, MemberLeft, Revision};
+use crate::ids::{Capabilities, GroupId, MemberId};
+
+/// Create a coordinator for `member_id` on the backend `url` names (tooz's
+/// `get_coordinator`). The coordinator is not started.
+///
+/// # Errors
+/// [`CoordinationError::InvalidUrl`] for a malformed URL, an unknown scheme (the message lists
+/// the known ones), an unknown or repeated option or a bad option value;
+/// [`CoordinationError::InvalidId`] for an invalid member id.
+pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
+    let url = BackendUrl::parse(url)?;
+    let member_id = MemberId::new(member_id)?;
+    let engine = registry::store_for(&url);
+    Ok(Coordinator {
+        inner: Arc::new(Inner {
+            member_id,
+            url,
+            engine,
+            session: AtomicU64::new(NO_SESSION),
+            lifecycle: tokio::sync::Mutex::new(()),
+            heart: Mutex::new(None),
+            heartbeat_status: Arc::new(Mutex::new(HeartbeatStatus::default())),
+            watchers: Mutex::new(Watchers::default()),
+            dispatching: Mutex::new(()),
+        }),
+    })
+}
+
+const NO_SESSION: SessionId = 0;
+
+/// Group membership, capabilities, watchers and leader election for one member.
+///
+/// Cheap to clone: clones share the member, its session and its callbacks.
+#[derive(Clone)]
+pub struct Coordinator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    member_id: MemberId,
+    url: BackendUrl,
+    engine: Arc<Engine>,
+    /// The session while started, `NO_SESSION` otherwise.
+    session: AtomicU64,
+    /// Serialises `start` and `stop`.
+    lifecycle: tokio::sync::Mutex<()>,
+    heart: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    heartbeat_status: Arc<Mutex<HeartbeatStatus>>,
+    watchers: Mutex<Watchers>,
+    /// Serialises `run_watchers`, so each event reaches each callback once and in order.
+    dispatching: Mutex<()>,
+}
+
+impl std::fmt::Debug for Coordinator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coordinator")
+            .field("member_id", &self.inner.member_id)
+            .field("store", &self.inner.url.store)
+            .field("started", &self.is_started())
+            .finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Coordinator {
+    /// The member this coordinator acts for.
+    pub fn member_id(&self) -> &MemberId {
+        &self.inner.member_id
+    }
+
+    /// The membership timeout: how long this member lives without a heartbeat.
+    pub fn membership_timeout(&self) -> Duration {
+        self.inner.url.membership_timeout
+    }
+
+    /// Whether the coordinator is started (tooz's `is_started`).
+    pub fn is_started(&self) -> bool {
+        self.inner.session.load(Ordering::Acquire) != NO_SESSION
+    }
+
+    fn session(&self) -> Result<SessionId> {
+        match self.inner.session.load(Ordering::Acquire) {
+            NO_SESSION => Err(CoordinationError::NotStarted),
+            session => Ok(session),
+        }
+    }
+
+    /// Run `f` on the store with this coordinator's session, as a finished operation.
+    fn op<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut crate::engine::State, SessionId) -> Result<T>,
+    ) -> Operation<T> {
+        Operation::ready(
+            self.session()
+                .and_then(|session| self.inner.engine.write(|state| f(state, session))),
+        )
+    }
+
+    /// Open a session in the store (tooz's `start`). With [`Heartbeat::Background`] a task
+    /// heartbeats every half membership timeout until `stop`. Callbacks registered with
+    /// `watch_elected_as_leader` before a `stop` stand for election again.
+    ///
+    /// # Errors
+    /// [`CoordinationError::AlreadyStarted`] if it is started.
+    pub async fn start(&self, heartbeat: Heartbeat) -> Result<()> {
+        let _guard = self.inner.lifecycle.lock().await;
+        if self.is_started() {
+            return Err(CoordinationError::AlreadyStarted);
+        }
+        let elections = lock(&self.inner.watchers).election_groups();
+        let session = self.inner.engine.write(|state| {
+            let session = state.open_session(
+                self.inner.member_id.clone(),
+                self.inner.url.membership_timeout,
+                tokio::time::Instant::now(),
+            );
+            for group in &elections {
+                // A group deleted while stopped simply has no election to rejoin.
+                let _ = state.stand_for_election(session, group.as_str(), tokio::time::Instant::now());
+            }
+            session
+        });
+        self.inner.engine.ensure_reaper();
+        self.inner.session.store(session, Ordering::Release);
+        if heartbeat == Heartbeat::Background {
+            let task = heartbeat::spawn(Arc::downgrade(&self.inner), self.membership_timeout());
+            *lock(&self.inner.heart) = Some(task);
+        }
+        tracing::debug!(member = %self.inner.member_id, store = %self.inner.url.store, "started");
+        Ok(())
+    }
+
+    /// Leave every group, give up every candidacy and close the session (tooz's `stop`),
+    /// before returning (R7). Registered callbacks are kept for a later `start`.
+    ///
+    /// # Errors
+    /// [`CoordinationError::NotStarted`] if it is not started.
+    pub async fn stop(&self) -> Result<()> {
+        let _guard = self.inner.lifecycle.lock().await;
+        let session = self.session()?;
+        if let Some(heart) = lock(&self.inner.heart).take() {
+            heart.abort();
+        }
+        self.inner.engine.write(|state| state.close_session(session));
+        self.inner.session.store(NO_SESSION, Ordering::Release);
+        tracing::debug!(member = %self.inner.member_id, "stopped");
+        Ok(())
+    }
+
+    /// Refresh this member's liveness; returns the time before it would expire (tooz's
+    /// `heartbeat`). The background task calls this for you.
+    ///
+    /// # Errors
+    /// [`CoordinationError::SessionExpired`] once after the member expired (listing the groups
+    /// it lost); the session is live again afterwards. `NotStarted` before `start`.
+    pub async fn heartbeat(&self) -> Result<Duration> {
+        let session = self.session()?;
+        self.inner.engine.write(|state| state.heartbeat(session, tokio::time::Instant::now()))
+    }
+
+    /// What the background heartbeat task has done so far (R11).
+    pub fn heartbeat_status(&self) -> HeartbeatStatus {
+        lock(&self.inner.heartbeat_status).clone()
+    }
+
+    /// Create an empty group.
+    ///
+    /// Fails with `GroupAlreadyExist`, or `InvalidId`.
+    pub fn create_group(&self, group: &str) -> Operation<()> {
+        self.op(|state, _| state.create_group(group))
+    }
+
+    /// Delete an empty group; leadership in it ends.
+    ///
+    /// Fails with `GroupNotCreated` or `GroupNotEmpty`.
+    pub fn delete_group(&self, group: &str) -> Operation<()> {
+        self.op(|state, _| state.delete_group(group))
+    }
+
+    /// Every group, sorted by id (only real groups, R9).
+    pub fn get_groups(&self) -> Operation<Vec<GroupId>> {
+        self.op(|state, _| Ok(state.groups()))
+    }
+
+    /// Join `group` with `capabilities` ([`Capabilities::none()`] for none).
+    ///
+    /// Fails with `GroupNotCreated`, `MemberAlreadyExist` (changing nothing, R8) or
+    /// `CapabilitiesTooLarge`.
+    pub fn join_group(&self, group: &str, capabilities: impl Into<Capabilities>) -> Operation<()> {
+        let capabilities = capabilities.into();
+        self.op(|state, session| {
+            state.join(session, group, capabilities, tokio::time::Instant::now())
+        })
+    }
+
+    /// Join `group`, creating it first if it does not exist (tooz's `join_group_create`).
+    ///
+    /// # Errors
+    /// `MemberAlreadyExist`, `CapabilitiesTooLarge` or `InvalidId`.
+    pub async fn join_group_create(
+        &self,
+        group: &str,
+        capabilities: impl Into<Capabilities>,
+    ) -> Result<()> {
+        let capabilities = capabilities.into();
+        self.op(|state, session| {
+            match state.create_group(group) {
+                Ok(()) | Err(CoordinationError::GroupAlreadyExist(_)) => {}
+                Err(other) => return Err(other),
+            }
+            state.join(session, group, capabilities, tokio::time::Instant::now())
+        })
+        .await
+    }
+
+    /// Leave `group`.
+    ///
+    /// Fails with `GroupNotCreated` when the group does not exist, `MemberNotJoined` when
+    /// this member is not in it (R1), or `MemberExpired` once if it was removed by expiry.
+    pub fn leave_group(&self, group: &str) -> Operation<()> {
+        self.op(|state, session| state.leave(session, group))
+    }
+
+    /// The members of `group`, in no particular order.
+    pub fn get_members(&self, group: &str) -> Operation<Vec<MemberId>> {
+        self.op(|state, _| state.members(group))
+    }
+
+    /// The capabilities `member` joined `group` with (or last updated to).
+    ///
+    /// Fails with `GroupNotCreated` or `MemberNotJoined` (R1).
+    pub fn get_member_capabilities(&self, group: &str, member: &str) -> Operation<Capabilities> {
+        self.op(|state, _| state.member_capabilities(group, member))
+    }
+
+    /// Every member of `group` with its capabilities.
+    pub fn get_members_with_capabilities(
+        &self,
+        group: &str,
+    ) -> Operation<HashMap<MemberId, Capabilities>> {
+        self.op(|state, _| {
+            state
+                .members_with_capabilities(group)
+                .map(|members| members.into_iter().collect())
+        })
+    }
+
+    /// Capabilities, join and update times, and revision of `member` in `group`.
+    pub fn get_member_info(&self, group: &str, member: &str) -> Operation<MemberInfo> {
+        self.op(|state, _| state.member_info(group, member))
+    }
+
+    /// Replace this member's capabilities in `group`; watchers see a
+    /// [`Event::CapabilitiesUpdated`] (R8).
+    pub fn update_capabilities(
+        &self,
+        group: &str,
+        capabilities: impl Into<Capabilities>,
+    ) -> Operation<()> {
+        let capabilities = capabilities.into();
+        self.op(|state, session| state.update_capabilities(session, group, capabilities))
+    }
+
+    /// The leader of `group` and its term, if it has one.
+    pub fn get_leader(&self, group: &str) -> Operation<Option<Leader>> {
+        self.op(|state, _| state.leader(group))
+    }
+
+    /// Give up leadership of `group` if this member holds it: it goes to the back of the
+    /// candidates and the next one is elected (this member again if it is alone). Returns
+    /// whether it was the leader.
+    pub fn stand_down_group_leader(&self, group: &str) -> Operation<bool> {
+        self.op(|state, session| state.stand_down(session, group))
+    }
+
+    /// The newest revision of the store.
+    pub fn head_revision(&self) -> Revision {
+        self.inner.engine.read(|state| state.history.head())
+    }
+
+    /// Every change from revision `from` on (from the next change when `None`), as an async
+    /// stream that waits for new changes at the head. Yields
+    /// [`CoordinationError::HistoryLost`] when `from` is older than what the store keeps.
+    ///
+    /// # Errors
+    /// `NotStarted` before `start`.
+    pub fn subscribe(&self, from: Option<Revision>) -> Result<EventStream> {
+        self.session()?;
+        let from = from.unwrap_or_else(|| self.head_revision() + 1);
+        Ok(EventStream::new(Arc::clone(&self.inner.engine), from))
+    }
+
+    fn watch(&self, group: &str, from: Option<Revision>, callback: Callback) -> Result<WatchId> {
+        self.session()?;
+        let (group_id, head) = self
+            .inner
+            .engine
+            .read(|state| Ok::<_, CoordinationError>((state.group_exists(group)?, state.history.head())))?;
+        let seen = from.map_or(head, |from| from.saturating_sub(1).min(head));
+        Ok(lock(&self.inner.watchers).add(group_id, seen, callback))
+    }
+
+    fn unwatch(&self, group: &str, kind: WatchKind, id: WatchId) -> Result<()> {
+        if lock(&self.inner.watchers).remove(group, kind, id) {
+            return Ok(());
+        }
+        Err(match GroupId::new(group) {
+            Ok(group) => CoordinationError::WatchCallbackNotFound(group),
+            Err(invalid) => invalid,
+        })
+    }
+
+    /// Call `callback` from `run_watchers` for every member that joins `group` from now on.
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_join_group(
+        &self,
+        group: &str,
+        callback: impl FnMut(&MemberJoined) + Send + 'static,
+    ) -> Result<WatchId> {
+        self.watch(group, None, Callback::Join(Box::new(callback)))
+    }
+
+    /// Remove a join callback.
+    ///
+    /// # Errors
+    /// `WatchCallbackNotFound` if `id` is not a join callback of `group`.
+    pub fn unwatch_join_group(&self, group: &str, id: WatchId) -> Result<()> {
+        self.unwatch(group, WatchKind::Join, id)
+    }
+
+    /// Call `callback` from `run_watchers` for every member that leaves `group` from now on,
+    /// whatever the reason (left, expired, ...).
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_leave_group(
+        &self,
+        group: &str,
+        callback: impl FnMut(&MemberLeft) + Send + 'static,
+    ) -> Result<WatchId> {
+        self.watch(group, None, Callback::Leave(Box::new(callback)))
+    }
+
+    /// Remove a leave callback.
+    ///
+    /// # Errors
+    /// `WatchCallbackNotFound` if `id` is not a leave callback of `group`.
+    pub fn unwatch_leave_group(&self, group: &str, id: WatchId) -> Result<()> {
+        self.unwatch(group, WatchKind::Leave, id)
+    }
+
+    /// Call `callback` from `run_watchers` for every change to `group` (every
+    /// [`Event`] kind) after revision `from - 1`, or from now on when `from` is `None`.
+    /// Starting from an older revision replays history, joins of present members included.
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_group(
+        &self,
+        group: &str,
+        from: Option<Revision>,
+        callback: impl FnMut(&Event) + Send + 'static,
+    ) -> Result<WatchId> {
+        self.watch(group, from, Callback::Any(Box::new(callback)))
+    }
+
+    /// Remove a `watch_group` callback.
+    ///
+    /// # Errors
+    /// `WatchCallbackNotFound` if `id` is not such a callback of `group`.
+    pub fn unwatch_group(&self, group: &str, id: WatchId) -> Result<()> {
+        self.unwatch(group, WatchKind::Any, id)
+    }
+
+    /// Stand for election in `group` and call `callback` from `run_watchers` each time this
+    /// member is elected. Having at least one such callback is being a candidate; the first
+    /// candidate is elected at once, the others in the order they stood (R5).
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (no implicit creation; nothing is registered), `NotStarted`.
+    pub fn watch_elected_as_leader(
+        &self,
+        group: &str,
+        callback: impl FnMut(&LeaderElected) + Send + 'static,
+    ) -> Result<WatchId> {
+        let session = self.session()?;
+        let mut watchers = lock(&self.inner.watchers);
+        let (group_id, head) = self.inner.engine.write(|state| {
+            let group_id = state.group_exists(group)?;
+            let head = state.history.head();
+            state.stand_for_election(session, group, tokio::time::Instant::now())?;
+            Ok::<_, CoordinationError>((group_id, head))
+        })?;
+        Ok(watchers.add(group_id, head, Callback::Elected(Box::new(callback))))
+    }
+
+    /// Remove an election callback. Removing the last one withdraws the candidacy: a
+    /// leader resigns and the next candidate is elected.
+    ///
+    /// # Errors
+    /// `WatchCallbackNotFound` if `id` is not an election callback of `group`.
+    pub fn unwatch_elected_as_leader(&self, group: &str, id: WatchId) -> Result<()> {
+        let mut watchers = lock(&self.inner.watchers);
+        if !watchers.remove(group, WatchKind::Elected, id) {
+            drop(watchers);
+            return self.unwatch(group, WatchKind::Elected, id);
+        }
+        if watchers.count(group, WatchKind::Elected) == 0
+            && let Ok(session) = self.session()
+            && let Ok(group_id) = GroupId::new(group)
+        {
+            self.inner.engine.write(|state| state.withdraw(session, &group_id));
+        }
+        Ok(())
+    }
+
+    /// How many callbacks watch `group` for joins, leaves, elections and every change, in
+    /// that order.
+    pub fn watch_counts(&self, group: &str) -> [usize; 4] {
+        let watchers = lock(&self.inner.watchers);
+        [WatchKind::Join, WatchKind::Leave, WatchKind::Elected, WatchKind::Any]
+            .map(|kind| watchers.count(group, kind))
+    }
+
+    /// Hand every change since the last run to the callbacks that listen to it, in revision
+    /// order (tooz's `run_watchers`, R2/R4). Returns the events delivered, one per callback
+    /// call.
+    ///
+    /// # Errors
+    /// `HistoryLost` when callbacks fell so far behind that the store dropped events they had
+    /// not seen: they resume from the head, so resync with `get_members`. `NotStarted`.
+    pub async fn run_watchers(&self) -> Result<Vec<Event>> {
+        self.session()?;
+        let _serial = lock(&self.inner.dispatching);
+        let mut delivered = Vec::new();
+        loop {
+            let (dispatch, from) = {
+                let watchers = lock(&self.inner.watchers);
+                let Some(from) = watchers.oldest_unseen() else {
+                    return Ok(delivered);
+                };
+                (watchers.dispatch(), from)
+            };
+            let mut events = Vec::new();
+            let read = self
+                .inner
+                .engine
+                .read(|state| {
+                    state.history.read_from(from, 1024, &mut events).map(|()| state.history.head())
+                });
+            let head = match read {
+                Ok(head) => head,
+                Err(lost) => {
+                    let head = self.head_revision();
+                    lock(&self.inner.watchers).mark_seen(head);
+                    return Err(lost);
+                }
+            };
+            let Some(last) = events.last().map(Event::revision) else {
+                return Ok(delivered);
+            };
+            delivered.extend(dispatch.run(&events, &self.inner.member_id));
+            lock(&self.inner.watchers).mark_seen(last);
+            if last >= head {
+                return Ok(delivered);
+            }
+        }
+    }
+}

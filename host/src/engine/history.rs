@@ -1,0 +1,140 @@
+//! The bounded, ordered log of changes.
+//!
+//! Every change gets exactly one event and the next revision, so the kept events are a
+//! contiguous run of revisions and a reader's position is just the next revision it needs.
+//! When the log is full the oldest event is dropped; a reader that asks for a dropped revision
+//! is told so ([`CoordinationError::HistoryLost`]) instead of silently skipping ahead.
+
+use std::collections::VecDeque;
+
+use crate::error::CoordinationError;
+use crate::event::{Event, Revision};
+
+/// The most recent `capacity` events.
+#[derive(Debug)]
+pub(crate) struct History {
+    events: VecDeque<Event>,
+    capacity: usize,
+    /// Revision of the newest change (0 before any).
+    head: Revision,
+}
+
+impl History {
+    pub(crate) fn new(capacity: usize) -> Self {
+        assert!(capacity > 0, "history capacity must be at least 1");
+        Self {
+            events: VecDeque::new(),
+            capacity,
+            head: 0,
+        }
+    }
+
+    /// Revision of the newest change.
+    pub(crate) fn head(&self) -> Revision {
+        self.head
+    }
+
+    /// Revision the next change will get.
+    pub(crate) fn next_revision(&self) -> Revision {
+        self.head + 1
+    }
+
+    /// Oldest revision still kept (`head + 1` when nothing is kept).
+    pub(crate) fn oldest(&self) -> Revision {
+        self.events.front().map_or(self.head + 1, Event::revision)
+    }
+
+    /// Append the event for revision `next_revision()`.
+    pub(crate) fn push(&mut self, event: Event) {
+        debug_assert_eq!(event.revision(), self.head + 1, "revisions must be contiguous");
+        if self.events.len() == self.capacity {
+            self.events.pop_front();
+        }
+        self.head = event.revision();
+        self.events.push_back(event);
+    }
+
+    /// Copy up to `max` events starting at revision `from` into `out`.
+    ///
+    /// Returns `HistoryLost` when `from` is older than the oldest kept event. Asking for a
+    /// revision past the head yields nothing.
+    pub(crate) fn read_from(
+        &self,
+        from: Revision,
+        max: usize,
+        out: &mut Vec<Event>,
+    ) -> Result<(), CoordinationError> {
+        let oldest = self.oldest();
+        if from < oldest && from <= self.head {
+            return Err(CoordinationError::HistoryLost {
+                requested: from,
+                oldest,
+            });
+        }
+        let Some(skip) = from.checked_sub(oldest) else {
+            return Ok(());
+        };
+        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+        out.extend(self.events.iter().skip(skip).take(max).cloned());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::GroupCreated;
+    use crate::ids::GroupId;
+
+    fn event(revision: Revision) -> Event {
+        Event::GroupCreated(GroupCreated {
+            revision,
+            group_id: GroupId::new(format!("g{revision}")).unwrap(),
+        })
+    }
+
+    fn filled(capacity: usize, count: Revision) -> History {
+        let mut h = History::new(capacity);
+        for r in 1..=count {
+            h.push(event(r));
+        }
+        h
+    }
+
+    fn revisions(h: &History, from: Revision, max: usize) -> Vec<Revision> {
+        let mut out = Vec::new();
+        h.read_from(from, max, &mut out).unwrap();
+        out.iter().map(Event::revision).collect()
+    }
+
+    #[test]
+    fn reads_from_a_revision_in_order() {
+        let h = filled(10, 5);
+        assert_eq!(revisions(&h, 3, 100), [3, 4, 5]);
+        assert_eq!(revisions(&h, 1, 2), [1, 2]);
+    }
+
+    #[test]
+    fn reading_past_the_head_yields_nothing() {
+        let h = filled(10, 5);
+        assert!(revisions(&h, 6, 10).is_empty());
+        assert!(revisions(&h, 60, 10).is_empty());
+        assert!(revisions(&History::new(3), 1, 10).is_empty());
+    }
+
+    #[test]
+    fn full_log_drops_the_oldest_and_reports_the_loss() {
+        let h = filled(3, 5);
+        assert_eq!(h.oldest(), 3);
+        assert_eq!(revisions(&h, 3, 10), [3, 4, 5]);
+        let mut out = Vec::new();
+        assert_eq!(
+            h.read_from(2, 10, &mut out),
+            Err(CoordinationError::HistoryLost {
+                requested: 2,
+                oldest: 3
+            })
+        );
+        assert!(out.is_empty());
+    }
+}

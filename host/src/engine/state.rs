@@ -1,0 +1,684 @@
+//! Group state and every transition on it, as plain synchronous code.
+//!
+//! [`State`] is the single source of truth of the embedded backend: groups, their members and
+//! candidates, the sessions that own them, and the history of changes. Each mutating method
+//! checks its preconditions first and changes nothing when one fails (a failed join never
+//! touches the existing member, R8), then commits one event per change.
+//!
+//! Time comes in as an argument so the rules can be tested without a clock; the locking
+//! wrapper in `engine/mod.rs` passes tokio's clock.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+use super::history::History;
+use crate::error::CoordinationError;
+use crate::event::{
+    CapabilitiesUpdated, Event, GroupCreated, GroupDeleted, LeaderElected, LeaderLost,
+    LeadershipEnd, LeaveReason, MemberJoined, MemberLeft, Revision, Term,
+};
+use crate::ids::{Capabilities, GroupId, MemberId};
+
+/// Identifies one started coordinator within a store.
+pub(crate) type SessionId = u64;
+
+type Result<T> = std::result::Result<T, CoordinationError>;
+
+/// What is known about one member of a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Its capabilities.
+    pub capabilities: Capabilities,
+    /// When it joined.
+    pub joined_at: SystemTime,
+    /// When its capabilities last changed (its join time if never).
+    pub updated_at: SystemTime,
+    /// Revision of its last change (join or capabilities update).
+    pub revision: Revision,
+}
+
+/// A group's current leader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leader {
+    /// The leading member.
+    pub member_id: MemberId,
+    /// Its fencing token.
+    pub term: Term,
+}
+
+#[derive(Debug)]
+struct Member {
+    session: SessionId,
+    capabilities: Capabilities,
+    joined_at_ms: u64,
+    updated_at_ms: u64,
+    revision: Revision,
+}
+
+#[derive(Debug)]
+struct Candidate {
+    session: SessionId,
+    member_id: MemberId,
+}
+
+#[derive(Debug)]
+struct Leadership {
+    candidate: Candidate,
+    term: Term,
+}
+
+#[derive(Debug)]
+struct Group {
+    id: GroupId,
+    members: HashMap<MemberId, Member>,
+    /// Candidates waiting for leadership, in the order they stood (or stood down).
+    candidates: VecDeque<Candidate>,
+    leader: Option<Leadership>,
+}
+
+#[derive(Debug)]
+struct Session {
+    member_id: MemberId,
+    timeout: Duration,
+    /// When the session expires unless it heartbeats; `None` once it has expired.
+    deadline: Option<Instant>,
+    /// Groups this session's member is in.
+    groups: Vec<GroupId>,
+    /// Groups this session is a candidate (or the leader) in.
+    candidacies: Vec<GroupId>,
+    /// Groups lost to expiry that the member has not yet been told about.
+    lost: Vec<GroupId>,
+}
+
+/// The whole state of one store.
+#[derive(Debug)]
+pub(crate) struct State {
+    groups: HashMap<GroupId, Group>,
+    sessions: HashMap<SessionId, Session>,
+    /// Live sessions by deadline, so expiry finds the due ones without a scan.
+    deadlines: BTreeSet<(Instant, SessionId)>,
+    next_session: SessionId,
+    pub(crate) history: History,
+    max_capabilities: usize,
+}
+
+fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn from_unix_ms(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+fn remove_id(list: &mut Vec<GroupId>, id: &GroupId) -> bool {
+    match list.iter().position(|g| g == id) {
+        Some(i) => {
+            list.swap_remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
+impl State {
+    pub(crate) fn new(history_size: usize, max_capabilities: usize) -> Self {
+        Self {
+            groups: HashMap::new(),
+            sessions: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            next_session: 1,
+            history: History::new(history_size),
+            max_capabilities,
+        }
+    }
+
+    fn commit(&mut self, make: impl FnOnce(Revision) -> Event) -> Revision {
+        let revision = self.history.next_revision();
+        self.history.push(make(revision));
+        revision
+    }
+
+    fn group(&self, group: &str) -> Result<&Group> {
+        self.groups.get(group).ok_or_else(|| not_created(group))
+    }
+
+    fn group_mut(&mut self, group: &str) -> Result<&mut Group> {
+        self.groups.get_mut(group).ok_or_else(|| not_created(group))
+    }
+
+    fn session_mut(&mut self, session: SessionId) -> &mut Session {
+        self.sessions
+            .get_mut(&session)
+            .expect("coordinators only use sessions they opened and have not closed")
+    }
+
+    // ----- sessions and liveness -----
+
+    /// Open a session for a started coordinator.
+    pub(crate) fn open_session(
+        &mut self,
+        member_id: MemberId,
+        timeout: Duration,
+        now: Instant,
+    ) -> SessionId {
+        let id = self.next_session;
+        self.next_session += 1;
+        let deadline = now + timeout;
+        self.deadlines.insert((deadline, id));
+        self.sessions.insert(
+            id,
+            Session {
+                member_id,
+                timeout,
+                deadline: Some(deadline),
+                groups: Vec::new(),
+                candidacies: Vec::new(),
+                lost: Vec::new(),
+            },
+        );
+        id
+    }
+
+    /// Close a session: leave every group and give up every candidacy (R7).
+    pub(crate) fn close_session(&mut self, session: SessionId) {
+        self.drop_session_state(session, LeaveReason::Left, LeadershipEnd::Resigned);
+        if let Some(s) = self.sessions.remove(&session)
+            && let Some(deadline) = s.deadline
+        {
+            self.deadlines.remove(&(deadline, session));
+        }
+    }
+
+    fn drop_session_state(&mut self, session: SessionId, leave: LeaveReason, end: LeadershipEnd) {
+        let s = self.session_mut(session);
+        let groups = std::mem::take(&mut s.groups);
+        let candidacies = std::mem::take(&mut s.candidacies);
+        for group in &candidacies {
+            self.withdraw_candidate(session, group, end);
+        }
+        for group in &groups {
+            self.remove_member(session, group, leave);
+        }
+        if leave == LeaveReason::Expired {
+            self.session_mut(session).lost = groups;
+        }
+    }
+
+    fn renew(&mut self, session: SessionId, now: Instant) {
+        let s = self.sessions.get_mut(&session).expect("open session");
+        let deadline = now + s.timeout;
+        if let Some(old) = s.deadline.replace(deadline) {
+            self.deadlines.remove(&(old, session));
+        }
+        self.deadlines.insert((deadline, session));
+    }
+
+    /// Refresh a session's liveness. When it had expired, reopen it and report what it lost
+    /// (R6); the caller may then join again.
+    pub(crate) fn heartbeat(&mut self, session: SessionId, now: Instant) -> Result<Duration> {
+        self.expire_due(now);
+        let s = self.session_mut(session);
+        let timeout = s.timeout;
+        let expired = s.deadline.is_none().then(|| CoordinationError::SessionExpired {
+            member_id: s.member_id.clone(),
+            lost_groups: s.lost.clone(),
+        });
+        self.renew(session, now);
+        match expired {
+            Some(err) => Err(err),
+            None => Ok(timeout),
+        }
+    }
+
+    /// Expire every session whose deadline has passed. Returns how many expired.
+    pub(crate) fn expire_due(&mut self, now: Instant) -> usize {
+        let mut expired = 0;
+        while let Some(&(deadline, session)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            self.session_mut(session).deadline = None;
+            self.drop_session_state(session, LeaveReason::Expired, LeadershipEnd::Expired);
+            expired += 1;
+        }
+        expired
+    }
+
+    /// The earliest deadline of a live session.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(deadline, _)| *deadline)
+    }
+
+    // ----- groups -----
+
+    pub(crate) fn create_group(&mut self, group: &str) -> Result<()> {
+        let id = GroupId::new(group)?;
+        if self.groups.contains_key(group) {
+            return Err(CoordinationError::GroupAlreadyExist(id));
+        }
+        self.groups.insert(
+            id.clone(),
+            Group {
+                id: id.clone(),
+                members: HashMap::new(),
+                candidates: VecDeque::new(),
+                leader: None,
+            },
+        );
+        self.commit(|revision| {
+            Event::GroupCreated(GroupCreated {
+                revision,
+                group_id: id,
+            })
+        });
+        Ok(())
+    }
+
+    pub(crate) fn delete_group(&mut self, group: &str) -> Result<()> {
+        let g = self.group(group)?;
+        if !g.members.is_empty() {
+            return Err(CoordinationError::GroupNotEmpty(g.id.clone()));
+        }
+        let id = g.id.clone();
+        let sessions: Vec<SessionId> = g
+            .leader
+            .iter()
+            .map(|l| l.candidate.session)
+            .chain(g.candidates.iter().map(|c| c.session))
+            .collect();
+        for session in sessions {
+            self.withdraw_candidate(session, &id, LeadershipEnd::GroupDeleted);
+            remove_id(&mut self.session_mut(session).candidacies, &id);
+        }
+        self.groups.remove(group);
+        for s in self.sessions.values_mut() {
+            remove_id(&mut s.lost, &id);
+        }
+        self.commit(|revision| {
+            Event::GroupDeleted(GroupDeleted {
+                revision,
+                group_id: id,
+            })
+        });
+        Ok(())
+    }
+
+    /// Every group id, sorted.
+    pub(crate) fn groups(&self) -> Vec<GroupId> {
+        let mut ids: Vec<GroupId> = self.groups.keys().cloned().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    pub(crate) fn group_exists(&self, group: &str) -> Result<GroupId> {
+        self.group(group).map(|g| g.id.clone())
+    }
+
+    // ----- membership -----
+
+    pub(crate) fn join(
+        &mut self,
+        session: SessionId,
+        group: &str,
+        capabilities: Capabilities,
+        now: Instant,
+    ) -> Result<()> {
+        capabilities.check_size(self.max_capabilities)?;
+        let member_id = self.sessions[&session].member_id.clone();
+        let g = self.group_mut(group)?;
+        if g.members.contains_key(&member_id) {
+            return Err(CoordinationError::MemberAlreadyExist {
+                group_id: g.id.clone(),
+                member_id,
+            });
+        }
+        let group_id = g.id.clone();
+        let revision = self.history.next_revision();
+        let at = unix_ms(SystemTime::now());
+        self.group_mut(group)?.members.insert(
+            member_id.clone(),
+            Member {
+                session,
+                capabilities: capabilities.clone(),
+                joined_at_ms: at,
+                updated_at_ms: at,
+                revision,
+            },
+        );
+        if self.sessions[&session].deadline.is_none() {
+            self.renew(session, now);
+        }
+        let s = self.session_mut(session);
+        s.groups.push(group_id.clone());
+        remove_id(&mut s.lost, &group_id);
+        self.commit(|revision| {
+            Event::MemberJoined(MemberJoined {
+                revision,
+                group_id,
+                member_id,
+                capabilities,
+            })
+        });
+        Ok(())
+    }
+
+    /// Leave `group` as the session's member. Any session holding the same member id may
+    /// remove it (as in tooz, where a second coordinator with the same id can boot the first).
+    pub(crate) fn leave(&mut self, session: SessionId, group: &str) -> Result<()> {
+        let s = &self.sessions[&session];
+        let member_id = s.member_id.clone();
+        let g = self.group(group)?;
+        let Some(owner) = g.members.get(&member_id).map(|m| m.session) else {
+            let group_id = g.id.clone();
+            let s = self.session_mut(session);
+            if remove_id(&mut s.lost, &group_id) {
+                return Err(CoordinationError::MemberExpired {
+                    group_id,
+                    member_id,
+                });
+            }
+            return Err(CoordinationError::MemberNotJoined {
+                group_id,
+                member_id,
+            });
+        };
+        let group_id = g.id.clone();
+        remove_id(&mut self.session_mut(owner).groups, &group_id);
+        self.remove_member(owner, &group_id, LeaveReason::Left);
+        Ok(())
+    }
+
+    fn remove_member(&mut self, session: SessionId, group: &GroupId, reason: LeaveReason) {
+        let member_id = self.sessions[&session].member_id.clone();
+        let Some(g) = self.groups.get_mut(group) else {
+            return;
+        };
+        if g.members.remove(&member_id).is_none() {
+            return;
+        }
+        let group_id = g.id.clone();
+        self.commit(|revision| {
+            Event::MemberLeft(MemberLeft {
+                revision,
+                group_id,
+                member_id,
+                reason,
+            })
+        });
+    }
+
+    /// Members of a group, in no particular order.
+    pub(crate) fn members(&self, group: &str) -> Result<Vec<MemberId>> {
+        Ok(self.group(group)?.members.keys().cloned().collect())
+    }
+
+    /// Members with their capabilities, in no particular order.
+    pub(crate) fn members_with_capabilities(
+        &self,
+        group: &str,
+    ) -> Result<Vec<(MemberId, Capabilities)>> {
+        Ok(self
+            .group(group)?
+            .members
+            .iter()
+            .map(|(id, m)| (id.clone(), m.capabilities.clone()))
+            .collect())
+    }
+
+    fn member(&self, group: &str, member: &str) -> Result<&Member> {
+        let g = self.group(group)?;
+        g.members.get(member).ok_or_else(|| {
+            match MemberId::new(member) {
+                Ok(member_id) => CoordinationError::MemberNotJoined {
+                    group_id: g.id.clone(),
+                    member_id,
+                },
+                Err(invalid) => invalid,
+            }
+        })
+    }
+
+    pub(crate) fn member_info(&self, group: &str, member: &str) -> Result<MemberInfo> {
+        let m = self.member(group, member)?;
+        Ok(MemberInfo {
+            capabilities: m.capabilities.clone(),
+            joined_at: from_unix_ms(m.joined_at_ms),
+            updated_at: from_unix_ms(m.updated_at_ms),
+            revision: m.revision,
+        })
+    }
+
+    pub(crate) fn member_capabilities(&self, group: &str, member: &str) -> Result<Capabilities> {
+        Ok(self.member(group, member)?.capabilities.clone())
+    }
+
+    pub(crate) fn update_capabilities(
+        &mut self,
+        session: SessionId,
+        group: &str,
+        capabilities: Capabilities,
+    ) -> Result<()> {
+        capabilities.check_size(self.max_capabilities)?;
+        let member_id = self.sessions[&session].member_id.clone();
+        let revision = self.history.next_revision();
+        let g = self.group_mut(group)?;
+        let group_id = g.id.clone();
+        let Some(m) = g.members.get_mut(&member_id) else {
+            let s = self.session_mut(session);
+            if remove_id(&mut s.lost, &group_id) {
+                return Err(CoordinationError::MemberExpired {
+                    group_id,
+                    member_id,
+                });
+            }
+            return Err(CoordinationError::MemberNotJoined {
+                group_id,
+                member_id,
+            });
+        };
+        m.capabilities = capabilities.clone();
+        m.updated_at_ms = unix_ms(SystemTime::now());
+        m.revision = revision;
+        self.commit(|revision| {
+            Event::CapabilitiesUpdated(CapabilitiesUpdated {
+                revision,
+                group_id,
+                member_id,
+                capabilities,
+            })
+        });
+        Ok(())
+    }
+
+    // ----- leader election -----
+
+    /// Make the session a candidate in `group` (no-op if it already is). Leadership is
+    /// decided at once: a candidate in a group without a leader is elected immediately.
+    pub(crate) fn stand_for_election(
+        &mut self,
+        session: SessionId,
+        group: &str,
+        now: Instant,
+    ) -> Result<()> {
+        let member_id = self.sessions[&session].member_id.clone();
+        let g = self.group_mut(group)?;
+        let group_id = g.id.clone();
+        let already = g.leader.as_ref().is_some_and(|l| l.candidate.session == session)
+            || g.candidates.iter().any(|c| c.session == session);
+        if already {
+            return Ok(());
+        }
+        g.candidates.push_back(Candidate { session, member_id });
+        if self.sessions[&session].deadline.is_none() {
+            self.renew(session, now);
+        }
+        self.session_mut(session).candidacies.push(group_id.clone());
+        self.elect_if_vacant(&group_id);
+        Ok(())
+    }
+
+    /// Stop being a candidate in `group`; a leader resigns and the next candidate is elected.
+    pub(crate) fn withdraw(&mut self, session: SessionId, group: &GroupId) {
+        if remove_id(&mut self.session_mut(session).candidacies, group) {
+            self.withdraw_candidate(session, group, LeadershipEnd::Resigned);
+        }
+    }
+
+    fn withdraw_candidate(&mut self, session: SessionId, group: &GroupId, end: LeadershipEnd) {
+        let Some(g) = self.groups.get_mut(group) else {
+            return;
+        };
+        g.candidates.retain(|c| c.session != session);
+        if g.leader.as_ref().is_some_and(|l| l.candidate.session == session) {
+            let lost = g.leader.take().expect("checked above");
+            self.commit_leader_lost(group, lost, end);
+            if end != LeadershipEnd::GroupDeleted {
+                self.elect_if_vacant(group);
+            }
+        }
+    }
+
+    fn commit_leader_lost(&mut self, group: &GroupId, lost: Leadership, reason: LeadershipEnd) {
+        let group_id = group.clone();
+        self.commit(|revision| {
+            Event::LeaderLost(LeaderLost {
+                revision,
+                group_id,
+                member_id: lost.candidate.member_id,
+                term: lost.term,
+                reason,
+            })
+        });
+    }
+
+    fn elect_if_vacant(&mut self, group: &GroupId) {
+        let term = self.history.next_revision();
+        let Some(g) = self.groups.get_mut(group) else {
+            return;
+        };
+        if g.leader.is_some() {
+            return;
+        }
+        let Some(next) = g.candidates.pop_front() else {
+            return;
+        };
+        let member_id = next.member_id.clone();
+        g.leader = Some(Leadership {
+            candidate: next,
+            term,
+        });
+        let group_id = g.id.clone();
+        self.commit(|revision| {
+            Event::LeaderElected(LeaderElected {
+                revision,
+                group_id,
+                member_id,
+                term: revision,
+            })
+        });
+    }
+
+    /// Give up leadership of `group` if this session holds it: the session goes to the back
+    /// of the candidate queue and the next candidate is elected (itself again if alone).
+    /// Returns whether it was the leader.
+    pub(crate) fn stand_down(&mut self, session: SessionId, group: &str) -> Result<bool> {
+        let g = self.group_mut(group)?;
+        if !g.leader.as_ref().is_some_and(|l| l.candidate.session == session) {
+            return Ok(false);
+        }
+        let group_id = g.id.clone();
+        let lost = g.leader.take().expect("checked above");
+        g.candidates.push_back(Candidate {
+            session,
+            member_id: lost.candidate.member_id.clone(),
+        });
+        self.commit_leader_lost(&group_id, lost, LeadershipEnd::StoodDown);
+        self.elect_if_vacant(&group_id);
+        Ok(true)
+    }
+
+    pub(crate) fn leader(&self, group: &str) -> Result<Option<Leader>> {
+        Ok(self.group(group)?.leader.as_ref().map(|l| Leader {
+            member_id: l.candidate.member_id.clone(),
+            term: l.term,
+        }))
+    }
+}
+
+fn not_created(group: &str) -> CoordinationError {
+    match GroupId::new(group) {
+        Ok(id) => CoordinationError::GroupNotCreated(id),
+        Err(invalid) => invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+
+    const TTL: Duration = Duration::from_secs(10);
+
+    fn member(name: &str) -> MemberId {
+        MemberId::new(name).unwrap()
+    }
+
+    fn kinds_since(state: &State, from: Revision) -> Vec<EventKind> {
+        let mut out = Vec::new();
+        state.history.read_from(from, usize::MAX, &mut out).unwrap();
+        out.iter().map(Event::kind).collect()
+    }
+
+    #[test]
+    fn failed_join_leaves_the_existing_member_untouched() {
+        let now = Instant::now();
+        let mut st = State::new(100, 1024);
+        let a = st.open_session(member("m"), TTL, now);
+        let b = st.open_session(member("m"), TTL, now);
+        st.create_group("g").unwrap();
+        st.join(a, "g", "weight=2".into(), now).unwrap();
+        let head = st.history.head();
+        let err = st.join(b, "g", "evil=1".into(), now).unwrap_err();
+        assert!(matches!(err, CoordinationError::MemberAlreadyExist { .. }));
+        assert_eq!(st.member_capabilities("g", "m").unwrap(), "weight=2".into());
+        assert_eq!(st.history.head(), head, "a failed join commits nothing");
+    }
+
+    #[test]
+    fn expiry_removes_memberships_and_candidacies_in_one_sweep() {
+        let now = Instant::now();
+        let mut st = State::new(100, 1024);
+        let a = st.open_session(member("a"), TTL, now);
+        let b = st.open_session(member("b"), TTL * 2, now);
+        st.create_group("g").unwrap();
+        st.join(a, "g", Capabilities::none(), now).unwrap();
+        st.stand_for_election(a, "g", now).unwrap();
+        st.stand_for_election(b, "g", now).unwrap();
+        let before = st.history.head() + 1;
+        assert_eq!(st.expire_due(now + TTL), 1);
+        assert_eq!(
+            kinds_since(&st, before),
+            [EventKind::LeaderLost, EventKind::LeaderElected, EventKind::MemberLeft]
+        );
+        assert_eq!(st.leader("g").unwrap().unwrap().member_id, member("b"));
+        assert_eq!(st.next_deadline(), Some(now + TTL * 2));
+    }
+
+    #[test]
+    fn terms_only_grow_even_when_a_group_is_recreated() {
+        let now = Instant::now();
+        let mut st = State::new(100, 1024);
+        let a = st.open_session(member("a"), TTL, now);
+        st.create_group("g").unwrap();
+        st.stand_for_election(a, "g", now).unwrap();
+        let first = st.leader("g").unwrap().unwrap().term;
+        st.delete_group("g").unwrap();
+        st.create_group("g").unwrap();
+        st.stand_for_election(a, "g", now).unwrap();
+        assert!(st.leader("g").unwrap().unwrap().term > first);
+    }
+}
