@@ -97,6 +97,12 @@ macro_rules! id_type {
             }
         }
 
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                *self.0 == **other
+            }
+        }
+
         impl TryFrom<String> for $name {
             type Error = CoordinationError;
             fn try_from(value: String) -> Result<Self, Self::Error> {
