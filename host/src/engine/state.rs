@@ -11,6 +11,8 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use smallvec::SmallVec;
+use thin_vec::ThinVec;
 use tokio::time::Instant;
 
 use super::history::History;
@@ -81,15 +83,16 @@ struct Group {
 #[derive(Debug)]
 struct Session {
     member_id: MemberId,
-    timeout: Duration,
+    /// Membership timeout in milliseconds (a `Duration` would cost 8 more bytes per member).
+    timeout_ms: u32,
     /// When the session expires unless it heartbeats; `None` once it has expired.
     deadline: Option<Instant>,
-    /// Groups this session's member is in.
-    groups: Vec<GroupId>,
-    /// Groups this session is a candidate (or the leader) in.
-    candidacies: Vec<GroupId>,
+    /// Groups this session's member is in (most members are in one: kept inline).
+    groups: SmallVec<[GroupId; 1]>,
+    /// Groups this session is a candidate (or the leader) in; one word while empty.
+    candidacies: ThinVec<GroupId>,
     /// Groups lost to expiry that the member has not yet been told about.
-    lost: Vec<GroupId>,
+    lost: ThinVec<GroupId>,
 }
 
 /// The whole state of one store.
@@ -113,13 +116,33 @@ fn from_unix_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
-fn remove_id(list: &mut Vec<GroupId>, id: &GroupId) -> bool {
+/// Remove `id` from a list of group ids; returns whether it was there.
+fn remove_id(list: &mut (impl std::ops::DerefMut<Target = [GroupId]> + Truncate), id: &GroupId) -> bool {
     match list.iter().position(|g| g == id) {
         Some(i) => {
-            list.swap_remove(i);
+            let last = list.len() - 1;
+            list.swap(i, last);
+            list.truncate_to(last);
             true
         }
         None => false,
+    }
+}
+
+/// The one operation `remove_id` needs beyond slice access, for each list type used here.
+trait Truncate {
+    fn truncate_to(&mut self, len: usize);
+}
+
+impl Truncate for SmallVec<[GroupId; 1]> {
+    fn truncate_to(&mut self, len: usize) {
+        self.truncate(len);
+    }
+}
+
+impl Truncate for ThinVec<GroupId> {
+    fn truncate_to(&mut self, len: usize) {
+        self.truncate(len);
     }
 }
 
@@ -172,11 +195,11 @@ impl State {
             id,
             Session {
                 member_id,
-                timeout,
+                timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX).max(1),
                 deadline: Some(deadline),
-                groups: Vec::new(),
-                candidacies: Vec::new(),
-                lost: Vec::new(),
+                groups: SmallVec::new(),
+                candidacies: ThinVec::new(),
+                lost: ThinVec::new(),
             },
         );
         id
@@ -203,13 +226,13 @@ impl State {
             self.remove_member(session, group, leave);
         }
         if leave == LeaveReason::Expired {
-            self.session_mut(session).lost = groups;
+            self.session_mut(session).lost = groups.into_iter().collect();
         }
     }
 
     fn renew(&mut self, session: SessionId, now: Instant) {
         let s = self.sessions.get_mut(&session).expect("open session");
-        let deadline = now + s.timeout;
+        let deadline = now + Duration::from_millis(s.timeout_ms.into());
         if let Some(old) = s.deadline.replace(deadline) {
             self.deadlines.remove(&(old, session));
         }
@@ -221,10 +244,10 @@ impl State {
     pub(crate) fn heartbeat(&mut self, session: SessionId, now: Instant) -> Result<Duration> {
         self.expire_due(now);
         let s = self.session_mut(session);
-        let timeout = s.timeout;
+        let timeout = Duration::from_millis(s.timeout_ms.into());
         let expired = s.deadline.is_none().then(|| CoordinationError::SessionExpired {
             member_id: s.member_id.clone(),
-            lost_groups: s.lost.clone(),
+            lost_groups: s.lost.to_vec(),
         });
         self.renew(session, now);
         match expired {
