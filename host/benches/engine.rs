@@ -163,12 +163,17 @@ async fn watch_latency() {
     let fired = std::sync::Arc::new(std::sync::Mutex::new(None::<Instant>));
     let sink = std::sync::Arc::clone(&fired);
     watcher
-        .watch_join_group("g", move |_| *sink.lock().expect("lock") = Some(Instant::now()))
+        .watch_join_group("g", move |_| {
+            *sink.lock().expect("lock") = Some(Instant::now())
+        })
         .expect("watch");
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        joiner.join_group("g", Capabilities::none()).await.expect("join");
+        joiner
+            .join_group("g", Capabilities::none())
+            .await
+            .expect("join");
         watcher.run_watchers().await.expect("run");
         let at = fired.lock().expect("lock").take().expect("callback fired");
         samples.push(at - t);
@@ -200,7 +205,10 @@ async fn stream_latency() {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        joiner.join_group("g", Capabilities::none()).await.expect("join");
+        joiner
+            .join_group("g", Capabilities::none())
+            .await
+            .expect("join");
         let (_, at) = rx.recv().await.expect("event");
         samples.push(at - t);
         joiner.leave_group("g").await.expect("leave");
@@ -220,7 +228,11 @@ async fn stream_latency() {
 fn member_memory(members: usize, history: usize) {
     let exe = std::env::current_exe().expect("bench binary");
     let output = std::process::Command::new(exe)
-        .args(["--member-memory", &members.to_string(), &history.to_string()])
+        .args([
+            "--member-memory",
+            &members.to_string(),
+            &history.to_string(),
+        ])
         .output()
         .expect("run the memory probe");
     print!("{}", String::from_utf8_lossy(&output.stdout));
@@ -242,13 +254,21 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    println!("Roster embedded backend (memory://), {}", if quick() { "quick run" } else { "full run" });
+    println!(
+        "Roster embedded backend (memory://), {}",
+        if quick() { "quick run" } else { "full run" }
+    );
     current.block_on(async {
         create_group().await;
         join_leave().await;
         watch_latency().await;
     });
-    for (members, history) in [(1_000, 65_536), (10_000, 65_536), (100_000, 65_536), (100_000, 1_024)] {
+    for (members, history) in [
+        (1_000, 65_536),
+        (10_000, 65_536),
+        (100_000, 65_536),
+        (100_000, 1_024),
+    ] {
         member_memory(scaled(members), history);
     }
     let multi = tokio::runtime::Builder::new_multi_thread()

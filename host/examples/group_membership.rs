@@ -35,7 +35,10 @@ async fn run() -> Result<Vec<(String, String)>, CoordinationError> {
 
     coordinator.leave_group(&group).await?;
     let groups = coordinator.get_groups().await?;
-    println!("group still listed after leaving: {}", groups.iter().any(|g| *g == *group));
+    println!(
+        "group still listed after leaving: {}",
+        groups.iter().any(|g| *g == *group)
+    );
 
     coordinator.unwatch_join_group(&group, watch)?;
     other.stop().await?;

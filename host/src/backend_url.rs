@@ -55,7 +55,10 @@ impl BackendUrl {
             }));
         }
         let unexpected = [
-            (!url.username().is_empty() || url.password().is_some(), "user info"),
+            (
+                !url.username().is_empty() || url.password().is_some(),
+                "user info",
+            ),
             (url.port().is_some(), "port"),
             (url.fragment().is_some(), "fragment"),
         ];
@@ -142,12 +145,16 @@ mod tests {
         let zake = BackendUrl::parse("zake://").unwrap();
         let memory = BackendUrl::parse("memory://?timeout=5").unwrap();
         assert_eq!(zake.store, memory.store);
-        assert_ne!(zake.store, BackendUrl::parse("memory://other").unwrap().store);
+        assert_ne!(
+            zake.store,
+            BackendUrl::parse("memory://other").unwrap().store
+        );
     }
 
     #[test]
     fn options_are_read() {
-        let url = BackendUrl::parse("memory://x?timeout=2.5&history=10&max_capabilities=7").unwrap();
+        let url =
+            BackendUrl::parse("memory://x?timeout=2.5&history=10&max_capabilities=7").unwrap();
         assert_eq!(url.membership_timeout, Duration::from_millis(2500));
         assert_eq!(url.history_size, 10);
         assert_eq!(url.max_capabilities, 7);
@@ -170,7 +177,10 @@ mod tests {
     #[test]
     fn unknown_option_lists_the_known_ones() {
         let p = problem("memory://?timout=3");
-        assert!(p.to_string().contains("timeout, history, max_capabilities"), "{p}");
+        assert!(
+            p.to_string().contains("timeout, history, max_capabilities"),
+            "{p}"
+        );
     }
 
     #[test]
@@ -183,7 +193,10 @@ mod tests {
             "memory://?history=0",
             "memory://?max_capabilities=-3",
         ] {
-            assert!(matches!(problem(text), UrlProblem::InvalidOptionValue { .. }), "{text}");
+            assert!(
+                matches!(problem(text), UrlProblem::InvalidOptionValue { .. }),
+                "{text}"
+            );
         }
     }
 
@@ -197,8 +210,17 @@ mod tests {
 
     #[test]
     fn parts_the_memory_backend_cannot_use_are_errors() {
-        assert!(matches!(problem("memory://u:p@x"), UrlProblem::UnexpectedComponent(_)));
-        assert!(matches!(problem("memory://x:99"), UrlProblem::UnexpectedComponent(_)));
-        assert!(matches!(problem("memory://x#f"), UrlProblem::UnexpectedComponent(_)));
+        assert!(matches!(
+            problem("memory://u:p@x"),
+            UrlProblem::UnexpectedComponent(_)
+        ));
+        assert!(matches!(
+            problem("memory://x:99"),
+            UrlProblem::UnexpectedComponent(_)
+        ));
+        assert!(matches!(
+            problem("memory://x#f"),
+            UrlProblem::UnexpectedComponent(_)
+        ));
     }
 }

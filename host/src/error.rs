@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use crate::ids::{GroupId, MemberId};
 use crate::Revision;
+use crate::ids::{GroupId, MemberId};
 
 /// Which kind of identifier failed validation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -236,13 +236,25 @@ impl fmt::Display for Event {
             Self::GroupDeleted(e) => write!(f, "group {} deleted", e.group_id),
             Self::MemberJoined(e) => write!(f, "group {}: +member {}", e.group_id, e.member_id),
             Self::MemberLeft(e) => {
-                write!(f, "group {}: -member {} ({:?})", e.group_id, e.member_id, e.reason)
+                write!(
+                    f,
+                    "group {}: -member {} ({:?})",
+                    e.group_id, e.member_id, e.reason
+                )
             }
             Self::CapabilitiesUpdated(e) => {
-                write!(f, "group {}: member {} updated capabilities", e.group_id, e.member_id)
+                write!(
+                    f,
+                    "group {}: member {} updated capabilities",
+                    e.group_id, e.member_id
+                )
             }
             Self::LeaderElected(e) => {
-                write!(f, "group {}: {} elected leader (term {})", e.group_id, e.member_id, e.term)
+                write!(
+                    f,
+                    "group {}: {} elected leader (term {})",
+                    e.group_id, e.member_id, e.term
+                )
             }
             Self::LeaderLost(e) => write!(
                 f,

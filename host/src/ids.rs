@@ -244,7 +244,13 @@ mod tests {
     #[test]
     fn empty_id_is_rejected_with_its_kind() {
         let err = GroupId::new("").unwrap_err();
-        assert!(matches!(err, CoordinationError::InvalidId { kind: IdKind::Group, .. }));
+        assert!(matches!(
+            err,
+            CoordinationError::InvalidId {
+                kind: IdKind::Group,
+                ..
+            }
+        ));
         assert!(err.to_string().contains("must not be empty"), "{err}");
     }
 
@@ -257,7 +263,12 @@ mod tests {
     #[test]
     fn control_characters_are_rejected_and_escaped_in_the_error() {
         let err = MemberId::new("bad\nid").unwrap_err();
-        let CoordinationError::InvalidId { value, reason, kind } = err else {
+        let CoordinationError::InvalidId {
+            value,
+            reason,
+            kind,
+        } = err
+        else {
             panic!("wrong error");
         };
         assert_eq!(kind, IdKind::Member);
@@ -285,7 +296,13 @@ mod tests {
         let caps = Capabilities::from(vec![0u8; 11]);
         assert!(caps.check_size(11).is_ok());
         let err = caps.check_size(10).unwrap_err();
-        assert_eq!(err, CoordinationError::CapabilitiesTooLarge { size: 11, limit: 10 });
+        assert_eq!(
+            err,
+            CoordinationError::CapabilitiesTooLarge {
+                size: 11,
+                limit: 10
+            }
+        );
     }
 
     proptest! {

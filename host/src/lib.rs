@@ -36,14 +36,13 @@ pub mod ids;
 pub mod wit;
 
 pub use coordinator::{
-    Coordinator, Heartbeat, HeartbeatStatus, Operation, OperationFuture, WatchId,
-    get_coordinator,
+    Coordinator, Heartbeat, HeartbeatStatus, Operation, OperationFuture, WatchId, get_coordinator,
 };
-pub use engine::stream::EventStream;
 pub use engine::state::{Leader, MemberInfo};
+pub use engine::stream::EventStream;
 pub use error::{CoordinationError, IdKind, Result, UrlProblem};
 pub use event::{
-    CapabilitiesUpdated, Event, EventKind, GroupCreated, GroupDeleted, LeaderElected,
-    LeaderLost, LeadershipEnd, LeaveReason, MemberJoined, MemberLeft, Revision, Term,
+    CapabilitiesUpdated, Event, EventKind, GroupCreated, GroupDeleted, LeaderElected, LeaderLost,
+    LeadershipEnd, LeaveReason, MemberJoined, MemberLeft, Revision, Term,
 };
 pub use ids::{Capabilities, GroupId, MemberId};

@@ -369,7 +369,11 @@ impl TryFrom<w::CoordinationError> for CoordinationError {
             },
             W::SessionExpired(s) => Self::SessionExpired {
                 member_id: member(s.member_id)?,
-                lost_groups: s.lost_groups.into_iter().map(group).collect::<Result<_>>()?,
+                lost_groups: s
+                    .lost_groups
+                    .into_iter()
+                    .map(group)
+                    .collect::<Result<_>>()?,
             },
             W::NotStarted => Self::NotStarted,
             W::AlreadyStarted => Self::AlreadyStarted,
@@ -539,7 +543,10 @@ mod tests {
             UrlProblem::UnexpectedComponent("port".into()),
         ];
         for problem in problems {
-            assert_eq!(UrlProblem::from(w::UrlProblem::from(problem.clone())), problem);
+            assert_eq!(
+                UrlProblem::from(w::UrlProblem::from(problem.clone())),
+                problem
+            );
         }
     }
 

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use roster::{
-    Capabilities, CoordinationError as E, Event, EventKind, Heartbeat, LeadershipEnd,
-    LeaveReason, MemberId,
+    Capabilities, CoordinationError as E, Event, EventKind, Heartbeat, LeadershipEnd, LeaveReason,
+    MemberId,
 };
 
 use crate::{Harness, new_group, wait_until};
@@ -98,12 +98,18 @@ pub async fn delete_group_removes_it_and_later_joins_fail(h: &Harness) {
     c.create_group(&g).await.unwrap();
     c.delete_group(&g).await.unwrap();
     assert!(!c.get_groups().await.unwrap().iter().any(|id| *id == *g));
-    assert!(matches!(c.join_group(&g, Capabilities::none()).await, Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        c.join_group(&g, Capabilities::none()).await,
+        Err(E::GroupNotCreated(_))
+    ));
 }
 
 pub async fn delete_missing_group_is_group_not_created(h: &Harness) {
     let c = h.started("m").await;
-    assert!(matches!(c.delete_group(&new_group()).await, Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        c.delete_group(&new_group()).await,
+        Err(E::GroupNotCreated(_))
+    ));
 }
 
 pub async fn delete_non_empty_group_is_group_not_empty_until_the_member_leaves(h: &Harness) {
@@ -129,7 +135,9 @@ pub async fn join_group_lists_the_member(h: &Harness) {
 pub async fn join_missing_group_is_group_not_created(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
-    assert!(matches!(c.join_group(&g, Capabilities::none()).await, Err(E::GroupNotCreated(id)) if id == *g));
+    assert!(
+        matches!(c.join_group(&g, Capabilities::none()).await, Err(E::GroupNotCreated(id)) if id == *g)
+    );
 }
 
 pub async fn join_group_create_creates_and_joins(h: &Harness) {
@@ -137,7 +145,10 @@ pub async fn join_group_create_creates_and_joins(h: &Harness) {
     let g = new_group();
     c.join_group_create(&g, "caps").await.unwrap();
     assert_eq!(sorted(c.get_members(&g).await.unwrap()), ["m"]);
-    assert_eq!(c.get_member_capabilities(&g, "m").await.unwrap(), "caps".into());
+    assert_eq!(
+        c.get_member_capabilities(&g, "m").await.unwrap(),
+        "caps".into()
+    );
 }
 
 pub async fn join_group_create_joins_an_existing_group(h: &Harness) {
@@ -159,8 +170,13 @@ pub async fn join_with_a_member_id_already_in_the_group_is_member_already_exist(
     c.create_group(&g).await.unwrap();
     c.join_group(&g, Capabilities::none()).await.unwrap();
     let err = twin.join_group(&g, Capabilities::none()).await.unwrap_err();
-    assert!(matches!(err, E::MemberAlreadyExist { group_id, member_id } if group_id == *g && member_id == "m"));
-    assert!(matches!(c.join_group(&g, Capabilities::none()).await, Err(E::MemberAlreadyExist { .. })));
+    assert!(
+        matches!(err, E::MemberAlreadyExist { group_id, member_id } if group_id == *g && member_id == "m")
+    );
+    assert!(matches!(
+        c.join_group(&g, Capabilities::none()).await,
+        Err(E::MemberAlreadyExist { .. })
+    ));
 }
 
 pub async fn leave_group_removes_the_member(h: &Harness) {
@@ -175,7 +191,10 @@ pub async fn leave_group_removes_the_member(h: &Harness) {
 /// R1: a missing group is always `GroupNotCreated`.
 pub async fn leave_missing_group_is_group_not_created(h: &Harness) {
     let c = h.started("m").await;
-    assert!(matches!(c.leave_group(&new_group()).await, Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        c.leave_group(&new_group()).await,
+        Err(E::GroupNotCreated(_))
+    ));
 }
 
 pub async fn leave_group_not_joined_is_member_not_joined(h: &Harness) {
@@ -227,10 +246,15 @@ pub async fn silent_member_expires_after_the_timeout_with_one_left_event(h: &Har
     b.join_group(&g, Capabilities::none()).await.unwrap();
     let left = log();
     let sink = Arc::clone(&left);
-    a.watch_leave_group(&g, move |e| sink.lock().unwrap().push(e.clone())).unwrap();
+    a.watch_leave_group(&g, move |e| sink.lock().unwrap().push(e.clone()))
+        .unwrap();
 
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(sorted(a.get_members(&g).await.unwrap()), ["a", "b"], "not yet expired");
+    assert_eq!(
+        sorted(a.get_members(&g).await.unwrap()),
+        ["a", "b"],
+        "not yet expired"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(sorted(a.get_members(&g).await.unwrap()), ["a"]);
     a.run_watchers().await.unwrap();
@@ -248,7 +272,10 @@ pub async fn get_member_capabilities_follows_call_order(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    let join = c.join_group(&g, Capabilities::json(&serde_json::json!({"data": "test_capabilities"})).unwrap());
+    let join = c.join_group(
+        &g,
+        Capabilities::json(&serde_json::json!({"data": "test_capabilities"})).unwrap(),
+    );
     let caps = c.get_member_capabilities(&g, "m").await.unwrap();
     join.await.unwrap();
     let value: serde_json::Value = caps.to_json().unwrap();
@@ -260,8 +287,15 @@ pub async fn complex_capabilities_round_trip(h: &Harness) {
     let g = new_group();
     let caps = serde_json::json!({"data": "x", "nested": {"list": [1, 2, {"deep": true}]}});
     c.create_group(&g).await.unwrap();
-    c.join_group(&g, Capabilities::json(&caps).unwrap()).await.unwrap();
-    let back: serde_json::Value = c.get_member_capabilities(&g, "m").await.unwrap().to_json().unwrap();
+    c.join_group(&g, Capabilities::json(&caps).unwrap())
+        .await
+        .unwrap();
+    let back: serde_json::Value = c
+        .get_member_capabilities(&g, "m")
+        .await
+        .unwrap()
+        .to_json()
+        .unwrap();
     assert_eq!(back, caps);
 }
 
@@ -280,14 +314,22 @@ pub async fn get_members_with_capabilities_maps_each_member(h: &Harness) {
 
 pub async fn get_members_with_capabilities_of_missing_group_is_group_not_created(h: &Harness) {
     let c = h.started("m").await;
-    assert!(matches!(c.get_members_with_capabilities(&new_group()).await, Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        c.get_members_with_capabilities(&new_group()).await,
+        Err(E::GroupNotCreated(_))
+    ));
 }
 
 pub async fn get_members_with_capabilities_of_empty_group_is_empty(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    assert!(c.get_members_with_capabilities(&g).await.unwrap().is_empty());
+    assert!(
+        c.get_members_with_capabilities(&g)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn member_without_capabilities_has_empty_ones(h: &Harness) {
@@ -303,7 +345,10 @@ pub async fn member_without_capabilities_has_empty_ones(h: &Harness) {
 /// R1.
 pub async fn get_member_capabilities_of_missing_group_is_group_not_created(h: &Harness) {
     let c = h.started("m").await;
-    assert!(matches!(c.get_member_capabilities(&new_group(), "m").await, Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        c.get_member_capabilities(&new_group(), "m").await,
+        Err(E::GroupNotCreated(_))
+    ));
 }
 
 pub async fn get_member_capabilities_of_non_member_is_member_not_joined(h: &Harness) {
@@ -337,20 +382,39 @@ pub async fn get_member_info_reports_capabilities_times_and_revision(h: &Harness
 pub async fn get_member_info_errors_match_capabilities(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
-    assert!(matches!(c.get_member_info(&g, "m").await, Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        c.get_member_info(&g, "m").await,
+        Err(E::GroupNotCreated(_))
+    ));
     c.create_group(&g).await.unwrap();
-    assert!(matches!(c.get_member_info(&g, "m").await, Err(E::MemberNotJoined { .. })));
+    assert!(matches!(
+        c.get_member_info(&g, "m").await,
+        Err(E::MemberNotJoined { .. })
+    ));
 }
 
 pub async fn update_capabilities_replaces_them(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    c.join_group(&g, Capabilities::json(&serde_json::json!({"version": 1})).unwrap()).await.unwrap();
-    c.update_capabilities(&g, Capabilities::json(&serde_json::json!({"version": 2})).unwrap())
+    c.join_group(
+        &g,
+        Capabilities::json(&serde_json::json!({"version": 1})).unwrap(),
+    )
+    .await
+    .unwrap();
+    c.update_capabilities(
+        &g,
+        Capabilities::json(&serde_json::json!({"version": 2})).unwrap(),
+    )
+    .await
+    .unwrap();
+    let caps: serde_json::Value = c
+        .get_member_capabilities(&g, "m")
         .await
+        .unwrap()
+        .to_json()
         .unwrap();
-    let caps: serde_json::Value = c.get_member_capabilities(&g, "m").await.unwrap().to_json().unwrap();
     assert_eq!(caps["version"], 2);
 }
 
@@ -358,9 +422,15 @@ pub async fn update_capabilities_replaces_them(h: &Harness) {
 pub async fn update_capabilities_errors_name_the_missing_part(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
-    assert!(matches!(c.update_capabilities(&g, "x").await, Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        c.update_capabilities(&g, "x").await,
+        Err(E::GroupNotCreated(_))
+    ));
     c.create_group(&g).await.unwrap();
-    assert!(matches!(c.update_capabilities(&g, "x").await, Err(E::MemberNotJoined { .. })));
+    assert!(matches!(
+        c.update_capabilities(&g, "x").await,
+        Err(E::MemberNotJoined { .. })
+    ));
 }
 
 // ----- heartbeat -----
@@ -387,11 +457,18 @@ pub async fn background_heartbeat_counts_beats(h: &Harness) {
     let c = h.coordinator("m");
     assert_eq!(c.heartbeat_status().beats, 0);
     c.start(Heartbeat::Background).await.unwrap();
-    wait_until(Duration::from_secs(5), || async { (c.heartbeat_status().beats > 0).then_some(()) }).await;
+    wait_until(Duration::from_secs(5), || async {
+        (c.heartbeat_status().beats > 0).then_some(())
+    })
+    .await;
     c.stop().await.unwrap();
     let beats = c.heartbeat_status().beats;
     tokio::time::sleep(Duration::from_secs(120)).await;
-    assert_eq!(c.heartbeat_status().beats, beats, "the task stops with the coordinator");
+    assert_eq!(
+        c.heartbeat_status().beats,
+        beats,
+        "the task stops with the coordinator"
+    );
 }
 
 // ----- watchers -----
@@ -404,14 +481,19 @@ pub async fn watch_join_fires_once_per_join_and_not_after_unwatch(h: &Harness) {
     a.create_group(&g).await.unwrap();
     let joined = log();
     let sink = Arc::clone(&joined);
-    let id = a.watch_join_group(&g, move |e| sink.lock().unwrap().push(e.clone())).unwrap();
+    let id = a
+        .watch_join_group(&g, move |e| sink.lock().unwrap().push(e.clone()))
+        .unwrap();
     b.join_group(&g, Capabilities::none()).await.unwrap();
     let delivered = a.run_watchers().await.unwrap();
     assert_eq!(kinds(&delivered), [EventKind::MemberJoined]);
     {
         let joined = joined.lock().unwrap();
         assert_eq!(joined.len(), 1);
-        assert_eq!((joined[0].group_id.as_str(), joined[0].member_id.as_str()), (g.as_str(), "b"));
+        assert_eq!(
+            (joined[0].group_id.as_str(), joined[0].member_id.as_str()),
+            (g.as_str(), "b")
+        );
     }
     a.unwatch_join_group(&g, id).unwrap();
     b.leave_group(&g).await.unwrap();
@@ -429,11 +511,19 @@ pub async fn watch_leave_fires_once_per_leave_and_not_after_unwatch(h: &Harness)
     let left = log();
     let sink = Arc::clone(&left);
     a.watch_join_group(&g, |_| {}).unwrap();
-    let id = a.watch_leave_group(&g, move |e| sink.lock().unwrap().push(e.clone())).unwrap();
+    let id = a
+        .watch_leave_group(&g, move |e| sink.lock().unwrap().push(e.clone()))
+        .unwrap();
     b.join_group(&g, Capabilities::none()).await.unwrap();
-    assert_eq!(kinds(&a.run_watchers().await.unwrap()), [EventKind::MemberJoined]);
+    assert_eq!(
+        kinds(&a.run_watchers().await.unwrap()),
+        [EventKind::MemberJoined]
+    );
     b.leave_group(&g).await.unwrap();
-    assert_eq!(kinds(&a.run_watchers().await.unwrap()), [EventKind::MemberLeft]);
+    assert_eq!(
+        kinds(&a.run_watchers().await.unwrap()),
+        [EventKind::MemberLeft]
+    );
     {
         let left = left.lock().unwrap();
         assert_eq!(left.len(), 1);
@@ -451,9 +541,18 @@ pub async fn watch_leave_fires_once_per_leave_and_not_after_unwatch(h: &Harness)
 pub async fn watch_missing_group_is_group_not_created_and_registers_nothing(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
-    assert!(matches!(c.watch_join_group(&g, |_| {}), Err(E::GroupNotCreated(_))));
-    assert!(matches!(c.watch_leave_group(&g, |_| {}), Err(E::GroupNotCreated(_))));
-    assert!(matches!(c.watch_group(&g, None, |_| {}), Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        c.watch_join_group(&g, |_| {}),
+        Err(E::GroupNotCreated(_))
+    ));
+    assert!(matches!(
+        c.watch_leave_group(&g, |_| {}),
+        Err(E::GroupNotCreated(_))
+    ));
+    assert!(matches!(
+        c.watch_group(&g, None, |_| {}),
+        Err(E::GroupNotCreated(_))
+    ));
     assert_eq!(c.watch_counts(&g), [0, 0, 0, 0]);
 }
 
@@ -467,11 +566,15 @@ pub async fn member_booted_out_by_same_id_is_no_longer_joined(h: &Harness) {
     c.join_group(&g, Capabilities::none()).await.unwrap();
     let left = log();
     let sink = Arc::clone(&left);
-    c.watch_leave_group(&g, move |e| sink.lock().unwrap().push(e.member_id.clone())).unwrap();
+    c.watch_leave_group(&g, move |e| sink.lock().unwrap().push(e.member_id.clone()))
+        .unwrap();
     twin.leave_group(&g).await.unwrap();
     c.run_watchers().await.unwrap();
     assert_eq!(sorted(left.lock().unwrap().clone()), ["m"]);
-    assert!(matches!(c.leave_group(&g).await, Err(E::MemberNotJoined { .. })));
+    assert!(matches!(
+        c.leave_group(&g).await,
+        Err(E::MemberNotJoined { .. })
+    ));
     let head = c.head_revision();
     c.stop().await.unwrap();
     assert_eq!(twin.head_revision(), head, "stop has nothing left to leave");
@@ -486,14 +589,28 @@ pub async fn unwatch_unknown_callback_is_watch_callback_not_found(h: &Harness) {
     let leave = c.watch_leave_group(&g, |_| {}).unwrap();
     let elected = c.watch_elected_as_leader(&g, |_| {}).unwrap();
     // Right id, wrong group or wrong kind: not found.
-    assert!(matches!(c.unwatch_join_group(&other, join), Err(E::WatchCallbackNotFound(id)) if id == *other));
-    assert!(matches!(c.unwatch_leave_group(&g, join), Err(E::WatchCallbackNotFound(_))));
-    assert!(matches!(c.unwatch_elected_as_leader(&g, leave), Err(E::WatchCallbackNotFound(_))));
-    assert!(matches!(c.unwatch_join_group(&g, elected), Err(E::WatchCallbackNotFound(_))));
+    assert!(
+        matches!(c.unwatch_join_group(&other, join), Err(E::WatchCallbackNotFound(id)) if id == *other)
+    );
+    assert!(matches!(
+        c.unwatch_leave_group(&g, join),
+        Err(E::WatchCallbackNotFound(_))
+    ));
+    assert!(matches!(
+        c.unwatch_elected_as_leader(&g, leave),
+        Err(E::WatchCallbackNotFound(_))
+    ));
+    assert!(matches!(
+        c.unwatch_join_group(&g, elected),
+        Err(E::WatchCallbackNotFound(_))
+    ));
     // A failed unwatch leaves the candidacy as it was (unlike tooz's D6).
     assert_eq!(c.get_leader(&g).await.unwrap().unwrap().member_id, "m");
     c.unwatch_join_group(&g, join).unwrap();
-    assert!(matches!(c.unwatch_join_group(&g, join), Err(E::WatchCallbackNotFound(_))));
+    assert!(matches!(
+        c.unwatch_join_group(&g, join),
+        Err(E::WatchCallbackNotFound(_))
+    ));
 }
 
 /// tooz's test_unwatch_leave_group.
@@ -534,9 +651,17 @@ pub async fn transient_changes_between_runs_are_all_delivered_in_order(h: &Harne
     let delivered = a.run_watchers().await.unwrap();
     assert_eq!(
         kinds(&delivered),
-        [EventKind::MemberJoined, EventKind::MemberLeft, EventKind::MemberJoined]
+        [
+            EventKind::MemberJoined,
+            EventKind::MemberLeft,
+            EventKind::MemberJoined
+        ]
     );
-    assert!(delivered.windows(2).all(|w| w[0].revision() < w[1].revision()));
+    assert!(
+        delivered
+            .windows(2)
+            .all(|w| w[0].revision() < w[1].revision())
+    );
 }
 
 /// R2: a watcher may ask to start from an older revision and sees history from there.
@@ -549,11 +674,18 @@ pub async fn watch_group_from_an_older_revision_replays_history(h: &Harness) {
     a.update_capabilities(&g, "y").await.unwrap();
     let seen = log();
     let sink = Arc::clone(&seen);
-    a.watch_group(&g, Some(start), move |e| sink.lock().unwrap().push(e.kind())).unwrap();
+    a.watch_group(&g, Some(start), move |e| {
+        sink.lock().unwrap().push(e.kind())
+    })
+    .unwrap();
     a.run_watchers().await.unwrap();
     assert_eq!(
         *seen.lock().unwrap(),
-        [EventKind::GroupCreated, EventKind::MemberJoined, EventKind::CapabilitiesUpdated]
+        [
+            EventKind::GroupCreated,
+            EventKind::MemberJoined,
+            EventKind::CapabilitiesUpdated
+        ]
     );
 }
 
@@ -570,7 +702,10 @@ pub async fn run_watchers_reports_history_lost_and_resumes(h: &Harness) {
     }
     assert!(matches!(a.run_watchers().await, Err(E::HistoryLost { .. })));
     a.join_group(&g, Capabilities::none()).await.unwrap();
-    assert_eq!(kinds(&a.run_watchers().await.unwrap()), [EventKind::MemberJoined]);
+    assert_eq!(
+        kinds(&a.run_watchers().await.unwrap()),
+        [EventKind::MemberJoined]
+    );
 }
 
 /// Callbacks run without locks held: they can read state and even add watches.
@@ -603,12 +738,16 @@ pub async fn run_for_election_elects_the_only_candidate_once(h: &Harness) {
     c.create_group(&g).await.unwrap();
     let elected = log();
     let sink = Arc::clone(&elected);
-    c.watch_elected_as_leader(&g, move |e| sink.lock().unwrap().push(e.clone())).unwrap();
+    c.watch_elected_as_leader(&g, move |e| sink.lock().unwrap().push(e.clone()))
+        .unwrap();
     c.run_watchers().await.unwrap();
     c.run_watchers().await.unwrap();
     let elected = elected.lock().unwrap();
     assert_eq!(elected.len(), 1);
-    assert_eq!((elected[0].group_id.as_str(), elected[0].member_id.as_str()), (g.as_str(), "m"));
+    assert_eq!(
+        (elected[0].group_id.as_str(), elected[0].member_id.as_str()),
+        (g.as_str(), "m")
+    );
 }
 
 /// tooz's test_run_for_election_multiple_clients.
@@ -619,9 +758,11 @@ pub async fn next_candidate_is_elected_when_the_leader_stops(h: &Harness) {
     a.create_group(&g).await.unwrap();
     let (a_log, b_log) = (log(), log());
     let (sa, sb) = (Arc::clone(&a_log), Arc::clone(&b_log));
-    a.watch_elected_as_leader(&g, move |e| sa.lock().unwrap().push(e.member_id.clone())).unwrap();
+    a.watch_elected_as_leader(&g, move |e| sa.lock().unwrap().push(e.member_id.clone()))
+        .unwrap();
     a.run_watchers().await.unwrap();
-    b.watch_elected_as_leader(&g, move |e| sb.lock().unwrap().push(e.member_id.clone())).unwrap();
+    b.watch_elected_as_leader(&g, move |e| sb.lock().unwrap().push(e.member_id.clone()))
+        .unwrap();
     b.run_watchers().await.unwrap();
     assert!(b_log.lock().unwrap().is_empty());
     assert_eq!(b.get_leader(&g).await.unwrap().unwrap().member_id, "a");
@@ -643,7 +784,10 @@ pub async fn get_leader_is_none_until_a_candidate_stands(h: &Harness) {
     c.watch_elected_as_leader(&g, |_| {}).unwrap();
     c.run_watchers().await.unwrap();
     assert_eq!(c.get_leader(&g).await.unwrap().unwrap().member_id, "m");
-    assert!(matches!(c.get_leader(&new_group()).await, Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        c.get_leader(&new_group()).await,
+        Err(E::GroupNotCreated(_))
+    ));
 }
 
 /// tooz's test_run_for_election_multiple_clients_stand_down.
@@ -654,11 +798,16 @@ pub async fn standing_down_passes_leadership_between_candidates(h: &Harness) {
     a.create_group(&g).await.unwrap();
     let (a_log, b_log) = (log(), log());
     let (sa, sb) = (Arc::clone(&a_log), Arc::clone(&b_log));
-    a.watch_elected_as_leader(&g, move |e| sa.lock().unwrap().push(e.term)).unwrap();
-    b.watch_elected_as_leader(&g, move |e| sb.lock().unwrap().push(e.term)).unwrap();
+    a.watch_elected_as_leader(&g, move |e| sa.lock().unwrap().push(e.term))
+        .unwrap();
+    b.watch_elected_as_leader(&g, move |e| sb.lock().unwrap().push(e.term))
+        .unwrap();
     a.run_watchers().await.unwrap();
     b.run_watchers().await.unwrap();
-    assert_eq!((a_log.lock().unwrap().len(), b_log.lock().unwrap().len()), (1, 0));
+    assert_eq!(
+        (a_log.lock().unwrap().len(), b_log.lock().unwrap().len()),
+        (1, 0)
+    );
 
     assert!(a.stand_down_group_leader(&g).await.unwrap());
     b.run_watchers().await.unwrap();
@@ -678,12 +827,21 @@ pub async fn stand_down_by_a_non_leader_returns_false(h: &Harness) {
     let b = h.started("b").await;
     let g = new_group();
     a.create_group(&g).await.unwrap();
-    assert!(!b.stand_down_group_leader(&g).await.unwrap(), "not even a candidate");
+    assert!(
+        !b.stand_down_group_leader(&g).await.unwrap(),
+        "not even a candidate"
+    );
     a.watch_elected_as_leader(&g, |_| {}).unwrap();
     b.watch_elected_as_leader(&g, |_| {}).unwrap();
-    assert!(!b.stand_down_group_leader(&g).await.unwrap(), "a candidate, not the leader");
+    assert!(
+        !b.stand_down_group_leader(&g).await.unwrap(),
+        "a candidate, not the leader"
+    );
     assert_eq!(a.get_leader(&g).await.unwrap().unwrap().member_id, "a");
-    assert!(matches!(a.stand_down_group_leader(&new_group()).await, Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        a.stand_down_group_leader(&new_group()).await,
+        Err(E::GroupNotCreated(_))
+    ));
 }
 
 /// tooz's test_unwatch_elected_as_leader, plus: removing the last callback withdraws.
@@ -697,7 +855,11 @@ pub async fn unwatch_elected_as_leader_withdraws_the_candidacy(h: &Harness) {
     b.watch_elected_as_leader(&g, |_| {}).unwrap();
     assert_eq!(a.watch_counts(&g)[2], 2);
     a.unwatch_elected_as_leader(&g, first).unwrap();
-    assert_eq!(a.get_leader(&g).await.unwrap().unwrap().member_id, "a", "still a candidate");
+    assert_eq!(
+        a.get_leader(&g).await.unwrap().unwrap().member_id,
+        "a",
+        "still a candidate"
+    );
     a.unwatch_elected_as_leader(&g, second).unwrap();
     assert_eq!(a.watch_counts(&g), [0, 0, 0, 0]);
     assert_eq!(a.get_leader(&g).await.unwrap().unwrap().member_id, "b");
@@ -707,7 +869,10 @@ pub async fn unwatch_elected_as_leader_withdraws_the_candidacy(h: &Harness) {
 pub async fn election_on_missing_group_is_group_not_created(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
-    assert!(matches!(c.watch_elected_as_leader(&g, |_| {}), Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        c.watch_elected_as_leader(&g, |_| {}),
+        Err(E::GroupNotCreated(_))
+    ));
     assert_eq!(c.watch_counts(&g), [0, 0, 0, 0]);
     assert!(!c.get_groups().await.unwrap().iter().any(|id| *id == *g));
 }
@@ -744,13 +909,22 @@ pub async fn expired_leader_is_replaced_with_a_leader_lost_event(h: &Harness) {
     let term = b.get_leader(&g).await.unwrap().unwrap().term;
     let events = log();
     let sink = Arc::clone(&events);
-    b.watch_group(&g, None, move |e| sink.lock().unwrap().push(e.clone())).unwrap();
+    b.watch_group(&g, None, move |e| sink.lock().unwrap().push(e.clone()))
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(6)).await;
     b.run_watchers().await.unwrap();
-    let events = events.lock().unwrap();
-    assert_eq!(kinds(&events), [EventKind::LeaderLost, EventKind::LeaderElected]);
-    let Event::LeaderLost(lost) = &events[0] else { unreachable!() };
-    assert_eq!((lost.member_id.as_str(), lost.term, lost.reason), ("a", term, LeadershipEnd::Expired));
+    let events = events.lock().unwrap().clone();
+    assert_eq!(
+        kinds(&events),
+        [EventKind::LeaderLost, EventKind::LeaderElected]
+    );
+    let Event::LeaderLost(lost) = &events[0] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (lost.member_id.as_str(), lost.term, lost.reason),
+        ("a", term, LeadershipEnd::Expired)
+    );
     assert_eq!(b.get_leader(&g).await.unwrap().unwrap().member_id, "b");
 }
 
@@ -765,7 +939,10 @@ pub async fn deleting_a_group_ends_its_leadership(h: &Harness) {
         panic!("leader lost first")
     };
     assert_eq!(lost.reason, LeadershipEnd::GroupDeleted);
-    assert_eq!(stream.next().await.unwrap().unwrap().kind(), EventKind::GroupDeleted);
+    assert_eq!(
+        stream.next().await.unwrap().unwrap().kind(),
+        EventKind::GroupDeleted
+    );
     // Recreated, the group has no leader until someone stands again.
     a.create_group(&g).await.unwrap();
     assert_eq!(a.get_leader(&g).await.unwrap(), None);
@@ -813,9 +990,13 @@ pub async fn group_lifecycle_and_capability_updates_are_events(h: &Harness) {
             EventKind::GroupDeleted
         ]
     );
-    let Event::CapabilitiesUpdated(update) = &events[2] else { unreachable!() };
+    let Event::CapabilitiesUpdated(update) = &events[2] else {
+        unreachable!()
+    };
     assert_eq!(update.capabilities, "v2".into());
-    let Event::MemberLeft(left) = &events[3] else { unreachable!() };
+    let Event::MemberLeft(left) = &events[3] else {
+        unreachable!()
+    };
     assert_eq!(left.reason, LeaveReason::Left);
 }
 
@@ -831,24 +1012,48 @@ pub async fn expired_member_is_told_it_expired(h: &Harness) {
     }
     let own = log();
     let sink = Arc::clone(&own);
-    a.watch_leave_group(&g1, move |e| sink.lock().unwrap().push((e.member_id.clone(), e.reason))).unwrap();
+    a.watch_leave_group(&g1, move |e| {
+        sink.lock().unwrap().push((e.member_id.clone(), e.reason))
+    })
+    .unwrap();
     tokio::time::sleep(Duration::from_secs(6)).await;
     a.run_watchers().await.unwrap();
-    assert_eq!(*own.lock().unwrap(), [(MemberId::new("a").unwrap(), LeaveReason::Expired)]);
+    assert_eq!(
+        *own.lock().unwrap(),
+        [(MemberId::new("a").unwrap(), LeaveReason::Expired)]
+    );
 
-    let Err(E::SessionExpired { member_id, mut lost_groups }) = a.heartbeat().await else {
+    let Err(E::SessionExpired {
+        member_id,
+        mut lost_groups,
+    }) = a.heartbeat().await
+    else {
         panic!("heartbeat after expiry reports it");
     };
     lost_groups.sort();
     let mut expected = vec![g1.clone(), g2.clone()];
     expected.sort();
     assert_eq!(member_id, "a");
-    assert_eq!(lost_groups.iter().map(ToString::to_string).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        lost_groups
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        expected
+    );
     a.heartbeat().await.expect("the session is live again");
 
-    assert!(matches!(a.leave_group(&g1).await, Err(E::MemberExpired { group_id, .. }) if group_id == *g1));
-    assert!(matches!(a.leave_group(&g1).await, Err(E::MemberNotJoined { .. })), "told once");
-    assert!(matches!(a.update_capabilities(&g2, "x").await, Err(E::MemberExpired { .. })));
+    assert!(
+        matches!(a.leave_group(&g1).await, Err(E::MemberExpired { group_id, .. }) if group_id == *g1)
+    );
+    assert!(
+        matches!(a.leave_group(&g1).await, Err(E::MemberNotJoined { .. })),
+        "told once"
+    );
+    assert!(matches!(
+        a.update_capabilities(&g2, "x").await,
+        Err(E::MemberExpired { .. })
+    ));
     a.join_group(&g1, Capabilities::none()).await.unwrap();
     assert_eq!(sorted(a.get_members(&g1).await.unwrap()), ["a"]);
 }
@@ -864,7 +1069,9 @@ pub async fn stop_releases_leadership_before_returning(h: &Harness) {
     let mut stream = b.subscribe(None).unwrap();
     a.stop().await.unwrap();
     assert_eq!(b.get_leader(&g).await.unwrap().unwrap().member_id, "b");
-    let Event::LeaderLost(lost) = stream.next().await.unwrap().unwrap() else { panic!() };
+    let Event::LeaderLost(lost) = stream.next().await.unwrap().unwrap() else {
+        panic!()
+    };
     assert_eq!(lost.reason, LeadershipEnd::Resigned);
     // Restarted, the stopped coordinator stands again (its callback is still registered).
     a.start(Heartbeat::Manual).await.unwrap();
@@ -881,7 +1088,10 @@ pub async fn failed_join_changes_nothing(h: &Harness) {
     a.join_group(&g, "weight=2").await.unwrap();
     let head = a.head_revision();
     assert!(twin.join_group(&g, "evil=1").await.is_err());
-    assert_eq!(a.get_member_capabilities(&g, "m").await.unwrap(), "weight=2".into());
+    assert_eq!(
+        a.get_member_capabilities(&g, "m").await.unwrap(),
+        "weight=2".into()
+    );
     assert_eq!(a.head_revision(), head);
 }
 
@@ -892,8 +1102,18 @@ pub async fn only_groups_and_members_are_listed(h: &Harness) {
     a.create_group(&g).await.unwrap();
     a.watch_elected_as_leader(&g, |_| {}).unwrap();
     assert!(a.get_members(&g).await.unwrap().is_empty());
-    assert_eq!(a.get_groups().await.unwrap().iter().filter(|id| id.as_str().contains(g.as_str())).count(), 1);
-    a.delete_group(&g).await.expect("a leader alone does not make a group non-empty");
+    assert_eq!(
+        a.get_groups()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|id| id.as_str().contains(g.as_str()))
+            .count(),
+        1
+    );
+    a.delete_group(&g)
+        .await
+        .expect("a leader alone does not make a group non-empty");
 }
 
 /// R10.
@@ -901,8 +1121,20 @@ pub async fn invalid_ids_are_rejected_with_clear_errors(h: &Harness) {
     let c = h.started("m").await;
     for bad in ["", "tab\there", &"x".repeat(256)] {
         let err = c.create_group(bad).await.unwrap_err();
-        assert!(matches!(err, E::InvalidId { kind: roster::IdKind::Group, .. }), "{bad:?}: {err}");
-        assert!(matches!(c.join_group(bad, Capabilities::none()).await, Err(E::InvalidId { .. })));
+        assert!(
+            matches!(
+                err,
+                E::InvalidId {
+                    kind: roster::IdKind::Group,
+                    ..
+                }
+            ),
+            "{bad:?}: {err}"
+        );
+        assert!(matches!(
+            c.join_group(bad, Capabilities::none()).await,
+            Err(E::InvalidId { .. })
+        ));
         assert!(matches!(c.get_members(bad).await, Err(E::InvalidId { .. })));
     }
     let err = roster::get_coordinator(h.url(), "line\nbreak").unwrap_err();
@@ -911,7 +1143,10 @@ pub async fn invalid_ids_are_rejected_with_clear_errors(h: &Harness) {
     c.create_group(&g).await.unwrap();
     assert!(matches!(
         c.get_member_capabilities(&g, "").await,
-        Err(E::InvalidId { kind: roster::IdKind::Member, .. })
+        Err(E::InvalidId {
+            kind: roster::IdKind::Member,
+            ..
+        })
     ));
 }
 
@@ -923,10 +1158,16 @@ pub async fn oversized_capabilities_are_rejected(h: &Harness) {
     let big = vec![7u8; 64 * 1024 + 1];
     assert_eq!(
         c.join_group(&g, big.clone()).await,
-        Err(E::CapabilitiesTooLarge { size: 65_537, limit: 65_536 })
+        Err(E::CapabilitiesTooLarge {
+            size: 65_537,
+            limit: 65_536
+        })
     );
     c.join_group(&g, vec![7u8; 64 * 1024]).await.unwrap();
-    assert!(matches!(c.update_capabilities(&g, big).await, Err(E::CapabilitiesTooLarge { .. })));
+    assert!(matches!(
+        c.update_capabilities(&g, big).await,
+        Err(E::CapabilitiesTooLarge { .. })
+    ));
 }
 
 /// R11: when the process stalls past the timeout, the heartbeat task's failure is visible.
@@ -937,7 +1178,10 @@ pub async fn heartbeat_failures_are_visible_to_the_caller(h: &Harness) {
     let g = new_group();
     c.create_group(&g).await.unwrap();
     c.join_group(&g, Capabilities::none()).await.unwrap();
-    wait_until(Duration::from_secs(1), || async { (c.heartbeat_status().beats > 0).then_some(()) }).await;
+    wait_until(Duration::from_secs(1), || async {
+        (c.heartbeat_status().beats > 0).then_some(())
+    })
+    .await;
     // Jump the clock past the timeout in one step, as a stalled process would see it.
     tokio::time::advance(Duration::from_secs(10)).await;
     let status = wait_until(Duration::from_secs(5), || async {
@@ -945,7 +1189,10 @@ pub async fn heartbeat_failures_are_visible_to_the_caller(h: &Harness) {
         s.last_error.is_some().then_some(s)
     })
     .await;
-    assert!(matches!(status.last_error, Some(E::SessionExpired { .. })), "{status:?}");
+    assert!(
+        matches!(status.last_error, Some(E::SessionExpired { .. })),
+        "{status:?}"
+    );
     assert!(c.get_members(&g).await.unwrap().is_empty());
 }
 
@@ -957,7 +1204,10 @@ pub async fn subscribe_yields_every_change_in_order_and_waits_for_more(h: &Harne
     let g = new_group();
     a.create_group(&g).await.unwrap();
     let mut stream = a.subscribe(Some(a.head_revision())).unwrap();
-    assert_eq!(stream.next().await.unwrap().unwrap().kind(), EventKind::GroupCreated);
+    assert_eq!(
+        stream.next().await.unwrap().unwrap().kind(),
+        EventKind::GroupCreated
+    );
     let waiting = tokio::spawn(async move { stream.next().await.unwrap().unwrap() });
     tokio::task::yield_now().await;
     assert!(!waiting.is_finished(), "nothing new yet");
@@ -976,7 +1226,10 @@ pub async fn subscribe_from_a_dropped_revision_says_history_lost(h: &Harness) {
     let mut stream = a.subscribe(Some(first)).unwrap();
     assert_eq!(
         stream.next().await.unwrap(),
-        Err(E::HistoryLost { requested: first, oldest: first + 2 })
+        Err(E::HistoryLost {
+            requested: first,
+            oldest: first + 2
+        })
     );
     assert_eq!(stream.next().await.unwrap().unwrap().revision(), first + 2);
 }
@@ -990,5 +1243,8 @@ pub async fn coordinators_naming_the_same_store_see_each_other(h: &Harness) {
     b.join_group(&g, Capabilities::none()).await.unwrap();
     assert_eq!(sorted(a.get_members(&g).await.unwrap()), ["b"]);
     let elsewhere = Harness::memory("").started("c").await;
-    assert!(matches!(elsewhere.get_members(&g).await, Err(E::GroupNotCreated(_))));
+    assert!(matches!(
+        elsewhere.get_members(&g).await,
+        Err(E::GroupNotCreated(_))
+    ));
 }

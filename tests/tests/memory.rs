@@ -25,8 +25,17 @@ fn get_coordinator_rejects_bad_urls_with_the_problem_named() {
         other => panic!("{url}: {other:?}"),
     };
     let unknown = problem("redis-cluster://h");
-    assert!(unknown.to_string().contains("known schemes: memory, zake"), "{unknown}");
+    assert!(
+        unknown.to_string().contains("known schemes: memory, zake"),
+        "{unknown}"
+    );
     assert!(matches!(problem("::"), UrlProblem::Malformed(_)));
-    assert!(matches!(problem("memory://?ttl=3"), UrlProblem::UnknownOption { .. }));
-    assert!(matches!(problem("memory://?timeout=soon"), UrlProblem::InvalidOptionValue { .. }));
+    assert!(matches!(
+        problem("memory://?ttl=3"),
+        UrlProblem::UnknownOption { .. }
+    ));
+    assert!(matches!(
+        problem("memory://?timeout=soon"),
+        UrlProblem::InvalidOptionValue { .. }
+    ));
 }

@@ -144,7 +144,8 @@ impl Coordinator {
             );
             for group in &elections {
                 // A group deleted while stopped simply has no election to rejoin.
-                let _ = state.stand_for_election(session, group.as_str(), tokio::time::Instant::now());
+                let _ =
+                    state.stand_for_election(session, group.as_str(), tokio::time::Instant::now());
             }
             session
         });
@@ -169,7 +170,9 @@ impl Coordinator {
         if let Some(heart) = lock(&self.inner.heart).take() {
             heart.abort();
         }
-        self.inner.engine.write(|state| state.close_session(session));
+        self.inner
+            .engine
+            .write(|state| state.close_session(session));
         self.inner.session.store(NO_SESSION, Ordering::Release);
         tracing::debug!(member = %self.inner.member_id, "stopped");
         Ok(())
@@ -183,7 +186,9 @@ impl Coordinator {
     /// it lost); the session is live again afterwards. `NotStarted` before `start`.
     pub async fn heartbeat(&self) -> Result<Duration> {
         let session = self.session()?;
-        self.inner.engine.write(|state| state.heartbeat(session, tokio::time::Instant::now()))
+        self.inner
+            .engine
+            .write(|state| state.heartbeat(session, tokio::time::Instant::now()))
     }
 
     /// What the background heartbeat task has done so far (R11).
@@ -320,10 +325,9 @@ impl Coordinator {
 
     fn watch(&self, group: &str, from: Option<Revision>, callback: Callback) -> Result<WatchId> {
         self.session()?;
-        let (group_id, head) = self
-            .inner
-            .engine
-            .read(|state| Ok::<_, CoordinationError>((state.group_exists(group)?, state.history.head())))?;
+        let (group_id, head) = self.inner.engine.read(|state| {
+            Ok::<_, CoordinationError>((state.group_exists(group)?, state.history.head()))
+        })?;
         let seen = from.map_or(head, |from| from.saturating_sub(1).min(head));
         Ok(lock(&self.inner.watchers).add(group_id, seen, callback))
     }
@@ -439,7 +443,9 @@ impl Coordinator {
             && let Ok(session) = self.session()
             && let Ok(group_id) = GroupId::new(group)
         {
-            self.inner.engine.write(|state| state.withdraw(session, &group_id));
+            self.inner
+                .engine
+                .write(|state| state.withdraw(session, &group_id));
         }
         Ok(())
     }
@@ -448,8 +454,13 @@ impl Coordinator {
     /// that order.
     pub fn watch_counts(&self, group: &str) -> [usize; 4] {
         let watchers = lock(&self.inner.watchers);
-        [WatchKind::Join, WatchKind::Leave, WatchKind::Elected, WatchKind::Any]
-            .map(|kind| watchers.count(group, kind))
+        [
+            WatchKind::Join,
+            WatchKind::Leave,
+            WatchKind::Elected,
+            WatchKind::Any,
+        ]
+        .map(|kind| watchers.count(group, kind))
     }
 
     /// Hand every change since the last run to the callbacks that listen to it, in revision
@@ -472,12 +483,12 @@ impl Coordinator {
                 (watchers.dispatch(), from)
             };
             let mut events = Vec::new();
-            let read = self
-                .inner
-                .engine
-                .read(|state| {
-                    state.history.read_from(from, 1024, &mut events).map(|()| state.history.head())
-                });
+            let read = self.inner.engine.read(|state| {
+                state
+                    .history
+                    .read_from(from, 1024, &mut events)
+                    .map(|()| state.history.head())
+            });
             let head = match read {
                 Ok(head) => head,
                 Err(lost) => {

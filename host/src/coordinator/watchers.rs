@@ -76,8 +76,12 @@ pub(crate) struct Watchers {
 /// The callbacks to run for one batch of history, taken out of the table so they can run
 /// without its lock.
 pub(crate) struct Dispatch {
-    hooks: Vec<(GroupId, Revision, Arc<AtomicBool>, Arc<Mutex<Callback>>)>,
+    hooks: Vec<DispatchHook>,
 }
+
+/// A callback's group, its position when the batch started, whether it is still registered,
+/// and the callback itself.
+type DispatchHook = (GroupId, Revision, Arc<AtomicBool>, Arc<Mutex<Callback>>);
 
 impl Watchers {
     pub(crate) fn add(&mut self, group: GroupId, seen: Revision, callback: Callback) -> WatchId {

@@ -46,7 +46,11 @@ impl History {
 
     /// Append the event for revision `next_revision()`.
     pub(crate) fn push(&mut self, event: Event) {
-        debug_assert_eq!(event.revision(), self.head + 1, "revisions must be contiguous");
+        debug_assert_eq!(
+            event.revision(),
+            self.head + 1,
+            "revisions must be contiguous"
+        );
         if self.events.len() == self.capacity {
             self.events.pop_front();
         }

@@ -42,7 +42,9 @@ impl Engine {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock can only come from a bug in `State`; the state it
         // left is still the best there is, so keep serving rather than poisoning every caller.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Read the state, after expiring whatever is due.
@@ -79,7 +81,10 @@ impl Engine {
         // A reaper dies with the runtime that ran it (each `#[tokio::test]` has its own);
         // start a new one on the caller's runtime then.
         if reaper.as_ref().is_none_or(JoinHandle::is_finished) {
-            *reaper = Some(tokio::spawn(reap(Arc::downgrade(self), Arc::clone(&self.reaper_wake))));
+            *reaper = Some(tokio::spawn(reap(
+                Arc::downgrade(self),
+                Arc::clone(&self.reaper_wake),
+            )));
         }
         drop(reaper);
         self.reaper_wake.notify_one();
@@ -90,7 +95,10 @@ impl Engine {
 /// one calls into the store.
 async fn reap(engine: Weak<Engine>, wake: Arc<Notify>) {
     loop {
-        let Some(next) = engine.upgrade().map(|e| e.write(|state| state.next_deadline())) else {
+        let Some(next) = engine
+            .upgrade()
+            .map(|e| e.write(|state| state.next_deadline()))
+        else {
             return;
         };
         match next {

@@ -117,7 +117,10 @@ fn from_unix_ms(ms: u64) -> SystemTime {
 }
 
 /// Remove `id` from a list of group ids; returns whether it was there.
-fn remove_id(list: &mut (impl std::ops::DerefMut<Target = [GroupId]> + Truncate), id: &GroupId) -> bool {
+fn remove_id(
+    list: &mut (impl std::ops::DerefMut<Target = [GroupId]> + Truncate),
+    id: &GroupId,
+) -> bool {
     match list.iter().position(|g| g == id) {
         Some(i) => {
             let last = list.len() - 1;
@@ -195,7 +198,9 @@ impl State {
             id,
             Session {
                 member_id,
-                timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX).max(1),
+                timeout_ms: u32::try_from(timeout.as_millis())
+                    .unwrap_or(u32::MAX)
+                    .max(1),
                 deadline: Some(deadline),
                 groups: SmallVec::new(),
                 candidacies: ThinVec::new(),
@@ -245,10 +250,13 @@ impl State {
         self.expire_due(now);
         let s = self.session_mut(session);
         let timeout = Duration::from_millis(s.timeout_ms.into());
-        let expired = s.deadline.is_none().then(|| CoordinationError::SessionExpired {
-            member_id: s.member_id.clone(),
-            lost_groups: s.lost.to_vec(),
-        });
+        let expired = s
+            .deadline
+            .is_none()
+            .then(|| CoordinationError::SessionExpired {
+                member_id: s.member_id.clone(),
+                lost_groups: s.lost.to_vec(),
+            });
         self.renew(session, now);
         match expired {
             Some(err) => Err(err),
@@ -454,15 +462,15 @@ impl State {
 
     fn member(&self, group: &str, member: &str) -> Result<&Member> {
         let g = self.group(group)?;
-        g.members.get(member).ok_or_else(|| {
-            match MemberId::new(member) {
+        g.members
+            .get(member)
+            .ok_or_else(|| match MemberId::new(member) {
                 Ok(member_id) => CoordinationError::MemberNotJoined {
                     group_id: g.id.clone(),
                     member_id,
                 },
                 Err(invalid) => invalid,
-            }
-        })
+            })
     }
 
     pub(crate) fn member_info(&self, group: &str, member: &str) -> Result<MemberInfo> {
@@ -530,7 +538,10 @@ impl State {
         let member_id = self.sessions[&session].member_id.clone();
         let g = self.group_mut(group)?;
         let group_id = g.id.clone();
-        let already = g.leader.as_ref().is_some_and(|l| l.candidate.session == session)
+        let already = g
+            .leader
+            .as_ref()
+            .is_some_and(|l| l.candidate.session == session)
             || g.candidates.iter().any(|c| c.session == session);
         if already {
             return Ok(());
@@ -556,8 +567,7 @@ impl State {
             return;
         };
         g.candidates.retain(|c| c.session != session);
-        if g.leader.as_ref().is_some_and(|l| l.candidate.session == session) {
-            let lost = g.leader.take().expect("checked above");
+        if let Some(lost) = g.leader.take_if(|l| l.candidate.session == session) {
             self.commit_leader_lost(group, lost, end);
             if end != LeadershipEnd::GroupDeleted {
                 self.elect_if_vacant(group);
@@ -610,11 +620,10 @@ impl State {
     /// Returns whether it was the leader.
     pub(crate) fn stand_down(&mut self, session: SessionId, group: &str) -> Result<bool> {
         let g = self.group_mut(group)?;
-        if !g.leader.as_ref().is_some_and(|l| l.candidate.session == session) {
+        let Some(lost) = g.leader.take_if(|l| l.candidate.session == session) else {
             return Ok(false);
-        }
+        };
         let group_id = g.id.clone();
-        let lost = g.leader.take().expect("checked above");
         g.candidates.push_back(Candidate {
             session,
             member_id: lost.candidate.member_id.clone(),
@@ -685,7 +694,11 @@ mod tests {
         assert_eq!(st.expire_due(now + TTL), 1);
         assert_eq!(
             kinds_since(&st, before),
-            [EventKind::LeaderLost, EventKind::LeaderElected, EventKind::MemberLeft]
+            [
+                EventKind::LeaderLost,
+                EventKind::LeaderElected,
+                EventKind::MemberLeft
+            ]
         );
         assert_eq!(st.leader("g").unwrap().unwrap().member_id, member("b"));
         assert_eq!(st.next_deadline(), Some(now + TTL * 2));
