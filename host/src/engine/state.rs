@@ -11,6 +11,8 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::num::NonZeroU64;
+
 use smallvec::SmallVec;
 use thin_vec::ThinVec;
 use tokio::time::Instant;
@@ -80,19 +82,57 @@ struct Group {
     leader: Option<Leadership>,
 }
 
+/// How a session is tied to a group other than by membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tie {
+    /// The session is a candidate (or the leader) in the group.
+    Candidate,
+    /// The session's member was removed from the group by expiry and has not been told yet.
+    Lost,
+}
+
+/// One started coordinator. Kept small: a store holds one per member, so every byte here
+/// is paid 100 000 times in a large group (times, in milliseconds from the store's epoch).
 #[derive(Debug)]
 struct Session {
     member_id: MemberId,
-    /// Membership timeout in milliseconds (a `Duration` would cost 8 more bytes per member).
-    timeout_ms: u32,
     /// When the session expires unless it heartbeats; `None` once it has expired.
-    deadline: Option<Instant>,
+    deadline_ms: Option<NonZeroU64>,
+    /// Membership timeout.
+    timeout_ms: u32,
     /// Groups this session's member is in (most members are in one: kept inline).
     groups: SmallVec<[GroupId; 1]>,
-    /// Groups this session is a candidate (or the leader) in; one word while empty.
-    candidacies: ThinVec<GroupId>,
-    /// Groups lost to expiry that the member has not yet been told about.
-    lost: ThinVec<GroupId>,
+    /// Candidacies and unreported losses; one word while empty, as it almost always is.
+    ties: ThinVec<(GroupId, Tie)>,
+}
+
+impl Session {
+    fn ties(&self, tie: Tie) -> Vec<GroupId> {
+        self.ties
+            .iter()
+            .filter(|(_, t)| *t == tie)
+            .map(|(g, _)| g.clone())
+            .collect()
+    }
+
+    fn take_ties(&mut self, tie: Tie) -> Vec<GroupId> {
+        let taken = self.ties(tie);
+        self.ties.retain(|(_, t)| *t != tie);
+        taken
+    }
+
+    /// Remove a tie; returns whether it was there.
+    fn untie(&mut self, tie: Tie, group: &GroupId) -> bool {
+        let before = self.ties.len();
+        self.ties.retain(|(g, t)| !(*t == tie && g == group));
+        self.ties.len() != before
+    }
+
+    fn leave(&mut self, group: &GroupId) {
+        if let Some(i) = self.groups.iter().position(|g| g == group) {
+            self.groups.swap_remove(i);
+        }
+    }
 }
 
 /// The whole state of one store.
@@ -101,7 +141,9 @@ pub(crate) struct State {
     groups: HashMap<GroupId, Group>,
     sessions: HashMap<SessionId, Session>,
     /// Live sessions by deadline, so expiry finds the due ones without a scan.
-    deadlines: BTreeSet<(Instant, SessionId)>,
+    deadlines: BTreeSet<(u64, SessionId)>,
+    /// Origin of the millisecond times kept per session.
+    epoch: Instant,
     next_session: SessionId,
     pub(crate) history: History,
     max_capabilities: usize,
@@ -116,49 +158,21 @@ fn from_unix_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
-/// Remove `id` from a list of group ids; returns whether it was there.
-fn remove_id(
-    list: &mut (impl std::ops::DerefMut<Target = [GroupId]> + Truncate),
-    id: &GroupId,
-) -> bool {
-    match list.iter().position(|g| g == id) {
-        Some(i) => {
-            let last = list.len() - 1;
-            list.swap(i, last);
-            list.truncate_to(last);
-            true
-        }
-        None => false,
-    }
-}
-
-/// The one operation `remove_id` needs beyond slice access, for each list type used here.
-trait Truncate {
-    fn truncate_to(&mut self, len: usize);
-}
-
-impl Truncate for SmallVec<[GroupId; 1]> {
-    fn truncate_to(&mut self, len: usize) {
-        self.truncate(len);
-    }
-}
-
-impl Truncate for ThinVec<GroupId> {
-    fn truncate_to(&mut self, len: usize) {
-        self.truncate(len);
-    }
-}
-
 impl State {
     pub(crate) fn new(history_size: usize, max_capabilities: usize) -> Self {
         Self {
             groups: HashMap::new(),
             sessions: HashMap::new(),
             deadlines: BTreeSet::new(),
+            epoch: Instant::now(),
             next_session: 1,
             history: History::new(history_size),
             max_capabilities,
         }
+    }
+
+    fn millis(&self, time: Instant) -> u64 {
+        u64::try_from(time.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
     }
 
     fn commit(&mut self, make: impl FnOnce(Revision) -> Event) -> Revision {
@@ -192,21 +206,19 @@ impl State {
     ) -> SessionId {
         let id = self.next_session;
         self.next_session += 1;
-        let deadline = now + timeout;
-        self.deadlines.insert((deadline, id));
         self.sessions.insert(
             id,
             Session {
                 member_id,
+                deadline_ms: None,
                 timeout_ms: u32::try_from(timeout.as_millis())
                     .unwrap_or(u32::MAX)
                     .max(1),
-                deadline: Some(deadline),
                 groups: SmallVec::new(),
-                candidacies: ThinVec::new(),
-                lost: ThinVec::new(),
+                ties: ThinVec::new(),
             },
         );
+        self.renew(id, now);
         id
     }
 
@@ -214,16 +226,16 @@ impl State {
     pub(crate) fn close_session(&mut self, session: SessionId) {
         self.drop_session_state(session, LeaveReason::Left, LeadershipEnd::Resigned);
         if let Some(s) = self.sessions.remove(&session)
-            && let Some(deadline) = s.deadline
+            && let Some(deadline) = s.deadline_ms
         {
-            self.deadlines.remove(&(deadline, session));
+            self.deadlines.remove(&(deadline.get(), session));
         }
     }
 
     fn drop_session_state(&mut self, session: SessionId, leave: LeaveReason, end: LeadershipEnd) {
         let s = self.session_mut(session);
         let groups = std::mem::take(&mut s.groups);
-        let candidacies = std::mem::take(&mut s.candidacies);
+        let candidacies = s.take_ties(Tie::Candidate);
         for group in &candidacies {
             self.withdraw_candidate(session, group, end);
         }
@@ -231,17 +243,19 @@ impl State {
             self.remove_member(session, group, leave);
         }
         if leave == LeaveReason::Expired {
-            self.session_mut(session).lost = groups.into_iter().collect();
+            let s = self.session_mut(session);
+            s.ties.extend(groups.into_iter().map(|g| (g, Tie::Lost)));
         }
     }
 
     fn renew(&mut self, session: SessionId, now: Instant) {
+        let now_ms = self.millis(now);
         let s = self.sessions.get_mut(&session).expect("open session");
-        let deadline = now + Duration::from_millis(s.timeout_ms.into());
-        if let Some(old) = s.deadline.replace(deadline) {
-            self.deadlines.remove(&(old, session));
+        let deadline = NonZeroU64::new(now_ms + u64::from(s.timeout_ms)).expect("timeout >= 1 ms");
+        if let Some(old) = s.deadline_ms.replace(deadline) {
+            self.deadlines.remove(&(old.get(), session));
         }
-        self.deadlines.insert((deadline, session));
+        self.deadlines.insert((deadline.get(), session));
     }
 
     /// Refresh a session's liveness. When it had expired, reopen it and report what it lost
@@ -251,11 +265,11 @@ impl State {
         let s = self.session_mut(session);
         let timeout = Duration::from_millis(s.timeout_ms.into());
         let expired = s
-            .deadline
+            .deadline_ms
             .is_none()
             .then(|| CoordinationError::SessionExpired {
                 member_id: s.member_id.clone(),
-                lost_groups: s.lost.to_vec(),
+                lost_groups: s.ties(Tie::Lost),
             });
         self.renew(session, now);
         match expired {
@@ -267,12 +281,13 @@ impl State {
     /// Expire every session whose deadline has passed. Returns how many expired.
     pub(crate) fn expire_due(&mut self, now: Instant) -> usize {
         let mut expired = 0;
+        let now_ms = self.millis(now);
         while let Some(&(deadline, session)) = self.deadlines.first() {
-            if deadline > now {
+            if deadline > now_ms {
                 break;
             }
             self.deadlines.pop_first();
-            self.session_mut(session).deadline = None;
+            self.session_mut(session).deadline_ms = None;
             self.drop_session_state(session, LeaveReason::Expired, LeadershipEnd::Expired);
             expired += 1;
         }
@@ -281,7 +296,9 @@ impl State {
 
     /// The earliest deadline of a live session.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.first().map(|(deadline, _)| *deadline)
+        self.deadlines
+            .first()
+            .map(|(deadline, _)| self.epoch + Duration::from_millis(*deadline))
     }
 
     // ----- groups -----
@@ -323,11 +340,11 @@ impl State {
             .collect();
         for session in sessions {
             self.withdraw_candidate(session, &id, LeadershipEnd::GroupDeleted);
-            remove_id(&mut self.session_mut(session).candidacies, &id);
+            self.session_mut(session).untie(Tie::Candidate, &id);
         }
         self.groups.remove(group);
         for s in self.sessions.values_mut() {
-            remove_id(&mut s.lost, &id);
+            s.untie(Tie::Lost, &id);
         }
         self.commit(|revision| {
             Event::GroupDeleted(GroupDeleted {
@@ -380,12 +397,12 @@ impl State {
                 revision,
             },
         );
-        if self.sessions[&session].deadline.is_none() {
+        if self.sessions[&session].deadline_ms.is_none() {
             self.renew(session, now);
         }
         let s = self.session_mut(session);
         s.groups.push(group_id.clone());
-        remove_id(&mut s.lost, &group_id);
+        s.untie(Tie::Lost, &group_id);
         self.commit(|revision| {
             Event::MemberJoined(MemberJoined {
                 revision,
@@ -406,7 +423,7 @@ impl State {
         let Some(owner) = g.members.get(&member_id).map(|m| m.session) else {
             let group_id = g.id.clone();
             let s = self.session_mut(session);
-            if remove_id(&mut s.lost, &group_id) {
+            if s.untie(Tie::Lost, &group_id) {
                 return Err(CoordinationError::MemberExpired {
                     group_id,
                     member_id,
@@ -418,7 +435,7 @@ impl State {
             });
         };
         let group_id = g.id.clone();
-        remove_id(&mut self.session_mut(owner).groups, &group_id);
+        self.session_mut(owner).leave(&group_id);
         self.remove_member(owner, &group_id, LeaveReason::Left);
         Ok(())
     }
@@ -500,7 +517,7 @@ impl State {
         let group_id = g.id.clone();
         let Some(m) = g.members.get_mut(&member_id) else {
             let s = self.session_mut(session);
-            if remove_id(&mut s.lost, &group_id) {
+            if s.untie(Tie::Lost, &group_id) {
                 return Err(CoordinationError::MemberExpired {
                     group_id,
                     member_id,
@@ -547,17 +564,19 @@ impl State {
             return Ok(());
         }
         g.candidates.push_back(Candidate { session, member_id });
-        if self.sessions[&session].deadline.is_none() {
+        if self.sessions[&session].deadline_ms.is_none() {
             self.renew(session, now);
         }
-        self.session_mut(session).candidacies.push(group_id.clone());
+        self.session_mut(session)
+            .ties
+            .push((group_id.clone(), Tie::Candidate));
         self.elect_if_vacant(&group_id);
         Ok(())
     }
 
     /// Stop being a candidate in `group`; a leader resigns and the next candidate is elected.
     pub(crate) fn withdraw(&mut self, session: SessionId, group: &GroupId) {
-        if remove_id(&mut self.session_mut(session).candidacies, group) {
+        if self.session_mut(session).untie(Tie::Candidate, group) {
             self.withdraw_candidate(session, group, LeadershipEnd::Resigned);
         }
     }
@@ -667,8 +686,8 @@ mod tests {
 
     #[test]
     fn failed_join_leaves_the_existing_member_untouched() {
-        let now = Instant::now();
         let mut st = State::new(100, 1024);
+        let now = Instant::now();
         let a = st.open_session(member("m"), TTL, now);
         let b = st.open_session(member("m"), TTL, now);
         st.create_group("g").unwrap();
@@ -682,8 +701,8 @@ mod tests {
 
     #[test]
     fn expiry_removes_memberships_and_candidacies_in_one_sweep() {
-        let now = Instant::now();
         let mut st = State::new(100, 1024);
+        let now = Instant::now();
         let a = st.open_session(member("a"), TTL, now);
         let b = st.open_session(member("b"), TTL * 2, now);
         st.create_group("g").unwrap();
@@ -701,13 +720,15 @@ mod tests {
             ]
         );
         assert_eq!(st.leader("g").unwrap().unwrap().member_id, member("b"));
-        assert_eq!(st.next_deadline(), Some(now + TTL * 2));
+        let next = st.next_deadline().expect("b is live");
+        let expected = now + TTL * 2;
+        assert!(next <= expected && expected - next < Duration::from_millis(1), "ms precision");
     }
 
     #[test]
     fn terms_only_grow_even_when_a_group_is_recreated() {
-        let now = Instant::now();
         let mut st = State::new(100, 1024);
+        let now = Instant::now();
         let a = st.open_session(member("a"), TTL, now);
         st.create_group("g").unwrap();
         st.stand_for_election(a, "g", now).unwrap();
