@@ -264,3 +264,42 @@ impl fmt::Display for Event {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_reads_like_toozs_event_repr_with_the_revision() {
+        let joined = Event::MemberJoined(MemberJoined {
+            revision: 7,
+            group_id: GroupId::new("g").unwrap(),
+            member_id: MemberId::new("m").unwrap(),
+            capabilities: Capabilities::none(),
+        });
+        assert_eq!(joined.to_string(), "#7 group g: +member m");
+        let left = Event::MemberLeft(MemberLeft {
+            revision: 8,
+            group_id: GroupId::new("g").unwrap(),
+            member_id: MemberId::new("m").unwrap(),
+            reason: LeaveReason::Expired,
+        });
+        assert_eq!(left.to_string(), "#8 group g: -member m (Expired)");
+        assert_eq!(left.member_id().map(MemberId::as_str), Some("m"));
+        assert_eq!(left.kind(), EventKind::MemberLeft);
+    }
+
+    #[test]
+    fn events_serialize_with_their_kind() {
+        let created = Event::GroupCreated(GroupCreated {
+            revision: 1,
+            group_id: GroupId::new("g").unwrap(),
+        });
+        let json = serde_json::to_value(&created).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "group-created", "revision": 1, "group_id": "g"})
+        );
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), created);
+    }
+}

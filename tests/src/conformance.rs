@@ -689,18 +689,31 @@ pub async fn watch_group_from_an_older_revision_replays_history(h: &Harness) {
     );
 }
 
-/// Watchers that fall behind the kept history are told, then continue from the head.
+/// Watchers that fall behind the kept history are told, after receiving everything that is
+/// still kept; then they carry on.
 pub async fn run_watchers_reports_history_lost_and_resumes(h: &Harness) {
     let h = h.with_options("history=4");
     let a = h.started("a").await;
     let g = new_group();
     a.create_group(&g).await.unwrap();
-    a.watch_group(&g, None, |_| {}).unwrap();
+    let seen = log();
+    let sink = Arc::clone(&seen);
+    a.watch_group(&g, None, move |e| sink.lock().unwrap().push(e.revision()))
+        .unwrap();
     for _ in 0..3 {
         a.join_group(&g, Capabilities::none()).await.unwrap();
         a.leave_group(&g).await.unwrap();
     }
-    assert!(matches!(a.run_watchers().await, Err(E::HistoryLost { .. })));
+    let head = a.head_revision();
+    assert!(matches!(
+        a.run_watchers().await,
+        Err(E::HistoryLost { oldest, .. }) if oldest == head - 3
+    ));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        (head - 3..=head).collect::<Vec<_>>(),
+        "the kept four"
+    );
     a.join_group(&g, Capabilities::none()).await.unwrap();
     assert_eq!(
         kinds(&a.run_watchers().await.unwrap()),
@@ -1056,6 +1069,24 @@ pub async fn expired_member_is_told_it_expired(h: &Harness) {
     ));
     a.join_group(&g1, Capabilities::none()).await.unwrap();
     assert_eq!(sorted(a.get_members(&g1).await.unwrap()), ["a"]);
+}
+
+/// R6: the expiry notice belongs to the group the member lost, not to a later group that
+/// happens to have the same name.
+pub async fn expiry_notice_does_not_carry_over_to_a_recreated_group(h: &Harness) {
+    let h = h.with_options("timeout=5");
+    let a = h.started("a").await;
+    let g = new_group();
+    a.create_group(&g).await.unwrap();
+    a.join_group(&g, Capabilities::none()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(matches!(a.heartbeat().await, Err(E::SessionExpired { .. })));
+    a.delete_group(&g).await.unwrap();
+    a.create_group(&g).await.unwrap();
+    assert!(matches!(
+        a.leave_group(&g).await,
+        Err(E::MemberNotJoined { .. })
+    ));
 }
 
 /// R7: stop releases leadership before it returns.

@@ -151,6 +151,7 @@ macro_rules! conformance_suite {
             every_change_has_the_next_revision,
             group_lifecycle_and_capability_updates_are_events,
             expired_member_is_told_it_expired,
+            expiry_notice_does_not_carry_over_to_a_recreated_group,
             stop_releases_leadership_before_returning,
             failed_join_changes_nothing,
             only_groups_and_members_are_listed,

@@ -55,7 +55,10 @@ const NO_SESSION: SessionId = 0;
 
 /// Group membership, capabilities, watchers and leader election for one member.
 ///
-/// Cheap to clone: clones share the member, its session and its callbacks.
+/// Cheap to clone: clones share the member, its session and its callbacks. Dropping every
+/// clone without `stop` is what a crash looks like to the store: the background heartbeat
+/// ends with the last clone, and the member's groups and candidacies go when its membership
+/// timeout passes, with `expired` as the reason.
 #[derive(Clone)]
 pub struct Coordinator {
     inner: Arc<Inner>,
@@ -469,16 +472,19 @@ impl Coordinator {
     ///
     /// # Errors
     /// `HistoryLost` when callbacks fell so far behind that the store dropped events they had
-    /// not seen: they resume from the head, so resync with `get_members`. `NotStarted`.
+    /// not seen. Everything still kept has been delivered by then; only the changes between
+    /// `requested` and `oldest` are missing, so resync with `get_members` and carry on.
+    /// `NotStarted` before `start`.
     pub async fn run_watchers(&self) -> Result<Vec<Event>> {
         self.session()?;
         let _serial = lock(&self.inner.dispatching);
         let mut delivered = Vec::new();
+        let mut lost = None;
         loop {
             let (dispatch, from) = {
                 let watchers = lock(&self.inner.watchers);
                 let Some(from) = watchers.oldest_unseen() else {
-                    return Ok(delivered);
+                    break;
                 };
                 (watchers.dispatch(), from)
             };
@@ -491,20 +497,25 @@ impl Coordinator {
             });
             let head = match read {
                 Ok(head) => head,
-                Err(lost) => {
-                    let head = self.head_revision();
-                    lock(&self.inner.watchers).mark_seen(head);
-                    return Err(lost);
+                Err(error @ CoordinationError::HistoryLost { oldest, .. }) => {
+                    lock(&self.inner.watchers).mark_seen(oldest - 1);
+                    lost = Some(error);
+                    continue;
                 }
+                Err(other) => return Err(other),
             };
             let Some(last) = events.last().map(Event::revision) else {
-                return Ok(delivered);
+                break;
             };
             delivered.extend(dispatch.run(&events, &self.inner.member_id));
             lock(&self.inner.watchers).mark_seen(last);
             if last >= head {
-                return Ok(delivered);
+                break;
             }
+        }
+        match lost {
+            Some(error) => Err(error),
+            None => Ok(delivered),
         }
     }
 }

@@ -76,6 +76,9 @@ struct Leadership {
 #[derive(Debug)]
 struct Group {
     id: GroupId,
+    /// Revision of the group's creation: tells this group apart from an earlier one of the
+    /// same name.
+    created: Revision,
     members: HashMap<MemberId, Member>,
     /// Candidates waiting for leadership, in the order they stood (or stood down).
     candidates: VecDeque<Candidate>,
@@ -87,8 +90,9 @@ struct Group {
 enum Tie {
     /// The session is a candidate (or the leader) in the group.
     Candidate,
-    /// The session's member was removed from the group by expiry and has not been told yet.
-    Lost,
+    /// The session's member was removed by expiry from the group created at this revision,
+    /// and has not been told yet. The revision tells a later group of the same name apart.
+    Lost(Revision),
 }
 
 /// One started coordinator. Kept small: a store holds one per member, so every byte here
@@ -107,17 +111,23 @@ struct Session {
 }
 
 impl Session {
-    fn ties(&self, tie: Tie) -> Vec<GroupId> {
+    fn lost_groups(&self) -> Vec<GroupId> {
         self.ties
             .iter()
-            .filter(|(_, t)| *t == tie)
+            .filter(|(_, t)| matches!(t, Tie::Lost(_)))
             .map(|(g, _)| g.clone())
             .collect()
     }
 
-    fn take_ties(&mut self, tie: Tie) -> Vec<GroupId> {
-        let taken = self.ties(tie);
-        self.ties.retain(|(_, t)| *t != tie);
+    fn take_candidacies(&mut self) -> Vec<GroupId> {
+        let mut taken = Vec::new();
+        self.ties.retain(|(g, t)| {
+            let candidacy = *t == Tie::Candidate;
+            if candidacy {
+                taken.push(g.clone());
+            }
+            !candidacy
+        });
         taken
     }
 
@@ -235,7 +245,7 @@ impl State {
     fn drop_session_state(&mut self, session: SessionId, leave: LeaveReason, end: LeadershipEnd) {
         let s = self.session_mut(session);
         let groups = std::mem::take(&mut s.groups);
-        let candidacies = s.take_ties(Tie::Candidate);
+        let candidacies = s.take_candidacies();
         for group in &candidacies {
             self.withdraw_candidate(session, group, end);
         }
@@ -243,8 +253,14 @@ impl State {
             self.remove_member(session, group, leave);
         }
         if leave == LeaveReason::Expired {
-            let s = self.session_mut(session);
-            s.ties.extend(groups.into_iter().map(|g| (g, Tie::Lost)));
+            let lost: Vec<(GroupId, Tie)> = groups
+                .into_iter()
+                .filter_map(|g| {
+                    let created = self.groups.get(&g)?.created;
+                    Some((g, Tie::Lost(created)))
+                })
+                .collect();
+            self.session_mut(session).ties.extend(lost);
         }
     }
 
@@ -269,7 +285,7 @@ impl State {
             .is_none()
             .then(|| CoordinationError::SessionExpired {
                 member_id: s.member_id.clone(),
-                lost_groups: s.ties(Tie::Lost),
+                lost_groups: s.lost_groups(),
             });
         self.renew(session, now);
         match expired {
@@ -308,10 +324,12 @@ impl State {
         if self.groups.contains_key(group) {
             return Err(CoordinationError::GroupAlreadyExist(id));
         }
+        let created = self.history.next_revision();
         self.groups.insert(
             id.clone(),
             Group {
                 id: id.clone(),
+                created,
                 members: HashMap::new(),
                 candidates: VecDeque::new(),
                 leader: None,
@@ -343,9 +361,6 @@ impl State {
             self.session_mut(session).untie(Tie::Candidate, &id);
         }
         self.groups.remove(group);
-        for s in self.sessions.values_mut() {
-            s.untie(Tie::Lost, &id);
-        }
         self.commit(|revision| {
             Event::GroupDeleted(GroupDeleted {
                 revision,
@@ -384,7 +399,7 @@ impl State {
                 member_id,
             });
         }
-        let group_id = g.id.clone();
+        let (group_id, created) = (g.id.clone(), g.created);
         let revision = self.history.next_revision();
         let at = unix_ms(SystemTime::now());
         self.group_mut(group)?.members.insert(
@@ -402,7 +417,7 @@ impl State {
         }
         let s = self.session_mut(session);
         s.groups.push(group_id.clone());
-        s.untie(Tie::Lost, &group_id);
+        s.untie(Tie::Lost(created), &group_id);
         self.commit(|revision| {
             Event::MemberJoined(MemberJoined {
                 revision,
@@ -421,23 +436,36 @@ impl State {
         let member_id = s.member_id.clone();
         let g = self.group(group)?;
         let Some(owner) = g.members.get(&member_id).map(|m| m.session) else {
-            let group_id = g.id.clone();
-            let s = self.session_mut(session);
-            if s.untie(Tie::Lost, &group_id) {
-                return Err(CoordinationError::MemberExpired {
-                    group_id,
-                    member_id,
-                });
-            }
-            return Err(CoordinationError::MemberNotJoined {
-                group_id,
-                member_id,
-            });
+            let (group_id, created) = (g.id.clone(), g.created);
+            return Err(self.not_a_member(session, group_id, created));
         };
         let group_id = g.id.clone();
         self.session_mut(owner).leave(&group_id);
         self.remove_member(owner, &group_id, LeaveReason::Left);
         Ok(())
+    }
+
+    /// The error for a call that needs the session's membership of a group it is not in:
+    /// `MemberExpired` the first time after expiry removed it, `MemberNotJoined` otherwise.
+    fn not_a_member(
+        &mut self,
+        session: SessionId,
+        group_id: GroupId,
+        created: Revision,
+    ) -> CoordinationError {
+        let s = self.session_mut(session);
+        let member_id = s.member_id.clone();
+        if s.untie(Tie::Lost(created), &group_id) {
+            CoordinationError::MemberExpired {
+                group_id,
+                member_id,
+            }
+        } else {
+            CoordinationError::MemberNotJoined {
+                group_id,
+                member_id,
+            }
+        }
     }
 
     fn remove_member(&mut self, session: SessionId, group: &GroupId, reason: LeaveReason) {
@@ -514,19 +542,9 @@ impl State {
         let member_id = self.sessions[&session].member_id.clone();
         let revision = self.history.next_revision();
         let g = self.group_mut(group)?;
-        let group_id = g.id.clone();
+        let (group_id, created) = (g.id.clone(), g.created);
         let Some(m) = g.members.get_mut(&member_id) else {
-            let s = self.session_mut(session);
-            if s.untie(Tie::Lost, &group_id) {
-                return Err(CoordinationError::MemberExpired {
-                    group_id,
-                    member_id,
-                });
-            }
-            return Err(CoordinationError::MemberNotJoined {
-                group_id,
-                member_id,
-            });
+            return Err(self.not_a_member(session, group_id, created));
         };
         m.capabilities = capabilities.clone();
         m.updated_at_ms = unix_ms(SystemTime::now());
@@ -722,7 +740,10 @@ mod tests {
         assert_eq!(st.leader("g").unwrap().unwrap().member_id, member("b"));
         let next = st.next_deadline().expect("b is live");
         let expected = now + TTL * 2;
-        assert!(next <= expected && expected - next < Duration::from_millis(1), "ms precision");
+        assert!(
+            next <= expected && expected - next < Duration::from_millis(1),
+            "ms precision"
+        );
     }
 
     #[test]
