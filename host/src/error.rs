@@ -171,6 +171,10 @@ pub enum CoordinationError {
         /// Oldest revision still kept.
         oldest: Revision,
     },
+    /// A plugin called an operation its grants do not allow; carries the operation's name.
+    /// Mutating coordinator calls need the `mutate` grant.
+    #[error("{0} is not permitted: the plugin's grants do not allow it")]
+    NotPermitted(String),
 }
 
 /// Result of a coordination call.

@@ -7,12 +7,15 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-/// Generated from `wit/coordination.wit`; the WIT comments are the documentation.
+/// Generated from `wit/` (world `handler`, which holds every interface of the package);
+/// the WIT comments are the documentation.
 #[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "roster:coordination/client",
+        world: "roster:coordination/handler",
+        imports: { default: async | trappable },
+        exports: { default: async },
         additional_derives: [PartialEq, Eq],
     });
 }
@@ -338,6 +341,7 @@ impl From<CoordinationError> for w::CoordinationError {
             E::HistoryLost { requested, oldest } => {
                 Self::HistoryLost(w::HistoryLost { requested, oldest })
             }
+            E::NotPermitted(op) => Self::NotPermitted(op),
         }
     }
 }
@@ -398,6 +402,7 @@ impl TryFrom<w::CoordinationError> for CoordinationError {
                 requested: h.requested,
                 oldest: h.oldest,
             },
+            W::NotPermitted(op) => Self::NotPermitted(op),
         })
     }
 }
@@ -503,6 +508,7 @@ mod tests {
                 requested: 1,
                 oldest: 5,
             },
+            E::NotPermitted("join-group".into()),
         ]
     }
 
