@@ -33,6 +33,7 @@ mod engine;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod plugin;
 pub mod wit;
 
 pub use coordinator::{

@@ -94,6 +94,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Coordinator {
+    /// The store this coordinator works on.
+    pub(crate) fn store(&self) -> &Arc<Engine> {
+        &self.inner.engine
+    }
+
     /// The member this coordinator acts for.
     pub fn member_id(&self) -> &MemberId {
         &self.inner.member_id

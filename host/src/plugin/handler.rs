@@ -1,0 +1,531 @@
+//! The handler runtime: one task per handler plugin, owning its store, pushing it events in
+//! revision order.
+//!
+//! The task reads the store's history from its own position, so a slow or failing handler
+//! delays nobody: coordination calls and other handlers never wait for it. Its queue is the
+//! distance between its position and the head; beyond `queue_events` (or when the history
+//! it needs is gone) it is given a snapshot to resync from instead of silently missing events.
+//!
+//! A trap or a deadline overrun fails that call: the store is discarded and the plugin is
+//! instantiated again from its pre-instantiated form, and the batch is delivered once more. A
+//! batch that faults twice is skipped (and reported), and a plugin that faults repeatedly is
+//! quarantined with a growing backoff. Every fault is a [`PluginEvent`].
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use wasmtime::Store;
+
+use super::host_api::PluginData;
+use super::limits::{Grants, Limits};
+use super::runtime::{HostInner, PluginError, PluginHost};
+use super::stats::{Counters, FaultReason, PluginEvent, PluginEventKind, PluginState, PluginStats};
+use crate::coordinator::Coordinator;
+use crate::engine::Engine;
+use crate::event::{Event, EventKind, Revision};
+use crate::ids::GroupId;
+use crate::wit::bindings::exports::roster::coordination::events as guest;
+use crate::wit::bindings::{Handler, HandlerPre};
+use crate::wit::wit_types as w;
+
+/// Faults within this window count towards quarantine.
+const FAULT_WINDOW: Duration = Duration::from_secs(10);
+/// Faults within the window that send a plugin to quarantine.
+const FAULTS_BEFORE_QUARANTINE: usize = 3;
+const FIRST_QUARANTINE: Duration = Duration::from_secs(1);
+const LONGEST_QUARANTINE: Duration = Duration::from_secs(60);
+/// How often the plugin file is checked for a new version.
+const RELOAD_POLL: Duration = Duration::from_millis(250);
+
+/// A handler to attach: which component, which events, with what grants and limits.
+#[derive(Clone, Debug)]
+pub struct HandlerSpec {
+    /// Name in logs, events and statistics.
+    pub name: String,
+    /// The component file.
+    pub path: PathBuf,
+    /// Groups whose events it receives; empty for every group.
+    pub groups: Vec<GroupId>,
+    /// Kinds of events it receives; empty for every kind.
+    pub kinds: Vec<EventKind>,
+    /// What it may do beyond the sandbox.
+    pub grants: Grants,
+    /// How much it may use.
+    pub limits: Limits,
+    /// Swap in a new version when the file changes.
+    pub hot_reload: bool,
+}
+
+impl HandlerSpec {
+    /// A handler for every event, with no grants and default limits.
+    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        Self {
+            name: name.into(),
+            path: path.into(),
+            groups: Vec::new(),
+            kinds: Vec::new(),
+            grants: Grants::default(),
+            limits: Limits::default(),
+            hot_reload: false,
+        }
+    }
+
+    fn wants(&self, event: &Event) -> bool {
+        (self.groups.is_empty() || self.groups.contains(event.group_id()))
+            && (self.kinds.is_empty() || self.kinds.contains(&event.kind()))
+    }
+
+    fn watches(&self, group: &GroupId) -> bool {
+        self.groups.is_empty() || self.groups.contains(group)
+    }
+}
+
+/// A running handler; dropping it leaves the handler running, [`HandlerHandle::detach`]
+/// stops it.
+#[derive(Debug)]
+pub struct HandlerHandle {
+    counters: Arc<Counters>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    /// How the component was loaded at attach time.
+    pub load: LoadInfo,
+}
+
+/// How a component was loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadInfo {
+    /// Whether the compiled artifact came from the cache.
+    pub cached: bool,
+    /// Time to load (read, compile or fetch, validate, pre-instantiate).
+    pub took: Duration,
+}
+
+impl HandlerHandle {
+    /// The handler's counters.
+    pub fn stats(&self) -> PluginStats {
+        self.counters.snapshot()
+    }
+
+    /// The handler's most recent log lines (`level: message`), oldest first.
+    pub fn logs(&self) -> Vec<String> {
+        self.counters.logs()
+    }
+
+    /// Stop the handler: it finishes the call in progress, if any, and receives nothing more.
+    pub async fn detach(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+impl PluginHost {
+    /// Load `spec`'s component, validate it against the handler world and start delivering
+    /// it events from `coordinator`'s store, beginning with a snapshot of the groups it
+    /// watches.
+    ///
+    /// # Errors
+    /// The component cannot be read, is not a valid component, lacks the `events` export,
+    /// imports something plugins are not given, or cannot be linked; or a granted directory
+    /// cannot be opened.
+    pub async fn attach_handler(
+        &self,
+        coordinator: &Coordinator,
+        spec: HandlerSpec,
+    ) -> Result<HandlerHandle, PluginError> {
+        let start = Instant::now();
+        let host = Arc::clone(&self.inner);
+        let path = spec.path.clone();
+        let loaded = tokio::task::spawn_blocking({
+            let host = Arc::clone(&host);
+            move || host.load(&path)
+        })
+        .await
+        .map_err(|e| PluginError::Engine(format!("loader task failed: {e}")))??;
+        let pre = pre_instantiate(&host, &spec.path, &loaded.component)?;
+        let counters = Arc::new(Counters::new(&spec.name));
+        // Fail now, not in the task, if a granted directory cannot be opened.
+        PluginData::new(
+            spec.name.as_str().into(),
+            coordinator.clone(),
+            &spec.grants,
+            &spec.limits,
+            Arc::clone(&counters),
+        )
+        .map_err(|e| PluginError::Grant {
+            path: spec.grants.directory.clone().unwrap_or_default(),
+            message: format!("{e:#}"),
+        })?;
+        let (stop, stopped) = watch::channel(false);
+        let modified = modified(&spec.path);
+        let actor = Actor {
+            host,
+            coordinator: coordinator.clone(),
+            store: Arc::clone(coordinator.store()),
+            name: spec.name.as_str().into(),
+            counters: Arc::clone(&counters),
+            pre,
+            instance: None,
+            restart_pending: false,
+            next: coordinator.head_revision() + 1,
+            needs_resync: true,
+            faults: VecDeque::new(),
+            quarantine: FIRST_QUARANTINE,
+            modified,
+            stopped,
+            spec,
+        };
+        let task = tokio::spawn(actor.run());
+        Ok(HandlerHandle {
+            counters,
+            stop,
+            task,
+            load: LoadInfo {
+                cached: loaded.cached,
+                took: start.elapsed().max(loaded.took),
+            },
+        })
+    }
+}
+
+fn pre_instantiate(
+    host: &HostInner,
+    path: &std::path::Path,
+    component: &wasmtime::component::Component,
+) -> Result<HandlerPre<PluginData>, PluginError> {
+    let link = |e: wasmtime::Error| PluginError::Link {
+        path: path.to_owned(),
+        message: format!("{e:#}"),
+    };
+    let pre = host.linker.instantiate_pre(component).map_err(link)?;
+    HandlerPre::new(pre).map_err(link)
+}
+
+fn modified(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// What became of one call into the plugin.
+enum Outcome {
+    Ok,
+    /// The plugin returned an error; the call itself completed.
+    Refused(String),
+    Fault(FaultReason),
+}
+
+struct Actor {
+    host: Arc<HostInner>,
+    coordinator: Coordinator,
+    store: Arc<Engine>,
+    name: Arc<str>,
+    counters: Arc<Counters>,
+    spec: HandlerSpec,
+    pre: HandlerPre<PluginData>,
+    instance: Option<(Store<PluginData>, Handler)>,
+    /// The last call faulted: the next instantiation is a restart.
+    restart_pending: bool,
+    /// The next revision the plugin needs.
+    next: Revision,
+    needs_resync: bool,
+    faults: VecDeque<Instant>,
+    quarantine: Duration,
+    modified: Option<SystemTime>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Actor {
+    fn emit(&self, kind: PluginEventKind) {
+        match &kind {
+            PluginEventKind::Fault { reason, revisions } => {
+                tracing::warn!(plugin = %self.name, %reason, ?revisions, "plugin fault");
+            }
+            other => tracing::info!(plugin = %self.name, event = ?other, "plugin event"),
+        }
+        let _ = self.host.events.send(PluginEvent {
+            plugin: self.name.to_string(),
+            at: SystemTime::now(),
+            kind,
+        });
+    }
+
+    async fn run(mut self) {
+        let mut reload_tick = tokio::time::interval(RELOAD_POLL);
+        reload_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stopped = self.stopped.clone();
+        loop {
+            if self.stopping() {
+                break;
+            }
+            // Listen before looking, so a change between the look and the wait is not missed.
+            let store = Arc::clone(&self.store);
+            let changed = store.changed();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.step().await {
+                continue;
+            }
+            tokio::select! {
+                () = changed => {}
+                _ = stopped.changed() => {}
+                _ = reload_tick.tick(), if self.spec.hot_reload => self.reload_if_changed().await,
+            }
+        }
+        self.counters.update(|s| s.state = PluginState::Stopped);
+        self.emit(PluginEventKind::Stopped);
+    }
+
+    /// Deliver what is due. Returns false when there is nothing to do until the store changes.
+    async fn step(&mut self) -> bool {
+        let mut raw = Vec::new();
+        let read = self.store.read(|state| {
+            let head = state.history.head();
+            let result =
+                state
+                    .history
+                    .read_from(self.next, self.spec.limits.batch_events, &mut raw);
+            (head, result)
+        });
+        let (head, result) = read;
+        let behind = head.saturating_sub(self.next.saturating_sub(1));
+        self.counters.update(|s| s.queue_depth = behind);
+        if self.needs_resync || result.is_err() || behind > self.spec.limits.queue_events as u64 {
+            return self.resync().await;
+        }
+        let Some(last) = raw.last().map(Event::revision) else {
+            return false;
+        };
+        let first = self.next;
+        let events: Vec<w::MembershipEvent> = raw
+            .iter()
+            .filter(|e| self.spec.wants(e))
+            .map(w::MembershipEvent::from)
+            .collect();
+        if events.is_empty() {
+            self.next = last + 1;
+            return true;
+        }
+        let count = events.len() as u64;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.call(Call::Events(&events)).await {
+                Outcome::Ok => {
+                    self.counters.update(|s| s.events_delivered += count);
+                    break;
+                }
+                Outcome::Refused(message) => {
+                    tracing::warn!(plugin = %self.name, %message, "handler returned an error");
+                    self.counters.update(|s| s.errors += 1);
+                    break;
+                }
+                Outcome::Fault(reason) => {
+                    self.fault(reason, (first, last));
+                    if attempts >= 2 {
+                        self.emit(PluginEventKind::BatchSkipped {
+                            revisions: (first, last),
+                        });
+                        break;
+                    }
+                    self.quarantine_if_due().await;
+                }
+            }
+        }
+        self.next = last + 1;
+        true
+    }
+
+    async fn resync(&mut self) -> bool {
+        let spec = &self.spec;
+        let snapshot = self.store.read(|state| {
+            let groups = state
+                .groups()
+                .into_iter()
+                .filter(|g| spec.watches(g))
+                .map(|g| guest::GroupSnapshot {
+                    members: state
+                        .members_with_capabilities(g.as_str())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(m, c)| (String::from(m), Vec::from(c)))
+                        .collect(),
+                    leader: state
+                        .leader(g.as_str())
+                        .ok()
+                        .flatten()
+                        .as_ref()
+                        .map(w::Leader::from),
+                    group_id: g.into(),
+                })
+                .collect();
+            guest::Resync {
+                revision: state.history.head(),
+                groups,
+            }
+        });
+        let revision = snapshot.revision;
+        loop {
+            match self.call(Call::Resync(&snapshot)).await {
+                Outcome::Ok => break,
+                Outcome::Refused(message) => {
+                    tracing::warn!(plugin = %self.name, %message, "handler refused a resync");
+                    self.counters.update(|s| s.errors += 1);
+                    break;
+                }
+                Outcome::Fault(reason) => {
+                    self.fault(reason, (revision, revision));
+                    self.quarantine_if_due().await;
+                    if self.stopping() {
+                        return true;
+                    }
+                }
+            }
+        }
+        self.counters.update(|s| s.resyncs += 1);
+        self.emit(PluginEventKind::Resynced { revision });
+        self.needs_resync = false;
+        self.next = revision + 1;
+        true
+    }
+
+    fn fault(&mut self, reason: FaultReason, revisions: (Revision, Revision)) {
+        self.instance = None;
+        self.restart_pending = true;
+        self.counters.update(|s| match reason {
+            FaultReason::Trap(_) => s.traps += 1,
+            FaultReason::Deadline(_) => s.deadline_overruns += 1,
+        });
+        self.emit(PluginEventKind::Fault { reason, revisions });
+        let now = Instant::now();
+        self.faults.push_back(now);
+        while self
+            .faults
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > FAULT_WINDOW)
+        {
+            self.faults.pop_front();
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stopped.borrow()
+    }
+
+    /// If the plugin faulted too often, wait out a quarantine (or until it is detached).
+    async fn quarantine_if_due(&mut self) {
+        if self.faults.len() < FAULTS_BEFORE_QUARANTINE {
+            return;
+        }
+        let duration = self.quarantine;
+        self.quarantine = (self.quarantine * 2).min(LONGEST_QUARANTINE);
+        self.faults.clear();
+        self.counters.update(|s| {
+            s.state = PluginState::Quarantined {
+                until: SystemTime::now() + duration,
+            }
+        });
+        self.emit(PluginEventKind::Quarantined { duration });
+        let mut stopped = self.stopped.clone();
+        tokio::select! {
+            () = tokio::time::sleep(duration) => {}
+            _ = stopped.wait_for(|stop| *stop) => {}
+        }
+        self.counters.update(|s| s.state = PluginState::Running);
+    }
+
+    async fn instance(&mut self) -> Result<&mut (Store<PluginData>, Handler), FaultReason> {
+        if self.instance.is_none() {
+            let data = PluginData::new(
+                Arc::clone(&self.name),
+                self.coordinator.clone(),
+                &self.spec.grants,
+                &self.spec.limits,
+                Arc::clone(&self.counters),
+            )
+            .map_err(|e| FaultReason::Trap(format!("cannot set up the sandbox: {e:#}")))?;
+            let mut store = Store::new(&self.host.engine, data);
+            store.limiter(|data| &mut data.limits);
+            store.set_hostcall_fuel(self.spec.limits.hostcall_bytes);
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_async_yield_and_update(1);
+            let deadline = self.spec.limits.call_deadline;
+            let handler = match tokio::time::timeout(
+                deadline,
+                self.pre.instantiate_async(&mut store),
+            )
+            .await
+            {
+                Ok(Ok(handler)) => handler,
+                Ok(Err(trap)) => return Err(FaultReason::Trap(format!("{trap:#}"))),
+                Err(_) => return Err(FaultReason::Deadline(deadline)),
+            };
+            if std::mem::take(&mut self.restart_pending) {
+                self.counters.update(|s| s.restarts += 1);
+                self.emit(PluginEventKind::Restarted);
+            }
+            self.instance = Some((store, handler));
+        }
+        Ok(self.instance.as_mut().expect("instantiated above"))
+    }
+
+    async fn call(&mut self, call: Call<'_>) -> Outcome {
+        let deadline = self.spec.limits.call_deadline;
+        let started = Instant::now();
+        let (store, handler) = match self.instance().await {
+            Ok(instance) => instance,
+            Err(reason) => return Outcome::Fault(reason),
+        };
+        let events = handler.roster_coordination_events();
+        let result = match call {
+            Call::Events(batch) => {
+                tokio::time::timeout(deadline, events.call_on_events(&mut *store, batch)).await
+            }
+            Call::Resync(snapshot) => {
+                tokio::time::timeout(deadline, events.call_on_resync(&mut *store, snapshot)).await
+            }
+        };
+        self.counters.record_call(started.elapsed());
+        match result {
+            Ok(Ok(Ok(()))) => {
+                self.quarantine = FIRST_QUARANTINE;
+                Outcome::Ok
+            }
+            Ok(Ok(Err(message))) => Outcome::Refused(message),
+            Ok(Err(trap)) => Outcome::Fault(FaultReason::Trap(format!("{trap:#}"))),
+            Err(_) => Outcome::Fault(FaultReason::Deadline(deadline)),
+        }
+    }
+
+    async fn reload_if_changed(&mut self) {
+        let now = modified(&self.spec.path);
+        if now.is_none() || now == self.modified {
+            return;
+        }
+        self.modified = now;
+        let host = Arc::clone(&self.host);
+        let path = self.spec.path.clone();
+        let loaded = tokio::task::spawn_blocking(move || host.load(&path)).await;
+        let result = match loaded {
+            Ok(Ok(loaded)) => pre_instantiate(&self.host, &self.spec.path, &loaded.component),
+            Ok(Err(error)) => Err(error),
+            Err(join) => Err(PluginError::Engine(join.to_string())),
+        };
+        match result {
+            Ok(pre) => {
+                self.pre = pre;
+                self.instance = None;
+                self.emit(PluginEventKind::Reloaded);
+            }
+            Err(error) => self.emit(PluginEventKind::ReloadFailed {
+                error: error.to_string(),
+            }),
+        }
+    }
+}
+
+enum Call<'a> {
+    Events(&'a [w::MembershipEvent]),
+    Resync(&'a guest::Resync),
+}

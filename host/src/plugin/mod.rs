@@ -1,0 +1,27 @@
+//! Sandboxed WebAssembly plugins.
+//!
+//! A [`PluginHost`] owns one wasmtime engine for every plugin; [`PluginHost::attach_handler`]
+//! runs a membership-event handler (world `handler` in `wit/handler.wit`) against a
+//! coordinator's store. Plugins get nothing by default: no files, network, environment or
+//! stdio, read-only coordinator calls, a memory cap and a deadline per call. A plugin that
+//! traps, overruns or exhausts its memory loses that call and is instantiated again; one that
+//! keeps failing is quarantined. Nothing a plugin does can stop the host or delay another
+//! plugin.
+//!
+//! - `runtime`: the engine, epoch ticker, linker, precompiled-artifact cache and validation;
+//! - `handler`: the per-handler task (delivery, faults, quarantine, resync, hot reload);
+//! - `host_api`: what the plugin's imports do (coordinator, logging, WASI);
+//! - `limits`, `config`, `stats`: grants and limits, the TOML form, and the counters.
+
+mod config;
+mod handler;
+mod host_api;
+mod limits;
+mod runtime;
+mod stats;
+
+pub use config::{GrantsConfig, HandlerConfig, LimitsConfig, PluginConfig};
+pub use handler::{HandlerHandle, HandlerSpec, LoadInfo};
+pub use limits::{Grants, Limits};
+pub use runtime::{ComponentReport, PluginError, PluginHost, PluginHostOptions};
+pub use stats::{FaultReason, PluginEvent, PluginEventKind, PluginState, PluginStats};
