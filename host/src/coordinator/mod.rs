@@ -24,6 +24,7 @@ use crate::engine::{Engine, Leader, MemberInfo, SessionId, registry};
 use crate::error::{CoordinationError, Result};
 use crate::event::{Event, LeaderElected, MemberJoined, MemberLeft, Revision};
 use crate::ids::{Capabilities, GroupId, MemberId};
+use crate::plugin::{HandlerHandle, HandlerSpec, PluginError, PluginHost};
 
 /// Create a coordinator for `member_id` on the backend `url` names (tooz's
 /// `get_coordinator`). The coordinator is not started.
@@ -348,6 +349,20 @@ impl Coordinator {
             Ok(group) => CoordinationError::WatchCallbackNotFound(group),
             Err(invalid) => invalid,
         })
+    }
+
+    /// Run a sandboxed Wasm event handler on this coordinator's store: it receives the
+    /// events `spec` selects, pushed in revision order by its own task (see
+    /// [`crate::plugin`]). The Wasm counterpart of the `watch_*` callbacks.
+    ///
+    /// # Errors
+    /// See [`PluginHost::attach_handler`].
+    pub async fn attach_handler(
+        &self,
+        host: &PluginHost,
+        spec: HandlerSpec,
+    ) -> std::result::Result<HandlerHandle, PluginError> {
+        host.attach_handler(self, spec).await
     }
 
     /// Call `callback` from `run_watchers` for every member that joins `group` from now on.

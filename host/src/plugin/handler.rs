@@ -161,6 +161,8 @@ impl PluginHost {
         })?;
         let (stop, stopped) = watch::channel(false);
         let modified = modified(&spec.path);
+        // The handler starts from the state as it is now, whenever its task gets to run.
+        let initial = snapshot(coordinator.store(), &spec);
         let actor = Actor {
             host,
             coordinator: coordinator.clone(),
@@ -170,8 +172,9 @@ impl PluginHost {
             pre,
             instance: None,
             restart_pending: false,
-            next: coordinator.head_revision() + 1,
+            next: initial.revision + 1,
             needs_resync: true,
+            pending_snapshot: Some(initial),
             faults: VecDeque::new(),
             quarantine: FIRST_QUARANTINE,
             modified,
@@ -188,6 +191,34 @@ impl PluginHost {
                 took: start.elapsed().max(loaded.took),
             },
         })
+    }
+}
+
+impl PluginHost {
+    /// Attach every handler of a configuration file to `coordinator`; `base` is the file's
+    /// directory, against which its paths are resolved.
+    ///
+    /// # Errors
+    /// The first handler that cannot be attached; those attached before it are detached.
+    pub async fn attach_config(
+        &self,
+        coordinator: &Coordinator,
+        config: &super::PluginConfig,
+        base: &std::path::Path,
+    ) -> Result<Vec<HandlerHandle>, PluginError> {
+        let mut handles = Vec::new();
+        for spec in config.handler_specs(base) {
+            match self.attach_handler(coordinator, spec).await {
+                Ok(handle) => handles.push(handle),
+                Err(error) => {
+                    for handle in handles {
+                        handle.detach().await;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok(handles)
     }
 }
 
@@ -230,6 +261,8 @@ struct Actor {
     /// The next revision the plugin needs.
     next: Revision,
     needs_resync: bool,
+    /// The snapshot taken when the handler was attached, delivered first.
+    pending_snapshot: Option<guest::Resync>,
     faults: VecDeque<Instant>,
     quarantine: Duration,
     modified: Option<SystemTime>,
@@ -338,33 +371,10 @@ impl Actor {
     }
 
     async fn resync(&mut self) -> bool {
-        let spec = &self.spec;
-        let snapshot = self.store.read(|state| {
-            let groups = state
-                .groups()
-                .into_iter()
-                .filter(|g| spec.watches(g))
-                .map(|g| guest::GroupSnapshot {
-                    members: state
-                        .members_with_capabilities(g.as_str())
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(m, c)| (String::from(m), Vec::from(c)))
-                        .collect(),
-                    leader: state
-                        .leader(g.as_str())
-                        .ok()
-                        .flatten()
-                        .as_ref()
-                        .map(w::Leader::from),
-                    group_id: g.into(),
-                })
-                .collect();
-            guest::Resync {
-                revision: state.history.head(),
-                groups,
-            }
-        });
+        let snapshot = match self.pending_snapshot.take() {
+            Some(snapshot) => snapshot,
+            None => snapshot(&self.store, &self.spec),
+        };
         let revision = snapshot.revision;
         loop {
             match self.call(Call::Resync(&snapshot)).await {
@@ -458,7 +468,7 @@ impl Actor {
             .await
             {
                 Ok(Ok(handler)) => handler,
-                Ok(Err(trap)) => return Err(FaultReason::Trap(format!("{trap:#}"))),
+                Ok(Err(trap)) => return Err(trap_reason(&trap)),
                 Err(_) => return Err(FaultReason::Deadline(deadline)),
             };
             if std::mem::take(&mut self.restart_pending) {
@@ -493,7 +503,7 @@ impl Actor {
                 Outcome::Ok
             }
             Ok(Ok(Err(message))) => Outcome::Refused(message),
-            Ok(Err(trap)) => Outcome::Fault(FaultReason::Trap(format!("{trap:#}"))),
+            Ok(Err(trap)) => Outcome::Fault(trap_reason(&trap)),
             Err(_) => Outcome::Fault(FaultReason::Deadline(deadline)),
         }
     }
@@ -523,6 +533,46 @@ impl Actor {
             }),
         }
     }
+}
+
+/// The trap's kind in words ("call stack exhausted", "wasm `unreachable` instruction
+/// executed", ...); the full message with the backtrace goes to the debug log.
+fn trap_reason(error: &wasmtime::Error) -> FaultReason {
+    tracing::debug!("plugin trap: {error:?}");
+    FaultReason::Trap(match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{error:#}"),
+    })
+}
+
+/// The state of the groups `spec` watches, now.
+fn snapshot(store: &Engine, spec: &HandlerSpec) -> guest::Resync {
+    store.read(|state| {
+        let groups = state
+            .groups()
+            .into_iter()
+            .filter(|g| spec.watches(g))
+            .map(|g| guest::GroupSnapshot {
+                members: state
+                    .members_with_capabilities(g.as_str())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(m, c)| (String::from(m), Vec::from(c)))
+                    .collect(),
+                leader: state
+                    .leader(g.as_str())
+                    .ok()
+                    .flatten()
+                    .as_ref()
+                    .map(w::Leader::from),
+                group_id: g.into(),
+            })
+            .collect();
+        guest::Resync {
+            revision: state.history.head(),
+            groups,
+        }
+    })
 }
 
 enum Call<'a> {

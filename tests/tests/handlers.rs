@@ -1,0 +1,630 @@
+//! Membership-event handlers as sandboxed Wasm components, end to end: real components built
+//! by this crate's build script, loaded by the plugin host, fed by a real coordinator.
+//!
+//! These run on real time (Wasm runs on the CPU, not on tokio's clock); every wait is a
+//! bounded `wait_until`, never a fixed sleep.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use roster::plugin::{
+    FaultReason, Grants, HandlerHandle, HandlerSpec, Limits, PluginConfig, PluginError,
+    PluginEvent, PluginEventKind, PluginHost, PluginHostOptions, PluginState,
+};
+use roster::{Coordinator, GroupId};
+use roster_tests::{Harness, wait_until};
+use tokio::sync::broadcast;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn plugin(file: &str) -> PathBuf {
+    Path::new(env!("ROSTER_PLUGIN_DIR")).join(file)
+}
+
+/// Whether `language`'s plugins were built; says so when they were not.
+fn built(language: &str) -> bool {
+    let skipped = env!("ROSTER_SKIPPED_LANGUAGES");
+    let missing = skipped.split("; ").any(|entry| entry.starts_with(language));
+    if missing {
+        eprintln!("skipped: {language} plugins were not built on this machine: {skipped}");
+    }
+    !missing
+}
+
+struct Fixture {
+    host: PluginHost,
+    harness: Harness,
+    coordinator: Coordinator,
+    events: broadcast::Receiver<PluginEvent>,
+}
+
+/// A cache shared by every test of this binary, filled once: compiling a component takes
+/// seconds in a debug build, loading it from the cache takes milliseconds.
+fn shared_cache() -> PathBuf {
+    static CACHE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("roster-handlers-{}", std::process::id()));
+            let host = PluginHost::new(PluginHostOptions {
+                cache_dir: Some(dir.clone()),
+            })
+            .unwrap();
+            for entry in std::fs::read_dir(env!("ROSTER_PLUGIN_DIR")).unwrap() {
+                // Filling the cache is all that matters here; components that are not
+                // handlers (the validation fixtures) fail their check after compiling.
+                let _ = host.check(&entry.unwrap().path());
+            }
+            dir
+        })
+        .clone()
+}
+
+async fn fixture() -> Fixture {
+    fixture_with_cache(tokio::task::spawn_blocking(shared_cache).await.unwrap()).await
+}
+
+async fn fixture_with_cache(cache_dir: PathBuf) -> Fixture {
+    let host = PluginHost::new(PluginHostOptions {
+        cache_dir: Some(cache_dir),
+    })
+    .unwrap();
+    let events = host.events();
+    let harness = Harness::memory("");
+    let coordinator = harness.started("tester").await;
+    Fixture {
+        host,
+        harness,
+        coordinator,
+        events,
+    }
+}
+
+impl Fixture {
+    async fn attach(&self, spec: HandlerSpec) -> HandlerHandle {
+        self.coordinator
+            .attach_handler(&self.host, spec)
+            .await
+            .unwrap()
+    }
+
+    /// A member (its own coordinator) that joins `group`, creating it if needed.
+    async fn join(&self, group: &str, member: &str, capabilities: &str) -> Coordinator {
+        let c = self.harness.started(member).await;
+        c.join_group_create(group, capabilities).await.unwrap();
+        c
+    }
+
+    /// Wait for a plugin event matching `pick`.
+    async fn event(&mut self, mut pick: impl FnMut(&PluginEvent) -> bool) -> PluginEvent {
+        tokio::time::timeout(PATIENCE, async {
+            loop {
+                match self.events.recv().await {
+                    Ok(event) if pick(&event) => return event,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => panic!("plugin host gone"),
+                }
+            }
+        })
+        .await
+        .expect("plugin event within the patience window")
+    }
+}
+
+async fn wait_for_log(handle: &HandlerHandle, needle: &str) -> Vec<String> {
+    wait_until(PATIENCE, || async {
+        let logs = handle.logs();
+        logs.iter().any(|l| l.contains(needle)).then_some(logs)
+    })
+    .await
+}
+
+fn spec(name: &str, file: &str) -> HandlerSpec {
+    HandlerSpec::new(name, plugin(file))
+}
+
+fn in_groups(mut spec: HandlerSpec, groups: &[&str]) -> HandlerSpec {
+    spec.groups = groups.iter().map(|g| GroupId::new(g).unwrap()).collect();
+    spec
+}
+
+// ----- one example per language: a join then a leave, in order, and its effect -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_log_handler_logs_a_join_then_a_leave_in_order() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let handle = f.attach(spec("log", "rust-log-events.wasm")).await;
+    let member = f.join("workers", "w1", "").await;
+    member.leave_group("workers").await.unwrap();
+    let logs = wait_for_log(&handle, "w1 left workers (left)").await;
+    let joined = logs
+        .iter()
+        .position(|l| l.contains("w1 joined workers"))
+        .expect("join logged");
+    let left = logs
+        .iter()
+        .position(|l| l.contains("w1 left workers"))
+        .unwrap();
+    assert!(joined < left, "{logs:?}");
+    assert!(
+        logs[0].contains("resync at"),
+        "attaching starts with a snapshot: {logs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_audit_trail_appends_json_lines_in_its_granted_directory() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let trail = tempfile::tempdir().unwrap();
+    let mut audit = in_groups(spec("audit", "rust-audit-trail.wasm"), &["workers"]);
+    audit.grants.directory = Some(trail.path().to_owned());
+    let handle = f.attach(audit).await;
+    let member = f.join("workers", "w1", "").await;
+    member.leave_group("workers").await.unwrap();
+    let file = trail.path().join("audit.jsonl");
+    let lines = wait_until(PATIENCE, || async {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (lines.iter().filter(|l| l["kind"] != "resync").count() >= 3).then_some(lines)
+    })
+    .await;
+    let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["resync", "group-created", "member-joined", "member-left"]
+    );
+    assert_eq!(lines[2]["member"], "w1");
+    assert_eq!(lines[3]["reason"], "left");
+    assert!(lines[1]["revision"].as_u64() < lines[2]["revision"].as_u64());
+    assert_eq!(handle.stats().events_delivered, 3);
+}
+
+// ----- validation -----
+
+#[tokio::test]
+async fn component_without_the_events_export_is_rejected_naming_it() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let err = f
+        .coordinator
+        .attach_handler(&f.host, spec("x", "rust-not-a-handler.wasm"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PluginError::MissingExport { export, .. } if export == "roster:coordination/events@0.1.0"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn component_with_an_unexpected_import_is_rejected_naming_it() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let err = f.host.check(&plugin("rust-evil-import.wasm")).unwrap_err();
+    assert!(
+        matches!(&err, PluginError::UnexpectedImport { import, .. } if import == "fixture:evil/backdoor"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn files_that_are_not_components_are_rejected_clearly() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"not wasm at all").unwrap();
+    assert!(matches!(
+        f.host.check(&junk),
+        Err(PluginError::Invalid { .. })
+    ));
+    assert!(matches!(
+        f.host.check(&dir.path().join("missing.wasm")),
+        Err(PluginError::Read { .. })
+    ));
+}
+
+#[tokio::test]
+async fn check_lists_a_handlers_imports_and_exports() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let report = f.host.check(&plugin("rust-log-events.wasm")).unwrap();
+    assert!(
+        report
+            .exports
+            .iter()
+            .any(|e| e == "roster:coordination/events@0.1.0")
+    );
+    assert!(
+        report
+            .imports
+            .iter()
+            .any(|i| i == "roster:coordination/logging@0.1.0")
+    );
+}
+
+// ----- faults are contained -----
+
+/// Attach the misbehaving fixture (to `group` and "probe") and a healthy logger (to every
+/// group), set off the misbehaviour, and check: the fault is reported and the plugin
+/// restarted, it then receives later events, and the healthy handler lost nothing.
+async fn contained(group: &str, limits: Limits, expect: impl Fn(&FaultReason) -> bool) {
+    let mut f = fixture().await;
+    let healthy = f.attach(spec("healthy", "rust-log-events.wasm")).await;
+    let mut bad = in_groups(spec("bad", "rust-misbehave.wasm"), &[group, "probe"]);
+    bad.limits = limits;
+    let bad = f.attach(bad).await;
+    let _victim = f.join(group, "victim", "").await;
+    let fault = f
+        .event(|e| e.plugin == "bad" && matches!(e.kind, PluginEventKind::Fault { .. }))
+        .await;
+    let PluginEventKind::Fault { reason, .. } = &fault.kind else {
+        unreachable!()
+    };
+    assert!(expect(reason), "unexpected fault: {reason}");
+    f.event(|e| e.plugin == "bad" && e.kind == PluginEventKind::Restarted)
+        .await;
+
+    // Coordination calls are not held up, and later events still reach the plugin.
+    let probe = f.join("probe", "p1", "").await;
+    probe.leave_group("probe").await.unwrap();
+    let head = f.coordinator.head_revision();
+    wait_for_log(&bad, &format!("ok {head}")).await;
+    wait_for_log(&healthy, "p1 left probe").await;
+
+    // The healthy handler saw every event, each once.
+    let logs = healthy.logs();
+    let seen: Vec<u64> = logs
+        .iter()
+        .filter_map(|l| l.strip_prefix("info: #")?.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(seen, (1..=head).collect::<Vec<_>>(), "{logs:?}");
+    let stats = bad.stats();
+    assert!(
+        stats.traps + stats.deadline_overruns >= 1 && stats.restarts >= 1,
+        "{stats:?}"
+    );
+    assert_eq!(healthy.stats().traps, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trapping_handler_is_restarted_and_others_lose_nothing() {
+    if built("rust") {
+        contained("trap", Limits::default(), |r| matches!(r, FaultReason::Trap(m) if m.contains("unreachable") || m.contains("panic"))).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_looping_forever_overruns_its_deadline_and_is_restarted() {
+    if built("rust") {
+        let limits = Limits {
+            call_deadline: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        contained("spin", limits, |r| {
+            *r == FaultReason::Deadline(Duration::from_millis(100))
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_growing_memory_without_bound_hits_its_cap() {
+    if built("rust") {
+        let limits = Limits {
+            memory_bytes: 8 << 20,
+            ..Limits::default()
+        };
+        contained("grow", limits, |r| matches!(r, FaultReason::Trap(_))).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_recursing_without_bound_overflows_its_stack_and_is_restarted() {
+    if built("rust") {
+        contained(
+            "recurse",
+            Limits::default(),
+            |r| matches!(r, FaultReason::Trap(m) if m.contains("stack")),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_faulting_repeatedly_is_quarantined_then_resumes() {
+    if !built("rust") {
+        return;
+    }
+    let mut f = fixture().await;
+    let bad = f
+        .attach(in_groups(
+            spec("bad", "rust-misbehave.wasm"),
+            &["trap", "probe"],
+        ))
+        .await;
+    let _first = f.join("trap", "t1", "").await;
+    f.event(|e| matches!(e.kind, PluginEventKind::BatchSkipped { .. }))
+        .await;
+    let _second = f.join("trap", "t2", "").await;
+    let quarantined = f
+        .event(|e| matches!(e.kind, PluginEventKind::Quarantined { .. }))
+        .await;
+    assert_eq!(quarantined.plugin, "bad");
+    assert!(matches!(bad.stats().state, PluginState::Quarantined { .. }));
+    // After the quarantine it runs again and receives new events.
+    let _probe = f.join("probe", "p1", "").await;
+    let head = f.coordinator.head_revision();
+    wait_for_log(&bad, &format!("ok {head}")).await;
+    assert_eq!(bad.stats().state, PluginState::Running);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_flooding_logs_is_rate_limited() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let mut flood = in_groups(spec("flood", "rust-misbehave.wasm"), &["flood"]);
+    flood.limits.log_lines_per_second = 50;
+    flood.limits.call_deadline = Duration::from_secs(10);
+    let handle = f.attach(flood).await;
+    let _member = f.join("flood", "f1", "").await;
+    let stats = wait_until(PATIENCE, || async {
+        let s = handle.stats();
+        (s.events_delivered > 0).then_some(s)
+    })
+    .await;
+    assert!(stats.logs_dropped >= 9_000, "{stats:?}");
+    assert!(handle.logs().len() <= 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_returning_an_error_is_counted_and_keeps_receiving() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let handle = f
+        .attach(in_groups(
+            spec("refuse", "rust-misbehave.wasm"),
+            &["refuse", "probe"],
+        ))
+        .await;
+    let _r = f.join("refuse", "r1", "").await;
+    wait_until(PATIENCE, || async {
+        (handle.stats().errors >= 1).then_some(())
+    })
+    .await;
+    let _p = f.join("probe", "p1", "").await;
+    wait_for_log(&handle, &format!("ok {}", f.coordinator.head_revision())).await;
+    let stats = handle.stats();
+    assert!(stats.errors >= 1 && stats.traps == 0, "{stats:?}");
+}
+
+// ----- the sandbox: one test per denial -----
+
+async fn denial(group: &str, capabilities: &str, grants: Grants, needle: &str) -> Vec<String> {
+    let f = fixture().await;
+    let mut probe = in_groups(spec("probe", "rust-misbehave.wasm"), &[group]);
+    probe.grants = grants;
+    let handle = f.attach(probe).await;
+    let _member = f.join(group, "m1", capabilities).await;
+    wait_for_log(&handle, needle).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_cannot_read_files_without_a_grant() {
+    if built("rust") {
+        let logs = denial("file", "", Grants::default(), "dir: ").await;
+        assert!(logs.iter().any(|l| l.contains("file: denied")), "{logs:?}");
+        assert!(logs.iter().any(|l| l.contains("dir: denied")), "{logs:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_cannot_open_sockets() {
+    if !built("rust") {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let logs = denial("socket", &address, Grants::default(), "socket: ").await;
+    assert!(
+        logs.iter().any(|l| l.contains("socket: denied")),
+        "{logs:?}"
+    );
+    assert!(
+        listener.accept().is_err(),
+        "no connection reached the listener"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_cannot_read_environment_variables() {
+    if built("rust") {
+        let logs = denial("env", "", Grants::default(), "env: ").await;
+        assert!(logs.iter().any(|l| l.contains("env: denied")), "{logs:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_cannot_change_membership_without_the_mutate_grant() {
+    if built("rust") {
+        let logs = denial("mutate", "", Grants::default(), "mutate: ").await;
+        assert!(
+            logs.iter()
+                .any(|l| l.contains("mutate: denied") && l.contains("NotPermitted")),
+            "{logs:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_with_the_mutate_grant_can_join() {
+    if built("rust") {
+        let grants = Grants {
+            mutate: true,
+            ..Grants::default()
+        };
+        let logs = denial("mutate", "", grants, "mutate: ").await;
+        assert!(
+            logs.iter().any(|l| l.contains("mutate: allowed")),
+            "{logs:?}"
+        );
+    }
+}
+
+// ----- backpressure, reload, cache, configuration -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_that_falls_behind_its_queue_is_told_to_resync() {
+    if !built("rust") {
+        return;
+    }
+    let mut f = fixture().await;
+    let mut slow = in_groups(spec("slow", "rust-misbehave.wasm"), &["spin", "probe"]);
+    slow.limits.queue_events = 10;
+    slow.limits.call_deadline = Duration::from_millis(300);
+    let handle = f.attach(slow).await;
+    f.event(|e| matches!(e.kind, PluginEventKind::Resynced { .. }))
+        .await;
+    let _spinner = f.join("spin", "s1", "").await;
+    // While it spins, far more than its queue happens.
+    let probe = f.join("probe", "p0", "").await;
+    for _ in 0..30 {
+        probe.update_capabilities("probe", "x").await.unwrap();
+    }
+    let resynced = f
+        .event(|e| matches!(e.kind, PluginEventKind::Resynced { .. }))
+        .await;
+    let PluginEventKind::Resynced { revision } = resynced.kind else {
+        unreachable!()
+    };
+    assert!(revision > 30);
+    assert!(handle.stats().resyncs >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_the_file_swaps_the_handler_without_losing_or_repeating_events() {
+    if !built("rust") {
+        return;
+    }
+    let mut f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("handler.wasm");
+    std::fs::copy(plugin("rust-log-events.wasm"), &live).unwrap();
+    let mut reloading = HandlerSpec::new("reloading", &live);
+    reloading.hot_reload = true;
+    let handle = f.attach(reloading).await;
+    let member = f.join("g", "m1", "").await;
+    wait_for_log(&handle, "m1 joined g").await;
+
+    // The misbehaving fixture logs "ok <revision>" for groups it does not misbehave in.
+    let staged = dir.path().join("staged.wasm");
+    std::fs::copy(plugin("rust-misbehave.wasm"), &staged).unwrap();
+    std::fs::rename(&staged, &live).unwrap();
+    f.event(|e| e.kind == PluginEventKind::Reloaded).await;
+    for _ in 0..3 {
+        member.update_capabilities("g", "x").await.unwrap();
+    }
+    let head = f.coordinator.head_revision();
+    let logs = wait_for_log(&handle, &format!("ok {head}")).await;
+    let seen: Vec<u64> = logs
+        .iter()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("info: ")?;
+            let number = rest
+                .strip_prefix('#')
+                .or_else(|| rest.strip_prefix("ok "))?;
+            number.split(' ').next()?.parse().ok()
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        (1..=head).collect::<Vec<_>>(),
+        "each revision once, in order: {logs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_load_of_a_component_comes_from_the_cache() {
+    if !built("rust") {
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let f = fixture_with_cache(cache.path().to_owned()).await;
+    let first = f.attach(spec("one", "rust-log-events.wasm")).await;
+    let second = f.attach(spec("two", "rust-log-events.wasm")).await;
+    assert!(!first.load.cached);
+    assert!(second.load.cached);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_attach_from_a_configuration_file() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let config = PluginConfig::from_toml(
+        r#"
+        [[handlers]]
+        name = "from-config"
+        path = "rust-log-events.wasm"
+        groups = ["configured"]
+        events = ["member-joined"]
+        "#,
+    )
+    .unwrap();
+    let handles = f
+        .host
+        .attach_config(
+            &f.coordinator,
+            &config,
+            Path::new(env!("ROSTER_PLUGIN_DIR")),
+        )
+        .await
+        .unwrap();
+    let member = f.join("configured", "c1", "").await;
+    member.leave_group("configured").await.unwrap();
+    let _other = f.join("elsewhere", "c2", "").await;
+    let logs = wait_for_log(&handles[0], "c1 joined configured").await;
+    assert!(
+        !logs
+            .iter()
+            .any(|l| l.contains("left") || l.contains("elsewhere") || l.contains("created")),
+        "{logs:?}"
+    );
+    let stats = handles[0].stats();
+    assert_eq!(stats.name, "from-config");
+    assert_eq!(stats.events_delivered, 1);
+    assert!(stats.call_p99 >= stats.call_p50 && stats.call_p50 > Duration::ZERO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detached_handler_stops_receiving() {
+    if !built("rust") {
+        return;
+    }
+    let mut f = fixture().await;
+    let handle = f.attach(spec("gone", "rust-log-events.wasm")).await;
+    let _member = f.join("g", "m1", "").await;
+    wait_for_log(&handle, "m1 joined g").await;
+    handle.detach().await;
+    f.event(|e| e.plugin == "gone" && e.kind == PluginEventKind::Stopped)
+        .await;
+}
