@@ -54,9 +54,28 @@ fn main() {
                 .display()
         );
     }
+    for watched in [
+        "plugins/js/hash-ring.js",
+        "plugins/js/build.mjs",
+        "plugins/js/package-lock.json",
+        "plugins/js/node_modules/.package-lock.json",
+        "plugins/python/quorum.py",
+        "plugins/python/.venv/bin/componentize-py",
+        "plugins/c/logger.c",
+    ] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            build.root.join(watched).display()
+        );
+    }
     println!("cargo:rerun-if-env-changed=ROSTER_REQUIRE_LANGUAGES");
 
-    let languages: [(&str, Builder); 1] = [("rust", build_rust)];
+    let languages: [(&str, Builder); 4] = [
+        ("rust", build_rust),
+        ("c", build_c),
+        ("js", build_js),
+        ("python", build_python),
+    ];
     let required = std::env::var("ROSTER_REQUIRE_LANGUAGES").unwrap_or_default();
     let mut skipped = Vec::new();
     for (language, build_language) in languages {
@@ -149,4 +168,88 @@ fn build_rust(build: &Build) -> Outcome {
         )?;
     }
     Ok(())
+}
+
+/// JavaScript guests: componentize-js (installed by `plugins/setup-toolchains`), with every
+/// optional WASI feature disabled.
+fn build_js(build: &Build) -> Outcome {
+    let js = build.root.join("plugins/js");
+    if !js
+        .join("node_modules/@bytecodealliance/componentize-js")
+        .exists()
+    {
+        return Err("componentize-js is not installed (run plugins/setup-toolchains)".into());
+    }
+    run(Command::new("node")
+        .arg(js.join("build.mjs"))
+        .arg(&build.plugins))
+}
+
+/// Python guests: componentize-py (installed by `plugins/setup-toolchains`), with WASI
+/// stubbed out.
+fn build_python(build: &Build) -> Outcome {
+    let python = build.root.join("plugins/python");
+    let tool = python.join(".venv/bin/componentize-py");
+    if !tool.exists() {
+        return Err("componentize-py is not installed (run plugins/setup-toolchains)".into());
+    }
+    run(Command::new(tool)
+        .current_dir(&python)
+        .args([
+            "-d",
+            "../../wit",
+            "-w",
+            "roster:coordination/handler",
+            "componentize",
+            "--stub-wasi",
+            "quorum",
+            "-o",
+        ])
+        .arg(build.plugins.join("python-quorum.wasm")))
+}
+
+/// C guests: bindings from `wit-bindgen-c` (as a library), compiled by clang for
+/// `wasm32-wasi` against wasi-libc, then wrapped into a component by `wit-component`.
+fn build_c(build: &Build) -> Outcome {
+    let generated = build.out.join("c-bindings");
+    std::fs::create_dir_all(&generated).map_err(|e| e.to_string())?;
+    let mut resolve = wit_bindgen_core::wit_parser::Resolve::default();
+    let (package, _) = resolve
+        .push_path(build.root.join("wit"))
+        .map_err(|e| format!("{e:#}"))?;
+    let world = resolve
+        .select_world(&[package], Some("handler"))
+        .map_err(|e| format!("{e:#}"))?;
+    let mut files = wit_bindgen_core::Files::default();
+    wit_bindgen_c::Opts::default()
+        .build()
+        .generate(&mut resolve, world, &mut files)
+        .map_err(|e| format!("{e:#}"))?;
+    for (name, bytes) in files.iter() {
+        std::fs::write(generated.join(name), bytes).map_err(|e| e.to_string())?;
+    }
+    let core = build.out.join("c-logger-core.wasm");
+    run(Command::new("clang")
+        .args([
+            "--target=wasm32-wasi",
+            "-mexec-model=reactor",
+            "-O2",
+            "-Wall",
+            "-Werror",
+            "-I",
+        ])
+        .arg(&generated)
+        .arg("-o")
+        .arg(&core)
+        .arg(build.root.join("plugins/c/logger.c"))
+        .arg(generated.join("handler.c"))
+        .arg(generated.join("handler_component_type.o"))
+        .arg("-Wl,--strip-all"))
+    .map_err(|e| format!("clang with wasi-libc cannot build it: {e}"))?;
+    let module = std::fs::read(&core).map_err(|e| e.to_string())?;
+    let component = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .and_then(|encoder| encoder.validate(true).encode())
+        .map_err(|e| format!("{e:#}"))?;
+    std::fs::write(build.plugins.join("c-logger.wasm"), component).map_err(|e| e.to_string())
 }

@@ -628,3 +628,60 @@ async fn detached_handler_stops_receiving() {
     f.event(|e| e.plugin == "gone" && e.kind == PluginEventKind::Stopped)
         .await;
 }
+
+// ----- the other languages -----
+
+/// Attach `file` to group "workers", have w1 join and leave, and return the handler's logs
+/// once they show the leave.
+async fn join_then_leave(language: &str, file: &str, leave_line: &str) -> Option<Vec<String>> {
+    if !built(language) {
+        return None;
+    }
+    let f = fixture().await;
+    let handle = f
+        .attach(in_groups(spec(language, file), &["workers"]))
+        .await;
+    let member = f.join("workers", "w1", "{\"weight\": 2}").await;
+    member.leave_group("workers").await.unwrap();
+    let logs = wait_for_log(&handle, leave_line).await;
+    let joined = logs
+        .iter()
+        .position(|l| l.contains("w1 joined workers"))
+        .expect("join logged");
+    let left = logs.iter().position(|l| l.contains(leave_line)).unwrap();
+    assert!(joined < left, "join before leave: {logs:?}");
+    assert_eq!(handle.stats().traps, 0);
+    Some(logs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_logger_logs_a_join_then_a_leave_in_order() {
+    join_then_leave("c", "c-logger.wasm", "w1 left workers (left)").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_hash_ring_assigns_partitions_as_members_join_and_leave() {
+    let Some(logs) = join_then_leave("js", "js-hash-ring.wasm", "w1 left workers").await else {
+        return;
+    };
+    // The ring was rebalanced after the changes: every partition moved to w1 and back, or
+    // (when both events came in one batch) the ring ends empty.
+    assert!(
+        logs.iter().any(|l| l.contains("ring workers: 0 members")),
+        "{logs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_quorum_handler_warns_when_a_group_loses_its_quorum() {
+    let Some(logs) =
+        join_then_leave("python", "python-quorum.wasm", "w1 left workers (left)").await
+    else {
+        return;
+    };
+    assert!(
+        logs.iter()
+            .any(|l| l.starts_with("warn: quorum lost in workers: 0 of 1 members")),
+        "{logs:?}"
+    );
+}

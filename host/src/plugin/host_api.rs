@@ -61,9 +61,11 @@ impl PluginData {
             table,
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
-                .instances(32)
-                .tables(32)
-                .memories(8)
+                // Interpreters in a component (CPython, SpiderMonkey) are made of many core
+                // instances; memory is the cap that matters, these only stop absurd counts.
+                .instances(1_000)
+                .tables(1_000)
+                .memories(64)
                 .table_elements(100_000)
                 .trap_on_grow_failure(true)
                 .build(),
