@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The Rust guest crates, by library name.
-const RUST_GUESTS: [&str; 5] = [
+const RUST_GUESTS: [&str; 6] = [
     "log_events",
+    "tally",
     "audit_trail",
     "misbehave",
     "not_a_handler",

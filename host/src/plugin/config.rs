@@ -85,7 +85,7 @@ pub struct LimitsConfig {
     pub deadline_ms: Option<u64>,
     /// Events the plugin may fall behind before a resync (default 10 000).
     pub queue_events: Option<usize>,
-    /// Events per call (default 256).
+    /// Events per call (default 1 024).
     pub batch_events: Option<usize>,
     /// Log lines per second (default 100).
     pub log_lines_per_second: Option<u32>,

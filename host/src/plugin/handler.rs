@@ -110,6 +110,12 @@ impl HandlerHandle {
         self.counters.snapshot()
     }
 
+    /// Events delivered so far: [`PluginStats::events_delivered`] without computing the
+    /// latency percentiles, for tight polling.
+    pub fn events_delivered(&self) -> u64 {
+        self.counters.update(|s| s.events_delivered)
+    }
+
     /// The handler's most recent log lines (`level: message`), oldest first.
     pub fn logs(&self) -> Vec<String> {
         self.counters.logs()
@@ -535,13 +541,14 @@ impl Actor {
     }
 }
 
-/// The trap's kind in words ("call stack exhausted", "wasm `unreachable` instruction
-/// executed", ...); the full message with the backtrace goes to the debug log.
+/// The trap's cause in words ("call stack exhausted", "wasm `unreachable` instruction
+/// executed", "forcing trap when growing memory to ... bytes"); the full message with the
+/// backtrace goes to the debug log.
 fn trap_reason(error: &wasmtime::Error) -> FaultReason {
     tracing::debug!("plugin trap: {error:?}");
     FaultReason::Trap(match error.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => trap.to_string(),
-        None => format!("{error:#}"),
+        None => error.root_cause().to_string(),
     })
 }
 

@@ -43,7 +43,7 @@ pub struct Limits {
     /// Most events the plugin may fall behind before it is told to resync from a snapshot
     /// instead (default 10 000).
     pub queue_events: usize,
-    /// Most events handed over in one call (default 256).
+    /// Most events handed over in one call (default 1 024).
     pub batch_events: usize,
 }
 
@@ -57,7 +57,7 @@ impl Default for Limits {
             log_lines_per_second: 100,
             log_line_bytes: 4 << 10,
             queue_events: 10_000,
-            batch_events: 256,
+            batch_events: 1_024,
         }
     }
 }
