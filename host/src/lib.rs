@@ -25,7 +25,8 @@
 //!
 //! Layout: [`ids`] and [`error`] validate input and name failures; [`event`] is the change
 //! vocabulary; `engine` holds group state, history and liveness; `coordinator` is the tooz
-//! API on top; [`wit`] ties the Rust types to the WIT contract in `wit/`.
+//! API on top; [`plugin`] runs sandboxed Wasm event handlers; [`wit`] ties the Rust types to
+//! the WIT contract in `wit/`.
 
 pub mod backend_url;
 mod coordinator;
