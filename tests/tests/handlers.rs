@@ -515,7 +515,8 @@ async fn handler_that_falls_behind_its_queue_is_told_to_resync() {
     let PluginEventKind::Resynced { revision } = resynced.kind else {
         unreachable!()
     };
-    assert!(revision > 30);
+    // It was told to resync only once more than its queue (10 events) had piled up.
+    assert!(revision > 10, "resynced at #{revision}");
     assert!(handle.stats().resyncs >= 2);
 }
 
