@@ -196,6 +196,7 @@ fn build_python(build: &Build) -> Outcome {
     }
     run(Command::new(tool)
         .current_dir(&python)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .args([
             "-d",
             "../../wit",
