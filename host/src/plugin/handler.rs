@@ -248,8 +248,8 @@ fn modified(path: &std::path::Path) -> Option<SystemTime> {
 /// What became of one call into the plugin.
 enum Outcome {
     Ok,
-    /// The plugin returned an error; the call itself completed.
-    Refused(String),
+    /// The plugin returned an error (already counted and logged); the call itself completed.
+    Refused,
     Fault(FaultReason),
 }
 
@@ -355,11 +355,7 @@ impl Actor {
                     self.counters.update(|s| s.events_delivered += count);
                     break;
                 }
-                Outcome::Refused(message) => {
-                    tracing::warn!(plugin = %self.name, %message, "handler returned an error");
-                    self.counters.update(|s| s.errors += 1);
-                    break;
-                }
+                Outcome::Refused => break,
                 Outcome::Fault(reason) => {
                     self.fault(reason, (first, last));
                     if attempts >= 2 {
@@ -384,12 +380,7 @@ impl Actor {
         let revision = snapshot.revision;
         loop {
             match self.call(Call::Resync(&snapshot)).await {
-                Outcome::Ok => break,
-                Outcome::Refused(message) => {
-                    tracing::warn!(plugin = %self.name, %message, "handler refused a resync");
-                    self.counters.update(|s| s.errors += 1);
-                    break;
-                }
+                Outcome::Ok | Outcome::Refused => break,
                 Outcome::Fault(reason) => {
                     self.fault(reason, (revision, revision));
                     self.quarantine_if_due().await;
@@ -508,7 +499,11 @@ impl Actor {
                 self.quarantine = FIRST_QUARANTINE;
                 Outcome::Ok
             }
-            Ok(Ok(Err(message))) => Outcome::Refused(message),
+            Ok(Ok(Err(message))) => {
+                tracing::warn!(plugin = %self.name, %message, "handler returned an error");
+                self.counters.update(|s| s.errors += 1);
+                Outcome::Refused
+            }
             Ok(Err(trap)) => Outcome::Fault(trap_reason(&trap)),
             Err(_) => Outcome::Fault(FaultReason::Deadline(deadline)),
         }
