@@ -256,6 +256,27 @@ async fn check_lists_a_handlers_imports_and_exports() {
     );
 }
 
+#[tokio::test]
+async fn c_javascript_and_python_examples_import_no_wasi_at_all() {
+    let f = fixture().await;
+    for (language, file) in [
+        ("c", "c-logger.wasm"),
+        ("js", "js-hash-ring.wasm"),
+        ("python", "python-quorum.wasm"),
+    ] {
+        if !built(language) {
+            continue;
+        }
+        let report = f.host.check(&plugin(file)).unwrap();
+        let wasi: Vec<&String> = report
+            .imports
+            .iter()
+            .filter(|i| i.starts_with("wasi:"))
+            .collect();
+        assert!(wasi.is_empty(), "{file} imports {wasi:?}");
+    }
+}
+
 // ----- faults are contained -----
 
 /// Attach the misbehaving fixture (to `group` and "probe") and a healthy logger (to every

@@ -237,7 +237,10 @@ fn pre_instantiate(
         path: path.to_owned(),
         message: format!("{e:#}"),
     };
-    let pre = host.linker.instantiate_pre(component).map_err(link)?;
+    let pre = host
+        .linker_for(component)
+        .instantiate_pre(component)
+        .map_err(link)?;
     HandlerPre::new(pre).map_err(link)
 }
 

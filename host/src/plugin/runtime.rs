@@ -1,5 +1,5 @@
-//! The plugin host: one wasmtime engine for every plugin, its epoch ticker, the linker of the
-//! `handler` world, and loading (with a precompiled-artifact cache and validation against the
+//! The plugin host: one wasmtime engine for every plugin, its epoch ticker, the linkers of the
+//! `handler` world (with WASI only for components that import it), and loading (with a precompiled-artifact cache and validation against the
 //! world before anything runs).
 
 use std::collections::hash_map::DefaultHasher;
@@ -135,7 +135,7 @@ pub struct ComponentReport {
     pub exports: Vec<String>,
 }
 
-/// Runs plugins: owns the engine (shared by all plugins), the linker and the cache.
+/// Runs plugins: owns the engine (shared by all plugins), the linkers and the cache.
 #[derive(Clone)]
 pub struct PluginHost {
     pub(crate) inner: Arc<HostInner>,
@@ -143,7 +143,12 @@ pub struct PluginHost {
 
 pub(crate) struct HostInner {
     pub(crate) engine: Engine,
-    pub(crate) linker: Linker<PluginData>,
+    /// Roster's interfaces only, for components that import no WASI (C, JavaScript and
+    /// Python built as in `plugins/`): nothing of WASI is even linked for them.
+    bare_linker: Linker<PluginData>,
+    /// Roster's interfaces and WASI, whose access each plugin's deny-all context limits, for
+    /// languages whose runtime always imports WASI (Rust's standard library, Go).
+    wasi_linker: Linker<PluginData>,
     cache_dir: Option<PathBuf>,
     pub(crate) events: broadcast::Sender<PluginEvent>,
 }
@@ -169,10 +174,11 @@ impl PluginHost {
         config.epoch_interruption(true);
         config.concurrency_support(false);
         let engine = Engine::new(&config).map_err(engine_error)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
-        Handler::add_to_linker::<PluginData, HasSelf<PluginData>>(&mut linker, |data| data)
+        let mut bare_linker = Linker::new(&engine);
+        Handler::add_to_linker::<PluginData, HasSelf<PluginData>>(&mut bare_linker, |data| data)
             .map_err(engine_error)?;
+        let mut wasi_linker = bare_linker.clone();
+        wasmtime_wasi::p2::add_to_linker_async(&mut wasi_linker).map_err(engine_error)?;
         if let Some(dir) = &options.cache_dir {
             std::fs::create_dir_all(dir).map_err(|e| {
                 PluginError::Engine(format!("cache directory {}: {e}", dir.display()))
@@ -183,7 +189,8 @@ impl PluginHost {
         Ok(Self {
             inner: Arc::new(HostInner {
                 engine,
-                linker,
+                bare_linker,
+                wasi_linker,
                 cache_dir: options.cache_dir,
                 events,
             }),
@@ -231,6 +238,19 @@ fn spawn_epoch_ticker(engine: &Engine) {
 }
 
 impl HostInner {
+    /// The linker for `component`: WASI is linked only for components that import it.
+    pub(crate) fn linker_for(&self, component: &Component) -> &Linker<PluginData> {
+        let imports_wasi = component
+            .component_type()
+            .imports(&self.engine)
+            .any(|(name, _)| name.starts_with("wasi:"));
+        if imports_wasi {
+            &self.wasi_linker
+        } else {
+            &self.bare_linker
+        }
+    }
+
     /// Read, compile (or fetch from the cache) and validate a handler component.
     pub(crate) fn load(&self, path: &Path) -> Result<Loaded, PluginError> {
         let start = Instant::now();
