@@ -93,44 +93,45 @@ impl From<w::LeadershipEnd> for LeadershipEnd {
 }
 
 impl From<&Event> for w::MembershipEvent {
+    /// Copies the ids and capabilities straight out of the borrowed event.
     fn from(event: &Event) -> Self {
-        match event.clone() {
+        match event {
             Event::GroupCreated(e) => Self::GroupCreated(w::GroupCreated {
                 revision: e.revision,
-                group_id: e.group_id.into(),
+                group_id: e.group_id.to_string(),
             }),
             Event::GroupDeleted(e) => Self::GroupDeleted(w::GroupDeleted {
                 revision: e.revision,
-                group_id: e.group_id.into(),
+                group_id: e.group_id.to_string(),
             }),
             Event::MemberJoined(e) => Self::MemberJoined(w::MemberJoined {
                 revision: e.revision,
-                group_id: e.group_id.into(),
-                member_id: e.member_id.into(),
-                capabilities: e.capabilities.into(),
+                group_id: e.group_id.to_string(),
+                member_id: e.member_id.to_string(),
+                capabilities: e.capabilities.as_bytes().to_vec(),
             }),
             Event::MemberLeft(e) => Self::MemberLeft(w::MemberLeft {
                 revision: e.revision,
-                group_id: e.group_id.into(),
-                member_id: e.member_id.into(),
+                group_id: e.group_id.to_string(),
+                member_id: e.member_id.to_string(),
                 reason: e.reason.into(),
             }),
             Event::CapabilitiesUpdated(e) => Self::CapabilitiesUpdated(w::CapabilitiesUpdated {
                 revision: e.revision,
-                group_id: e.group_id.into(),
-                member_id: e.member_id.into(),
-                capabilities: e.capabilities.into(),
+                group_id: e.group_id.to_string(),
+                member_id: e.member_id.to_string(),
+                capabilities: e.capabilities.as_bytes().to_vec(),
             }),
             Event::LeaderElected(e) => Self::LeaderElected(w::LeaderElected {
                 revision: e.revision,
-                group_id: e.group_id.into(),
-                member_id: e.member_id.into(),
+                group_id: e.group_id.to_string(),
+                member_id: e.member_id.to_string(),
                 term: e.term,
             }),
             Event::LeaderLost(e) => Self::LeaderLost(w::LeaderLost {
                 revision: e.revision,
-                group_id: e.group_id.into(),
-                member_id: e.member_id.into(),
+                group_id: e.group_id.to_string(),
+                member_id: e.member_id.to_string(),
                 term: e.term,
                 reason: e.reason.into(),
             }),

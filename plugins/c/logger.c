@@ -65,6 +65,16 @@ static void member_line(uint64_t revision, const handler_string_t *member, const
   emit(&line);
 }
 
+static void group_line(uint64_t revision, const handler_string_t *group, const char *what) {
+  line_t line = {.len = 0};
+  put_text(&line, "#");
+  put_number(&line, revision);
+  put_text(&line, " group ");
+  put_string(&line, group);
+  put_text(&line, what);
+  emit(&line);
+}
+
 bool exports_roster_coordination_events_on_events(
     exports_roster_coordination_events_list_membership_event_t *events, handler_string_t *err) {
   (void)err;
@@ -101,26 +111,12 @@ bool exports_roster_coordination_events_on_events(
         member_line(l->revision, &l->member_id, " no longer leads ", &l->group_id, "");
         break;
       }
-      case ROSTER_COORDINATION_TYPES_MEMBERSHIP_EVENT_GROUP_CREATED: {
-        line_t line = {.len = 0};
-        put_text(&line, "#");
-        put_number(&line, e->val.group_created.revision);
-        put_text(&line, " group ");
-        put_string(&line, &e->val.group_created.group_id);
-        put_text(&line, " created");
-        emit(&line);
+      case ROSTER_COORDINATION_TYPES_MEMBERSHIP_EVENT_GROUP_CREATED:
+        group_line(e->val.group_created.revision, &e->val.group_created.group_id, " created");
         break;
-      }
-      default: {
-        line_t line = {.len = 0};
-        put_text(&line, "#");
-        put_number(&line, e->val.group_deleted.revision);
-        put_text(&line, " group ");
-        put_string(&line, &e->val.group_deleted.group_id);
-        put_text(&line, " deleted");
-        emit(&line);
+      default:
+        group_line(e->val.group_deleted.revision, &e->val.group_deleted.group_id, " deleted");
         break;
-      }
     }
   }
   exports_roster_coordination_events_list_membership_event_free(events);

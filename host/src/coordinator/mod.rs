@@ -90,6 +90,14 @@ impl std::fmt::Debug for Coordinator {
     }
 }
 
+/// `WatchCallbackNotFound` for `group`, or `InvalidId` when `group` is not a valid id.
+fn watch_not_found(group: &str) -> CoordinationError {
+    match GroupId::new(group) {
+        Ok(group) => CoordinationError::WatchCallbackNotFound(group),
+        Err(invalid) => invalid,
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -345,10 +353,7 @@ impl Coordinator {
         if lock(&self.inner.watchers).remove(group, kind, id) {
             return Ok(());
         }
-        Err(match GroupId::new(group) {
-            Ok(group) => CoordinationError::WatchCallbackNotFound(group),
-            Err(invalid) => invalid,
-        })
+        Err(watch_not_found(group))
     }
 
     /// Run a sandboxed Wasm event handler on this coordinator's store: it receives the
@@ -459,8 +464,7 @@ impl Coordinator {
     pub fn unwatch_elected_as_leader(&self, group: &str, id: WatchId) -> Result<()> {
         let mut watchers = lock(&self.inner.watchers);
         if !watchers.remove(group, WatchKind::Elected, id) {
-            drop(watchers);
-            return self.unwatch(group, WatchKind::Elected, id);
+            return Err(watch_not_found(group));
         }
         if watchers.count(group, WatchKind::Elected) == 0
             && let Ok(session) = self.session()
