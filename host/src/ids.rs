@@ -140,9 +140,46 @@ id_type!(
 ///
 /// A member that joined without capabilities has empty ones. Cloning is cheap (shared
 /// allocation), so events and member records can carry them freely.
-#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(from = "Vec<u8>", into = "Vec<u8>")]
+///
+/// In serialized form (the network API, JSON lines) capabilities that are UTF-8 text are a
+/// string, and any other bytes are `{"base64": "..."}`, so the common case stays readable
+/// and nothing is lost.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Capabilities(Option<Arc<[u8]>>);
+
+/// The serialized form of [`Capabilities`].
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum CapabilitiesRepr<'a> {
+    Text(std::borrow::Cow<'a, str>),
+    Binary { base64: String },
+}
+
+impl Serialize for Capabilities {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        match std::str::from_utf8(self.as_bytes()) {
+            Ok(text) => CapabilitiesRepr::Text(text.into()),
+            Err(_) => CapabilitiesRepr::Binary {
+                base64: base64::engine::general_purpose::STANDARD.encode(self.as_bytes()),
+            },
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Capabilities {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use base64::Engine as _;
+        match CapabilitiesRepr::deserialize(deserializer)? {
+            CapabilitiesRepr::Text(text) => Ok(text.into_owned().into()),
+            CapabilitiesRepr::Binary { base64 } => base64::engine::general_purpose::STANDARD
+                .decode(base64)
+                .map(Self::from)
+                .map_err(|e| serde::de::Error::custom(format!("capabilities: bad base64: {e}"))),
+        }
+    }
+}
 
 impl Capabilities {
     /// No capabilities.
@@ -238,6 +275,22 @@ impl From<Capabilities> for Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn capabilities_serialize_as_text_or_base64() {
+        let text = Capabilities::from(r#"{"weight":2}"#);
+        let json = serde_json::to_string(&text).unwrap();
+        assert_eq!(json, r#""{\"weight\":2}""#);
+        assert_eq!(serde_json::from_str::<Capabilities>(&json).unwrap(), text);
+
+        let binary = Capabilities::from(&[0xff_u8, 0x00, 0x81][..]);
+        let json = serde_json::to_string(&binary).unwrap();
+        assert_eq!(json, r#"{"base64":"/wCB"}"#);
+        assert_eq!(serde_json::from_str::<Capabilities>(&json).unwrap(), binary);
+
+        assert!(serde_json::from_str::<Capabilities>(r#"{"base64":"!"}"#).is_err());
+        assert!(serde_json::from_str::<Capabilities>("12").is_err());
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -196,6 +196,7 @@ impl From<&MemberInfo> for w::MemberInfo {
             joined_at_ms: millis(info.joined_at),
             updated_at_ms: millis(info.updated_at),
             revision: info.revision,
+            expires_in_ms: u64::try_from(info.expires_in.as_millis()).unwrap_or(u64::MAX),
         }
     }
 }
@@ -207,6 +208,7 @@ impl From<w::MemberInfo> for MemberInfo {
             joined_at: UNIX_EPOCH + Duration::from_millis(info.joined_at_ms),
             updated_at: UNIX_EPOCH + Duration::from_millis(info.updated_at_ms),
             revision: info.revision,
+            expires_in: Duration::from_millis(info.expires_in_ms),
         }
     }
 }
@@ -564,6 +566,7 @@ mod tests {
             joined_at: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
             updated_at: UNIX_EPOCH + Duration::from_millis(1_700_000_000_456),
             revision: 42,
+            expires_in: Duration::from_millis(29_250),
         };
         assert_eq!(MemberInfo::from(w::MemberInfo::from(&info)), info);
         let leader = Leader {

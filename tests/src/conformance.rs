@@ -372,11 +372,42 @@ pub async fn get_member_info_reports_capabilities_times_and_revision(h: &Harness
     assert_eq!(info.capabilities, "v1".into());
     assert_eq!(info.revision, joined_at_revision);
     assert!(info.joined_at >= before && info.updated_at == info.joined_at);
+    assert!(info.expires_in > Duration::ZERO && info.expires_in <= c.membership_timeout());
     c.update_capabilities(&g, "v2").await.unwrap();
     let info = c.get_member_info(&g, "m").await.unwrap();
     assert_eq!(info.capabilities, "v2".into());
     assert_eq!(info.revision, c.head_revision());
     assert!(info.updated_at >= info.joined_at);
+}
+
+pub async fn get_members_info_reports_every_member_and_its_liveness(h: &Harness) {
+    let (a, b) = (h.started("a").await, h.started("b").await);
+    let g = new_group();
+    a.create_group(&g).await.unwrap();
+    a.join_group(&g, "ca").await.unwrap();
+    b.join_group(&g, "cb").await.unwrap();
+    let timeout = a.membership_timeout();
+    tokio::time::sleep(timeout / 2).await;
+    a.heartbeat().await.unwrap();
+    let infos = b.get_members_info(&g).await.unwrap();
+    assert_eq!(infos.len(), 2);
+    assert_eq!(
+        infos[&MemberId::new("a").unwrap()].capabilities,
+        "ca".into()
+    );
+    assert_eq!(
+        infos[&MemberId::new("b").unwrap()].capabilities,
+        "cb".into()
+    );
+    // `a` just heartbeat; `b` has not for half the timeout.
+    assert_eq!(infos[&MemberId::new("a").unwrap()].expires_in, timeout);
+    assert!(
+        infos[&MemberId::new("b").unwrap()].expires_in <= timeout / 2 + Duration::from_millis(1)
+    );
+    assert!(matches!(
+        b.get_members_info(&new_group()).await,
+        Err(E::GroupNotCreated(_))
+    ));
 }
 
 pub async fn get_member_info_errors_match_capabilities(h: &Harness) {

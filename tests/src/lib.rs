@@ -122,6 +122,7 @@ macro_rules! conformance_suite {
             get_member_capabilities_of_non_member_is_member_not_joined,
             get_member_info_reports_capabilities_times_and_revision,
             get_member_info_errors_match_capabilities,
+            get_members_info_reports_every_member_and_its_liveness,
             update_capabilities_replaces_them,
             update_capabilities_errors_name_the_missing_part,
             heartbeat_returns_the_membership_timeout,

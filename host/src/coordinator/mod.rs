@@ -297,7 +297,18 @@ impl Coordinator {
 
     /// Capabilities, join and update times, and revision of `member` in `group`.
     pub fn get_member_info(&self, group: &str, member: &str) -> Operation<MemberInfo> {
-        self.op(|state, _| state.member_info(group, member))
+        self.op(|state, _| state.member_info(group, member, tokio::time::Instant::now()))
+    }
+
+    /// [`Coordinator::get_member_info`] for every member of `group` at once.
+    ///
+    /// Fails with `GroupNotCreated`.
+    pub fn get_members_info(&self, group: &str) -> Operation<HashMap<MemberId, MemberInfo>> {
+        self.op(|state, _| {
+            state
+                .members_info(group, tokio::time::Instant::now())
+                .map(|members| members.into_iter().collect())
+        })
     }
 
     /// Replace this member's capabilities in `group`; watchers see a

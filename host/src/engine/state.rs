@@ -41,6 +41,9 @@ pub struct MemberInfo {
     pub updated_at: SystemTime,
     /// Revision of its last change (join or capabilities update).
     pub revision: Revision,
+    /// Time left before the member expires unless it heartbeats (zero once it has); its
+    /// membership timeout minus this is the age of its last heartbeat.
+    pub expires_in: Duration,
 }
 
 /// A group's current leader.
@@ -518,14 +521,44 @@ impl State {
             })
     }
 
-    pub(crate) fn member_info(&self, group: &str, member: &str) -> Result<MemberInfo> {
+    pub(crate) fn member_info(
+        &self,
+        group: &str,
+        member: &str,
+        now: Instant,
+    ) -> Result<MemberInfo> {
         let m = self.member(group, member)?;
-        Ok(MemberInfo {
+        Ok(self.info_of(m, self.millis(now)))
+    }
+
+    /// Every member of a group with what is known about it, in no particular order.
+    pub(crate) fn members_info(
+        &self,
+        group: &str,
+        now: Instant,
+    ) -> Result<Vec<(MemberId, MemberInfo)>> {
+        let now_ms = self.millis(now);
+        Ok(self
+            .group(group)?
+            .members
+            .iter()
+            .map(|(id, m)| (id.clone(), self.info_of(m, now_ms)))
+            .collect())
+    }
+
+    fn info_of(&self, m: &Member, now_ms: u64) -> MemberInfo {
+        let deadline_ms = self
+            .sessions
+            .get(&m.session)
+            .and_then(|s| s.deadline_ms)
+            .map_or(0, NonZeroU64::get);
+        MemberInfo {
             capabilities: m.capabilities.clone(),
             joined_at: from_unix_ms(m.joined_at_ms),
             updated_at: from_unix_ms(m.updated_at_ms),
             revision: m.revision,
-        })
+            expires_in: Duration::from_millis(deadline_ms.saturating_sub(now_ms)),
+        }
     }
 
     pub(crate) fn member_capabilities(&self, group: &str, member: &str) -> Result<Capabilities> {
