@@ -7,11 +7,14 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::Revision;
 use crate::ids::{GroupId, MemberId};
 
 /// Which kind of identifier failed validation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum IdKind {
     /// A group id.
     Group,
@@ -29,7 +32,8 @@ impl std::fmt::Display for IdKind {
 }
 
 /// Why a backend URL was rejected by [`crate::get_coordinator`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "problem", content = "detail", rename_all = "kebab-case")]
 pub enum UrlProblem {
     /// The text does not parse as a URL; carries the parser's message.
     #[error("it is not a URL ({0})")]
@@ -69,7 +73,11 @@ pub enum UrlProblem {
 }
 
 /// Every way a coordination call can fail.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// Serialized (by the network API) as `{"code": "group-not-created", "detail": ...}`: the
+/// variant's name in kebab-case and its fields.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "code", content = "detail", rename_all = "kebab-case")]
 pub enum CoordinationError {
     /// The group does not exist. Returned by every call naming a missing group, including
     /// `leave_group` and capability calls (R1).
@@ -179,3 +187,61 @@ pub enum CoordinationError {
 
 /// Result of a coordination call.
 pub type Result<T, E = CoordinationError> = std::result::Result<T, E>;
+
+impl CoordinationError {
+    /// The condition's stable name, as the network API and the command line report it
+    /// (`group-not-created`, `member-already-exist`, ...).
+    pub fn code(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => match map.get("code") {
+                Some(serde_json::Value::String(code)) => code.clone(),
+                _ => "unknown".to_owned(),
+            },
+            _ => "unknown".to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_round_trip_through_json_with_a_stable_code() {
+        let group = GroupId::new("g").unwrap();
+        let errors = [
+            CoordinationError::GroupNotCreated(group.clone()),
+            CoordinationError::SessionExpired {
+                member_id: MemberId::new("m").unwrap(),
+                lost_groups: vec![group],
+            },
+            CoordinationError::NotStarted,
+            CoordinationError::OperationTimedOut(Duration::from_millis(1500)),
+            CoordinationError::HistoryLost {
+                requested: 3,
+                oldest: 9,
+            },
+            CoordinationError::InvalidUrl {
+                url: "x".into(),
+                problem: UrlProblem::DuplicateOption("timeout".into()),
+            },
+        ];
+        for error in errors {
+            let json = serde_json::to_string(&error).unwrap();
+            assert_eq!(
+                serde_json::from_str::<CoordinationError>(&json).unwrap(),
+                error
+            );
+        }
+        let json = serde_json::to_value(CoordinationError::HistoryLost {
+            requested: 3,
+            oldest: 9,
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"code": "history-lost", "detail": {"requested": 3, "oldest": 9}})
+        );
+        assert_eq!(CoordinationError::NotStarted.code(), "not-started");
+    }
+}

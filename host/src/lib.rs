@@ -40,7 +40,7 @@ pub mod wit;
 pub use coordinator::{
     Coordinator, Heartbeat, HeartbeatStatus, Operation, OperationFuture, WatchId, get_coordinator,
 };
-pub use engine::state::{Leader, MemberInfo};
+pub use engine::state::{GroupSummary, Leader, MemberInfo};
 pub use engine::stream::EventStream;
 pub use error::{CoordinationError, IdKind, Result, UrlProblem};
 pub use event::{

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use roster::{
-    Capabilities, CoordinationError as E, Event, EventKind, Heartbeat, LeadershipEnd, LeaveReason,
-    MemberId,
+    Capabilities, CoordinationError as E, Event, EventKind, Heartbeat, Leader, LeadershipEnd,
+    LeaveReason, MemberId,
 };
 
 use crate::{Harness, new_group, wait_until};
@@ -378,6 +378,37 @@ pub async fn get_member_info_reports_capabilities_times_and_revision(h: &Harness
     assert_eq!(info.capabilities, "v2".into());
     assert_eq!(info.revision, c.head_revision());
     assert!(info.updated_at >= info.joined_at);
+}
+
+pub async fn group_summaries_count_members_and_name_the_leader(h: &Harness) {
+    let (a, b) = (h.started("a").await, h.started("b").await);
+    let (g, empty) = (new_group(), new_group());
+    a.create_group(&g).await.unwrap();
+    a.create_group(&empty).await.unwrap();
+    let empty_created = a.head_revision();
+    a.join_group(&g, "").await.unwrap();
+    b.join_group(&g, "").await.unwrap();
+    a.watch_elected_as_leader(&g, |_| {}).unwrap();
+    let term = a.head_revision();
+    b.update_capabilities(&g, "x").await.unwrap();
+    let (revision, summaries) = b.get_group_summaries().await.unwrap();
+    assert_eq!(revision, b.head_revision());
+    let of = |id: &str| summaries.iter().find(|s| s.group_id == id).unwrap().clone();
+    let busy = of(&g);
+    assert_eq!(busy.members, 2);
+    assert_eq!(
+        busy.leader,
+        Some(Leader {
+            member_id: MemberId::new("a").unwrap(),
+            term
+        })
+    );
+    assert_eq!(busy.last_change, revision);
+    let quiet = of(&empty);
+    assert_eq!(
+        (quiet.members, quiet.leader, quiet.last_change),
+        (0, None, empty_created)
+    );
 }
 
 pub async fn get_members_info_reports_every_member_and_its_liveness(h: &Harness) {

@@ -98,6 +98,7 @@ macro_rules! conformance_suite {
             create_group_lists_the_group,
             create_group_twice_is_group_already_exist,
             get_groups_lists_every_created_group,
+            group_summaries_count_members_and_name_the_leader,
             delete_group_removes_it_and_later_joins_fail,
             delete_missing_group_is_group_not_created,
             delete_non_empty_group_is_group_not_empty_until_the_member_leaves,

@@ -20,7 +20,7 @@ use watchers::{Callback, WatchKind, Watchers};
 
 use crate::backend_url::BackendUrl;
 use crate::engine::stream::EventStream;
-use crate::engine::{Engine, Leader, MemberInfo, SessionId, registry};
+use crate::engine::{Engine, GroupSummary, Leader, MemberInfo, SessionId, registry};
 use crate::error::{CoordinationError, Result};
 use crate::event::{Event, LeaderElected, MemberJoined, MemberLeft, Revision};
 use crate::ids::{Capabilities, GroupId, MemberId};
@@ -230,6 +230,12 @@ impl Coordinator {
     /// Every group, sorted by id (only real groups, R9).
     pub fn get_groups(&self) -> Operation<Vec<GroupId>> {
         self.op(|state, _| Ok(state.groups()))
+    }
+
+    /// Every group with its member count, leader and latest change, sorted by id, read at
+    /// one revision (returned too).
+    pub fn get_group_summaries(&self) -> Operation<(Revision, Vec<GroupSummary>)> {
+        self.op(|state, _| Ok((state.history.head(), state.group_summaries())))
     }
 
     /// Join `group` with `capabilities` ([`Capabilities::none()`] for none).

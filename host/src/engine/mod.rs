@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub(crate) use state::{Leader, MemberInfo, SessionId, State};
+pub(crate) use state::{GroupSummary, Leader, MemberInfo, SessionId, State};
 
 /// One store of the embedded backend.
 #[derive(Debug)]

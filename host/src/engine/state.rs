@@ -46,8 +46,21 @@ pub struct MemberInfo {
     pub expires_in: Duration,
 }
 
+/// One group at a glance: what an overview of every group shows.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GroupSummary {
+    /// The group.
+    pub group_id: GroupId,
+    /// How many members it has.
+    pub members: usize,
+    /// Its leader, if it has one.
+    pub leader: Option<Leader>,
+    /// Revision of its latest change (its creation if nothing changed since).
+    pub last_change: Revision,
+}
+
 /// A group's current leader.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Leader {
     /// The leading member.
     pub member_id: MemberId,
@@ -82,6 +95,8 @@ struct Group {
     /// Revision of the group's creation: tells this group apart from an earlier one of the
     /// same name.
     created: Revision,
+    /// Revision of the group's latest change.
+    last_change: Revision,
     members: HashMap<MemberId, Member>,
     /// Candidates waiting for leadership, in the order they stood (or stood down).
     candidates: VecDeque<Candidate>,
@@ -190,7 +205,11 @@ impl State {
 
     fn commit(&mut self, make: impl FnOnce(Revision) -> Event) -> Revision {
         let revision = self.history.next_revision();
-        self.history.push(make(revision));
+        let event = make(revision);
+        if let Some(group) = self.groups.get_mut(event.group_id()) {
+            group.last_change = revision;
+        }
+        self.history.push(event);
         revision
     }
 
@@ -333,6 +352,7 @@ impl State {
             Group {
                 id: id.clone(),
                 created,
+                last_change: created,
                 members: HashMap::new(),
                 candidates: VecDeque::new(),
                 leader: None,
@@ -378,6 +398,25 @@ impl State {
         let mut ids: Vec<GroupId> = self.groups.keys().cloned().collect();
         ids.sort_unstable();
         ids
+    }
+
+    /// Every group at a glance, sorted by id.
+    pub(crate) fn group_summaries(&self) -> Vec<GroupSummary> {
+        let mut summaries: Vec<GroupSummary> = self
+            .groups
+            .values()
+            .map(|g| GroupSummary {
+                group_id: g.id.clone(),
+                members: g.members.len(),
+                leader: g.leader.as_ref().map(|l| Leader {
+                    member_id: l.candidate.member_id.clone(),
+                    term: l.term,
+                }),
+                last_change: g.last_change,
+            })
+            .collect();
+        summaries.sort_unstable_by(|a, b| a.group_id.cmp(&b.group_id));
+        summaries
     }
 
     pub(crate) fn group_exists(&self, group: &str) -> Result<GroupId> {

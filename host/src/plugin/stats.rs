@@ -5,10 +5,10 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a plugin stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "state")]
 pub enum PluginState {
     /// Receiving events.
@@ -23,7 +23,7 @@ pub enum PluginState {
 }
 
 /// Why a plugin call failed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "detail")]
 pub enum FaultReason {
     /// The plugin trapped: a panic, `unreachable`, an out-of-bounds access, a stack overflow,
@@ -43,7 +43,7 @@ impl std::fmt::Display for FaultReason {
 }
 
 /// Something that happened to a plugin, for operators (the monitor shows these).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginEvent {
     /// The plugin's name.
     pub plugin: String,
@@ -54,7 +54,7 @@ pub struct PluginEvent {
 }
 
 /// The kinds of [`PluginEvent`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum PluginEventKind {
     /// A call failed; the plugin's store was discarded.
@@ -93,7 +93,7 @@ pub enum PluginEventKind {
 }
 
 /// A plugin's counters, as reported by the host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginStats {
     /// The plugin's name.
     pub name: String,
