@@ -26,8 +26,10 @@
 //! Layout: [`ids`] and [`error`] validate input and name failures; [`event`] is the change
 //! vocabulary; `engine` holds group state, history and liveness; `coordinator` is the tooz
 //! API on top; [`plugin`] runs sandboxed Wasm event handlers; [`wit`] ties the Rust types to
-//! the WIT contract in `wit/`.
+//! the WIT contract in `wit/`; [`server`] is the daemon (`roster serve`), [`remote`] its
+//! client and [`api`] the JSON bodies they exchange.
 
+pub mod api;
 pub mod backend_url;
 mod coordinator;
 mod engine;
@@ -35,6 +37,8 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod plugin;
+pub mod remote;
+pub mod server;
 pub mod wit;
 
 pub use coordinator::{

@@ -37,19 +37,55 @@ pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
     let url = BackendUrl::parse(url)?;
     let member_id = MemberId::new(member_id)?;
     let engine = registry::store_for(&url);
-    Ok(Coordinator {
-        inner: Arc::new(Inner {
-            member_id,
-            url,
-            engine,
-            session: AtomicU64::new(NO_SESSION),
-            lifecycle: tokio::sync::Mutex::new(()),
-            heart: Mutex::new(None),
-            heartbeat_status: Arc::new(Mutex::new(HeartbeatStatus::default())),
-            watchers: Mutex::new(Watchers::default()),
-            dispatching: Mutex::new(()),
-        }),
-    })
+    Ok(Coordinator::new(url, engine, member_id))
+}
+
+impl Coordinator {
+    fn new(url: BackendUrl, engine: Arc<Engine>, member_id: MemberId) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                member_id,
+                url,
+                engine,
+                session: AtomicU64::new(NO_SESSION),
+                lifecycle: tokio::sync::Mutex::new(()),
+                heart: Mutex::new(None),
+                heartbeat_status: Arc::new(Mutex::new(HeartbeatStatus::default())),
+                watchers: Mutex::new(Watchers::default()),
+                dispatching: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// A new (not started) coordinator for `member_id` on the same store, with its own
+    /// membership timeout: how the daemon gives each network session its TTL.
+    pub(crate) fn for_member(&self, member_id: MemberId, membership_timeout: Duration) -> Self {
+        let url = BackendUrl {
+            membership_timeout,
+            ..self.inner.url.clone()
+        };
+        Self::new(url, Arc::clone(&self.inner.engine), member_id)
+    }
+
+    /// Whether this coordinator's session has expired (its memberships are gone) and has
+    /// not heartbeat since. False when not started.
+    pub(crate) fn has_expired(&self) -> bool {
+        self.session().is_ok_and(|session| {
+            self.inner
+                .engine
+                .read(|state| state.session_expired(session))
+        })
+    }
+
+    /// The oldest revision the store's history still holds.
+    pub fn oldest_revision(&self) -> Revision {
+        self.inner.engine.read(|state| state.history.oldest())
+    }
+
+    /// The store's name (the backend URL without its options).
+    pub fn store_name(&self) -> &str {
+        &self.inner.url.store
+    }
 }
 
 const NO_SESSION: SessionId = 0;

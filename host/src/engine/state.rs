@@ -316,6 +316,13 @@ impl State {
         }
     }
 
+    /// Whether `session` has expired and not heartbeat since.
+    pub(crate) fn session_expired(&self, session: SessionId) -> bool {
+        self.sessions
+            .get(&session)
+            .is_some_and(|s| s.deadline_ms.is_none())
+    }
+
     /// Expire every session whose deadline has passed. Returns how many expired.
     pub(crate) fn expire_due(&mut self, now: Instant) -> usize {
         let mut expired = 0;

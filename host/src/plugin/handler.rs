@@ -40,6 +40,8 @@ const FIRST_QUARANTINE: Duration = Duration::from_secs(1);
 const LONGEST_QUARANTINE: Duration = Duration::from_secs(60);
 /// How often the plugin file is checked for a new version.
 const RELOAD_POLL: Duration = Duration::from_millis(250);
+/// How often `drain` looks at how far a handler has got.
+const DRAIN_POLL: Duration = Duration::from_millis(10);
 
 /// A handler to attach: which component, which events, with what grants and limits.
 #[derive(Clone, Debug)]
@@ -119,6 +121,21 @@ impl HandlerHandle {
     /// The handler's most recent log lines (`level: message`), oldest first.
     pub fn logs(&self) -> Vec<String> {
         self.counters.logs()
+    }
+
+    /// Let the handler catch up to revision `until` (at most for `patience`), then detach
+    /// it: how a host shutting down lets its plugins see the last changes. Returns whether
+    /// it caught up.
+    pub async fn drain(self, until: Revision, patience: Duration) -> bool {
+        let caught_up = tokio::time::timeout(patience, async {
+            while self.counters.update(|s| s.handled_through) < until {
+                tokio::time::sleep(DRAIN_POLL).await;
+            }
+        })
+        .await
+        .is_ok();
+        self.detach().await;
+        caught_up
     }
 
     /// Stop the handler: it finishes the call in progress, if any, and receives nothing more.
@@ -346,7 +363,7 @@ impl Actor {
             .map(w::MembershipEvent::from)
             .collect();
         if events.is_empty() {
-            self.next = last + 1;
+            self.advance_to(last + 1);
             return true;
         }
         let count = events.len() as u64;
@@ -371,8 +388,15 @@ impl Actor {
                 }
             }
         }
-        self.next = last + 1;
+        self.advance_to(last + 1);
         true
+    }
+
+    /// Everything before `next` is handled (delivered, filtered out, skipped or covered by a
+    /// snapshot).
+    fn advance_to(&mut self, next: Revision) {
+        self.next = next;
+        self.counters.update(|s| s.handled_through = next - 1);
     }
 
     async fn resync(&mut self) -> bool {
@@ -396,7 +420,7 @@ impl Actor {
         self.counters.update(|s| s.resyncs += 1);
         self.emit(PluginEventKind::Resynced { revision });
         self.needs_resync = false;
-        self.next = revision + 1;
+        self.advance_to(revision + 1);
         true
     }
 

@@ -115,6 +115,8 @@ pub struct PluginStats {
     pub resyncs: u64,
     /// Events waiting for the plugin.
     pub queue_depth: u64,
+    /// The revision up to which the plugin has handled the history.
+    pub handled_through: u64,
     /// Median call time over the last 1 024 calls.
     pub call_p50: Duration,
     /// 99th-percentile call time over the last 1 024 calls.
@@ -154,6 +156,7 @@ impl Counters {
                     restarts: 0,
                     resyncs: 0,
                     queue_depth: 0,
+                    handled_through: 0,
                     call_p50: Duration::ZERO,
                     call_p99: Duration::ZERO,
                     logs_dropped: 0,

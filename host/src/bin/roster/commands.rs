@@ -1,0 +1,422 @@
+//! One function per command.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use roster::remote::{Client, RemoteError, StreamItem};
+use roster::server::{ServeConfig, Server};
+use roster::{GroupId, api};
+use serde::Serialize;
+
+use crate::{Cli, Command, PluginCommand, exit, output};
+
+/// The plugin worlds `plugin check` knows.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum World {
+    /// `roster:coordination/handler`: membership-event handlers.
+    Handler,
+}
+
+/// Run the command; returns the exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let json = cli.json;
+    let code = match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            backend,
+        } => serve(json, config, listen, backend).await,
+        Command::Plugin {
+            command: PluginCommand::Check { file, world },
+        } => plugin_check(json, &file, world),
+        command => match Client::new(&cli.addr) {
+            Ok(client) => match remote(&client, json, command).await {
+                Ok(()) => exit::OK,
+                Err(error) => {
+                    output::error(json, &error.code(), &error.to_string());
+                    exit::of(&error)
+                }
+            },
+            Err(error) => {
+                output::error(json, &error.code(), &error.to_string());
+                exit::of(&error)
+            }
+        },
+    };
+    code.into()
+}
+
+async fn serve(
+    json: bool,
+    config: Option<std::path::PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    backend: Option<String>,
+) -> u8 {
+    let config = match config {
+        Some(path) => ServeConfig::load(&path),
+        None => Ok(ServeConfig::default()),
+    };
+    let mut config = match config {
+        Ok(config) => config,
+        Err(error) => {
+            output::error(json, "invalid-configuration", &error.to_string());
+            return exit::USAGE;
+        }
+    };
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    if let Some(backend) = backend {
+        config.backend = backend;
+    }
+    let server = match Server::bind(config).await {
+        Ok(server) => server,
+        Err(error) => {
+            output::error(json, "cannot-start", &error.to_string());
+            return exit::USAGE;
+        }
+    };
+    // Scripts and tests read the address (the real port when asked for port 0).
+    println!("listening on {}", server.local_addr());
+    match server.run(shutdown_signal()).await {
+        Ok(()) => exit::OK,
+        Err(error) => {
+            output::error(json, "serve-failed", &error.to_string());
+            exit::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+fn plugin_check(json: bool, file: &std::path::Path, world: World) -> u8 {
+    let World::Handler = world;
+    let host = match roster::plugin::PluginHost::new(roster::plugin::PluginHostOptions::default()) {
+        Ok(host) => host,
+        Err(error) => {
+            output::error(json, "plugin-host", &error.to_string());
+            return exit::FAILURE;
+        }
+    };
+    match host.check(file) {
+        Ok(report) => {
+            #[derive(Serialize)]
+            struct Report<'a> {
+                file: &'a std::path::Path,
+                world: &'static str,
+                valid: bool,
+                imports: &'a [String],
+                exports: &'a [String],
+            }
+            let report = Report {
+                file,
+                world: "roster:coordination/handler",
+                valid: true,
+                imports: &report.imports,
+                exports: &report.exports,
+            };
+            output::print(json, &report, |r| {
+                let mut table = output::table(&["KIND", "NAME"]);
+                for import in r.imports {
+                    table.add_row(vec!["import", import]);
+                }
+                for export in r.exports {
+                    table.add_row(vec!["export", export]);
+                }
+                println!("{}: a valid {} component", r.file.display(), r.world);
+                table
+            });
+            exit::OK
+        }
+        Err(error) => {
+            output::error(json, "invalid-component", &error.to_string());
+            exit::INVALID_COMPONENT
+        }
+    }
+}
+
+async fn remote(client: &Client, json: bool, command: Command) -> Result<(), RemoteError> {
+    match command {
+        Command::Status => {
+            let status = client.status().await?;
+            output::print(json, &status, |s| {
+                let mut table = output::table(&["FIELD", "VALUE"]);
+                table
+                    .add_row(vec!["address".to_owned(), client.address()])
+                    .add_row(vec!["version".to_owned(), s.version.clone()])
+                    .add_row(vec!["backend".to_owned(), s.backend.clone()])
+                    .add_row(vec!["revision".to_owned(), s.revision.to_string()])
+                    .add_row(vec![
+                        "oldest revision".to_owned(),
+                        s.oldest_revision.to_string(),
+                    ])
+                    .add_row(vec!["groups".to_owned(), s.groups.to_string()])
+                    .add_row(vec!["sessions".to_owned(), s.sessions.to_string()])
+                    .add_row(vec!["plugins".to_owned(), s.plugins.to_string()])
+                    .add_row(vec![
+                        "membership timeout".to_owned(),
+                        output::duration(Duration::from_millis(s.membership_timeout_ms)),
+                    ])
+                    .add_row(vec![
+                        "uptime".to_owned(),
+                        output::duration(Duration::from_millis(s.uptime_ms)),
+                    ]);
+                table
+            });
+        }
+        Command::Groups => {
+            let groups = client.groups().await?;
+            output::print(json, &groups, |g| {
+                let mut table =
+                    output::table(&["GROUP", "MEMBERS", "LEADER", "TERM", "LAST CHANGE"]);
+                for s in &g.groups {
+                    let (leader, term) = s.leader.as_ref().map_or(("-".into(), "-".into()), |l| {
+                        (l.member_id.to_string(), l.term.to_string())
+                    });
+                    table.add_row(vec![
+                        s.group_id.to_string(),
+                        s.members.to_string(),
+                        leader,
+                        term,
+                        format!("#{}", s.last_change),
+                    ]);
+                }
+                table
+            });
+        }
+        Command::Members { group } => {
+            let members = api::Members {
+                group_id: GroupId::new(&group)?,
+                members: client.members(&group).await?,
+            };
+            output::print(json, &members, |m| {
+                let mut table =
+                    output::table(&["MEMBER", "CAPABILITIES", "JOINED", "EXPIRES IN", "REVISION"]);
+                for member in &m.members {
+                    table.add_row(vec![
+                        member.member_id.to_string(),
+                        output::capabilities(&member.capabilities),
+                        format!("{} ago", output::age(member.joined_at_ms)),
+                        output::duration(Duration::from_millis(member.expires_in_ms)),
+                        format!("#{}", member.revision),
+                    ]);
+                }
+                table
+            });
+        }
+        Command::CreateGroup { group } => {
+            client.create_group(&group).await?;
+            done(json, "created", &group);
+        }
+        Command::DeleteGroup { group } => {
+            client.delete_group(&group).await?;
+            done(json, "deleted", &group);
+        }
+        Command::Join {
+            group,
+            member,
+            capabilities,
+            create,
+            ttl,
+            no_keepalive,
+        } => {
+            join(
+                client,
+                json,
+                &group,
+                &member,
+                capabilities,
+                create,
+                ttl,
+                no_keepalive,
+            )
+            .await?
+        }
+        Command::Leave { group, session } => {
+            client.leave(&session, &group).await?;
+            done(json, "left", &group);
+        }
+        Command::Leader { group } => {
+            let leader = api::LeaderOf {
+                group_id: GroupId::new(&group)?,
+                leader: client.leader(&group).await?,
+            };
+            output::print(json, &leader, |l| {
+                let mut table = output::table(&["GROUP", "LEADER", "TERM"]);
+                let (who, term) = l.leader.as_ref().map_or(("-".into(), "-".into()), |l| {
+                    (l.member_id.to_string(), l.term.to_string())
+                });
+                table.add_row(vec![l.group_id.to_string(), who, term]);
+                table
+            });
+        }
+        Command::Watch { group, from } => watch(client, group, from).await?,
+        Command::Plugins => {
+            let plugins = client.plugins().await?;
+            output::print(json, &plugins, |p| {
+                let mut table = output::table(&[
+                    "PLUGIN", "STATE", "EVENTS", "ERRORS", "TRAPS", "RESTARTS", "QUEUE", "P99",
+                ]);
+                for s in p {
+                    let state = match &s.state {
+                        roster::plugin::PluginState::Running => "running",
+                        roster::plugin::PluginState::Quarantined { .. } => "quarantined",
+                        roster::plugin::PluginState::Stopped => "stopped",
+                    };
+                    table.add_row(vec![
+                        s.name.clone(),
+                        state.to_owned(),
+                        s.events_delivered.to_string(),
+                        s.errors.to_string(),
+                        s.traps.to_string(),
+                        s.restarts.to_string(),
+                        s.queue_depth.to_string(),
+                        format!("{:?}", s.call_p99),
+                    ]);
+                }
+                table
+            });
+        }
+        Command::Serve { .. } | Command::Plugin { .. } => unreachable!("handled before"),
+    }
+    Ok(())
+}
+
+fn done(json: bool, what: &str, group: &str) {
+    if json {
+        println!("{}", serde_json::json!({ what: group }));
+    } else {
+        println!("{what} {group}");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn join(
+    client: &Client,
+    json: bool,
+    group: &str,
+    member: &str,
+    capabilities: String,
+    create: bool,
+    ttl: Option<f64>,
+    no_keepalive: bool,
+) -> Result<(), RemoteError> {
+    let ttl = match ttl {
+        Some(seconds) if seconds.is_finite() && seconds > 0.0 => {
+            Some(Duration::from_secs_f64(seconds))
+        }
+        Some(seconds) => {
+            return Err(RemoteError::Refused {
+                status: 400,
+                code: "bad-request".into(),
+                message: format!("--ttl {seconds} must be a positive number of seconds"),
+            });
+        }
+        None => None,
+    };
+    let session = client.open_session(member, ttl).await?;
+    if let Err(error) = client
+        .join(&session.session_id, group, capabilities.into(), create)
+        .await
+    {
+        let _ = client.close_session(&session.session_id).await;
+        return Err(error);
+    }
+    output::print(json, &session, |s| {
+        let mut table = output::table(&["GROUP", "MEMBER", "SESSION", "TTL"]);
+        table.add_row(vec![
+            group.to_owned(),
+            s.member_id.to_string(),
+            s.session_id.clone(),
+            output::duration(Duration::from_millis(s.ttl_ms)),
+        ]);
+        table
+    });
+    if no_keepalive {
+        return Ok(());
+    }
+    // Heartbeat three times per TTL until interrupted, then leave by closing the session.
+    let every = Duration::from_millis(session.ttl_ms / 3).max(Duration::from_millis(50));
+    let mut tick = tokio::time::interval(every);
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = tick.tick() => {
+                if let Err(error) = client.heartbeat(&session.session_id).await {
+                    let _ = client.close_session(&session.session_id).await;
+                    return Err(error);
+                }
+            }
+        }
+    }
+    client.close_session(&session.session_id).await
+}
+
+async fn watch(
+    client: &Client,
+    group: Option<String>,
+    from: Option<u64>,
+) -> Result<(), RemoteError> {
+    let group = group.as_deref().map(GroupId::new).transpose()?;
+    let stream = client.events(from, group.as_ref()).await?;
+    tokio::pin!(stream);
+    let mut last = None;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        let item = tokio::select! {
+            () = &mut stop => return Ok(()),
+            item = stream.next() => item,
+        };
+        match item {
+            Some(Ok(StreamItem::Event(event))) => {
+                last = Some(event.revision());
+                println!("{}", serde_json::to_string(&event).unwrap_or_default());
+            }
+            Some(Ok(StreamItem::Resync(resync))) => {
+                println!(
+                    "{}",
+                    serde_json::json!({ "kind": "resync", "requested": resync.requested, "oldest": resync.oldest })
+                );
+            }
+            Some(Err(error)) => {
+                if let Some(last) = last {
+                    eprintln!("roster: resume with --from {}", last + 1);
+                }
+                return Err(error);
+            }
+            None => {
+                let resume =
+                    last.map_or(String::new(), |l| format!("; resume with --from {}", l + 1));
+                return Err(RemoteError::Unreachable {
+                    address: client.address(),
+                    message: format!("the daemon closed the event stream{resume}"),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! `roster`: the daemon (`roster serve`) and the operator's command line for it.
+//!
+//! Every command but `serve` and `plugin check` talks to a running daemon (`--addr`, or
+//! `ROSTER_ADDR`, default `127.0.0.1:7878`). Output is a table for people by default and
+//! JSON with `--json`; `watch` always prints JSON lines. Exit codes are in [`exit`].
+
+mod commands;
+mod exit;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Group membership and leader election: the Roster daemon and its command line.
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about, after_help = exit::HELP)]
+struct Cli {
+    /// The daemon's address (host:port or http://host:port).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_ADDR",
+        default_value = "127.0.0.1:7878"
+    )]
+    addr: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon (logs go to stderr; filter them with RUST_LOG).
+    Serve {
+        /// Configuration file (TOML): listen, backend, membership_timeout, history,
+        /// max_sessions, [[handlers]].
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Address to listen on (overrides the configuration).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Backend URL (overrides the configuration), e.g. memory://roster?timeout=10.
+        #[arg(long)]
+        backend: Option<String>,
+    },
+    /// The daemon's status.
+    Status,
+    /// List groups with their member count and leader.
+    Groups,
+    /// List the members of a group.
+    Members {
+        /// The group.
+        group: String,
+    },
+    /// Create a group.
+    CreateGroup {
+        /// The group.
+        group: String,
+    },
+    /// Delete an empty group.
+    DeleteGroup {
+        /// The group.
+        group: String,
+    },
+    /// Join a group: opens a session and keeps it alive until interrupted, then leaves.
+    Join {
+        /// The group.
+        group: String,
+        /// The member id to join as.
+        #[arg(long)]
+        member: String,
+        /// Capabilities (text, JSON by convention).
+        #[arg(long, default_value = "")]
+        capabilities: String,
+        /// Create the group if it does not exist.
+        #[arg(long)]
+        create: bool,
+        /// Session time to live in seconds (the daemon's membership timeout by default).
+        #[arg(long)]
+        ttl: Option<f64>,
+        /// Return at once instead of heartbeating: the membership lasts one TTL unless
+        /// something heartbeats the printed session.
+        #[arg(long)]
+        no_keepalive: bool,
+    },
+    /// Leave a group, as the member of an open session.
+    Leave {
+        /// The group.
+        group: String,
+        /// The session (printed by `join`).
+        #[arg(long)]
+        session: String,
+    },
+    /// Show a group's leader and its term.
+    Leader {
+        /// The group.
+        group: String,
+    },
+    /// Print events as JSON lines, following new ones.
+    Watch {
+        /// Only this group's events.
+        group: Option<String>,
+        /// Start at this revision (resume after the last one printed with its number + 1).
+        #[arg(long)]
+        from: Option<u64>,
+    },
+    /// List plugins with their counters.
+    Plugins,
+    /// Work with plugin components.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Validate a component against a plugin world and list its imports and exports.
+    Check {
+        /// The component file.
+        file: PathBuf,
+        /// The world to check against.
+        #[arg(long, value_enum, default_value = "handler")]
+        world: commands::World,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let serving = matches!(cli.command, Command::Serve { .. });
+    init_logging(if serving { "info" } else { "warn" });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("roster: cannot start the runtime: {error}");
+            return exit::FAILURE.into();
+        }
+    };
+    runtime.block_on(commands::run(cli))
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

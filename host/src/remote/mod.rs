@@ -1,0 +1,499 @@
+//! A client of `roster serve`'s network API, for the command line, the monitor, and Rust
+//! programs in other processes.
+//!
+//! Every method is one HTTP call. Errors keep their meaning across the wire: a coordination
+//! failure comes back as the same [`CoordinationError`] the library would have returned, so
+//! callers match on `GroupNotCreated` whether the store is in their process or not.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures_util::{Stream, StreamExt};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api;
+use crate::engine::state::{Leader, MemberInfo};
+use crate::error::CoordinationError;
+use crate::event::{Event, Revision};
+use crate::ids::{Capabilities, GroupId, MemberId};
+use crate::plugin::PluginStats;
+
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a call (other than the event stream) may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a call to the daemon failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteError {
+    /// The daemon ran the call and it failed as a coordination call does.
+    #[error(transparent)]
+    Coordination(#[from] CoordinationError),
+    /// The daemon refused the request for a reason of the API's own: `bad-request`,
+    /// `session-not-found`, `too-many-sessions`, `not-found`, ...
+    #[error("{message} ({code}, HTTP {status})")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The API's error code.
+        code: String,
+        /// The daemon's explanation.
+        message: String,
+    },
+    /// The daemon could not be reached, or the connection broke.
+    #[error("cannot reach the daemon at {address}: {message}")]
+    Unreachable {
+        /// The daemon's address.
+        address: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The daemon answered something the API does not describe (another server on that
+    /// port, or a version mismatch).
+    #[error("unexpected answer from the daemon: {0}")]
+    Protocol(String),
+    /// The address given is not `host:port` or an `http://` URL.
+    #[error("invalid daemon address {0:?}: expected host:port or http://host:port")]
+    InvalidAddress(String),
+}
+
+impl RemoteError {
+    /// The error's stable code: the coordination error's or the API's, `unreachable`,
+    /// `protocol` or `invalid-address`.
+    pub fn code(&self) -> String {
+        match self {
+            Self::Coordination(error) => error.code(),
+            Self::Refused { code, .. } => code.clone(),
+            Self::Unreachable { .. } => "unreachable".into(),
+            Self::Protocol(_) => "protocol".into(),
+            Self::InvalidAddress(_) => "invalid-address".into(),
+        }
+    }
+}
+
+type Result<T, E = RemoteError> = std::result::Result<T, E>;
+
+/// One item of the event stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamItem {
+    /// A change, in revision order.
+    Event(Event),
+    /// The history between `requested` and `oldest` is gone; reload the view, then events
+    /// continue from `oldest`.
+    Resync(api::Resync),
+}
+
+/// A connection to one daemon. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: url::Url,
+}
+
+impl Client {
+    /// A client of the daemon at `address` (`host:port` or `http://host:port`). Nothing is
+    /// sent until the first call.
+    ///
+    /// # Errors
+    /// [`RemoteError::InvalidAddress`].
+    pub fn new(address: &str) -> Result<Self> {
+        let invalid = || RemoteError::InvalidAddress(address.to_owned());
+        let text = if address.contains("://") {
+            address.to_owned()
+        } else {
+            format!("http://{address}")
+        };
+        let base = url::Url::parse(&text).map_err(|_| invalid())?;
+        if base.scheme() != "http" || base.host_str().is_none() || base.cannot_be_a_base() {
+            return Err(invalid());
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| RemoteError::Protocol(e.to_string()))?;
+        Ok(Self { http, base })
+    }
+
+    /// The daemon's address, as `host:port`.
+    pub fn address(&self) -> String {
+        let host = self.base.host_str().unwrap_or_default();
+        match self.base.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
+    }
+
+    fn url(&self, segments: &[&str]) -> url::Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().push("v1").extend(segments);
+        }
+        url
+    }
+
+    fn unreachable(&self, error: &reqwest::Error) -> RemoteError {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message = format!("{message}: {cause}");
+            source = cause.source();
+        }
+        RemoteError::Unreachable {
+            address: self.address(),
+            message,
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<reqwest::Response> {
+        let mut request = self
+            .http
+            .request(method, self.url(segments))
+            .timeout(CALL_TIMEOUT);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(error_of(response).await)
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T> {
+        let response = self.send(method, segments, body).await?;
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        serde_json::from_slice(&bytes).map_err(|e| RemoteError::Protocol(e.to_string()))
+    }
+
+    async fn act(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<()> {
+        self.send(method, segments, body).await.map(drop)
+    }
+
+    // ----- daemon -----
+
+    /// The daemon's status.
+    pub async fn status(&self) -> Result<api::Status> {
+        self.call(Method::GET, &["status"], NO_BODY).await
+    }
+
+    /// Every attached plugin's counters.
+    pub async fn plugins(&self) -> Result<Vec<PluginStats>> {
+        let reply: api::Plugins = self.call(Method::GET, &["plugins"], NO_BODY).await?;
+        Ok(reply.plugins)
+    }
+
+    // ----- groups -----
+
+    /// Every group with its member count, leader and latest change.
+    pub async fn groups(&self) -> Result<api::Groups> {
+        self.call(Method::GET, &["groups"], NO_BODY).await
+    }
+
+    /// Create a group.
+    pub async fn create_group(&self, group: &str) -> Result<()> {
+        self.act(Method::PUT, &["groups", group], NO_BODY).await
+    }
+
+    /// Delete an empty group.
+    pub async fn delete_group(&self, group: &str) -> Result<()> {
+        self.act(Method::DELETE, &["groups", group], NO_BODY).await
+    }
+
+    /// The members of a group with what is known about each, sorted by id.
+    pub async fn members(&self, group: &str) -> Result<Vec<api::Member>> {
+        let reply: api::Members = self
+            .call(Method::GET, &["groups", group, "members"], NO_BODY)
+            .await?;
+        Ok(reply.members)
+    }
+
+    /// [`Client::members`] in the library's form.
+    pub async fn members_info(&self, group: &str) -> Result<HashMap<MemberId, MemberInfo>> {
+        Ok(self
+            .members(group)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let info = m.info();
+                (m.member_id, info)
+            })
+            .collect())
+    }
+
+    /// One member of a group.
+    pub async fn member(&self, group: &str, member: &str) -> Result<api::Member> {
+        self.call(Method::GET, &["groups", group, "members", member], NO_BODY)
+            .await
+    }
+
+    /// A group's leader, if it has one.
+    pub async fn leader(&self, group: &str) -> Result<Option<Leader>> {
+        let reply: api::LeaderOf = self
+            .call(Method::GET, &["groups", group, "leader"], NO_BODY)
+            .await?;
+        Ok(reply.leader)
+    }
+
+    // ----- sessions -----
+
+    /// Open a session for `member_id`, living `ttl` without heartbeats (the daemon's
+    /// membership timeout when `None`).
+    pub async fn open_session(
+        &self,
+        member_id: &str,
+        ttl: Option<Duration>,
+    ) -> Result<api::Session> {
+        let request = api::OpenSession {
+            member_id: MemberId::new(member_id)?,
+            ttl_ms: ttl.map(api::millis),
+        };
+        self.call(Method::POST, &["sessions"], Some(&request)).await
+    }
+
+    /// Keep a session alive; returns the time before it would expire.
+    pub async fn heartbeat(&self, session: &str) -> Result<Duration> {
+        let reply: api::Heartbeat = self
+            .call(Method::POST, &["sessions", session, "heartbeat"], NO_BODY)
+            .await?;
+        Ok(Duration::from_millis(reply.expires_in_ms))
+    }
+
+    /// Close a session: its member leaves every group and gives up every candidacy.
+    pub async fn close_session(&self, session: &str) -> Result<()> {
+        self.act(Method::DELETE, &["sessions", session], NO_BODY)
+            .await
+    }
+
+    /// Join `group` as the session's member, creating the group first when `create_group`.
+    pub async fn join(
+        &self,
+        session: &str,
+        group: &str,
+        capabilities: Capabilities,
+        create_group: bool,
+    ) -> Result<()> {
+        let request = api::Join {
+            capabilities,
+            create_group,
+        };
+        self.act(
+            Method::PUT,
+            &["sessions", session, "groups", group],
+            Some(&request),
+        )
+        .await
+    }
+
+    /// Leave `group`.
+    pub async fn leave(&self, session: &str, group: &str) -> Result<()> {
+        self.act(
+            Method::DELETE,
+            &["sessions", session, "groups", group],
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// Replace the session member's capabilities in `group`.
+    pub async fn update_capabilities(
+        &self,
+        session: &str,
+        group: &str,
+        capabilities: Capabilities,
+    ) -> Result<()> {
+        let request = api::UpdateCapabilities { capabilities };
+        self.act(
+            Method::PUT,
+            &["sessions", session, "groups", group, "capabilities"],
+            Some(&request),
+        )
+        .await
+    }
+
+    /// Stand for election in `group`.
+    pub async fn stand(&self, session: &str, group: &str) -> Result<()> {
+        self.act(
+            Method::PUT,
+            &["sessions", session, "elections", group],
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// Withdraw from the election in `group`.
+    pub async fn withdraw(&self, session: &str, group: &str) -> Result<()> {
+        self.act(
+            Method::DELETE,
+            &["sessions", session, "elections", group],
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// Give up leadership of `group`; returns whether the member was the leader.
+    pub async fn stand_down(&self, session: &str, group: &str) -> Result<bool> {
+        let reply: api::StoodDown = self
+            .call(
+                Method::POST,
+                &["sessions", session, "elections", group, "stand-down"],
+                NO_BODY,
+            )
+            .await?;
+        Ok(reply.was_leader)
+    }
+
+    // ----- events -----
+
+    /// Every change from revision `from` on (from the next change when `None`), only
+    /// `group`'s when given, over one connection. The stream ends with an
+    /// [`RemoteError::Unreachable`] item when the connection breaks; resume with a new call
+    /// from the last revision seen plus one.
+    pub async fn events(
+        &self,
+        from: Option<Revision>,
+        group: Option<&GroupId>,
+    ) -> Result<impl Stream<Item = Result<StreamItem>> + Send + 'static + use<>> {
+        let mut url = self.url(&["events"]);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(from) = from {
+                query.append_pair("from", &from.to_string());
+            }
+            if let Some(group) = group {
+                query.append_pair("group", group.as_str());
+            }
+        }
+        let response = self
+            .http
+            .get(url)
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        if !response.status().is_success() {
+            return Err(error_of(response).await);
+        }
+        let address = self.address();
+        Ok(response
+            .bytes_stream()
+            .eventsource()
+            .map(move |item| match item {
+                Ok(message) => parse_message(&message.event, &message.data),
+                Err(e) => Err(RemoteError::Unreachable {
+                    address: address.clone(),
+                    message: format!("event stream broke: {e}"),
+                }),
+            }))
+    }
+}
+
+/// No request body.
+const NO_BODY: Option<&()> = None;
+
+fn parse_message(kind: &str, data: &str) -> Result<StreamItem> {
+    let protocol = |e: serde_json::Error| RemoteError::Protocol(format!("{kind} message: {e}"));
+    match kind {
+        "resync" => serde_json::from_str(data)
+            .map(StreamItem::Resync)
+            .map_err(protocol),
+        _ => serde_json::from_str(data)
+            .map(StreamItem::Event)
+            .map_err(protocol),
+    }
+}
+
+/// The error a failed response carries.
+async fn error_of(response: reqwest::Response) -> RemoteError {
+    let status = response.status();
+    let body = response.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<api::ErrorBody>(&body) {
+        Ok(api::ErrorBody { error }) => match error.coordination_error() {
+            Some(coordination) => RemoteError::Coordination(coordination),
+            None => RemoteError::Refused {
+                status: status.as_u16(),
+                code: error.code,
+                message: error.message,
+            },
+        },
+        Err(_) if status == StatusCode::NOT_FOUND => RemoteError::Protocol(
+            "the server answered 404 without a Roster error: is it a Roster daemon?".into(),
+        ),
+        Err(_) => RemoteError::Protocol(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_host_port_or_http_urls() {
+        assert_eq!(
+            Client::new("127.0.0.1:7878").unwrap().address(),
+            "127.0.0.1:7878"
+        );
+        assert_eq!(
+            Client::new("http://localhost:9000").unwrap().address(),
+            "localhost:9000"
+        );
+        for bad in ["", "https://x:1", "ftp://x", "http://"] {
+            assert!(
+                matches!(Client::new(bad), Err(RemoteError::InvalidAddress(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_percent_encode_ids() {
+        let client = Client::new("127.0.0.1:1").unwrap();
+        assert_eq!(
+            client.url(&["groups", "a/b c", "members"]).as_str(),
+            "http://127.0.0.1:1/v1/groups/a%2Fb%20c/members"
+        );
+    }
+
+    #[test]
+    fn stream_messages_parse_into_events_and_resyncs() {
+        let resync = parse_message("resync", r#"{"requested":1,"oldest":5}"#).unwrap();
+        assert_eq!(
+            resync,
+            StreamItem::Resync(api::Resync {
+                requested: 1,
+                oldest: 5
+            })
+        );
+        let event = parse_message(
+            "message",
+            r#"{"kind":"group-created","revision":3,"group_id":"g"}"#,
+        )
+        .unwrap();
+        assert!(matches!(event, StreamItem::Event(Event::GroupCreated(_))));
+        assert!(matches!(
+            parse_message("message", "{"),
+            Err(RemoteError::Protocol(_))
+        ));
+    }
+}
