@@ -10,13 +10,10 @@ use std::time::{Duration, Instant};
 
 use roster::plugin::{HandlerHandle, HandlerSpec, PluginHost, PluginHostOptions};
 use roster::{Capabilities, Coordinator, GroupId, Heartbeat, get_coordinator};
+use roster_tests::plugin;
 
 fn quick() -> bool {
     std::env::var_os("ROSTER_BENCH_QUICK").is_some()
-}
-
-fn plugin(file: &str) -> PathBuf {
-    Path::new(env!("ROSTER_PLUGIN_DIR")).join(file)
 }
 
 fn ms(d: Duration) -> String {

@@ -12,6 +12,25 @@ use std::time::Duration;
 
 use roster::{Coordinator, Heartbeat, get_coordinator};
 
+/// Where `build.rs` put the guest plugins it built (`rust-log-events.wasm`, ...).
+pub const PLUGIN_DIR: &str = env!("ROSTER_PLUGIN_DIR");
+
+/// The path of a built plugin.
+pub fn plugin(file: &str) -> std::path::PathBuf {
+    std::path::Path::new(PLUGIN_DIR).join(file)
+}
+
+/// Whether `language`'s plugins were built on this machine; says why not on stderr. (A CI
+/// build fails instead of skipping: `ROSTER_REQUIRE_LANGUAGES=all`.)
+pub fn built(language: &str) -> bool {
+    let skipped = env!("ROSTER_SKIPPED_LANGUAGES");
+    let missing = skipped.split("; ").any(|entry| entry.starts_with(language));
+    if missing {
+        eprintln!("skipped: {language} plugins were not built on this machine: {skipped}");
+    }
+    !missing
+}
+
 /// Where a test's coordinators live, and how to make them.
 #[derive(Clone, Debug)]
 pub struct Harness {

@@ -12,24 +12,10 @@ use roster::plugin::{
     PluginEvent, PluginEventKind, PluginHost, PluginHostOptions, PluginState,
 };
 use roster::{Coordinator, GroupId};
-use roster_tests::{Harness, wait_until};
+use roster_tests::{Harness, built, plugin, wait_until};
 use tokio::sync::broadcast;
 
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn plugin(file: &str) -> PathBuf {
-    Path::new(env!("ROSTER_PLUGIN_DIR")).join(file)
-}
-
-/// Whether `language`'s plugins were built; says so when they were not.
-fn built(language: &str) -> bool {
-    let skipped = env!("ROSTER_SKIPPED_LANGUAGES");
-    let missing = skipped.split("; ").any(|entry| entry.starts_with(language));
-    if missing {
-        eprintln!("skipped: {language} plugins were not built on this machine: {skipped}");
-    }
-    !missing
-}
 
 struct Fixture {
     host: PluginHost,

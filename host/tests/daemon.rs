@@ -1,0 +1,593 @@
+//! `roster serve` as a separate process, driven through its network API and its command
+//! line the way operators and services use it: ephemeral sessions, resumable event
+//! streams, clients that die without leaving, graceful shutdown, exit codes.
+//!
+//! Waits are bounded polls (`wait_until`), never fixed sleeps.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use roster::remote::{Client, RemoteError, StreamItem};
+use roster::{CoordinationError, Event, LeaveReason, Revision};
+use roster_tests::{built, plugin, wait_until};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+const ROSTER: &str = env!("CARGO_BIN_EXE_roster");
+
+/// A daemon process, killed when dropped.
+struct Daemon {
+    child: Child,
+    addr: String,
+    client: Client,
+}
+
+impl Daemon {
+    /// `roster serve` on a free port with `args` added.
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(ROSTER)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start roster serve");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the daemon's first line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("daemon did not start: {line:?}"))
+            .to_owned();
+        let client = Client::new(&addr).unwrap();
+        Self {
+            child,
+            addr,
+            client,
+        }
+    }
+
+    /// A daemon on its own memory store with `options` (e.g. `timeout=1`).
+    fn memory(options: &str) -> Self {
+        let store = uuid_like();
+        let query = if options.is_empty() {
+            String::new()
+        } else {
+            format!("?{options}")
+        };
+        Self::start(&["--backend", &format!("memory://{store}{query}")])
+    }
+
+    /// Run the CLI against this daemon.
+    fn cli(&self, args: &[&str]) -> Output {
+        cli(&["--addr", &self.addr], args)
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn uuid_like() -> String {
+    format!(
+        "t{}x{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+fn cli(global: &[&str], args: &[&str]) -> Output {
+    Command::new(ROSTER)
+        .args(global)
+        .args(args)
+        .output()
+        .expect("run the roster CLI")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Read the event stream from `from` until it has shown revision `until`.
+async fn events(client: &Client, from: Option<Revision>, until: Revision) -> Vec<StreamItem> {
+    let stream = client.events(from, None).await.unwrap();
+    tokio::pin!(stream);
+    let mut items = Vec::new();
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(item) = stream.next().await {
+            let item = item.unwrap();
+            let done = matches!(&item, StreamItem::Event(e) if e.revision() >= until);
+            items.push(item);
+            if done {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the stream reached the revision in time");
+    items
+}
+
+fn revisions(items: &[StreamItem]) -> Vec<Revision> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            StreamItem::Event(e) => Some(e.revision()),
+            StreamItem::Resync(_) => None,
+        })
+        .collect()
+}
+
+/// Make `count` changes: a group, then members joining it.
+async fn changes(client: &Client, count: usize) -> Revision {
+    let group = format!("busy{}", uuid_like());
+    client.create_group(&group).await.unwrap();
+    let session = client.open_session("writer", None).await.unwrap();
+    client
+        .join(&session.session_id, &group, "".into(), false)
+        .await
+        .unwrap();
+    for i in 2..count {
+        client
+            .update_capabilities(&session.session_id, &group, i.to_string().into())
+            .await
+            .unwrap();
+    }
+    client.status().await.unwrap().revision
+}
+
+// ----- sessions -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_expire_and_take_their_memberships_with_them() {
+    let daemon = Daemon::memory("");
+    let c = &daemon.client;
+    c.create_group("g").await.unwrap();
+    let session = c
+        .open_session("ephemeral", Some(Duration::from_millis(500)))
+        .await
+        .unwrap();
+    assert_eq!(session.ttl_ms, 500);
+    c.join(&session.session_id, "g", "caps".into(), false)
+        .await
+        .unwrap();
+    assert_eq!(c.members("g").await.unwrap().len(), 1);
+    wait_until(PATIENCE, || async {
+        c.members("g").await.unwrap().is_empty().then_some(())
+    })
+    .await;
+    let head = c.status().await.unwrap().revision;
+    let items = events(c, Some(1), head).await;
+    assert!(items.iter().any(|i| matches!(i,
+        StreamItem::Event(Event::MemberLeft(e))
+            if e.member_id == "ephemeral" && e.reason == LeaveReason::Expired)));
+    // The expired session's next heartbeat says what it lost...
+    match c.heartbeat(&session.session_id).await {
+        Err(RemoteError::Coordination(CoordinationError::SessionExpired {
+            lost_groups, ..
+        })) => assert_eq!(lost_groups, ["g"]),
+        // ...unless the daemon already forgot it (it keeps it one TTL after expiry).
+        Err(RemoteError::Refused { code, .. }) => assert_eq!(code, "session-not-found"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_sessions_are_forgotten_after_one_more_ttl() {
+    let daemon = Daemon::memory("");
+    let c = &daemon.client;
+    let session = c
+        .open_session("gone", Some(Duration::from_millis(300)))
+        .await
+        .unwrap();
+    assert_eq!(c.status().await.unwrap().sessions, 1);
+    wait_until(PATIENCE, || async {
+        (c.status().await.unwrap().sessions == 0).then_some(())
+    })
+    .await;
+    let error = c.heartbeat(&session.session_id).await.unwrap_err();
+    assert_eq!(error.code(), "session-not-found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_session_leaves_every_group_and_election_at_once() {
+    let daemon = Daemon::memory("");
+    let c = &daemon.client;
+    let session = c.open_session("m", None).await.unwrap();
+    let id = &session.session_id;
+    c.join(id, "a", "".into(), true).await.unwrap();
+    c.join(id, "b", "".into(), true).await.unwrap();
+    c.stand(id, "a").await.unwrap();
+    c.stand(id, "a").await.unwrap(); // standing twice changes nothing
+    assert_eq!(c.leader("a").await.unwrap().unwrap().member_id, "m");
+    assert!(c.stand_down(id, "a").await.unwrap());
+    assert_eq!(c.leader("a").await.unwrap().unwrap().member_id, "m");
+    c.close_session(id).await.unwrap();
+    assert!(c.members("a").await.unwrap().is_empty());
+    assert!(c.members("b").await.unwrap().is_empty());
+    assert_eq!(c.leader("a").await.unwrap(), None);
+    assert_eq!(
+        c.close_session(id).await.unwrap_err().code(),
+        "session-not-found"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordination_errors_keep_their_meaning_across_the_wire() {
+    let daemon = Daemon::memory("");
+    let c = &daemon.client;
+    let s = c.open_session("m", None).await.unwrap().session_id;
+    assert!(matches!(
+        c.join(&s, "missing", "".into(), false).await,
+        Err(RemoteError::Coordination(CoordinationError::GroupNotCreated(g))) if g == "missing"
+    ));
+    c.create_group("g").await.unwrap();
+    assert!(matches!(
+        c.create_group("g").await,
+        Err(RemoteError::Coordination(
+            CoordinationError::GroupAlreadyExist(_)
+        ))
+    ));
+    c.join(&s, "g", "".into(), false).await.unwrap();
+    assert!(matches!(
+        c.join(&s, "g", "".into(), false).await,
+        Err(RemoteError::Coordination(
+            CoordinationError::MemberAlreadyExist { .. }
+        ))
+    ));
+    assert!(matches!(
+        c.delete_group("g").await,
+        Err(RemoteError::Coordination(CoordinationError::GroupNotEmpty(
+            _
+        )))
+    ));
+    assert!(matches!(
+        c.member("g", "nobody").await,
+        Err(RemoteError::Coordination(
+            CoordinationError::MemberNotJoined { .. }
+        ))
+    ));
+    assert!(matches!(
+        c.withdraw(&s, "g").await,
+        Err(RemoteError::Coordination(
+            CoordinationError::WatchCallbackNotFound(_)
+        ))
+    ));
+    let member = c.member("g", "m").await.unwrap();
+    assert_eq!(member.capabilities, "".into());
+}
+
+// ----- the event stream -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_resumed_from_a_revision_has_no_gaps_and_no_duplicates() {
+    let daemon = Daemon::memory("");
+    let c = &daemon.client;
+    let head = changes(c, 40).await;
+    let first = events(c, Some(1), 15).await;
+    let rest = events(c, Some(16), head).await;
+    let seen: Vec<Revision> = revisions(&first)
+        .into_iter()
+        .chain(revisions(&rest))
+        .collect();
+    assert_eq!(seen, (1..=head).collect::<Vec<_>>());
+
+    // A reconnecting SSE client sends Last-Event-ID instead; it wins over `from`.
+    let response = reqwest::Client::new()
+        .get(format!("http://{}/v1/events?from=1", daemon.addr))
+        .header("Last-Event-ID", "29")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(PATIENCE, body.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        text.starts_with("id: 30\n") || text.contains("\nid: 30\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_says_resync_when_the_history_is_gone() {
+    let daemon = Daemon::memory("history=8");
+    let c = &daemon.client;
+    let head = changes(c, 30).await;
+    let status = c.status().await.unwrap();
+    assert!(status.oldest_revision > 1);
+    let items = events(c, Some(1), head).await;
+    assert_eq!(
+        items[0],
+        StreamItem::Resync(roster::api::Resync {
+            requested: 1,
+            oldest: status.oldest_revision
+        })
+    );
+    assert_eq!(
+        revisions(&items),
+        (status.oldest_revision..=head).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_from_a_future_revision_is_a_bad_request() {
+    let daemon = Daemon::memory("");
+    let error = daemon
+        .client
+        .events(Some(1000), None)
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert!(
+        matches!(&error, RemoteError::Refused { status: 400, code, .. } if code == "bad-request"),
+        "{error:?}"
+    );
+}
+
+// ----- clients that die -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_killed_without_leaving_disappears_after_its_ttl_with_a_left_event() {
+    let daemon = Daemon::memory("");
+    let c = &daemon.client;
+    let mut joined = Command::new(ROSTER)
+        .args(["--addr", &daemon.addr, "join", "g", "--member", "victim"])
+        .args(["--create", "--ttl", "1"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(PATIENCE, || async {
+        let members = c.members("g").await.ok()?;
+        (members.len() == 1).then_some(())
+    })
+    .await;
+    // The keepalive holds it past its TTL...
+    let joined_at = c.member("g", "victim").await.unwrap().joined_at_ms;
+    wait_until(PATIENCE, || async {
+        let member = c.member("g", "victim").await.unwrap();
+        (roster::api::unix_ms(std::time::SystemTime::now()) > joined_at + 1500).then_some(member)
+    })
+    .await;
+    // ...until the process is killed without a chance to leave.
+    joined.kill().unwrap();
+    joined.wait().unwrap();
+    wait_until(PATIENCE, || async {
+        c.members("g").await.unwrap().is_empty().then_some(())
+    })
+    .await;
+    let head = c.status().await.unwrap().revision;
+    let items = events(c, Some(1), head).await;
+    let left: Vec<&Event> = items
+        .iter()
+        .filter_map(|i| match i {
+            StreamItem::Event(e @ Event::MemberLeft(_)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(left.as_slice(), [Event::MemberLeft(e)] if e.member_id == "victim" && e.reason == LeaveReason::Expired),
+        "{left:?}"
+    );
+}
+
+// ----- the command line -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_manages_groups_with_tables_or_json() {
+    let daemon = Daemon::memory("");
+    let created = daemon.cli(&["create-group", "workers"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert_eq!(stdout(&created).trim(), "created workers");
+
+    let table = daemon.cli(&["groups"]);
+    let text = stdout(&table);
+    assert!(text.contains("GROUP") && text.contains("MEMBERS") && text.contains("workers"));
+
+    let session = daemon
+        .client
+        .open_session("w1", None)
+        .await
+        .unwrap()
+        .session_id;
+    daemon
+        .client
+        .join(&session, "workers", r#"{"weight":2}"#.into(), false)
+        .await
+        .unwrap();
+    daemon.client.stand(&session, "workers").await.unwrap();
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&daemon.cli(&["--json", "groups"]).stdout).unwrap();
+    assert_eq!(json["groups"][0]["group_id"], "workers");
+    assert_eq!(json["groups"][0]["members"], 1);
+    assert_eq!(json["groups"][0]["leader"]["member_id"], "w1");
+
+    let members = stdout(&daemon.cli(&["members", "workers"]));
+    assert!(
+        members.contains("w1") && members.contains(r#"{"weight":2}"#),
+        "{members}"
+    );
+    let members: serde_json::Value =
+        serde_json::from_slice(&daemon.cli(&["members", "workers", "--json"]).stdout).unwrap();
+    assert_eq!(members["members"][0]["capabilities"], r#"{"weight":2}"#);
+
+    let leader = stdout(&daemon.cli(&["leader", "workers"]));
+    assert!(leader.contains("w1"), "{leader}");
+
+    let left = daemon.cli(&["leave", "workers", "--session", &session]);
+    assert!(left.status.success(), "{}", stderr(&left));
+    let deleted = daemon.cli(&["delete-group", "workers"]);
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    let status: serde_json::Value =
+        serde_json::from_slice(&daemon.cli(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["groups"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_exit_codes_tell_refusals_bad_input_and_a_missing_daemon_apart() {
+    let daemon = Daemon::memory("");
+    let missing = daemon.cli(&["members", "nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("nope"), "{}", stderr(&missing));
+
+    let json = daemon.cli(&["--json", "members", "nope"]);
+    let error: serde_json::Value = serde_json::from_slice(&json.stderr).unwrap();
+    assert_eq!(error["error"]["code"], "group-not-created");
+
+    let invalid = daemon.cli(&["create-group", "bad\u{1}id"]);
+    assert_eq!(invalid.status.code(), Some(2), "{}", stderr(&invalid));
+
+    let usage = daemon.cli(&["members"]);
+    assert_eq!(usage.status.code(), Some(2));
+
+    // Port 9 (discard) on localhost: nothing listens there on a test machine.
+    let unreachable = cli(&["--addr", "127.0.0.1:9"], &["groups"]);
+    assert_eq!(
+        unreachable.status.code(),
+        Some(3),
+        "{}",
+        stderr(&unreachable)
+    );
+    assert!(stderr(&unreachable).contains("cannot reach the daemon"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_watch_prints_json_lines_and_resumes_with_from() {
+    let daemon = Daemon::memory("");
+    let head = changes(&daemon.client, 12).await;
+    let read = |from: u64, count: usize| {
+        let mut child = Command::new(ROSTER)
+            .args(["--addr", &daemon.addr, "watch", "--from", &from.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let events: Vec<serde_json::Value> = (0..count)
+            .map(|_| serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap())
+            .collect();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        events
+    };
+    let first = read(1, 5);
+    let last = first.last().unwrap()["revision"].as_u64().unwrap();
+    let rest = read(last + 1, (head - last) as usize);
+    let seen: Vec<u64> = first
+        .iter()
+        .chain(&rest)
+        .map(|e| e["revision"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seen, (1..=head).collect::<Vec<_>>());
+    assert_eq!(first[0]["kind"], "group-created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_check_lists_a_components_imports_and_rejects_others() {
+    if !built("rust") {
+        return;
+    }
+    let file = plugin("rust-log-events.wasm");
+    let check = cli(&[], &["plugin", "check", file.to_str().unwrap()]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    let text = stdout(&check);
+    assert!(
+        text.contains("a valid roster:coordination/handler component"),
+        "{text}"
+    );
+    assert!(text.contains("roster:coordination/logging@0.1.0"), "{text}");
+    let json: serde_json::Value = serde_json::from_slice(
+        &cli(&["--json"], &["plugin", "check", file.to_str().unwrap()]).stdout,
+    )
+    .unwrap();
+    assert!(
+        json["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "roster:coordination/events@0.1.0")
+    );
+
+    let wrong = plugin("rust-not-a-handler.wasm");
+    let rejected = cli(&[], &["plugin", "check", wrong.to_str().unwrap()]);
+    assert_eq!(rejected.status.code(), Some(5));
+    assert!(
+        stderr(&rejected).contains("events"),
+        "{}",
+        stderr(&rejected)
+    );
+
+    let not_wasm = cli(&[], &["plugin", "check", ROSTER]);
+    assert_eq!(not_wasm.status.code(), Some(5));
+}
+
+// ----- shutdown -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_makes_members_leave_and_plugins_drain_before_exit() {
+    if !built("rust") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let trail = dir.path().join("trail");
+    std::fs::create_dir(&trail).unwrap();
+    let config = dir.path().join("roster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "backend = \"memory://shutdown\"\n\n[[handlers]]\nname = \"audit\"\npath = {:?}\n\n[handlers.grants]\ndirectory = \"trail\"\n",
+            plugin("rust-audit-trail.wasm")
+        ),
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    let c = &daemon.client;
+    let session = c.open_session("w1", None).await.unwrap();
+    c.join(&session.session_id, "workers", "".into(), true)
+        .await
+        .unwrap();
+    let plugins = stdout(&daemon.cli(&["plugins"]));
+    assert!(
+        plugins.contains("audit") && plugins.contains("running"),
+        "{plugins}"
+    );
+
+    daemon.signal("TERM");
+    let status = daemon.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let lines = std::fs::read_to_string(trail.join("audit.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
+    assert_eq!(last["kind"], "member-left", "{lines}");
+    assert_eq!(last["member"], "w1", "{lines}");
+    assert_eq!(last["reason"], "left", "{lines}");
+}
