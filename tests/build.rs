@@ -5,8 +5,13 @@
 //! in `ROSTER_SKIPPED_LANGUAGES` (the tests say so when they skip). Set
 //! `ROSTER_REQUIRE_LANGUAGES=all` (as CI does) to make a missing toolchain a build error.
 
+#[path = "../plugins/rust/build_guests.rs"]
+mod build_guests;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use build_guests::{Outcome, build_rust_guests, run};
 
 /// The Rust guest crates, by library name.
 const RUST_GUESTS: [&str; 6] = [
@@ -23,8 +28,6 @@ struct Build {
     out: PathBuf,
     plugins: PathBuf,
 }
-
-type Outcome = Result<(), String>;
 
 /// Builds one language's plugins, or says why it cannot.
 type Builder = fn(&Build) -> Outcome;
@@ -100,21 +103,6 @@ fn main() {
     );
 }
 
-fn run(command: &mut Command) -> Outcome {
-    let shown = format!("{command:?}");
-    let output = command
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{shown} failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    ))
-}
-
 fn copy(from: &Path, to: &Path) -> Outcome {
     std::fs::copy(from, to)
         .map(drop)
@@ -124,45 +112,10 @@ fn copy(from: &Path, to: &Path) -> Outcome {
 /// Rust guests: components straight from `rustc` for `wasm32-wasip2`, which is added to the
 /// toolchain first when missing.
 fn build_rust(build: &Build) -> Outcome {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map_err(|e| format!("rustup not found: {e}"))?;
-    if !String::from_utf8_lossy(&installed.stdout).contains("wasm32-wasip2") {
-        run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target_dir = build.out.join("rust-guests");
-    let mut command = Command::new(cargo);
-    command
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(build.root.join("plugins/rust/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
-    // The outer build's settings are for the host, not for guests.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "RUSTC_WORKSPACE_WRAPPER",
-    ] {
-        command.env_remove(var);
-    }
-    run(&mut command)?;
+    let built = build_rust_guests(&build.root, &build.out.join("rust-guests"), &[])?;
     for krate in RUST_GUESTS {
-        let built = target_dir
-            .join("wasm32-wasip2/release")
-            .join(format!("{krate}.wasm"));
         copy(
-            &built,
+            &built.join(format!("{krate}.wasm")),
             &build
                 .plugins
                 .join(format!("rust-{}.wasm", krate.replace('_', "-"))),

@@ -1,0 +1,649 @@
+//! The app: the model plus what the operator is looking at, changed only by updates from the
+//! source and by keys. No I/O and no terminal here (except writing an export when asked), so
+//! tests drive it with scripted updates and keys and render it to a test backend.
+//!
+//! The view can be frozen: the tables and plugin statistics on screen are a copy taken when
+//! freezing and the events pane stops at the last row seen then, while ingestion carries on
+//! and the header counts what is new. Following is separate: the events pane keeps its last
+//! row selected while following, scrolling up stops that, `G` starts it again.
+
+pub mod selection;
+
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use roster::GroupId;
+
+pub use selection::ListState;
+
+use crate::clock::Clock;
+use crate::export::{self, ExportFormat, Table};
+use crate::keymap::{self, Action, Pane};
+use crate::model::history::{Filtered, History, Row};
+use crate::model::plugins::Plugins;
+use crate::model::rate::Rate;
+use crate::model::tables::{Group, Member, Tables};
+use crate::rows;
+use crate::source::{ConnectionState, Update};
+use crate::theme::Theme;
+use crate::timefmt::TimeFormat;
+
+/// How the app is set up.
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    /// What the header names as the backend.
+    pub source: String,
+    /// Rows of event history kept.
+    pub history: usize,
+    /// Where Ctrl-s writes.
+    pub export_dir: PathBuf,
+    /// What Ctrl-s writes.
+    pub export_format: ExportFormat,
+    /// Styles (colours on or off).
+    pub theme: Theme,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            source: "-".to_owned(),
+            history: crate::model::history::DEFAULT_CAPACITY,
+            export_dir: PathBuf::from("."),
+            export_format: ExportFormat::Csv,
+            theme: Theme::default(),
+        }
+    }
+}
+
+/// What the view shows while frozen.
+#[derive(Clone, Debug)]
+pub struct Frozen {
+    /// When the view was frozen.
+    pub since: SystemTime,
+    /// The tables at that moment.
+    pub tables: Tables,
+    /// The plugin statistics at that moment.
+    pub plugins: Plugins,
+    /// The events pane shows rows before this sequence number.
+    pub history_end: u64,
+}
+
+/// A detail overlay opened with Enter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// A member of a group.
+    Member(GroupId, roster::MemberId),
+    /// A history row, by sequence number.
+    Event(u64),
+    /// A plugin, by name.
+    Plugin(String),
+}
+
+/// The events pane's position.
+#[derive(Clone, Debug)]
+pub struct EventsView {
+    /// Keep the newest row selected as rows arrive.
+    pub follow: bool,
+    /// The selected row's sequence number when not following.
+    pub selected: Option<u64>,
+    /// The filter's matching rows, when a filter is set.
+    pub filtered: Option<Filtered>,
+    /// Sequence number of the top row drawn last time, to scroll smoothly.
+    pub top: Cell<Option<u64>>,
+    /// Rows visible last time, for paging.
+    pub page: Cell<usize>,
+}
+
+impl Default for EventsView {
+    fn default() -> Self {
+        Self {
+            follow: true,
+            selected: None,
+            filtered: None,
+            top: Cell::new(None),
+            page: Cell::new(10),
+        }
+    }
+}
+
+/// What the operator is looking at.
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    /// The focused pane.
+    pub focus: Pane,
+    /// Groups pane selection.
+    pub groups: ListState,
+    /// Members pane selection.
+    pub members: ListState,
+    /// Events pane position.
+    pub events: EventsView,
+    /// Plugins pane selection.
+    pub plugins: ListState,
+    /// Filter text of each pane, in [`Pane::ALL`] order.
+    pub filters: [String; 4],
+    /// The filter of the focused pane is being typed.
+    pub editing: bool,
+    /// The help overlay is open.
+    pub help: bool,
+    /// A detail overlay is open.
+    pub detail: Option<Detail>,
+    /// The view is frozen.
+    pub frozen: Option<Frozen>,
+    /// How timestamps are shown.
+    pub time_format: TimeFormat,
+    /// A one-line message for the footer (the export path, an error).
+    pub status: Option<String>,
+}
+
+fn pane_index(pane: Pane) -> usize {
+    Pane::ALL.iter().position(|p| *p == pane).unwrap_or(0)
+}
+
+/// The monitor's whole state.
+pub struct App {
+    /// What the header names as the backend.
+    pub source: String,
+    /// The link to the source.
+    pub connection: ConnectionState,
+    /// Groups, members, leaders (live).
+    pub tables: Tables,
+    /// The event history (live).
+    pub history: History,
+    /// Plugin health (live).
+    pub plugins: Plugins,
+    /// Events per second.
+    pub rate: Rate,
+    /// The source's latest notice.
+    pub notice: Option<String>,
+    /// What is on screen.
+    pub view: View,
+    /// Set when the operator asked to quit.
+    pub should_quit: bool,
+    /// Styles.
+    pub theme: Theme,
+    clock: Arc<dyn Clock>,
+    export_dir: PathBuf,
+    export_format: ExportFormat,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("source", &self.source)
+            .field("connection", &self.connection)
+            .field("revision", &self.tables.revision)
+            .field("history", &self.history.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// An empty app reading time from `clock`.
+    pub fn new(options: AppOptions, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            source: options.source,
+            connection: ConnectionState::Connecting,
+            tables: Tables::default(),
+            history: History::new(options.history),
+            plugins: Plugins::default(),
+            rate: Rate::default(),
+            notice: None,
+            view: View::default(),
+            should_quit: false,
+            theme: options.theme,
+            clock,
+            export_dir: options.export_dir,
+            export_format: options.export_format,
+        }
+    }
+
+    /// The current time, from the app's clock.
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    /// Take in one update from the source.
+    pub fn apply(&mut self, update: Update) {
+        match update {
+            Update::Connection(state) => self.connection = state,
+            Update::Snapshot(snapshot) => self.tables.apply_snapshot(snapshot),
+            Update::Event { event, at } => {
+                self.tables.apply_event(&event, at);
+                if self.history.push_event(event, at) {
+                    self.rate.record(at);
+                }
+            }
+            Update::HistoryLost { oldest } => {
+                let now = self.now();
+                self.history.push_loss(oldest, now);
+            }
+            Update::Plugins(stats) => self.plugins.stats = stats,
+            Update::PluginEvent(event) => self.plugins.push_event(event),
+            Update::Notice(text) => self.notice = Some(text),
+        }
+        if let Some(filtered) = &mut self.view.events.filtered {
+            filtered.refresh(&self.history);
+        }
+    }
+
+    // ---- what the view shows -------------------------------------------------------------
+
+    /// The tables on screen: the frozen copy, or the live ones.
+    pub fn shown_tables(&self) -> &Tables {
+        self.view
+            .frozen
+            .as_ref()
+            .map_or(&self.tables, |f| &f.tables)
+    }
+
+    /// The plugin statistics on screen.
+    pub fn shown_plugins(&self) -> &Plugins {
+        self.view
+            .frozen
+            .as_ref()
+            .map_or(&self.plugins, |f| &f.plugins)
+    }
+
+    /// Events that arrived since the view was frozen.
+    pub fn new_since_frozen(&self) -> u64 {
+        self.view
+            .frozen
+            .as_ref()
+            .map_or(0, |f| self.history.end_seq().saturating_sub(f.history_end))
+    }
+
+    /// The filter text of `pane`.
+    pub fn filter(&self, pane: Pane) -> &str {
+        &self.view.filters[pane_index(pane)]
+    }
+
+    /// The groups on screen, filtered, in id order.
+    pub fn groups_view(&self) -> Vec<&Group> {
+        let needle = self.filter(Pane::Groups).to_lowercase();
+        self.shown_tables()
+            .groups
+            .values()
+            .filter(|g| needle.is_empty() || g.id.as_str().to_lowercase().contains(&needle))
+            .collect()
+    }
+
+    /// The group whose members the members pane shows: the one selected in the groups pane.
+    pub fn selected_group(&self) -> Option<&Group> {
+        let groups = self.groups_view();
+        let index = self.view.groups.index(groups.len())?;
+        groups.get(index).copied()
+    }
+
+    /// Whether `member` passes the members filter (id, state or capabilities).
+    fn member_matches(&self, member: &Member, needle: &str) -> bool {
+        needle.is_empty()
+            || member.id.as_str().to_lowercase().contains(needle)
+            || member.capabilities_text().to_lowercase().contains(needle)
+    }
+
+    /// How many members the members pane lists.
+    pub fn members_len(&self) -> usize {
+        let Some(members) = self.selected_group().and_then(|g| g.members.as_ref()) else {
+            return 0;
+        };
+        let needle = self.filter(Pane::Members).to_lowercase();
+        if needle.is_empty() {
+            return members.len();
+        }
+        members
+            .values()
+            .filter(|m| self.member_matches(m, &needle))
+            .count()
+    }
+
+    /// The members pane's rows `skip..skip + take`, in id order.
+    pub fn members_rows(&self, skip: usize, take: usize) -> Vec<&Member> {
+        let Some(members) = self.selected_group().and_then(|g| g.members.as_ref()) else {
+            return Vec::new();
+        };
+        let needle = self.filter(Pane::Members).to_lowercase();
+        members
+            .values()
+            .filter(|m| self.member_matches(m, &needle))
+            .skip(skip)
+            .take(take)
+            .collect()
+    }
+
+    /// The end (exclusive sequence number) of the rows the events pane may show.
+    fn events_end(&self) -> u64 {
+        self.view
+            .frozen
+            .as_ref()
+            .map_or(self.history.end_seq(), |f| {
+                f.history_end.min(self.history.end_seq())
+            })
+    }
+
+    /// How many rows the events pane lists.
+    pub fn events_len(&self) -> usize {
+        let end = self.events_end();
+        match &self.view.events.filtered {
+            Some(filtered) => filtered.count_before(end),
+            None => end.saturating_sub(self.history.first_seq()) as usize,
+        }
+    }
+
+    /// Sequence number of the events pane's `index`-th row.
+    pub fn events_seq(&self, index: usize) -> Option<u64> {
+        if index >= self.events_len() {
+            return None;
+        }
+        match &self.view.events.filtered {
+            Some(filtered) => filtered.seq(index),
+            None => Some(self.history.first_seq() + index as u64),
+        }
+    }
+
+    /// Index of the selected events row, if any.
+    pub fn events_selected(&self) -> Option<usize> {
+        let len = self.events_len();
+        if len == 0 {
+            return None;
+        }
+        if self.view.events.follow {
+            return Some(len - 1);
+        }
+        let seq = self.view.events.selected?;
+        let index = match &self.view.events.filtered {
+            Some(filtered) => filtered.index_of(seq),
+            None => seq.saturating_sub(self.history.first_seq()) as usize,
+        };
+        Some(index.min(len - 1))
+    }
+
+    /// The events pane's row at `index`.
+    pub fn events_row(&self, index: usize) -> Option<&Row> {
+        self.history.get(self.events_seq(index)?)
+    }
+
+    /// How many plugins the plugins pane lists (after the filter).
+    pub fn plugins_view(&self) -> Vec<&roster::plugin::PluginStats> {
+        let needle = self.filter(Pane::Plugins).to_lowercase();
+        self.shown_plugins()
+            .stats
+            .iter()
+            .filter(|s| needle.is_empty() || s.name.to_lowercase().contains(&needle))
+            .collect()
+    }
+
+    fn pane_len(&self, pane: Pane) -> usize {
+        match pane {
+            Pane::Groups => self.groups_view().len(),
+            Pane::Members => self.members_len(),
+            Pane::Events => self.events_len(),
+            Pane::Plugins => self.plugins_view().len(),
+        }
+    }
+
+    // ---- keys ----------------------------------------------------------------------------
+
+    /// Handle one key press; releases and repeats of other kinds are ignored.
+    pub fn handle_key(&mut self, key: KeyEvent) {
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        if self.view.editing {
+            self.edit_filter(key);
+            return;
+        }
+        if let Some(action) = keymap::action_for(key) {
+            self.act(action);
+        }
+    }
+
+    fn edit_filter(&mut self, key: KeyEvent) {
+        let pane = self.view.focus;
+        match key.code {
+            KeyCode::Esc => {
+                self.view.editing = false;
+                self.set_filter(pane, String::new());
+            }
+            KeyCode::Enter => self.view.editing = false,
+            KeyCode::Backspace => {
+                let mut text = self.filter(pane).to_owned();
+                text.pop();
+                self.set_filter(pane, text);
+            }
+            KeyCode::Char(c)
+                if !key
+                    .modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL) =>
+            {
+                let mut text = self.filter(pane).to_owned();
+                text.push(c);
+                self.set_filter(pane, text);
+            }
+            _ => {}
+        }
+    }
+
+    fn set_filter(&mut self, pane: Pane, text: String) {
+        if pane == Pane::Events {
+            self.view.events.filtered = (!text.is_empty()).then(|| {
+                let mut filtered = Filtered::new(&text);
+                filtered.refresh(&self.history);
+                filtered
+            });
+            self.view.events.top.set(None);
+        }
+        match pane {
+            Pane::Groups => self.view.groups = ListState::default(),
+            Pane::Members => self.view.members = ListState::default(),
+            Pane::Plugins => self.view.plugins = ListState::default(),
+            Pane::Events => {}
+        }
+        self.view.filters[pane_index(pane)] = text;
+    }
+
+    /// Carry out `action`.
+    pub fn act(&mut self, action: Action) {
+        if self.view.help && !matches!(action, Action::Help | Action::Back | Action::Quit) {
+            return;
+        }
+        match action {
+            Action::Quit => self.should_quit = true,
+            Action::Help => self.view.help = !self.view.help,
+            Action::NextPane => self.focus(self.view.focus.cycle(true)),
+            Action::PrevPane => self.focus(self.view.focus.cycle(false)),
+            Action::Focus(pane) => self.focus(pane),
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-(self.page() as isize)),
+            Action::PageDown => self.move_by(self.page() as isize),
+            Action::Top => self.move_to_edge(false),
+            Action::Bottom => self.move_to_edge(true),
+            Action::Enter => self.enter(),
+            Action::Back => self.back(),
+            Action::Filter => {
+                self.view.detail = None;
+                self.view.editing = true;
+            }
+            Action::Freeze => self.toggle_freeze(),
+            Action::TimeFormat => self.view.time_format = self.view.time_format.toggled(),
+            Action::Export => self.export(),
+        }
+    }
+
+    fn focus(&mut self, pane: Pane) {
+        self.view.detail = None;
+        self.view.focus = pane;
+    }
+
+    fn page(&self) -> usize {
+        self.view.events.page.get().max(1)
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        let pane = self.view.focus;
+        let len = self.pane_len(pane);
+        if pane == Pane::Events {
+            let Some(current) = self.events_selected() else {
+                return;
+            };
+            if delta < 0 {
+                self.view.events.follow = false;
+            }
+            let target = current
+                .saturating_add_signed(delta)
+                .min(len.saturating_sub(1));
+            self.view.events.selected = self.events_seq(target);
+            return;
+        }
+        let state = self.list_state(pane);
+        state.move_by(delta, len);
+    }
+
+    fn move_to_edge(&mut self, bottom: bool) {
+        let pane = self.view.focus;
+        let len = self.pane_len(pane);
+        if pane == Pane::Events {
+            self.view.events.follow = bottom;
+            self.view.events.selected = if bottom { None } else { self.events_seq(0) };
+            return;
+        }
+        let state = self.list_state(pane);
+        state.selected = if bottom { len.saturating_sub(1) } else { 0 };
+    }
+
+    fn list_state(&mut self, pane: Pane) -> &mut ListState {
+        match pane {
+            Pane::Groups => &mut self.view.groups,
+            Pane::Members => &mut self.view.members,
+            Pane::Plugins | Pane::Events => &mut self.view.plugins,
+        }
+    }
+
+    fn enter(&mut self) {
+        match self.view.focus {
+            Pane::Groups => {
+                if self.selected_group().is_some() {
+                    self.view.members = ListState::default();
+                    self.view.focus = Pane::Members;
+                }
+            }
+            Pane::Members => {
+                let Some(group) = self.selected_group() else {
+                    return;
+                };
+                let group_id = group.id.clone();
+                let index = self.view.members.index(self.members_len());
+                let member =
+                    index.and_then(|i| self.members_rows(i, 1).first().map(|m| m.id.clone()));
+                if let Some(member) = member {
+                    self.view.detail = Some(Detail::Member(group_id, member));
+                }
+            }
+            Pane::Events => {
+                if let Some(seq) = self.events_selected().and_then(|i| self.events_seq(i)) {
+                    self.view.detail = Some(Detail::Event(seq));
+                }
+            }
+            Pane::Plugins => {
+                let plugins = self.plugins_view();
+                let name = self
+                    .view
+                    .plugins
+                    .index(plugins.len())
+                    .and_then(|i| plugins.get(i).map(|s| s.name.clone()));
+                if let Some(name) = name {
+                    self.view.detail = Some(Detail::Plugin(name));
+                }
+            }
+        }
+    }
+
+    fn back(&mut self) {
+        let pane = self.view.focus;
+        if self.view.help {
+            self.view.help = false;
+        } else if self.view.detail.is_some() {
+            self.view.detail = None;
+        } else if !self.filter(pane).is_empty() {
+            self.set_filter(pane, String::new());
+        } else if pane == Pane::Members {
+            self.view.focus = Pane::Groups;
+        }
+    }
+
+    fn toggle_freeze(&mut self) {
+        self.view.frozen = match self.view.frozen.take() {
+            Some(_) => None,
+            None => Some(Frozen {
+                since: self.now(),
+                tables: self.tables.clone(),
+                plugins: self.plugins.clone(),
+                history_end: self.history.end_seq(),
+            }),
+        };
+    }
+
+    // ---- export --------------------------------------------------------------------------
+
+    /// The focused pane's current view (filtered, frozen if frozen) as a table, with UTC
+    /// times.
+    pub fn view_table(&self, pane: Pane) -> Table {
+        let now = self.now();
+        let format = TimeFormat::Absolute;
+        let (headers, rows): (&[&str], Vec<Vec<String>>) = match pane {
+            Pane::Groups => (
+                &rows::GROUP_HEADERS,
+                self.groups_view()
+                    .into_iter()
+                    .map(|g| rows::group_cells(g, now, format).to_vec())
+                    .collect(),
+            ),
+            Pane::Members => {
+                let group = self.selected_group();
+                (
+                    &rows::MEMBER_HEADERS,
+                    self.members_rows(0, usize::MAX)
+                        .into_iter()
+                        .map(|m| {
+                            let leader = group.is_some_and(|g| g.is_leader(&m.id));
+                            rows::member_cells(m, leader, now, format).to_vec()
+                        })
+                        .collect(),
+                )
+            }
+            Pane::Events => (
+                &rows::EVENT_HEADERS,
+                (0..self.events_len())
+                    .filter_map(|i| self.events_row(i))
+                    .map(|row| rows::event_cells(row, now, format).to_vec())
+                    .collect(),
+            ),
+            Pane::Plugins => (
+                &rows::PLUGIN_HEADERS,
+                self.plugins_view()
+                    .into_iter()
+                    .map(|s| rows::plugin_cells(s, self.shown_plugins(), now, format).to_vec())
+                    .collect(),
+            ),
+        };
+        Table {
+            name: pane.name().to_owned(),
+            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+            rows,
+        }
+    }
+
+    fn export(&mut self) {
+        let table = self.view_table(self.view.focus);
+        let count = table.rows.len();
+        self.view.status = Some(
+            match export::write(&table, self.export_format, &self.export_dir, self.now()) {
+                Ok(path) => format!("exported {count} rows to {}", path.display()),
+                Err(e) => format!("export failed: {e}"),
+            },
+        );
+    }
+}
