@@ -145,7 +145,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "Tab",
         action: Action::NextPane,
         description: "next pane (Shift-Tab: previous)",
-        hint: Some("pane"),
+        hint: None,
     },
     Binding {
         keys: &[plain(KeyCode::BackTab)],
@@ -194,7 +194,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "j/↓",
         action: Action::Down,
         description: "select the row below",
-        hint: Some("move"),
+        hint: None,
     },
     Binding {
         keys: &[ch('g'), plain(KeyCode::Home)],
@@ -257,7 +257,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "t",
         action: Action::TimeFormat,
         description: "timestamps: age or UTC time",
-        hint: Some("time"),
+        hint: None,
     },
     Binding {
         keys: &[ctrl('s')],

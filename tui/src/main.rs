@@ -1,6 +1,6 @@
-//! The `roster-tui` binary: parse the command line, send logs to a file, pick the source and
-//! run the monitor (or `--no-tui`). Errors end here, with context, after the terminal is
-//! restored.
+//! The `roster-tui` binary: parse the command line, send logs to a file, pick the source
+//! (`--demo` or `--connect`) and run the monitor (or `--no-tui`). Errors end here, with
+//! context, after the terminal is restored.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -14,6 +14,7 @@ use roster_tui::clock::SystemClock;
 use roster_tui::export::ExportFormat;
 use roster_tui::source::Source;
 use roster_tui::source::demo::{DemoOptions, DemoSource};
+use roster_tui::source::remote::RemoteSource;
 use roster_tui::source::supervisor::{Backoff, supervise};
 use roster_tui::terminal::TerminalGuard;
 use roster_tui::theme::Theme;
@@ -28,6 +29,9 @@ struct Args {
     /// Run an embedded Roster host with generated traffic and example plugins.
     #[arg(long, group = "source")]
     demo: bool,
+    /// Attach to a running `roster serve` daemon (host:port or http://host:port).
+    #[arg(long, group = "source", value_name = "ADDR")]
+    connect: Option<String>,
     /// Seed of the demo's generated traffic.
     #[arg(long, default_value_t = DemoOptions::default().seed)]
     seed: u64,
@@ -81,18 +85,29 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let plugin_dir = args.plugin_dir.clone().or_else(|| {
-        let built = env!("ROSTER_TUI_DEMO_PLUGINS");
-        (!built.is_empty()).then(|| PathBuf::from(built))
-    });
-    let source = DemoSource::new(DemoOptions {
-        plugin_dir,
-        seed: args.seed,
-        ..DemoOptions::default()
-    });
-    let name = source.describe();
     let (sender, updates) = tokio::sync::mpsc::channel(16_384);
-    tokio::spawn(supervise(source, sender, Backoff::default()));
+    let name = match &args.connect {
+        Some(address) => {
+            let source = RemoteSource::new(address).context("cannot use that daemon address")?;
+            let name = source.describe();
+            tokio::spawn(supervise(source, sender, Backoff::default()));
+            name
+        }
+        None => {
+            let plugin_dir = args.plugin_dir.clone().or_else(|| {
+                let built = env!("ROSTER_TUI_DEMO_PLUGINS");
+                (!built.is_empty()).then(|| PathBuf::from(built))
+            });
+            let source = DemoSource::new(DemoOptions {
+                plugin_dir,
+                seed: args.seed,
+                ..DemoOptions::default()
+            });
+            let name = source.describe();
+            tokio::spawn(supervise(source, sender, Backoff::default()));
+            name
+        }
+    };
 
     if args.no_tui || !std::io::stdout().is_terminal() {
         let mut out = std::io::stdout().lock();

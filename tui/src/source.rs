@@ -6,9 +6,10 @@
 //! lifecycle (state changes, backoff, resuming after the last revision seen, dropping
 //! revisions already delivered), so the app model only ever sees a clean, ordered sequence of
 //! updates and never talks to a source itself. That is also what lets tests drive the model
-//! with [`scripted`] sources, and the embedded [`demo`] stand in for a daemon.
+//! with [`scripted`] sources, and the embedded [`demo`] stand in for a daemon ([`remote`]).
 
 pub mod demo;
+pub mod remote;
 pub mod scripted;
 pub mod supervisor;
 

@@ -80,7 +80,7 @@ fn dashboard(frame: &mut Frame, body: Rect, app: &App) {
     ])
     .areas(body);
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(42), Constraint::Fill(1)]).areas(top);
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Fill(1)]).areas(top);
     pane(frame, left, app, Pane::Groups);
     pane(frame, right, app, Pane::Members);
     pane(frame, middle, app, Pane::Events);

@@ -56,7 +56,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         rows,
         selected: selected.map(|s| s.wrapping_sub(offset)),
     };
-    let mode = if view.follow {
+    let mode = if app.view.frozen.is_some() {
+        "frozen".to_owned()
+    } else if view.follow {
         "following".to_owned()
     } else {
         "paused, G follows".to_owned()

@@ -22,12 +22,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     } else if let Some(status) = &app.view.status {
         Line::from(Span::raw(format!(" {status}")))
     } else {
+        // Whole hints only, in table order, as many as fit.
         let mut spans = vec![Span::raw(" ")];
+        let mut used = 1;
         for binding in BINDINGS {
-            if let Some(hint) = binding.hint {
-                spans.push(Span::styled(binding.label, theme.key()));
-                spans.push(Span::styled(format!(" {hint}  "), theme.dim()));
+            let Some(hint) = binding.hint else { continue };
+            let text = format!(" {hint}  ");
+            let width = binding.label.chars().count() + text.chars().count();
+            if used + width > usize::from(area.width) + 2 {
+                break;
             }
+            used += width;
+            spans.push(Span::styled(binding.label, theme.key()));
+            spans.push(Span::styled(text, theme.dim()));
         }
         Line::from(spans)
     };

@@ -10,11 +10,11 @@ use crate::keymap::Pane;
 use crate::rows::{GROUP_HEADERS, group_cells};
 
 const WIDTHS: [Constraint; 5] = [
-    Constraint::Fill(2),
-    Constraint::Length(7),
     Constraint::Fill(1),
+    Constraint::Length(7),
+    Constraint::Length(12),
     Constraint::Length(6),
-    Constraint::Length(16),
+    Constraint::Length(12),
 ];
 
 /// Draw the groups pane.

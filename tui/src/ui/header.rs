@@ -19,7 +19,8 @@ pub fn banner(app: &App) -> Option<String> {
             attempt,
             retry_in,
         } => Some(format!(
-            " source unreachable ({reason}); reconnecting, attempt {attempt} in {:.1}s; history resumes where it stopped",
+            " source unreachable: {reason} · reconnecting, attempt {attempt} in {:.1}s · \
+             history resumes where it stopped",
             retry_in.as_secs_f64()
         )),
         _ => app.notice.as_ref().map(|n| format!(" {n}")),

@@ -1,0 +1,164 @@
+//! `--connect ADDR`: a running `roster serve` daemon, through `roster::remote::Client`.
+//!
+//! Each connection checks the daemon's status, sends a snapshot (group summaries, and the
+//! members of every group up to [`MEMBERS_PER_SNAPSHOT`] members; bigger groups are kept
+//! current from events alone), then streams events from the requested revision, with a fresh
+//! snapshot and plugin statistics every [`REFRESH`]. A `resync` from the daemon (the monitor
+//! fell behind its history) becomes [`Update::HistoryLost`] followed at once by a snapshot.
+//! The daemon sends no event times, so events are stamped when they arrive.
+
+use std::time::{Duration, SystemTime};
+
+use futures_util::{Stream, StreamExt};
+use roster::remote::{Client, RemoteError, StreamItem};
+use roster::{GroupId, Revision};
+
+use super::{Feed, GroupSnapshot, MemberSnapshot, Snapshot, Source, SourceError, Update};
+
+/// Members fetched per group per snapshot, at most.
+pub const MEMBERS_PER_SNAPSHOT: usize = 10_000;
+/// How often group summaries, members and plugin statistics are read again.
+pub const REFRESH: Duration = Duration::from_secs(2);
+
+/// A daemon as a [`Source`].
+#[derive(Clone, Debug)]
+pub struct RemoteSource {
+    client: Client,
+}
+
+impl RemoteSource {
+    /// A source for the daemon at `address` (`host:port` or `http://host:port`).
+    ///
+    /// # Errors
+    /// The address is not valid.
+    pub fn new(address: &str) -> Result<Self, SourceError> {
+        let client = Client::new(address).map_err(source_error)?;
+        Ok(Self { client })
+    }
+}
+
+fn source_error(error: RemoteError) -> SourceError {
+    match error {
+        RemoteError::Unreachable { .. } => SourceError::Connection(error.to_string()),
+        _ => SourceError::Protocol(error.to_string()),
+    }
+}
+
+/// Group summaries and members now, reflecting at least the revision returned.
+async fn snapshot(client: &Client, timeout: Duration) -> Result<Update, SourceError> {
+    let overview = client.groups().await.map_err(source_error)?;
+    let now = SystemTime::now();
+    let mut groups = Vec::with_capacity(overview.groups.len());
+    for summary in overview.groups {
+        let members = if summary.members <= MEMBERS_PER_SNAPSHOT {
+            match client.members(summary.group_id.as_str()).await {
+                Ok(members) => Some(
+                    members
+                        .into_iter()
+                        .map(|m| {
+                            let info = m.info();
+                            MemberSnapshot {
+                                id: m.member_id,
+                                capabilities: info.capabilities,
+                                joined_at: info.joined_at,
+                                last_heartbeat: Some(now - timeout.saturating_sub(info.expires_in)),
+                                expires_at: Some(now + info.expires_in),
+                            }
+                        })
+                        .collect(),
+                ),
+                // Deleted since the overview: its deletion event follows.
+                Err(RemoteError::Coordination(_)) => None,
+                Err(e) => return Err(source_error(e)),
+            }
+        } else {
+            None
+        };
+        groups.push(GroupSnapshot {
+            id: summary.group_id,
+            member_count: summary.members,
+            leader: summary.leader,
+            last_change: Some(summary.last_change),
+            members,
+        });
+    }
+    Ok(Update::Snapshot(Snapshot {
+        revision: overview.revision,
+        groups,
+    }))
+}
+
+async fn refresh(client: &Client, timeout: Duration) -> Vec<Result<Update, SourceError>> {
+    let plugins = client
+        .plugins()
+        .await
+        .map(Update::Plugins)
+        .map_err(source_error);
+    vec![snapshot(client, timeout).await, plugins]
+}
+
+type Events = std::pin::Pin<Box<dyn Stream<Item = Result<StreamItem, RemoteError>> + Send>>;
+
+struct FeedState {
+    client: Client,
+    events: Events,
+    refresh: tokio::time::Interval,
+    timeout: Duration,
+}
+
+impl FeedState {
+    async fn next(mut self) -> Option<(Vec<Result<Update, SourceError>>, Self)> {
+        let batch = tokio::select! {
+            _ = self.refresh.tick() => refresh(&self.client, self.timeout).await,
+            item = self.events.next() => match item? {
+                Ok(StreamItem::Event(event)) => {
+                    vec![Ok(Update::Event { event, at: SystemTime::now() })]
+                }
+                Ok(StreamItem::Resync(resync)) => {
+                    let mut batch = vec![Ok(Update::HistoryLost { oldest: resync.oldest })];
+                    batch.extend(refresh(&self.client, self.timeout).await);
+                    batch
+                }
+                Err(e) => vec![Err(source_error(e))],
+            },
+        };
+        Some((batch, self))
+    }
+}
+
+impl Source for RemoteSource {
+    fn describe(&self) -> String {
+        format!("daemon {}", self.client.address())
+    }
+
+    async fn connect(&mut self, from: Option<Revision>) -> Result<Feed, SourceError> {
+        let status = self.client.status().await.map_err(source_error)?;
+        let timeout = Duration::from_millis(status.membership_timeout_ms);
+        let first = refresh(&self.client, timeout).await;
+        let from = match (&first[0], from) {
+            (_, Some(from)) => from,
+            (Ok(Update::Snapshot(s)), None) => s.revision + 1,
+            (Err(e), None) => return Err(e.clone()),
+            (Ok(_), None) => status.revision + 1,
+        };
+        let events = self
+            .client
+            .events(Some(from), None::<&GroupId>)
+            .await
+            .map_err(source_error)?
+            .boxed();
+        let mut every = tokio::time::interval(REFRESH);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // The first tick fires at once; the first snapshot is already in hand.
+        every.reset();
+        let state = FeedState {
+            client: self.client.clone(),
+            events,
+            refresh: every,
+            timeout,
+        };
+        let rest = futures_util::stream::unfold(state, FeedState::next)
+            .flat_map(futures_util::stream::iter);
+        Ok(futures_util::stream::iter(first).chain(rest).boxed())
+    }
+}
