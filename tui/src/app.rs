@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use roster::GroupId;
 
 pub use selection::ListState;
@@ -22,7 +22,7 @@ pub use selection::ListState;
 use crate::clock::Clock;
 use crate::export::{self, ExportFormat, Table};
 use crate::keymap::{self, Action, Pane};
-use crate::model::history::{Filtered, History, Row};
+use crate::model::history::{Filtered, History, Row, contains_folded};
 use crate::model::plugins::Plugins;
 use crate::model::rate::Rate;
 use crate::model::tables::{Group, Member, Tables};
@@ -54,6 +54,38 @@ impl Default for AppOptions {
             export_dir: PathBuf::from("."),
             export_format: ExportFormat::Csv,
             theme: Theme::default(),
+        }
+    }
+}
+
+/// The members the members pane lists; see [`App::members_view`].
+#[derive(Debug)]
+pub enum MembersView<'a> {
+    /// Every member of the group, in id order.
+    All(&'a std::collections::BTreeMap<roster::MemberId, Member>),
+    /// The members that pass the filter, in id order.
+    Filtered(Vec<&'a Member>),
+}
+
+impl<'a> MembersView<'a> {
+    /// How many members are listed.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::All(members) => members.len(),
+            Self::Filtered(members) => members.len(),
+        }
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Rows `skip..skip + take`.
+    pub fn rows(&self, skip: usize, take: usize) -> Vec<&'a Member> {
+        match self {
+            Self::All(members) => members.values().skip(skip).take(take).collect(),
+            Self::Filtered(members) => members.iter().skip(skip).take(take).copied().collect(),
         }
     }
 }
@@ -216,6 +248,11 @@ impl App {
                     self.rate.record(at);
                 }
             }
+            Update::Restarted => {
+                let now = self.now();
+                self.history.push_restart(now);
+                self.tables = Tables::default();
+            }
             Update::HistoryLost { oldest } => {
                 let now = self.now();
                 self.history.push_loss(oldest, now);
@@ -277,40 +314,36 @@ impl App {
         groups.get(index).copied()
     }
 
-    /// Whether `member` passes the members filter (id, state or capabilities).
-    fn member_matches(&self, member: &Member, needle: &str) -> bool {
-        needle.is_empty()
-            || member.id.as_str().to_lowercase().contains(needle)
-            || member.capabilities_text().to_lowercase().contains(needle)
+    /// The members pane's list: every member of the selected group when there is no filter
+    /// (rows are then reached by skipping, with no copy), else the matching ones, found in
+    /// one allocation-free pass over ids and capabilities.
+    pub fn members_view(&self) -> MembersView<'_> {
+        let Some(members) = self.selected_group().and_then(|g| g.members.as_ref()) else {
+            return MembersView::Filtered(Vec::new());
+        };
+        let needle = self.filter(Pane::Members).to_lowercase();
+        if needle.is_empty() {
+            return MembersView::All(members);
+        }
+        MembersView::Filtered(
+            members
+                .values()
+                .filter(|m| {
+                    contains_folded(m.id.as_str().as_bytes(), &needle)
+                        || contains_folded(m.capabilities.as_bytes(), &needle)
+                })
+                .collect(),
+        )
     }
 
     /// How many members the members pane lists.
     pub fn members_len(&self) -> usize {
-        let Some(members) = self.selected_group().and_then(|g| g.members.as_ref()) else {
-            return 0;
-        };
-        let needle = self.filter(Pane::Members).to_lowercase();
-        if needle.is_empty() {
-            return members.len();
-        }
-        members
-            .values()
-            .filter(|m| self.member_matches(m, &needle))
-            .count()
+        self.members_view().len()
     }
 
     /// The members pane's rows `skip..skip + take`, in id order.
     pub fn members_rows(&self, skip: usize, take: usize) -> Vec<&Member> {
-        let Some(members) = self.selected_group().and_then(|g| g.members.as_ref()) else {
-            return Vec::new();
-        };
-        let needle = self.filter(Pane::Members).to_lowercase();
-        members
-            .values()
-            .filter(|m| self.member_matches(m, &needle))
-            .skip(skip)
-            .take(take)
-            .collect()
+        self.members_view().rows(skip, take)
     }
 
     /// The end (exclusive sequence number) of the rows the events pane may show.
@@ -365,7 +398,7 @@ impl App {
         self.history.get(self.events_seq(index)?)
     }
 
-    /// How many plugins the plugins pane lists (after the filter).
+    /// The plugins the plugins pane lists (after the filter).
     pub fn plugins_view(&self) -> Vec<&roster::plugin::PluginStats> {
         let needle = self.filter(Pane::Plugins).to_lowercase();
         self.shown_plugins()
@@ -392,7 +425,12 @@ impl App {
             return;
         }
         if self.view.editing {
-            self.edit_filter(key);
+            // Ctrl-c quits from anywhere, even while typing a filter.
+            if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+                self.should_quit = true;
+            } else {
+                self.edit_filter(key);
+            }
             return;
         }
         if let Some(action) = keymap::action_for(key) {
@@ -498,8 +536,9 @@ impl App {
             self.view.events.selected = self.events_seq(target);
             return;
         }
-        let state = self.list_state(pane);
-        state.move_by(delta, len);
+        if let Some(state) = self.list_state(pane) {
+            state.move_by(delta, len);
+        }
     }
 
     fn move_to_edge(&mut self, bottom: bool) {
@@ -510,15 +549,19 @@ impl App {
             self.view.events.selected = if bottom { None } else { self.events_seq(0) };
             return;
         }
-        let state = self.list_state(pane);
-        state.selected = if bottom { len.saturating_sub(1) } else { 0 };
+        if let Some(state) = self.list_state(pane) {
+            state.selected = if bottom { len.saturating_sub(1) } else { 0 };
+        }
     }
 
-    fn list_state(&mut self, pane: Pane) -> &mut ListState {
+    /// The index-addressed selection of `pane` (the events pane is addressed by sequence
+    /// number instead and has none).
+    fn list_state(&mut self, pane: Pane) -> Option<&mut ListState> {
         match pane {
-            Pane::Groups => &mut self.view.groups,
-            Pane::Members => &mut self.view.members,
-            Pane::Plugins | Pane::Events => &mut self.view.plugins,
+            Pane::Groups => Some(&mut self.view.groups),
+            Pane::Members => Some(&mut self.view.members),
+            Pane::Plugins => Some(&mut self.view.plugins),
+            Pane::Events => None,
         }
     }
 

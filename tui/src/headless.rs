@@ -40,6 +40,10 @@ pub async fn run(
             Update::Connection(state) => tracing::info!(?state, "connection"),
             Update::Notice(text) => tracing::warn!("{text}"),
             Update::HistoryLost { oldest } => tracing::warn!(oldest, "history lost"),
+            Update::Restarted => {
+                tracing::warn!("the source's store restarted; revisions start over");
+                last = None;
+            }
             Update::Snapshot(_) | Update::Plugins(_) | Update::PluginEvent(_) => {}
         }
     }

@@ -298,6 +298,15 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_key_table_is_this_table() {
+        let readme = include_str!("../README.md");
+        for binding in BINDINGS {
+            let row = format!("| `{}` | {} |", binding.label, binding.description);
+            assert!(readme.contains(&row), "README lacks {row}");
+        }
+    }
+
+    #[test]
     fn keys_map_to_actions_whatever_shift_says() {
         let shifted = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
         assert_eq!(action_for(shifted), Some(Action::Bottom));

@@ -77,8 +77,12 @@ pub fn member_cells(
 
 /// A history row's cells.
 pub fn event_cells(row: &Row, now: SystemTime, format: TimeFormat) -> [String; 5] {
+    let revision = match row {
+        Row::Restart { .. } => "-".to_owned(),
+        _ => row.revision().to_string(),
+    };
     [
-        row.revision().to_string(),
+        revision,
         format.show(row.at(), now),
         row.kind_name().to_owned(),
         row.group().unwrap_or("-").to_owned(),

@@ -94,6 +94,9 @@ pub enum Update {
         /// When it happened (or was first seen).
         at: SystemTime,
     },
+    /// The source's store is not the one seen before (a daemon restarted on a fresh store,
+    /// whose revisions start again at 1): what was shown stays, and history starts over.
+    Restarted,
     /// The source could not deliver revisions before `oldest`: they are gone for good.
     HistoryLost {
         /// The oldest revision the source still has.

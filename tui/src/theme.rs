@@ -44,7 +44,9 @@ impl Theme {
     /// A history row, by kind (a leave by its reason).
     pub fn row(self, row: &Row) -> Style {
         match row {
-            Row::Gap { .. } => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Row::Gap { .. } | Row::Restart { .. } => {
+                self.fg(Color::Red).add_modifier(Modifier::BOLD)
+            }
             Row::Event { event, .. } => match event {
                 Event::GroupCreated(_) => self.fg(Color::Blue),
                 Event::GroupDeleted(_) => self.fg(Color::LightRed),

@@ -394,3 +394,48 @@ async fn lost_history_shows_as_a_gap_and_resumes_from_the_oldest_kept() {
     }
     assert_eq!(source.requests(), [None, Some(8)]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_store_starts_history_over_instead_of_looking_frozen() {
+    let first: Vec<_> = (1..=5)
+        .map(|r| Ok(event(joined(r, "g", &format!("m{r}")), r)))
+        .collect();
+    let source = ScriptedSource::new([
+        Script::Close(first),
+        Script::Hold(vec![
+            Ok(Update::Restarted),
+            Ok(event(joined(1, "g", "fresh-1"), 20)),
+            Ok(event(joined(2, "g", "fresh-2"), 21)),
+        ]),
+    ]);
+    let (sender, mut updates) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(supervise(source.clone(), sender, Backoff::default()));
+    let (mut app, _clock) = common::cluster_app_empty();
+    let mut states = Vec::new();
+    drive(&mut app, &mut updates, &mut states, |app| {
+        app.history.len() == 8
+    })
+    .await;
+    let rows: Vec<String> = (0..app.events_len())
+        .map(|i| app.events_row(i).unwrap().detail())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "+m1",
+            "+m2",
+            "+m3",
+            "+m4",
+            "+m5",
+            "the source's store is new; revisions start over",
+            "+fresh-1",
+            "+fresh-2"
+        ]
+    );
+    assert_eq!(source.requests(), [None, Some(6)]);
+    let members = app.tables.groups[&common::group("g")]
+        .members
+        .as_ref()
+        .unwrap();
+    assert_eq!(members.len(), 2, "the old store's members are gone");
+}

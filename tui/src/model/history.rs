@@ -25,6 +25,11 @@ pub enum Row {
         /// When it was seen.
         at: SystemTime,
     },
+    /// The source's store restarted; revisions start over after this row.
+    Restart {
+        /// When the restart was noticed.
+        at: SystemTime,
+    },
     /// Revisions `from..=to` were lost by the source and will never be shown.
     Gap {
         /// First lost revision.
@@ -40,7 +45,7 @@ impl Row {
     /// When the row was recorded.
     pub fn at(&self) -> SystemTime {
         match self {
-            Self::Event { at, .. } | Self::Gap { at, .. } => *at,
+            Self::Event { at, .. } | Self::Gap { at, .. } | Self::Restart { at } => *at,
         }
     }
 
@@ -49,6 +54,7 @@ impl Row {
         match self {
             Self::Event { event, .. } => event.revision(),
             Self::Gap { from, .. } => *from,
+            Self::Restart { .. } => 0,
         }
     }
 
@@ -57,6 +63,7 @@ impl Row {
         match self {
             Self::Event { event, .. } => kind_name(event.kind()),
             Self::Gap { .. } => "history-lost",
+            Self::Restart { .. } => "store-restarted",
         }
     }
 
@@ -65,6 +72,7 @@ impl Row {
         match self {
             Self::Event { event, .. } => detail(event),
             Self::Gap { from, to, .. } => format!("revisions {from}..{to} are gone"),
+            Self::Restart { .. } => "the source's store is new; revisions start over".to_owned(),
         }
     }
 
@@ -72,28 +80,39 @@ impl Row {
     pub fn group(&self) -> Option<&str> {
         match self {
             Self::Event { event, .. } => Some(event.group_id().as_str()),
-            Self::Gap { .. } => None,
+            Self::Gap { .. } | Self::Restart { .. } => None,
         }
     }
 
     /// Whether the row matches `needle` (already lower-case): kind, group, member or detail
-    /// contains it.
+    /// contains it, or it is the revision. Ids are checked without allocating; the detail
+    /// text is built only when they do not match.
     pub fn matches(&self, needle: &str) -> bool {
         if needle.is_empty() {
             return true;
         }
-        let contains = |text: &str| text.to_lowercase().contains(needle);
+        let contains = |text: &str| contains_folded(text.as_bytes(), needle);
         contains(self.kind_name())
             || self.group().is_some_and(contains)
             || match self {
                 Self::Event { event, .. } => {
                     event.member_id().is_some_and(|m| contains(m.as_str()))
+                        || needle.parse() == Ok(event.revision())
                         || contains(&detail(event))
-                        || event.revision().to_string() == needle
                 }
-                Self::Gap { .. } => contains(&self.detail()),
+                Self::Gap { .. } | Self::Restart { .. } => contains(&self.detail()),
             }
     }
+}
+
+/// Whether `haystack` contains `needle` (lower-case), ignoring ASCII case, without
+/// allocating.
+pub fn contains_folded(haystack: &[u8], needle: &str) -> bool {
+    let needle = needle.as_bytes();
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 /// The kebab-case name of `kind`, as in the event's JSON.
@@ -230,6 +249,12 @@ impl History {
             });
             self.last_revision = Some(oldest - 1);
         }
+    }
+
+    /// The source's store restarted: mark it, and accept revisions from 1 again.
+    pub fn push_restart(&mut self, at: SystemTime) {
+        self.push(Row::Restart { at });
+        self.last_revision = None;
     }
 
     fn push(&mut self, row: Row) {

@@ -5,7 +5,10 @@
 //! current from events alone), then streams events from the requested revision, with a fresh
 //! snapshot and plugin statistics every [`REFRESH`]. A `resync` from the daemon (the monitor
 //! fell behind its history) becomes [`Update::HistoryLost`] followed at once by a snapshot.
-//! The daemon sends no event times, so events are stamped when they arrive.
+//! A daemon whose head is behind the revision asked for is running a new store (a restart
+//! on `memory://`): the connection then begins with [`Update::Restarted`] and reads the new
+//! store from its first snapshot. The daemon sends no event times, so events are stamped
+//! when they arrive.
 
 use std::time::{Duration, SystemTime};
 
@@ -134,12 +137,22 @@ impl Source for RemoteSource {
     async fn connect(&mut self, from: Option<Revision>) -> Result<Feed, SourceError> {
         let status = self.client.status().await.map_err(source_error)?;
         let timeout = Duration::from_millis(status.membership_timeout_ms);
-        let first = refresh(&self.client, timeout).await;
-        let from = match (&first[0], from) {
+        let mut first = Vec::new();
+        let from = match from {
+            Some(from) if from > status.revision + 1 => {
+                tracing::warn!(from, head = status.revision, "the daemon's store is new");
+                first.push(Ok(Update::Restarted));
+                None
+            }
+            other => other,
+        };
+        first.extend(refresh(&self.client, timeout).await);
+        let snapshot = first.iter().rev().nth(1);
+        let from = match (snapshot, from) {
             (_, Some(from)) => from,
-            (Ok(Update::Snapshot(s)), None) => s.revision + 1,
-            (Err(e), None) => return Err(e.clone()),
-            (Ok(_), None) => status.revision + 1,
+            (Some(Ok(Update::Snapshot(s))), None) => s.revision + 1,
+            (Some(Err(e)), None) => return Err(e.clone()),
+            (_, None) => status.revision + 1,
         };
         let events = self
             .client

@@ -5,7 +5,8 @@
 //! revision after the last event it delivered, so nothing is missed. A source that resumes
 //! earlier than asked (or replays its head) cannot duplicate history: events at or below the
 //! last delivered revision are dropped here. After [`Update::HistoryLost`] the supervisor
-//! resumes from the oldest revision the source still has.
+//! resumes from the oldest revision the source still has; after [`Update::Restarted`] it
+//! starts counting revisions afresh.
 
 use std::time::Duration;
 
@@ -111,6 +112,7 @@ pub async fn supervise<S: Source>(mut source: S, updates: mpsc::Sender<Update>, 
                             continue;
                         }
                         Update::HistoryLost { oldest } => resume.skip_to(*oldest),
+                        Update::Restarted => resume = Resume::default(),
                         _ => {}
                     }
                     if updates.send(update).await.is_err() {

@@ -67,8 +67,8 @@ fn lines(app: &App, detail: &Detail) -> (String, Vec<String>) {
                 out.extend(json.lines().map(str::to_owned));
                 (format!("event #{}", event.revision()), out)
             }
-            Some(row @ Row::Gap { at, .. }) => (
-                "history lost".to_owned(),
+            Some(row @ (Row::Gap { at, .. } | Row::Restart { at })) => (
+                row.kind_name().to_owned(),
                 vec![row.detail(), format!("reported {}", time(*at))],
             ),
             None => (

@@ -21,14 +21,15 @@ const WIDTHS: [Constraint; 5] = [
 /// Draw the members pane.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let group = app.selected_group();
-    let len = app.members_len();
+    let view = app.members_view();
+    let len = view.len();
     let height = table::data_height(area);
     let selected = app.view.members.index(len);
     let offset = app.view.members.scroll(selected, len, height);
     let now = app.now();
     let theme = app.theme;
-    let rows = app
-        .members_rows(offset, height)
+    let rows = view
+        .rows(offset, height)
         .into_iter()
         .map(|member| {
             let leader = group.is_some_and(|g| g.is_leader(&member.id));
