@@ -9,8 +9,9 @@
 
 pub mod selection;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -58,21 +59,39 @@ impl Default for AppOptions {
     }
 }
 
+/// What a cached members filter result was computed for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct MembersKey {
+    group: GroupId,
+    last_change: Option<roster::Revision>,
+    len: usize,
+    needle: String,
+    frozen: Option<SystemTime>,
+}
+
 /// The members the members pane lists; see [`App::members_view`].
 #[derive(Debug)]
 pub enum MembersView<'a> {
+    /// No group is selected, or its members are not known.
+    None,
     /// Every member of the group, in id order.
     All(&'a std::collections::BTreeMap<roster::MemberId, Member>),
     /// The members that pass the filter, in id order.
-    Filtered(Vec<&'a Member>),
+    Filtered {
+        /// Their ids.
+        ids: Rc<[roster::MemberId]>,
+        /// The group's members.
+        members: &'a std::collections::BTreeMap<roster::MemberId, Member>,
+    },
 }
 
 impl<'a> MembersView<'a> {
     /// How many members are listed.
     pub fn len(&self) -> usize {
         match self {
+            Self::None => 0,
             Self::All(members) => members.len(),
-            Self::Filtered(members) => members.len(),
+            Self::Filtered { ids, .. } => ids.len(),
         }
     }
 
@@ -84,8 +103,14 @@ impl<'a> MembersView<'a> {
     /// Rows `skip..skip + take`.
     pub fn rows(&self, skip: usize, take: usize) -> Vec<&'a Member> {
         match self {
+            Self::None => Vec::new(),
             Self::All(members) => members.values().skip(skip).take(take).collect(),
-            Self::Filtered(members) => members.iter().skip(skip).take(take).copied().collect(),
+            Self::Filtered { ids, members } => ids
+                .iter()
+                .skip(skip)
+                .take(take)
+                .filter_map(|id| members.get(id))
+                .collect(),
         }
     }
 }
@@ -196,6 +221,7 @@ pub struct App {
     pub should_quit: bool,
     /// Styles.
     pub theme: Theme,
+    members_cache: RefCell<Option<(MembersKey, Rc<[roster::MemberId]>)>>,
     clock: Arc<dyn Clock>,
     export_dir: PathBuf,
     export_format: ExportFormat,
@@ -226,6 +252,7 @@ impl App {
             view: View::default(),
             should_quit: false,
             theme: options.theme,
+            members_cache: RefCell::new(None),
             clock,
             export_dir: options.export_dir,
             export_format: options.export_format,
@@ -315,25 +342,45 @@ impl App {
     }
 
     /// The members pane's list: every member of the selected group when there is no filter
-    /// (rows are then reached by skipping, with no copy), else the matching ones, found in
-    /// one allocation-free pass over ids and capabilities.
+    /// (rows are then reached by skipping, with no copy), else the matching ones. Matches are
+    /// found in one allocation-free pass over ids and capabilities and kept until the group
+    /// changes (its last change, size, the filter or freezing), so a 100 000-member group is
+    /// not scanned again for every frame.
     pub fn members_view(&self) -> MembersView<'_> {
-        let Some(members) = self.selected_group().and_then(|g| g.members.as_ref()) else {
-            return MembersView::Filtered(Vec::new());
+        let Some(group) = self.selected_group() else {
+            return MembersView::None;
+        };
+        let Some(members) = group.members.as_ref() else {
+            return MembersView::None;
         };
         let needle = self.filter(Pane::Members).to_lowercase();
         if needle.is_empty() {
             return MembersView::All(members);
         }
-        MembersView::Filtered(
-            members
+        let key = MembersKey {
+            group: group.id.clone(),
+            last_change: group.last_change,
+            len: members.len(),
+            needle,
+            frozen: self.view.frozen.as_ref().map(|f| f.since),
+        };
+        let mut cache = self.members_cache.borrow_mut();
+        if cache.as_ref().is_none_or(|(cached, _)| *cached != key) {
+            let ids = members
                 .values()
                 .filter(|m| {
-                    contains_folded(m.id.as_str().as_bytes(), &needle)
-                        || contains_folded(m.capabilities.as_bytes(), &needle)
+                    contains_folded(m.id.as_str().as_bytes(), &key.needle)
+                        || contains_folded(m.capabilities.as_bytes(), &key.needle)
                 })
-                .collect(),
-        )
+                .map(|m| m.id.clone())
+                .collect();
+            *cache = Some((key, ids));
+        }
+        let ids = cache
+            .as_ref()
+            .map(|(_, ids)| Rc::clone(ids))
+            .unwrap_or_default();
+        MembersView::Filtered { ids, members }
     }
 
     /// How many members the members pane lists.
