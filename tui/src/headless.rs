@@ -49,3 +49,58 @@ pub async fn run(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use roster::{Capabilities, Event, GroupId, MemberId, MemberJoined};
+
+    use super::*;
+    use crate::source::ConnectionState;
+
+    fn joined(revision: u64) -> Update {
+        Update::Event {
+            event: Event::MemberJoined(MemberJoined {
+                revision,
+                group_id: GroupId::new("g").unwrap(),
+                member_id: MemberId::new("m").unwrap(),
+                capabilities: Capabilities::none(),
+            }),
+            at: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    #[tokio::test]
+    async fn prints_each_event_once_as_a_json_line_and_stops_at_the_limit() {
+        let (sender, updates) = mpsc::channel(16);
+        for update in [
+            Update::Connection(ConnectionState::Connected),
+            joined(1),
+            joined(2),
+            joined(2),
+            Update::Restarted,
+            joined(1),
+            joined(5),
+        ] {
+            sender.send(update).await.unwrap();
+        }
+        let mut out = Vec::new();
+        run(updates, &mut out, Some(3)).await.unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let revisions: Vec<u64> = lines
+            .iter()
+            .map(|l| l["revision"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            revisions,
+            [1, 2, 1],
+            "a repeat is dropped; a restart starts over"
+        );
+        assert_eq!(lines[0]["kind"], "member-joined");
+    }
+}
