@@ -9,7 +9,6 @@
 mod plugins;
 mod workload;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -156,7 +155,6 @@ impl Source for DemoSource {
             plugin_events: running.plugins.as_ref().map(PluginHost::events),
             handles: Arc::clone(&running.handles),
             notices: Arc::clone(&running.notices),
-            last: from.saturating_sub(1),
             timeout,
         };
         Ok(futures_util::stream::unfold(state, FeedState::next)
@@ -173,8 +171,6 @@ struct FeedState {
     plugin_events: Option<broadcast::Receiver<PluginEvent>>,
     handles: Arc<Mutex<Vec<HandlerHandle>>>,
     notices: Arc<Mutex<Vec<String>>>,
-    /// The last revision handed out (or the one before the first asked for).
-    last: Revision,
     timeout: Duration,
 }
 
@@ -187,12 +183,8 @@ impl FeedState {
         let batch = tokio::select! {
             _ = self.every_second.tick() => self.periodic().await,
             event = self.events.next() => match event? {
-                Ok(event) => {
-                    self.last = event.revision();
-                    vec![Ok(Update::Event { event, at: SystemTime::now() })]
-                }
+                Ok(event) => vec![Ok(Update::Event { event, at: SystemTime::now() })],
                 Err(CoordinationError::HistoryLost { oldest, .. }) => {
-                    self.last = oldest.saturating_sub(1);
                     vec![Ok(Update::HistoryLost { oldest })]
                 }
                 Err(e) => vec![Err(SourceError::Protocol(e.to_string()))],
@@ -205,7 +197,7 @@ impl FeedState {
     async fn periodic(&mut self) -> Batch {
         let mut batch = Vec::new();
         batch.extend(lock(&self.notices).drain(..).map(|n| Ok(Update::Notice(n))));
-        batch.push(snapshot(&self.monitor, self.last, self.timeout).await);
+        batch.push(snapshot(&self.monitor, self.timeout).await);
         let stats = lock(&self.handles)
             .iter()
             .map(HandlerHandle::stats)
@@ -230,24 +222,18 @@ async fn recv(receiver: &mut Option<broadcast::Receiver<PluginEvent>>) -> Plugin
     }
 }
 
-/// Every group with its leader and members, reflecting at least revision `revision`.
-async fn snapshot(
-    monitor: &Coordinator,
-    revision: Revision,
-    timeout: Duration,
-) -> Result<Update, SourceError> {
+/// Every group with its leader, last change and members, as of the summaries' revision (the
+/// members are read just after, so they may reflect a few later events too).
+async fn snapshot(monitor: &Coordinator, timeout: Duration) -> Result<Update, SourceError> {
     let protocol = |e: CoordinationError| SourceError::Protocol(e.to_string());
+    let (revision, summaries) = monitor.get_group_summaries().await.map_err(protocol)?;
     let now = SystemTime::now();
-    let mut groups = Vec::new();
-    for group in monitor.get_groups().await.map_err(protocol)? {
-        // A group deleted between the listing and these reads is simply left out.
-        let Ok(members) = monitor.get_members_info(group.as_str()).await else {
+    let mut groups = Vec::with_capacity(summaries.len());
+    for summary in summaries {
+        // A group deleted since the summaries is left out; its deletion event follows.
+        let Ok(members) = monitor.get_members_info(summary.group_id.as_str()).await else {
             continue;
         };
-        let Ok(leader) = monitor.get_leader(group.as_str()).await else {
-            continue;
-        };
-        let members: HashMap<_, _> = members;
         let members: Vec<MemberSnapshot> = members
             .into_iter()
             .map(|(id, info)| MemberSnapshot {
@@ -259,10 +245,10 @@ async fn snapshot(
             })
             .collect();
         groups.push(GroupSnapshot {
-            id: group,
+            id: summary.group_id,
             member_count: members.len(),
-            leader,
-            last_change: None,
+            leader: summary.leader,
+            last_change: Some(summary.last_change),
             members: Some(members),
         });
     }
