@@ -4,9 +4,13 @@
 //!
 //! Waits are bounded polls (`wait_until`), never fixed sleeps.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+
+use common::{Daemon, ROSTER, uuid_like};
 
 use futures_util::StreamExt;
 use roster::remote::{Client, RemoteError, StreamItem};
@@ -14,87 +18,13 @@ use roster::{CoordinationError, Event, LeaveReason, Revision};
 use roster_tests::{built, plugin, wait_until};
 
 const PATIENCE: Duration = Duration::from_secs(20);
-const ROSTER: &str = env!("CARGO_BIN_EXE_roster");
-
-/// A daemon process, killed when dropped.
-struct Daemon {
-    child: Child,
-    addr: String,
-    client: Client,
-}
 
 impl Daemon {
-    /// `roster serve` on a free port with `args` added.
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(ROSTER)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start roster serve");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the daemon's first line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("daemon did not start: {line:?}"))
-            .to_owned();
-        let client = Client::new(&addr).unwrap();
-        Self {
-            child,
-            addr,
-            client,
-        }
-    }
-
-    /// A daemon on its own memory store with `options` (e.g. `timeout=1`).
-    fn memory(options: &str) -> Self {
-        let store = uuid_like();
-        let query = if options.is_empty() {
-            String::new()
-        } else {
-            format!("?{options}")
-        };
-        Self::start(&["--backend", &format!("memory://{store}{query}")])
-    }
-
     /// Run the CLI against this daemon.
     fn cli(&self, args: &[&str]) -> Output {
         cli(&["--addr", &self.addr], args)
     }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
 }
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn uuid_like() -> String {
-    format!(
-        "t{}x{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
 fn cli(global: &[&str], args: &[&str]) -> Output {
     Command::new(ROSTER)
         .args(global)

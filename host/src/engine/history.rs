@@ -61,13 +61,15 @@ impl History {
     /// Copy up to `max` events starting at revision `from` into `out`.
     ///
     /// Returns `HistoryLost` when `from` is older than the oldest kept event. Asking for a
-    /// revision past the head yields nothing.
+    /// revision past the head yields nothing. Revision 0 is the initial state, not a change:
+    /// reading from it is reading from the first change.
     pub(crate) fn read_from(
         &self,
         from: Revision,
         max: usize,
         out: &mut Vec<Event>,
     ) -> Result<(), CoordinationError> {
+        let from = from.max(1);
         let oldest = self.oldest();
         if from < oldest && from <= self.head {
             return Err(CoordinationError::HistoryLost {

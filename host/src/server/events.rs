@@ -48,7 +48,7 @@ pub(super) async fn events(
     let Query(query) = query?;
     let group = query.group.as_deref().map(GroupId::new).transpose()?;
     let from = match last_event_id(&headers)? {
-        Some(last) => Some(last + 1),
+        Some(last) => Some(last.saturating_add(1)),
         None => query.from,
     };
     let head = daemon.coordinator.head_revision();

@@ -8,6 +8,7 @@
 //! vanish leave nothing behind.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -36,10 +37,8 @@ impl SessionEntry {
     /// Stand for election in `group`; standing again changes nothing.
     pub(crate) fn stand(&self, group: &str) -> Result<(), ApiError> {
         let mut candidacies = lock(&self.candidacies);
-        let group_id = GroupId::new(group)?;
-        if !candidacies.contains_key(&group_id) {
-            let id = self.coordinator.watch_elected_as_leader(group, |_| {})?;
-            candidacies.insert(group_id, id);
+        if let Entry::Vacant(vacant) = candidacies.entry(GroupId::new(group)?) {
+            vacant.insert(self.coordinator.watch_elected_as_leader(group, |_| {})?);
         }
         Ok(())
     }
