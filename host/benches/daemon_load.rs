@@ -3,7 +3,8 @@
 //!
 //! Checks what must hold under load and prints the figures:
 //! - no event lost: a reader of the event stream sees every revision from 1 to the head,
-//!   contiguous, with no duplicate;
+//!   contiguous, with no duplicate and no resync (the daemon keeps 8 M events of history,
+//!   more than the run makes, so a reader that lags is never cut off);
 //! - the final state is what the clients did: every client left and closed its session,
 //!   so every group is empty and no session remains;
 //! - throughput (operations per second) and latency percentiles per operation.
@@ -121,7 +122,7 @@ fn main() {
 
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(["--backend", "memory://load?history=1000000"])
+        .args(["--backend", "memory://load?history=8000000"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -151,7 +152,7 @@ fn main() {
                 let stream = api.events(Some(1), None).await.expect("event stream");
                 tokio::pin!(stream);
                 let mut expected = 1;
-                let mut gaps = 0u64;
+                let (mut gaps, mut resyncs) = (0u64, 0u64);
                 loop {
                     if stop.borrow().is_some_and(|head| expected > head) {
                         break;
@@ -167,10 +168,10 @@ fn main() {
                             }
                             expected = event.revision() + 1;
                         }
-                        StreamItem::Resync(_) => gaps += 1,
+                        StreamItem::Resync(_) => resyncs += 1,
                     }
                 }
-                (expected - 1, gaps)
+                (expected - 1, gaps, resyncs)
             })
         };
         println!("{sessions} sessions, {GROUPS} groups, {seconds} s, daemon at {addr}");
@@ -189,7 +190,7 @@ fn main() {
         let elapsed = start.elapsed().as_secs_f64();
         let status = api.status().await.expect("status");
         stop_at.send_replace(Some(status.revision));
-        let (seen, gaps) = tokio::time::timeout(Duration::from_secs(120), reader)
+        let (seen, gaps, resyncs) = tokio::time::timeout(Duration::from_secs(120), reader)
             .await
             .expect("the reader reached the head")
             .expect("reader task");
@@ -214,7 +215,7 @@ fn main() {
         report("leave", all.leave, elapsed);
         report("close", all.close, elapsed);
         println!(
-            "  event stream: {seen} of {} revisions seen, {gaps} gaps or duplicates",
+            "  event stream: {seen} of {} revisions seen, {gaps} gaps or duplicates, {resyncs} resyncs",
             status.revision
         );
         println!(
@@ -224,6 +225,7 @@ fn main() {
         );
         assert_eq!(seen, status.revision, "the reader saw every revision");
         assert_eq!(gaps, 0, "no event lost or repeated");
+        assert_eq!(resyncs, 0, "the reader kept up with the history kept");
         assert_eq!(members, 0, "every client left");
         assert_eq!(status.sessions, 0, "every session closed");
     });
