@@ -5,7 +5,7 @@
 //! event-to-handler latency (a join committed until the handler has returned from the call
 //! that delivered it). Set `ROSTER_BENCH_QUICK=1` for a fast smoke run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use roster::plugin::{HandlerHandle, HandlerSpec, PluginHost, PluginHostOptions};
