@@ -144,6 +144,35 @@ pub struct LeaderOf {
     pub leader: Option<Leader>,
 }
 
+/// `GET /v1/snapshot`: every group with its members, at one revision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The store this was read from (see [`Status::store_id`]).
+    pub store_id: String,
+    /// The revision the snapshot reflects: stream events from the next one to keep it
+    /// current.
+    pub revision: Revision,
+    /// Every group, sorted by id.
+    pub groups: Vec<GroupState>,
+}
+
+/// One group in a [`Snapshot`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupState {
+    /// The group.
+    pub group_id: GroupId,
+    /// How many members it has.
+    pub member_count: usize,
+    /// Its leader, if it has one.
+    pub leader: Option<Leader>,
+    /// Revision of its latest change.
+    pub last_change: Revision,
+    /// Its members in id order, at most `max_members` of them.
+    pub members: Vec<Member>,
+    /// Whether `members` lists every member.
+    pub complete: bool,
+}
+
 /// `GET /v1/status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -151,6 +180,9 @@ pub struct Status {
     pub version: String,
     /// The backend store it serves.
     pub backend: String,
+    /// Identifies the store: another id at the same address is a new store (a restarted
+    /// `memory://` daemon), whose revisions start over.
+    pub store_id: String,
     /// The newest revision.
     pub revision: Revision,
     /// The oldest revision the event stream can still resume from.

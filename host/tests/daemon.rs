@@ -210,6 +210,38 @@ async fn coordination_errors_keep_their_meaning_across_the_wire() {
     assert_eq!(member.capabilities, "".into());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_stream_from_its_next_revision_misses_nothing() {
+    let daemon = Daemon::memory("");
+    let c = &daemon.client;
+    let session = c.open_session("m1", None).await.unwrap().session_id;
+    c.join(&session, "g", "one".into(), true).await.unwrap();
+    c.stand(&session, "g").await.unwrap();
+    let snapshot = c.snapshot(None).await.unwrap();
+    assert_eq!(snapshot.store_id, c.status().await.unwrap().store_id);
+    let [group] = snapshot.groups.as_slice() else {
+        panic!("{snapshot:?}");
+    };
+    assert_eq!((group.member_count, group.complete), (1, true));
+    assert_eq!(group.members[0].capabilities, "one".into());
+    assert_eq!(group.leader.as_ref().unwrap().member_id, "m1");
+    c.update_capabilities(&session, "g", "two".into())
+        .await
+        .unwrap();
+    let head = c.status().await.unwrap().revision;
+    let items = events(c, Some(snapshot.revision + 1), head).await;
+    assert_eq!(
+        revisions(&items),
+        ((snapshot.revision + 1)..=head).collect::<Vec<_>>()
+    );
+    // Another daemon's store has another id, so a client can tell a restart.
+    let other = Daemon::memory("");
+    assert_ne!(
+        other.client.status().await.unwrap().store_id,
+        snapshot.store_id
+    );
+}
+
 // ----- the event stream -----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1064,6 +1064,39 @@ async fn sessions_join_elect_and_leave_as_documented() {
     let status = d.call(Method::GET, "/v1/status", &[]).await;
     status.expect(200, None);
     assert_eq!(status.json()["sessions"], 2);
+    let snapshot = d.call(Method::GET, "/v1/snapshot", &[]).await;
+    snapshot.expect(200, None);
+    let snapshot = snapshot.json();
+    assert_eq!(snapshot["revision"], status.json()["revision"]);
+    assert_eq!(snapshot["store_id"], status.json()["store_id"]);
+    let busy = &snapshot["groups"][1];
+    assert_eq!(busy["group_id"], "work ers/1");
+    assert_eq!(busy["complete"], true);
+    assert_eq!(
+        busy["members"].as_array().unwrap().len(),
+        busy["member_count"].as_u64().unwrap() as usize
+    );
+    let truncated = d
+        .exchange(
+            Method::GET,
+            "/v1/snapshot",
+            "/v1/snapshot",
+            "?max_members=0",
+            |r| r,
+        )
+        .await;
+    truncated.expect(200, None);
+    assert_eq!(truncated.json()["groups"][1]["complete"], false);
+    assert_eq!(truncated.json()["groups"][1]["members"], json!([]));
+    d.exchange(
+        Method::GET,
+        "/v1/snapshot",
+        "/v1/snapshot",
+        "?max_members=-1",
+        |r| r,
+    )
+    .await
+    .expect(400, Some("bad-request"));
     let plugins = d.call(Method::GET, "/v1/plugins", &[]).await;
     plugins.expect(200, None);
     assert_eq!(plugins.json()["plugins"], json!([]));

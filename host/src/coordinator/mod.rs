@@ -82,6 +82,24 @@ impl Coordinator {
         self.inner.engine.read(|state| state.history.oldest())
     }
 
+    /// Identifies the store: a store of the same name made anew (a restarted process) has
+    /// another id, and its revisions start over.
+    pub fn store_id(&self) -> &str {
+        &self.inner.engine.id
+    }
+
+    /// Every group with its members (at most `max_members` of each, in id order), read at
+    /// one revision (returned too).
+    pub(crate) fn snapshot(
+        &self,
+        max_members: usize,
+    ) -> Operation<(Revision, Vec<crate::engine::state::GroupWithMembers>)> {
+        self.op(|state, _| {
+            let groups = state.snapshot(tokio::time::Instant::now(), max_members);
+            Ok((state.history.head(), groups))
+        })
+    }
+
     /// The store's name (the backend URL without its options).
     pub fn store_name(&self) -> &str {
         &self.inner.url.store

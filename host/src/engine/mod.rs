@@ -21,6 +21,9 @@ pub(crate) use state::{GroupSummary, Leader, MemberInfo, SessionId, State};
 /// One store of the embedded backend.
 #[derive(Debug)]
 pub(crate) struct Engine {
+    /// Tells this store apart from any other, including one of the same name in an earlier
+    /// process: revisions only compare within one store.
+    pub(crate) id: String,
     state: Mutex<State>,
     /// Woken after every change, for history readers waiting at the head.
     changed: Notify,
@@ -32,6 +35,7 @@ pub(crate) struct Engine {
 impl Engine {
     pub(crate) fn new(history_size: usize, max_capabilities: usize) -> Arc<Self> {
         Arc::new(Self {
+            id: uuid::Uuid::new_v4().simple().to_string(),
             state: Mutex::new(State::new(history_size, max_capabilities)),
             changed: Notify::new(),
             reaper_wake: Arc::new(Notify::new()),

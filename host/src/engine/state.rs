@@ -46,6 +46,9 @@ pub struct MemberInfo {
     pub expires_in: Duration,
 }
 
+/// A group and (some of) its members, as a snapshot lists them.
+pub(crate) type GroupWithMembers = (GroupSummary, Vec<(MemberId, MemberInfo)>);
+
 /// One group at a glance: what an overview of every group shows.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupSummary {
@@ -405,6 +408,26 @@ impl State {
         let mut ids: Vec<GroupId> = self.groups.keys().cloned().collect();
         ids.sort_unstable();
         ids
+    }
+
+    /// Every group with its members (at most `max_members` of each, in id order), sorted by
+    /// id: the whole state at one revision.
+    pub(crate) fn snapshot(&self, now: Instant, max_members: usize) -> Vec<GroupWithMembers> {
+        let now_ms = self.millis(now);
+        self.group_summaries()
+            .into_iter()
+            .map(|summary| {
+                let group = &self.groups[&summary.group_id];
+                let mut ids: Vec<&MemberId> = group.members.keys().collect();
+                ids.sort_unstable();
+                let members = ids
+                    .into_iter()
+                    .take(max_members)
+                    .map(|id| (id.clone(), self.info_of(&group.members[id], now_ms)))
+                    .collect();
+                (summary, members)
+            })
+            .collect()
     }
 
     /// Every group at a glance, sorted by id.

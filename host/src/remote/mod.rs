@@ -208,6 +208,29 @@ impl Client {
         self.call(Method::GET, &["groups"], NO_BODY).await
     }
 
+    /// Every group with its members (at most `max_members` of each; the daemon's default,
+    /// 10 000, when `None`), read at one revision: what a view needs before it follows
+    /// [`Client::events`] from the next revision.
+    pub async fn snapshot(&self, max_members: Option<usize>) -> Result<api::Snapshot> {
+        let mut url = self.url(&["snapshot"]);
+        if let Some(max) = max_members {
+            url.query_pairs_mut()
+                .append_pair("max_members", &max.to_string());
+        }
+        let response = self
+            .http
+            .get(url)
+            .timeout(CALL_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        if !response.status().is_success() {
+            return Err(error_of(response).await);
+        }
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        serde_json::from_slice(&bytes).map_err(|e| RemoteError::Protocol(e.to_string()))
+    }
+
     /// Create a group.
     pub async fn create_group(&self, group: &str) -> Result<()> {
         self.act(Method::PUT, &["groups", group], NO_BODY).await

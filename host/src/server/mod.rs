@@ -385,6 +385,7 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
             "/v1/sessions/{session}/elections/{group}/stand-down",
             post(r::stand_down),
         )
+        .route("/v1/snapshot", get(r::snapshot))
         .route("/v1/groups", get(r::groups))
         .route(
             "/v1/groups/{group}",

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
@@ -43,6 +43,7 @@ pub(super) async fn status(State(daemon): Shared) -> Reply<Json<api::Status>> {
     Ok(Json(api::Status {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         backend: c.store_name().to_owned(),
+        store_id: c.store_id().to_owned(),
         revision: c.head_revision(),
         oldest_revision: c.oldest_revision(),
         groups,
@@ -208,6 +209,44 @@ pub(super) async fn stand_down(
 }
 
 // ----- groups -----
+
+/// Query of `GET /v1/snapshot`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SnapshotQuery {
+    /// Most members listed per group.
+    max_members: Option<usize>,
+}
+
+/// Members listed per group in a snapshot when the query does not say.
+const DEFAULT_SNAPSHOT_MEMBERS: usize = 10_000;
+
+pub(super) async fn snapshot(
+    State(daemon): Shared,
+    query: Result<Query<SnapshotQuery>, QueryRejection>,
+) -> Reply<Json<api::Snapshot>> {
+    let Query(query) = take(query)?;
+    let max_members = query.max_members.unwrap_or(DEFAULT_SNAPSHOT_MEMBERS);
+    let (revision, groups) = daemon.coordinator.snapshot(max_members).await?;
+    Ok(Json(api::Snapshot {
+        store_id: daemon.coordinator.store_id().to_owned(),
+        revision,
+        groups: groups
+            .into_iter()
+            .map(|(summary, members)| api::GroupState {
+                complete: members.len() == summary.members,
+                group_id: summary.group_id,
+                member_count: summary.members,
+                leader: summary.leader,
+                last_change: summary.last_change,
+                members: members
+                    .iter()
+                    .map(|(id, info)| api::Member::new(id.clone(), info))
+                    .collect(),
+            })
+            .collect(),
+    }))
+}
 
 pub(super) async fn groups(State(daemon): Shared) -> Reply<Json<api::Groups>> {
     let (revision, groups) = daemon.coordinator.get_group_summaries().await?;

@@ -1,14 +1,14 @@
 //! `--connect ADDR`: a running `roster serve` daemon, through `roster::remote::Client`.
 //!
-//! Each connection checks the daemon's status, sends a snapshot (group summaries, and the
-//! members of every group up to [`MEMBERS_PER_SNAPSHOT`] members; bigger groups are kept
-//! current from events alone), then streams events from the requested revision, with a fresh
-//! snapshot and plugin statistics every [`REFRESH`]. A `resync` from the daemon (the monitor
-//! fell behind its history) becomes [`Update::HistoryLost`] followed at once by a snapshot.
-//! A daemon whose head is behind the revision asked for is running a new store (a restart
-//! on `memory://`): the connection then begins with [`Update::Restarted`] and reads the new
-//! store from its first snapshot. The daemon sends no event times, so events are stamped
-//! when they arrive.
+//! Each connection checks the daemon's status, sends a snapshot (every group with its
+//! members, read by the daemon at one revision; groups of more than [`MEMBERS_PER_SNAPSHOT`]
+//! members are kept current from events alone), then streams events from the requested
+//! revision, with a fresh snapshot and plugin statistics every [`REFRESH`]. A `resync` from
+//! the daemon (the monitor fell behind its history) becomes [`Update::HistoryLost`] followed
+//! at once by a snapshot. A daemon with another store id than before, or whose head is behind
+//! the revision asked for, is running a new store (a restart on `memory://`): the connection
+//! then begins with [`Update::Restarted`] and reads the new store from its first snapshot.
+//! The daemon sends no event times, so events are stamped when they arrive.
 
 use std::time::{Duration, SystemTime};
 
@@ -27,6 +27,8 @@ pub const REFRESH: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub struct RemoteSource {
     client: Client,
+    /// The store seen on the last connection.
+    store_id: Option<String>,
 }
 
 impl RemoteSource {
@@ -36,7 +38,10 @@ impl RemoteSource {
     /// The address is not valid.
     pub fn new(address: &str) -> Result<Self, SourceError> {
         let client = Client::new(address).map_err(source_error)?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            store_id: None,
+        })
     }
 }
 
@@ -47,46 +52,41 @@ fn source_error(error: RemoteError) -> SourceError {
     }
 }
 
-/// Group summaries and members now, reflecting at least the revision returned.
+/// Every group and its members, as the daemon read them at the revision returned.
 async fn snapshot(client: &Client, timeout: Duration) -> Result<Update, SourceError> {
-    let overview = client.groups().await.map_err(source_error)?;
+    let snapshot = client
+        .snapshot(Some(MEMBERS_PER_SNAPSHOT))
+        .await
+        .map_err(source_error)?;
     let now = SystemTime::now();
-    let mut groups = Vec::with_capacity(overview.groups.len());
-    for summary in overview.groups {
-        let members = if summary.members <= MEMBERS_PER_SNAPSHOT {
-            match client.members(summary.group_id.as_str()).await {
-                Ok(members) => Some(
-                    members
-                        .into_iter()
-                        .map(|m| {
-                            let info = m.info();
-                            MemberSnapshot {
-                                id: m.member_id,
-                                capabilities: info.capabilities,
-                                joined_at: info.joined_at,
-                                last_heartbeat: Some(now - timeout.saturating_sub(info.expires_in)),
-                                expires_at: Some(now + info.expires_in),
-                            }
-                        })
-                        .collect(),
-                ),
-                // Deleted since the overview: its deletion event follows.
-                Err(RemoteError::Coordination(_)) => None,
-                Err(e) => return Err(source_error(e)),
-            }
-        } else {
-            None
-        };
-        groups.push(GroupSnapshot {
-            id: summary.group_id,
-            member_count: summary.members,
-            leader: summary.leader,
-            last_change: Some(summary.last_change),
-            members,
-        });
-    }
+    let groups = snapshot
+        .groups
+        .into_iter()
+        .map(|group| GroupSnapshot {
+            members: group.complete.then(|| {
+                group
+                    .members
+                    .into_iter()
+                    .map(|m| {
+                        let info = m.info();
+                        MemberSnapshot {
+                            id: m.member_id,
+                            capabilities: info.capabilities,
+                            joined_at: info.joined_at,
+                            last_heartbeat: Some(now - timeout.saturating_sub(info.expires_in)),
+                            expires_at: Some(now + info.expires_in),
+                        }
+                    })
+                    .collect()
+            }),
+            id: group.group_id,
+            member_count: group.member_count,
+            leader: group.leader,
+            last_change: Some(group.last_change),
+        })
+        .collect();
     Ok(Update::Snapshot(Snapshot {
-        revision: overview.revision,
+        revision: snapshot.revision,
         groups,
     }))
 }
@@ -138,8 +138,10 @@ impl Source for RemoteSource {
         let status = self.client.status().await.map_err(source_error)?;
         let timeout = Duration::from_millis(status.membership_timeout_ms);
         let mut first = Vec::new();
+        let known = self.store_id.replace(status.store_id.clone());
+        let new_store = known.is_some_and(|known| known != status.store_id);
         let from = match from {
-            Some(from) if from > status.revision + 1 => {
+            Some(from) if new_store || from > status.revision + 1 => {
                 tracing::warn!(from, head = status.revision, "the daemon's store is new");
                 first.push(Ok(Update::Restarted));
                 None
