@@ -13,7 +13,7 @@ use crate::engine::state::{GroupSummary, Leader, MemberInfo};
 use crate::error::CoordinationError;
 use crate::event::Revision;
 use crate::ids::{Capabilities, GroupId, MemberId};
-use crate::plugin::PluginStats;
+use crate::plugin::{PluginEvent, PluginStats};
 
 /// The API's version prefix.
 pub const PREFIX: &str = "/v1";
@@ -204,6 +204,12 @@ pub struct Status {
 pub struct Plugins {
     /// Every attached plugin's counters.
     pub plugins: Vec<PluginStats>,
+    /// The latest plugin events (faults, restarts, quarantines, resyncs, reloads), oldest
+    /// first; at most the daemon's last 256.
+    pub recent_events: Vec<PluginEvent>,
+    /// How many plugin events there have been since the daemon started: a reader that saw
+    /// `n` before knows the last `events_total - n` of `recent_events` are new.
+    pub events_total: u64,
 }
 
 /// The body of every error response.

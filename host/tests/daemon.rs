@@ -13,6 +13,7 @@ use std::time::Duration;
 use common::{Daemon, ROSTER, uuid_like};
 
 use futures_util::StreamExt;
+use roster::plugin::PluginEventKind;
 use roster::remote::{Client, RemoteError, StreamItem};
 use roster::{CoordinationError, Event, LeaveReason, Revision};
 use roster_tests::{built, plugin, wait_until};
@@ -511,6 +512,54 @@ async fn plugin_check_lists_a_components_imports_and_rejects_others() {
 
     let not_wasm = cli(&[], &["plugin", "check", ROSTER]);
     assert_eq!(not_wasm.status.code(), Some(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_faults_show_in_the_plugin_status() {
+    if !built("rust") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[handlers]]\nname = \"misbehave\"\npath = {:?}\ngroups = [\"trap\"]\n",
+            plugin("rust-misbehave.wasm")
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--backend",
+        &format!("memory://{}", uuid_like()),
+    ]);
+    let c = &daemon.client;
+    // Any event of the `trap` group makes this plugin trap.
+    c.create_group("trap").await.unwrap();
+    let report = wait_until(PATIENCE, || async {
+        let report = c.plugins().await.unwrap();
+        report
+            .recent_events
+            .iter()
+            .any(|e| matches!(e.kind, PluginEventKind::Fault { .. }))
+            .then_some(report)
+    })
+    .await;
+    assert_eq!(report.plugins[0].name, "misbehave");
+    assert!(report.plugins[0].traps >= 1);
+    assert!(report.events_total >= report.recent_events.len() as u64);
+    let json: serde_json::Value =
+        serde_json::from_slice(&daemon.cli(&["plugins", "--json"]).stdout).unwrap();
+    assert!(
+        json["recent_events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["plugin"] == "misbehave" && e["kind"]["kind"] == "fault"),
+        "{json}"
+    );
 }
 
 // ----- shutdown -----

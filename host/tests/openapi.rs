@@ -21,7 +21,7 @@ use roster::event::{
     CapabilitiesUpdated, Event, GroupCreated, GroupDeleted, LeaderElected, LeaderLost,
     LeadershipEnd, LeaveReason, MemberJoined, MemberLeft,
 };
-use roster::plugin::{PluginState, PluginStats};
+use roster::plugin::{FaultReason, PluginEvent, PluginEventKind, PluginState, PluginStats};
 use roster::server::{ServeConfig, Server};
 use roster::{Capabilities, CoordinationError, GroupId, IdKind, MemberId, UrlProblem};
 use serde_json::{Value, json};
@@ -756,8 +756,54 @@ fn plugin_statistics_serialize_as_the_plugin_schema_says() {
         };
         let value = serde_json::to_value(&stats).unwrap();
         api.assert_component("PluginStats", &value);
-        api.assert_component("Plugins", &json!({ "plugins": [value] }));
+        api.assert_component(
+            "Plugins",
+            &json!({ "plugins": [value], "recent_events": [], "events_total": 0 }),
+        );
     }
+}
+
+#[test]
+fn plugin_events_serialize_as_the_plugin_event_schema_says() {
+    let api = Api::load();
+    let kinds = [
+        PluginEventKind::Fault {
+            reason: FaultReason::Trap("unreachable".into()),
+            revisions: (3, 9),
+        },
+        PluginEventKind::Fault {
+            reason: FaultReason::Deadline(Duration::from_millis(250)),
+            revisions: (10, 10),
+        },
+        PluginEventKind::Restarted,
+        PluginEventKind::BatchSkipped { revisions: (3, 9) },
+        PluginEventKind::Quarantined {
+            duration: Duration::from_secs(2),
+        },
+        PluginEventKind::Resynced { revision: 12 },
+        PluginEventKind::Reloaded,
+        PluginEventKind::ReloadFailed {
+            error: "not a component".into(),
+        },
+        PluginEventKind::Stopped,
+    ];
+    let events: Vec<Value> = kinds
+        .into_iter()
+        .map(|kind| {
+            let event = PluginEvent {
+                plugin: "log".into(),
+                at: SystemTime::now(),
+                kind,
+            };
+            let value = serde_json::to_value(&event).unwrap();
+            api.assert_component("PluginEvent", &value);
+            value
+        })
+        .collect();
+    api.assert_component(
+        "Plugins",
+        &json!({ "plugins": [], "recent_events": events, "events_total": 9 }),
+    );
 }
 
 #[test]

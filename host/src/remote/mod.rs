@@ -19,7 +19,6 @@ use crate::engine::state::{Leader, MemberInfo};
 use crate::error::CoordinationError;
 use crate::event::{Event, Revision};
 use crate::ids::{Capabilities, GroupId, MemberId};
-use crate::plugin::PluginStats;
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -195,10 +194,9 @@ impl Client {
         self.call(Method::GET, &["status"], NO_BODY).await
     }
 
-    /// Every attached plugin's counters.
-    pub async fn plugins(&self) -> Result<Vec<PluginStats>> {
-        let reply: api::Plugins = self.call(Method::GET, &["plugins"], NO_BODY).await?;
-        Ok(reply.plugins)
+    /// Every attached plugin's counters, and the latest plugin events.
+    pub async fn plugins(&self) -> Result<api::Plugins> {
+        self.call(Method::GET, &["plugins"], NO_BODY).await
     }
 
     // ----- groups -----

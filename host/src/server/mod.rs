@@ -14,6 +14,7 @@ mod events;
 mod routes;
 mod sessions;
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,8 +32,8 @@ use crate::backend_url::BackendUrl;
 use crate::coordinator::{Coordinator, Heartbeat, get_coordinator};
 use crate::error::CoordinationError;
 use crate::plugin::{
-    HandlerConfig, HandlerHandle, PluginConfig, PluginError, PluginHost, PluginHostOptions,
-    PluginStats,
+    HandlerConfig, HandlerHandle, PluginConfig, PluginError, PluginEvent, PluginHost,
+    PluginHostOptions,
 };
 use sessions::Sessions;
 
@@ -211,11 +212,22 @@ impl ServeConfig {
     }
 }
 
+/// How many plugin events the daemon keeps for `GET /v1/plugins`.
+const PLUGIN_EVENTS_KEPT: usize = 256;
+
+/// The latest plugin events, and how many there have been.
+#[derive(Default)]
+struct PluginLog {
+    recent: VecDeque<PluginEvent>,
+    total: u64,
+}
+
 /// State shared by every request.
 pub(crate) struct Daemon {
     coordinator: Coordinator,
     sessions: Sessions,
     plugins: Mutex<Vec<HandlerHandle>>,
+    plugin_log: Arc<Mutex<PluginLog>>,
     started: std::time::Instant,
     shutdown: watch::Sender<bool>,
 }
@@ -225,13 +237,20 @@ impl Daemon {
         self.plugins.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    fn plugin_stats(&self) -> Vec<PluginStats> {
-        self.plugins
+    fn plugin_report(&self) -> crate::api::Plugins {
+        let plugins = self
+            .plugins
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
             .map(HandlerHandle::stats)
-            .collect()
+            .collect();
+        let log = self.plugin_log.lock().unwrap_or_else(|p| p.into_inner());
+        crate::api::Plugins {
+            plugins,
+            recent_events: log.recent.iter().cloned().collect(),
+            events_total: log.total,
+        }
     }
 
     fn is_shutting_down(&self) -> bool {
@@ -252,6 +271,8 @@ pub struct Server {
     daemon: Arc<Daemon>,
     listener: TcpListener,
     local_addr: SocketAddr,
+    /// Keeps the latest plugin events for the API, while plugins run.
+    recorder: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -273,8 +294,11 @@ impl Server {
         let coordinator = get_coordinator(&url, &member)?;
         coordinator.start(Heartbeat::Background).await?;
         let mut handles = Vec::new();
+        let plugin_log = Arc::new(Mutex::new(PluginLog::default()));
+        let mut recorder = None;
         if !config.handlers.is_empty() {
             let host = PluginHost::new(PluginHostOptions::default())?;
+            recorder = Some(tokio::spawn(record(host.events(), Arc::clone(&plugin_log))));
             let plugins = PluginConfig {
                 handlers: config.handlers,
             };
@@ -295,6 +319,7 @@ impl Server {
             coordinator,
             sessions: Sessions::new(config.max_sessions),
             plugins: Mutex::new(handles),
+            plugin_log,
             started: std::time::Instant::now(),
             shutdown,
         });
@@ -302,6 +327,7 @@ impl Server {
             daemon,
             listener,
             local_addr,
+            recorder,
         })
     }
 
@@ -349,6 +375,9 @@ impl Server {
             if !handle.drain(head, DRAIN_PATIENCE).await {
                 tracing::warn!(plugin = %name, "plugin did not catch up before shutdown");
             }
+        }
+        if let Some(recorder) = self.recorder {
+            recorder.abort();
         }
         let _ = daemon.coordinator.stop().await;
         tracing::info!("stopped");
@@ -415,6 +444,29 @@ async fn method_not_allowed(
             },
         }),
     )
+}
+
+/// Keep the latest plugin events, and count them all (those a slow recorder missed too).
+async fn record(
+    mut events: tokio::sync::broadcast::Receiver<PluginEvent>,
+    log: Arc<Mutex<PluginLog>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = events.recv().await;
+        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            Ok(event) => {
+                if log.recent.len() == PLUGIN_EVENTS_KEPT {
+                    log.recent.pop_front();
+                }
+                log.recent.push_back(event);
+                log.total += 1;
+            }
+            Err(RecvError::Lagged(missed)) => log.total += missed,
+            Err(RecvError::Closed) => return,
+        }
+    }
 }
 
 /// Forget sessions long expired, once a second, for as long as the daemon lives.

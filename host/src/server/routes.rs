@@ -62,9 +62,7 @@ pub(super) async fn openapi() -> impl IntoResponse {
 }
 
 pub(super) async fn plugins(State(daemon): Shared) -> Json<api::Plugins> {
-    Json(api::Plugins {
-        plugins: daemon.plugin_stats(),
-    })
+    Json(daemon.plugin_report())
 }
 
 // ----- sessions -----

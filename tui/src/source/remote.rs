@@ -8,8 +8,11 @@
 //! at once by a snapshot. A daemon with another store id than before, or whose head is behind
 //! the revision asked for, is running a new store (a restart on `memory://`): the connection
 //! then begins with [`Update::Restarted`] and reads the new store from its first snapshot.
-//! The daemon sends no event times, so events are stamped when they arrive.
+//! The daemon sends no event times, so events are stamped when they arrive. Plugin events
+//! come with the statistics: each refresh passes on those the daemon counted since the last.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use futures_util::{Stream, StreamExt};
@@ -29,6 +32,8 @@ pub struct RemoteSource {
     client: Client,
     /// The store seen on the last connection.
     store_id: Option<String>,
+    /// How many of the daemon's plugin events have been passed on.
+    plugin_events_seen: Arc<AtomicU64>,
 }
 
 impl RemoteSource {
@@ -41,6 +46,7 @@ impl RemoteSource {
         Ok(Self {
             client,
             store_id: None,
+            plugin_events_seen: Arc::default(),
         })
     }
 }
@@ -91,13 +97,40 @@ async fn snapshot(client: &Client, timeout: Duration) -> Result<Update, SourceEr
     }))
 }
 
-async fn refresh(client: &Client, timeout: Duration) -> Vec<Result<Update, SourceError>> {
-    let plugins = client
-        .plugins()
-        .await
-        .map(Update::Plugins)
-        .map_err(source_error);
-    vec![snapshot(client, timeout).await, plugins]
+/// A snapshot, plugin statistics, and the plugin events not passed on yet (`seen` counts
+/// the daemon's plugin events passed on so far, across connections).
+async fn refresh(
+    client: &Client,
+    timeout: Duration,
+    seen: &AtomicU64,
+) -> Vec<Result<Update, SourceError>> {
+    let mut batch = vec![snapshot(client, timeout).await];
+    match client.plugins().await {
+        Ok(report) => {
+            let before = seen.swap(report.events_total, Ordering::Relaxed);
+            let skip = already_seen(report.events_total, before, report.recent_events.len());
+            batch.push(Ok(Update::Plugins(report.plugins)));
+            batch.extend(
+                report
+                    .recent_events
+                    .into_iter()
+                    .skip(skip)
+                    .map(|event| Ok(Update::PluginEvent(event))),
+            );
+        }
+        Err(e) => batch.push(Err(source_error(e))),
+    }
+    batch
+}
+
+/// How many of the `kept` latest plugin events (of `total` so far) were passed on already,
+/// when `before` had been. A daemon that counts fewer than before is a new one: all it has is
+/// new.
+fn already_seen(total: u64, before: u64, kept: usize) -> usize {
+    match total.checked_sub(before) {
+        Some(new) => kept.saturating_sub(usize::try_from(new).unwrap_or(usize::MAX)),
+        None => 0,
+    }
 }
 
 type Events = std::pin::Pin<Box<dyn Stream<Item = Result<StreamItem, RemoteError>> + Send>>;
@@ -107,19 +140,20 @@ struct FeedState {
     events: Events,
     refresh: tokio::time::Interval,
     timeout: Duration,
+    plugin_events_seen: Arc<AtomicU64>,
 }
 
 impl FeedState {
     async fn next(mut self) -> Option<(Vec<Result<Update, SourceError>>, Self)> {
         let batch = tokio::select! {
-            _ = self.refresh.tick() => refresh(&self.client, self.timeout).await,
+            _ = self.refresh.tick() => refresh(&self.client, self.timeout, &self.plugin_events_seen).await,
             item = self.events.next() => match item? {
                 Ok(StreamItem::Event(event)) => {
                     vec![Ok(Update::Event { event, at: SystemTime::now() })]
                 }
                 Ok(StreamItem::Resync(resync)) => {
                     let mut batch = vec![Ok(Update::HistoryLost { oldest: resync.oldest })];
-                    batch.extend(refresh(&self.client, self.timeout).await);
+                    batch.extend(refresh(&self.client, self.timeout, &self.plugin_events_seen).await);
                     batch
                 }
                 Err(e) => vec![Err(source_error(e))],
@@ -148,13 +182,20 @@ impl Source for RemoteSource {
             }
             other => other,
         };
-        first.extend(refresh(&self.client, timeout).await);
-        let snapshot = first.iter().rev().nth(1);
-        let from = match (snapshot, from) {
-            (_, Some(from)) => from,
-            (Some(Ok(Update::Snapshot(s))), None) => s.revision + 1,
-            (Some(Err(e)), None) => return Err(e.clone()),
-            (_, None) => status.revision + 1,
+        let refreshed = refresh(&self.client, timeout, &self.plugin_events_seen).await;
+        let snapshot = refreshed.iter().find_map(|update| match update {
+            Ok(Update::Snapshot(s)) => Some(s.revision),
+            _ => None,
+        });
+        let failure = refreshed
+            .iter()
+            .find_map(|update| update.as_ref().err().cloned());
+        first.extend(refreshed);
+        let from = match (from, snapshot, failure) {
+            (Some(from), _, _) => from,
+            (None, Some(revision), _) => revision + 1,
+            (None, None, Some(error)) => return Err(error),
+            (None, None, None) => status.revision + 1,
         };
         let events = self
             .client
@@ -171,9 +212,29 @@ impl Source for RemoteSource {
             events,
             refresh: every,
             timeout,
+            plugin_events_seen: Arc::clone(&self.plugin_events_seen),
         };
         let rest = futures_util::stream::unfold(state, FeedState::next)
             .flat_map(futures_util::stream::iter);
         Ok(futures_util::stream::iter(first).chain(rest).boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::already_seen;
+
+    #[test]
+    fn only_plugin_events_counted_since_the_last_refresh_are_new() {
+        // Nothing before: everything kept is new.
+        assert_eq!(already_seen(3, 0, 3), 0);
+        // Two more since 3: the last two of five kept.
+        assert_eq!(already_seen(5, 3, 5), 3);
+        // More new than kept (some dropped off the daemon's list): all kept are new.
+        assert_eq!(already_seen(900, 100, 256), 0);
+        // Nothing new.
+        assert_eq!(already_seen(7, 7, 7), 7);
+        // A restarted daemon counts from zero again.
+        assert_eq!(already_seen(2, 40, 2), 0);
     }
 }

@@ -275,7 +275,8 @@ async fn remote(client: &Client, json: bool, command: Command) -> Result<(), Rem
         Command::Watch { group, from } => watch(client, group, from).await?,
         Command::Plugins => {
             let plugins = client.plugins().await?;
-            output::print(json, &plugins, |p| {
+            output::print(json, &plugins, |report| {
+                let p = &report.plugins;
                 let mut table = output::table(&[
                     "PLUGIN", "STATE", "EVENTS", "ERRORS", "TRAPS", "RESTARTS", "QUEUE", "P99",
                 ]);
