@@ -1324,35 +1324,25 @@ async fn malformed_requests_get_documented_errors_and_the_daemon_keeps_serving()
     )
     .await
     .expect(400, Some("invalid-id"));
-    // Empty segments are routed, and refused as ids.
-    d.exchange(
-        Method::GET,
-        "/v1/groups/{group}/members",
-        "/v1/groups//members",
-        "",
-        |r| r,
-    )
-    .await
-    .expect(400, Some("invalid-id"));
-    // A path segment that is not UTF-8 once decoded.
-    d.exchange(
-        Method::GET,
-        "/v1/sessions/{session}",
-        "/v1/sessions/%FF",
-        "",
-        |r| r,
-    )
-    .await
-    .expect(400, Some("bad-request"));
-    d.exchange(
-        Method::GET,
-        "/v1/groups/{group}/leader",
-        "/v1/groups/%C3%28/leader",
-        "",
-        |r| r,
-    )
-    .await
-    .expect(400, Some("bad-request"));
+    // Raw paths: an empty segment is routed and refused as an id; a segment that is not
+    // UTF-8 once decoded is a bad request.
+    for (template, path, code) in [
+        (
+            "/v1/groups/{group}/members",
+            "/v1/groups//members",
+            "invalid-id",
+        ),
+        ("/v1/sessions/{session}", "/v1/sessions/%FF", "bad-request"),
+        (
+            "/v1/groups/{group}/leader",
+            "/v1/groups/%C3%28/leader",
+            "bad-request",
+        ),
+    ] {
+        d.exchange(Method::GET, template, path, "", |r| r)
+            .await
+            .expect(400, Some(code));
+    }
 
     // The event stream's parameters.
     let head = d.head_revision().await;

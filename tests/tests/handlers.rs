@@ -25,12 +25,14 @@ struct Fixture {
 }
 
 /// A cache shared by every test of this binary, filled once: compiling a component takes
-/// seconds in a debug build, loading it from the cache takes milliseconds.
+/// seconds in a debug build, loading it from the cache takes milliseconds. It lives in the
+/// target directory, so runs reuse it (entries are keyed by content and engine) and nothing
+/// piles up in the system's temporary directory.
 fn shared_cache() -> PathBuf {
     static CACHE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     CACHE
         .get_or_init(|| {
-            let dir = std::env::temp_dir().join(format!("roster-handlers-{}", std::process::id()));
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("handlers-cache");
             let host = PluginHost::new(PluginHostOptions {
                 cache_dir: Some(dir.clone()),
             })

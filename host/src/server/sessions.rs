@@ -91,7 +91,19 @@ impl Sessions {
             candidacies: Mutex::default(),
             expired_since: Mutex::default(),
         });
-        lock(&self.map).insert(entry.id.clone(), Arc::clone(&entry));
+        // Checked again where it counts: opens racing past the first check stop here.
+        let admitted = {
+            let mut map = lock(&self.map);
+            let room = map.len() < self.limit;
+            if room {
+                map.insert(entry.id.clone(), Arc::clone(&entry));
+            }
+            room
+        };
+        if !admitted {
+            stop(&entry).await;
+            return Err(ApiError::TooManySessions(self.limit));
+        }
         tracing::debug!(session = %entry.id, member = %entry.coordinator.member_id(), "session opened");
         Ok(entry)
     }
