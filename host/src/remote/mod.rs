@@ -150,13 +150,10 @@ impl Client {
     async fn send(
         &self,
         method: Method,
-        segments: &[&str],
+        url: url::Url,
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<reqwest::Response> {
-        let mut request = self
-            .http
-            .request(method, self.url(segments))
-            .timeout(CALL_TIMEOUT);
+        let mut request = self.http.request(method, url).timeout(CALL_TIMEOUT);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -167,15 +164,25 @@ impl Client {
         Err(error_of(response).await)
     }
 
+    /// A call answered with a JSON body.
+    async fn call_at<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: url::Url,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T> {
+        let response = self.send(method, url, body).await?;
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        serde_json::from_slice(&bytes).map_err(|e| RemoteError::Protocol(e.to_string()))
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         segments: &[&str],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<T> {
-        let response = self.send(method, segments, body).await?;
-        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
-        serde_json::from_slice(&bytes).map_err(|e| RemoteError::Protocol(e.to_string()))
+        self.call_at(method, self.url(segments), body).await
     }
 
     async fn act(
@@ -184,7 +191,7 @@ impl Client {
         segments: &[&str],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<()> {
-        self.send(method, segments, body).await.map(drop)
+        self.send(method, self.url(segments), body).await.map(drop)
     }
 
     // ----- daemon -----
@@ -215,18 +222,7 @@ impl Client {
             url.query_pairs_mut()
                 .append_pair("max_members", &max.to_string());
         }
-        let response = self
-            .http
-            .get(url)
-            .timeout(CALL_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        if !response.status().is_success() {
-            return Err(error_of(response).await);
-        }
-        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
-        serde_json::from_slice(&bytes).map_err(|e| RemoteError::Protocol(e.to_string()))
+        self.call_at(Method::GET, url, NO_BODY).await
     }
 
     /// Create a group.
