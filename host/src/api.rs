@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::state::{GroupSummary, Leader, MemberInfo};
 use crate::error::CoordinationError;
-use crate::event::Revision;
+use crate::event::{Event, Revision};
 use crate::ids::{Capabilities, GroupId, MemberId};
 use crate::plugin::{PluginEvent, PluginStats};
 
@@ -266,6 +266,21 @@ pub struct Resync {
     pub requested: Revision,
     /// The revision the stream continues from.
     pub oldest: Revision,
+}
+
+/// The answer of `GET /v1/changes`: the changes after a revision, in order, or the news
+/// that some of them are gone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Changes {
+    /// The store's newest revision when the answer was made.
+    pub head: Revision,
+    /// Changes in revision order, contiguous, starting right after the revision asked for
+    /// (empty when nothing changed within the wait, or on a resync).
+    pub events: Vec<Event>,
+    /// Present when the changes right after the revision asked for are no longer kept: they
+    /// run from `requested` up to `oldest`; reload the state and go on from `oldest - 1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resync: Option<Resync>,
 }
 
 /// Unix milliseconds of `time` (0 before the epoch).

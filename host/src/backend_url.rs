@@ -1,4 +1,6 @@
-//! Backend URLs: `memory://[NAME][?timeout=SECONDS&history=EVENTS&max_capabilities=BYTES]`.
+//! Backend URLs: `memory://[NAME][?timeout=SECONDS&history=EVENTS&max_capabilities=BYTES]`
+//! for the embedded backend, `roster://HOST:PORT[?timeout=SECONDS&history=EVENTS]` for a
+//! `roster serve` daemon in another process.
 //!
 //! As in tooz, the URL's scheme picks the backend and its query carries options. Unlike tooz,
 //! anything Roster cannot use (an unknown scheme or option, a repeated option, a value out of
@@ -15,6 +17,24 @@ use crate::ids::DEFAULT_MAX_CAPABILITIES;
 /// Schemes of the embedded backend.
 pub const MEMORY_SCHEMES: [&str; 2] = ["memory", "zake"];
 
+/// Scheme of a `roster serve` daemon used as the backend.
+pub const DAEMON_SCHEME: &str = "roster";
+
+/// Every scheme a URL may name.
+pub const SCHEMES: [&str; 3] = ["memory", "zake", DAEMON_SCHEME];
+
+/// Where a URL's store lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// In this process (`memory://`, `zake://`).
+    Embedded,
+    /// In a `roster serve` daemon at `address` (`host:port`).
+    Daemon {
+        /// The daemon's `host:port`.
+        address: String,
+    },
+}
+
 /// The membership timeout used when the URL names none (tooz's default).
 pub const DEFAULT_MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -23,15 +43,21 @@ pub const DEFAULT_HISTORY_SIZE: usize = 65_536;
 
 const OPTIONS: [&str; 3] = ["timeout", "history", "max_capabilities"];
 
+/// Options of `roster://`: the daemon enforces its own capability limit.
+const DAEMON_OPTIONS: [&str; 2] = ["timeout", "history"];
+
 /// A parsed, validated backend URL.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BackendUrl {
+    /// Where the store lives.
+    pub kind: BackendKind,
     /// Which store the URL names: coordinators naming the same store share its state.
     /// For the embedded backend this is the URL without options, with `zake` read as `memory`.
     pub store: String,
     /// How long a member lives without a heartbeat.
     pub membership_timeout: Duration,
-    /// How many events of history the store keeps (used by the coordinator that creates it).
+    /// How many events of history the store keeps (used by the coordinator that creates it);
+    /// for a daemon, how many events the coordinator's own mirror keeps.
     pub history_size: usize,
     /// Largest capabilities accepted, in bytes.
     pub max_capabilities: usize,
@@ -48,26 +74,42 @@ impl BackendUrl {
             problem,
         };
         let url = Url::parse(text).map_err(|e| invalid(UrlProblem::Malformed(e.to_string())))?;
-        if !MEMORY_SCHEMES.contains(&url.scheme()) {
+        if !SCHEMES.contains(&url.scheme()) {
             return Err(invalid(UrlProblem::UnknownScheme {
                 scheme: url.scheme().to_owned(),
-                known: MEMORY_SCHEMES.iter().map(|s| (*s).to_owned()).collect(),
+                known: SCHEMES.iter().map(|s| (*s).to_owned()).collect(),
             }));
         }
+        let daemon = url.scheme() == DAEMON_SCHEME;
         let unexpected = [
             (
                 !url.username().is_empty() || url.password().is_some(),
                 "user info",
             ),
-            (url.port().is_some(), "port"),
+            (!daemon && url.port().is_some(), "port"),
+            (daemon && !matches!(url.path(), "" | "/"), "path"),
             (url.fragment().is_some(), "fragment"),
         ];
         if let Some((_, part)) = unexpected.iter().find(|(present, _)| *present) {
             return Err(invalid(UrlProblem::UnexpectedComponent((*part).to_owned())));
         }
+        let (kind, store, known_options) = if daemon {
+            let (Some(host), Some(port)) = (url.host_str(), url.port()) else {
+                return Err(invalid(UrlProblem::Malformed(
+                    "a daemon URL names its address: roster://HOST:PORT".into(),
+                )));
+            };
+            let address = format!("{host}:{port}");
+            let store = format!("roster://{address}");
+            (BackendKind::Daemon { address }, store, &DAEMON_OPTIONS[..])
+        } else {
+            let store = format!("memory://{}{}", url.host_str().unwrap_or(""), url.path());
+            (BackendKind::Embedded, store, &OPTIONS[..])
+        };
 
         let mut parsed = Self {
-            store: format!("memory://{}{}", url.host_str().unwrap_or(""), url.path()),
+            kind,
+            store,
             membership_timeout: DEFAULT_MEMBERSHIP_TIMEOUT,
             history_size: DEFAULT_HISTORY_SIZE,
             max_capabilities: DEFAULT_MAX_CAPABILITIES,
@@ -85,6 +127,12 @@ impl BackendUrl {
                     expected: expected.to_owned(),
                 })
             };
+            if !known_options.contains(&&*name) {
+                return Err(invalid(UrlProblem::UnknownOption {
+                    name: name.into_owned(),
+                    known: known_options.iter().map(|s| (*s).to_owned()).collect(),
+                }));
+            }
             match &*name {
                 "timeout" => {
                     parsed.membership_timeout = value
@@ -165,7 +213,7 @@ mod tests {
         let p = problem("mongodb://x");
         assert!(matches!(&p, UrlProblem::UnknownScheme { scheme, known }
             if scheme == "mongodb" && known.contains(&"memory".to_owned())));
-        assert!(p.to_string().contains("memory, zake"), "{p}");
+        assert!(p.to_string().contains("memory, zake, roster"), "{p}");
     }
 
     #[test]
@@ -198,6 +246,27 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn daemon_urls_name_an_address() {
+        let url = BackendUrl::parse("roster://127.0.0.1:7878?timeout=2&history=50").unwrap();
+        assert_eq!(
+            url.kind,
+            BackendKind::Daemon {
+                address: "127.0.0.1:7878".into()
+            }
+        );
+        assert_eq!(url.store, "roster://127.0.0.1:7878");
+        assert_eq!(url.membership_timeout, Duration::from_secs(2));
+        assert_eq!(url.history_size, 50);
+        assert!(matches!(problem("roster://localhost"), UrlProblem::Malformed(_)));
+        assert!(matches!(
+            problem("roster://h:1/x"),
+            UrlProblem::UnexpectedComponent(_)
+        ));
+        let p = problem("roster://h:1?max_capabilities=3");
+        assert!(p.to_string().contains("known options: timeout, history"), "{p}");
     }
 
     #[test]

@@ -32,6 +32,7 @@
 pub mod api;
 pub mod backend_url;
 mod coordinator;
+mod driver;
 mod engine;
 pub mod error;
 pub mod event;

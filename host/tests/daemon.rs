@@ -154,7 +154,7 @@ async fn closing_a_session_leaves_every_group_and_election_at_once() {
     c.stand(id, "a").await.unwrap();
     c.stand(id, "a").await.unwrap(); // standing twice changes nothing
     assert_eq!(c.leader("a").await.unwrap().unwrap().member_id, "m");
-    assert!(c.stand_down(id, "a").await.unwrap());
+    assert!(c.stand_down(id, "a").await.unwrap().0);
     assert_eq!(c.leader("a").await.unwrap().unwrap().member_id, "m");
     c.close_session(id).await.unwrap();
     assert!(c.members("a").await.unwrap().is_empty());

@@ -1587,3 +1587,103 @@ async fn a_session_that_stops_heartbeating_expires_and_its_next_heartbeat_is_tol
     drop(stream);
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polled_changes_are_contiguous_documented_and_name_their_revision() {
+    let d = Daemon::start(ServeConfig {
+        history: Some(4),
+        ..runtime_config("memory://openapi-changes")
+    })
+    .await;
+    let changes = |query: String| {
+        let d = &d;
+        async move {
+            d.exchange(Method::GET, "/v1/changes", "/v1/changes", &query, |r| r)
+                .await
+        }
+    };
+    let head = d.head_revision().await;
+
+    // Nothing new: an empty answer after the wait.
+    let idle = changes(format!("?after={head}&wait_ms=20")).await;
+    idle.expect(200, None);
+    assert_eq!(idle.json(), &json!({"head": head, "events": []}));
+
+    // A change made while a poll waits ends the wait with that change.
+    let poll = tokio::spawn({
+        let url = format!("{}/v1/changes?after={head}&wait_ms=30000", d.base);
+        let client = d.client.clone();
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            response.json::<Value>().await.unwrap()
+        }
+    });
+    let created = d
+        .exchange(Method::PUT, "/v1/groups/{group}", "/v1/groups/g0", "", |r| r)
+        .await;
+    created.expect(201, None);
+    let woken = poll.await.unwrap();
+    d.api.assert_component("Changes", &woken);
+    assert_eq!(woken["events"][0]["revision"], head + 1);
+    assert_eq!(woken["events"][0]["kind"], "group-created");
+
+    // Every answer names the store's revision in its header.
+    let response = d
+        .client
+        .put(format!("{}/v1/groups/g1", d.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["roster-revision"].to_str().unwrap(),
+        (head + 2).to_string()
+    );
+
+    // `max` bounds a batch; the next poll continues exactly after it.
+    for i in 2..4 {
+        d.call(Method::PUT, "/v1/groups/{group}", &[&format!("g{i}")])
+            .await
+            .expect(201, None);
+    }
+    let first = changes(format!("?after={head}&max=2")).await;
+    first.expect(200, None);
+    let revisions = |reply: &Value| -> Vec<u64> {
+        reply["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["revision"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(revisions(first.json()), [head + 1, head + 2]);
+    let rest = changes(format!("?after={}", head + 2)).await;
+    assert_eq!(revisions(rest.json()), [head + 3, head + 4]);
+
+    // Older than the history kept: a resync naming the gap, no events.
+    for i in 4..10 {
+        d.call(Method::PUT, "/v1/groups/{group}", &[&format!("g{i}")])
+            .await
+            .expect(201, None);
+    }
+    let gone = changes("?after=0".into()).await;
+    gone.expect(200, None);
+    let oldest = d.call(Method::GET, "/v1/status", &[]).await.json()["oldest_revision"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(gone.json()["resync"], json!({"requested": 1, "oldest": oldest}));
+    assert_eq!(gone.json()["events"], json!([]));
+
+    // Bad queries are refused with the reason.
+    let now = d.head_revision().await;
+    for query in [
+        format!("?after={}", now + 1),
+        "?after=x".into(),
+        "?max=3".into(),
+        format!("?after={now}&max=0"),
+        format!("?after={now}&wait_ms=60001"),
+        format!("?after={now}&since=1"),
+    ] {
+        changes(query.clone()).await.expect(400, Some("bad-request"));
+    }
+    d.stop().await;
+}

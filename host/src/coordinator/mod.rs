@@ -6,6 +6,7 @@
 
 mod heartbeat;
 mod operation;
+mod remote;
 mod watchers;
 
 use std::collections::HashMap;
@@ -18,7 +19,9 @@ pub use operation::{Operation, OperationFuture};
 pub use watchers::WatchId;
 use watchers::{Callback, WatchKind, Watchers};
 
-use crate::backend_url::BackendUrl;
+use crate::backend_url::{BackendKind, BackendUrl};
+use crate::driver::daemon::DaemonDriver;
+use crate::driver::mirror::Mirror;
 use crate::engine::stream::EventStream;
 use crate::engine::{Engine, GroupSummary, Leader, MemberInfo, SessionId, registry};
 use crate::error::{CoordinationError, Result};
@@ -36,17 +39,38 @@ use crate::plugin::{HandlerHandle, HandlerSpec, PluginError, PluginHost};
 pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
     let url = BackendUrl::parse(url)?;
     let member_id = MemberId::new(member_id)?;
-    let engine = registry::store_for(&url);
-    Ok(Coordinator::new(url, engine, member_id))
+    match &url.kind {
+        BackendKind::Embedded => {
+            let engine = registry::store_for(&url);
+            Ok(Coordinator::new(url, engine, None, member_id))
+        }
+        BackendKind::Daemon { address } => {
+            let driver = Arc::new(DaemonDriver::new(address)?);
+            let mirror = Mirror::new(driver, url.history_size);
+            let engine = Arc::clone(&mirror.engine);
+            Ok(Coordinator::new(
+                url,
+                engine,
+                Some(remote::Remote::new(mirror)),
+                member_id,
+            ))
+        }
+    }
 }
 
 impl Coordinator {
-    fn new(url: BackendUrl, engine: Arc<Engine>, member_id: MemberId) -> Self {
+    fn new(
+        url: BackendUrl,
+        engine: Arc<Engine>,
+        remote: Option<remote::Remote>,
+        member_id: MemberId,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 member_id,
                 url,
                 engine,
+                remote,
                 session: AtomicU64::new(NO_SESSION),
                 lifecycle: tokio::sync::Mutex::new(()),
                 heart: Mutex::new(None),
@@ -64,7 +88,12 @@ impl Coordinator {
             membership_timeout,
             ..self.inner.url.clone()
         };
-        Self::new(url, Arc::clone(&self.inner.engine), member_id)
+        Self::new(url, Arc::clone(&self.inner.engine), None, member_id)
+    }
+
+    /// Whether the store lives in this process (the embedded backend).
+    pub fn is_embedded(&self) -> bool {
+        self.inner.remote.is_none()
     }
 
     /// Whether this coordinator's session has expired (its memberships are gone) and has
@@ -83,9 +112,13 @@ impl Coordinator {
     }
 
     /// Identifies the store: a store of the same name made anew (a restarted process) has
-    /// another id, and its revisions start over.
-    pub fn store_id(&self) -> &str {
-        &self.inner.engine.id
+    /// another id, and its revisions start over. For a store behind a driver, empty until the
+    /// coordinator first started.
+    pub fn store_id(&self) -> String {
+        match &self.inner.remote {
+            None => self.inner.engine.id.clone(),
+            Some(remote) => remote.mirror.store_id(),
+        }
     }
 
     /// Every group with its members (at most `max_members` of each, in id order), read at
@@ -107,6 +140,9 @@ impl Coordinator {
 }
 
 const NO_SESSION: SessionId = 0;
+/// What `session` holds while started on a driver's store (the session itself is the
+/// driver's, kept by [`remote::Remote`]).
+const REMOTE_SESSION: SessionId = SessionId::MAX;
 
 /// Group membership, capabilities, watchers and leader election for one member.
 ///
@@ -122,7 +158,10 @@ pub struct Coordinator {
 struct Inner {
     member_id: MemberId,
     url: BackendUrl,
+    /// The store itself (embedded backend), or the mirror of its history (a driver's store).
     engine: Arc<Engine>,
+    /// The session and call queue on a driver's store; `None` on the embedded backend.
+    remote: Option<remote::Remote>,
     /// The session while started, `NO_SESSION` otherwise.
     session: AtomicU64,
     /// Serialises `start` and `stop`.
@@ -195,6 +234,24 @@ impl Coordinator {
         )
     }
 
+    /// Queue `call` on the driver's store with validated `args`, after the same checks the
+    /// embedded backend makes first (started, then valid ids).
+    fn via_driver<V, T, F, Fut>(&self, remote: &remote::Remote, args: Result<V>, call: F) -> Operation<T>
+    where
+        V: Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn crate::driver::Driver>, String, V) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(T, Option<Revision>)>> + Send + 'static,
+    {
+        if let Err(error) = self.session() {
+            return Operation::ready(Err(error));
+        }
+        match args {
+            Ok(args) => remote.call(move |driver, session| call(driver, session, args)),
+            Err(error) => Operation::ready(Err(error)),
+        }
+    }
+
     /// Open a session in the store (tooz's `start`). With [`Heartbeat::Background`] a task
     /// heartbeats every half membership timeout until `stop`. Callbacks registered with
     /// `watch_elected_as_leader` before a `stop` stand for election again.
@@ -207,20 +264,14 @@ impl Coordinator {
             return Err(CoordinationError::AlreadyStarted);
         }
         let elections = lock(&self.inner.watchers).election_groups();
-        let session = self.inner.engine.write(|state| {
-            let session = state.open_session(
-                self.inner.member_id.clone(),
-                self.inner.url.membership_timeout,
-                tokio::time::Instant::now(),
-            );
-            for group in &elections {
-                // A group deleted while stopped simply has no election to rejoin.
-                let _ =
-                    state.stand_for_election(session, group.as_str(), tokio::time::Instant::now());
-            }
-            session
-        });
-        self.inner.engine.ensure_reaper();
+        let session = if let Some(remote) = &self.inner.remote {
+            remote
+                .start(&self.inner.member_id, self.membership_timeout(), &elections)
+                .await?;
+            REMOTE_SESSION
+        } else {
+            self.open_embedded_session(&elections)
+        };
         self.inner.session.store(session, Ordering::Release);
         if heartbeat == Heartbeat::Background {
             let task = heartbeat::spawn(Arc::downgrade(&self.inner), self.membership_timeout());
@@ -228,6 +279,24 @@ impl Coordinator {
         }
         tracing::debug!(member = %self.inner.member_id, store = %self.inner.url.store, "started");
         Ok(())
+    }
+
+    fn open_embedded_session(&self, elections: &[GroupId]) -> SessionId {
+        let session = self.inner.engine.write(|state| {
+            let session = state.open_session(
+                self.inner.member_id.clone(),
+                self.inner.url.membership_timeout,
+                tokio::time::Instant::now(),
+            );
+            for group in elections {
+                // A group deleted while stopped simply has no election to rejoin.
+                let _ =
+                    state.stand_for_election(session, group.as_str(), tokio::time::Instant::now());
+            }
+            session
+        });
+        self.inner.engine.ensure_reaper();
+        session
     }
 
     /// Leave every group, give up every candidacy and close the session (tooz's `stop`),
@@ -241,10 +310,17 @@ impl Coordinator {
         if let Some(heart) = lock(&self.inner.heart).take() {
             heart.abort();
         }
-        self.inner
-            .engine
-            .write(|state| state.close_session(session));
+        let closed = match &self.inner.remote {
+            Some(remote) => remote.stop().await,
+            None => {
+                self.inner
+                    .engine
+                    .write(|state| state.close_session(session));
+                Ok(())
+            }
+        };
         self.inner.session.store(NO_SESSION, Ordering::Release);
+        closed?;
         tracing::debug!(member = %self.inner.member_id, "stopped");
         Ok(())
     }
@@ -257,6 +333,9 @@ impl Coordinator {
     /// it lost); the session is live again afterwards. `NotStarted` before `start`.
     pub async fn heartbeat(&self) -> Result<Duration> {
         let session = self.session()?;
+        if let Some(remote) = &self.inner.remote {
+            return remote.heartbeat().await;
+        }
         self.inner
             .engine
             .write(|state| state.heartbeat(session, tokio::time::Instant::now()))
@@ -271,6 +350,11 @@ impl Coordinator {
     ///
     /// Fails with `GroupAlreadyExist`, or `InvalidId`.
     pub fn create_group(&self, group: &str) -> Operation<()> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                Ok(((), Some(d.create_group(g.as_str()).await?)))
+            });
+        }
         self.op(|state, _| state.create_group(group))
     }
 
@@ -278,17 +362,32 @@ impl Coordinator {
     ///
     /// Fails with `GroupNotCreated` or `GroupNotEmpty`.
     pub fn delete_group(&self, group: &str) -> Operation<()> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                Ok(((), Some(d.delete_group(g.as_str()).await?)))
+            });
+        }
         self.op(|state, _| state.delete_group(group))
     }
 
     /// Every group, sorted by id (only real groups, R9).
     pub fn get_groups(&self) -> Operation<Vec<GroupId>> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, Ok(()), |d, _, ()| async move {
+                Ok((d.groups().await?, None))
+            });
+        }
         self.op(|state, _| Ok(state.groups()))
     }
 
     /// Every group with its member count, leader and latest change, sorted by id, read at
     /// one revision (returned too).
     pub fn get_group_summaries(&self) -> Operation<(Revision, Vec<GroupSummary>)> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, Ok(()), |d, _, ()| async move {
+                Ok((d.group_summaries().await?, None))
+            });
+        }
         self.op(|state, _| Ok((state.history.head(), state.group_summaries())))
     }
 
@@ -298,6 +397,11 @@ impl Coordinator {
     /// `CapabilitiesTooLarge`.
     pub fn join_group(&self, group: &str, capabilities: impl Into<Capabilities>) -> Operation<()> {
         let capabilities = capabilities.into();
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, s, g| async move {
+                Ok(((), Some(d.join(&s, g.as_str(), capabilities, false).await?)))
+            });
+        }
         self.op(|state, session| {
             state.join(session, group, capabilities, tokio::time::Instant::now())
         })
@@ -313,6 +417,13 @@ impl Coordinator {
         capabilities: impl Into<Capabilities>,
     ) -> Result<()> {
         let capabilities = capabilities.into();
+        if let Some(remote) = &self.inner.remote {
+            return self
+                .via_driver(remote, GroupId::new(group), |d, s, g| async move {
+                    Ok(((), Some(d.join(&s, g.as_str(), capabilities, true).await?)))
+                })
+                .await;
+        }
         self.op(|state, session| {
             match state.create_group(group) {
                 Ok(()) | Err(CoordinationError::GroupAlreadyExist(_)) => {}
@@ -328,11 +439,22 @@ impl Coordinator {
     /// Fails with `GroupNotCreated` when the group does not exist, `MemberNotJoined` when
     /// this member is not in it (R1), or `MemberExpired` once if it was removed by expiry.
     pub fn leave_group(&self, group: &str) -> Operation<()> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, s, g| async move {
+                Ok(((), Some(d.leave(&s, g.as_str()).await?)))
+            });
+        }
         self.op(|state, session| state.leave(session, group))
     }
 
     /// The members of `group`, in no particular order.
     pub fn get_members(&self, group: &str) -> Operation<Vec<MemberId>> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                let members = d.members_info(g.as_str()).await?;
+                Ok((members.into_keys().collect(), None))
+            });
+        }
         self.op(|state, _| state.members(group))
     }
 
@@ -340,6 +462,13 @@ impl Coordinator {
     ///
     /// Fails with `GroupNotCreated` or `MemberNotJoined` (R1).
     pub fn get_member_capabilities(&self, group: &str, member: &str) -> Operation<Capabilities> {
+        if let Some(remote) = &self.inner.remote {
+            let ids = GroupId::new(group).and_then(|g| Ok((g, MemberId::new(member)?)));
+            return self.via_driver(remote, ids, |d, _, (g, m)| async move {
+                let info = d.member_info(g.as_str(), m.as_str()).await?;
+                Ok((info.capabilities, None))
+            });
+        }
         self.op(|state, _| state.member_capabilities(group, member))
     }
 
@@ -348,6 +477,16 @@ impl Coordinator {
         &self,
         group: &str,
     ) -> Operation<HashMap<MemberId, Capabilities>> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                let members = d.members_info(g.as_str()).await?;
+                let capabilities = members
+                    .into_iter()
+                    .map(|(member, info)| (member, info.capabilities))
+                    .collect();
+                Ok((capabilities, None))
+            });
+        }
         self.op(|state, _| {
             state
                 .members_with_capabilities(group)
@@ -357,6 +496,12 @@ impl Coordinator {
 
     /// Capabilities, join and update times, and revision of `member` in `group`.
     pub fn get_member_info(&self, group: &str, member: &str) -> Operation<MemberInfo> {
+        if let Some(remote) = &self.inner.remote {
+            let ids = GroupId::new(group).and_then(|g| Ok((g, MemberId::new(member)?)));
+            return self.via_driver(remote, ids, |d, _, (g, m)| async move {
+                Ok((d.member_info(g.as_str(), m.as_str()).await?, None))
+            });
+        }
         self.op(|state, _| state.member_info(group, member, tokio::time::Instant::now()))
     }
 
@@ -364,6 +509,11 @@ impl Coordinator {
     ///
     /// Fails with `GroupNotCreated`.
     pub fn get_members_info(&self, group: &str) -> Operation<HashMap<MemberId, MemberInfo>> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                Ok((d.members_info(g.as_str()).await?, None))
+            });
+        }
         self.op(|state, _| {
             state
                 .members_info(group, tokio::time::Instant::now())
@@ -379,11 +529,22 @@ impl Coordinator {
         capabilities: impl Into<Capabilities>,
     ) -> Operation<()> {
         let capabilities = capabilities.into();
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, s, g| async move {
+                let revision = d.update_capabilities(&s, g.as_str(), capabilities).await?;
+                Ok(((), Some(revision)))
+            });
+        }
         self.op(|state, session| state.update_capabilities(session, group, capabilities))
     }
 
     /// The leader of `group` and its term, if it has one.
     pub fn get_leader(&self, group: &str) -> Operation<Option<Leader>> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                Ok((d.leader(g.as_str()).await?, None))
+            });
+        }
         self.op(|state, _| state.leader(group))
     }
 
@@ -391,6 +552,12 @@ impl Coordinator {
     /// candidates and the next one is elected (this member again if it is alone). Returns
     /// whether it was the leader.
     pub fn stand_down_group_leader(&self, group: &str) -> Operation<bool> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, s, g| async move {
+                let (was_leader, revision) = d.stand_down(&s, g.as_str()).await?;
+                Ok((was_leader, Some(revision)))
+            });
+        }
         self.op(|state, session| state.stand_down(session, group))
     }
 
@@ -518,6 +685,18 @@ impl Coordinator {
     ) -> Result<WatchId> {
         let session = self.session()?;
         let mut watchers = lock(&self.inner.watchers);
+        if let Some(remote) = &self.inner.remote {
+            let (group_id, head) = self.inner.engine.read(|state| {
+                Ok::<_, CoordinationError>((state.group_exists(group)?, state.history.head()))
+            })?;
+            let standing = group_id.clone();
+            // Queued, so it takes effect after this coordinator's earlier calls; its outcome
+            // (the election) reaches the callback through `run_watchers`.
+            drop(remote.call(move |d, s| async move {
+                Ok(((), Some(d.stand(&s, standing.as_str()).await?)))
+            }));
+            return Ok(watchers.add(group_id, head, Callback::Elected(Box::new(callback))));
+        }
         let (group_id, head) = self.inner.engine.write(|state| {
             let group_id = state.group_exists(group)?;
             let head = state.history.head();
@@ -541,9 +720,15 @@ impl Coordinator {
             && let Ok(session) = self.session()
             && let Ok(group_id) = GroupId::new(group)
         {
-            self.inner
-                .engine
-                .write(|state| state.withdraw(session, &group_id));
+            match &self.inner.remote {
+                Some(remote) => drop(remote.call(move |d, s| async move {
+                    Ok(((), Some(d.withdraw(&s, group_id.as_str()).await?)))
+                })),
+                None => self
+                    .inner
+                    .engine
+                    .write(|state| state.withdraw(session, &group_id)),
+            }
         }
         Ok(())
     }
@@ -572,6 +757,9 @@ impl Coordinator {
     /// `NotStarted` before `start`.
     pub async fn run_watchers(&self) -> Result<Vec<Event>> {
         self.session()?;
+        if let Some(remote) = &self.inner.remote {
+            remote.settle().await?;
+        }
         let _serial = lock(&self.inner.dispatching);
         let mut delivered = Vec::new();
         let mut lost = None;

@@ -58,6 +58,13 @@ impl History {
         self.events.push_back(event);
     }
 
+    /// Forget every kept event and go on from `head`: the next event pushed is `head + 1`.
+    /// Readers of anything older are told the history is lost.
+    pub(crate) fn reset(&mut self, head: Revision) {
+        self.events.clear();
+        self.head = head;
+    }
+
     /// Copy up to `max` events starting at revision `from` into `out`.
     ///
     /// Returns `HistoryLost` when `from` is older than the oldest kept event. Asking for a

@@ -403,6 +403,58 @@ impl State {
         Ok(())
     }
 
+    // ----- mirroring a store that lives elsewhere -----
+
+    /// Record a change another store made (see [`crate::driver::mirror`]): append it to the
+    /// history and keep the group list in step. A mirror knows which groups exist, not their
+    /// members: those are read from the store itself.
+    pub(crate) fn mirror(&mut self, event: Event) {
+        let revision = event.revision();
+        match &event {
+            Event::GroupCreated(created) => {
+                self.groups.insert(
+                    created.group_id.clone(),
+                    Group {
+                        id: created.group_id.clone(),
+                        created: revision,
+                        last_change: revision,
+                        members: HashMap::new(),
+                        candidates: VecDeque::new(),
+                        leader: None,
+                    },
+                );
+            }
+            Event::GroupDeleted(deleted) => {
+                self.groups.remove(&deleted.group_id);
+            }
+            other => {
+                if let Some(group) = self.groups.get_mut(other.group_id()) {
+                    group.last_change = revision;
+                }
+            }
+        }
+        self.history.push(event);
+    }
+
+    /// Start a mirror over at revision `head` with `groups`: history before it is gone.
+    pub(crate) fn reset_mirror(&mut self, head: Revision, groups: Vec<GroupId>) {
+        self.groups.clear();
+        for id in groups {
+            self.groups.insert(
+                id.clone(),
+                Group {
+                    id,
+                    created: head,
+                    last_change: head,
+                    members: HashMap::new(),
+                    candidates: VecDeque::new(),
+                    leader: None,
+                },
+            );
+        }
+        self.history.reset(head);
+    }
+
     /// Every group id, sorted.
     pub(crate) fn groups(&self) -> Vec<GroupId> {
         let mut ids: Vec<GroupId> = self.groups.keys().cloned().collect();

@@ -185,13 +185,16 @@ impl Client {
         self.call_at(method, self.url(segments), body).await
     }
 
+    /// A call that changes the store; returns the store's revision once it was made (the
+    /// daemon's `roster-revision` header).
     async fn act(
         &self,
         method: Method,
         segments: &[&str],
         body: Option<&(impl Serialize + ?Sized)>,
-    ) -> Result<()> {
-        self.send(method, self.url(segments), body).await.map(drop)
+    ) -> Result<Revision> {
+        let response = self.send(method, self.url(segments), body).await?;
+        revision_of(&response)
     }
 
     // ----- daemon -----
@@ -225,13 +228,13 @@ impl Client {
         self.call_at(Method::GET, url, NO_BODY).await
     }
 
-    /// Create a group.
-    pub async fn create_group(&self, group: &str) -> Result<()> {
+    /// Create a group; returns the revision the store reached with it.
+    pub async fn create_group(&self, group: &str) -> Result<Revision> {
         self.act(Method::PUT, &["groups", group], NO_BODY).await
     }
 
     /// Delete an empty group.
-    pub async fn delete_group(&self, group: &str) -> Result<()> {
+    pub async fn delete_group(&self, group: &str) -> Result<Revision> {
         self.act(Method::DELETE, &["groups", group], NO_BODY).await
     }
 
@@ -295,7 +298,7 @@ impl Client {
     }
 
     /// Close a session: its member leaves every group and gives up every candidacy.
-    pub async fn close_session(&self, session: &str) -> Result<()> {
+    pub async fn close_session(&self, session: &str) -> Result<Revision> {
         self.act(Method::DELETE, &["sessions", session], NO_BODY)
             .await
     }
@@ -307,7 +310,7 @@ impl Client {
         group: &str,
         capabilities: Capabilities,
         create_group: bool,
-    ) -> Result<()> {
+    ) -> Result<Revision> {
         let request = api::Join {
             capabilities,
             create_group,
@@ -321,7 +324,7 @@ impl Client {
     }
 
     /// Leave `group`.
-    pub async fn leave(&self, session: &str, group: &str) -> Result<()> {
+    pub async fn leave(&self, session: &str, group: &str) -> Result<Revision> {
         self.act(
             Method::DELETE,
             &["sessions", session, "groups", group],
@@ -336,7 +339,7 @@ impl Client {
         session: &str,
         group: &str,
         capabilities: Capabilities,
-    ) -> Result<()> {
+    ) -> Result<Revision> {
         let request = api::UpdateCapabilities { capabilities };
         self.act(
             Method::PUT,
@@ -347,7 +350,7 @@ impl Client {
     }
 
     /// Stand for election in `group`.
-    pub async fn stand(&self, session: &str, group: &str) -> Result<()> {
+    pub async fn stand(&self, session: &str, group: &str) -> Result<Revision> {
         self.act(
             Method::PUT,
             &["sessions", session, "elections", group],
@@ -357,7 +360,7 @@ impl Client {
     }
 
     /// Withdraw from the election in `group`.
-    pub async fn withdraw(&self, session: &str, group: &str) -> Result<()> {
+    pub async fn withdraw(&self, session: &str, group: &str) -> Result<Revision> {
         self.act(
             Method::DELETE,
             &["sessions", session, "elections", group],
@@ -366,16 +369,44 @@ impl Client {
         .await
     }
 
-    /// Give up leadership of `group`; returns whether the member was the leader.
-    pub async fn stand_down(&self, session: &str, group: &str) -> Result<bool> {
-        let reply: api::StoodDown = self
-            .call(
-                Method::POST,
-                &["sessions", session, "elections", group, "stand-down"],
-                NO_BODY,
-            )
-            .await?;
-        Ok(reply.was_leader)
+    /// Give up leadership of `group`; returns whether the member was the leader, and the
+    /// revision the store reached.
+    pub async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)> {
+        let url = self.url(&["sessions", session, "elections", group, "stand-down"]);
+        let response = self.send(Method::POST, url, NO_BODY).await?;
+        let revision = revision_of(&response)?;
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        let reply: api::StoodDown =
+            serde_json::from_slice(&bytes).map_err(|e| RemoteError::Protocol(e.to_string()))?;
+        Ok((reply.was_leader, revision))
+    }
+
+    /// The changes after revision `after`, at most `max` of them, waiting up to `wait` for
+    /// the first when there is none yet: one poll of a change feed that misses nothing
+    /// (`resync` says when the history asked for is gone).
+    pub async fn changes(
+        &self,
+        after: Revision,
+        max: usize,
+        wait: Duration,
+    ) -> Result<api::Changes> {
+        let mut url = self.url(&["changes"]);
+        url.query_pairs_mut()
+            .append_pair("after", &after.to_string())
+            .append_pair("max", &max.to_string())
+            .append_pair("wait_ms", &api::millis(wait).to_string());
+        let response = self
+            .http
+            .get(url)
+            .timeout(wait + CALL_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        if !response.status().is_success() {
+            return Err(error_of(response).await);
+        }
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        serde_json::from_slice(&bytes).map_err(|e| RemoteError::Protocol(e.to_string()))
     }
 
     // ----- events -----
@@ -436,6 +467,21 @@ fn parse_message(kind: &str, data: &str) -> Result<StreamItem> {
             .map(StreamItem::Event)
             .map_err(protocol),
     }
+}
+
+/// The store revision a response names (the `roster-revision` header).
+fn revision_of(response: &reqwest::Response) -> Result<Revision> {
+    response
+        .headers()
+        .get(crate::server::REVISION_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| {
+            RemoteError::Protocol(format!(
+                "the answer names no store revision (header {})",
+                crate::server::REVISION_HEADER
+            ))
+        })
 }
 
 /// The error a failed response carries.

@@ -9,6 +9,7 @@
 //! closed (its members leave, so watchers and plugins see left events), plugins drain those
 //! last events, and the daemon's own coordinator stops.
 
+mod changes;
 mod error;
 mod events;
 mod routes;
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -292,6 +293,17 @@ impl Server {
         let url = config.backend_url()?;
         let member = format!("roster-daemon-{}", std::process::id());
         let coordinator = get_coordinator(&url, &member)?;
+        if !coordinator.is_embedded() {
+            // The daemon's sessions and event stream are its own store's: serving a store
+            // that lives elsewhere would need them to be mirrored, which they are not.
+            return Err(ServeError::Config {
+                path: None,
+                message: format!(
+                    "the daemon serves an embedded store (memory://NAME), not {}",
+                    coordinator.store_name()
+                ),
+            });
+        }
         coordinator.start(Heartbeat::Background).await?;
         let mut handles = Vec::new();
         let plugin_log = Arc::new(Mutex::new(PluginLog::default()));
@@ -424,10 +436,32 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/groups/{group}/members/{member}", get(r::member))
         .route("/v1/groups/{group}/leader", get(r::leader))
         .route("/v1/events", get(events::events))
+        .route("/v1/changes", get(changes::changes))
         .fallback(r::not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response_with_state(
+            Arc::clone(&daemon),
+            stamp_revision,
+        ))
         .with_state(daemon)
+}
+
+/// The response header naming the store's newest revision once a call was answered.
+pub const REVISION_HEADER: &str = "roster-revision";
+
+/// Name the store's revision on every answer: a client that has made a change knows the
+/// revision its own view must reach to include it (read-your-writes over a change feed).
+async fn stamp_revision(
+    State(daemon): State<Arc<Daemon>>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    let head = daemon.coordinator.head_revision();
+    response.headers_mut().insert(
+        REVISION_HEADER,
+        axum::http::HeaderValue::from(head),
+    );
+    response
 }
 
 async fn method_not_allowed(

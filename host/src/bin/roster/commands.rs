@@ -374,7 +374,7 @@ async fn join(
             }
         }
     }
-    client.close_session(&session.session_id).await
+    client.close_session(&session.session_id).await.map(drop)
 }
 
 async fn watch(

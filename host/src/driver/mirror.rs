@@ -1,0 +1,199 @@
+//! The local mirror of a driver's store: its recent history and its group list, kept current
+//! by one feed task that polls [`Driver::changes`] with a deadline.
+//!
+//! The mirror is an [`Engine`] that never makes changes of its own, only records the store's,
+//! so everything that reads history (`run_watchers`, `subscribe`, handlers) works on a driver's
+//! store as on the embedded one. A change made through the coordinator completes only once the
+//! mirror has it (or after [`CATCH_UP_LIMIT`]), so a watch registered right after it starts
+//! from the right place. When the store says the history asked for is gone, or turns out to be
+//! a different store (a daemon restarted with an empty memory), the mirror starts over at the
+//! store's head: readers of the missing part are told [`HistoryLost`], never left with a gap.
+//!
+//! [`HistoryLost`]: crate::CoordinationError::HistoryLost
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::{Changes, Driver};
+use crate::engine::Engine;
+use crate::error::CoordinationError;
+use crate::event::Revision;
+
+/// Most events asked for per poll.
+const BATCH: usize = 1_000;
+/// How long one poll waits at the store for a change.
+const POLL_WAIT: Duration = Duration::from_secs(10);
+/// First pause after a failed poll; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest pause between polls of an unreachable store.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Longest a completed change waits for the mirror to include it.
+pub(crate) const CATCH_UP_LIMIT: Duration = Duration::from_secs(5);
+
+/// A store's history and groups, as far as the feed has read them.
+#[derive(Debug)]
+pub(crate) struct Mirror {
+    pub(crate) engine: Arc<Engine>,
+    driver: Arc<dyn Driver>,
+    /// The store's id as last read ("" before the first read).
+    store_id: Mutex<String>,
+    feed: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Mirror {
+    pub(crate) fn new(driver: Arc<dyn Driver>, history_size: usize) -> Arc<Self> {
+        Arc::new(Self {
+            engine: Engine::new(history_size, usize::MAX),
+            driver,
+            store_id: Mutex::new(String::new()),
+            feed: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn driver(&self) -> &Arc<dyn Driver> {
+        &self.driver
+    }
+
+    /// The store's id, once the mirror has read it ("" before).
+    pub(crate) fn store_id(&self) -> String {
+        self.store_id.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Start over at the store's `head` with its `groups`.
+    fn reset(&self, info: super::StoreInfo) {
+        *self.store_id.lock().unwrap_or_else(|p| p.into_inner()) = info.store_id;
+        self.engine
+            .write(|state| state.reset_mirror(info.head, info.groups));
+    }
+
+    /// Make sure the feed runs: the first time, read the store's head and groups and start
+    /// following it from there.
+    ///
+    /// # Errors
+    /// The driver's, when the store cannot be read.
+    pub(crate) async fn ensure_feed(self: &Arc<Self>) -> Result<(), CoordinationError> {
+        if self
+            .feed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+        {
+            return Ok(());
+        }
+        let info = self.driver.describe().await?;
+        let mut feed = self.feed.lock().unwrap_or_else(|p| p.into_inner());
+        if feed.as_ref().is_some_and(|task| !task.is_finished()) {
+            return Ok(());
+        }
+        if self.store_id() != info.store_id {
+            self.reset(info);
+        }
+        *feed = Some(tokio::spawn(follow(Arc::downgrade(self))));
+        Ok(())
+    }
+
+    /// The newest revision the mirror holds.
+    pub(crate) fn head(&self) -> Revision {
+        self.engine.read(|state| state.history.head())
+    }
+
+    /// Wait until the mirror holds `revision`, at most [`CATCH_UP_LIMIT`].
+    pub(crate) async fn catch_up(&self, revision: Revision) {
+        let wait = async {
+            loop {
+                let changed = self.engine.changed();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if self.head() >= revision {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        if tokio::time::timeout(CATCH_UP_LIMIT, wait).await.is_err() {
+            tracing::warn!(
+                revision,
+                mirrored = self.head(),
+                "the store's change feed is behind; going on without it"
+            );
+        }
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        if let Some(task) = self.feed.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            task.abort();
+        }
+    }
+}
+
+/// The feed: poll the store for changes after the mirror's head and record them, until the
+/// mirror is dropped.
+async fn follow(mirror: Weak<Mirror>) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let Some(this) = mirror.upgrade() else {
+            return;
+        };
+        let driver = Arc::clone(&this.driver);
+        let after = this.head();
+        drop(this);
+        let answer = driver.changes(after, BATCH, POLL_WAIT).await;
+        let Some(this) = mirror.upgrade() else {
+            return;
+        };
+        match answer {
+            Ok(Changes::Events { events, .. }) => {
+                backoff = FIRST_BACKOFF;
+                if events.first().is_some_and(|e| e.revision() != after + 1) {
+                    tracing::warn!(after, "the store's change feed skipped revisions; resyncing");
+                    resync(&this).await;
+                    continue;
+                }
+                this.engine.write(|state| {
+                    for event in events {
+                        state.mirror(event);
+                    }
+                });
+            }
+            Ok(Changes::Resync {
+                requested, oldest, ..
+            }) => {
+                tracing::warn!(requested, oldest, "the store no longer has the changes asked for; resyncing");
+                resync(&this).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "reading the store's changes failed; retrying");
+                drop(this);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                let Some(this) = mirror.upgrade() else {
+                    return;
+                };
+                // A store that came back as another one (a daemon restarted with an empty
+                // memory) starts over at revision 0: go on from its head.
+                if let Ok(info) = this.driver.describe().await
+                    && (info.store_id != this.store_id() || info.head < this.head())
+                {
+                    tracing::warn!(store = %info.store_id, "the store was replaced; resyncing");
+                    this.reset(info);
+                }
+            }
+        }
+    }
+}
+
+/// Start the mirror over at the store's current head.
+async fn resync(mirror: &Mirror) {
+    match mirror.driver.describe().await {
+        Ok(info) => mirror.reset(info),
+        Err(error) => {
+            tracing::warn!(%error, "reading the store for a resync failed; retrying");
+            tokio::time::sleep(FIRST_BACKOFF).await;
+        }
+    }
+}
