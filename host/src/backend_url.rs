@@ -1,6 +1,8 @@
 //! Backend URLs: `memory://[NAME][?timeout=SECONDS&history=EVENTS&max_capabilities=BYTES]`
 //! for the embedded backend, `roster://HOST:PORT[?timeout=SECONDS&history=EVENTS]` for a
-//! `roster serve` daemon in another process.
+//! `roster serve` daemon in another process, and for stores reached through a Wasm driver
+//! `redis://HOST:PORT`, `etcd3+http://HOST:PORT` (tooz's names) and `file:///DIR`, with
+//! `timeout`, `history`, `driver=PATH` (the component) and, for servers, `namespace`.
 //!
 //! As in tooz, the URL's scheme picks the backend and its query carries options. Unlike tooz,
 //! anything Roster cannot use (an unknown scheme or option, a repeated option, a value out of
@@ -20,8 +22,28 @@ pub const MEMORY_SCHEMES: [&str; 2] = ["memory", "zake"];
 /// Scheme of a `roster serve` daemon used as the backend.
 pub const DAEMON_SCHEME: &str = "roster";
 
+/// Schemes of stores reached through a Wasm driver, with the driver's name.
+pub const DRIVER_SCHEMES: [(&str, &str); 3] =
+    [("redis", "redis"), ("etcd3+http", "etcd"), ("file", "file")];
+
 /// Every scheme a URL may name.
-pub const SCHEMES: [&str; 3] = ["memory", "zake", DAEMON_SCHEME];
+pub const SCHEMES: [&str; 6] = [
+    "memory",
+    "zake",
+    DAEMON_SCHEME,
+    "redis",
+    "etcd3+http",
+    "file",
+];
+
+/// Where a driver's store is, as its URL names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A server at `host:port`.
+    Address(String),
+    /// A directory.
+    Directory(std::path::PathBuf),
+}
 
 /// Where a URL's store lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +54,17 @@ pub enum BackendKind {
     Daemon {
         /// The daemon's `host:port`.
         address: String,
+    },
+    /// Behind a Wasm driver component.
+    Driver {
+        /// The driver's name (`redis`, `etcd`, `file`).
+        name: String,
+        /// Where the store is.
+        endpoint: Endpoint,
+        /// The component, when the URL names one (`driver=PATH`).
+        component: Option<std::path::PathBuf>,
+        /// Options passed on to the driver (`namespace`, `history`).
+        options: Vec<(String, String)>,
     },
 }
 
@@ -45,6 +78,12 @@ const OPTIONS: [&str; 3] = ["timeout", "history", "max_capabilities"];
 
 /// Options of `roster://`: the daemon enforces its own capability limit.
 const DAEMON_OPTIONS: [&str; 2] = ["timeout", "history"];
+
+/// Options of a driver on a server.
+const SERVER_DRIVER_OPTIONS: [&str; 4] = ["timeout", "history", "driver", "namespace"];
+
+/// Options of a driver on a directory.
+const DIRECTORY_DRIVER_OPTIONS: [&str; 3] = ["timeout", "history", "driver"];
 
 /// A parsed, validated backend URL.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +103,12 @@ pub struct BackendUrl {
 }
 
 impl BackendUrl {
+    fn pass_to_driver(&mut self, name: &str, value: &str) {
+        if let BackendKind::Driver { options, .. } = &mut self.kind {
+            options.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
     /// Parse and validate `text`.
     ///
     /// # Errors
@@ -81,27 +126,68 @@ impl BackendUrl {
             }));
         }
         let daemon = url.scheme() == DAEMON_SCHEME;
+        let driver = DRIVER_SCHEMES
+            .iter()
+            .find(|(scheme, _)| *scheme == url.scheme())
+            .map(|(_, name)| *name);
+        let directory = driver == Some("file");
+        let server = daemon || (driver.is_some() && !directory);
         let unexpected = [
             (
                 !url.username().is_empty() || url.password().is_some(),
                 "user info",
             ),
-            (!daemon && url.port().is_some(), "port"),
-            (daemon && !matches!(url.path(), "" | "/"), "path"),
+            (!server && url.port().is_some(), "port"),
+            (server && !matches!(url.path(), "" | "/"), "path"),
+            (
+                directory && url.host_str().is_some_and(|h| !h.is_empty()),
+                "host",
+            ),
             (url.fragment().is_some(), "fragment"),
         ];
         if let Some((_, part)) = unexpected.iter().find(|(present, _)| *present) {
             return Err(invalid(UrlProblem::UnexpectedComponent((*part).to_owned())));
         }
-        let (kind, store, known_options) = if daemon {
+        let (kind, store, known_options) = if server {
             let (Some(host), Some(port)) = (url.host_str(), url.port()) else {
-                return Err(invalid(UrlProblem::Malformed(
-                    "a daemon URL names its address: roster://HOST:PORT".into(),
-                )));
+                return Err(invalid(UrlProblem::Malformed(format!(
+                    "the URL names its server's address: {}://HOST:PORT",
+                    url.scheme()
+                ))));
             };
             let address = format!("{host}:{port}");
-            let store = format!("roster://{address}");
-            (BackendKind::Daemon { address }, store, &DAEMON_OPTIONS[..])
+            let store = format!("{}://{address}", url.scheme());
+            match driver {
+                None => (BackendKind::Daemon { address }, store, &DAEMON_OPTIONS[..]),
+                Some(name) => (
+                    BackendKind::Driver {
+                        name: name.to_owned(),
+                        endpoint: Endpoint::Address(address),
+                        component: None,
+                        options: Vec::new(),
+                    },
+                    store,
+                    &SERVER_DRIVER_OPTIONS[..],
+                ),
+            }
+        } else if directory {
+            let path = std::path::PathBuf::from(url.path());
+            if !path.is_absolute() || url.path() == "/" {
+                return Err(invalid(UrlProblem::Malformed(
+                    "a file URL names its directory: file:///ABSOLUTE/DIR".into(),
+                )));
+            }
+            let store = format!("file://{}", url.path());
+            (
+                BackendKind::Driver {
+                    name: "file".to_owned(),
+                    endpoint: Endpoint::Directory(path),
+                    component: None,
+                    options: Vec::new(),
+                },
+                store,
+                &DIRECTORY_DRIVER_OPTIONS[..],
+            )
         } else {
             let store = format!("memory://{}{}", url.host_str().unwrap_or(""), url.path());
             (BackendKind::Embedded, store, &OPTIONS[..])
@@ -148,6 +234,18 @@ impl BackendUrl {
                         .ok()
                         .filter(|n| *n >= 1)
                         .ok_or_else(|| bad_value("a number of events, at least 1"))?;
+                    parsed.pass_to_driver(&name, &value);
+                }
+                "namespace" => {
+                    if value.is_empty() || value.contains(|c: char| c.is_control()) {
+                        return Err(bad_value("a non-empty name without control characters"));
+                    }
+                    parsed.pass_to_driver(&name, &value);
+                }
+                "driver" => {
+                    if let BackendKind::Driver { component, .. } = &mut parsed.kind {
+                        *component = Some(std::path::PathBuf::from(&*value));
+                    }
                 }
                 "max_capabilities" => {
                     parsed.max_capabilities = value
@@ -213,7 +311,11 @@ mod tests {
         let p = problem("mongodb://x");
         assert!(matches!(&p, UrlProblem::UnknownScheme { scheme, known }
             if scheme == "mongodb" && known.contains(&"memory".to_owned())));
-        assert!(p.to_string().contains("memory, zake, roster"), "{p}");
+        assert!(
+            p.to_string()
+                .contains("memory, zake, roster, redis, etcd3+http, file"),
+            "{p}"
+        );
     }
 
     #[test]
@@ -260,13 +362,57 @@ mod tests {
         assert_eq!(url.store, "roster://127.0.0.1:7878");
         assert_eq!(url.membership_timeout, Duration::from_secs(2));
         assert_eq!(url.history_size, 50);
-        assert!(matches!(problem("roster://localhost"), UrlProblem::Malformed(_)));
+        assert!(matches!(
+            problem("roster://localhost"),
+            UrlProblem::Malformed(_)
+        ));
         assert!(matches!(
             problem("roster://h:1/x"),
             UrlProblem::UnexpectedComponent(_)
         ));
         let p = problem("roster://h:1?max_capabilities=3");
-        assert!(p.to_string().contains("known options: timeout, history"), "{p}");
+        assert!(
+            p.to_string().contains("known options: timeout, history"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn driver_urls_name_a_server_or_a_directory() {
+        let url =
+            BackendUrl::parse("redis://127.0.0.1:6379?namespace=app&driver=/d/r.wasm&timeout=3")
+                .unwrap();
+        assert_eq!(url.store, "redis://127.0.0.1:6379");
+        assert_eq!(
+            url.kind,
+            BackendKind::Driver {
+                name: "redis".into(),
+                endpoint: Endpoint::Address("127.0.0.1:6379".into()),
+                component: Some("/d/r.wasm".into()),
+                options: vec![("namespace".into(), "app".into())],
+            }
+        );
+        let etcd = BackendUrl::parse("etcd3+http://localhost:2379").unwrap();
+        assert!(matches!(etcd.kind, BackendKind::Driver { ref name, .. } if name == "etcd"));
+        let file = BackendUrl::parse("file:///var/lib/roster").unwrap();
+        assert_eq!(file.store, "file:///var/lib/roster");
+        assert!(matches!(
+            file.kind,
+            BackendKind::Driver { endpoint: Endpoint::Directory(ref d), .. }
+                if d == std::path::Path::new("/var/lib/roster")
+        ));
+        assert!(matches!(problem("redis://h"), UrlProblem::Malformed(_)));
+        assert!(matches!(problem("file:///"), UrlProblem::Malformed(_)));
+        assert!(matches!(
+            problem("file://host/x"),
+            UrlProblem::UnexpectedComponent(_)
+        ));
+        assert!(matches!(
+            problem("redis://h:1?namespace="),
+            UrlProblem::InvalidOptionValue { .. }
+        ));
+        let p = problem("file:///x?namespace=a");
+        assert!(p.to_string().contains("timeout, history, driver"), "{p}");
     }
 
     #[test]

@@ -1235,7 +1235,7 @@ async fn malformed_requests_get_documented_errors_and_the_daemon_keeps_serving()
     .expect(400, Some("bad-request"));
     let huge = format!(
         r#"{{"member_id": "m", "padding": "{}"}}"#,
-        "x".repeat(300 * 1024)
+        "x".repeat(roster::server::body_limit(64 * 1024))
     );
     d.call_raw(Method::POST, SESSIONS, &[], huge.clone(), JSON)
         .await
@@ -1619,7 +1619,13 @@ async fn polled_changes_are_contiguous_documented_and_name_their_revision() {
         }
     });
     let created = d
-        .exchange(Method::PUT, "/v1/groups/{group}", "/v1/groups/g0", "", |r| r)
+        .exchange(
+            Method::PUT,
+            "/v1/groups/{group}",
+            "/v1/groups/g0",
+            "",
+            |r| r,
+        )
         .await;
     created.expect(201, None);
     let woken = poll.await.unwrap();
@@ -1670,7 +1676,10 @@ async fn polled_changes_are_contiguous_documented_and_name_their_revision() {
     let oldest = d.call(Method::GET, "/v1/status", &[]).await.json()["oldest_revision"]
         .as_u64()
         .unwrap();
-    assert_eq!(gone.json()["resync"], json!({"requested": 1, "oldest": oldest}));
+    assert_eq!(
+        gone.json()["resync"],
+        json!({"requested": 1, "oldest": oldest})
+    );
     assert_eq!(gone.json()["events"], json!([]));
 
     // Bad queries are refused with the reason.
@@ -1683,7 +1692,9 @@ async fn polled_changes_are_contiguous_documented_and_name_their_revision() {
         format!("?after={now}&wait_ms=60001"),
         format!("?after={now}&since=1"),
     ] {
-        changes(query.clone()).await.expect(400, Some("bad-request"));
+        changes(query.clone())
+            .await
+            .expect(400, Some("bad-request"));
     }
     d.stop().await;
 }

@@ -2,8 +2,22 @@
 //! `test_coordination.py` (lifecycle, groups, membership, capabilities, heartbeat, watchers,
 //! leader election), then Roster's decisions R1-R12 and the event stream.
 //!
-//! Time-based tests assume tokio's paused clock (`start_paused = true`): `sleep` advances it
-//! instantly and deterministically.
+//! Time is the harness's: each test states its time spans in nominal seconds and goes
+//! through [`Harness::secs`], [`Harness::sleep`], [`Harness::with_timeout`] and
+//! [`Harness::stall`]. On the paused clock (the embedded backend) they are exact and free,
+//! and time-based assertions are exact. In real time (a backend in another process) they
+//! are scaled, measured durations may differ by [`Harness::tolerance`], and what the backend
+//! does on its own clock is waited for ([`Harness::eventually`]). A sleep that must end
+//! before a deadline (a membership timeout, the next background beat) leaves at least 40 %
+//! of the timeout as margin, so a scale of 0.1 holds on a busy machine.
+//!
+//! Across coordinators the tests rely only on what the API promises: a change is in the
+//! store, for every coordinator's calls, once the call that made it returned (or, for a call
+//! that returns at once like `watch_elected_as_leader`, once a later awaited call of the same
+//! coordinator returned: calls take effect in call order); a coordinator reads its own
+//! writes; and `run_watchers` delivers every change committed before it was called. A
+//! coordinator's own view (`head_revision`, `subscribe(None)`) is not assumed to follow
+//! another's changes at once.
 
 #![allow(missing_docs)]
 
@@ -12,11 +26,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use roster::{
-    Capabilities, CoordinationError as E, Event, EventKind, Heartbeat, Leader, LeadershipEnd,
-    LeaveReason, MemberId,
+    Capabilities, CoordinationError as E, Coordinator, Event, EventKind, Heartbeat, Leader,
+    LeadershipEnd, LeaveReason, MemberId,
 };
 
-use crate::{Harness, new_group, wait_until};
+use crate::{Harness, new_group};
 
 type Log<T> = Arc<Mutex<Vec<T>>>;
 
@@ -31,6 +45,34 @@ fn sorted(mut members: Vec<MemberId>) -> Vec<String> {
 
 fn kinds(events: &[Event]) -> Vec<EventKind> {
     events.iter().map(Event::kind).collect()
+}
+
+/// Assert a duration the backend reports: exactly `expected` on the paused clock, within the
+/// harness's tolerance in real time.
+#[track_caller]
+fn assert_about(h: &Harness, actual: Duration, expected: Duration) {
+    let tolerance = h.tolerance(expected);
+    assert!(
+        actual.abs_diff(expected) <= tolerance,
+        "{actual:?} is not {expected:?} (within {tolerance:?})"
+    );
+}
+
+/// Return once `c`'s earlier calls are in the store for every coordinator to see: calls take
+/// effect in call order, so its next awaited call runs after them. On the embedded backend
+/// they already are; a backend in another process may still be applying a call that
+/// returned at once, such as `watch_elected_as_leader`.
+async fn settled(c: &Coordinator) {
+    c.get_groups().await.unwrap();
+}
+
+/// Whether `c` sees `member` in `group`.
+async fn is_member(c: &Coordinator, group: &str, member: &str) -> bool {
+    c.get_members(group)
+        .await
+        .unwrap()
+        .iter()
+        .any(|m| *m == *member)
 }
 
 // ----- lifecycle (test_stop_first, test_get_started_status) -----
@@ -236,7 +278,7 @@ pub async fn stop_leaves_every_group_before_returning(h: &Harness) {
 /// tooz's test_timeout: a member that never heartbeats is gone after the membership timeout,
 /// with exactly one left event whose reason is "expired".
 pub async fn silent_member_expires_after_the_timeout_with_one_left_event(h: &Harness) {
-    let h = h.with_options("timeout=5");
+    let h = h.with_timeout(5);
     let a = h.coordinator("a");
     a.start(Heartbeat::Background).await.unwrap();
     let b = h.started("b").await;
@@ -249,13 +291,15 @@ pub async fn silent_member_expires_after_the_timeout_with_one_left_event(h: &Har
     a.watch_leave_group(&g, move |e| sink.lock().unwrap().push(e.clone()))
         .unwrap();
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    h.sleep(3).await;
     assert_eq!(
         sorted(a.get_members(&g).await.unwrap()),
         ["a", "b"],
         "not yet expired"
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    h.sleep(3).await;
+    h.eventually(|| async { (!is_member(&a, &g, "b").await).then_some(()) })
+        .await;
     assert_eq!(sorted(a.get_members(&g).await.unwrap()), ["a"]);
     a.run_watchers().await.unwrap();
     let left = left.lock().unwrap();
@@ -365,6 +409,8 @@ pub async fn get_member_info_reports_capabilities_times_and_revision(h: &Harness
     let c = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
+    // Slack for the backend's wall clock against this process's, not a span of the suite's
+    // time: it is not scaled.
     let before = std::time::SystemTime::now() - Duration::from_secs(1);
     c.join_group(&g, "v1").await.unwrap();
     let joined_at_revision = c.head_revision();
@@ -389,6 +435,7 @@ pub async fn group_summaries_count_members_and_name_the_leader(h: &Harness) {
     a.join_group(&g, "").await.unwrap();
     b.join_group(&g, "").await.unwrap();
     a.watch_elected_as_leader(&g, |_| {}).unwrap();
+    settled(&a).await;
     let term = a.head_revision();
     b.update_capabilities(&g, "x").await.unwrap();
     let (revision, summaries) = b.get_group_summaries().await.unwrap();
@@ -412,13 +459,15 @@ pub async fn group_summaries_count_members_and_name_the_leader(h: &Harness) {
 }
 
 pub async fn get_members_info_reports_every_member_and_its_liveness(h: &Harness) {
+    let h = h.with_timeout(4);
     let (a, b) = (h.started("a").await, h.started("b").await);
     let g = new_group();
     a.create_group(&g).await.unwrap();
     a.join_group(&g, "ca").await.unwrap();
     b.join_group(&g, "cb").await.unwrap();
-    let timeout = a.membership_timeout();
-    tokio::time::sleep(timeout / 2).await;
+    let timeout = h.secs(4);
+    assert_eq!(a.membership_timeout(), timeout);
+    h.sleep(2).await;
     a.heartbeat().await.unwrap();
     let infos = b.get_members_info(&g).await.unwrap();
     assert_eq!(infos.len(), 2);
@@ -430,8 +479,9 @@ pub async fn get_members_info_reports_every_member_and_its_liveness(h: &Harness)
         infos[&MemberId::new("b").unwrap()].capabilities,
         "cb".into()
     );
-    // `a` just heartbeat; `b` has not for half the timeout.
-    assert_eq!(infos[&MemberId::new("a").unwrap()].expires_in, timeout);
+    // `a` just heartbeat; `b` has not for (at least) half the timeout. The millisecond is
+    // rounding, not time.
+    assert_about(&h, infos[&MemberId::new("a").unwrap()].expires_in, timeout);
     assert!(
         infos[&MemberId::new("b").unwrap()].expires_in <= timeout / 2 + Duration::from_millis(1)
     );
@@ -498,34 +548,36 @@ pub async fn update_capabilities_errors_name_the_missing_part(h: &Harness) {
 // ----- heartbeat -----
 
 pub async fn heartbeat_returns_the_membership_timeout(h: &Harness) {
-    let c = h.with_options("timeout=7").started("m").await;
-    assert_eq!(c.heartbeat().await.unwrap(), Duration::from_secs(7));
+    let c = h.with_timeout(7).started("m").await;
+    assert_about(h, c.heartbeat().await.unwrap(), h.secs(7));
 }
 
 pub async fn background_heartbeat_keeps_membership_past_the_timeout(h: &Harness) {
-    let h = h.with_options("timeout=2");
+    // A beat every 2.5 s: one delayed by a busy machine still lands well within the timeout.
+    let h = h.with_timeout(5);
     let c = h.coordinator("m");
     c.start(Heartbeat::Background).await.unwrap();
     let g = new_group();
     c.create_group(&g).await.unwrap();
     c.join_group(&g, Capabilities::none()).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(60)).await;
+    h.sleep(60).await;
     assert_eq!(sorted(c.get_members(&g).await.unwrap()), ["m"]);
     assert_eq!(c.heartbeat_status().consecutive_failures, 0);
 }
 
 /// tooz's test_heartbeat_loop.
 pub async fn background_heartbeat_counts_beats(h: &Harness) {
-    let c = h.coordinator("m");
+    // A beat every second, so the ten seconds after `stop` would see ten.
+    let c = h.with_timeout(2).coordinator("m");
     assert_eq!(c.heartbeat_status().beats, 0);
     c.start(Heartbeat::Background).await.unwrap();
-    wait_until(Duration::from_secs(5), || async {
+    h.wait_until(5, || async {
         (c.heartbeat_status().beats > 0).then_some(())
     })
     .await;
     c.stop().await.unwrap();
     let beats = c.heartbeat_status().beats;
-    tokio::time::sleep(Duration::from_secs(120)).await;
+    h.sleep(10).await;
     assert_eq!(
         c.heartbeat_status().beats,
         beats,
@@ -639,6 +691,8 @@ pub async fn member_booted_out_by_same_id_is_no_longer_joined(h: &Harness) {
     ));
     let head = c.head_revision();
     c.stop().await.unwrap();
+    // Whatever `stop` committed, `twin` has seen once its `run_watchers` returns.
+    twin.run_watchers().await.unwrap();
     assert_eq!(twin.head_revision(), head, "stop has nothing left to leave");
 }
 
@@ -875,6 +929,7 @@ pub async fn standing_down_passes_leadership_between_candidates(h: &Harness) {
     let (sa, sb) = (Arc::clone(&a_log), Arc::clone(&b_log));
     a.watch_elected_as_leader(&g, move |e| sa.lock().unwrap().push(e.term))
         .unwrap();
+    settled(&a).await;
     b.watch_elected_as_leader(&g, move |e| sb.lock().unwrap().push(e.term))
         .unwrap();
     a.run_watchers().await.unwrap();
@@ -907,6 +962,7 @@ pub async fn stand_down_by_a_non_leader_returns_false(h: &Harness) {
         "not even a candidate"
     );
     a.watch_elected_as_leader(&g, |_| {}).unwrap();
+    settled(&a).await;
     b.watch_elected_as_leader(&g, |_| {}).unwrap();
     assert!(
         !b.stand_down_group_leader(&g).await.unwrap(),
@@ -927,7 +983,9 @@ pub async fn unwatch_elected_as_leader_withdraws_the_candidacy(h: &Harness) {
     a.create_group(&g).await.unwrap();
     let first = a.watch_elected_as_leader(&g, |_| {}).unwrap();
     let second = a.watch_elected_as_leader(&g, |_| {}).unwrap();
+    settled(&a).await;
     b.watch_elected_as_leader(&g, |_| {}).unwrap();
+    settled(&b).await;
     assert_eq!(a.watch_counts(&g)[2], 2);
     a.unwatch_elected_as_leader(&g, first).unwrap();
     assert_eq!(
@@ -973,20 +1031,26 @@ pub async fn terms_grow_with_every_leadership(h: &Harness) {
 /// R3, R5, R6: a leader that stops heartbeating loses leadership with a reason, and the next
 /// candidate takes over.
 pub async fn expired_leader_is_replaced_with_a_leader_lost_event(h: &Harness) {
-    let h = h.with_options("timeout=5");
+    let h = h.with_timeout(5);
     let a = h.started("a").await;
     let b = h.coordinator("b");
     b.start(Heartbeat::Background).await.unwrap();
     let g = new_group();
     a.create_group(&g).await.unwrap();
     a.watch_elected_as_leader(&g, |_| {}).unwrap();
+    settled(&a).await;
     b.watch_elected_as_leader(&g, |_| {}).unwrap();
     let term = b.get_leader(&g).await.unwrap().unwrap().term;
     let events = log();
     let sink = Arc::clone(&events);
     b.watch_group(&g, None, move |e| sink.lock().unwrap().push(e.clone()))
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    h.sleep(6).await;
+    h.eventually(|| async {
+        let leader = b.get_leader(&g).await.unwrap();
+        leader.is_some_and(|l| l.member_id == "b").then_some(())
+    })
+    .await;
     b.run_watchers().await.unwrap();
     let events = events.lock().unwrap().clone();
     assert_eq!(
@@ -1078,7 +1142,7 @@ pub async fn group_lifecycle_and_capability_updates_are_events(h: &Harness) {
 /// R6: the expired member sees its own expiry as an event, its next heartbeat says so, and
 /// calls that need the lost membership fail with `MemberExpired` once.
 pub async fn expired_member_is_told_it_expired(h: &Harness) {
-    let h = h.with_options("timeout=5");
+    let h = h.with_timeout(5);
     let a = h.started("a").await;
     let (g1, g2) = (new_group(), new_group());
     for g in [&g1, &g2] {
@@ -1091,7 +1155,9 @@ pub async fn expired_member_is_told_it_expired(h: &Harness) {
         sink.lock().unwrap().push((e.member_id.clone(), e.reason))
     })
     .unwrap();
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    h.sleep(6).await;
+    h.eventually(|| async { (!is_member(&a, &g1, "a").await).then_some(()) })
+        .await;
     a.run_watchers().await.unwrap();
     assert_eq!(
         *own.lock().unwrap(),
@@ -1136,12 +1202,14 @@ pub async fn expired_member_is_told_it_expired(h: &Harness) {
 /// R6: the expiry notice belongs to the group the member lost, not to a later group that
 /// happens to have the same name.
 pub async fn expiry_notice_does_not_carry_over_to_a_recreated_group(h: &Harness) {
-    let h = h.with_options("timeout=5");
+    let h = h.with_timeout(5);
     let a = h.started("a").await;
     let g = new_group();
     a.create_group(&g).await.unwrap();
     a.join_group(&g, Capabilities::none()).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    h.sleep(6).await;
+    h.eventually(|| async { (!is_member(&a, &g, "a").await).then_some(()) })
+        .await;
     assert!(matches!(a.heartbeat().await, Err(E::SessionExpired { .. })));
     a.delete_group(&g).await.unwrap();
     a.create_group(&g).await.unwrap();
@@ -1158,7 +1226,10 @@ pub async fn stop_releases_leadership_before_returning(h: &Harness) {
     let g = new_group();
     a.create_group(&g).await.unwrap();
     a.watch_elected_as_leader(&g, |_| {}).unwrap();
+    settled(&a).await;
     b.watch_elected_as_leader(&g, |_| {}).unwrap();
+    // `b`'s view now includes `a`'s election, so the stream starts after it.
+    b.run_watchers().await.unwrap();
     let mut stream = b.subscribe(None).unwrap();
     a.stop().await.unwrap();
     assert_eq!(b.get_leader(&g).await.unwrap().unwrap().member_id, "b");
@@ -1185,6 +1256,8 @@ pub async fn failed_join_changes_nothing(h: &Harness) {
         a.get_member_capabilities(&g, "m").await.unwrap(),
         "weight=2".into()
     );
+    // Whatever the failed join committed, `a` has seen once its `run_watchers` returns.
+    a.run_watchers().await.unwrap();
     assert_eq!(a.head_revision(), head);
 }
 
@@ -1265,23 +1338,24 @@ pub async fn oversized_capabilities_are_rejected(h: &Harness) {
 
 /// R11: when the process stalls past the timeout, the heartbeat task's failure is visible.
 pub async fn heartbeat_failures_are_visible_to_the_caller(h: &Harness) {
-    let h = h.with_options("timeout=4");
+    let h = h.with_timeout(4);
     let c = h.coordinator("m");
     c.start(Heartbeat::Background).await.unwrap();
     let g = new_group();
     c.create_group(&g).await.unwrap();
     c.join_group(&g, Capabilities::none()).await.unwrap();
-    wait_until(Duration::from_secs(1), || async {
+    h.wait_until(1, || async {
         (c.heartbeat_status().beats > 0).then_some(())
     })
     .await;
-    // Jump the clock past the timeout in one step, as a stalled process would see it.
-    tokio::time::advance(Duration::from_secs(10)).await;
-    let status = wait_until(Duration::from_secs(5), || async {
-        let s = c.heartbeat_status();
-        s.last_error.is_some().then_some(s)
-    })
-    .await;
+    // The process stalls past the timeout while the backend's clock runs on.
+    h.stall(10).await;
+    let status = h
+        .wait_until(5, || async {
+            let s = c.heartbeat_status();
+            s.last_error.is_some().then_some(s)
+        })
+        .await;
     assert!(
         matches!(status.last_error, Some(E::SessionExpired { .. })),
         "{status:?}"
@@ -1330,7 +1404,7 @@ pub async fn subscribe_from_a_dropped_revision_says_history_lost(h: &Harness) {
 /// Issue point 4: coordinators that name the same store share it, `zake://` included.
 pub async fn coordinators_naming_the_same_store_see_each_other(h: &Harness) {
     let a = h.started("a").await;
-    let b = h.with_options("timeout=9").started("b").await;
+    let b = h.with_timeout(9).started("b").await;
     let g = new_group();
     a.create_group(&g).await.unwrap();
     b.join_group(&g, Capabilities::none()).await.unwrap();

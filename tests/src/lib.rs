@@ -4,10 +4,17 @@
 //! [`conformance_suite!`] macro turns each into a `#[tokio::test]` for one backend. The list
 //! follows tooz's own `test_coordination.py` (membership, capabilities, heartbeat, watchers,
 //! leader election) plus one or more tests for each of Roster's decisions R1-R12.
+//!
+//! The harness keeps the tests' time ([`Clock`]): tokio's paused clock for the embedded
+//! backend (`conformance_suite!(harness)`), where time-based tests are exact and cost
+//! nothing; or the real clock, scaled, for a backend in another process whose clock cannot
+//! be paused (`conformance_suite!(real_time: harness.real_time(0.1))`).
 
 pub mod conformance;
 
+use std::any::Any;
 use std::future::Future;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use roster::{Coordinator, Heartbeat, get_coordinator};
@@ -31,20 +38,62 @@ pub fn built(language: &str) -> bool {
     !missing
 }
 
-/// Where a test's coordinators live, and how to make them.
-#[derive(Clone, Debug)]
-pub struct Harness {
-    url: String,
+/// How a harness's tests keep time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Clock {
+    /// Tokio's paused clock (`#[tokio::test(start_paused = true)]`): a sleep advances it at
+    /// once and exactly, so time spans cost nothing and time-based assertions are exact.
+    /// Only for backends that keep time on this process's tokio clock (`memory://`).
+    Paused,
+    /// The real clock, for backends in other processes, whose clock cannot be paused. Every
+    /// time span of the suite is multiplied by `scale` (0.1 makes a 5 s membership timeout
+    /// 0.5 s), and time-based assertions allow [`Harness::tolerance`].
+    RealTime {
+        /// What every time span of the suite is multiplied by.
+        scale: f64,
+    },
 }
 
+/// Where a test's coordinators live, how to make them, and how the test keeps time.
+///
+/// The suite states its time spans in nominal seconds and lets the harness turn them into
+/// real durations ([`Harness::secs`], [`Harness::sleep`], [`Harness::with_timeout`]), so
+/// the same test runs on the paused clock and, scaled, in real time.
+#[derive(Clone)]
+pub struct Harness {
+    url: String,
+    clock: Clock,
+    /// What must live as long as the harness (a daemon the URL names).
+    held: Vec<Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("url", &self.url)
+            .field("clock", &self.clock)
+            .field("held", &self.held.len())
+            .finish()
+    }
+}
+
+/// The least a real-time wait for the backend is given, however small the scale: a loaded
+/// machine can hold a process up for a good fraction of a second.
+const REAL_TIME_PATIENCE_FLOOR: Duration = Duration::from_secs(2);
+
 impl Harness {
-    /// A harness on a backend URL; each harness should name a store of its own, so tests
-    /// running in parallel do not see each other.
+    /// A harness on a backend URL, on the paused clock; each harness should name a store of
+    /// its own, so tests running in parallel do not see each other.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into() }
+        Self {
+            url: url.into(),
+            clock: Clock::Paused,
+            held: Vec::new(),
+        }
     }
 
-    /// A private in-memory store, with extra URL options (`""` for none).
+    /// A private in-memory store, with extra URL options (`""` for none), on the paused
+    /// clock.
     pub fn memory(options: &str) -> Self {
         let name = uuid::Uuid::new_v4().simple();
         let query = if options.is_empty() {
@@ -55,15 +104,143 @@ impl Harness {
         Self::new(format!("memory://{name}{query}"))
     }
 
+    /// The same harness in real time, every time span multiplied by `scale` (for tests made
+    /// by `conformance_suite!(real_time: ...)`).
+    ///
+    /// # Panics
+    /// When `scale` is not a positive finite number.
+    #[must_use]
+    pub fn real_time(self, scale: f64) -> Self {
+        assert!(
+            scale.is_finite() && scale > 0.0,
+            "time scale {scale} must be a positive number"
+        );
+        Self {
+            clock: Clock::RealTime { scale },
+            ..self
+        }
+    }
+
+    /// The same harness, keeping `resource` alive as long as it or any harness made from it
+    /// lives: say the daemon process its URL names, stopped when dropped at the end of the
+    /// test.
+    #[must_use]
+    pub fn holding(mut self, resource: impl Any + Send + Sync) -> Self {
+        self.held.push(Arc::new(resource));
+        self
+    }
+
+    /// How this harness keeps time.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Whether this harness runs on tokio's paused clock.
+    pub fn is_paused(&self) -> bool {
+        self.clock == Clock::Paused
+    }
+
+    /// `secs` nominal seconds as a real duration: as given on the paused clock, scaled in
+    /// real time.
+    pub fn secs(&self, secs: impl Into<f64>) -> Duration {
+        let secs = secs.into();
+        match self.clock {
+            Clock::Paused => Duration::from_secs_f64(secs),
+            Clock::RealTime { scale } => Duration::from_secs_f64(secs * scale),
+        }
+    }
+
+    /// Sleep `secs` nominal seconds ([`Harness::secs`]): instantly on the paused clock.
+    pub async fn sleep(&self, secs: impl Into<f64>) {
+        tokio::time::sleep(self.secs(secs)).await;
+    }
+
+    /// How far a measured duration may be from the one expected of the backend: zero on the
+    /// paused clock (assertions stay exact), 20 % of `expected` in real time.
+    pub fn tolerance(&self, expected: Duration) -> Duration {
+        match self.clock {
+            Clock::Paused => Duration::ZERO,
+            Clock::RealTime { .. } => expected / 5,
+        }
+    }
+
+    /// The limit for waiting on something the backend does within `secs` nominal seconds:
+    /// [`Harness::secs`], and in real time at least 2 s.
+    pub fn patience(&self, secs: impl Into<f64>) -> Duration {
+        let limit = self.secs(secs);
+        match self.clock {
+            Clock::Paused => limit,
+            Clock::RealTime { .. } => limit.max(REAL_TIME_PATIENCE_FLOOR),
+        }
+    }
+
+    /// [`wait_until`] with the limit [`Harness::patience`]`(secs)`.
+    pub async fn wait_until<T, F, Fut>(&self, secs: impl Into<f64>, check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        wait_until(self.patience(secs), check).await
+    }
+
+    /// Wait for what the backend does on its own clock (an expiry, the election that
+    /// follows) once the test has slept past the moment it is due. On the paused clock the
+    /// embedded backend is exact, so `check` must hold at once: no time passes. In real time
+    /// a backend may act a little late (a reaper's rhythm, a lease's granularity), so `check`
+    /// is polled for up to [`Harness::patience`]`(0)`.
+    pub async fn eventually<T, F, Fut>(&self, check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        wait_until(self.patience(0), check).await
+    }
+
+    /// Freeze this whole process for `secs` nominal seconds while the backend's clock runs
+    /// on, as a process that stalls (swapped out, stopped, a long pause) sees it: no task of
+    /// this process (the background heartbeat included) runs in between. On the paused clock
+    /// tokio's clock jumps in one step; in real time every worker thread of the runtime is
+    /// blocked for that long.
+    ///
+    /// # Panics
+    /// In real time, when the runtime's workers cannot all be held within a few seconds.
+    pub async fn stall(&self, secs: impl Into<f64>) {
+        let span = self.secs(secs);
+        match self.clock {
+            Clock::Paused => tokio::time::advance(span).await,
+            Clock::RealTime { .. } => stall_runtime(span).await,
+        }
+    }
+
     /// The backend URL.
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// The same store with other URL options.
+    /// The same store and clock with other URL options (replacing all of them).
     pub fn with_options(&self, options: &str) -> Self {
         let base = self.url.split('?').next().unwrap_or(&self.url);
-        Self::new(format!("{base}?{options}"))
+        Self {
+            url: format!("{base}?{options}"),
+            ..self.clone()
+        }
+    }
+
+    /// The same store and clock with a membership timeout of `secs` nominal seconds: the URL
+    /// option `timeout=` set to [`Harness::secs`]`(secs)` (fractional in real time), the
+    /// other options kept.
+    pub fn with_timeout(&self, secs: impl Into<f64>) -> Self {
+        let (base, query) = self.url.split_once('?').unwrap_or((&self.url, ""));
+        let mut options: Vec<&str> = query
+            .split('&')
+            .filter(|o| !o.is_empty() && o.split('=').next() != Some("timeout"))
+            .collect();
+        let timeout = format!("timeout={}", self.secs(secs).as_secs_f64());
+        options.push(&timeout);
+        Self {
+            url: format!("{base}?{}", options.join("&")),
+            ..self.clone()
+        }
     }
 
     /// A coordinator for `member`, not started.
@@ -76,6 +253,81 @@ impl Harness {
         let c = self.coordinator(member);
         c.start(Heartbeat::Manual).await.expect("start");
         c
+    }
+}
+
+/// Block every worker thread of the current runtime for `span` of real time.
+async fn stall_runtime(span: Duration) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let runtime = Handle::current();
+    if runtime.runtime_flavor() == RuntimeFlavor::CurrentThread {
+        // This thread is the runtime's only worker.
+        std::thread::sleep(span);
+        return;
+    }
+    let workers = runtime.metrics().num_workers();
+    let gate = Arc::new(Gate::default());
+    let holds: Vec<_> = (0..workers)
+        .map(|_| {
+            let gate = Arc::clone(&gate);
+            tokio::spawn(async move { gate.hold() })
+        })
+        .collect();
+    // On a worker thread (a test's spawned task), hand its other tasks to another thread
+    // first; on the thread running the test's `block_on`, this just runs the closure.
+    let all_held = tokio::task::block_in_place(|| {
+        let all_held = gate.wait_for(workers, Duration::from_secs(10));
+        if all_held {
+            std::thread::sleep(span);
+        }
+        gate.release();
+        all_held
+    });
+    assert!(all_held, "could not hold all {workers} runtime workers");
+    for hold in holds {
+        hold.await.expect("a hold does not panic");
+    }
+}
+
+/// Holds runtime workers until released.
+#[derive(Default)]
+struct Gate {
+    /// How many workers are held, and whether they may go.
+    state: Mutex<(usize, bool)>,
+    changed: Condvar,
+}
+
+impl Gate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Block this (worker) thread until released.
+    fn hold(&self) {
+        let mut state = self.lock();
+        state.0 += 1;
+        self.changed.notify_all();
+        while !state.1 {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Whether `count` workers were held within `limit`.
+    fn wait_for(&self, count: usize, limit: Duration) -> bool {
+        let state = self.lock();
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, limit, |s| s.0 < count)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.0 >= count
+    }
+
+    fn release(&self) {
+        self.lock().1 = true;
+        self.changed.notify_all();
     }
 }
 
@@ -106,10 +358,28 @@ where
 
 /// Generate one `#[tokio::test]` per conformance test, each on a fresh harness from
 /// `$harness` (an expression producing a [`Harness`]).
+///
+/// - `conformance_suite!(harness)`: on tokio's paused clock
+///   (`#[tokio::test(start_paused = true)]`), for a harness on [`Clock::Paused`] (as made by
+///   [`Harness::memory`] and [`Harness::new`]): every test, time-based ones exact and free.
+/// - `conformance_suite!(real_time: harness)`: in real time
+///   (`#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`), for a harness made with
+///   [`Harness::real_time`], as a backend in another process needs: every test but the
+///   paused-only ones, time spans scaled and time-based assertions within
+///   [`Harness::tolerance`].
+///
+/// Paused-only tests are those that only make sense with a clock the test controls (say,
+/// asserting what happens at one exact instant, which a real clock cannot hit). There are
+/// none at present: even a stalled process is simulated in real time, by blocking the
+/// runtime's workers ([`Harness::stall`]). A test that needs one goes in the `@paused_only`
+/// list below, with its reason in this comment.
 #[macro_export]
 macro_rules! conformance_suite {
-    ($harness:expr) => {
-        $crate::conformance_suite!(@tests $harness;
+    (@paused_only $attr:tt $paused:literal, $harness:expr) => {
+        $crate::conformance_suite!(@tests $attr $paused, $harness;);
+    };
+    (@both $attr:tt $paused:literal, $harness:expr) => {
+        $crate::conformance_suite!(@tests $attr $paused, $harness;
             stop_before_start_is_not_started,
             is_started_follows_start_and_stop,
             start_twice_is_already_started,
@@ -184,12 +454,28 @@ macro_rules! conformance_suite {
             coordinators_naming_the_same_store_see_each_other,
         );
     };
-    (@tests $harness:expr; $($name:ident),* $(,)?) => {
+    (@tests $attr:tt $paused:literal, $harness:expr; $($name:ident),* $(,)?) => {
         $(
-            #[tokio::test(start_paused = true)]
+            #[tokio::test $attr]
             async fn $name() {
-                $crate::conformance::$name(&$harness).await;
+                let harness: $crate::Harness = $harness;
+                assert_eq!(
+                    harness.is_paused(),
+                    $paused,
+                    "conformance_suite!(harness) takes a harness on the paused clock, \
+                     conformance_suite!(real_time: harness) one made with .real_time(scale)"
+                );
+                $crate::conformance::$name(&harness).await;
             }
         )*
+    };
+    (real_time: $harness:expr) => {
+        $crate::conformance_suite!(
+            @both (flavor = "multi_thread", worker_threads = 2) false, $harness
+        );
+    };
+    ($harness:expr) => {
+        $crate::conformance_suite!(@both (start_paused = true) true, $harness);
+        $crate::conformance_suite!(@paused_only (start_paused = true) true, $harness);
     };
 }

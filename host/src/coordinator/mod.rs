@@ -22,6 +22,7 @@ use watchers::{Callback, WatchKind, Watchers};
 use crate::backend_url::{BackendKind, BackendUrl};
 use crate::driver::daemon::DaemonDriver;
 use crate::driver::mirror::Mirror;
+use crate::driver::wasm::{DriverSpec, WasmDriver};
 use crate::engine::stream::EventStream;
 use crate::engine::{Engine, GroupSummary, Leader, MemberInfo, SessionId, registry};
 use crate::error::{CoordinationError, Result};
@@ -45,8 +46,38 @@ pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
             Ok(Coordinator::new(url, engine, None, member_id))
         }
         BackendKind::Daemon { address } => {
-            let driver = Arc::new(DaemonDriver::new(address)?);
-            let mirror = Mirror::new(driver, url.history_size);
+            let mirror = Mirror::shared(&url.store, || {
+                Ok(Mirror::new(
+                    Arc::new(DaemonDriver::new(address)?),
+                    url.history_size,
+                ))
+            })?;
+            let engine = Arc::clone(&mirror.engine);
+            Ok(Coordinator::new(
+                url,
+                engine,
+                Some(remote::Remote::new(mirror)),
+                member_id,
+            ))
+        }
+        BackendKind::Driver {
+            name,
+            endpoint,
+            component,
+            options,
+        } => {
+            let spec = DriverSpec {
+                name: name.clone(),
+                component: component.clone(),
+                endpoint: endpoint.clone(),
+                options: options.clone(),
+            };
+            let mirror = Mirror::shared(&url.store, || {
+                Ok(Mirror::new(
+                    Arc::new(WasmDriver::new(spec)),
+                    url.history_size,
+                ))
+            })?;
             let engine = Arc::clone(&mirror.engine);
             Ok(Coordinator::new(
                 url,
@@ -236,7 +267,12 @@ impl Coordinator {
 
     /// Queue `call` on the driver's store with validated `args`, after the same checks the
     /// embedded backend makes first (started, then valid ids).
-    fn via_driver<V, T, F, Fut>(&self, remote: &remote::Remote, args: Result<V>, call: F) -> Operation<T>
+    fn via_driver<V, T, F, Fut>(
+        &self,
+        remote: &remote::Remote,
+        args: Result<V>,
+        call: F,
+    ) -> Operation<T>
     where
         V: Send + 'static,
         T: Send + 'static,
@@ -574,6 +610,20 @@ impl Coordinator {
     /// `NotStarted` before `start`.
     pub fn subscribe(&self, from: Option<Revision>) -> Result<EventStream> {
         self.session()?;
+        if let (Some(remote), None) = (&self.inner.remote, from) {
+            // "From now on" means after every call this coordinator made before, which on a
+            // driver's store may still be queued.
+            // The head is read when the queue reaches this point, not when the stream is
+            // first polled (by then later calls may have run).
+            let engine = Arc::clone(&self.inner.engine);
+            let head = remote.call(move |_, _| async move {
+                Ok((engine.read(|state| state.history.head()), None))
+            });
+            return Ok(EventStream::starting(
+                Arc::clone(&self.inner.engine),
+                async move { Ok(head.await? + 1) },
+            ));
+        }
         let from = from.unwrap_or_else(|| self.head_revision() + 1);
         Ok(EventStream::new(Arc::clone(&self.inner.engine), from))
     }

@@ -67,10 +67,13 @@ impl Driver for DaemonDriver {
     }
 
     async fn close_session(&self, session: &str) -> Result<Revision> {
-        self.client
-            .close_session(session)
-            .await
-            .map_err(coordination)
+        match self.client.close_session(session).await {
+            // The daemon already forgot it (it expired long ago): closed is what was wanted.
+            Err(RemoteError::Refused { code, .. }) if code == "session-not-found" => {
+                self.head().await
+            }
+            other => other.map_err(coordination),
+        }
     }
 
     async fn heartbeat(&self, session: &str) -> Result<Duration> {
@@ -109,7 +112,10 @@ impl Driver for DaemonDriver {
     }
 
     async fn leave(&self, session: &str, group: &str) -> Result<Revision> {
-        self.client.leave(session, group).await.map_err(coordination)
+        self.client
+            .leave(session, group)
+            .await
+            .map_err(coordination)
     }
 
     async fn update_capabilities(
@@ -142,7 +148,10 @@ impl Driver for DaemonDriver {
     }
 
     async fn stand(&self, session: &str, group: &str) -> Result<Revision> {
-        self.client.stand(session, group).await.map_err(coordination)
+        self.client
+            .stand(session, group)
+            .await
+            .map_err(coordination)
     }
 
     async fn withdraw(&self, session: &str, group: &str) -> Result<Revision> {

@@ -1,6 +1,11 @@
 //! The local mirror of a driver's store: its recent history and its group list, kept current
 //! by one feed task that polls [`Driver::changes`] with a deadline.
 //!
+//! Every coordinator of the process that names the same store shares its mirror (and its
+//! feed), as coordinators naming one embedded store share it. The feed runs on the tokio
+//! runtime of the coordinator that started it; when that runtime ends, the next `start` on
+//! another one runs it anew.
+//!
 //! The mirror is an [`Engine`] that never makes changes of its own, only records the store's,
 //! so everything that reads history (`run_watchers`, `subscribe`, handlers) works on a driver's
 //! store as on the embedded one. A change made through the coordinator completes only once the
@@ -11,7 +16,8 @@
 //!
 //! [`HistoryLost`]: crate::CoordinationError::HistoryLost
 
-use std::sync::{Arc, Mutex, Weak};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -42,7 +48,30 @@ pub(crate) struct Mirror {
     feed: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// The mirrors of this process, by store: every coordinator of one store shares one, so a
+/// change one of them made is in every one's view when it completes.
+static MIRRORS: OnceLock<Mutex<HashMap<String, Weak<Mirror>>>> = OnceLock::new();
+
 impl Mirror {
+    /// The mirror of `store`, made with `make` unless one is in use already.
+    ///
+    /// # Errors
+    /// `make`'s.
+    pub(crate) fn shared(
+        store: &str,
+        make: impl FnOnce() -> Result<Arc<Self>, CoordinationError>,
+    ) -> Result<Arc<Self>, CoordinationError> {
+        let mirrors = MIRRORS.get_or_init(Mutex::default);
+        let mut mirrors = mirrors.lock().unwrap_or_else(|p| p.into_inner());
+        mirrors.retain(|_, mirror| mirror.strong_count() > 0);
+        if let Some(mirror) = mirrors.get(store).and_then(Weak::upgrade) {
+            return Ok(mirror);
+        }
+        let mirror = make()?;
+        mirrors.insert(store.to_owned(), Arc::downgrade(&mirror));
+        Ok(mirror)
+    }
+
     pub(crate) fn new(driver: Arc<dyn Driver>, history_size: usize) -> Arc<Self> {
         Arc::new(Self {
             engine: Engine::new(history_size, usize::MAX),
@@ -58,7 +87,10 @@ impl Mirror {
 
     /// The store's id, once the mirror has read it ("" before).
     pub(crate) fn store_id(&self) -> String {
-        self.store_id.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.store_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Start over at the store's `head` with its `groups`.
@@ -125,7 +157,12 @@ impl Mirror {
 
 impl Drop for Mirror {
     fn drop(&mut self) {
-        if let Some(task) = self.feed.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(task) = self
+            .feed
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             task.abort();
         }
     }
@@ -150,7 +187,10 @@ async fn follow(mirror: Weak<Mirror>) {
             Ok(Changes::Events { events, .. }) => {
                 backoff = FIRST_BACKOFF;
                 if events.first().is_some_and(|e| e.revision() != after + 1) {
-                    tracing::warn!(after, "the store's change feed skipped revisions; resyncing");
+                    tracing::warn!(
+                        after,
+                        "the store's change feed skipped revisions; resyncing"
+                    );
                     resync(&this).await;
                     continue;
                 }
@@ -163,7 +203,11 @@ async fn follow(mirror: Weak<Mirror>) {
             Ok(Changes::Resync {
                 requested, oldest, ..
             }) => {
-                tracing::warn!(requested, oldest, "the store no longer has the changes asked for; resyncing");
+                tracing::warn!(
+                    requested,
+                    oldest,
+                    "the store no longer has the changes asked for; resyncing"
+                );
                 resync(&this).await;
             }
             Err(error) => {

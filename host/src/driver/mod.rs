@@ -16,6 +16,7 @@
 
 pub(crate) mod daemon;
 pub(crate) mod mirror;
+pub(crate) mod wasm;
 
 use std::collections::HashMap;
 use std::time::Duration;

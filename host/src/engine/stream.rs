@@ -38,6 +38,21 @@ struct Cursor {
 }
 
 impl EventStream {
+    /// A stream from the revision `start` yields (or its error, then nothing).
+    pub(crate) fn starting(
+        engine: Arc<Engine>,
+        start: impl std::future::Future<Output = Result<Revision, CoordinationError>> + Send + 'static,
+    ) -> Self {
+        use futures_util::StreamExt;
+        let inner = futures_util::stream::once(start).flat_map(move |from| match from {
+            Ok(from) => Self::new(Arc::clone(&engine), from).inner,
+            Err(error) => Box::pin(futures_util::stream::once(async { Err(error) })),
+        });
+        Self {
+            inner: Box::pin(inner),
+        }
+    }
+
     pub(crate) fn new(engine: Arc<Engine>, from: Revision) -> Self {
         let cursor = Cursor {
             engine,

@@ -96,7 +96,9 @@ pub enum PluginError {
     Config(String),
     /// A handler was attached to a coordinator whose store lives in another process: the
     /// handler belongs with the store (for `roster://`, in the daemon's configuration).
-    #[error("handlers attach to the process that holds the store, not to {store}: configure them where the store runs")]
+    #[error(
+        "handlers attach to the process that holds the store, not to {store}: configure them where the store runs"
+    )]
     RemoteStore {
         /// The coordinator's store.
         store: String,

@@ -47,6 +47,14 @@ pub const MIN_TTL_MS: u64 = 100;
 pub const MAX_TTL_MS: u64 = 86_400_000;
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The request body limit for a store taking capabilities of up to `max_capabilities`
+/// bytes: [`MAX_BODY_BYTES`], or more when capabilities at their limit could need more as
+/// JSON text (up to six bytes per byte, `\u0007`), so that it is the capability limit that
+/// refuses them, with its own error, and not the transport.
+pub fn body_limit(max_capabilities: usize) -> usize {
+    MAX_BODY_BYTES.max(max_capabilities.saturating_mul(6).saturating_add(64 * 1024))
+}
 /// How long plugins get at shutdown to handle the last changes.
 const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
 /// How often expired sessions are looked for.
@@ -226,6 +234,8 @@ struct PluginLog {
 /// State shared by every request.
 pub(crate) struct Daemon {
     coordinator: Coordinator,
+    /// Largest request body accepted ([`body_limit`]).
+    body_limit: usize,
     sessions: Sessions,
     plugins: Mutex<Vec<HandlerHandle>>,
     plugin_log: Arc<Mutex<PluginLog>>,
@@ -328,6 +338,7 @@ impl Server {
         let local_addr = listener.local_addr().map_err(ServeError::Serve)?;
         let (shutdown, _) = watch::channel(false);
         let daemon = Arc::new(Daemon {
+            body_limit: body_limit(BackendUrl::parse(&url)?.max_capabilities),
             coordinator,
             sessions: Sessions::new(config.max_sessions),
             plugins: Mutex::new(handles),
@@ -439,7 +450,7 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/changes", get(changes::changes))
         .fallback(r::not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(daemon.body_limit))
         .layer(axum::middleware::map_response_with_state(
             Arc::clone(&daemon),
             stamp_revision,
@@ -457,10 +468,9 @@ async fn stamp_revision(
     mut response: axum::response::Response,
 ) -> axum::response::Response {
     let head = daemon.coordinator.head_revision();
-    response.headers_mut().insert(
-        REVISION_HEADER,
-        axum::http::HeaderValue::from(head),
-    );
+    response
+        .headers_mut()
+        .insert(REVISION_HEADER, axum::http::HeaderValue::from(head));
     response
 }
 
