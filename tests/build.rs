@@ -14,13 +14,15 @@ use std::process::Command;
 use build_guests::{Outcome, build_rust_guests, run};
 
 /// The Rust guest crates, by library name.
-const RUST_GUESTS: [&str; 6] = [
+const RUST_GUESTS: [&str; 8] = [
     "log_events",
     "tally",
     "audit_trail",
     "misbehave",
     "not_a_handler",
     "evil_import",
+    "redis_driver",
+    "evil_driver",
 ];
 
 struct Build {

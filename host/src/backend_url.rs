@@ -260,6 +260,12 @@ impl BackendUrl {
                 }
             }
         }
+        // Namespaces of one server are separate stores.
+        if let BackendKind::Driver { options, .. } = &parsed.kind
+            && let Some((_, namespace)) = options.iter().find(|(name, _)| name == "namespace")
+        {
+            parsed.store = format!("{}?namespace={namespace}", parsed.store);
+        }
         Ok(parsed)
     }
 }
@@ -382,7 +388,7 @@ mod tests {
         let url =
             BackendUrl::parse("redis://127.0.0.1:6379?namespace=app&driver=/d/r.wasm&timeout=3")
                 .unwrap();
-        assert_eq!(url.store, "redis://127.0.0.1:6379");
+        assert_eq!(url.store, "redis://127.0.0.1:6379?namespace=app");
         assert_eq!(
             url.kind,
             BackendKind::Driver {

@@ -11,6 +11,7 @@
 //! be paused (`conformance_suite!(real_time: harness.real_time(0.1))`).
 
 pub mod conformance;
+pub mod servers;
 
 use std::any::Any;
 use std::future::Future;
@@ -217,11 +218,17 @@ impl Harness {
         &self.url
     }
 
-    /// The same store and clock with other URL options (replacing all of them).
+    /// The same store and clock with `options` set (`name=value&...`), the other options kept.
     pub fn with_options(&self, options: &str) -> Self {
-        let base = self.url.split('?').next().unwrap_or(&self.url);
+        let (base, query) = self.url.split_once('?').unwrap_or((&self.url, ""));
+        let name = |option: &str| option.split('=').next().unwrap_or_default().to_owned();
+        let given: Vec<String> = options.split('&').map(name).collect();
+        let kept = query
+            .split('&')
+            .filter(|o| !o.is_empty() && !given.contains(&name(o)));
+        let merged: Vec<&str> = kept.chain(options.split('&')).collect();
         Self {
-            url: format!("{base}?{options}"),
+            url: format!("{base}?{}", merged.join("&")),
             ..self.clone()
         }
     }

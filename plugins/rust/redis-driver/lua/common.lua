@@ -1,0 +1,245 @@
+-- Shared by every operation: the key layout, the clock, the change log, and the rules that
+-- several operations share (expiry, leaving, withdrawing, electing). The driver puts this
+-- file in front of each operation's file, so every operation is one script and runs
+-- atomically: nothing another client does can come between its checks and its writes.
+--
+-- Every script gets ARGV[1] = the key prefix ("{namespace}:"), ARGV[2] = how many events
+-- the change log keeps, and its own arguments from ARGV[3] on. KEYS[1] is the revision
+-- counter: every key shares the "{namespace}" hash tag, so on a cluster they all live in
+-- that key's slot.
+--
+-- Rules follow the embedded backend (host/src/engine/state.rs) step for step; the comments
+-- name the function there.
+
+local P = ARGV[1]
+local HISTORY = tonumber(ARGV[2])
+-- An expired session is kept this long (or one TTL, if longer) so that its next heartbeat
+-- can report what it lost; then Redis forgets it. A forgotten session's key still names its
+-- member and TTL, so it comes back (expired, with nothing to report) if it is used again.
+local GRACE_MS = 3600000
+
+local function key(kind, name)
+  return P .. kind .. ':' .. name
+end
+
+local K_REV = P .. 'rev'            -- string: the head revision
+local K_LOG = P .. 'log'            -- stream: one entry per change, id "<revision>-0"
+local K_GROUPS = P .. 'groups'      -- sorted set, all scores 0: group ids in byte order
+local K_DEADLINES = P .. 'deadlines' -- sorted set: live session key -> deadline (Unix ms)
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- One instant for the whole script, as the embedded backend takes one `now` per call.
+local NOW = now_ms()
+
+local function int(n)
+  return string.format('%d', n)
+end
+
+local function head()
+  return tonumber(redis.call('GET', K_REV) or '0')
+end
+
+local function group_exists(g)
+  return redis.call('EXISTS', key('group', g)) == 1
+end
+
+local function err(...)
+  return { 'err', ... }
+end
+
+-- State::commit: the next revision, the group's last change, one log entry.
+-- `fields` are the entry's field/value pairs: e = kind, g = group, m = member,
+-- c = capabilities, t = term, r = reason.
+local function commit(g, fields)
+  local rev = redis.call('INCR', K_REV)
+  if group_exists(g) then
+    redis.call('HSET', key('group', g), 'last', rev)
+  end
+  redis.call('XADD', K_LOG, 'MAXLEN', HISTORY, int(rev) .. '-0', unpack(fields))
+  return rev
+end
+
+-- A session key is "<random hex>.<ttl ms>.<member id>" (made by the driver).
+local function parse_session(s)
+  local ttl, member = string.match(s, '^%x+%.(%d+)%.(.+)$')
+  if not member then
+    return nil
+  end
+  return member, tonumber(ttl)
+end
+
+-- The session's record: { member, ttl, deadline } (deadline 0 once expired). A session
+-- Redis has forgotten comes back expired; nil for a key this driver did not make.
+local function session(s)
+  local sk = key('session', s)
+  local v = redis.call('HMGET', sk, 'member', 'ttl', 'deadline')
+  if v[1] then
+    return { member = v[1], ttl = tonumber(v[2]), deadline = tonumber(v[3]) }
+  end
+  local member, ttl = parse_session(s)
+  if not member then
+    return nil
+  end
+  redis.call('HSET', sk, 'member', member, 'ttl', ttl, 'deadline', 0)
+  redis.call('PEXPIRE', sk, math.max(ttl, GRACE_MS))
+  return { member = member, ttl = ttl, deadline = 0 }
+end
+
+local function unknown_session(s)
+  return err('unknown-session', s)
+end
+
+-- State::renew
+local function renew(s, sess)
+  sess.deadline = NOW + sess.ttl
+  redis.call('HSET', key('session', s), 'deadline', sess.deadline)
+  redis.call('ZADD', K_DEADLINES, sess.deadline, s)
+  redis.call('PERSIST', key('session', s))
+  redis.call('PERSIST', key('slost', s))
+end
+
+-- State::create_group, once the group is known not to exist.
+local function create_group(g)
+  local created = head() + 1
+  redis.call('ZADD', K_GROUPS, 0, g)
+  redis.call('HSET', key('group', g), 'created', created, 'last', created)
+  return commit(g, { 'e', 'gc', 'g', g })
+end
+
+-- State::elect_if_vacant
+local function elect_if_vacant(g)
+  local gk = key('group', g)
+  if not group_exists(g) or redis.call('HEXISTS', gk, 'leader') == 1 then
+    return
+  end
+  local next = redis.call('LPOP', key('cands', g))
+  if not next then
+    return
+  end
+  local member = redis.call('HGET', key('session', next), 'member') or parse_session(next)
+  local term = head() + 1
+  redis.call('HSET', gk, 'leader', next, 'lmember', member, 'term', term)
+  commit(g, { 'e', 'le', 'g', g, 'm', member, 't', int(term) })
+end
+
+-- State::withdraw_candidate
+local function withdraw_candidate(s, g, why)
+  local gk = key('group', g)
+  if not group_exists(g) then
+    return
+  end
+  redis.call('LREM', key('cands', g), 0, s)
+  local l = redis.call('HMGET', gk, 'leader', 'lmember', 'term')
+  if l[1] == s then
+    redis.call('HDEL', gk, 'leader', 'lmember', 'term')
+    commit(g, { 'e', 'll', 'g', g, 'm', l[2], 't', l[3], 'r', why })
+    if why ~= 'group-deleted' then
+      elect_if_vacant(g)
+    end
+  end
+end
+
+-- State::remove_member
+local function remove_member(member, g, why)
+  if not group_exists(g) then
+    return
+  end
+  if redis.call('HDEL', key('members', g), member) == 0 then
+    return
+  end
+  redis.call('HDEL', key('caps', g), member)
+  redis.call('HDEL', key('meta', g), member)
+  commit(g, { 'e', 'ml', 'g', g, 'm', member, 'r', why })
+end
+
+-- State::drop_session_state: candidacies end first, then memberships; an expiry also
+-- remembers each lost group (by its creation revision, so a recreated group of the same
+-- name is told apart).
+local function drop_session_state(s, member, leave, why)
+  local groups = redis.call('ZRANGE', key('sgroups', s), 0, -1)
+  local cands = redis.call('ZRANGE', key('scands', s), 0, -1)
+  redis.call('DEL', key('sgroups', s), key('scands', s))
+  for _, g in ipairs(cands) do
+    withdraw_candidate(s, g, why)
+  end
+  for _, g in ipairs(groups) do
+    remove_member(member, g, leave)
+  end
+  if leave == 'expired' then
+    for _, g in ipairs(groups) do
+      local created = redis.call('HGET', key('group', g), 'created')
+      if created then
+        redis.call('SADD', key('slost', s), created .. ':' .. g)
+      end
+    end
+  end
+end
+
+-- State::expire_due: every session whose deadline has come, in deadline order.
+local function expire_due()
+  local due = redis.call('ZRANGEBYSCORE', K_DEADLINES, '-inf', NOW)
+  for _, s in ipairs(due) do
+    redis.call('ZREM', K_DEADLINES, s)
+    local sk = key('session', s)
+    local v = redis.call('HMGET', sk, 'member', 'ttl')
+    if v[1] then
+      redis.call('HSET', sk, 'deadline', 0)
+      drop_session_state(s, v[1], 'expired', 'expired')
+      local keep = math.max(tonumber(v[2]), GRACE_MS)
+      redis.call('PEXPIRE', sk, keep)
+      redis.call('PEXPIRE', key('slost', s), keep)
+    end
+  end
+end
+
+-- Session::lost_groups, sorted.
+local function lost_groups(s)
+  local out = {}
+  for _, entry in ipairs(redis.call('SMEMBERS', key('slost', s))) do
+    out[#out + 1] = string.match(entry, '^%d+:(.*)$')
+  end
+  table.sort(out)
+  return out
+end
+
+-- State::not_a_member: member-expired once per lost group, member-not-joined otherwise.
+local function not_a_member(s, sess, g)
+  local created = redis.call('HGET', key('group', g), 'created')
+  if redis.call('SREM', key('slost', s), created .. ':' .. g) == 1 then
+    return err('member-expired', g, sess.member)
+  end
+  return err('member-not-joined', g, sess.member)
+end
+
+-- Whether `caps` are within `limit` bytes (Capabilities::check_size).
+local function too_large(caps, limit)
+  if #caps > limit then
+    return err('capabilities-too-large', #caps, limit)
+  end
+  return nil
+end
+
+-- A member's stored details: "<joined ms>:<updated ms>:<revision>".
+local function meta(joined, updated, rev)
+  return int(joined) .. ':' .. int(updated) .. ':' .. int(rev)
+end
+
+-- { member, capabilities, joined, updated, revision, expires-in } of a member whose session
+-- is `s` (expires-in 0 once the session has expired).
+local function member_record(g, member, s)
+  local caps = redis.call('HGET', key('caps', g), member) or ''
+  local m = redis.call('HGET', key('meta', g), member) or '0:0:0'
+  local joined, updated, rev = string.match(m, '^(%d+):(%d+):(%d+)$')
+  local deadline = tonumber(redis.call('HGET', key('session', s), 'deadline') or '0')
+  local left = 0
+  if deadline > NOW then
+    left = deadline - NOW
+  end
+  return { member, caps, tonumber(joined), tonumber(updated), tonumber(rev), left }
+end
+
+expire_due()

@@ -1,0 +1,2 @@
+-- head(): the newest revision.
+return { 'ok', head() }

@@ -1,0 +1,13 @@
+-- heartbeat(session): ARGV[3] the session key.
+-- State::heartbeat: renew; an expired session is renewed too, and says once what it lost.
+local s = ARGV[3]
+local sess = session(s)
+if not sess then
+  return unknown_session(s)
+end
+local expired = sess.deadline == 0
+renew(s, sess)
+if expired then
+  return err('session-expired', sess.member, lost_groups(s))
+end
+return { 'ok', sess.ttl }

@@ -1,0 +1,166 @@
+//! One connection to Redis: commands out and replies in as RESP2 frames (the
+//! `redis-protocol` crate encodes and decodes them), reconnecting once when the connection
+//! turns out to be gone.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use redis_protocol::resp2::decode::decode;
+use redis_protocol::resp2::encode::encode_borrowed;
+use redis_protocol::resp2::types::{BorrowedFrame, OwnedFrame};
+
+/// How long a reply may take beyond any time the command itself waits (a `BLOCK`).
+pub const REPLY_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The largest reply buffer kept between requests.
+const KEPT_BUFFER: usize = 1 << 20;
+
+/// Why a round trip failed, and whether sending the command again is safe.
+struct Failure {
+    message: String,
+    /// The command cannot have run: it was not sent whole, or the connection was found
+    /// closed before any byte of a reply (a server that dropped an idle connection).
+    retry: bool,
+}
+
+/// A connection to the Redis server at `address`, opened on first use and again after it
+/// fails.
+#[derive(Debug)]
+pub struct Conn {
+    address: String,
+    stream: Option<TcpStream>,
+    /// The reply being read.
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn new(address: String) -> Self {
+        Self {
+            address,
+            stream: None,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// This end of the connection, while connected (tests kill it from the server side).
+    #[cfg(test)]
+    pub fn local_address(&self) -> Option<String> {
+        let stream = self.stream.as_ref()?;
+        stream.local_addr().ok().map(|a| a.to_string())
+    }
+
+    /// Send one command and read its reply. A Redis error reply is returned as
+    /// `OwnedFrame::Error`; `Err` means Redis could not be reached (after one reconnect when
+    /// that was safe), with a message naming the address.
+    pub fn request(&mut self, args: &[&[u8]], wait: Duration) -> Result<OwnedFrame, String> {
+        let frames: Vec<BorrowedFrame<'_>> =
+            args.iter().map(|a| BorrowedFrame::BulkString(a)).collect();
+        let command = BorrowedFrame::Array(&frames);
+        let mut encoded = vec![0; command.encode_len(false)];
+        encode_borrowed(&mut encoded, &command, false)
+            .map_err(|e| format!("cannot encode a command for redis at {}: {e}", self.address))?;
+        let mut last = String::new();
+        for attempt in 0..2 {
+            if attempt > 0 {
+                crate::log_warn(&format!("redis at {}: {last}; reconnecting", self.address));
+            }
+            let mut stream = match self.stream.take() {
+                Some(stream) => stream,
+                None => match connect(&self.address) {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        last = format!("cannot connect: {e}");
+                        continue;
+                    }
+                },
+            };
+            match round_trip(&mut stream, &mut self.buf, &encoded, wait + REPLY_PATIENCE) {
+                Ok(frame) => {
+                    self.stream = Some(stream);
+                    if self.buf.capacity() > KEPT_BUFFER {
+                        self.buf = Vec::new();
+                    }
+                    return Ok(frame);
+                }
+                Err(failure) => {
+                    last = failure.message;
+                    if !failure.retry {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(format!("redis at {}: {last}", self.address))
+    }
+}
+
+fn connect(address: &str) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect(address)?;
+    // Commands are small and answered at once: send each without delay. Either call may be
+    // unsupported by a platform; the connection works without them.
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(REPLY_PATIENCE));
+    Ok(stream)
+}
+
+fn round_trip(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    command: &[u8],
+    patience: Duration,
+) -> Result<OwnedFrame, Failure> {
+    let _ = stream.set_read_timeout(Some(patience));
+    stream.write_all(command).map_err(|e| Failure {
+        message: format!("sending failed: {e}"),
+        retry: true,
+    })?;
+    buf.clear();
+    loop {
+        // Read more at a time as a large reply grows, so it is parsed a few times rather
+        // than once per small read.
+        let start = buf.len();
+        buf.resize(start + start.max(READ_CHUNK), 0);
+        let read = stream.read(&mut buf[start..]);
+        buf.truncate(start + read.as_ref().map_or(0, |n| *n));
+        match read {
+            Ok(0) => {
+                return Err(Failure {
+                    message: "the server closed the connection".into(),
+                    retry: buf.is_empty(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let gone = matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::BrokenPipe
+                );
+                return Err(Failure {
+                    message: format!("reading the reply failed: {e}"),
+                    retry: gone && buf.is_empty(),
+                });
+            }
+        }
+        match decode(buf) {
+            Ok(Some((frame, _))) => return Ok(frame),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(Failure {
+                    message: format!("unreadable reply: {e}"),
+                    retry: false,
+                });
+            }
+        }
+    }
+}

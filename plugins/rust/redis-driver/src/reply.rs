@@ -1,0 +1,292 @@
+//! Reading the scripts' replies: their fields, the errors they name, and change-log entries
+//! as membership events.
+
+use redis_protocol::resp2::types::OwnedFrame;
+
+use crate::Result;
+use crate::roster::coordination::types::{
+    CapabilitiesTooLarge, CapabilitiesUpdated, CoordinationError, GroupCreated, GroupDeleted,
+    LeaderElected, LeaderLost, LeadershipEnd, LeaveReason, MemberJoined, MemberLeft, MemberRef,
+    MembershipEvent, SessionExpired,
+};
+
+/// The items of one reply, read in order. A reply that is not what the script returns
+/// is a `connection` error naming the server (it is not the store this driver wrote).
+pub struct Reply {
+    items: std::vec::IntoIter<OwnedFrame>,
+    address: String,
+}
+
+impl Reply {
+    pub fn new(frame: OwnedFrame, address: &str) -> Result<Self> {
+        match frame {
+            OwnedFrame::Array(items) => Ok(Self {
+                items: items.into_iter(),
+                address: address.to_owned(),
+            }),
+            OwnedFrame::Error(message) => Err(CoordinationError::Connection(format!(
+                "redis at {address}: {message}"
+            ))),
+            other => Err(unexpected(address, &other)),
+        }
+    }
+
+    fn unexpected(&self, frame: &OwnedFrame) -> CoordinationError {
+        unexpected(&self.address, frame)
+    }
+
+    /// The next item, `Null` when there are no more (Redis drops a script's trailing nils).
+    pub fn next(&mut self) -> OwnedFrame {
+        self.items.next().unwrap_or(OwnedFrame::Null)
+    }
+
+    pub fn bytes(&mut self) -> Result<Vec<u8>> {
+        match self.next() {
+            OwnedFrame::BulkString(b) | OwnedFrame::SimpleString(b) => Ok(b),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    pub fn text(&mut self) -> Result<String> {
+        let bytes = self.bytes()?;
+        String::from_utf8(bytes).map_err(|e| {
+            CoordinationError::Connection(format!(
+                "redis at {}: text that is not UTF-8 in a reply: {e}",
+                self.address
+            ))
+        })
+    }
+
+    /// A text that may be missing (`Null`).
+    pub fn optional_text(&mut self) -> Result<Option<String>> {
+        match self.next() {
+            OwnedFrame::Null => Ok(None),
+            OwnedFrame::BulkString(b) | OwnedFrame::SimpleString(b) => {
+                String::from_utf8(b).map(Some).map_err(|e| {
+                    CoordinationError::Connection(format!(
+                        "redis at {}: text that is not UTF-8 in a reply: {e}",
+                        self.address
+                    ))
+                })
+            }
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// A number, as an integer or as digits.
+    pub fn number(&mut self) -> Result<u64> {
+        let frame = self.next();
+        number(&frame).ok_or_else(|| self.unexpected(&frame))
+    }
+
+    /// A number that may be missing (`Null`).
+    pub fn optional_number(&mut self) -> Result<Option<u64>> {
+        match self.next() {
+            OwnedFrame::Null => Ok(None),
+            frame => number(&frame)
+                .map(Some)
+                .ok_or_else(|| self.unexpected(&frame)),
+        }
+    }
+
+    /// A nested array, as a reply of its own.
+    pub fn nested(&mut self) -> Result<Reply> {
+        let next = self.next();
+        Reply::new(next, &self.address)
+    }
+
+    /// The items of a nested array.
+    pub fn list(&mut self) -> Result<Vec<OwnedFrame>> {
+        match self.next() {
+            OwnedFrame::Array(items) => Ok(items),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Every remaining item as a text.
+    pub fn texts(mut self) -> Result<Vec<String>> {
+        let mut out = Vec::with_capacity(self.items.len());
+        while self.items.len() > 0 {
+            out.push(self.text()?);
+        }
+        Ok(out)
+    }
+
+    /// The error a script named (`{'err', code, ...}` once `err` was read).
+    pub fn error(mut self) -> CoordinationError {
+        match self.coordination_error() {
+            Ok(error) | Err(error) => error,
+        }
+    }
+
+    fn coordination_error(&mut self) -> Result<CoordinationError> {
+        let code = self.text()?;
+        Ok(match code.as_str() {
+            "group-not-created" => CoordinationError::GroupNotCreated(self.text()?),
+            "group-already-exist" => CoordinationError::GroupAlreadyExist(self.text()?),
+            "group-not-empty" => CoordinationError::GroupNotEmpty(self.text()?),
+            "member-already-exist" => CoordinationError::MemberAlreadyExist(self.member_ref()?),
+            "member-not-joined" => CoordinationError::MemberNotJoined(self.member_ref()?),
+            "member-expired" => CoordinationError::MemberExpired(self.member_ref()?),
+            "session-expired" => CoordinationError::SessionExpired(SessionExpired {
+                member_id: self.text()?,
+                lost_groups: self.nested()?.texts()?,
+            }),
+            "capabilities-too-large" => {
+                CoordinationError::CapabilitiesTooLarge(CapabilitiesTooLarge {
+                    size: self.number()?,
+                    limit: self.number()?,
+                })
+            }
+            "unknown-session" => {
+                let session = self.text()?;
+                CoordinationError::Connection(format!(
+                    "redis at {}: {session:?} is not a session this driver opened",
+                    self.address
+                ))
+            }
+            other => CoordinationError::Connection(format!(
+                "redis at {}: a script failed with {other:?}",
+                self.address
+            )),
+        })
+    }
+
+    fn member_ref(&mut self) -> Result<MemberRef> {
+        Ok(MemberRef {
+            group_id: self.text()?,
+            member_id: self.text()?,
+        })
+    }
+}
+
+fn unexpected(address: &str, frame: &OwnedFrame) -> CoordinationError {
+    let mut shown = format!("{frame:?}");
+    if shown.len() > 200 {
+        let mut cut = 200;
+        while !shown.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    CoordinationError::Connection(format!(
+        "redis at {address}: unexpected reply {shown} (is this namespace written by another program?)"
+    ))
+}
+
+fn number(frame: &OwnedFrame) -> Option<u64> {
+    match frame {
+        OwnedFrame::Integer(i) => u64::try_from(*i).ok(),
+        OwnedFrame::BulkString(b) | OwnedFrame::SimpleString(b) => {
+            std::str::from_utf8(b).ok()?.parse().ok()
+        }
+        _ => None,
+    }
+}
+
+/// The fields of one change-log entry.
+#[derive(Default)]
+struct Entry {
+    kind: Vec<u8>,
+    group: String,
+    member: String,
+    capabilities: Vec<u8>,
+    term: u64,
+    reason: Vec<u8>,
+}
+
+/// One change-log entry (`[id, [field, value, ...]]`, id `<revision>-0`) as its event.
+pub fn event(frame: OwnedFrame, address: &str) -> Result<MembershipEvent> {
+    let bad = |what: &str| {
+        CoordinationError::Connection(format!(
+            "redis at {address}: a change-log entry with {what}"
+        ))
+    };
+    let mut entry = Reply::new(frame, address)?;
+    let id = entry.text()?;
+    let revision: u64 = id
+        .split('-')
+        .next()
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| bad("an unreadable id"))?;
+    let fields = entry.list()?;
+    let mut e = Entry::default();
+    let mut pairs = fields.into_iter();
+    while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
+        let (OwnedFrame::BulkString(name), OwnedFrame::BulkString(value)) = (name, value) else {
+            return Err(bad("a field that is not a string"));
+        };
+        let text = |value| String::from_utf8(value).map_err(|_| bad("a name that is not UTF-8"));
+        match name.as_slice() {
+            b"e" => e.kind = value,
+            b"g" => e.group = text(value)?,
+            b"m" => e.member = text(value)?,
+            b"c" => e.capabilities = value,
+            b"t" => {
+                e.term = text(value)?
+                    .parse()
+                    .map_err(|_| bad("a term that is not a number"))?;
+            }
+            b"r" => e.reason = value,
+            _ => {}
+        }
+    }
+    let Entry {
+        kind,
+        group: group_id,
+        member: member_id,
+        capabilities,
+        term,
+        reason,
+    } = e;
+    Ok(match kind.as_slice() {
+        b"gc" => MembershipEvent::GroupCreated(GroupCreated { revision, group_id }),
+        b"gd" => MembershipEvent::GroupDeleted(GroupDeleted { revision, group_id }),
+        b"mj" => MembershipEvent::MemberJoined(MemberJoined {
+            revision,
+            group_id,
+            member_id,
+            capabilities,
+        }),
+        b"ml" => MembershipEvent::MemberLeft(MemberLeft {
+            revision,
+            group_id,
+            member_id,
+            reason: match reason.as_slice() {
+                b"left" => LeaveReason::Left,
+                b"expired" => LeaveReason::Expired,
+                b"session-lost" => LeaveReason::SessionLost,
+                b"group-deleted" => LeaveReason::GroupDeleted,
+                _ => return Err(bad("an unknown leave reason")),
+            },
+        }),
+        b"cu" => MembershipEvent::CapabilitiesUpdated(CapabilitiesUpdated {
+            revision,
+            group_id,
+            member_id,
+            capabilities,
+        }),
+        b"le" => MembershipEvent::LeaderElected(LeaderElected {
+            revision,
+            group_id,
+            member_id,
+            term,
+        }),
+        b"ll" => MembershipEvent::LeaderLost(LeaderLost {
+            revision,
+            group_id,
+            member_id,
+            term,
+            reason: match reason.as_slice() {
+                b"stood-down" => LeadershipEnd::StoodDown,
+                b"resigned" => LeadershipEnd::Resigned,
+                b"expired" => LeadershipEnd::Expired,
+                b"session-lost" => LeadershipEnd::SessionLost,
+                b"group-deleted" => LeadershipEnd::GroupDeleted,
+                _ => return Err(bad("an unknown leadership end")),
+            },
+        }),
+        _ => return Err(bad("an unknown kind")),
+    })
+}

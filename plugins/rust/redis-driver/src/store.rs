@@ -1,0 +1,434 @@
+//! The driver's operations: options, script calls and the change feed's wait.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+
+use redis_protocol::resp2::types::OwnedFrame;
+
+use crate::Result;
+use crate::conn::Conn;
+use crate::exports::roster::coordination::backend::{
+    ChangeBatch, Feed, GroupSummary, ResyncNeeded, SessionKey, StoreInfo,
+};
+use crate::reply::{Reply, event};
+use crate::roster::coordination::types::{
+    CoordinationError, InvalidOptionValue, InvalidUrl, Leader, MemberInfo, UrlProblem,
+};
+use crate::scripts::Script;
+
+/// The key prefix's name when the URL names none.
+pub const DEFAULT_NAMESPACE: &str = "roster";
+/// Events kept when the URL names no `history` (as the embedded backend).
+pub const DEFAULT_HISTORY: u64 = 65_536;
+/// Largest capabilities when the URL names no `max_capabilities` (as the embedded backend).
+pub const DEFAULT_MAX_CAPABILITIES: u64 = 64 * 1024;
+/// Longest namespace accepted, in bytes.
+const MAX_NAMESPACE: usize = 255;
+
+/// One store: a namespace of one Redis server.
+#[derive(Debug)]
+pub struct Store {
+    conn: Conn,
+    /// Every key starts with it: `{namespace}:`.
+    prefix: String,
+    /// The revision counter's key, named to Redis as the scripts' one key (its hash slot is
+    /// every key's).
+    rev_key: String,
+    log_key: String,
+    history: String,
+    max_capabilities: u64,
+    /// Each script's SHA1 as `SCRIPT LOAD` returned it, by [`Script::index`].
+    shas: Vec<String>,
+}
+
+fn invalid_option(address: &str, name: &str, value: &str, expected: &str) -> CoordinationError {
+    CoordinationError::InvalidUrl(InvalidUrl {
+        url: format!("redis://{address}"),
+        problem: UrlProblem::InvalidOptionValue(InvalidOptionValue {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            expected: expected.to_owned(),
+        }),
+    })
+}
+
+/// 64 random bits (std's hash keys come from the platform's random source).
+fn random() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    hasher.finish()
+}
+
+fn random_hex() -> String {
+    format!("{:016x}{:016x}", random(), random())
+}
+
+impl Store {
+    /// Connect with the backend URL's options: `address` (required), `namespace`,
+    /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
+    pub fn open(options: &[(String, String)]) -> Result<Self> {
+        let option = |name: &str| {
+            options
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let address = option("address").ok_or_else(|| {
+            CoordinationError::Connection("the redis driver needs an address (host:port)".into())
+        })?;
+        let namespace = option("namespace").unwrap_or(DEFAULT_NAMESPACE);
+        if namespace.is_empty()
+            || namespace.len() > MAX_NAMESPACE
+            || namespace
+                .chars()
+                .any(|c| c.is_control() || c == '{' || c == '}')
+        {
+            return Err(invalid_option(
+                address,
+                "namespace",
+                namespace,
+                "1 to 255 bytes without braces or control characters",
+            ));
+        }
+        let history = match option("history") {
+            None => DEFAULT_HISTORY,
+            Some(value) => value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                invalid_option(address, "history", value, "a number of events, at least 1")
+            })?,
+        };
+        let max_capabilities = match option("max_capabilities") {
+            None => DEFAULT_MAX_CAPABILITIES,
+            Some(value) => value.parse().map_err(|_| {
+                invalid_option(address, "max_capabilities", value, "a number of bytes")
+            })?,
+        };
+        let prefix = format!("{{{namespace}}}:");
+        let mut store = Self {
+            conn: Conn::new(address.to_owned()),
+            rev_key: format!("{prefix}rev"),
+            log_key: format!("{prefix}log"),
+            prefix,
+            history: history.to_string(),
+            max_capabilities,
+            shas: Vec::new(),
+        };
+        store.load_scripts()?;
+        Ok(store)
+    }
+
+    /// This end of the connection, while connected.
+    #[cfg(test)]
+    pub fn local_address(&self) -> Option<String> {
+        self.conn.local_address()
+    }
+
+    fn connection_error(&self, message: impl std::fmt::Display) -> CoordinationError {
+        CoordinationError::Connection(format!("redis at {}: {message}", self.conn.address()))
+    }
+
+    fn request(&mut self, args: &[&[u8]], wait: Duration) -> Result<OwnedFrame> {
+        self.conn
+            .request(args, wait)
+            .map_err(CoordinationError::Connection)
+    }
+
+    /// `SCRIPT LOAD` every script (which also checks that the server runs Lua scripts).
+    fn load_scripts(&mut self) -> Result<()> {
+        let mut shas = Vec::with_capacity(Script::ALL.len());
+        for script in Script::ALL {
+            let source = script.source();
+            match self.request(&[b"SCRIPT", b"LOAD", source.as_bytes()], Duration::ZERO)? {
+                OwnedFrame::BulkString(sha) => {
+                    shas.push(String::from_utf8_lossy(&sha).into_owned())
+                }
+                OwnedFrame::Error(message) => {
+                    return Err(self.connection_error(format!("loading {script:?}: {message}")));
+                }
+                other => return Err(self.connection_error(format!("SCRIPT LOAD said {other:?}"))),
+            }
+        }
+        self.shas = shas;
+        Ok(())
+    }
+
+    /// Run `script` with its own arguments; returns its reply past the status word, which
+    /// is returned too (`ok`, or `events`/`resync` for `changes`). A script's `err` reply
+    /// becomes the coordination error it names.
+    fn run(&mut self, script: Script, args: &[&[u8]]) -> Result<(String, Reply)> {
+        let sha = self.shas[script.index()].clone();
+        let source;
+        let mut command: Vec<&[u8]> = Vec::with_capacity(6 + args.len());
+        command.extend([
+            b"EVALSHA".as_slice(),
+            sha.as_bytes(),
+            b"1",
+            self.rev_key.as_bytes(),
+            self.prefix.as_bytes(),
+            self.history.as_bytes(),
+        ]);
+        command.extend_from_slice(args);
+        let mut frame = self
+            .conn
+            .request(&command, Duration::ZERO)
+            .map_err(CoordinationError::Connection)?;
+        // The server lost its script cache (a restart, SCRIPT FLUSH, a failover): send the
+        // script itself, which caches it again.
+        if matches!(&frame, OwnedFrame::Error(message) if message.starts_with("NOSCRIPT")) {
+            source = script.source();
+            command[0] = b"EVAL";
+            command[1] = source.as_bytes();
+            frame = self
+                .conn
+                .request(&command, Duration::ZERO)
+                .map_err(CoordinationError::Connection)?;
+        }
+        let mut reply = Reply::new(frame, self.conn.address())?;
+        let status = reply.text()?;
+        if status == "err" {
+            return Err(reply.error());
+        }
+        Ok((status, reply))
+    }
+
+    /// Run a script whose only good answer is `ok`.
+    fn ok(&mut self, script: Script, args: &[&[u8]]) -> Result<Reply> {
+        let (status, reply) = self.run(script, args)?;
+        if status != "ok" {
+            return Err(CoordinationError::Connection(format!(
+                "redis at {}: {script:?} answered {status:?}",
+                self.conn.address()
+            )));
+        }
+        Ok(reply)
+    }
+
+    /// Run a script that answers with one revision (or another number).
+    fn number(&mut self, script: Script, args: &[&[u8]]) -> Result<u64> {
+        self.ok(script, args)?.number()
+    }
+
+    pub fn describe(&mut self) -> Result<StoreInfo> {
+        let id = random_hex();
+        let mut reply = self.ok(Script::Describe, &[id.as_bytes()])?;
+        Ok(StoreInfo {
+            store_id: reply.text()?,
+            head: reply.number()?,
+            groups: reply.nested()?.texts()?,
+        })
+    }
+
+    pub fn head(&mut self) -> Result<u64> {
+        self.number(Script::Head, &[])
+    }
+
+    /// A session key names its member and TTL after a random part, so a session Redis has
+    /// forgotten (expired long ago) can come back as the same member.
+    pub fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
+        let ttl_ms = ttl_ms.clamp(1, u64::from(u32::MAX));
+        let key = format!("{}.{ttl_ms}.{member}", random_hex());
+        self.ok(Script::OpenSession, &[key.as_bytes()])?.text()
+    }
+
+    pub fn close_session(&mut self, session: &str) -> Result<u64> {
+        self.number(Script::CloseSession, &[session.as_bytes()])
+    }
+
+    pub fn heartbeat(&mut self, session: &str) -> Result<u64> {
+        self.number(Script::Heartbeat, &[session.as_bytes()])
+    }
+
+    pub fn create_group(&mut self, group: &str) -> Result<u64> {
+        self.number(Script::CreateGroup, &[group.as_bytes()])
+    }
+
+    pub fn delete_group(&mut self, group: &str) -> Result<u64> {
+        self.number(Script::DeleteGroup, &[group.as_bytes()])
+    }
+
+    pub fn groups(&mut self) -> Result<Vec<String>> {
+        self.ok(Script::Groups, &[])?.nested()?.texts()
+    }
+
+    pub fn group_summaries(&mut self) -> Result<(u64, Vec<GroupSummary>)> {
+        let mut reply = self.ok(Script::GroupSummaries, &[])?;
+        let head = reply.number()?;
+        let mut summaries = Vec::new();
+        for group in reply.list()? {
+            let mut g = Reply::new(group, self.conn.address())?;
+            let group_id = g.text()?;
+            let members = g.number()?;
+            let last_change = g.number()?;
+            let leader = match (g.optional_text()?, g.optional_number()?) {
+                (Some(member_id), Some(term)) => Some(Leader { member_id, term }),
+                _ => None,
+            };
+            summaries.push(GroupSummary {
+                group_id,
+                members,
+                leader,
+                last_change,
+            });
+        }
+        Ok((head, summaries))
+    }
+
+    pub fn join(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+        create: bool,
+    ) -> Result<u64> {
+        let limit = self.max_capabilities.to_string();
+        let create: &[u8] = if create { b"1" } else { b"0" };
+        self.number(
+            Script::Join,
+            &[
+                session.as_bytes(),
+                group.as_bytes(),
+                capabilities,
+                create,
+                limit.as_bytes(),
+            ],
+        )
+    }
+
+    pub fn leave(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.number(Script::Leave, &[session.as_bytes(), group.as_bytes()])
+    }
+
+    pub fn update_capabilities(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+    ) -> Result<u64> {
+        let limit = self.max_capabilities.to_string();
+        self.number(
+            Script::UpdateCapabilities,
+            &[
+                session.as_bytes(),
+                group.as_bytes(),
+                capabilities,
+                limit.as_bytes(),
+            ],
+        )
+    }
+
+    pub fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
+        let address = self.conn.address().to_owned();
+        let mut reply = self.ok(Script::MembersInfo, &[group.as_bytes()])?;
+        reply
+            .list()?
+            .into_iter()
+            .map(|record| member_record(Reply::new(record, &address)?))
+            .collect()
+    }
+
+    pub fn get_member_info(&mut self, group: &str, member: &str) -> Result<MemberInfo> {
+        let mut reply = self.ok(Script::MemberInfo, &[group.as_bytes(), member.as_bytes()])?;
+        member_record(reply.nested()?).map(|(_, info)| info)
+    }
+
+    pub fn get_leader(&mut self, group: &str) -> Result<Option<Leader>> {
+        let mut reply = self.ok(Script::Leader, &[group.as_bytes()])?;
+        Ok(match reply.optional_text()? {
+            Some(member_id) => Some(Leader {
+                member_id,
+                term: reply.number()?,
+            }),
+            None => None,
+        })
+    }
+
+    pub fn stand(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.number(Script::Stand, &[session.as_bytes(), group.as_bytes()])
+    }
+
+    pub fn withdraw(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.number(Script::Withdraw, &[session.as_bytes(), group.as_bytes()])
+    }
+
+    pub fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)> {
+        let mut reply = self.ok(Script::StandDown, &[session.as_bytes(), group.as_bytes()])?;
+        let was_leader = reply.number()? == 1;
+        Ok((was_leader, reply.number()?))
+    }
+
+    /// The events after `after`: read by a script (which first expires whatever is due);
+    /// when there are none yet, wait on the change log (XREAD BLOCK) for at most `wait_ms`
+    /// in all, and never past the next session deadline, then read again. So a member
+    /// expires on time even when no one calls, and this call reports it.
+    pub fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
+        let started = Instant::now();
+        let wait = Duration::from_millis(wait_ms);
+        let after_arg = after.to_string();
+        let max_arg = max.to_string();
+        loop {
+            let address = self.conn.address().to_owned();
+            let (status, mut reply) =
+                self.run(Script::Changes, &[after_arg.as_bytes(), max_arg.as_bytes()])?;
+            if status == "resync" {
+                return Ok(Feed::Resync(ResyncNeeded {
+                    requested: reply.number()?,
+                    oldest: reply.number()?,
+                    head: reply.number()?,
+                }));
+            }
+            let head = reply.number()?;
+            let next_deadline = reply.number().ok();
+            let events = reply
+                .list()?
+                .into_iter()
+                .map(|entry| event(entry, &address))
+                .collect::<Result<Vec<_>>>()?;
+            let left = wait.saturating_sub(started.elapsed());
+            if !events.is_empty() || max == 0 || left.is_zero() {
+                return Ok(Feed::Events(ChangeBatch { events, head }));
+            }
+            // `-1` (no live session) reads as no number: wait the whole time left.
+            let block = next_deadline
+                .map_or(left, |ms| left.min(Duration::from_millis(ms)))
+                .max(Duration::from_millis(1));
+            self.wait_for_change(head, block)?;
+        }
+    }
+
+    /// Wait until the log has an entry after `head`, or `block` has passed.
+    fn wait_for_change(&mut self, head: u64, block: Duration) -> Result<()> {
+        let ms = block.as_millis().max(1).to_string();
+        let from = format!("{head}-0");
+        let log_key = self.log_key.clone();
+        match self.request(
+            &[
+                b"XREAD",
+                b"COUNT",
+                b"1",
+                b"BLOCK",
+                ms.as_bytes(),
+                b"STREAMS",
+                log_key.as_bytes(),
+                from.as_bytes(),
+            ],
+            block,
+        )? {
+            OwnedFrame::Error(message) => Err(self.connection_error(message)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `{member, capabilities, joined, updated, revision, expires-in}` as a member's info.
+fn member_record(mut record: Reply) -> Result<(String, MemberInfo)> {
+    Ok((
+        record.text()?,
+        MemberInfo {
+            capabilities: record.bytes()?,
+            joined_at_ms: record.number()?,
+            updated_at_ms: record.number()?,
+            revision: record.number()?,
+            expires_in_ms: record.number()?,
+        },
+    ))
+}

@@ -1,0 +1,115 @@
+//! Real servers for the backends that live in them: a `redis-server` of the test's own, or the
+//! one `.ci/run` started (named by `ROSTER_REDIS`), with a private namespace per test.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{Harness, plugin};
+
+/// Environment variable naming a running Redis (`host:port`) for the tests to share.
+pub const REDIS_VARIABLE: &str = "ROSTER_REDIS";
+
+/// A `redis-server` process with its data in a temporary directory, stopped when dropped.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    /// Its `host:port`.
+    pub address: String,
+    _data: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Start one on a free port of 127.0.0.1 and wait until it accepts connections.
+    ///
+    /// # Panics
+    /// When `redis-server` is not installed (Debian: `apt install redis-server`) or does not
+    /// come up within 10 s.
+    pub fn start() -> Self {
+        let data = tempfile::tempdir().expect("a temporary directory");
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
+            .arg("--dir")
+            .arg(data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start redis-server ({e}): install it (apt install redis-server)")
+            });
+        let address = format!("127.0.0.1:{port}");
+        wait_for_port(&address);
+        Self {
+            child,
+            address,
+            _data: data,
+        }
+    }
+
+    /// Stop it at once, as a crash would (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Wait until something accepts connections at `address`.
+///
+/// # Panics
+/// After 10 s.
+pub fn wait_for_port(address: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens at {address} after 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Harness {
+    /// A private namespace on Redis through the Redis driver component, in real time at
+    /// `scale`: on the server `ROSTER_REDIS` names, else on a server of its own.
+    pub fn redis(scale: f64) -> Self {
+        let namespace = format!("t{}", uuid::Uuid::new_v4().simple());
+        let url = |address: &str| {
+            format!(
+                "redis://{address}?namespace={namespace}&driver={}",
+                plugin("rust-redis-driver.wasm").display()
+            )
+        };
+        match std::env::var(REDIS_VARIABLE) {
+            Ok(address) => Self::new(url(&address)).real_time(scale),
+            Err(_) => {
+                let server = RedisServer::start();
+                Self::new(url(&server.address))
+                    .real_time(scale)
+                    .holding(server)
+            }
+        }
+    }
+}

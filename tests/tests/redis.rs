@@ -1,0 +1,6 @@
+//! The conformance suite on `redis://`: the Redis driver component against a real
+//! `redis-server`, in real time (scaled), each test in a namespace of its own.
+
+use roster_tests::{Harness, conformance_suite};
+
+conformance_suite!(real_time: Harness::redis(0.1));
