@@ -71,6 +71,7 @@ pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
                 component: component.clone(),
                 endpoint: endpoint.clone(),
                 options: options.clone(),
+                call_limit: DriverSpec::call_limit_for(url.membership_timeout),
             };
             let mirror = Mirror::shared(&url.store, || {
                 Ok(Mirror::new(

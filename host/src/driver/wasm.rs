@@ -55,8 +55,12 @@ use bindings::exports::roster::coordination::backend as b;
 
 type Result<T> = std::result::Result<T, CoordinationError>;
 
-/// How long any call but a feed poll may take inside the driver.
+/// The longest any call but a feed poll may take inside the driver; a store's membership
+/// timeout, when shorter, is its limit (a store that does not answer within the time a member
+/// would expire in is reported unreachable).
 const CALL_LIMIT: Duration = Duration::from_secs(30);
+/// The shortest call limit, however short the membership timeout.
+const MIN_CALL_LIMIT: Duration = Duration::from_millis(500);
 /// How often the epoch advances: a driver computing without end yields to the runtime (so
 /// its deadline can fire) at every tick.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -85,6 +89,15 @@ pub(crate) struct DriverSpec {
     pub(crate) endpoint: Endpoint,
     /// The URL's options for the driver (`open` also gets `address` or `directory`).
     pub(crate) options: Vec<(String, String)>,
+    /// How long a call may take (see [`CALL_LIMIT`]).
+    pub(crate) call_limit: Duration,
+}
+
+impl DriverSpec {
+    /// The call limit for a store whose members expire after `membership_timeout`.
+    pub(crate) fn call_limit_for(membership_timeout: Duration) -> Duration {
+        membership_timeout.clamp(MIN_CALL_LIMIT, CALL_LIMIT)
+    }
 }
 
 /// Environment variable naming the directory drivers are looked for in.
@@ -313,12 +326,13 @@ impl Slot {
             let fault = |e: wasmtime::Error| {
                 CoordinationError::Connection(format!("driver {} failed: {e:#}", self.spec.name))
             };
-            let driver = tokio::time::timeout(CALL_LIMIT, pre.instantiate_async(&mut store))
+            let limit = self.spec.call_limit;
+            let driver = tokio::time::timeout(limit, pre.instantiate_async(&mut store))
                 .await
                 .map_err(|_| timed_out(&self.spec.name))?
                 .map_err(fault)?;
             let opened = tokio::time::timeout(
-                CALL_LIMIT,
+                limit,
                 driver
                     .roster_coordination_backend()
                     .call_open(&mut store, &options),
@@ -499,7 +513,7 @@ macro_rules! call {
 #[async_trait]
 impl Driver for WasmDriver {
     async fn describe(&self) -> Result<StoreInfo> {
-        let info = call!(self.calls, CALL_LIMIT, |g, s| g.call_describe(s))?;
+        let info = call!(self.calls, self.spec.call_limit, |g, s| g.call_describe(s))?;
         Ok(StoreInfo {
             store_id: info.store_id,
             head: info.head,
@@ -508,47 +522,48 @@ impl Driver for WasmDriver {
     }
 
     async fn head(&self) -> Result<Revision> {
-        call!(self.calls, CALL_LIMIT, |g, s| g.call_head(s))
+        call!(self.calls, self.spec.call_limit, |g, s| g.call_head(s))
     }
 
     async fn open_session(&self, member: &MemberId, ttl: Duration) -> Result<SessionKey> {
         let member = member.to_string();
         let ttl = crate::api::millis(ttl);
-        call!(self.calls, CALL_LIMIT, |g, s| g
+        call!(self.calls, self.spec.call_limit, |g, s| g
             .call_open_session(s, &member, ttl))
     }
 
     async fn close_session(&self, session: &str) -> Result<Revision> {
         let session = session.to_owned();
-        call!(self.calls, CALL_LIMIT, |g, s| g
+        call!(self.calls, self.spec.call_limit, |g, s| g
             .call_close_session(s, &session))
     }
 
     async fn heartbeat(&self, session: &str) -> Result<Duration> {
         let session = session.to_owned();
-        call!(self.calls, CALL_LIMIT, |g, s| g.call_heartbeat(s, &session))
-            .map(Duration::from_millis)
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_heartbeat(s, &session))
+        .map(Duration::from_millis)
     }
 
     async fn create_group(&self, group: &str) -> Result<Revision> {
         let group = group.to_owned();
-        call!(self.calls, CALL_LIMIT, |g, s| g
+        call!(self.calls, self.spec.call_limit, |g, s| g
             .call_create_group(s, &group))
     }
 
     async fn delete_group(&self, group: &str) -> Result<Revision> {
         let group = group.to_owned();
-        call!(self.calls, CALL_LIMIT, |g, s| g
+        call!(self.calls, self.spec.call_limit, |g, s| g
             .call_delete_group(s, &group))
     }
 
     async fn groups(&self) -> Result<Vec<GroupId>> {
-        group_ids(call!(self.calls, CALL_LIMIT, |g, s| g.call_groups(s))?)
+        group_ids(call!(self.calls, self.spec.call_limit, |g, s| g.call_groups(s))?)
     }
 
     async fn group_summaries(&self) -> Result<(Revision, Vec<GroupSummary>)> {
-        let (revision, summaries) =
-            call!(self.calls, CALL_LIMIT, |g, s| g.call_group_summaries(s))?;
+        let (revision, summaries) = call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_group_summaries(s))?;
         let summaries = summaries
             .into_iter()
             .map(|summary| {
@@ -573,7 +588,7 @@ impl Driver for WasmDriver {
     ) -> Result<Revision> {
         let (session, group) = (session.to_owned(), group.to_owned());
         let capabilities = Vec::from(capabilities);
-        call!(self.calls, CALL_LIMIT, |g, s| g.call_join(
+        call!(self.calls, self.spec.call_limit, |g, s| g.call_join(
             s,
             &session,
             &group,
@@ -584,7 +599,7 @@ impl Driver for WasmDriver {
 
     async fn leave(&self, session: &str, group: &str) -> Result<Revision> {
         let (session, group) = (session.to_owned(), group.to_owned());
-        call!(self.calls, CALL_LIMIT, |g, s| g
+        call!(self.calls, self.spec.call_limit, |g, s| g
             .call_leave(s, &session, &group))
     }
 
@@ -596,17 +611,13 @@ impl Driver for WasmDriver {
     ) -> Result<Revision> {
         let (session, group) = (session.to_owned(), group.to_owned());
         let capabilities = Vec::from(capabilities);
-        call!(self.calls, CALL_LIMIT, |g, s| g.call_update_capabilities(
-            s,
-            &session,
-            &group,
-            &capabilities
-        ))
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_update_capabilities(s, &session, &group, &capabilities))
     }
 
     async fn members_info(&self, group: &str) -> Result<HashMap<MemberId, MemberInfo>> {
         let group = group.to_owned();
-        let members = call!(self.calls, CALL_LIMIT, |g, s| g
+        let members = call!(self.calls, self.spec.call_limit, |g, s| g
             .call_get_members_info(s, &group))?;
         members
             .into_iter()
@@ -619,38 +630,39 @@ impl Driver for WasmDriver {
 
     async fn member_info(&self, group: &str, member: &str) -> Result<MemberInfo> {
         let (group, member) = (group.to_owned(), member.to_owned());
-        call!(self.calls, CALL_LIMIT, |g, s| g
+        call!(self.calls, self.spec.call_limit, |g, s| g
             .call_get_member_info(s, &group, &member))
         .map(MemberInfo::from)
     }
 
     async fn leader(&self, group: &str) -> Result<Option<Leader>> {
         let group = group.to_owned();
-        leader(call!(self.calls, CALL_LIMIT, |g, s| g.call_get_leader(s, &group))?)
+        leader(call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_get_leader(s, &group))?)
     }
 
     async fn stand(&self, session: &str, group: &str) -> Result<Revision> {
         let (session, group) = (session.to_owned(), group.to_owned());
-        call!(self.calls, CALL_LIMIT, |g, s| g
+        call!(self.calls, self.spec.call_limit, |g, s| g
             .call_stand(s, &session, &group))
     }
 
     async fn withdraw(&self, session: &str, group: &str) -> Result<Revision> {
         let (session, group) = (session.to_owned(), group.to_owned());
-        call!(self.calls, CALL_LIMIT, |g, s| g
+        call!(self.calls, self.spec.call_limit, |g, s| g
             .call_withdraw(s, &session, &group))
     }
 
     async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)> {
         let (session, group) = (session.to_owned(), group.to_owned());
-        call!(self.calls, CALL_LIMIT, |g, s| g
+        call!(self.calls, self.spec.call_limit, |g, s| g
             .call_stand_down(s, &session, &group))
     }
 
     async fn changes(&self, after: Revision, max: usize, wait: Duration) -> Result<Changes> {
         let max = u32::try_from(max).unwrap_or(u32::MAX);
         let wait_ms = crate::api::millis(wait);
-        let answer = call!(self.feed, wait + CALL_LIMIT, |g, s| g
+        let answer = call!(self.feed, wait + self.spec.call_limit, |g, s| g
             .call_changes(s, after, max, wait_ms))?;
         Ok(match answer {
             b::Feed::Events(batch) => Changes::Events {
