@@ -14,7 +14,7 @@ use std::process::Command;
 use build_guests::{Outcome, build_rust_guests, run};
 
 /// The Rust guest crates, by library name.
-const RUST_GUESTS: [&str; 8] = [
+const RUST_GUESTS: [&str; 9] = [
     "log_events",
     "tally",
     "audit_trail",
@@ -23,6 +23,7 @@ const RUST_GUESTS: [&str; 8] = [
     "evil_import",
     "redis_driver",
     "evil_driver",
+    "etcd_driver",
 ];
 
 struct Build {

@@ -1,14 +1,14 @@
 //! `roster://HOST:PORT`: coordinators in this process whose store is a `roster serve` daemon
 //! running as a separate process. The whole conformance suite runs against it, in real time
 //! (scaled), one daemon per test; then what only a store in another process has: sharing it
-//! with other clients, handlers that belong with the store, and a daemon that goes away.
+//! with other clients, handlers fed by its changes, and a daemon that goes away.
 
 mod common;
 
 use std::time::Duration;
 
 use common::Daemon;
-use roster::plugin::{HandlerSpec, PluginError, PluginHost, PluginHostOptions};
+use roster::plugin::{HandlerSpec, PluginHost, PluginHostOptions};
 use roster::{Capabilities, CoordinationError, Heartbeat, get_coordinator};
 use roster_tests::{Harness, conformance_suite, new_group, plugin, wait_until};
 
@@ -125,21 +125,52 @@ async fn calls_to_a_daemon_that_is_gone_fail_promptly_naming_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn handlers_are_refused_on_a_store_in_another_process() {
+async fn a_handler_on_a_roster_coordinator_gets_the_daemons_changes_after_a_snapshot() {
     let daemon = Daemon::memory("");
+    let g = new_group();
+    // Already there before the handler: it must be in the handler's first snapshot.
+    let early = daemon.client.open_session("early", None).await.unwrap();
+    daemon.client.create_group(&g).await.unwrap();
+    daemon
+        .client
+        .join(&early.session_id, &g, "e".into(), false)
+        .await
+        .unwrap();
+
     let a = get_coordinator(&format!("roster://{}", daemon.addr), "a").unwrap();
     a.start(Heartbeat::Manual).await.unwrap();
     let host = PluginHost::new(PluginHostOptions { cache_dir: None }).unwrap();
-    let error = a
-        .attach_handler(&host, HandlerSpec::new("tally", plugin("rust-tally.wasm")))
+    let trail = tempfile::tempdir().unwrap();
+    let mut spec = HandlerSpec::new("audit", plugin("rust-audit-trail.wasm"));
+    spec.grants.directory = Some(trail.path().to_owned());
+    let handle = a.attach_handler(&host, spec).await.unwrap();
+    let later = daemon.client.open_session("later", None).await.unwrap();
+    daemon
+        .client
+        .join(&later.session_id, &g, Capabilities::none(), false)
         .await
-        .unwrap_err();
-    assert!(matches!(error, PluginError::RemoteStore { .. }), "{error}");
-    assert!(
-        error
-            .to_string()
-            .contains("configure them where the store runs")
-    );
+        .unwrap();
+    daemon
+        .client
+        .close_session(&later.session_id)
+        .await
+        .unwrap();
+
+    let file = trail.path().join("audit.jsonl");
+    let lines = wait_until(Duration::from_secs(20), || async {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (lines.iter().filter(|l| l["kind"] != "resync").count() >= 2).then_some(lines)
+    })
+    .await;
+    let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["resync", "member-joined", "member-left"]);
+    assert!(lines[0]["groups"].as_u64().unwrap() >= 1, "{lines:?}");
+    assert_eq!(lines[1]["member"], "later");
+    assert_eq!(handle.stats().events_delivered, 2);
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Real servers for the backends that live in them: a `redis-server` of the test's own, or the
-//! one `.ci/run` started (named by `ROSTER_REDIS`), with a private namespace per test.
+//! Real servers for the backends that live in them: a `redis-server` (or `etcd`) of the
+//! test's own, or the one `.ci/run` started (named by `ROSTER_REDIS`, `ROSTER_ETCD`), with a
+//! private namespace per test.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -68,6 +69,106 @@ impl Drop for RedisServer {
     }
 }
 
+/// Environment variable naming a running etcd (`host:port` of its client URL) for the tests
+/// to share.
+pub const ETCD_VARIABLE: &str = "ROSTER_ETCD";
+
+/// A single-member `etcd` with its data in a temporary directory, on free client and peer
+/// ports of 127.0.0.1, stopped when dropped.
+#[derive(Debug)]
+pub struct EtcdServer {
+    child: Child,
+    /// Its client `host:port`.
+    pub address: String,
+    _data: tempfile::TempDir,
+}
+
+impl EtcdServer {
+    /// Start one and wait until it answers on its v3 gateway.
+    ///
+    /// # Panics
+    /// When `etcd` is not installed (Debian: `apt install etcd-server`) or does not answer
+    /// within 10 s.
+    pub fn start() -> Self {
+        let data = tempfile::tempdir().expect("a temporary directory");
+        let (client, peer) = (free_port(), free_port());
+        let client_url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let child = Command::new("etcd")
+            .args(["--name", "roster-test", "--data-dir"])
+            .arg(data.path().join("etcd"))
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("roster-test={peer_url}")])
+            .args(["--logger", "zap", "--log-level", "error"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start etcd ({e}): install it (apt install etcd-server)")
+            });
+        let address = format!("127.0.0.1:{client}");
+        let mut server = Self {
+            child,
+            address,
+            _data: data,
+        };
+        server.wait_until_ready();
+        server
+    }
+
+    /// Wait until the gateway answers a read (the client port opens before the member has
+    /// elected itself).
+    fn wait_until_ready(&mut self) {
+        use std::io::{Read, Write};
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let body = r#"{"key":"AA=="}"#;
+        let request = format!(
+            "POST /v3/kv/range HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.address,
+            body.len()
+        );
+        loop {
+            let answered = std::net::TcpStream::connect(&self.address)
+                .and_then(|mut stream| {
+                    stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+                    stream.write_all(request.as_bytes())?;
+                    let mut answer = Vec::new();
+                    stream.read_to_end(&mut answer)?;
+                    Ok(answer.starts_with(b"HTTP/1.1 200"))
+                })
+                .unwrap_or(false);
+            if answered {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("etcd exited before it answered: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "etcd at {} does not answer after 10 s",
+                self.address
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stop it at once, as a crash would (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for EtcdServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -106,6 +207,27 @@ impl Harness {
             Ok(address) => Self::new(url(&address)).real_time(scale),
             Err(_) => {
                 let server = RedisServer::start();
+                Self::new(url(&server.address))
+                    .real_time(scale)
+                    .holding(server)
+            }
+        }
+    }
+
+    /// A private namespace on etcd through the etcd driver component, in real time at
+    /// `scale`: on the server `ROSTER_ETCD` names, else on a server of its own.
+    pub fn etcd(scale: f64) -> Self {
+        let namespace = format!("t{}", uuid::Uuid::new_v4().simple());
+        let url = |address: &str| {
+            format!(
+                "etcd3+http://{address}?namespace={namespace}&driver={}",
+                plugin("rust-etcd-driver.wasm").display()
+            )
+        };
+        match std::env::var(ETCD_VARIABLE) {
+            Ok(address) => Self::new(url(&address)).real_time(scale),
+            Err(_) => {
+                let server = EtcdServer::start();
                 Self::new(url(&server.address))
                     .real_time(scale)
                     .holding(server)

@@ -93,11 +93,30 @@ impl Mirror {
             .clone()
     }
 
-    /// Start over at the store's `head` with its `groups`.
-    fn reset(&self, info: super::StoreInfo) {
+    /// Start over at the store's `head`, seeded with its groups, their members and leaders.
+    ///
+    /// Members and leaders are read after `head` (a store offers no read of everything at one
+    /// revision), so they may already include changes the feed then brings again; applying
+    /// those is idempotent, and the seed converges to the store's state.
+    async fn reset(&self, info: super::StoreInfo) -> Result<(), CoordinationError> {
+        let mut groups = Vec::with_capacity(info.groups.len());
+        for group in info.groups {
+            let members = match self.driver.members_info(group.as_str()).await {
+                Ok(members) => members.into_iter().collect(),
+                Err(CoordinationError::GroupNotCreated(_)) => continue,
+                Err(other) => return Err(other),
+            };
+            let leader = match self.driver.leader(group.as_str()).await {
+                Ok(leader) => leader,
+                Err(CoordinationError::GroupNotCreated(_)) => continue,
+                Err(other) => return Err(other),
+            };
+            groups.push((group, members, leader));
+        }
         *self.store_id.lock().unwrap_or_else(|p| p.into_inner()) = info.store_id;
         self.engine
-            .write(|state| state.reset_mirror(info.head, info.groups));
+            .write(|state| state.reset_mirror(info.head, groups));
+        Ok(())
     }
 
     /// Make sure the feed runs: the first time, read the store's head and groups and start
@@ -116,12 +135,12 @@ impl Mirror {
             return Ok(());
         }
         let info = self.driver.describe().await?;
+        if self.store_id() != info.store_id {
+            self.reset(info).await?;
+        }
         let mut feed = self.feed.lock().unwrap_or_else(|p| p.into_inner());
         if feed.as_ref().is_some_and(|task| !task.is_finished()) {
             return Ok(());
-        }
-        if self.store_id() != info.store_id {
-            self.reset(info);
         }
         *feed = Some(tokio::spawn(follow(Arc::downgrade(self))));
         Ok(())
@@ -224,7 +243,9 @@ async fn follow(mirror: Weak<Mirror>) {
                     && (info.store_id != this.store_id() || info.head < this.head())
                 {
                     tracing::warn!(store = %info.store_id, "the store was replaced; resyncing");
-                    this.reset(info);
+                    if let Err(error) = this.reset(info).await {
+                        tracing::warn!(%error, "reading the replaced store failed; retrying");
+                    }
                 }
             }
         }
@@ -234,7 +255,12 @@ async fn follow(mirror: Weak<Mirror>) {
 /// Start the mirror over at the store's current head.
 async fn resync(mirror: &Mirror) {
     match mirror.driver.describe().await {
-        Ok(info) => mirror.reset(info),
+        Ok(info) => {
+            if let Err(error) = mirror.reset(info).await {
+                tracing::warn!(%error, "reading the store for a resync failed; retrying");
+                tokio::time::sleep(FIRST_BACKOFF).await;
+            }
+        }
         Err(error) => {
             tracing::warn!(%error, "reading the store for a resync failed; retrying");
             tokio::time::sleep(FIRST_BACKOFF).await;

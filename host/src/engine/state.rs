@@ -189,6 +189,59 @@ fn from_unix_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
+/// A group as a mirror is seeded with: its members and its leader.
+pub(crate) type MirroredGroup = (GroupId, Vec<(MemberId, MemberInfo)>, Option<Leader>);
+
+/// The session of mirrored members and leaders: none of this store's.
+const MIRRORED: SessionId = 0;
+
+/// Apply a membership or leadership change made elsewhere to a mirrored group.
+fn mirror_in_group(group: &mut Group, event: &Event, now_ms: u64) {
+    match event {
+        Event::MemberJoined(joined) => {
+            group.members.insert(
+                joined.member_id.clone(),
+                Member {
+                    session: MIRRORED,
+                    capabilities: joined.capabilities.clone(),
+                    joined_at_ms: now_ms,
+                    updated_at_ms: now_ms,
+                    revision: joined.revision,
+                },
+            );
+        }
+        Event::MemberLeft(left) => {
+            group.members.remove(&left.member_id);
+        }
+        Event::CapabilitiesUpdated(updated) => {
+            if let Some(member) = group.members.get_mut(&updated.member_id) {
+                member.capabilities = updated.capabilities.clone();
+                member.updated_at_ms = now_ms;
+                member.revision = updated.revision;
+            }
+        }
+        Event::LeaderElected(elected) => {
+            group.leader = Some(Leadership {
+                candidate: Candidate {
+                    session: MIRRORED,
+                    member_id: elected.member_id.clone(),
+                },
+                term: elected.term,
+            });
+        }
+        Event::LeaderLost(lost) => {
+            if group
+                .leader
+                .as_ref()
+                .is_some_and(|l| l.candidate.member_id == lost.member_id)
+            {
+                group.leader = None;
+            }
+        }
+        Event::GroupCreated(_) | Event::GroupDeleted(_) => {}
+    }
+}
+
 impl State {
     pub(crate) fn new(history_size: usize, max_capabilities: usize) -> Self {
         Self {
@@ -406,10 +459,12 @@ impl State {
     // ----- mirroring a store that lives elsewhere -----
 
     /// Record a change another store made (see [`crate::driver::mirror`]): append it to the
-    /// history and keep the group list in step. A mirror knows which groups exist, not their
-    /// members: those are read from the store itself.
+    /// history and keep groups, their members (with capabilities) and leaders in step, for
+    /// what reads the mirror (watch registration, handler snapshots). Mirrored members belong
+    /// to no session here: liveness is the store's business.
     pub(crate) fn mirror(&mut self, event: Event) {
         let revision = event.revision();
+        let now_ms = unix_ms(SystemTime::now());
         match &event {
             Event::GroupCreated(created) => {
                 self.groups.insert(
@@ -430,25 +485,46 @@ impl State {
             other => {
                 if let Some(group) = self.groups.get_mut(other.group_id()) {
                     group.last_change = revision;
+                    mirror_in_group(group, other, now_ms);
                 }
             }
         }
         self.history.push(event);
     }
 
-    /// Start a mirror over at revision `head` with `groups`: history before it is gone.
-    pub(crate) fn reset_mirror(&mut self, head: Revision, groups: Vec<GroupId>) {
+    /// Start a mirror over at revision `head` with `groups` (their members and leaders as
+    /// read from the store): history before it is gone.
+    pub(crate) fn reset_mirror(&mut self, head: Revision, groups: Vec<MirroredGroup>) {
         self.groups.clear();
-        for id in groups {
+        for (id, members, leader) in groups {
+            let members = members
+                .into_iter()
+                .map(|(member_id, info)| {
+                    let member = Member {
+                        session: MIRRORED,
+                        capabilities: info.capabilities,
+                        joined_at_ms: unix_ms(info.joined_at),
+                        updated_at_ms: unix_ms(info.updated_at),
+                        revision: info.revision,
+                    };
+                    (member_id, member)
+                })
+                .collect();
             self.groups.insert(
                 id.clone(),
                 Group {
                     id,
                     created: head,
                     last_change: head,
-                    members: HashMap::new(),
+                    members,
                     candidates: VecDeque::new(),
-                    leader: None,
+                    leader: leader.map(|l| Leadership {
+                        candidate: Candidate {
+                            session: MIRRORED,
+                            member_id: l.member_id,
+                        },
+                        term: l.term,
+                    }),
                 },
             );
         }

@@ -159,11 +159,6 @@ impl PluginHost {
         coordinator: &Coordinator,
         spec: HandlerSpec,
     ) -> Result<HandlerHandle, PluginError> {
-        if !coordinator.is_embedded() {
-            return Err(PluginError::RemoteStore {
-                store: coordinator.store_name().to_owned(),
-            });
-        }
         let start = Instant::now();
         let host = Arc::clone(&self.inner);
         let path = spec.path.clone();

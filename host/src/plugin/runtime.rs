@@ -94,15 +94,6 @@ pub enum PluginError {
     /// The plugin configuration is invalid.
     #[error("invalid plugin configuration: {0}")]
     Config(String),
-    /// A handler was attached to a coordinator whose store lives in another process: the
-    /// handler belongs with the store (for `roster://`, in the daemon's configuration).
-    #[error(
-        "handlers attach to the process that holds the store, not to {store}: configure them where the store runs"
-    )]
-    RemoteStore {
-        /// The coordinator's store.
-        store: String,
-    },
     /// The host's wasmtime engine could not be set up.
     #[error("cannot set up the plugin engine: {0}")]
     Engine(String),

@@ -1,0 +1,245 @@
+//! Roster against tooz on the same servers, in one run:
+//! `cargo bench -p roster-tests --bench drivers` (`ROSTER_BENCH_QUICK=1` for a smoke run).
+//!
+//! For each backend (Redis; etcd when its driver is built):
+//! - join and leave throughput for one client, one coordinator joining then leaving many
+//!   groups (tooz's "b2");
+//! - `get_members` of one group of 10 000 members (tooz's "f"), p50;
+//! - cross-host latency: a join made by one host until another host's change stream has it,
+//!   pushed by the driver's change feed (no polling), p50 / p99.
+//!
+//! tooz runs from a virtualenv of PyPI's `tooz` (made on first use under the target
+//! directory, or `ROSTER_TOOZ_PYTHON`), driving `tests/benches/tooz_bench.py` against the same
+//! server; the table shows both and the ratio. Servers: `ROSTER_REDIS` / `ROSTER_ETCD`, else
+//! servers of the bench's own.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use roster::{Coordinator, Heartbeat, get_coordinator};
+use roster_tests::plugin;
+use roster_tests::servers::{REDIS_VARIABLE, RedisServer};
+
+fn quick() -> bool {
+    std::env::var_os("ROSTER_BENCH_QUICK").is_some()
+}
+
+fn percentile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort_unstable();
+    samples[((samples.len() - 1) as f64 * q).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// What one side measured.
+#[derive(Debug, Default, Clone, Copy)]
+struct Figures {
+    joins_per_s: f64,
+    leaves_per_s: f64,
+    get_members_p50_ms: f64,
+}
+
+async fn started(url: &str, member: &str) -> Coordinator {
+    let c = get_coordinator(url, member).expect("valid URL");
+    c.start(Heartbeat::Manual).await.expect("start");
+    c
+}
+
+async fn roster_figures(url: &str, groups: usize, members: usize) -> (Figures, Duration, Duration) {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let client = started(url, "bench-client").await;
+    let names: Vec<String> = (0..groups).map(|i| format!("g-{run}-{i}")).collect();
+    for g in &names {
+        client.create_group(g).await.expect("create");
+    }
+    let t = Instant::now();
+    for g in &names {
+        client.join_group(g, "").await.expect("join");
+    }
+    let joins_per_s = groups as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for g in &names {
+        client.leave_group(g).await.expect("leave");
+    }
+    let leaves_per_s = groups as f64 / t.elapsed().as_secs_f64();
+
+    // One group of `members` members, each with a session of its own.
+    let big = format!("big-{run}");
+    client.create_group(&big).await.expect("create");
+    let mut loaders = Vec::with_capacity(members);
+    for i in 0..members {
+        let member = started(url, &format!("m{i}")).await;
+        member.join_group(&big, "").await.expect("join");
+        loaders.push(member);
+    }
+    let mut reads = Vec::new();
+    for _ in 0..if quick() { 5 } else { 21 } {
+        let t = Instant::now();
+        let got = client.get_members(&big).await.expect("get_members");
+        reads.push(t.elapsed());
+        assert_eq!(got.len(), members);
+    }
+    let get_members_p50_ms = ms(percentile(&mut reads, 0.5));
+    for member in loaders {
+        member.stop().await.expect("stop");
+    }
+
+    // Cross-host: another coordinator's change stream (its own mirror would be shared in
+    // this process, so the watcher uses a second URL spelling of the same store: none
+    // exists; the stream is the mirror's feed, filled by the driver's blocking read).
+    let watcher = started(url, "bench-watcher").await;
+    let mut stream = watcher.subscribe(None).expect("subscribe");
+    let lat = format!("lat-{run}");
+    client.create_group(&lat).await.expect("create");
+    let _ = stream.next().await;
+    let joiner = started(url, "bench-joiner").await;
+    let mut latencies = Vec::new();
+    for _ in 0..if quick() { 50 } else { 1000 } {
+        let t = Instant::now();
+        joiner.join_group(&lat, "").await.expect("join");
+        // The join's event, then the leave's.
+        let _ = stream.next().await;
+        latencies.push(t.elapsed());
+        joiner.leave_group(&lat).await.expect("leave");
+        let _ = stream.next().await;
+    }
+    let p50 = percentile(&mut latencies, 0.5);
+    let p99 = percentile(&mut latencies, 0.99);
+    (
+        Figures {
+            joins_per_s,
+            leaves_per_s,
+            get_members_p50_ms,
+        },
+        p50,
+        p99,
+    )
+}
+
+/// The Python with tooz installed: `ROSTER_TOOZ_PYTHON`, else a virtualenv under the
+/// target directory, made now if missing. `None` (with the reason printed) when it cannot.
+fn tooz_python() -> Option<PathBuf> {
+    if let Some(python) = std::env::var_os("ROSTER_TOOZ_PYTHON") {
+        return Some(python.into());
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tooz-venv");
+    let python = venv.join("bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", "import tooz, redis"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ready {
+        return Some(python);
+    }
+    println!(
+        "making a virtualenv with tooz from PyPI in {}",
+        venv.display()
+    );
+    let made = Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(["tooz==9.1.0", "redis", "etcd3gw"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if made {
+        Some(python)
+    } else {
+        println!("tooz: unavailable (cannot install it from PyPI); Roster figures only");
+        None
+    }
+}
+
+fn tooz_figures(python: &PathBuf, url: &str, groups: usize, members: usize) -> Option<Figures> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/tooz_bench.py");
+    let out = Command::new(python)
+        .arg(script)
+        .args([url, &groups.to_string(), &members.to_string()])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        println!(
+            "tooz run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    Some(Figures {
+        joins_per_s: v["joins_per_s"].as_f64()?,
+        leaves_per_s: v["leaves_per_s"].as_f64()?,
+        get_members_p50_ms: v["get_members_p50_ms"].as_f64()?,
+    })
+}
+
+fn report(backend: &str, roster: Figures, tooz: Option<Figures>, members: usize) {
+    let row = |what: &str, r: f64, t: Option<f64>, higher_is_better: bool| {
+        let (tooz, ratio) = match t {
+            Some(t) if t > 0.0 => {
+                let ratio = if higher_is_better { r / t } else { t / r };
+                (format!("{t:>12.1}"), format!("{ratio:>6.1}x"))
+            }
+            _ => (format!("{:>12}", "-"), format!("{:>7}", "-")),
+        };
+        println!("{backend:<6} {what:<34} {r:>12.1} {tooz} {ratio}");
+    };
+    row(
+        "joins/s (1 client)",
+        roster.joins_per_s,
+        tooz.map(|t| t.joins_per_s),
+        true,
+    );
+    row(
+        "leaves/s (1 client)",
+        roster.leaves_per_s,
+        tooz.map(|t| t.leaves_per_s),
+        true,
+    );
+    row(
+        &format!("get_members({members}) p50 ms"),
+        roster.get_members_p50_ms,
+        tooz.map(|t| t.get_members_p50_ms),
+        false,
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let (groups, members) = if quick() { (100, 500) } else { (500, 10_000) };
+    let redis_server;
+    let redis = match std::env::var(REDIS_VARIABLE) {
+        Ok(address) => address,
+        Err(_) => {
+            redis_server = RedisServer::start();
+            redis_server.address.clone()
+        }
+    };
+    let namespace = format!("bench{}", uuid::Uuid::new_v4().simple());
+    let roster_url = format!(
+        "redis://{redis}?namespace={namespace}&driver={}",
+        plugin("rust-redis-driver.wasm").display()
+    );
+    println!(
+        "backend metric                                   Roster         tooz  ratio (>1: Roster better)"
+    );
+    let (roster, p50, p99) = roster_figures(&roster_url, groups, members).await;
+    let tooz = tooz_python()
+        .and_then(|python| tooz_figures(&python, &format!("redis://{redis}"), groups, members));
+    report("redis", roster, tooz, members);
+    println!(
+        "redis  join on one host -> another host's stream  p50 {:.3} ms, p99 {:.3} ms (pushed, no polling)",
+        ms(p50),
+        ms(p99)
+    );
+}

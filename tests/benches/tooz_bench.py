@@ -1,0 +1,64 @@
+"""tooz on the same server as Roster, for the side-by-side benchmark (benches/drivers.rs).
+
+Usage: tooz_bench.py URL GROUPS MEMBERS. Prints one JSON object:
+- joins_per_s, leaves_per_s: one coordinator joins GROUPS groups, then leaves them;
+- get_members_p50_ms: get_members of one group of MEMBERS live members (each its own
+  coordinator, started, as tooz requires for membership).
+"""
+
+import json
+import statistics
+import sys
+import time
+import uuid
+
+from tooz import coordination
+
+
+def main() -> None:
+    url, groups, members = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    run = uuid.uuid4().hex
+    client = coordination.get_coordinator(url, f"bench-client-{run}".encode())
+    client.start()
+    names = [f"g-{run}-{i}".encode() for i in range(groups)]
+    for g in names:
+        client.create_group(g).get()
+    t = time.perf_counter()
+    for g in names:
+        client.join_group(g).get()
+    joins = groups / (time.perf_counter() - t)
+    t = time.perf_counter()
+    for g in names:
+        client.leave_group(g).get()
+    leaves = groups / (time.perf_counter() - t)
+
+    big = f"big-{run}".encode()
+    client.create_group(big).get()
+    loaders = []
+    for i in range(members):
+        member = coordination.get_coordinator(url, f"m{i}-{run}".encode())
+        member.start()
+        member.join_group(big).get()
+        loaders.append(member)
+    reads = []
+    for _ in range(5 if members <= 1000 else 21):
+        t = time.perf_counter()
+        got = client.get_members(big).get()
+        reads.append((time.perf_counter() - t) * 1e3)
+        assert len(got) == members, len(got)
+    for member in loaders:
+        member.stop()
+    client.stop()
+    print(
+        json.dumps(
+            {
+                "joins_per_s": joins,
+                "leaves_per_s": leaves,
+                "get_members_p50_ms": statistics.median(reads),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

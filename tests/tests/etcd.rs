@@ -1,0 +1,6 @@
+//! The conformance suite on `etcd3+http://`: the etcd driver component against a real
+//! `etcd`, in real time (scaled), each test in a namespace of its own.
+
+use roster_tests::{Harness, conformance_suite};
+
+conformance_suite!(real_time: Harness::etcd(0.1));
