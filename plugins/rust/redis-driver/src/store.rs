@@ -13,7 +13,8 @@ use crate::exports::roster::coordination::backend::{
 };
 use crate::reply::{Reply, event};
 use crate::roster::coordination::types::{
-    CoordinationError, InvalidOptionValue, InvalidUrl, Leader, MemberInfo, UrlProblem,
+    CoordinationError, InvalidOptionValue, InvalidUrl, Leader, MemberInfo, MembershipEvent,
+    UrlProblem,
 };
 use crate::scripts::Script;
 
@@ -391,20 +392,35 @@ impl Store {
             let block = next_deadline
                 .map_or(left, |ms| left.min(Duration::from_millis(ms)))
                 .max(Duration::from_millis(1));
-            self.wait_for_change(head, block)?;
+            // New entries are returned as they come, without another script run: the next
+            // poll's script sweeps expiries, and a wait that times out loops to the script.
+            let entries = self.wait_for_change(head, max, block)?;
+            if !entries.is_empty() {
+                let events = entries
+                    .into_iter()
+                    .map(|entry| event(entry, &address))
+                    .collect::<Result<Vec<_>>>()?;
+                let contiguous = events.first().map(revision_of) == Some(head + 1);
+                if contiguous {
+                    let head = events.last().map_or(head, revision_of);
+                    return Ok(Feed::Events(ChangeBatch { events, head }));
+                }
+            }
         }
     }
 
-    /// Wait until the log has an entry after `head`, or `block` has passed.
-    fn wait_for_change(&mut self, head: u64, block: Duration) -> Result<()> {
+    /// Wait until the log has entries after `head` (up to `max` of them, returned), or
+    /// `block` has passed (nothing returned).
+    fn wait_for_change(&mut self, head: u64, max: u32, block: Duration) -> Result<Vec<OwnedFrame>> {
         let ms = block.as_millis().max(1).to_string();
         let from = format!("{head}-0");
+        let count = max.max(1).to_string();
         let log_key = self.log_key.clone();
         match self.request(
             &[
                 b"XREAD",
                 b"COUNT",
-                b"1",
+                count.as_bytes(),
                 b"BLOCK",
                 ms.as_bytes(),
                 b"STREAMS",
@@ -414,7 +430,20 @@ impl Store {
             block,
         )? {
             OwnedFrame::Error(message) => Err(self.connection_error(message)),
-            _ => Ok(()),
+            // One stream: `[[key, [entry, ...]]]`.
+            OwnedFrame::Array(streams) => Ok(streams
+                .into_iter()
+                .next()
+                .and_then(|stream| match stream {
+                    OwnedFrame::Array(parts) => parts.into_iter().nth(1),
+                    _ => None,
+                })
+                .and_then(|entries| match entries {
+                    OwnedFrame::Array(entries) => Some(entries),
+                    _ => None,
+                })
+                .unwrap_or_default()),
+            _ => Ok(Vec::new()),
         }
     }
 }
@@ -431,4 +460,17 @@ fn member_record(mut record: Reply) -> Result<(String, MemberInfo)> {
             expires_in_ms: record.number()?,
         },
     ))
+}
+
+/// The revision an event carries.
+fn revision_of(event: &MembershipEvent) -> u64 {
+    match event {
+        MembershipEvent::GroupCreated(e) => e.revision,
+        MembershipEvent::GroupDeleted(e) => e.revision,
+        MembershipEvent::MemberJoined(e) => e.revision,
+        MembershipEvent::MemberLeft(e) => e.revision,
+        MembershipEvent::CapabilitiesUpdated(e) => e.revision,
+        MembershipEvent::LeaderElected(e) => e.revision,
+        MembershipEvent::LeaderLost(e) => e.revision,
+    }
 }
