@@ -14,7 +14,7 @@ use std::process::Command;
 use build_guests::{Outcome, build_rust_guests, run};
 
 /// The Rust guest crates, by library name.
-const RUST_GUESTS: [&str; 9] = [
+const RUST_GUESTS: [&str; 10] = [
     "log_events",
     "tally",
     "audit_trail",
@@ -24,6 +24,7 @@ const RUST_GUESTS: [&str; 9] = [
     "redis_driver",
     "evil_driver",
     "etcd_driver",
+    "file_driver",
 ];
 
 struct Build {

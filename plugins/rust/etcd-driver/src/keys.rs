@@ -1,0 +1,151 @@
+//! The key layout of one namespace (see README.md).
+//!
+//! Ids may contain any character but control characters, `/` included, so every id that is
+//! part of a key is escaped: `%` as `%25` and `/` as `%2F`. A key's parts are then split by
+//! `/` alone, and no two ids (or namespaces) give the same key or one key's prefix.
+
+/// Numbers in keys are zero-padded to this many digits, so keys sort as numbers.
+const DIGITS: usize = 20;
+
+/// `%` and `/` escaped.
+pub fn escape(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for c in id.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '/' => out.push_str("%2F"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The id an [`escape`]d key part stands for.
+pub fn unescape(part: &str) -> String {
+    part.replace("%2F", "/").replace("%25", "%")
+}
+
+/// The keys of one namespace.
+#[derive(Clone, Debug)]
+pub struct Keys {
+    /// `<namespace>/`, escaped.
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(namespace: &str) -> Self {
+        Self {
+            prefix: format!("{}/", escape(namespace)),
+        }
+    }
+
+    /// The store id.
+    pub fn id(&self) -> String {
+        format!("{}id", self.prefix)
+    }
+
+    /// The head revision; every change to groups, members or the log rewrites it.
+    pub fn head(&self) -> String {
+        format!("{}head", self.prefix)
+    }
+
+    pub fn events(&self) -> String {
+        format!("{}events/", self.prefix)
+    }
+
+    pub fn event(&self, revision: u64) -> String {
+        format!("{}events/{revision:0DIGITS$}", self.prefix)
+    }
+
+    /// The revision an event key names.
+    pub fn event_revision(&self, key: &str) -> Option<u64> {
+        key.strip_prefix(&self.events())?.parse().ok()
+    }
+
+    pub fn groups(&self) -> String {
+        format!("{}groups/", self.prefix)
+    }
+
+    pub fn group(&self, group: &str) -> String {
+        format!("{}groups/{}", self.prefix, escape(group))
+    }
+
+    /// The group a group key names.
+    pub fn group_id(&self, key: &str) -> Option<String> {
+        key.strip_prefix(&self.groups()).map(unescape)
+    }
+
+    pub fn members(&self, group: &str) -> String {
+        format!("{}members/{}/", self.prefix, escape(group))
+    }
+
+    pub fn member(&self, group: &str, member: &str) -> String {
+        format!("{}{}", self.members(group), escape(member))
+    }
+
+    /// The member a member key of `group` names.
+    pub fn member_id(&self, group: &str, key: &str) -> Option<String> {
+        key.strip_prefix(&self.members(group)).map(unescape)
+    }
+
+    pub fn sessions(&self) -> String {
+        format!("{}sessions/", self.prefix)
+    }
+
+    pub fn session(&self, session: &str) -> String {
+        format!("{}sessions/{}", self.prefix, escape(session))
+    }
+
+    /// The deadline index: one key per session with a deadline, sorted by deadline.
+    pub fn deadlines(&self) -> String {
+        format!("{}deadlines/", self.prefix)
+    }
+
+    pub fn deadline(&self, deadline_ms: u64, session: &str) -> String {
+        format!(
+            "{}deadlines/{deadline_ms:0DIGITS$}/{}",
+            self.prefix,
+            escape(session)
+        )
+    }
+
+    /// The first deadline key after every deadline up to `ms`.
+    pub fn deadlines_after(&self, ms: u64) -> String {
+        format!("{}deadlines/{:0DIGITS$}", self.prefix, ms.saturating_add(1))
+    }
+
+    /// The deadline a deadline key names.
+    pub fn deadline_of(&self, key: &str) -> Option<u64> {
+        let rest = key.strip_prefix(&self.deadlines())?;
+        rest.split('/').next()?.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_with_slashes_do_not_collide() {
+        let k = Keys::new("ns");
+        assert_ne!(k.member("a/b", "c"), k.member("a", "b/c"));
+        assert!(!k.member("a", "b/c").starts_with(&k.members("a/b")));
+        assert_eq!(k.group_id(&k.group("x/%2F")).unwrap(), "x/%2F");
+        assert_eq!(k.member_id("g", &k.member("g", "m/1")).unwrap(), "m/1");
+        assert!(
+            !Keys::new("a/groups")
+                .group("x")
+                .starts_with(&Keys::new("a").groups())
+        );
+    }
+
+    #[test]
+    fn numbered_keys_sort_as_numbers() {
+        let k = Keys::new("ns");
+        assert!(k.event(9) < k.event(10));
+        assert_eq!(k.event_revision(&k.event(123)), Some(123));
+        assert!(k.deadline(99, "s") < k.deadlines_after(99));
+        assert!(k.deadline(100, "s") > k.deadlines_after(99));
+        assert_eq!(k.deadline_of(&k.deadline(5, "a/b")), Some(5));
+    }
+}

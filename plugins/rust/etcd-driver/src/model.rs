@@ -1,0 +1,1010 @@
+//! The rules of the embedded backend (`host/src/engine/state.rs`), step for step, over the
+//! documents this driver keeps in etcd; the comments name the function there. Every
+//! operation runs inside one [`Tx`], so it reads one revision of the store and its writes
+//! land together or not at all.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+use crate::exports::roster::coordination::backend::GroupSummary;
+use crate::roster::coordination::types::{
+    CapabilitiesTooLarge, CapabilitiesUpdated, CoordinationError as E, GroupCreated, GroupDeleted,
+    Leader, LeaderElected, LeaderLost, LeadershipEnd, LeaveReason, MemberInfo, MemberJoined,
+    MemberLeft, MemberRef, MembershipEvent, SessionExpired,
+};
+use crate::tx::{Fail, Io, Lease, Tx};
+
+/// An expired session is kept this long (or one TTL, if longer) so that its next heartbeat
+/// can say what it lost; then its lease ends and etcd deletes it. A session key names its
+/// member and TTL, so a forgotten session comes back (expired, with nothing to report) if it
+/// is used again.
+pub const GRACE_MS: u64 = 3_600_000;
+
+/// Requests one commit may hold before an expiry or a close goes on in a further commit
+/// (etcd's default `--max-txn-ops` is 128; one step adds at most a handful).
+const BUDGET: usize = 96;
+
+/// Members whose sessions `get-members-info` reads one by one; above it, it reads every
+/// session of the namespace at once.
+const POINT_READS: usize = 64;
+
+mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&B64.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        B64.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `{ns}/groups/{g}`: a group, its election and its member count.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct GroupDoc {
+    /// Revision of the group's creation: tells it apart from an earlier group of its name.
+    pub created: u64,
+    /// Revision of its latest change.
+    pub last: u64,
+    pub members: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<LeaderDoc>,
+    /// Candidates waiting, in the order they stood (or stood down).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LeaderDoc {
+    pub session: String,
+    pub member: String,
+    pub term: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Candidate {
+    pub session: String,
+    pub member: String,
+}
+
+/// `{ns}/members/{g}/{m}`: one member of a group.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MemberDoc {
+    /// The session that joined.
+    pub session: String,
+    #[serde(with = "b64")]
+    pub capabilities: Vec<u8>,
+    pub joined_ms: u64,
+    pub updated_ms: u64,
+    /// Revision of its last change (join or capabilities update).
+    pub revision: u64,
+}
+
+/// An expiry or a close under way: what is left to undo, candidacies first.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Ending {
+    /// `expired`, or `closed`.
+    pub why: String,
+    #[serde(default)]
+    pub candidacies: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// `{ns}/sessions/{s}`: one session.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SessionDoc {
+    pub member: String,
+    pub ttl_ms: u64,
+    /// When it expires unless it heartbeats (Unix ms); 0 once it has expired.
+    pub deadline_ms: u64,
+    /// Groups its member is in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Groups it stood in (an entry may outlive the candidacy when the group was deleted:
+    /// withdrawing from a group it is no candidate in does nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidacies: Vec<String>,
+    /// Groups lost by expiry and not reported yet, with their creation revision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<(String, u64)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ending: Option<Ending>,
+}
+
+/// `{ns}/events/{revision}`: one change-log entry.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct EventDoc {
+    pub revision: u64,
+    /// `group-created`, `group-deleted`, `member-joined`, `member-left`,
+    /// `capabilities-updated`, `leader-elected`, `leader-lost`.
+    pub kind: String,
+    pub group: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub member: String,
+    #[serde(default, with = "b64", skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<u8>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub term: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl EventDoc {
+    fn new(kind: &str, group: &str) -> Self {
+        Self {
+            kind: kind.into(),
+            group: group.into(),
+            ..Self::default()
+        }
+    }
+
+    fn member(self, member: &str) -> Self {
+        Self {
+            member: member.into(),
+            ..self
+        }
+    }
+
+    fn reason(self, reason: &str) -> Self {
+        Self {
+            reason: reason.into(),
+            ..self
+        }
+    }
+
+    /// The event this entry records.
+    pub fn event(self) -> std::result::Result<MembershipEvent, String> {
+        let EventDoc {
+            revision,
+            kind,
+            group: group_id,
+            member: member_id,
+            capabilities,
+            term,
+            reason,
+        } = self;
+        Ok(match kind.as_str() {
+            "group-created" => MembershipEvent::GroupCreated(GroupCreated { revision, group_id }),
+            "group-deleted" => MembershipEvent::GroupDeleted(GroupDeleted { revision, group_id }),
+            "member-joined" => MembershipEvent::MemberJoined(MemberJoined {
+                revision,
+                group_id,
+                member_id,
+                capabilities,
+            }),
+            "member-left" => MembershipEvent::MemberLeft(MemberLeft {
+                revision,
+                group_id,
+                member_id,
+                reason: match reason.as_str() {
+                    "left" => LeaveReason::Left,
+                    "expired" => LeaveReason::Expired,
+                    "session-lost" => LeaveReason::SessionLost,
+                    "group-deleted" => LeaveReason::GroupDeleted,
+                    other => return Err(format!("an unknown leave reason {other:?}")),
+                },
+            }),
+            "capabilities-updated" => MembershipEvent::CapabilitiesUpdated(CapabilitiesUpdated {
+                revision,
+                group_id,
+                member_id,
+                capabilities,
+            }),
+            "leader-elected" => MembershipEvent::LeaderElected(LeaderElected {
+                revision,
+                group_id,
+                member_id,
+                term,
+            }),
+            "leader-lost" => MembershipEvent::LeaderLost(LeaderLost {
+                revision,
+                group_id,
+                member_id,
+                term,
+                reason: match reason.as_str() {
+                    "stood-down" => LeadershipEnd::StoodDown,
+                    "resigned" => LeadershipEnd::Resigned,
+                    "expired" => LeadershipEnd::Expired,
+                    "session-lost" => LeadershipEnd::SessionLost,
+                    "group-deleted" => LeadershipEnd::GroupDeleted,
+                    other => return Err(format!("an unknown leadership end {other:?}")),
+                },
+            }),
+            other => return Err(format!("an unknown kind {other:?}")),
+        })
+    }
+}
+
+/// A session key is `<32 hex digits>.<ttl ms>.<member id>` (made by the driver): its member
+/// and TTL.
+pub fn parse_session(session: &str) -> Option<(String, u64)> {
+    let (random, rest) = session.split_once('.')?;
+    let (ttl, member) = rest.split_once('.')?;
+    if random.is_empty() || !random.bytes().all(|b| b.is_ascii_hexdigit()) || member.is_empty() {
+        return None;
+    }
+    Some((member.to_owned(), ttl.parse().ok()?))
+}
+
+/// An operation at work: the transaction, the instant it runs at (one per attempt, as the
+/// embedded backend takes one per call), and its limits.
+pub struct Model<'a> {
+    pub tx: Tx<'a>,
+    pub now_ms: u64,
+    pub max_capabilities: u64,
+}
+
+/// A session as an operation sees it, with whether it was in the store.
+pub struct Session {
+    pub doc: SessionDoc,
+    existed: bool,
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(address: &str, key: &str, bytes: &[u8]) -> Io<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Fail::Connection(format!(
+            "etcd at {address}: {key} holds something this driver did not write ({e})"
+        ))
+    })
+}
+
+fn encode<T: Serialize>(doc: &T) -> Vec<u8> {
+    serde_json::to_vec(doc).expect("documents encode")
+}
+
+fn unknown_session(address: &str, session: &str) -> E {
+    E::Connection(format!(
+        "etcd at {address}: {session:?} is not a session this driver opened"
+    ))
+}
+
+fn member_ref(group: &str, member: &str) -> MemberRef {
+    MemberRef {
+        group_id: group.into(),
+        member_id: member.into(),
+    }
+}
+
+impl<'a> Model<'a> {
+    pub fn new(tx: Tx<'a>, now_ms: u64, max_capabilities: u64) -> Self {
+        Self {
+            tx,
+            now_ms,
+            max_capabilities,
+        }
+    }
+
+    fn address(&self) -> String {
+        self.tx.address().to_owned()
+    }
+
+    // ----- documents -----
+
+    pub fn group(&mut self, group: &str) -> Io<Option<GroupDoc>> {
+        let key = self.tx.keys.group(group);
+        match self.tx.get(&key, false)? {
+            Some(bytes) => decode(&self.address(), &key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn put_group(&mut self, group: &str, doc: &GroupDoc) {
+        let key = self.tx.keys.group(group);
+        self.tx.put(key, encode(doc), Lease::None, true);
+    }
+
+    fn member(&mut self, group: &str, member: &str) -> Io<Option<MemberDoc>> {
+        let key = self.tx.keys.member(group, member);
+        match self.tx.get(&key, false)? {
+            Some(bytes) => decode(&self.address(), &key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn put_member(&mut self, group: &str, member: &str, doc: &MemberDoc) {
+        let key = self.tx.keys.member(group, member);
+        self.tx.put(key, encode(doc), Lease::None, true);
+    }
+
+    /// The session stored at `session`, if any.
+    fn stored_session(&mut self, session: &str) -> Io<Option<Session>> {
+        let key = self.tx.keys.session(session);
+        match self.tx.get(&key, true)? {
+            Some(bytes) => Ok(Some(Session {
+                doc: decode(&self.address(), &key, &bytes)?,
+                existed: self.tx.existed(&key),
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// The session; one the store has forgotten (expired long ago) comes back expired, with
+    /// nothing to report. `None` for a key this driver did not make.
+    fn session(&mut self, session: &str) -> Io<Option<Session>> {
+        if let Some(found) = self.stored_session(session)? {
+            return Ok(Some(found));
+        }
+        Ok(parse_session(session).map(|(member, ttl_ms)| Session {
+            doc: SessionDoc {
+                member,
+                ttl_ms,
+                ..SessionDoc::default()
+            },
+            existed: false,
+        }))
+    }
+
+    /// Store a session: a live one (or one being ended) for good; an expired one with the
+    /// grace lease it was given when it expired (by this transaction, or before it).
+    fn put_session(&mut self, session: &str, s: &Session) {
+        let key = self.tx.keys.session(session);
+        let grace = Lease::Grace(s.doc.ttl_ms.max(GRACE_MS));
+        let lease = if s.doc.deadline_ms > 0 || s.doc.ending.is_some() {
+            Lease::None
+        } else if let Some(pending @ Lease::Grace(_)) = self.tx.pending_lease(&key) {
+            pending
+        } else if s.existed {
+            Lease::Keep
+        } else {
+            grace
+        };
+        self.tx.put(key, encode(&s.doc), lease, false);
+    }
+
+    // ----- rules -----
+
+    /// State::commit: the next revision, the group's last change, one log entry.
+    fn commit(&mut self, mut event: EventDoc) -> Io<u64> {
+        let revision = self.tx.next_revision();
+        event.revision = revision;
+        if let Some(mut g) = self.group(&event.group)? {
+            g.last = revision;
+            self.put_group(&event.group, &g);
+        }
+        self.tx.push_event(encode(&event));
+        Ok(revision)
+    }
+
+    /// State::renew: a new deadline, in the session and in the deadline index.
+    fn renew(&mut self, session: &str, s: &mut Session) {
+        if s.doc.deadline_ms > 0 {
+            let old = self.tx.keys.deadline(s.doc.deadline_ms, session);
+            self.tx.delete(old, false);
+        }
+        s.doc.deadline_ms = self.now_ms + s.doc.ttl_ms;
+        let key = self.tx.keys.deadline(s.doc.deadline_ms, session);
+        self.tx
+            .put(key, session.as_bytes().to_vec(), Lease::None, false);
+    }
+
+    /// State::create_group, once the group is known not to exist.
+    fn create(&mut self, group: &str) -> Io<u64> {
+        let created = self.tx.next_revision();
+        self.put_group(
+            group,
+            &GroupDoc {
+                created,
+                last: created,
+                ..GroupDoc::default()
+            },
+        );
+        self.commit(EventDoc::new("group-created", group))
+    }
+
+    /// State::elect_if_vacant
+    fn elect_if_vacant(&mut self, group: &str) -> Io<()> {
+        let Some(mut g) = self.group(group)? else {
+            return Ok(());
+        };
+        if g.leader.is_some() || g.candidates.is_empty() {
+            return Ok(());
+        }
+        let next = g.candidates.remove(0);
+        let term = self.tx.next_revision();
+        let member = next.member.clone();
+        g.leader = Some(LeaderDoc {
+            session: next.session,
+            member: next.member,
+            term,
+        });
+        self.put_group(group, &g);
+        self.commit(EventDoc {
+            term,
+            ..EventDoc::new("leader-elected", group).member(&member)
+        })?;
+        Ok(())
+    }
+
+    /// State::withdraw_candidate
+    fn withdraw_candidate(&mut self, session: &str, group: &str, why: &str) -> Io<()> {
+        let Some(mut g) = self.group(group)? else {
+            return Ok(());
+        };
+        let before = g.candidates.len();
+        g.candidates.retain(|c| c.session != session);
+        let lost = g.leader.take_if(|l| l.session == session);
+        if lost.is_none() && g.candidates.len() == before {
+            return Ok(());
+        }
+        self.put_group(group, &g);
+        if let Some(lost) = lost {
+            self.commit(EventDoc {
+                term: lost.term,
+                ..EventDoc::new("leader-lost", group)
+                    .member(&lost.member)
+                    .reason(why)
+            })?;
+            if why != "group-deleted" {
+                self.elect_if_vacant(group)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// State::remove_member
+    fn remove_member(&mut self, member: &str, group: &str, why: &str) -> Io<()> {
+        let Some(mut g) = self.group(group)? else {
+            return Ok(());
+        };
+        if self.member(group, member)?.is_none() {
+            return Ok(());
+        }
+        let key = self.tx.keys.member(group, member);
+        self.tx.delete(key, true);
+        g.members = g.members.saturating_sub(1);
+        self.put_group(group, &g);
+        self.commit(
+            EventDoc::new("member-left", group)
+                .member(member)
+                .reason(why),
+        )?;
+        Ok(())
+    }
+
+    fn over_budget(&self) -> bool {
+        self.tx.cost() >= BUDGET || self.tx.compares() >= BUDGET
+    }
+
+    /// Begin ending a session (State::drop_session_state): its candidacies and memberships
+    /// become the work of an [`Ending`], tracked by the deadline key at 0, which every
+    /// operation finds due and carries on with first.
+    fn begin_ending(&mut self, session: &str, s: &mut Session, why: &str) {
+        if s.doc.deadline_ms > 0 {
+            let old = self.tx.keys.deadline(s.doc.deadline_ms, session);
+            self.tx.delete(old, false);
+            s.doc.deadline_ms = 0;
+        }
+        s.doc.ending = Some(Ending {
+            why: why.into(),
+            candidacies: std::mem::take(&mut s.doc.candidacies),
+            groups: std::mem::take(&mut s.doc.groups),
+        });
+        let key = self.tx.keys.deadline(0, session);
+        self.tx
+            .put(key, session.as_bytes().to_vec(), Lease::None, false);
+    }
+
+    /// Carry an ending on as far as this commit has room for; returns whether it is done
+    /// (then the session is stored expired, or deleted when closed). Candidacies end first,
+    /// then memberships; an expiry remembers each lost group, by its creation revision.
+    fn advance_ending(&mut self, session: &str, s: &mut Session) -> Io<bool> {
+        let Some(mut ending) = s.doc.ending.take() else {
+            return Ok(true);
+        };
+        let expired = ending.why == "expired";
+        let (leave, end) = if expired {
+            ("expired", "expired")
+        } else {
+            ("left", "resigned")
+        };
+        let mut done = true;
+        while !ending.candidacies.is_empty() {
+            if self.over_budget() {
+                done = false;
+                break;
+            }
+            let group = ending.candidacies.remove(0);
+            self.withdraw_candidate(session, &group, end)?;
+        }
+        while done && !ending.groups.is_empty() {
+            if self.over_budget() {
+                done = false;
+                break;
+            }
+            let group = ending.groups.remove(0);
+            self.remove_member(&s.doc.member, &group, leave)?;
+            if expired && let Some(g) = self.group(&group)? {
+                s.doc.lost.push((group, g.created));
+            }
+        }
+        if !done {
+            s.doc.ending = Some(ending);
+            self.put_session(session, s);
+            return Ok(false);
+        }
+        let key = self.tx.keys.deadline(0, session);
+        self.tx.delete(key, false);
+        if expired {
+            let key = self.tx.keys.session(session);
+            let keep = Lease::Grace(s.doc.ttl_ms.max(GRACE_MS));
+            self.tx.put(key, encode(&s.doc), keep, false);
+        } else {
+            let key = self.tx.keys.session(session);
+            self.tx.delete(key, false);
+        }
+        Ok(true)
+    }
+
+    /// State::expire_due, for the deadline keys found due (`(key, session)`, in deadline
+    /// order): each session expires, or goes on ending. Returns whether all are done; if
+    /// not, the caller commits and starts over.
+    pub fn sweep(&mut self, due: Vec<(String, String)>) -> Io<bool> {
+        for (key, session) in due {
+            if self.over_budget() {
+                return Ok(false);
+            }
+            let Some(mut s) = self.stored_session(&session)? else {
+                self.tx.delete(key, false);
+                continue;
+            };
+            if s.doc.ending.is_none() {
+                if key != self.tx.keys.deadline(s.doc.deadline_ms, &session) {
+                    // Not the session's deadline (left by a writer that failed half-way?).
+                    self.tx.delete(key, false);
+                    continue;
+                }
+                self.begin_ending(&session, &mut s, "expired");
+            }
+            if !self.advance_ending(&session, &mut s)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    // ----- operations -----
+
+    pub fn describe(&mut self, fresh_id: &str) -> Io<Result<(String, u64, Vec<String>)>> {
+        let key = self.tx.keys.id();
+        let id = match self.tx.get(&key, true)? {
+            Some(id) => String::from_utf8_lossy(&id).into_owned(),
+            None => {
+                self.tx
+                    .put(key, fresh_id.as_bytes().to_vec(), Lease::None, false);
+                fresh_id.to_owned()
+            }
+        };
+        let groups = self.groups()?;
+        Ok(Ok((id, self.tx.head_now(), groups)))
+    }
+
+    /// State::open_session
+    pub fn open_session(&mut self, session: &str) -> Io<Result<String>> {
+        let Some((member, ttl_ms)) = parse_session(session) else {
+            return Ok(Err(unknown_session(&self.address(), session)));
+        };
+        // Read (and so compared): a session of this key written meanwhile fails the commit.
+        let existed = self.stored_session(session)?.is_some();
+        let mut s = Session {
+            doc: SessionDoc {
+                member,
+                ttl_ms,
+                ..SessionDoc::default()
+            },
+            existed,
+        };
+        self.renew(session, &mut s);
+        self.put_session(session, &s);
+        Ok(Ok(session.to_owned()))
+    }
+
+    /// State::close_session: leave every group (left), withdraw every candidacy (resigned),
+    /// forget the session. `None` when there was more than one commit's worth: the caller
+    /// commits and calls again, and the next sweep goes on with it.
+    pub fn close_session(&mut self, session: &str) -> Io<Result<Option<u64>>> {
+        let Some(mut s) = self.stored_session(session)? else {
+            return Ok(Ok(Some(self.tx.head_now())));
+        };
+        if s.doc.ending.is_none() {
+            self.begin_ending(session, &mut s, "closed");
+        } else if let Some(ending) = &mut s.doc.ending {
+            ending.why = "closed".into();
+        }
+        if self.advance_ending(session, &mut s)? {
+            Ok(Ok(Some(self.tx.head_now())))
+        } else {
+            Ok(Ok(None))
+        }
+    }
+
+    /// State::heartbeat: renew; an expired session is renewed too, and says once what it
+    /// lost.
+    pub fn heartbeat(&mut self, session: &str) -> Io<Result<u64>> {
+        let Some(mut s) = self.session(session)? else {
+            return Ok(Err(unknown_session(&self.address(), session)));
+        };
+        let expired = s.doc.deadline_ms == 0;
+        self.renew(session, &mut s);
+        self.put_session(session, &s);
+        if expired {
+            let mut lost_groups: Vec<String> = s.doc.lost.iter().map(|(g, _)| g.clone()).collect();
+            lost_groups.sort();
+            return Ok(Err(E::SessionExpired(SessionExpired {
+                member_id: s.doc.member,
+                lost_groups,
+            })));
+        }
+        Ok(Ok(s.doc.ttl_ms))
+    }
+
+    pub fn create_group(&mut self, group: &str) -> Io<Result<u64>> {
+        if self.group(group)?.is_some() {
+            return Ok(Err(E::GroupAlreadyExist(group.into())));
+        }
+        self.create(group).map(Ok)
+    }
+
+    /// State::delete_group: only an empty group; its leadership ends (group-deleted) and its
+    /// candidates are no longer candidates. (Their sessions' lists of candidacies keep the
+    /// group until they withdraw or end: withdrawing from a group that is not standing them
+    /// does nothing, so nothing needs to know.)
+    pub fn delete_group(&mut self, group: &str) -> Io<Result<u64>> {
+        let Some(g) = self.group(group)? else {
+            return Ok(Err(E::GroupNotCreated(group.into())));
+        };
+        if g.members > 0 {
+            return Ok(Err(E::GroupNotEmpty(group.into())));
+        }
+        if let Some(leader) = &g.leader {
+            let session = leader.session.clone();
+            self.withdraw_candidate(&session, group, "group-deleted")?;
+        }
+        let key = self.tx.keys.group(group);
+        self.tx.delete(key, true);
+        self.commit(EventDoc::new("group-deleted", group)).map(Ok)
+    }
+
+    /// Every group id, sorted.
+    pub fn groups(&mut self) -> Io<Vec<String>> {
+        let prefix = self.tx.keys.groups();
+        let kvs = self
+            .tx
+            .range(crate::etcd::RangeRequest::prefix(&prefix).keys_only())?;
+        let mut ids: Vec<String> = kvs
+            .iter()
+            .filter_map(|kv| self.tx.keys.group_id(&kv.key))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    pub fn group_summaries(&mut self) -> Io<Result<(u64, Vec<GroupSummary>)>> {
+        let prefix = self.tx.keys.groups();
+        let kvs = self.tx.range(crate::etcd::RangeRequest::prefix(&prefix))?;
+        let address = self.address();
+        let mut summaries = Vec::with_capacity(kvs.len());
+        for kv in kvs {
+            let Some(group_id) = self.tx.keys.group_id(&kv.key) else {
+                continue;
+            };
+            let g: GroupDoc = decode(&address, &kv.key, &kv.value)?;
+            summaries.push(GroupSummary {
+                group_id,
+                members: g.members,
+                leader: g.leader.map(|l| Leader {
+                    member_id: l.member,
+                    term: l.term,
+                }),
+                last_change: g.last,
+            });
+        }
+        summaries.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        Ok(Ok((self.tx.head_now(), summaries)))
+    }
+
+    fn too_large(&self, capabilities: &[u8]) -> Option<E> {
+        let size = capabilities.len() as u64;
+        (size > self.max_capabilities).then_some(E::CapabilitiesTooLarge(CapabilitiesTooLarge {
+            size,
+            limit: self.max_capabilities,
+        }))
+    }
+
+    /// State::not_a_member: member-expired once per lost group, member-not-joined otherwise.
+    fn not_a_member(&mut self, session: &str, s: &mut Session, group: &str, created: u64) -> E {
+        let before = s.doc.lost.len();
+        s.doc.lost.retain(|(g, c)| !(g == group && *c == created));
+        if s.doc.lost.len() != before {
+            self.put_session(session, s);
+            return E::MemberExpired(member_ref(group, &s.doc.member));
+        }
+        E::MemberNotJoined(member_ref(group, &s.doc.member))
+    }
+
+    /// Coordinator::join_group_create (create first when asked), then State::join: nothing
+    /// changes when a check fails; the same member id from any session is already there.
+    pub fn join(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+        create: bool,
+    ) -> Io<Result<u64>> {
+        if create && self.group(group)?.is_none() {
+            self.create(group)?;
+        }
+        if let Some(error) = self.too_large(capabilities) {
+            return Ok(Err(error));
+        }
+        let Some(mut s) = self.session(session)? else {
+            return Ok(Err(unknown_session(&self.address(), session)));
+        };
+        let Some(mut g) = self.group(group)? else {
+            return Ok(Err(E::GroupNotCreated(group.into())));
+        };
+        let member = s.doc.member.clone();
+        if self.member(group, &member)?.is_some() {
+            return Ok(Err(E::MemberAlreadyExist(member_ref(group, &member))));
+        }
+        let revision = self.tx.next_revision();
+        self.put_member(
+            group,
+            &member,
+            &MemberDoc {
+                session: session.into(),
+                capabilities: capabilities.to_vec(),
+                joined_ms: self.now_ms,
+                updated_ms: self.now_ms,
+                revision,
+            },
+        );
+        if s.doc.deadline_ms == 0 {
+            self.renew(session, &mut s);
+        }
+        if !s.doc.groups.iter().any(|g| g == group) {
+            s.doc.groups.push(group.into());
+        }
+        s.doc
+            .lost
+            .retain(|(lost, created)| !(lost == group && *created == g.created));
+        self.put_session(session, &s);
+        g.members += 1;
+        self.put_group(group, &g);
+        let event = EventDoc {
+            capabilities: capabilities.to_vec(),
+            ..EventDoc::new("member-joined", group).member(&member)
+        };
+        self.commit(event).map(Ok)
+    }
+
+    /// State::leave: removes the session's member id whichever session owns it (a twin with
+    /// the same id may boot it, as in tooz).
+    pub fn leave(&mut self, session: &str, group: &str) -> Io<Result<u64>> {
+        let Some(mut s) = self.session(session)? else {
+            return Ok(Err(unknown_session(&self.address(), session)));
+        };
+        let Some(g) = self.group(group)? else {
+            return Ok(Err(E::GroupNotCreated(group.into())));
+        };
+        let member = s.doc.member.clone();
+        let Some(m) = self.member(group, &member)? else {
+            return Ok(Err(self.not_a_member(session, &mut s, group, g.created)));
+        };
+        if m.session == session {
+            s.doc.groups.retain(|g| g != group);
+            self.put_session(session, &s);
+        } else if let Some(mut owner) = self.stored_session(&m.session)? {
+            owner.doc.groups.retain(|g| g != group);
+            self.put_session(&m.session, &owner);
+        }
+        self.remove_member(&member, group, "left")?;
+        Ok(Ok(self.tx.head_now()))
+    }
+
+    /// State::update_capabilities
+    pub fn update_capabilities(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+    ) -> Io<Result<u64>> {
+        if let Some(error) = self.too_large(capabilities) {
+            return Ok(Err(error));
+        }
+        let Some(mut s) = self.session(session)? else {
+            return Ok(Err(unknown_session(&self.address(), session)));
+        };
+        let Some(g) = self.group(group)? else {
+            return Ok(Err(E::GroupNotCreated(group.into())));
+        };
+        let member = s.doc.member.clone();
+        let Some(mut m) = self.member(group, &member)? else {
+            return Ok(Err(self.not_a_member(session, &mut s, group, g.created)));
+        };
+        m.capabilities = capabilities.to_vec();
+        m.updated_ms = self.now_ms;
+        m.revision = self.tx.next_revision();
+        self.put_member(group, &member, &m);
+        let event = EventDoc {
+            capabilities: capabilities.to_vec(),
+            ..EventDoc::new("capabilities-updated", group).member(&member)
+        };
+        self.commit(event).map(Ok)
+    }
+
+    fn info(&self, m: MemberDoc, deadline_ms: u64) -> MemberInfo {
+        MemberInfo {
+            capabilities: m.capabilities,
+            joined_at_ms: m.joined_ms,
+            updated_at_ms: m.updated_ms,
+            revision: m.revision,
+            expires_in_ms: deadline_ms.saturating_sub(self.now_ms),
+        }
+    }
+
+    /// The deadlines of these sessions (0: expired or gone), read at etcd's current revision.
+    fn deadlines(&mut self, sessions: &[String]) -> Io<Vec<u64>> {
+        let address = self.address();
+        let deadline = |key: &str, bytes: Option<Vec<u8>>| -> Io<u64> {
+            match bytes {
+                Some(bytes) => Ok(decode::<SessionDoc>(&address, key, &bytes)?.deadline_ms),
+                None => Ok(0),
+            }
+        };
+        let keys: Vec<String> = sessions.iter().map(|s| self.tx.keys.session(s)).collect();
+        if sessions.len() <= POINT_READS {
+            let values = self.tx.read_current(&keys)?;
+            return keys
+                .iter()
+                .zip(values)
+                .map(|(key, bytes)| deadline(key, bytes))
+                .collect();
+        }
+        let prefix = self.tx.keys.sessions();
+        let all = self.tx.range(crate::etcd::RangeRequest::prefix(&prefix))?;
+        let by_key: std::collections::HashMap<&str, &[u8]> = all
+            .iter()
+            .map(|kv| (kv.key.as_str(), kv.value.as_slice()))
+            .collect();
+        keys.iter()
+            .map(|key| deadline(key, by_key.get(key.as_str()).map(|v| v.to_vec())))
+            .collect()
+    }
+
+    pub fn members_info(&mut self, group: &str) -> Io<Result<Vec<(String, MemberInfo)>>> {
+        if self.group(group)?.is_none() {
+            return Ok(Err(E::GroupNotCreated(group.into())));
+        }
+        let prefix = self.tx.keys.members(group);
+        let kvs = self.tx.range(crate::etcd::RangeRequest::prefix(&prefix))?;
+        let address = self.address();
+        let mut members = Vec::with_capacity(kvs.len());
+        for kv in kvs {
+            let Some(id) = self.tx.keys.member_id(group, &kv.key) else {
+                continue;
+            };
+            let m: MemberDoc = decode(&address, &kv.key, &kv.value)?;
+            members.push((id, m));
+        }
+        let sessions: Vec<String> = members.iter().map(|(_, m)| m.session.clone()).collect();
+        let deadlines = self.deadlines(&sessions)?;
+        Ok(Ok(members
+            .into_iter()
+            .zip(deadlines)
+            .map(|((id, m), deadline)| (id, self.info(m, deadline)))
+            .collect()))
+    }
+
+    pub fn member_info(&mut self, group: &str, member: &str) -> Io<Result<MemberInfo>> {
+        if self.group(group)?.is_none() {
+            return Ok(Err(E::GroupNotCreated(group.into())));
+        }
+        let Some(m) = self.member(group, member)? else {
+            return Ok(Err(E::MemberNotJoined(member_ref(group, member))));
+        };
+        let deadline = self.deadlines(std::slice::from_ref(&m.session))?[0];
+        Ok(Ok(self.info(m, deadline)))
+    }
+
+    pub fn leader(&mut self, group: &str) -> Io<Result<Option<Leader>>> {
+        let Some(g) = self.group(group)? else {
+            return Ok(Err(E::GroupNotCreated(group.into())));
+        };
+        Ok(Ok(g.leader.map(|l| Leader {
+            member_id: l.member,
+            term: l.term,
+        })))
+    }
+
+    /// State::stand_for_election: to the back of the candidates (nothing if already one); a
+    /// group without a leader elects its first candidate at once.
+    pub fn stand(&mut self, session: &str, group: &str) -> Io<Result<u64>> {
+        let Some(mut s) = self.session(session)? else {
+            return Ok(Err(unknown_session(&self.address(), session)));
+        };
+        let Some(mut g) = self.group(group)? else {
+            return Ok(Err(E::GroupNotCreated(group.into())));
+        };
+        let already = g.leader.as_ref().is_some_and(|l| l.session == session)
+            || g.candidates.iter().any(|c| c.session == session);
+        if already {
+            return Ok(Ok(self.tx.head_now()));
+        }
+        g.candidates.push(Candidate {
+            session: session.into(),
+            member: s.doc.member.clone(),
+        });
+        self.put_group(group, &g);
+        if s.doc.deadline_ms == 0 {
+            self.renew(session, &mut s);
+        }
+        if !s.doc.candidacies.iter().any(|c| c == group) {
+            s.doc.candidacies.push(group.into());
+        }
+        self.put_session(session, &s);
+        self.elect_if_vacant(group)?;
+        Ok(Ok(self.tx.head_now()))
+    }
+
+    /// State::withdraw: a leader resigns and the next candidate is elected; not being a
+    /// candidate (or a missing group) is not an error.
+    pub fn withdraw(&mut self, session: &str, group: &str) -> Io<Result<u64>> {
+        if let Some(mut s) = self.stored_session(session)?
+            && s.doc.candidacies.iter().any(|c| c == group)
+        {
+            s.doc.candidacies.retain(|c| c != group);
+            self.put_session(session, &s);
+            self.withdraw_candidate(session, group, "resigned")?;
+        }
+        Ok(Ok(self.tx.head_now()))
+    }
+
+    /// State::stand_down: the leader goes to the back of the candidates and the next one is
+    /// elected (itself again if alone).
+    pub fn stand_down(&mut self, session: &str, group: &str) -> Io<Result<(bool, u64)>> {
+        let Some(mut g) = self.group(group)? else {
+            return Ok(Err(E::GroupNotCreated(group.into())));
+        };
+        let Some(lost) = g.leader.take_if(|l| l.session == session) else {
+            return Ok(Ok((false, self.tx.head_now())));
+        };
+        g.candidates.push(Candidate {
+            session: session.into(),
+            member: lost.member.clone(),
+        });
+        self.put_group(group, &g);
+        self.commit(EventDoc {
+            term: lost.term,
+            ..EventDoc::new("leader-lost", group)
+                .member(&lost.member)
+                .reason("stood-down")
+        })?;
+        self.elect_if_vacant(group)?;
+        Ok(Ok((true, self.tx.head_now())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_keys_name_member_and_ttl() {
+        assert_eq!(
+            parse_session("00ff.1500.a.b/c"),
+            Some(("a.b/c".to_owned(), 1500))
+        );
+        assert_eq!(parse_session("xyz.1500.m"), None);
+        assert_eq!(parse_session("00.1500."), None);
+        assert_eq!(parse_session("00.x.m"), None);
+    }
+}

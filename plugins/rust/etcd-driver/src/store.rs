@@ -1,0 +1,507 @@
+//! The driver's operations: options, the transaction loop every operation runs in, and the
+//! change feed's wait on an etcd watch.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::Result;
+use crate::etcd::{Etcd, RangeRequest, RangeResponse, Watch};
+use crate::exports::roster::coordination::backend::{
+    ChangeBatch, Feed, GroupSummary, ResyncNeeded, SessionKey, StoreInfo,
+};
+use crate::keys::Keys;
+use crate::model::{EventDoc, GRACE_MS, Model, parse_session};
+use crate::roster::coordination::types::{
+    CoordinationError, InvalidOptionValue, InvalidUrl, Leader, MemberInfo, UrlProblem,
+};
+use crate::tx::{Fail, Io, Tx, fail};
+
+/// The namespace when the URL names none.
+pub const DEFAULT_NAMESPACE: &str = "roster";
+/// Events kept when the URL names no `history` (as the embedded backend).
+pub const DEFAULT_HISTORY: u64 = 65_536;
+/// Largest capabilities when the URL names no `max_capabilities` (as the embedded backend).
+pub const DEFAULT_MAX_CAPABILITIES: u64 = 64 * 1024;
+/// Longest namespace accepted, in bytes.
+const MAX_NAMESPACE: usize = 255;
+/// Most events one `changes` call reads: with 64 KiB of capabilities each, about 7 MiB of
+/// answer (base64 twice), well within the instance's memory.
+const MAX_FETCH: u32 = 64;
+/// Attempts an operation makes before it gives up on a store too busy to let it commit.
+const MAX_ATTEMPTS: u32 = 1_000;
+/// How long the shared grace lease is given to new expiries after it was granted; it lives
+/// this much longer than [`GRACE_MS`], so each keeps its session at least that long.
+const GRACE_LEASE_REUSE: Duration = Duration::from_secs(600);
+
+/// What one read of the change feed found.
+enum Read {
+    Resync(ResyncNeeded),
+    Events {
+        batch: ChangeBatch,
+        /// The etcd revision it was read at: the watch starts after it.
+        revision: i64,
+        /// The earliest session deadline (Unix ms), if any.
+        next_deadline: Option<u64>,
+    },
+}
+
+/// One store: a namespace of one etcd cluster.
+#[derive(Debug)]
+pub struct Store {
+    etcd: Etcd,
+    keys: Keys,
+    history: u64,
+    max_capabilities: u64,
+    /// The lease expired sessions are put with, and when it was granted.
+    grace: Option<(i64, Instant)>,
+    /// The watch `changes` waits on, once it has waited.
+    watch: Option<Watch>,
+}
+
+fn invalid_option(address: &str, name: &str, value: &str, expected: &str) -> CoordinationError {
+    CoordinationError::InvalidUrl(InvalidUrl {
+        url: format!("etcd3+http://{address}"),
+        problem: UrlProblem::InvalidOptionValue(InvalidOptionValue {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            expected: expected.to_owned(),
+        }),
+    })
+}
+
+/// 64 random bits (std's hash keys come from the platform's random source).
+fn random() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    hasher.finish()
+}
+
+fn random_hex() -> String {
+    format!("{:016x}{:016x}", random(), random())
+}
+
+/// Now, in Unix milliseconds. Deadlines are kept in this clock: hosts sharing a namespace
+/// must agree on the time (NTP), or expiry comes early or late by the difference.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A lease id for a key to be kept `keep_ms`: the shared grace lease (granted again every
+/// [`GRACE_LEASE_REUSE`]), or one of its own for a longer time.
+fn lease(etcd: &mut Etcd, grace: &mut Option<(i64, Instant)>, keep_ms: u64) -> Io<i64> {
+    let reuse = GRACE_LEASE_REUSE.as_secs() as i64;
+    if keep_ms <= GRACE_MS {
+        if let Some((id, at)) = *grace
+            && at.elapsed() < GRACE_LEASE_REUSE
+        {
+            return Ok(id);
+        }
+        let id = etcd
+            .grant((GRACE_MS / 1000) as i64 + reuse)
+            .map_err(|e| fail(etcd, e))?;
+        *grace = Some((id, Instant::now()));
+        return Ok(id);
+    }
+    let seconds = i64::try_from(keep_ms.div_ceil(1000)).unwrap_or(i64::MAX / 2);
+    etcd.grant(seconds + reuse).map_err(|e| fail(etcd, e))
+}
+
+/// The keys an operation by `session` on `group` reads: the session, the group, and the
+/// session's member in it (the session key names the member).
+fn session_keys(keys: &Keys, session: &str, group: &str) -> Vec<String> {
+    let mut out = vec![keys.session(session), keys.group(group)];
+    if let Some((member, _)) = parse_session(session) {
+        out.push(keys.member(group, &member));
+    }
+    out
+}
+
+/// After `conflicts` failed commits in a row, wait a little (random, growing) before the
+/// next attempt, so that busy writers spread out.
+fn back_off(conflicts: u32) {
+    if conflicts < 3 {
+        return;
+    }
+    let most = 1u64 << conflicts.min(7);
+    std::thread::sleep(Duration::from_micros(random() % (most * 1000)));
+}
+
+impl Store {
+    /// Connect with the backend URL's options: `address` (required), `namespace`,
+    /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
+    pub fn open(options: &[(String, String)]) -> Result<Self> {
+        let option = |name: &str| {
+            options
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let address = option("address").ok_or_else(|| {
+            CoordinationError::Connection("the etcd driver needs an address (host:port)".into())
+        })?;
+        let namespace = option("namespace").unwrap_or(DEFAULT_NAMESPACE);
+        if namespace.is_empty()
+            || namespace.len() > MAX_NAMESPACE
+            || namespace.chars().any(char::is_control)
+        {
+            return Err(invalid_option(
+                address,
+                "namespace",
+                namespace,
+                "1 to 255 bytes without control characters",
+            ));
+        }
+        let history = match option("history") {
+            None => DEFAULT_HISTORY,
+            Some(value) => value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                invalid_option(address, "history", value, "a number of events, at least 1")
+            })?,
+        };
+        let max_capabilities = match option("max_capabilities") {
+            None => DEFAULT_MAX_CAPABILITIES,
+            Some(value) => value.parse().map_err(|_| {
+                invalid_option(address, "max_capabilities", value, "a number of bytes")
+            })?,
+        };
+        let mut store = Self {
+            etcd: Etcd::new(address.to_owned()),
+            keys: Keys::new(namespace),
+            history,
+            max_capabilities,
+            grace: None,
+            watch: None,
+        };
+        // Reach the server now, so a wrong address fails at open.
+        store.head()?;
+        Ok(store)
+    }
+
+    #[cfg(test)]
+    pub fn etcd(&mut self) -> &mut Etcd {
+        &mut self.etcd
+    }
+
+    /// Run `op` in a transaction until it commits: each attempt first carries on with every
+    /// expiry (or close) that is due, in commits of its own when there is much to do, then
+    /// runs `op` and commits whatever it changed, both only if nothing they read changed
+    /// since. `ranges` are read with the start of each attempt and given to `op`.
+    /// A failed check (`Ok(Err(..))`) commits too (an expiry, or a once-only notice taken),
+    /// except a `connection` error.
+    fn transact<T>(
+        &mut self,
+        prefetch: impl Fn(&Keys) -> Vec<String>,
+        ranges: impl Fn(&Keys) -> Vec<RangeRequest>,
+        mut op: impl FnMut(&mut Model<'_>, Vec<RangeResponse>) -> Io<Result<T>>,
+    ) -> Result<T> {
+        let mut conflicts = 0;
+        loop {
+            let now = now_ms();
+            let Store {
+                etcd,
+                keys,
+                history,
+                max_capabilities,
+                grace,
+                watch: _,
+            } = self;
+            let mut reads = vec![RangeRequest::between(
+                keys.deadlines(),
+                keys.deadlines_after(now),
+            )];
+            reads.extend(ranges(keys));
+            let attempt = (|| -> Io<Option<Result<T>>> {
+                let (tx, mut answers) = Tx::begin(etcd, keys, prefetch(keys), reads)?;
+                let due = answers
+                    .remove(0)
+                    .kvs
+                    .into_iter()
+                    .map(|kv| (kv.key, String::from_utf8_lossy(&kv.value).into_owned()))
+                    .collect();
+                let mut model = Model::new(tx, now, *max_capabilities);
+                let swept = model.sweep(due)?;
+                let out = if swept {
+                    let out = op(&mut model, answers)?;
+                    if matches!(out, Err(CoordinationError::Connection(_))) {
+                        return Ok(Some(out));
+                    }
+                    Some(out)
+                } else {
+                    None
+                };
+                let committed = model
+                    .tx
+                    .commit(*history, |etcd, keep| lease(etcd, grace, keep))?;
+                match (committed, out) {
+                    (false, _) => Err(Fail::Retry),
+                    (true, out) => Ok(out),
+                }
+            })();
+            match attempt {
+                Ok(Some(out)) => return out,
+                Ok(None) => conflicts = 0,
+                Err(Fail::Connection(message)) => {
+                    return Err(CoordinationError::Connection(message));
+                }
+                Err(Fail::LeaseLost) => {
+                    self.grace = None;
+                    conflicts += 1;
+                }
+                Err(Fail::Retry) => conflicts += 1,
+            }
+            if conflicts >= MAX_ATTEMPTS {
+                return Err(CoordinationError::Connection(format!(
+                    "etcd at {}: gave up after {MAX_ATTEMPTS} conflicting attempts",
+                    self.etcd.address()
+                )));
+            }
+            back_off(conflicts);
+        }
+    }
+
+    /// [`Store::transact`] with the keys `op` is known to read fetched up front (it would
+    /// read them one by one otherwise), and no ranges.
+    fn run<T>(
+        &mut self,
+        prefetch: impl Fn(&Keys) -> Vec<String>,
+        mut op: impl FnMut(&mut Model<'_>) -> Io<Result<T>>,
+    ) -> Result<T> {
+        self.transact(prefetch, |_| Vec::new(), |model, _| op(model))
+    }
+
+    pub fn describe(&mut self) -> Result<StoreInfo> {
+        let fresh = random_hex();
+        let (store_id, head, groups) = self.run(|k| vec![k.id()], |m| m.describe(&fresh))?;
+        Ok(StoreInfo {
+            store_id,
+            head,
+            groups,
+        })
+    }
+
+    pub fn head(&mut self) -> Result<u64> {
+        self.run(|_| Vec::new(), |m| Ok(Ok(m.tx.head_now())))
+    }
+
+    /// A session key names its member and TTL after a random part, so a session etcd has
+    /// forgotten (expired long ago) can come back as the same member.
+    pub fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
+        let ttl_ms = ttl_ms.clamp(1, u64::from(u32::MAX));
+        let key = format!("{}.{ttl_ms}.{member}", random_hex());
+        self.run(|k| vec![k.session(&key)], |m| m.open_session(&key))
+    }
+
+    pub fn close_session(&mut self, session: &str) -> Result<u64> {
+        loop {
+            if let Some(revision) =
+                self.run(|k| vec![k.session(session)], |m| m.close_session(session))?
+            {
+                return Ok(revision);
+            }
+        }
+    }
+
+    pub fn heartbeat(&mut self, session: &str) -> Result<u64> {
+        self.run(|k| vec![k.session(session)], |m| m.heartbeat(session))
+    }
+
+    pub fn create_group(&mut self, group: &str) -> Result<u64> {
+        self.run(|k| vec![k.group(group)], |m| m.create_group(group))
+    }
+
+    pub fn delete_group(&mut self, group: &str) -> Result<u64> {
+        self.run(|k| vec![k.group(group)], |m| m.delete_group(group))
+    }
+
+    pub fn groups(&mut self) -> Result<Vec<String>> {
+        self.run(|_| Vec::new(), |m| m.groups().map(Ok))
+    }
+
+    pub fn group_summaries(&mut self) -> Result<(u64, Vec<GroupSummary>)> {
+        self.run(|_| Vec::new(), |m| m.group_summaries())
+    }
+
+    pub fn join(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+        create: bool,
+    ) -> Result<u64> {
+        self.run(
+            |k| session_keys(k, session, group),
+            |m| m.join(session, group, capabilities, create),
+        )
+    }
+
+    pub fn leave(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.run(
+            |k| session_keys(k, session, group),
+            |m| m.leave(session, group),
+        )
+    }
+
+    pub fn update_capabilities(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+    ) -> Result<u64> {
+        self.run(
+            |k| session_keys(k, session, group),
+            |m| m.update_capabilities(session, group, capabilities),
+        )
+    }
+
+    pub fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
+        self.run(|k| vec![k.group(group)], |m| m.members_info(group))
+    }
+
+    pub fn get_member_info(&mut self, group: &str, member: &str) -> Result<MemberInfo> {
+        self.run(
+            |k| vec![k.group(group), k.member(group, member)],
+            |m| m.member_info(group, member),
+        )
+    }
+
+    pub fn get_leader(&mut self, group: &str) -> Result<Option<Leader>> {
+        self.run(|k| vec![k.group(group)], |m| m.leader(group))
+    }
+
+    pub fn stand(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.run(
+            |k| vec![k.session(session), k.group(group)],
+            |m| m.stand(session, group),
+        )
+    }
+
+    pub fn withdraw(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.run(
+            |k| vec![k.session(session), k.group(group)],
+            |m| m.withdraw(session, group),
+        )
+    }
+
+    pub fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)> {
+        self.run(|k| vec![k.group(group)], |m| m.stand_down(session, group))
+    }
+
+    /// The events after `after`: read with the start of a transaction (which first expires
+    /// whatever is due, and commits that before reading again). When there are none yet,
+    /// wait for `{ns}/head` to be put after the revision read at, for at most `wait_ms` in
+    /// all and never past the next session deadline, then read again. So a member expires on time
+    /// even when no one calls, and this call reports it.
+    pub fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
+        let until = Instant::now() + Duration::from_millis(wait_ms);
+        let from = after.saturating_add(1).max(1);
+        let fetch = i64::from(max.min(MAX_FETCH));
+        loop {
+            let read = self.transact(
+                |_| Vec::new(),
+                |keys| {
+                    vec![
+                        RangeRequest::prefix(&keys.events()).keys_only().limit(1),
+                        RangeRequest::between(
+                            keys.event(from),
+                            crate::etcd::prefix_end(&keys.events()),
+                        )
+                        .limit(fetch.max(1)),
+                        RangeRequest::prefix(&keys.deadlines()).keys_only().limit(1),
+                    ]
+                },
+                |model, answers| {
+                    if model.tx.dirty() {
+                        // The sweep expired someone: commit that, then read again.
+                        return Ok(Ok(None));
+                    }
+                    let keys = model.tx.keys;
+                    let head = model.tx.head;
+                    let mut answers = answers.into_iter();
+                    let mut next = || answers.next().unwrap_or_default().kvs;
+                    let oldest = next()
+                        .first()
+                        .and_then(|kv| keys.event_revision(&kv.key))
+                        .unwrap_or(head + 1);
+                    if from < oldest && from <= head {
+                        return Ok(Ok(Some(Read::Resync(ResyncNeeded {
+                            requested: from,
+                            oldest,
+                            head,
+                        }))));
+                    }
+                    let mut events = Vec::new();
+                    if max > 0 {
+                        for kv in next() {
+                            let doc: EventDoc = serde_json::from_slice(&kv.value).map_err(|e| {
+                                Fail::Connection(format!(
+                                    "etcd at {}: {} is not a change-log entry ({e})",
+                                    model.tx.address(),
+                                    kv.key
+                                ))
+                            })?;
+                            let event = doc.event().map_err(|e| {
+                                Fail::Connection(format!(
+                                    "etcd at {}: {} is a change-log entry with {e}",
+                                    model.tx.address(),
+                                    kv.key
+                                ))
+                            })?;
+                            events.push(event);
+                        }
+                    } else {
+                        next();
+                    }
+                    let next_deadline = next().first().and_then(|kv| keys.deadline_of(&kv.key));
+                    Ok(Ok(Some(Read::Events {
+                        batch: ChangeBatch { events, head },
+                        revision: model.tx.revision,
+                        next_deadline,
+                    })))
+                },
+            )?;
+            let (batch, revision, next_deadline) = match read {
+                None => continue,
+                Some(Read::Resync(resync)) => return Ok(Feed::Resync(resync)),
+                Some(Read::Events {
+                    batch,
+                    revision,
+                    next_deadline,
+                }) => (batch, revision, next_deadline),
+            };
+            let left = until.saturating_duration_since(Instant::now());
+            if !batch.events.is_empty() || max == 0 || left.is_zero() {
+                return Ok(Feed::Events(batch));
+            }
+            // Wake at the next deadline at the latest (a due key at 0, an ending under way,
+            // is carried on by the next read at once).
+            let wake = next_deadline.map_or(left, |ms| {
+                left.min(Duration::from_millis(ms.saturating_sub(now_ms())))
+                    .max(Duration::from_millis(1))
+            });
+            self.wait_past(revision, Instant::now() + wake)?;
+        }
+    }
+
+    /// Wait until `{ns}/head` is put after etcd revision `revision` (every change to the
+    /// change log puts it), or until `deadline`. The watch is made on the first wait, from
+    /// the revision after `revision`, and kept open for the next ones: puts it holds from
+    /// before a later read are passed over. A watch that fails is dropped and the caller
+    /// reads again (which makes a new one next time, or reports the server unreachable).
+    fn wait_past(&mut self, revision: i64, deadline: Instant) -> Result<()> {
+        if self.watch.is_none() {
+            let watch = self
+                .etcd
+                .watch(&self.keys.head(), revision + 1)
+                .map_err(|e| CoordinationError::Connection(e.message()))?;
+            self.watch = Some(watch);
+        }
+        let watch = self.watch.as_mut().expect("made above");
+        if let Err(error) = watch.wait_past(revision, deadline) {
+            crate::log_warn(&format!("{}; watching again", error.message()));
+            self.watch = None;
+        }
+        Ok(())
+    }
+}

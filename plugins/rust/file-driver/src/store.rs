@@ -1,0 +1,381 @@
+//! The driver's operations: options, the locked and the lock-free paths, and the change
+//! feed's polling wait.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::exports::roster::coordination::backend::{
+    ChangeBatch, Feed, GroupSummary, ResyncNeeded, SessionKey, StoreInfo,
+};
+use crate::files::{Dir, HeaderCache, LogRead};
+use crate::model::{self, Body, FORMAT, Header, LogPos, Model};
+use crate::roster::coordination::types::{
+    CoordinationError, InvalidOptionValue, InvalidUrl, Leader, MemberInfo, UrlProblem,
+};
+use crate::{Result, log_warn, now_ms, random_hex};
+
+/// Events kept when the URL names no `history` (as the embedded backend).
+pub const DEFAULT_HISTORY: u64 = 65_536;
+/// Largest capabilities accepted, in bytes (as the embedded backend).
+pub const DEFAULT_MAX_CAPABILITIES: u64 = 64 * 1024;
+/// Capabilities one `changes` answer carries at most (beyond its first event), in bytes.
+const BATCH_BUDGET: usize = 8 << 20;
+/// First pause of a `changes` poll with nothing new; it doubles up to [`MAX_POLL_PAUSE`].
+const FIRST_POLL_PAUSE: Duration = Duration::from_millis(2);
+const MAX_POLL_PAUSE: Duration = Duration::from_millis(50);
+
+/// One store: a directory, as one driver instance uses it.
+#[derive(Debug)]
+pub struct Store {
+    dir: Dir,
+    history: u64,
+    max_capabilities: u64,
+    /// The store id the caller follows (as of `open`, its last `describe`, or the last
+    /// resync `changes` asked for): another one means the directory was emptied and the
+    /// store started over.
+    id: String,
+    /// What the change feed's last check read.
+    polled: Option<HeaderCache>,
+}
+
+fn io_error(dir: &Dir, error: &std::io::Error) -> CoordinationError {
+    CoordinationError::Connection(format!("file store {}: {error}", dir.root().display()))
+}
+
+fn invalid_option(name: &str, value: &str, expected: &str) -> CoordinationError {
+    CoordinationError::InvalidUrl(InvalidUrl {
+        url: "file:///".into(),
+        problem: UrlProblem::InvalidOptionValue(InvalidOptionValue {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            expected: expected.to_owned(),
+        }),
+    })
+}
+
+/// A new store's state: no change yet.
+fn empty_state() -> (Header, Body) {
+    (
+        Header {
+            v: FORMAT,
+            id: random_hex(),
+            head: 0,
+            oldest: 1,
+            deadline: 0,
+            log: LogPos::default(),
+            len: 0,
+        },
+        Body::default(),
+    )
+}
+
+impl Store {
+    /// Open the store in the options' `directory` (the preopened directory's name), making
+    /// it if the directory is empty. Options: `history`, `max_capabilities`; others
+    /// (`timeout`, ...) are the host's.
+    pub fn open(options: &[(String, String)]) -> Result<Self> {
+        let option = |name: &str| {
+            options
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let directory = option("directory").ok_or_else(|| {
+            CoordinationError::Connection("the file driver needs a directory (file:///DIR)".into())
+        })?;
+        let history = match option("history") {
+            None => DEFAULT_HISTORY,
+            Some(value) => value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                invalid_option("history", value, "a number of events, at least 1")
+            })?,
+        };
+        let max_capabilities = match option("max_capabilities") {
+            None => DEFAULT_MAX_CAPABILITIES,
+            Some(value) => value
+                .parse()
+                .map_err(|_| invalid_option("max_capabilities", value, "a number of bytes"))?,
+        };
+        let mut store = Self {
+            dir: Dir::new(PathBuf::from(directory), random_hex()),
+            history,
+            max_capabilities,
+            id: String::new(),
+            polled: None,
+        };
+        store.dir.prepare().map_err(|e| io_error(&store.dir, &e))?;
+        store.id = store.locked(&|m| Ok(m.header.id.clone()))?;
+        store.dir.remove_leftovers();
+        Ok(store)
+    }
+
+    /// Run `op` under the lock, after the expiry sweep, and write back what it changed
+    /// (whether it succeeded or not).
+    fn locked<T>(&mut self, op: &dyn Fn(&mut Model) -> Result<T>) -> Result<T> {
+        let guard = self.dir.lock().map_err(|e| io_error(&self.dir, &e))?;
+        let (header, body) = match self.dir.read_state().map_err(|e| io_error(&self.dir, &e))? {
+            Some(state) => state,
+            None => {
+                // A new store, or one whose directory was emptied: it starts over, with a new
+                // id.
+                self.dir.prepare().map_err(|e| io_error(&self.dir, &e))?;
+                let (mut header, body) = empty_state();
+                guard
+                    .commit(&mut header, &body, &[])
+                    .map_err(|e| io_error(&self.dir, &e))?;
+                (header, body)
+            }
+        };
+        let mut model = Model::new(header, body, now_ms(), self.max_capabilities);
+        model.expire_due();
+        let answer = op(&mut model);
+        let deadline = Model::deadline_of(&model.body);
+        // (A header whose deadline is not the body's is rewritten too, whatever made it so:
+        // the change feed relies on it.)
+        if model.dirty || deadline != model.header.deadline {
+            let Model {
+                mut header,
+                body,
+                events,
+                ..
+            } = model;
+            if !events.is_empty() {
+                let kept_from = (header.head + 1).saturating_sub(self.history).max(1);
+                header.oldest = header.oldest.max(kept_from);
+            }
+            header.deadline = deadline;
+            let started = guard
+                .commit(&mut header, &body, &events)
+                .map_err(|e| io_error(&self.dir, &e))?;
+            if started && let Err(e) = guard.prune(header.oldest) {
+                log_warn(&format!("removing old change-log segments: {e}"));
+            }
+        }
+        drop(guard);
+        answer
+    }
+
+    /// Run `op`, which changes nothing, on the state as it is, without the lock; under the
+    /// lock instead when a session is due to expire first (or `op` turns out to change
+    /// something after all).
+    fn read<T>(&mut self, op: &dyn Fn(&mut Model) -> Result<T>) -> Result<T> {
+        if let Some((header, body)) = self.dir.read_state().map_err(|e| io_error(&self.dir, &e))? {
+            let mut model = Model::new(header, body, now_ms(), self.max_capabilities);
+            if !model.due() {
+                let answer = op(&mut model);
+                if !model.dirty {
+                    return answer;
+                }
+            }
+        }
+        self.locked(op)
+    }
+
+    pub fn describe(&mut self) -> Result<StoreInfo> {
+        let (id, head, groups) = self.read(&|m| Ok((m.header.id.clone(), m.head(), m.groups())))?;
+        self.id.clone_from(&id);
+        Ok(StoreInfo {
+            store_id: id,
+            head,
+            groups,
+        })
+    }
+
+    pub fn head(&mut self) -> Result<u64> {
+        self.read(&|m| Ok(m.head()))
+    }
+
+    /// A session key names its member and TTL after a random part, so a session that was
+    /// forgotten (expired long ago) can come back as the same member.
+    pub fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
+        let ttl_ms = ttl_ms.clamp(1, u64::from(u32::MAX));
+        let key = model::session_key(&random_hex(), ttl_ms, member);
+        self.locked(&|m| m.open_session(&key))
+    }
+
+    pub fn close_session(&mut self, session: &str) -> Result<u64> {
+        self.locked(&|m| m.close_session(session))
+    }
+
+    pub fn heartbeat(&mut self, session: &str) -> Result<u64> {
+        self.locked(&|m| m.heartbeat(session))
+    }
+
+    pub fn create_group(&mut self, group: &str) -> Result<u64> {
+        self.locked(&|m| m.create_group(group))
+    }
+
+    pub fn delete_group(&mut self, group: &str) -> Result<u64> {
+        self.locked(&|m| m.delete_group(group))
+    }
+
+    pub fn groups(&mut self) -> Result<Vec<String>> {
+        self.read(&|m| Ok(m.groups()))
+    }
+
+    pub fn group_summaries(&mut self) -> Result<(u64, Vec<GroupSummary>)> {
+        self.read(&|m| Ok(m.group_summaries()))
+    }
+
+    pub fn join(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+        create: bool,
+    ) -> Result<u64> {
+        self.locked(&|m| m.join(session, group, capabilities, create))
+    }
+
+    pub fn leave(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.locked(&|m| m.leave(session, group))
+    }
+
+    pub fn update_capabilities(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+    ) -> Result<u64> {
+        self.locked(&|m| m.update_capabilities(session, group, capabilities))
+    }
+
+    pub fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
+        self.read(&|m| m.members_info(group))
+    }
+
+    pub fn get_member_info(&mut self, group: &str, member: &str) -> Result<MemberInfo> {
+        self.read(&|m| m.member_info(group, member))
+    }
+
+    pub fn get_leader(&mut self, group: &str) -> Result<Option<Leader>> {
+        self.read(&|m| m.leader(group))
+    }
+
+    pub fn stand(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.locked(&|m| m.stand(session, group))
+    }
+
+    pub fn withdraw(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.locked(&|m| m.withdraw(session, group))
+    }
+
+    pub fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)> {
+        self.locked(&|m| m.stand_down(session, group))
+    }
+
+    /// The events after `after`. Each check reads the state's first line only (head,
+    /// oldest, next deadline), or just `stat`s it when it has not changed for a while; when
+    /// a session is due it first expires it under the lock.
+    /// With nothing new it checks again after a pause that starts at a few milliseconds and
+    /// doubles while nothing happens, never sleeping past the next deadline, until `wait_ms`
+    /// has passed in all.
+    pub fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
+        let started = Instant::now();
+        let wait = Duration::from_millis(wait_ms);
+        let mut pause = FIRST_POLL_PAUSE;
+        loop {
+            let header = match self
+                .dir
+                .poll_header(&mut self.polled)
+                .map_err(|e| io_error(&self.dir, &e))?
+            {
+                Some(header) if header.deadline == 0 || header.deadline > now_ms() => header,
+                // A session is due (or there is no state yet): expire it first.
+                _ => {
+                    self.locked(&|_| Ok(()))?;
+                    continue;
+                }
+            };
+            if let Some(feed) = self.feed(&header, after, max)? {
+                return Ok(feed);
+            }
+            let left = wait.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Ok(Feed::Events(ChangeBatch {
+                    events: Vec::new(),
+                    head: header.head,
+                }));
+            }
+            let mut nap = pause.min(left);
+            if header.deadline != 0 {
+                let due = Duration::from_millis(header.deadline.saturating_sub(now_ms()));
+                nap = nap.min(due.max(Duration::from_millis(1)));
+            }
+            std::thread::sleep(nap);
+            pause = (pause * 2).min(MAX_POLL_PAUSE);
+        }
+    }
+
+    /// The answer to `changes` at `header`, or `None` when there is nothing to say yet.
+    fn feed(&mut self, header: &Header, after: u64, max: u32) -> Result<Option<Feed>> {
+        let resync = |requested, oldest| {
+            Some(Feed::Resync(ResyncNeeded {
+                requested,
+                oldest,
+                head: header.head,
+            }))
+        };
+        // The directory was emptied and the store started over: its revisions are not the
+        // ones the caller follows.
+        if header.id != self.id || after > header.head {
+            self.id.clone_from(&header.id);
+            return Ok(resync(after + 1, header.head + 1));
+        }
+        let from = after.saturating_add(1).max(1);
+        if from < header.oldest && from <= header.head {
+            return Ok(resync(from, header.oldest));
+        }
+        if max == 0 {
+            return Ok(Some(Feed::Events(ChangeBatch {
+                events: Vec::new(),
+                head: header.head,
+            })));
+        }
+        if from > header.head {
+            return Ok(None);
+        }
+        let read = self
+            .dir
+            .read_log(from, header, max as usize, BATCH_BUDGET)
+            .map_err(|e| io_error(&self.dir, &e))?;
+        let events = match read {
+            LogRead::Events(events) => events,
+            LogRead::Missing => {
+                // Pruned since the header was read, or the log files are gone: either way
+                // the caller starts over from the store as it is now.
+                let now = self
+                    .dir
+                    .read_header()
+                    .map_err(|e| io_error(&self.dir, &e))?
+                    .unwrap_or_else(|| header.clone());
+                if from >= now.oldest {
+                    log_warn(&format!(
+                        "the change log has no revision {from} though it should (head {}, oldest {})",
+                        now.head, now.oldest
+                    ));
+                }
+                return Ok(Some(Feed::Resync(ResyncNeeded {
+                    requested: from,
+                    oldest: now.oldest.max(from + 1),
+                    head: now.head,
+                })));
+            }
+        };
+        let events = events
+            .into_iter()
+            .map(|e| {
+                let revision = e.r;
+                e.event().map_err(|problem| {
+                    CoordinationError::Connection(format!(
+                        "file store {}: change-log entry {revision} has an unknown {problem}",
+                        self.dir.root().display()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Feed::Events(ChangeBatch {
+            events,
+            head: header.head,
+        })))
+    }
+}
