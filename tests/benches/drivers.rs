@@ -1,7 +1,7 @@
 //! Roster against tooz on the same servers, in one run:
 //! `cargo bench -p roster-tests --bench drivers` (`ROSTER_BENCH_QUICK=1` for a smoke run).
 //!
-//! For each backend (Redis; etcd when its driver is built):
+//! For each backend (Redis, etcd):
 //! - join and leave throughput for one client, one coordinator joining then leaving many
 //!   groups (tooz's "b2");
 //! - `get_members` of one group of 10 000 members (tooz's "f"), p50;
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use roster::{Coordinator, Heartbeat, get_coordinator};
 use roster_tests::plugin;
-use roster_tests::servers::{REDIS_VARIABLE, RedisServer};
+use roster_tests::servers::{ETCD_VARIABLE, EtcdServer, REDIS_VARIABLE, RedisServer};
 
 fn quick() -> bool {
     std::env::var_os("ROSTER_BENCH_QUICK").is_some()
@@ -129,7 +129,7 @@ fn tooz_python() -> Option<PathBuf> {
     let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tooz-venv");
     let python = venv.join("bin/python");
     let ready = Command::new(&python)
-        .args(["-c", "import tooz, redis"])
+        .args(["-c", "import tooz, redis, etcd3gw"])
         .output()
         .is_ok_and(|o| o.status.success());
     if ready {
@@ -214,8 +214,30 @@ fn report(backend: &str, roster: Figures, tooz: Option<Figures>, members: usize)
     );
 }
 
+/// Measure Roster and tooz on one backend and print the rows.
+async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, members: usize) {
+    let namespace = format!("bench{}", uuid::Uuid::new_v4().simple());
+    let roster_url = format!(
+        "{scheme}://{address}?namespace={namespace}&driver={}",
+        plugin(&format!("rust-{backend}-driver.wasm")).display()
+    );
+    let (roster, p50, p99) = roster_figures(&roster_url, groups, members).await;
+    let tooz = tooz_python().and_then(|python| {
+        tooz_figures(&python, &format!("{scheme}://{address}"), groups, members)
+    });
+    report(backend, roster, tooz, members);
+    println!(
+        "{backend:<6} join -> another coordinator's stream p50 {:.3} ms, p99 {:.3} ms (pushed by the driver's feed, no polling)",
+        ms(p50),
+        ms(p99)
+    );
+}
+
 #[tokio::main]
 async fn main() {
+    println!(
+        "backend metric                                   Roster         tooz  ratio (>1: Roster better)"
+    );
     let (groups, members) = if quick() { (100, 500) } else { (500, 10_000) };
     let redis_server;
     let redis = match std::env::var(REDIS_VARIABLE) {
@@ -225,21 +247,17 @@ async fn main() {
             redis_server.address.clone()
         }
     };
-    let namespace = format!("bench{}", uuid::Uuid::new_v4().simple());
-    let roster_url = format!(
-        "redis://{redis}?namespace={namespace}&driver={}",
-        plugin("rust-redis-driver.wasm").display()
-    );
-    println!(
-        "backend metric                                   Roster         tooz  ratio (>1: Roster better)"
-    );
-    let (roster, p50, p99) = roster_figures(&roster_url, groups, members).await;
-    let tooz = tooz_python()
-        .and_then(|python| tooz_figures(&python, &format!("redis://{redis}"), groups, members));
-    report("redis", roster, tooz, members);
-    println!(
-        "redis  join on one host -> another host's stream  p50 {:.3} ms, p99 {:.3} ms (pushed, no polling)",
-        ms(p50),
-        ms(p99)
-    );
+    compare("redis", "redis", &redis, groups, members).await;
+
+    // etcd writes serialize on one key per namespace (see the driver's README): fewer members.
+    let (groups, members) = if quick() { (50, 200) } else { (200, 2_000) };
+    let etcd_server;
+    let etcd = match std::env::var(ETCD_VARIABLE) {
+        Ok(address) => address,
+        Err(_) => {
+            etcd_server = EtcdServer::start();
+            etcd_server.address.clone()
+        }
+    };
+    compare("etcd", "etcd3+http", &etcd, groups, members).await;
 }
