@@ -488,8 +488,7 @@ impl Coordinator {
     pub fn get_members(&self, group: &str) -> Operation<Vec<MemberId>> {
         if let Some(remote) = &self.inner.remote {
             return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
-                let members = d.members_info(g.as_str()).await?;
-                Ok((members.into_keys().collect(), None))
+                Ok((d.members(g.as_str()).await?, None))
             });
         }
         self.op(|state, _| state.members(group))

@@ -130,6 +130,11 @@ impl Driver for DaemonDriver {
             .map_err(coordination)
     }
 
+    async fn members(&self, group: &str) -> Result<Vec<MemberId>> {
+        let members = self.client.members(group).await.map_err(coordination)?;
+        Ok(members.into_iter().map(|m| m.member_id).collect())
+    }
+
     async fn members_info(&self, group: &str) -> Result<HashMap<MemberId, MemberInfo>> {
         self.client.members_info(group).await.map_err(coordination)
     }

@@ -107,6 +107,8 @@ pub(crate) trait Driver: Send + Sync + std::fmt::Debug {
         group: &str,
         capabilities: Capabilities,
     ) -> Result<Revision>;
+    /// The ids of `group`'s members.
+    async fn members(&self, group: &str) -> Result<Vec<MemberId>>;
     /// Every member of `group` with what is known about it.
     async fn members_info(&self, group: &str) -> Result<HashMap<MemberId, MemberInfo>>;
     /// One member of `group`.

@@ -615,6 +615,16 @@ impl Driver for WasmDriver {
             .call_update_capabilities(s, &session, &group, &capabilities))
     }
 
+    async fn members(&self, group: &str) -> Result<Vec<MemberId>> {
+        let group = group.to_owned();
+        let members = call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_get_members(s, &group))?;
+        members
+            .into_iter()
+            .map(|member| MemberId::new(member).map_err(|e| invalid("member id", &e)))
+            .collect()
+    }
+
     async fn members_info(&self, group: &str) -> Result<HashMap<MemberId, MemberInfo>> {
         let group = group.to_owned();
         let members = call!(self.calls, self.spec.call_limit, |g, s| g

@@ -31,11 +31,27 @@ fn quoted(text: &str) -> String {
 
 fn line(event: &MembershipEvent) -> String {
     let (kind, revision, group, member, extra) = match event {
-        MembershipEvent::GroupCreated(e) => ("group-created", e.revision, &e.group_id, None, String::new()),
-        MembershipEvent::GroupDeleted(e) => ("group-deleted", e.revision, &e.group_id, None, String::new()),
-        MembershipEvent::MemberJoined(e) => {
-            ("member-joined", e.revision, &e.group_id, Some(&e.member_id), String::new())
-        }
+        MembershipEvent::GroupCreated(e) => (
+            "group-created",
+            e.revision,
+            &e.group_id,
+            None,
+            String::new(),
+        ),
+        MembershipEvent::GroupDeleted(e) => (
+            "group-deleted",
+            e.revision,
+            &e.group_id,
+            None,
+            String::new(),
+        ),
+        MembershipEvent::MemberJoined(e) => (
+            "member-joined",
+            e.revision,
+            &e.group_id,
+            Some(&e.member_id),
+            String::new(),
+        ),
         MembershipEvent::MemberLeft(e) => {
             let reason = match e.reason {
                 LeaveReason::Left => "left",
@@ -43,19 +59,39 @@ fn line(event: &MembershipEvent) -> String {
                 LeaveReason::SessionLost => "session-lost",
                 LeaveReason::GroupDeleted => "group-deleted",
             };
-            ("member-left", e.revision, &e.group_id, Some(&e.member_id), format!(",\"reason\":\"{reason}\""))
+            (
+                "member-left",
+                e.revision,
+                &e.group_id,
+                Some(&e.member_id),
+                format!(",\"reason\":\"{reason}\""),
+            )
         }
-        MembershipEvent::CapabilitiesUpdated(e) => {
-            ("capabilities-updated", e.revision, &e.group_id, Some(&e.member_id), String::new())
-        }
-        MembershipEvent::LeaderElected(e) => {
-            ("leader-elected", e.revision, &e.group_id, Some(&e.member_id), format!(",\"term\":{}", e.term))
-        }
-        MembershipEvent::LeaderLost(e) => {
-            ("leader-lost", e.revision, &e.group_id, Some(&e.member_id), format!(",\"term\":{}", e.term))
-        }
+        MembershipEvent::CapabilitiesUpdated(e) => (
+            "capabilities-updated",
+            e.revision,
+            &e.group_id,
+            Some(&e.member_id),
+            String::new(),
+        ),
+        MembershipEvent::LeaderElected(e) => (
+            "leader-elected",
+            e.revision,
+            &e.group_id,
+            Some(&e.member_id),
+            format!(",\"term\":{}", e.term),
+        ),
+        MembershipEvent::LeaderLost(e) => (
+            "leader-lost",
+            e.revision,
+            &e.group_id,
+            Some(&e.member_id),
+            format!(",\"term\":{}", e.term),
+        ),
     };
-    let member = member.map(|m| format!(",\"member\":{}", quoted(m))).unwrap_or_default();
+    let member = member
+        .map(|m| format!(",\"member\":{}", quoted(m)))
+        .unwrap_or_default();
     format!(
         "{{\"revision\":{revision},\"kind\":\"{kind}\",\"group\":{}{member}{extra}}}\n",
         quoted(group)

@@ -355,6 +355,15 @@ impl Store {
         )
     }
 
+    /// The member ids of `group` (read as their infos: this store keeps them together).
+    pub fn get_members(&mut self, group: &str) -> Result<Vec<String>> {
+        Ok(self
+            .get_members_info(group)?
+            .into_iter()
+            .map(|(member, _)| member)
+            .collect())
+    }
+
     pub fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
         self.run(|k| vec![k.group(group)], |m| m.members_info(group))
     }

@@ -116,6 +116,9 @@ impl Guest for Evil {
     fn update_capabilities(_: SessionKey, _: String, _: Vec<u8>) -> Result<u64> {
         refused("update-capabilities")
     }
+    fn get_members(_: String) -> Result<Vec<String>> {
+        refused("get-members")
+    }
     fn get_members_info(_: String) -> Result<Vec<(String, MemberInfo)>> {
         refused("get-members-info")
     }

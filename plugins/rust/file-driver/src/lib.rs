@@ -134,6 +134,10 @@ impl Guest for FileDriver {
         with_store(|s| s.update_capabilities(&session, &group, &capabilities))
     }
 
+    fn get_members(group: String) -> Result<Vec<String>> {
+        with_store(|s| s.get_members(&group))
+    }
+
     fn get_members_info(group: String) -> Result<Vec<(String, MemberInfo)>> {
         with_store(|s| s.get_members_info(&group))
     }

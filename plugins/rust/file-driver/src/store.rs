@@ -239,6 +239,15 @@ impl Store {
         self.locked(&|m| m.update_capabilities(session, group, capabilities))
     }
 
+    /// The member ids of `group` (read as their infos: this store keeps them together).
+    pub fn get_members(&mut self, group: &str) -> Result<Vec<String>> {
+        Ok(self
+            .get_members_info(group)?
+            .into_iter()
+            .map(|(member, _)| member)
+            .collect())
+    }
+
     pub fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
         self.read(&|m| m.members_info(group))
     }

@@ -5,7 +5,7 @@ wit_bindgen::generate!({ path: "../../../wit", world: "roster:coordination/handl
 
 use exports::roster::coordination::events::{Guest, Resync};
 use roster::coordination::logging::{Level, log};
-use roster::coordination::types::{MembershipEvent, LeaveReason};
+use roster::coordination::types::{LeaveReason, MembershipEvent};
 
 struct LogEvents;
 
@@ -23,16 +23,28 @@ fn describe(event: &MembershipEvent) -> String {
                 LeaveReason::SessionLost => "session lost",
                 LeaveReason::GroupDeleted => "group deleted",
             };
-            format!("#{} {} left {} ({why})", e.revision, e.member_id, e.group_id)
+            format!(
+                "#{} {} left {} ({why})",
+                e.revision, e.member_id, e.group_id
+            )
         }
         MembershipEvent::CapabilitiesUpdated(e) => {
-            format!("#{} {} updated capabilities in {}", e.revision, e.member_id, e.group_id)
+            format!(
+                "#{} {} updated capabilities in {}",
+                e.revision, e.member_id, e.group_id
+            )
         }
         MembershipEvent::LeaderElected(e) => {
-            format!("#{} {} leads {} (term {})", e.revision, e.member_id, e.group_id, e.term)
+            format!(
+                "#{} {} leads {} (term {})",
+                e.revision, e.member_id, e.group_id, e.term
+            )
         }
         MembershipEvent::LeaderLost(e) => {
-            format!("#{} {} no longer leads {} (term {})", e.revision, e.member_id, e.group_id, e.term)
+            format!(
+                "#{} {} no longer leads {} (term {})",
+                e.revision, e.member_id, e.group_id, e.term
+            )
         }
     }
 }

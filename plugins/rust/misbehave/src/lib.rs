@@ -36,9 +36,16 @@ fn recurse(depth: u64) -> u64 {
     recurse(depth + 1) + frame[7]
 }
 
-fn outcome<T, E: std::fmt::Display>(what: &str, result: Result<T, E>, describe: impl FnOnce(T) -> String) {
+fn outcome<T, E: std::fmt::Display>(
+    what: &str,
+    result: Result<T, E>,
+    describe: impl FnOnce(T) -> String,
+) {
     match result {
-        Ok(value) => log(Level::Warn, &format!("{what}: allowed: {}", describe(value))),
+        Ok(value) => log(
+            Level::Warn,
+            &format!("{what}: allowed: {}", describe(value)),
+        ),
         Err(error) => log(Level::Info, &format!("{what}: denied: {error}")),
     }
 }
@@ -81,12 +88,20 @@ impl Guest for Misbehave {
                     black_box(recurse(0));
                 }
                 "file" => {
-                    outcome("file", std::fs::read_to_string("/etc/passwd"), |t| format!("{} bytes", t.len()));
-                    outcome("dir", std::fs::read_dir("/"), |d| format!("{} entries", d.count()));
+                    outcome("file", std::fs::read_to_string("/etc/passwd"), |t| {
+                        format!("{} bytes", t.len())
+                    });
+                    outcome("dir", std::fs::read_dir("/"), |d| {
+                        format!("{} entries", d.count())
+                    });
                 }
                 "socket" => {
                     if let Some(address) = member_capabilities(event) {
-                        outcome("socket", std::net::TcpStream::connect(address.as_str()), |_| "connected".into());
+                        outcome(
+                            "socket",
+                            std::net::TcpStream::connect(address.as_str()),
+                            |_| "connected".into(),
+                        );
                     }
                 }
                 "env" => {
@@ -99,7 +114,9 @@ impl Guest for Misbehave {
                     }
                 }
                 "mutate" => {
-                    outcome("mutate", coordinator::join_group("mutate", &[]), |()| "joined".into());
+                    outcome("mutate", coordinator::join_group("mutate", &[]), |()| {
+                        "joined".into()
+                    });
                 }
                 "flood" => {
                     for i in 0..10_000 {

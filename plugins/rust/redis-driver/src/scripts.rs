@@ -18,6 +18,7 @@ pub enum Script {
     Join,
     Leave,
     UpdateCapabilities,
+    Members,
     MembersInfo,
     MemberInfo,
     Leader,
@@ -30,7 +31,7 @@ pub enum Script {
 const COMMON: &str = include_str!("../lua/common.lua");
 
 impl Script {
-    pub const ALL: [Script; 19] = [
+    pub const ALL: [Script; 20] = [
         Script::Describe,
         Script::Head,
         Script::OpenSession,
@@ -43,6 +44,7 @@ impl Script {
         Script::Join,
         Script::Leave,
         Script::UpdateCapabilities,
+        Script::Members,
         Script::MembersInfo,
         Script::MemberInfo,
         Script::Leader,
@@ -67,6 +69,7 @@ impl Script {
             Script::Join => include_str!("../lua/join.lua"),
             Script::Leave => include_str!("../lua/leave.lua"),
             Script::UpdateCapabilities => include_str!("../lua/update_capabilities.lua"),
+            Script::Members => include_str!("../lua/members.lua"),
             Script::MembersInfo => include_str!("../lua/members_info.lua"),
             Script::MemberInfo => include_str!("../lua/member_info.lua"),
             Script::Leader => include_str!("../lua/leader.lua"),

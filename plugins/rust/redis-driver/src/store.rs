@@ -317,6 +317,12 @@ impl Store {
         )
     }
 
+    pub fn get_members(&mut self, group: &str) -> Result<Vec<String>> {
+        self.ok(Script::Members, &[group.as_bytes()])?
+            .nested()?
+            .texts()
+    }
+
     pub fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
         let address = self.conn.address().to_owned();
         let mut reply = self.ok(Script::MembersInfo, &[group.as_bytes()])?;

@@ -37,7 +37,9 @@ impl Guest for Tally {
                     MembershipEvent::GroupDeleted(e) => {
                         groups.remove(&e.group_id);
                     }
-                    MembershipEvent::MemberJoined(e) => groups.entry(e.group_id).or_default().members += 1,
+                    MembershipEvent::MemberJoined(e) => {
+                        groups.entry(e.group_id).or_default().members += 1
+                    }
                     MembershipEvent::MemberLeft(e) => {
                         let group = groups.entry(e.group_id).or_default();
                         group.members = group.members.saturating_sub(1);
@@ -46,7 +48,9 @@ impl Guest for Tally {
                     MembershipEvent::LeaderElected(e) => {
                         groups.entry(e.group_id).or_default().leader = Some(e.member_id);
                     }
-                    MembershipEvent::LeaderLost(e) => groups.entry(e.group_id).or_default().leader = None,
+                    MembershipEvent::LeaderLost(e) => {
+                        groups.entry(e.group_id).or_default().leader = None
+                    }
                 }
             }
             let summary: Vec<String> = groups
@@ -56,7 +60,10 @@ impl Guest for Tally {
                     None => format!("{id}={}", g.members),
                 })
                 .collect();
-            log(Level::Info, &format!("after #{last}: {}", summary.join(", ")));
+            log(
+                Level::Info,
+                &format!("after #{last}: {}", summary.join(", ")),
+            );
         });
         Ok(())
     }
