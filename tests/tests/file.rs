@@ -5,99 +5,15 @@
 //!
 //! The other hosts are `roster-probe` processes (`src/bin/roster-probe.rs`).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use roster::{Event, EventKind, Heartbeat, LeaveReason, get_coordinator};
+use roster_tests::probe::{Probe, joined, left};
 use roster_tests::{Harness, conformance_suite, new_group, plugin};
 
 conformance_suite!(real_time: Harness::file(0.1));
 
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// A host process: a coordinator that joined `group` and prints its events.
-struct Probe {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    events: Vec<Event>,
-}
-
-impl Probe {
-    fn start(url: &str, member: &str, group: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_roster-probe"))
-            .args([url, member, group])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start roster-probe");
-        let stdout = child.stdout.take().expect("stdout");
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if send.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let probe = Self {
-            child,
-            lines,
-            events: Vec::new(),
-        };
-        let ready = probe.lines.recv_timeout(PATIENCE).expect("the probe joins");
-        assert!(ready.starts_with("{\"ready\""), "{ready}");
-        probe
-    }
-
-    /// Read events until `done` holds for the events read so far.
-    fn read_until(&mut self, done: impl Fn(&[Event]) -> bool) -> &[Event] {
-        let deadline = Instant::now() + PATIENCE;
-        while !done(&self.events) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("probe stalled; events so far: {:?}", self.events));
-            let event: Event = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("probe printed {line:?}: {e}"));
-            self.events.push(event);
-        }
-        &self.events
-    }
-
-    /// SIGKILL: no leave, no more heartbeats, the lock file left behind if it held it.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn joined(member: &str) -> impl Fn(&[Event]) -> bool + '_ {
-    move |events| {
-        events
-            .iter()
-            .any(|e| matches!(e, Event::MemberJoined(j) if j.member_id == member))
-    }
-}
-
-fn left(member: &str) -> impl Fn(&[Event]) -> bool + '_ {
-    move |events| {
-        events
-            .iter()
-            .any(|e| matches!(e, Event::MemberLeft(l) if l.member_id == member))
-    }
-}
+const PROBE: &str = env!("CARGO_BIN_EXE_roster-probe");
 
 /// A directory of the test's own, and a URL on it.
 fn file_store(timeout: &str) -> (tempfile::TempDir, String) {
@@ -118,8 +34,8 @@ const TIMEOUT: &str = "4";
 async fn hosts_sharing_a_directory_see_the_same_events_in_order_while_all_write() {
     let (_dir, url) = file_store(TIMEOUT);
     let g = new_group();
-    let mut one = Probe::start(&url, "one", &g);
-    let mut two = Probe::start(&url, "two", &g);
+    let mut one = Probe::start(PROBE, &url, "one", &g);
+    let mut two = Probe::start(PROBE, &url, "two", &g);
     one.read_until(joined("two"));
 
     // A third host (this process) changes the group many times, while the other two
@@ -170,8 +86,8 @@ async fn hosts_sharing_a_directory_see_the_same_events_in_order_while_all_write(
 async fn a_host_killed_with_sigkill_has_its_members_expire_on_the_others() {
     let (_dir, url) = file_store(TIMEOUT);
     let g = new_group();
-    let mut victim = Probe::start(&url, "victim", &g);
-    let mut witness = Probe::start(&url, "witness", &g);
+    let mut victim = Probe::start(PROBE, &url, "victim", &g);
+    let mut witness = Probe::start(PROBE, &url, "witness", &g);
     victim.read_until(joined("witness"));
     let killed = Instant::now();
     victim.kill();

@@ -6,107 +6,16 @@
 //! The hosts are `roster-probe` processes (`src/bin/roster-probe.rs`) and the test process
 //! itself.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use roster::{CoordinationError, Event, EventKind, Heartbeat, LeaveReason, get_coordinator};
+use roster_tests::probe::{Probe, joined, left};
 use roster_tests::servers::{REDIS_VARIABLE, RedisServer, free_port, wait_for_port};
 use roster_tests::{new_group, plugin, wait_until};
 
 const PATIENCE: Duration = Duration::from_secs(20);
-
-/// A host process: a coordinator that joined `group` and prints its events.
-struct Probe {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    events: Vec<Event>,
-}
-
-impl Probe {
-    fn start(url: &str, member: &str, group: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_roster-probe"))
-            .args([url, member, group])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start roster-probe");
-        let stdout = child.stdout.take().expect("stdout");
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if send.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        let probe = Self {
-            child,
-            stdin,
-            lines,
-            events: Vec::new(),
-        };
-        let ready = probe.next_line(PATIENCE).expect("the probe joins");
-        assert!(ready.starts_with("{\"ready\""), "{ready}");
-        probe
-    }
-
-    fn next_line(&self, limit: Duration) -> Option<String> {
-        self.lines.recv_timeout(limit).ok()
-    }
-
-    /// Read events until `done` holds for the events read so far.
-    fn read_until(&mut self, done: impl Fn(&[Event]) -> bool) -> &[Event] {
-        let deadline = Instant::now() + PATIENCE;
-        while !done(&self.events) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .next_line(left)
-                .unwrap_or_else(|| panic!("probe stalled; events so far: {:?}", self.events));
-            let event: Event = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("probe printed {line:?}: {e}"));
-            self.events.push(event);
-        }
-        &self.events
-    }
-
-    /// SIGKILL: no leave, no more heartbeats.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        if let Some(mut stdin) = self.stdin.take() {
-            let _ = stdin.flush();
-        }
-        self.kill();
-    }
-}
-
-fn joined(member: &str) -> impl Fn(&[Event]) -> bool + '_ {
-    move |events| {
-        events
-            .iter()
-            .any(|e| matches!(e, Event::MemberJoined(j) if j.member_id == member))
-    }
-}
-
-fn left(member: &str) -> impl Fn(&[Event]) -> bool + '_ {
-    move |events| {
-        events
-            .iter()
-            .any(|e| matches!(e, Event::MemberLeft(l) if l.member_id == member))
-    }
-}
+const PROBE: &str = env!("CARGO_BIN_EXE_roster-probe");
 
 /// The Redis the test uses, and a URL on it for a namespace of the test's own.
 fn redis_store(timeout: &str) -> (Option<RedisServer>, String) {
@@ -130,8 +39,8 @@ fn redis_store(timeout: &str) -> (Option<RedisServer>, String) {
 async fn hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_order() {
     let (_server, url) = redis_store("5");
     let g = new_group();
-    let mut one = Probe::start(&url, "one", &g);
-    let mut two = Probe::start(&url, "two", &g);
+    let mut one = Probe::start(PROBE, &url, "one", &g);
+    let mut two = Probe::start(PROBE, &url, "two", &g);
     one.read_until(joined("two"));
 
     // A third host (this process) changes the group several times.
@@ -180,8 +89,8 @@ async fn hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_or
 async fn a_host_killed_with_sigkill_has_its_members_expire_on_the_others() {
     let (_server, url) = redis_store("1");
     let g = new_group();
-    let mut victim = Probe::start(&url, "victim", &g);
-    let mut witness = Probe::start(&url, "witness", &g);
+    let mut victim = Probe::start(PROBE, &url, "victim", &g);
+    let mut witness = Probe::start(PROBE, &url, "witness", &g);
     victim.read_until(joined("witness"));
     let killed = Instant::now();
     victim.kill();
@@ -237,7 +146,7 @@ async fn a_host_rides_out_a_server_restart_and_misses_no_change() {
         plugin("rust-redis-driver.wasm").display()
     );
     let g = new_group();
-    let mut host = Probe::start(&url, "steady", &g);
+    let mut host = Probe::start(PROBE, &url, "steady", &g);
 
     // The server dies and comes back while another host keeps changing the group.
     let _ = server.kill();
