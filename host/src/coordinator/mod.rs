@@ -20,6 +20,7 @@ pub use watchers::WatchId;
 use watchers::{Callback, WatchKind, Watchers};
 
 use crate::backend_url::{BackendKind, BackendUrl};
+use crate::driver::Driver;
 use crate::driver::daemon::DaemonDriver;
 use crate::driver::mirror::Mirror;
 use crate::driver::wasm::{DriverSpec, WasmDriver};
@@ -40,54 +41,41 @@ use crate::plugin::{HandlerHandle, HandlerSpec, PluginError, PluginHost};
 pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
     let url = BackendUrl::parse(url)?;
     let member_id = MemberId::new(member_id)?;
-    match &url.kind {
+    // A store elsewhere is reached through a driver, made only if the process has no mirror
+    // of that store yet.
+    let make_driver: Box<dyn FnOnce() -> Result<Arc<dyn Driver>> + '_> = match &url.kind {
         BackendKind::Embedded => {
             let engine = registry::store_for(&url);
-            Ok(Coordinator::new(url, engine, None, member_id))
+            return Ok(Coordinator::new(url, engine, None, member_id));
         }
         BackendKind::Daemon { address } => {
-            let mirror = Mirror::shared(&url.store, || {
-                Ok(Mirror::new(
-                    Arc::new(DaemonDriver::new(address)?),
-                    url.history_size,
-                ))
-            })?;
-            let engine = Arc::clone(&mirror.engine);
-            Ok(Coordinator::new(
-                url,
-                engine,
-                Some(remote::Remote::new(mirror)),
-                member_id,
-            ))
+            Box::new(move || Ok(Arc::new(DaemonDriver::new(address)?) as Arc<dyn Driver>))
         }
         BackendKind::Driver {
             name,
             endpoint,
             component,
             options,
-        } => {
-            let spec = DriverSpec {
+        } => Box::new(|| {
+            Ok(Arc::new(WasmDriver::new(DriverSpec {
                 name: name.clone(),
                 component: component.clone(),
                 endpoint: endpoint.clone(),
                 options: options.clone(),
                 call_limit: DriverSpec::call_limit_for(url.membership_timeout),
-            };
-            let mirror = Mirror::shared(&url.store, || {
-                Ok(Mirror::new(
-                    Arc::new(WasmDriver::new(spec)),
-                    url.history_size,
-                ))
-            })?;
-            let engine = Arc::clone(&mirror.engine);
-            Ok(Coordinator::new(
-                url,
-                engine,
-                Some(remote::Remote::new(mirror)),
-                member_id,
-            ))
-        }
-    }
+            })) as Arc<dyn Driver>)
+        }),
+    };
+    let mirror = Mirror::shared(&url.store, || {
+        Ok(Mirror::new(make_driver()?, url.history_size))
+    })?;
+    let engine = Arc::clone(&mirror.engine);
+    Ok(Coordinator::new(
+        url,
+        engine,
+        Some(remote::Remote::new(mirror)),
+        member_id,
+    ))
 }
 
 impl Coordinator {
@@ -163,6 +151,11 @@ impl Coordinator {
             let groups = state.snapshot(tokio::time::Instant::now(), max_members);
             Ok((state.history.head(), groups))
         })
+    }
+
+    /// The backend URL this coordinator was made from.
+    pub(crate) fn backend_url(&self) -> &BackendUrl {
+        &self.inner.url
     }
 
     /// The store's name (the backend URL without its options).

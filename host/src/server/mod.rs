@@ -338,7 +338,7 @@ impl Server {
         let local_addr = listener.local_addr().map_err(ServeError::Serve)?;
         let (shutdown, _) = watch::channel(false);
         let daemon = Arc::new(Daemon {
-            body_limit: body_limit(BackendUrl::parse(&url)?.max_capabilities),
+            body_limit: body_limit(coordinator.backend_url().max_capabilities),
             coordinator,
             sessions: Sessions::new(config.max_sessions),
             plugins: Mutex::new(handles),
