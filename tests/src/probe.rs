@@ -23,6 +23,8 @@ pub struct Probe {
     lines: mpsc::Receiver<String>,
     /// The events read so far, in the order printed.
     pub events: Vec<Event>,
+    /// The errors its change stream reported so far (`HistoryLost`, ...), as displayed.
+    pub errors: Vec<String>,
 }
 
 impl Probe {
@@ -56,16 +58,19 @@ impl Probe {
             _stdin: stdin,
             lines,
             events: Vec::new(),
+            errors: Vec::new(),
         };
         let ready = probe.lines.recv_timeout(PATIENCE).expect("the probe joins");
         assert!(ready.starts_with("{\"ready\""), "{ready}");
         probe
     }
 
-    /// Read events until `done` holds for the events read so far.
+    /// Read events until `done` holds for the events read so far; errors the probe reports
+    /// in between go to [`Probe::errors`].
     ///
     /// # Panics
-    /// When the probe prints nothing for 20 s, or something that is not an event.
+    /// When the probe prints nothing for 20 s, or something that is neither an event nor an
+    /// error.
     pub fn read_until(&mut self, done: impl Fn(&[Event]) -> bool) -> &[Event] {
         let deadline = Instant::now() + PATIENCE;
         while !done(&self.events) {
@@ -74,6 +79,10 @@ impl Probe {
                 .lines
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("probe stalled; events so far: {:?}", self.events));
+            if let Ok(Reported { error }) = serde_json::from_str(&line) {
+                self.errors.push(error);
+                continue;
+            }
             let event: Event = serde_json::from_str(&line)
                 .unwrap_or_else(|e| panic!("probe printed {line:?}: {e}"));
             self.events.push(event);
@@ -94,12 +103,30 @@ impl Drop for Probe {
     }
 }
 
+/// An error line of the probe: `{"error": "..."}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reported {
+    error: String,
+}
+
 /// Whether `member` joined, among `events`.
 pub fn joined(member: &str) -> impl Fn(&[Event]) -> bool + '_ {
     move |events| {
         events
             .iter()
             .any(|e| matches!(e, Event::MemberJoined(j) if j.member_id == member))
+    }
+}
+
+/// Whether `member` joined at least `times` times, among `events`.
+pub fn joined_times(member: &str, times: usize) -> impl Fn(&[Event]) -> bool + '_ {
+    move |events| {
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::MemberJoined(j) if j.member_id == member))
+            .count()
+            >= times
     }
 }
 

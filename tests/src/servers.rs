@@ -17,49 +17,88 @@ pub struct RedisServer {
     child: Child,
     /// Its `host:port`.
     pub address: String,
-    _data: tempfile::TempDir,
+    port: u16,
+    /// Whether it writes every change to an append-only file before answering.
+    durable: bool,
+    data: tempfile::TempDir,
 }
 
 impl RedisServer {
-    /// Start one on a free port of 127.0.0.1 and wait until it accepts connections.
+    /// Start one on a free port of 127.0.0.1 that keeps its data in memory only, and wait
+    /// until it accepts connections.
     ///
     /// # Panics
     /// When `redis-server` is not installed (Debian: `apt install redis-server`) or does not
     /// come up within 10 s.
     pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// Like [`RedisServer::start`], but every change is on disk (AOF, fsync always) before
+    /// it is answered, so a [`restart`](Self::restart) keeps it.
+    pub fn start_durable() -> Self {
+        Self::launch(true)
+    }
+
+    fn launch(durable: bool) -> Self {
         let data = tempfile::tempdir().expect("a temporary directory");
         let port = free_port();
+        let child = Self::spawn(port, durable, data.path());
+        Self {
+            child,
+            address: format!("127.0.0.1:{port}"),
+            port,
+            durable,
+            data,
+        }
+    }
+
+    fn spawn(port: u16, durable: bool, dir: &std::path::Path) -> Child {
+        let appendonly = if durable { "yes" } else { "no" };
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
+            .args(["--save", "", "--protected-mode", "yes"])
+            .args(["--appendonly", appendonly, "--appendfsync", "always"])
             .arg("--dir")
-            .arg(data.path())
+            .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| {
                 panic!("cannot start redis-server ({e}): install it (apt install redis-server)")
             });
-        let address = format!("127.0.0.1:{port}");
-        wait_for_port(&address);
-        Self {
-            child,
-            address,
-            _data: data,
-        }
+        wait_for_port(&format!("127.0.0.1:{port}"));
+        child
+    }
+
+    /// Its process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Stop it at once, as a crash would (SIGKILL).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Crash it (SIGKILL) and start it again at the same address: with what it had on disk
+    /// (everything, if it is [durable](Self::start_durable)) when `keep_data`, empty
+    /// otherwise.
+    pub fn restart(&mut self, keep_data: bool) {
+        self.kill();
+        if !keep_data {
+            for file in std::fs::read_dir(self.data.path()).expect("redis's data directory") {
+                let path = file.expect("a directory entry").path();
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.expect("remove redis's data");
+            }
+        }
+        self.child = Self::spawn(self.port, self.durable, self.data.path());
     }
 }
 
@@ -80,7 +119,8 @@ pub struct EtcdServer {
     child: Child,
     /// Its client `host:port`.
     pub address: String,
-    _data: tempfile::TempDir,
+    peer: u16,
+    data: tempfile::TempDir,
 }
 
 impl EtcdServer {
@@ -92,11 +132,24 @@ impl EtcdServer {
     pub fn start() -> Self {
         let data = tempfile::tempdir().expect("a temporary directory");
         let (client, peer) = (free_port(), free_port());
-        let client_url = format!("http://127.0.0.1:{client}");
+        let address = format!("127.0.0.1:{client}");
+        let child = Self::spawn(&address, peer, data.path());
+        let mut server = Self {
+            child,
+            address,
+            peer,
+            data,
+        };
+        server.wait_until_ready();
+        server
+    }
+
+    fn spawn(address: &str, peer: u16, dir: &std::path::Path) -> Child {
+        let client_url = format!("http://{address}");
         let peer_url = format!("http://127.0.0.1:{peer}");
-        let child = Command::new("etcd")
+        Command::new("etcd")
             .args(["--name", "roster-test", "--data-dir"])
-            .arg(data.path().join("etcd"))
+            .arg(dir.join("etcd"))
             .args(["--listen-client-urls", &client_url])
             .args(["--advertise-client-urls", &client_url])
             .args(["--listen-peer-urls", &peer_url])
@@ -111,15 +164,7 @@ impl EtcdServer {
             .spawn()
             .unwrap_or_else(|e| {
                 panic!("cannot start etcd ({e}): install it (apt install etcd-server)")
-            });
-        let address = format!("127.0.0.1:{client}");
-        let mut server = Self {
-            child,
-            address,
-            _data: data,
-        };
-        server.wait_until_ready();
-        server
+            })
     }
 
     /// Wait until the gateway answers a read (the client port opens before the member has
@@ -159,10 +204,27 @@ impl EtcdServer {
         }
     }
 
+    /// Its process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stop it at once, as a crash would (SIGKILL).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Crash it (SIGKILL) and start it again at the same address, with what it had on disk
+    /// (etcd commits every change to its log before answering) when `keep_data`, empty
+    /// otherwise.
+    pub fn restart(&mut self, keep_data: bool) {
+        self.kill();
+        if !keep_data {
+            std::fs::remove_dir_all(self.data.path().join("etcd")).expect("remove etcd's data");
+        }
+        self.child = Self::spawn(&self.address, self.peer, self.data.path());
+        self.wait_until_ready();
     }
 }
 

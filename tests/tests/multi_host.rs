@@ -1,51 +1,146 @@
-//! Several host processes sharing one store through a driver: each sees the others' members
-//! and the same events in the same order; a host killed with SIGKILL has its members expire
-//! on the others; a server restart is survived; an unresponsive server is reported within
-//! the membership timeout.
+//! Several host processes sharing one store through a driver, on Redis and on etcd: each sees
+//! the others' members and the same events in the same order; a host killed with SIGKILL has
+//! its members expire on the others; a server restart is ridden out, and a server that comes
+//! back without its data gets the hosts' members back; an unresponsive server is reported
+//! within the membership timeout.
 //!
 //! The hosts are `roster-probe` processes (`src/bin/roster-probe.rs`) and the test process
-//! itself.
+//! itself. Each test runs a server of its own, since it kills or freezes it.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use roster::{CoordinationError, Event, EventKind, Heartbeat, LeaveReason, get_coordinator};
-use roster_tests::probe::{Probe, joined, left};
-use roster_tests::servers::{REDIS_VARIABLE, RedisServer, free_port, wait_for_port};
+use roster::{
+    CoordinationError, Coordinator, Event, EventKind, Heartbeat, LeaveReason, get_coordinator,
+};
+use roster_tests::probe::{Probe, joined, joined_times, left};
+use roster_tests::servers::{EtcdServer, RedisServer, free_port};
 use roster_tests::{new_group, plugin, wait_until};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 const PROBE: &str = env!("CARGO_BIN_EXE_roster-probe");
 
-/// The Redis the test uses, and a URL on it for a namespace of the test's own.
-fn redis_store(timeout: &str) -> (Option<RedisServer>, String) {
-    let namespace = format!("t{}", uuid::Uuid::new_v4().simple());
-    let (server, address) = match std::env::var(REDIS_VARIABLE) {
-        Ok(address) => (None, address),
-        Err(_) => {
-            let server = RedisServer::start();
-            let address = server.address.clone();
-            (Some(server), address)
-        }
-    };
-    let url = format!(
-        "redis://{address}?namespace={namespace}&timeout={timeout}&driver={}",
-        plugin("rust-redis-driver.wasm").display()
-    );
-    (server, url)
+/// The engines the hosts share a store in.
+#[derive(Clone, Copy, Debug)]
+enum Engine {
+    Redis,
+    Etcd,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_order() {
-    let (_server, url) = redis_store("5");
+/// The URL of the store at `address` on `engine`, through its driver component.
+fn url(engine: Engine, address: &str, timeout: &str) -> String {
+    match engine {
+        Engine::Redis => format!(
+            "redis://{address}?timeout={timeout}&driver={}",
+            plugin("rust-redis-driver.wasm").display()
+        ),
+        Engine::Etcd => format!(
+            "etcd3+http://{address}?timeout={timeout}&driver={}",
+            plugin("rust-etcd-driver.wasm").display()
+        ),
+    }
+}
+
+/// A server of the test's own that keeps every change on disk before answering.
+enum Server {
+    Redis(RedisServer),
+    Etcd(EtcdServer),
+}
+
+impl Server {
+    fn start(engine: Engine) -> Self {
+        match engine {
+            Engine::Redis => Self::Redis(RedisServer::start_durable()),
+            Engine::Etcd => Self::Etcd(EtcdServer::start()),
+        }
+    }
+
+    fn engine(&self) -> Engine {
+        match self {
+            Self::Redis(_) => Engine::Redis,
+            Self::Etcd(_) => Engine::Etcd,
+        }
+    }
+
+    fn address(&self) -> &str {
+        match self {
+            Self::Redis(server) => &server.address,
+            Self::Etcd(server) => &server.address,
+        }
+    }
+
+    /// The URL of its store, with membership timeout `timeout` (seconds).
+    fn url(&self, timeout: &str) -> String {
+        url(self.engine(), self.address(), timeout)
+    }
+
+    fn pid(&self) -> u32 {
+        match self {
+            Self::Redis(server) => server.pid(),
+            Self::Etcd(server) => server.pid(),
+        }
+    }
+
+    /// Crash it and start it again at the same address, with its data or without.
+    fn restart(&mut self, keep_data: bool) {
+        match self {
+            Self::Redis(server) => server.restart(keep_data),
+            Self::Etcd(server) => server.restart(keep_data),
+        }
+    }
+}
+
+/// Each scenario, once on Redis and once on etcd.
+macro_rules! on_redis_and_etcd {
+    ($($scenario:ident),* $(,)?) => {
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Engine::Redis).await;
+                }
+            )*
+        }
+        mod etcd {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Engine::Etcd).await;
+                }
+            )*
+        }
+    };
+}
+
+on_redis_and_etcd!(
+    hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_order,
+    a_host_killed_with_sigkill_has_its_members_expire_on_the_others,
+    a_host_rides_out_a_server_restart_and_misses_no_change,
+    hosts_join_again_when_the_server_comes_back_without_its_data,
+    an_unresponsive_server_is_reported_within_the_membership_timeout,
+);
+
+/// A started coordinator on `url`, once the store answers.
+async fn started(url: &str, member: &str, heartbeat: Heartbeat) -> Coordinator {
+    let coordinator = get_coordinator(url, member).unwrap();
+    wait_until(PATIENCE, || async {
+        coordinator.start(heartbeat).await.ok()
+    })
+    .await;
+    coordinator
+}
+
+async fn hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_order(
+    engine: Engine,
+) {
+    let server = Server::start(engine);
+    let url = server.url("5");
     let g = new_group();
     let mut one = Probe::start(PROBE, &url, "one", &g);
     let mut two = Probe::start(PROBE, &url, "two", &g);
     one.read_until(joined("two"));
 
     // A third host (this process) changes the group several times.
-    let three = get_coordinator(&url, "three").unwrap();
-    three.start(Heartbeat::Manual).await.unwrap();
+    let three = started(&url, "three", Heartbeat::Manual).await;
     three.join_group(&g, "x").await.unwrap();
     three.update_capabilities(&g, "y").await.unwrap();
     three.leave_group(&g).await.unwrap();
@@ -85,9 +180,9 @@ async fn hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_or
     assert_eq!(members, ["one", "two"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_host_killed_with_sigkill_has_its_members_expire_on_the_others() {
-    let (_server, url) = redis_store("1");
+async fn a_host_killed_with_sigkill_has_its_members_expire_on_the_others(engine: Engine) {
+    let server = Server::start(engine);
+    let url = server.url("1");
     let g = new_group();
     let mut victim = Probe::start(PROBE, &url, "victim", &g);
     let mut witness = Probe::start(PROBE, &url, "witness", &g);
@@ -109,54 +204,19 @@ async fn a_host_killed_with_sigkill_has_its_members_expire_on_the_others() {
         "not before its timeout: {after:?}"
     );
     // The witness is still there.
-    let observer = get_coordinator(&url, "observer").unwrap();
-    observer.start(Heartbeat::Manual).await.unwrap();
+    let observer = started(&url, "observer", Heartbeat::Manual).await;
     assert_eq!(observer.get_members(&g).await.unwrap(), ["witness"]);
 }
 
-/// A Redis of the test's own that keeps its data on disk, at a fixed port so it can come
-/// back at the same address.
-fn durable_redis(dir: &std::path::Path, port: u16) -> Child {
-    let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args([
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    wait_for_port(&format!("127.0.0.1:{port}"));
-    child
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_host_rides_out_a_server_restart_and_misses_no_change() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut server = durable_redis(dir.path(), port);
-    let url = format!(
-        "redis://127.0.0.1:{port}?timeout=10&driver={}",
-        plugin("rust-redis-driver.wasm").display()
-    );
+async fn a_host_rides_out_a_server_restart_and_misses_no_change(engine: Engine) {
+    let mut server = Server::start(engine);
+    let url = server.url("10");
     let g = new_group();
     let mut host = Probe::start(PROBE, &url, "steady", &g);
 
-    // The server dies and comes back while another host keeps changing the group.
-    let _ = server.kill();
-    let _ = server.wait();
-    server = durable_redis(dir.path(), port);
-    let other = get_coordinator(&url, "other").unwrap();
-    wait_until(PATIENCE, || async {
-        other.start(Heartbeat::Manual).await.ok()
-    })
-    .await;
+    // The server dies and comes back with its data while another host changes the group.
+    server.restart(true);
+    let other = started(&url, "other", Heartbeat::Manual).await;
     other.join_group(&g, "").await.unwrap();
     other.leave_group(&g).await.unwrap();
 
@@ -165,27 +225,73 @@ async fn a_host_rides_out_a_server_restart_and_misses_no_change() {
     for pair in events.windows(2) {
         assert_eq!(pair[1].revision(), pair[0].revision() + 1, "{events:?}");
     }
+    assert!(host.errors.is_empty(), "{:?}", host.errors);
     assert_eq!(other.get_members(&g).await.unwrap(), ["steady"]);
-    drop(host);
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unresponsive_server_is_reported_within_the_membership_timeout() {
-    let server = RedisServer::start();
-    let url = format!(
-        "redis://{}?timeout=1&driver={}",
-        server.address,
-        plugin("rust-redis-driver.wasm").display()
+async fn hosts_join_again_when_the_server_comes_back_without_its_data(engine: Engine) {
+    let mut server = Server::start(engine);
+    let url = server.url("2");
+    let g = new_group();
+    let mut host = Probe::start(PROBE, &url, "steady", &g);
+    // This process stands for election in a group of its own.
+    let voter = started(&url, "voter", Heartbeat::Background).await;
+    let ballot = new_group();
+    voter.create_group(&ballot).await.unwrap();
+    voter.watch_elected_as_leader(&ballot, |_| {}).unwrap();
+    let joins = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&joins);
+    voter
+        .watch_join_group(&g, move |joined| {
+            seen.lock().unwrap().push(joined.member_id.to_string());
+        })
+        .unwrap();
+    voter.run_watchers().await.unwrap();
+
+    server.restart(false);
+
+    // The probe is told its history is gone, then sees itself join the new store.
+    host.read_until(joined_times("steady", 2));
+    assert!(
+        host.errors.iter().any(|e| e.contains("is gone")),
+        "{:?}",
+        host.errors
     );
-    let c = get_coordinator(&url, "m").unwrap();
-    c.start(Heartbeat::Manual).await.unwrap();
+    // Another host finds both members back, with their capabilities and candidacy.
+    let observer = started(&url, "observer", Heartbeat::Manual).await;
+    wait_until(PATIENCE, || async {
+        let leader = observer.get_leader(&ballot).await.ok()??;
+        (leader.member_id == "voter").then_some(())
+    })
+    .await;
+    assert_eq!(observer.get_members(&g).await.unwrap(), ["steady"]);
+    assert_eq!(
+        observer
+            .get_member_capabilities(&g, "steady")
+            .await
+            .unwrap(),
+        "steady".into()
+    );
+    // Watchers are told the history is gone, and get the new store's changes.
+    assert!(matches!(
+        voter.run_watchers().await,
+        Err(CoordinationError::HistoryLost { .. })
+    ));
+    assert_eq!(*joins.lock().unwrap(), ["steady"]);
+    // The membership goes on in the new store: longer than its timeout (2 s) later, the
+    // probe is still there.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(observer.get_members(&g).await.unwrap(), ["steady"]);
+}
+
+async fn an_unresponsive_server_is_reported_within_the_membership_timeout(engine: Engine) {
+    let server = Server::start(engine);
+    let c = started(&server.url("1"), "m", Heartbeat::Manual).await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
 
     // Frozen: connections are accepted by the kernel, nothing answers.
-    let pid = server_pid(&server.address);
+    let pid = server.pid().to_string();
     signal(&pid, "STOP");
     let asked = Instant::now();
     let error = c.get_groups().await.unwrap_err();
@@ -201,15 +307,8 @@ async fn an_unresponsive_server_is_reported_within_the_membership_timeout() {
     drop(server);
 
     // Nothing listens at all: reported at once.
-    let nowhere = get_coordinator(
-        &format!(
-            "redis://127.0.0.1:{}?driver={}",
-            free_port(),
-            plugin("rust-redis-driver.wasm").display()
-        ),
-        "m",
-    )
-    .unwrap();
+    let address = format!("127.0.0.1:{}", free_port());
+    let nowhere = get_coordinator(&url(engine, &address, "30"), "m").unwrap();
     let asked = Instant::now();
     assert!(matches!(
         nowhere.start(Heartbeat::Manual).await,
@@ -218,23 +317,9 @@ async fn an_unresponsive_server_is_reported_within_the_membership_timeout() {
     assert!(asked.elapsed() < Duration::from_secs(3));
 }
 
-fn server_pid(address: &str) -> String {
-    let port = address.rsplit(':').next().unwrap();
-    let out = Command::new("redis-cli")
-        .args(["-p", port, "info", "server"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("process_id:"))
-        .expect("redis reports its pid")
-        .trim()
-        .to_owned()
-}
-
 fn signal(pid: &str, name: &str) {
     assert!(
-        Command::new("kill")
+        std::process::Command::new("kill")
             .args([format!("-{name}"), pid.to_owned()])
             .status()
             .unwrap()

@@ -220,6 +220,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The history generation and head of `state`: where a watcher registered now starts.
+fn history_position(state: &crate::engine::State) -> (u64, Revision) {
+    (state.history.generation(), state.history.head())
+}
+
 impl Coordinator {
     /// The store this coordinator works on.
     pub(crate) fn store(&self) -> &Arc<Engine> {
@@ -259,8 +264,8 @@ impl Coordinator {
         )
     }
 
-    /// Queue `call` on the driver's store with validated `args`, after the same checks the
-    /// embedded backend makes first (started, then valid ids).
+    /// Queue `call` on the driver's store with validated `args` (see
+    /// [`Coordinator::checked`]).
     fn via_driver<V, T, F, Fut>(
         &self,
         remote: &remote::Remote,
@@ -273,11 +278,20 @@ impl Coordinator {
         F: FnOnce(Arc<dyn crate::driver::Driver>, String, V) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Result<(T, Option<Revision>)>> + Send + 'static,
     {
-        if let Err(error) = self.session() {
-            return Operation::ready(Err(error));
-        }
-        match args {
-            Ok(args) => remote.call(move |driver, session| call(driver, session, args)),
+        self.checked(args, |args| {
+            remote.call(move |driver, session| call(driver, session, args))
+        })
+    }
+
+    /// Run `call` on the driver's store with validated `args`, after the same checks the
+    /// embedded backend makes first (started, then valid ids).
+    fn checked<V, T: Send + 'static>(
+        &self,
+        args: Result<V>,
+        call: impl FnOnce(V) -> Operation<T>,
+    ) -> Operation<T> {
+        match self.session().and(args) {
+            Ok(args) => call(args),
             Err(error) => Operation::ready(Err(error)),
         }
     }
@@ -428,9 +442,7 @@ impl Coordinator {
     pub fn join_group(&self, group: &str, capabilities: impl Into<Capabilities>) -> Operation<()> {
         let capabilities = capabilities.into();
         if let Some(remote) = &self.inner.remote {
-            return self.via_driver(remote, GroupId::new(group), |d, s, g| async move {
-                Ok(((), Some(d.join(&s, g.as_str(), capabilities, false).await?)))
-            });
+            return self.checked(GroupId::new(group), |g| remote.join(g, capabilities, false));
         }
         self.op(|state, session| {
             state.join(session, group, capabilities, tokio::time::Instant::now())
@@ -449,9 +461,7 @@ impl Coordinator {
         let capabilities = capabilities.into();
         if let Some(remote) = &self.inner.remote {
             return self
-                .via_driver(remote, GroupId::new(group), |d, s, g| async move {
-                    Ok(((), Some(d.join(&s, g.as_str(), capabilities, true).await?)))
-                })
+                .checked(GroupId::new(group), |g| remote.join(g, capabilities, true))
                 .await;
         }
         self.op(|state, session| {
@@ -470,9 +480,7 @@ impl Coordinator {
     /// this member is not in it (R1), or `MemberExpired` once if it was removed by expiry.
     pub fn leave_group(&self, group: &str) -> Operation<()> {
         if let Some(remote) = &self.inner.remote {
-            return self.via_driver(remote, GroupId::new(group), |d, s, g| async move {
-                Ok(((), Some(d.leave(&s, g.as_str()).await?)))
-            });
+            return self.checked(GroupId::new(group), |g| remote.leave(g));
         }
         self.op(|state, session| state.leave(session, group))
     }
@@ -559,9 +567,8 @@ impl Coordinator {
     ) -> Operation<()> {
         let capabilities = capabilities.into();
         if let Some(remote) = &self.inner.remote {
-            return self.via_driver(remote, GroupId::new(group), |d, s, g| async move {
-                let revision = d.update_capabilities(&s, g.as_str(), capabilities).await?;
-                Ok(((), Some(revision)))
+            return self.checked(GroupId::new(group), |g| {
+                remote.update_capabilities(g, capabilities)
             });
         }
         self.op(|state, session| state.update_capabilities(session, group, capabilities))
@@ -623,11 +630,11 @@ impl Coordinator {
 
     fn watch(&self, group: &str, from: Option<Revision>, callback: Callback) -> Result<WatchId> {
         self.session()?;
-        let (group_id, head) = self.inner.engine.read(|state| {
-            Ok::<_, CoordinationError>((state.group_exists(group)?, state.history.head()))
+        let (group_id, (generation, head)) = self.inner.engine.read(|state| {
+            Ok::<_, CoordinationError>((state.group_exists(group)?, history_position(state)))
         })?;
         let seen = from.map_or(head, |from| from.saturating_sub(1).min(head));
-        Ok(lock(&self.inner.watchers).add(group_id, seen, callback))
+        Ok(lock(&self.inner.watchers).add(group_id, (generation, seen), callback))
     }
 
     fn unwatch(&self, group: &str, kind: WatchKind, id: WatchId) -> Result<()> {
@@ -730,19 +737,16 @@ impl Coordinator {
         let mut watchers = lock(&self.inner.watchers);
         if let Some(remote) = &self.inner.remote {
             let (group_id, head) = self.inner.engine.read(|state| {
-                Ok::<_, CoordinationError>((state.group_exists(group)?, state.history.head()))
+                Ok::<_, CoordinationError>((state.group_exists(group)?, history_position(state)))
             })?;
-            let standing = group_id.clone();
             // Queued, so it takes effect after this coordinator's earlier calls; its outcome
             // (the election) reaches the callback through `run_watchers`.
-            drop(remote.call(move |d, s| async move {
-                Ok(((), Some(d.stand(&s, standing.as_str()).await?)))
-            }));
+            drop(remote.stand(group_id.clone()));
             return Ok(watchers.add(group_id, head, Callback::Elected(Box::new(callback))));
         }
         let (group_id, head) = self.inner.engine.write(|state| {
             let group_id = state.group_exists(group)?;
-            let head = state.history.head();
+            let head = history_position(state);
             state.stand_for_election(session, group, tokio::time::Instant::now())?;
             Ok::<_, CoordinationError>((group_id, head))
         })?;
@@ -764,9 +768,7 @@ impl Coordinator {
             && let Ok(group_id) = GroupId::new(group)
         {
             match &self.inner.remote {
-                Some(remote) => drop(remote.call(move |d, s| async move {
-                    Ok(((), Some(d.withdraw(&s, group_id.as_str()).await?)))
-                })),
+                Some(remote) => drop(remote.withdraw(group_id)),
                 None => self
                     .inner
                     .engine
@@ -807,25 +809,29 @@ impl Coordinator {
         let mut delivered = Vec::new();
         let mut lost = None;
         loop {
-            let (dispatch, from) = {
+            let (dispatch, generation, from) = {
                 let watchers = lock(&self.inner.watchers);
-                let Some(from) = watchers.oldest_unseen() else {
+                let Some((generation, from)) = watchers.oldest_unseen() else {
                     break;
                 };
-                (watchers.dispatch(), from)
+                (watchers.dispatch(), generation, from)
             };
             let mut events = Vec::new();
-            let read = self.inner.engine.read(|state| {
-                state
+            let (read, generation) = self.inner.engine.read(|state| {
+                let read = state
                     .history
-                    .read_from(from, 1024, &mut events)
-                    .map(|()| state.history.head())
+                    .read_in(generation, from, 1024, &mut events)
+                    .map(|()| state.history.head());
+                (read, state.history.generation())
             });
             let head = match read {
                 Ok(head) => head,
-                Err(error @ CoordinationError::HistoryLost { oldest, .. }) => {
-                    lock(&self.inner.watchers).mark_seen(oldest - 1);
-                    lost = Some(error);
+                Err(CoordinationError::HistoryLost { oldest, .. }) => {
+                    let mut watchers = lock(&self.inner.watchers);
+                    // Callbacks of a replaced store's history start over in the new one's.
+                    let requested = watchers.rebase(generation, oldest).unwrap_or(from);
+                    watchers.mark_seen(oldest - 1);
+                    lost = Some(CoordinationError::HistoryLost { requested, oldest });
                     continue;
                 }
                 Err(other) => return Err(other),

@@ -6,13 +6,20 @@
 //! is queued when it is made and a worker task runs the queue in order. A call that changes
 //! the store completes only once the coordinator's mirror has the change, so what the caller
 //! does next (a read, a watch, `run_watchers`) sees it.
+//!
+//! The coordinator also remembers what its member holds (groups with capabilities,
+//! candidacies). When the store turns out to be replaced (a server that came back without its
+//! data; the mirror notices, as does a heartbeat answered with an expiry), it establishes them
+//! again there, in one queued job, so other hosts see the member join again rather than lose
+//! it for good. A store that kept its data needs nothing: the session simply goes on.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::Operation;
@@ -20,7 +27,7 @@ use crate::driver::mirror::Mirror;
 use crate::driver::{Driver, SessionKey};
 use crate::error::{CoordinationError, Result};
 use crate::event::Revision;
-use crate::ids::{GroupId, MemberId};
+use crate::ids::{Capabilities, GroupId, MemberId};
 
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -31,6 +38,18 @@ pub(super) struct Remote {
     session: Mutex<Option<SessionKey>>,
     queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    holdings: Arc<Mutex<Holdings>>,
+    /// Re-establishes the holdings when the mirror finds the store replaced.
+    keeper: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the session's member holds in the store, as its own successful calls left it.
+#[derive(Debug, Default)]
+struct Holdings {
+    /// The store they are held in.
+    store_id: String,
+    groups: BTreeMap<GroupId, Capabilities>,
+    candidacies: BTreeSet<GroupId>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -44,6 +63,8 @@ impl Remote {
             session: Mutex::new(None),
             queue: Mutex::new(None),
             worker: Mutex::new(None),
+            holdings: Arc::default(),
+            keeper: Mutex::new(None),
         }
     }
 
@@ -60,26 +81,44 @@ impl Remote {
     ) -> Result<()> {
         self.mirror.ensure_feed().await?;
         let driver = self.driver();
+        let store_id = self.mirror.store_id();
         let session = driver.open_session(member, ttl).await?;
         let mut last = None;
+        let mut candidacies = BTreeSet::new();
         for group in elections {
             // A group deleted while stopped simply has no election to rejoin.
             if let Ok(revision) = driver.stand(&session, group.as_str()).await {
                 last = Some(revision);
+                candidacies.insert(group.clone());
             }
         }
         if let Some(revision) = last {
             self.mirror.catch_up(revision).await;
         }
+        *lock(&self.holdings) = Holdings {
+            store_id,
+            groups: BTreeMap::new(),
+            candidacies,
+        };
         let (sender, mut jobs) = mpsc::unbounded_channel::<Job>();
         let worker = tokio::spawn(async move {
             while let Some(job) = jobs.recv().await {
                 job.await;
             }
         });
+        let keeper = tokio::spawn(keep(
+            self.mirror.watch_store(),
+            sender.downgrade(),
+            Arc::clone(&self.mirror),
+            session.clone(),
+            Arc::clone(&self.holdings),
+        ));
         *lock(&self.session) = Some(session);
         *lock(&self.queue) = Some(sender);
         if let Some(old) = lock(&self.worker).replace(worker) {
+            old.abort();
+        }
+        if let Some(old) = lock(&self.keeper).replace(keeper) {
             old.abort();
         }
         Ok(())
@@ -91,8 +130,12 @@ impl Remote {
             driver.close_session(&session).await.map(|r| ((), Some(r)))
         });
         let result = closed.await;
+        if let Some(keeper) = lock(&self.keeper).take() {
+            keeper.abort();
+        }
         *lock(&self.session) = None;
         lock(&self.queue).take();
+        *lock(&self.holdings) = Holdings::default();
         result
     }
 
@@ -104,9 +147,111 @@ impl Remote {
     }
 
     /// Heartbeat the session (outside the queue: it changes nothing another call depends on).
+    ///
+    /// An expiry in a store that replaced the one the member's holdings are in is not the
+    /// member's: they are established again there, and the beat goes on. A real expiry
+    /// loses them, as on the embedded backend.
     pub(super) async fn heartbeat(&self) -> Result<Duration> {
         let session = self.session()?;
-        self.driver().heartbeat(&session).await
+        let driver = self.driver();
+        match driver.heartbeat(&session).await {
+            Err(CoordinationError::SessionExpired { .. }) if self.store_replaced().await => {
+                self.reestablish().await?;
+                driver.heartbeat(&session).await
+            }
+            Err(expired @ CoordinationError::SessionExpired { .. }) => {
+                let mut holdings = lock(&self.holdings);
+                holdings.groups.clear();
+                holdings.candidacies.clear();
+                Err(expired)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether the store now answering is not the one the holdings are in.
+    async fn store_replaced(&self) -> bool {
+        let held = lock(&self.holdings).store_id.clone();
+        matches!(self.driver().describe().await, Ok(info) if info.store_id != held)
+    }
+
+    /// Queue the re-establishment of the holdings in the store now answering (nothing
+    /// happens if they are there already).
+    fn reestablish(&self) -> Operation<()> {
+        let mirror = Arc::clone(&self.mirror);
+        let holdings = Arc::clone(&self.holdings);
+        self.call(move |driver, session| reestablish(driver, session, mirror, holdings))
+    }
+
+    /// Join `group` (creating it first when `create`) and remember it.
+    pub(super) fn join(
+        &self,
+        group: GroupId,
+        capabilities: Capabilities,
+        create: bool,
+    ) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        self.call(move |driver, session| async move {
+            let revision = driver
+                .join(&session, group.as_str(), capabilities.clone(), create)
+                .await?;
+            lock(&holdings).groups.insert(group, capabilities);
+            Ok(((), Some(revision)))
+        })
+    }
+
+    /// Leave `group` and forget it.
+    pub(super) fn leave(&self, group: GroupId) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        self.call(move |driver, session| async move {
+            let left = driver.leave(&session, group.as_str()).await;
+            if matches!(
+                left,
+                Ok(_)
+                    | Err(CoordinationError::MemberNotJoined { .. }
+                        | CoordinationError::MemberExpired { .. }
+                        | CoordinationError::GroupNotCreated(_))
+            ) {
+                lock(&holdings).groups.remove(&group);
+            }
+            Ok(((), Some(left?)))
+        })
+    }
+
+    /// Replace the member's capabilities in `group`, and remember them.
+    pub(super) fn update_capabilities(
+        &self,
+        group: GroupId,
+        capabilities: Capabilities,
+    ) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        self.call(move |driver, session| async move {
+            let revision = driver
+                .update_capabilities(&session, group.as_str(), capabilities.clone())
+                .await?;
+            lock(&holdings).groups.insert(group, capabilities);
+            Ok(((), Some(revision)))
+        })
+    }
+
+    /// Stand for election in `group`, and remember it.
+    pub(super) fn stand(&self, group: GroupId) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        self.call(move |driver, session| async move {
+            let revision = driver.stand(&session, group.as_str()).await?;
+            lock(&holdings).candidacies.insert(group);
+            Ok(((), Some(revision)))
+        })
+    }
+
+    /// Withdraw from the election in `group`, and forget it.
+    pub(super) fn withdraw(&self, group: GroupId) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        self.call(move |driver, session| async move {
+            let withdrawn = driver.withdraw(&session, group.as_str()).await;
+            lock(&holdings).candidacies.remove(&group);
+            Ok(((), Some(withdrawn?)))
+        })
     }
 
     /// Queue `call`; the operation completes when it has run and, if it returned a revision,
@@ -158,5 +303,101 @@ impl Drop for Remote {
         if let Some(worker) = lock(&self.worker).take() {
             worker.abort();
         }
+        if let Some(keeper) = lock(&self.keeper).take() {
+            keeper.abort();
+        }
     }
+}
+
+/// Each time the mirror finds the store replaced, queue the re-establishment of the
+/// holdings; ends with the session's queue.
+async fn keep(
+    mut store: watch::Receiver<String>,
+    queue: mpsc::WeakUnboundedSender<Job>,
+    mirror: Arc<Mirror>,
+    session: SessionKey,
+    holdings: Arc<Mutex<Holdings>>,
+) {
+    while store.changed().await.is_ok() {
+        let current = store.borrow_and_update().clone();
+        if current == lock(&holdings).store_id {
+            continue;
+        }
+        let Some(queue) = queue.upgrade() else {
+            return;
+        };
+        let driver = Arc::clone(mirror.driver());
+        let (mirror, session, holdings) =
+            (Arc::clone(&mirror), session.clone(), Arc::clone(&holdings));
+        let job: Job = Box::pin(async move {
+            match reestablish(driver, session, Arc::clone(&mirror), holdings).await {
+                Ok(((), Some(revision))) => mirror.catch_up(revision).await,
+                Ok(((), None)) => {}
+                // The next heartbeat tries again.
+                Err(error) => tracing::warn!(%error, "re-establishing the member failed"),
+            }
+        });
+        if queue.send(job).is_err() {
+            return;
+        }
+    }
+}
+
+/// Establish the holdings again in the store now answering, unless they are there already.
+/// Returns the revision of the last change it made.
+async fn reestablish(
+    driver: Arc<dyn Driver>,
+    session: SessionKey,
+    mirror: Arc<Mirror>,
+    holdings: Arc<Mutex<Holdings>>,
+) -> Result<((), Option<Revision>)> {
+    let info = driver.describe().await?;
+    let (groups, candidacies) = {
+        let held = lock(&holdings);
+        if held.store_id == info.store_id {
+            return Ok(((), None));
+        }
+        (held.groups.clone(), held.candidacies.clone())
+    };
+    // Changes made once the mirror follows the new store reach it as events, so watchers,
+    // streams and handlers see the member join again.
+    mirror.follow_store(&info.store_id).await;
+    // The new store knows the session only by its key: it comes back expired, with nothing
+    // to report, and this beat makes it live.
+    match driver.heartbeat(&session).await {
+        Ok(_) | Err(CoordinationError::SessionExpired { .. }) => {}
+        Err(other) => return Err(other),
+    }
+    let mut last = None;
+    for (group, capabilities) in &groups {
+        match driver
+            .join(&session, group.as_str(), capabilities.clone(), true)
+            .await
+        {
+            Ok(revision) => last = Some(revision),
+            Err(CoordinationError::MemberAlreadyExist { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    for group in &candidacies {
+        let stood = match driver.stand(&session, group.as_str()).await {
+            Err(CoordinationError::GroupNotCreated(_)) => {
+                match driver.create_group(group.as_str()).await {
+                    Ok(_) | Err(CoordinationError::GroupAlreadyExist(_)) => {}
+                    Err(other) => return Err(other),
+                }
+                driver.stand(&session, group.as_str()).await
+            }
+            other => other,
+        };
+        last = Some(stood?);
+    }
+    lock(&holdings).store_id = info.store_id.clone();
+    tracing::info!(
+        store = %info.store_id,
+        groups = groups.len(),
+        candidacies = candidacies.len(),
+        "the store was replaced; re-established the member there"
+    );
+    Ok(((), last))
 }

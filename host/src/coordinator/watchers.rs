@@ -62,6 +62,8 @@ struct Hook {
     kind: WatchKind,
     /// Last revision this callback has been offered.
     seen: Revision,
+    /// The history generation `seen` belongs to (see [`crate::engine::history`]).
+    generation: u64,
     active: Arc<AtomicBool>,
     callback: Arc<Mutex<Callback>>,
 }
@@ -84,7 +86,14 @@ pub(crate) struct Dispatch {
 type DispatchHook = (GroupId, Revision, Arc<AtomicBool>, Arc<Mutex<Callback>>);
 
 impl Watchers {
-    pub(crate) fn add(&mut self, group: GroupId, seen: Revision, callback: Callback) -> WatchId {
+    /// Register `callback` for `group`, having seen everything up to `seen` of history
+    /// `generation`.
+    pub(crate) fn add(
+        &mut self,
+        group: GroupId,
+        (generation, seen): (u64, Revision),
+        callback: Callback,
+    ) -> WatchId {
         self.next_id += 1;
         let id = WatchId(self.next_id);
         self.hooks.push(Hook {
@@ -92,6 +101,7 @@ impl Watchers {
             group,
             kind: callback.kind(),
             seen,
+            generation,
             active: Arc::new(AtomicBool::new(true)),
             callback: Arc::new(Mutex::new(callback)),
         });
@@ -133,9 +143,11 @@ impl Watchers {
         groups
     }
 
-    /// The first revision some callback has not yet been offered, if there are callbacks.
-    pub(crate) fn oldest_unseen(&self) -> Option<Revision> {
-        self.hooks.iter().map(|h| h.seen + 1).min()
+    /// The first revision some callback has not yet been offered, and the history
+    /// generation it belongs to, if there are callbacks. Callbacks of an older generation
+    /// come first, so they are moved to the current one before anything is offered.
+    pub(crate) fn oldest_unseen(&self) -> Option<(u64, Revision)> {
+        self.hooks.iter().map(|h| (h.generation, h.seen + 1)).min()
     }
 
     pub(crate) fn dispatch(&self) -> Dispatch {
@@ -153,6 +165,19 @@ impl Watchers {
                 })
                 .collect(),
         }
+    }
+
+    /// Move every callback still positioned in an older history generation to `oldest` of
+    /// `generation`; returns the first revision the earliest of them had not seen, if any
+    /// moved.
+    pub(crate) fn rebase(&mut self, generation: u64, oldest: Revision) -> Option<Revision> {
+        let mut requested = None;
+        for hook in self.hooks.iter_mut().filter(|h| h.generation != generation) {
+            requested = Some(requested.unwrap_or(Revision::MAX).min(hook.seen + 1));
+            hook.generation = generation;
+            hook.seen = oldest - 1;
+        }
+        requested
     }
 
     /// Record that every callback has been offered everything up to `revision`.

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{Changes, Driver};
@@ -43,8 +44,9 @@ pub(crate) const CATCH_UP_LIMIT: Duration = Duration::from_secs(5);
 pub(crate) struct Mirror {
     pub(crate) engine: Arc<Engine>,
     driver: Arc<dyn Driver>,
-    /// The store's id as last read ("" before the first read).
-    store_id: Mutex<String>,
+    /// The store's id as last read ("" before the first read); its receivers learn when the
+    /// store is replaced.
+    store: watch::Sender<String>,
     feed: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -76,7 +78,7 @@ impl Mirror {
         Arc::new(Self {
             engine: Engine::new(history_size, usize::MAX),
             driver,
-            store_id: Mutex::new(String::new()),
+            store: watch::Sender::new(String::new()),
             feed: Mutex::new(None),
         })
     }
@@ -87,10 +89,12 @@ impl Mirror {
 
     /// The store's id, once the mirror has read it ("" before).
     pub(crate) fn store_id(&self) -> String {
-        self.store_id
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.store.borrow().clone()
+    }
+
+    /// The store's id, as it changes: a new value means the store was replaced.
+    pub(crate) fn watch_store(&self) -> watch::Receiver<String> {
+        self.store.subscribe()
     }
 
     /// Start over at the store's `head`, seeded with its groups, their members and leaders.
@@ -113,9 +117,16 @@ impl Mirror {
             };
             groups.push((group, members, leader));
         }
-        *self.store_id.lock().unwrap_or_else(|p| p.into_inner()) = info.store_id;
+        let replaced = info.store_id != self.store_id() || info.head < self.head();
         self.engine
-            .write(|state| state.reset_mirror(info.head, groups));
+            .write(|state| state.reset_mirror(info.head, groups, replaced));
+        // Announced after the mirror holds the new store, so whoever acts on it (a
+        // coordinator re-establishing its member) makes changes the feed then brings.
+        self.store.send_if_modified(|id| {
+            let changed = *id != info.store_id;
+            *id = info.store_id;
+            changed
+        });
         Ok(())
     }
 
@@ -144,6 +155,23 @@ impl Mirror {
         }
         *feed = Some(tokio::spawn(follow(Arc::downgrade(self))));
         Ok(())
+    }
+
+    /// Wait until the mirror follows the store `store_id` (at most [`CATCH_UP_LIMIT`]):
+    /// changes made in a replaced store after this reach the mirror as events rather than
+    /// as part of the state it starts over with.
+    pub(crate) async fn follow_store(&self, store_id: &str) {
+        let mut store = self.watch_store();
+        let switched = store.wait_for(|id| id == store_id);
+        if tokio::time::timeout(CATCH_UP_LIMIT, switched)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                store = store_id,
+                "the change feed has not switched to the new store"
+            );
+        }
     }
 
     /// The newest revision the mirror holds.
@@ -203,8 +231,15 @@ async fn follow(mirror: Weak<Mirror>) {
             return;
         };
         match answer {
-            Ok(Changes::Events { events, .. }) => {
+            Ok(Changes::Events { events, head }) => {
                 backoff = FIRST_BACKOFF;
+                if head < after {
+                    // Revisions do not go back: this is another store (a server that came
+                    // back without its data).
+                    tracing::warn!(after, head, "the store went back in revisions; resyncing");
+                    resync(&this).await;
+                    continue;
+                }
                 if events.first().is_some_and(|e| e.revision() != after + 1) {
                     tracing::warn!(
                         after,

@@ -4,6 +4,11 @@
 //! contiguous run of revisions and a reader's position is just the next revision it needs.
 //! When the log is full the oldest event is dropped; a reader that asks for a dropped revision
 //! is told so ([`CoordinationError::HistoryLost`]) instead of silently skipping ahead.
+//!
+//! A mirror of a driver's store can find the store replaced (a server that came back without
+//! its data), whose revisions start over. The log then starts a new *generation*; a reader
+//! still positioned in an older one is told its history is lost, since its next revision
+//! means nothing in the new store.
 
 use std::collections::VecDeque;
 
@@ -17,6 +22,8 @@ pub(crate) struct History {
     capacity: usize,
     /// Revision of the newest change (0 before any).
     head: Revision,
+    /// Bumped each time the log follows a different store.
+    generation: u64,
 }
 
 impl History {
@@ -26,7 +33,14 @@ impl History {
             events: VecDeque::new(),
             capacity,
             head: 0,
+            generation: 0,
         }
+    }
+
+    /// Which store the revisions belong to: changes when the log is reset to follow a
+    /// replaced one.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Revision of the newest change.
@@ -59,10 +73,32 @@ impl History {
     }
 
     /// Forget every kept event and go on from `head`: the next event pushed is `head + 1`.
-    /// Readers of anything older are told the history is lost.
-    pub(crate) fn reset(&mut self, head: Revision) {
+    /// Readers of anything older are told the history is lost; when `replaced` (the
+    /// revisions now belong to another store), so is every reader of the old generation.
+    pub(crate) fn reset(&mut self, head: Revision, replaced: bool) {
         self.events.clear();
         self.head = head;
+        if replaced {
+            self.generation += 1;
+        }
+    }
+
+    /// [`History::read_from`] for a reader positioned in `generation`: `HistoryLost` (with
+    /// the oldest revision of the current generation) when that is no longer the current one.
+    pub(crate) fn read_in(
+        &self,
+        generation: u64,
+        from: Revision,
+        max: usize,
+        out: &mut Vec<Event>,
+    ) -> Result<(), CoordinationError> {
+        if generation != self.generation {
+            return Err(CoordinationError::HistoryLost {
+                requested: from,
+                oldest: self.oldest(),
+            });
+        }
+        self.read_from(from, max, out)
     }
 
     /// Copy up to `max` events starting at revision `from` into `out`.
@@ -149,5 +185,28 @@ mod tests {
             })
         );
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn readers_of_a_replaced_store_are_told_their_history_is_lost() {
+        let mut h = filled(10, 5);
+        let before = h.generation();
+        h.reset(2, false);
+        assert_eq!(h.generation(), before, "the same store, resynced");
+        assert!(revisions(&h, 3, 10).is_empty());
+
+        h.reset(0, true);
+        h.push(event(1));
+        let mut out = Vec::new();
+        // Revision 1 of the new store is not what a reader of the old one is waiting for.
+        assert_eq!(
+            h.read_in(before, 6, 10, &mut out),
+            Err(CoordinationError::HistoryLost {
+                requested: 6,
+                oldest: 1
+            })
+        );
+        h.read_in(h.generation(), 1, 10, &mut out).unwrap();
+        assert_eq!(out.iter().map(Event::revision).collect::<Vec<_>>(), [1]);
     }
 }

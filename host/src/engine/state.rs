@@ -493,8 +493,14 @@ impl State {
     }
 
     /// Start a mirror over at revision `head` with `groups` (their members and leaders as
-    /// read from the store): history before it is gone.
-    pub(crate) fn reset_mirror(&mut self, head: Revision, groups: Vec<MirroredGroup>) {
+    /// read from the store): history before it is gone. `replaced` when the store is not the
+    /// one mirrored so far, so its revisions start a new history generation.
+    pub(crate) fn reset_mirror(
+        &mut self,
+        head: Revision,
+        groups: Vec<MirroredGroup>,
+        replaced: bool,
+    ) {
         self.groups.clear();
         for (id, members, leader) in groups {
             let members = members
@@ -528,7 +534,7 @@ impl State {
                 },
             );
         }
-        self.history.reset(head);
+        self.history.reset(head, replaced);
     }
 
     /// Every group id, sorted.

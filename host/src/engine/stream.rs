@@ -5,7 +5,8 @@
 //! batches from the store's history, waiting for the change signal at the head. If it falls so
 //! far behind that its next revision was dropped, it yields
 //! [`CoordinationError::HistoryLost`] once and then continues from the oldest kept event, so
-//! the consumer knows exactly where the gap is.
+//! the consumer knows exactly where the gap is. The same happens when the store it mirrors was
+//! replaced (see [`super::history`]): the stream goes on in the new store's history.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ impl std::fmt::Debug for EventStream {
 struct Cursor {
     engine: Arc<Engine>,
     next: Revision,
+    /// The history generation `next` belongs to.
+    generation: u64,
     buffer: std::collections::VecDeque<Event>,
 }
 
@@ -54,9 +57,11 @@ impl EventStream {
     }
 
     pub(crate) fn new(engine: Arc<Engine>, from: Revision) -> Self {
+        let generation = engine.read(|s| s.history.generation());
         let cursor = Cursor {
             engine,
             next: from,
+            generation,
             buffer: std::collections::VecDeque::new(),
         };
         let inner = futures_util::stream::unfold(cursor, |mut cursor| async move {
@@ -70,10 +75,16 @@ impl EventStream {
                 tokio::pin!(changed);
                 changed.as_mut().enable();
                 let mut batch = Vec::new();
-                let read = engine.read(|s| s.history.read_from(cursor.next, BATCH, &mut batch));
+                let (read, generation) = engine.read(|s| {
+                    let read = s
+                        .history
+                        .read_in(cursor.generation, cursor.next, BATCH, &mut batch);
+                    (read, s.history.generation())
+                });
                 if let Err(lost) = read {
                     if let CoordinationError::HistoryLost { oldest, .. } = lost {
                         cursor.next = oldest;
+                        cursor.generation = generation;
                     }
                     return Some((Err(lost), cursor));
                 }

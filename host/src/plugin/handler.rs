@@ -185,7 +185,7 @@ impl PluginHost {
         let (stop, stopped) = watch::channel(false);
         let modified = modified(&spec.path);
         // The handler starts from the state as it is now, whenever its task gets to run.
-        let initial = snapshot(coordinator.store(), &spec);
+        let (generation, initial) = snapshot(coordinator.store(), &spec);
         let actor = Actor {
             host,
             coordinator: coordinator.clone(),
@@ -196,6 +196,7 @@ impl PluginHost {
             instance: None,
             restart_pending: false,
             next: initial.revision + 1,
+            generation,
             needs_resync: true,
             pending_snapshot: Some(initial),
             faults: VecDeque::new(),
@@ -286,8 +287,11 @@ struct Actor {
     restart_pending: bool,
     /// The next revision the plugin needs.
     next: Revision,
+    /// The history generation `next` belongs to: a replaced store means a resync.
+    generation: u64,
     needs_resync: bool,
-    /// The snapshot taken when the handler was attached, delivered first.
+    /// The snapshot taken when the handler was attached (in history `generation`),
+    /// delivered first.
     pending_snapshot: Option<guest::Resync>,
     faults: VecDeque<Instant>,
     quarantine: Duration,
@@ -341,10 +345,12 @@ impl Actor {
         let mut raw = Vec::new();
         let read = self.store.read(|state| {
             let head = state.history.head();
-            let result =
-                state
-                    .history
-                    .read_from(self.next, self.spec.limits.batch_events, &mut raw);
+            let result = state.history.read_in(
+                self.generation,
+                self.next,
+                self.spec.limits.batch_events,
+                &mut raw,
+            );
             (head, result)
         });
         let (head, result) = read;
@@ -402,7 +408,11 @@ impl Actor {
     async fn resync(&mut self) -> bool {
         let snapshot = match self.pending_snapshot.take() {
             Some(snapshot) => snapshot,
-            None => snapshot(&self.store, &self.spec),
+            None => {
+                let (generation, snapshot) = snapshot(&self.store, &self.spec);
+                self.generation = generation;
+                snapshot
+            }
         };
         let revision = snapshot.revision;
         loop {
@@ -574,8 +584,8 @@ fn trap_reason(error: &wasmtime::Error) -> FaultReason {
     })
 }
 
-/// The state of the groups `spec` watches, now.
-fn snapshot(store: &Engine, spec: &HandlerSpec) -> guest::Resync {
+/// The state `spec` selects, and the history generation it was read in.
+fn snapshot(store: &Engine, spec: &HandlerSpec) -> (u64, guest::Resync) {
     store.read(|state| {
         let groups = state
             .groups()
@@ -597,10 +607,11 @@ fn snapshot(store: &Engine, spec: &HandlerSpec) -> guest::Resync {
                 group_id: g.into(),
             })
             .collect();
-        guest::Resync {
+        let snapshot = guest::Resync {
             revision: state.history.head(),
             groups,
-        }
+        };
+        (state.history.generation(), snapshot)
     })
 }
 

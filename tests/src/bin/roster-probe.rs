@@ -37,7 +37,9 @@ async fn main() -> Result<(), CoordinationError> {
                     let _ = out.flush();
                 }
                 Some(Ok(_)) => {}
-                Some(Err(error)) => println!("{{\"error\": {:?}}}", error.to_string()),
+                Some(Err(error)) => {
+                    println!("{}", serde_json::json!({ "error": error.to_string() }));
+                }
                 None => break,
             },
             read = stdin.read(&mut byte) => {
