@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use common::Daemon;
@@ -23,10 +23,15 @@ struct Target {
 }
 
 /// One daemon for every case: a daemon that has swallowed hundreds of bad requests is
-/// exactly what must keep working.
-fn target() -> &'static Target {
-    static TARGET: OnceLock<Target> = OnceLock::new();
-    TARGET.get_or_init(|| Target {
+/// exactly what must keep working. It is shared while some test holds it, and stopped with
+/// the last one (a process-wide static would never be dropped, leaving the daemon behind).
+fn target() -> Arc<Target> {
+    static TARGET: Mutex<Weak<Target>> = Mutex::new(Weak::new());
+    let mut shared = TARGET.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(target) = shared.upgrade() {
+        return target;
+    }
+    let target = Arc::new(Target {
         daemon: Daemon::memory("timeout=30"),
         // A connection per request: the daemon closes a connection after refusing an
         // oversized body unread, and a pooled client could pick that one up again.
@@ -40,7 +45,9 @@ fn target() -> &'static Target {
             .enable_all()
             .build()
             .unwrap(),
-    })
+    });
+    *shared = Arc::downgrade(&target);
+    target
 }
 
 /// What came back.
@@ -220,23 +227,27 @@ fn headers() -> impl Strategy<Value = Vec<(&'static str, String)>> {
     )
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
-
-    #[test]
-    fn malformed_and_oversized_requests_get_json_errors(
+#[test]
+fn malformed_and_oversized_requests_get_json_errors() {
+    let _daemon = target();
+    let config = ProptestConfig {
+        cases: 400,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(
         method in method(),
         path in path(),
         body in body(),
         headers in headers(),
-    ) {
+    )| {
         let answer = send(method, &path, body, &headers);
         assert_well_formed(method, &path, &answer);
         if answer.streaming {
             prop_assert_eq!(answer.status, 200);
         }
         assert_serving();
-    }
+    });
 }
 
 // ----- out-of-order sequences, checked against what succeeded -----
@@ -279,13 +290,15 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
-
-    #[test]
-    fn out_of_order_calls_are_refused_cleanly_and_leave_a_consistent_state(
-        ops in prop::collection::vec(op(), 1..40),
-    ) {
+#[test]
+fn out_of_order_calls_are_refused_cleanly_and_leave_a_consistent_state() {
+    let _daemon = target();
+    let config = ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(ops in prop::collection::vec(op(), 1..40))| {
         let prefix = common::uuid_like();
         let group = |g: usize| format!("{prefix}-g{g}");
         let mut slots: Vec<Option<(String, String)>> = vec![None; SLOTS];
@@ -368,5 +381,5 @@ proptest! {
             prop_assert_eq!(closed.status, 204);
         }
         assert_serving();
-    }
+    });
 }
