@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Harness, plugin};
+use crate::Harness;
 
 /// Environment variable naming a running Redis (`host:port`) for the tests to share.
 pub const REDIS_VARIABLE: &str = "ROSTER_REDIS";
@@ -258,16 +258,11 @@ pub fn wait_for_port(address: &str) {
 }
 
 impl Harness {
-    /// A private namespace on Redis through the Redis driver component, in real time at
+    /// A private namespace on Redis through the built-in Redis driver, in real time at
     /// `scale`: on the server `ROSTER_REDIS` names, else on a server of its own.
     pub fn redis(scale: f64) -> Self {
         let namespace = format!("t{}", uuid::Uuid::new_v4().simple());
-        let url = |address: &str| {
-            format!(
-                "redis://{address}?namespace={namespace}&driver={}",
-                plugin("rust-redis-driver.wasm").display()
-            )
-        };
+        let url = |address: &str| format!("redis://{address}?namespace={namespace}");
         match std::env::var(REDIS_VARIABLE) {
             Ok(address) => Self::new(url(&address)).real_time(scale),
             Err(_) => {
@@ -279,16 +274,11 @@ impl Harness {
         }
     }
 
-    /// A private namespace on etcd through the etcd driver component, in real time at
+    /// A private namespace on etcd through the built-in etcd driver, in real time at
     /// `scale`: on the server `ROSTER_ETCD` names, else on a server of its own.
     pub fn etcd(scale: f64) -> Self {
         let namespace = format!("t{}", uuid::Uuid::new_v4().simple());
-        let url = |address: &str| {
-            format!(
-                "etcd3+http://{address}?namespace={namespace}&driver={}",
-                plugin("rust-etcd-driver.wasm").display()
-            )
-        };
+        let url = |address: &str| format!("etcd3+http://{address}?namespace={namespace}");
         match std::env::var(ETCD_VARIABLE) {
             Ok(address) => Self::new(url(&address)).real_time(scale),
             Err(_) => {
@@ -302,15 +292,11 @@ impl Harness {
 }
 
 impl Harness {
-    /// A temporary directory of its own through the file driver component, in real time at
+    /// A temporary directory of its own through the built-in file driver, in real time at
     /// `scale`; the directory is removed with the last harness made from this one.
     pub fn file(scale: f64) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!(
-            "file://{}?driver={}",
-            dir.path().display(),
-            plugin("rust-file-driver.wasm").display()
-        );
+        let url = format!("file://{}", dir.path().display());
         Self::new(url).real_time(scale).holding(dir)
     }
 }

@@ -1,6 +1,9 @@
 //! A backend driver reaches exactly what its URL grants: one server address, or one
 //! directory. The `evil-driver` fixture tries more when opened and reports each attempt; the
 //! host must have denied every one but the granted.
+//!
+//! Which component runs: the one the URL names, else one in the plugin directory, else the
+//! driver built into the host.
 
 use std::net::TcpListener;
 
@@ -79,9 +82,46 @@ async fn a_missing_driver_component_is_named_at_start() {
         error.to_string().contains("/nonexistent/redis.wasm"),
         "{error}"
     );
-    // No component named: the error says where it looked and how to name one.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_that_names_no_component_runs_the_built_in_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let c = get_coordinator(&url, "m").unwrap();
+    c.start(Heartbeat::Manual).await.unwrap();
+    c.join_group_create("g", "built in").await.unwrap();
+    assert_eq!(c.get_members("g").await.unwrap(), ["m"]);
+    c.stop().await.unwrap();
+    // The same for a server: the error is the server's, not a missing component.
     let c = get_coordinator("etcd3+http://127.0.0.1:1", "m").unwrap();
     let error = c.start(Heartbeat::Manual).await.unwrap_err();
-    assert!(error.to_string().contains("etcd_driver.wasm"), "{error}");
-    assert!(error.to_string().contains("ROSTER_DRIVER_DIR"), "{error}");
+    assert!(error.to_string().contains("127.0.0.1:1"), "{error}");
+    assert!(!error.to_string().contains("driver component"), "{error}");
+}
+
+/// A component in the plugin directory takes the place of the built-in one. Run in a host
+/// process of its own, since the directory is named by its environment.
+#[test]
+fn a_component_in_the_driver_directory_replaces_the_built_in_one() {
+    let drivers = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        plugin("rust-evil-driver.wasm"),
+        drivers.path().join("file_driver.wasm"),
+    )
+    .unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", store.path().display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roster-probe"))
+        .args([url.as_str(), "m", "g"])
+        .env("ROSTER_DRIVER_DIR", drivers.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // The fixture ran (its report is the error), not the built-in file driver.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("write and read store/probe: ok"),
+        "{stderr}"
+    );
 }

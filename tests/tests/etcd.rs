@@ -1,4 +1,4 @@
-//! The conformance suite on `etcd3+http://`: the etcd driver component against a real
+//! The conformance suite on `etcd3+http://`: the built-in etcd driver against a real
 //! `etcd`, in real time (scaled), each test in a namespace of its own.
 
 use roster_tests::{Harness, conformance_suite};

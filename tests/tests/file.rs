@@ -1,4 +1,4 @@
-//! The conformance suite on `file://`: the file driver component on a temporary directory of
+//! The conformance suite on `file://`: the built-in file driver on a temporary directory of
 //! its own per test, in real time (scaled). Then several host processes on one directory:
 //! they see the same events in the same order while all of them write to it, and a host
 //! killed with SIGKILL has its members expire on the others.

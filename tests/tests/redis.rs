@@ -1,4 +1,4 @@
-//! The conformance suite on `redis://`: the Redis driver component against a real
+//! The conformance suite on `redis://`: the built-in Redis driver against a real
 //! `redis-server`, in real time (scaled), each test in a namespace of its own.
 
 use roster_tests::{Harness, conformance_suite};

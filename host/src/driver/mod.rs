@@ -14,6 +14,7 @@
 //!
 //! [`Coordinator`]: crate::Coordinator
 
+pub(crate) mod builtin;
 pub(crate) mod daemon;
 pub(crate) mod mirror;
 pub(crate) mod wasm;

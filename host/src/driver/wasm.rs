@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -103,12 +103,31 @@ impl DriverSpec {
 /// Environment variable naming the directory drivers are looked for in.
 pub const DRIVER_DIR_VARIABLE: &str = "ROSTER_DRIVER_DIR";
 
+/// Where a driver's component comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Source {
+    /// A file: named by the URL, or found in the plugin directory.
+    File(PathBuf),
+    /// Compiled into the host (see [`super::builtin`]), for the backend of this name.
+    BuiltIn(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::BuiltIn(name) => write!(f, "built-in {name} driver"),
+        }
+    }
+}
+
 impl DriverSpec {
     /// The component to run: the URL's `driver`, else `<name>_driver.wasm` in
-    /// `$ROSTER_DRIVER_DIR`, else in `drivers/` next to the running program.
-    fn component(&self) -> Result<PathBuf> {
+    /// `$ROSTER_DRIVER_DIR`, else in `drivers/` next to the running program, else the
+    /// built-in one.
+    fn source(&self) -> Result<Source> {
         if let Some(path) = &self.component {
-            return Ok(path.clone());
+            return Ok(Source::File(path.clone()));
         }
         let file = format!("{}_driver.wasm", self.name);
         let mut looked = Vec::new();
@@ -123,12 +142,20 @@ impl DriverSpec {
         for dir in dirs {
             let path = dir.join(&file);
             if path.is_file() {
-                return Ok(path);
+                return Ok(Source::File(path));
             }
             looked.push(path.display().to_string());
         }
+        if super::builtin::component(&self.name).is_some() {
+            return Ok(Source::BuiltIn(self.name.clone()));
+        }
+        let built_in = match super::builtin::missing_because() {
+            Some(reason) => format!("this build has no built-in drivers ({reason})"),
+            None => format!("no driver for {} is built in", self.name),
+        };
         Err(CoordinationError::Connection(format!(
-            "no {} driver component: looked for {}; name one with ?driver=PATH or set {DRIVER_DIR_VARIABLE}",
+            "no {} driver component: looked for {}, and {built_in}; name one with \
+             ?driver=PATH or set {DRIVER_DIR_VARIABLE}",
             self.name,
             looked.join(", ")
         )))
@@ -164,7 +191,7 @@ impl DriverSpec {
 struct Runtime {
     engine: Engine,
     linker: Linker<DriverData>,
-    loaded: Mutex<HashMap<PathBuf, bindings::DriverPre<DriverData>>>,
+    loaded: Mutex<HashMap<Source, bindings::DriverPre<DriverData>>>,
 }
 
 fn runtime() -> Result<&'static Runtime> {
@@ -206,18 +233,28 @@ fn runtime() -> Result<&'static Runtime> {
 }
 
 impl Runtime {
-    /// The pre-instantiated component at `path`, compiled once per process.
-    fn load(&self, path: &Path) -> Result<bindings::DriverPre<DriverData>> {
+    /// The pre-instantiated component from `source`, compiled once per process.
+    fn load(&self, source: &Source) -> Result<bindings::DriverPre<DriverData>> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(pre) = loaded.get(path) {
+        if let Some(pre) = loaded.get(source) {
             return Ok(pre.clone());
         }
         let failed = |what: &str, e: wasmtime::Error| {
-            CoordinationError::Connection(format!("driver {}: {what}: {e:#}", path.display()))
+            CoordinationError::Connection(format!("driver {source}: {what}: {e:#}"))
         };
-        let bytes = std::fs::read(path).map_err(|e| {
-            CoordinationError::Connection(format!("cannot read driver {}: {e}", path.display()))
-        })?;
+        let bytes: std::borrow::Cow<'static, [u8]> = match source {
+            Source::File(path) => std::fs::read(path)
+                .map_err(|e| {
+                    CoordinationError::Connection(format!(
+                        "cannot read driver {}: {e}",
+                        path.display()
+                    ))
+                })?
+                .into(),
+            Source::BuiltIn(name) => super::builtin::component(name)
+                .ok_or_else(|| CoordinationError::Connection(format!("no built-in {name} driver")))?
+                .into(),
+        };
         let component =
             Component::new(&self.engine, bytes).map_err(|e| failed("not a valid component", e))?;
         let pre = self
@@ -226,7 +263,7 @@ impl Runtime {
             .map_err(|e| failed("cannot be linked", e))?;
         let pre = bindings::DriverPre::new(pre)
             .map_err(|e| failed("does not export the driver world's backend", e))?;
-        loaded.insert(path.to_owned(), pre.clone());
+        loaded.insert(source.clone(), pre.clone());
         Ok(pre)
     }
 }
@@ -317,7 +354,7 @@ impl Slot {
     async fn ready(&mut self) -> Result<(&mut Store<DriverData>, &bindings::Driver)> {
         if self.instance.is_none() {
             let runtime = runtime()?;
-            let pre = runtime.load(&self.spec.component()?)?;
+            let pre = runtime.load(&self.spec.source()?)?;
             let (reach, options) = self.spec.resolve().await?;
             let mut store = Store::new(&runtime.engine, DriverData::new(&self.spec.name, &reach)?);
             store.limiter(|data| &mut data.limits);
