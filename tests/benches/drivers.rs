@@ -5,8 +5,9 @@
 //! - join and leave throughput for one client, one coordinator joining then leaving many
 //!   groups (tooz's "b2");
 //! - `get_members` of one group of 10 000 members (tooz's "f"), p50;
-//! - cross-host latency: a join made by one host until another host's change stream has it,
-//!   pushed by the driver's change feed (no polling), p50 / p99.
+//! - cross-host latency: a join made by one host until a handler on another host (a
+//!   `roster-probe` process) has taken it, pushed by the driver's change feed (no polling),
+//!   p50 / p99.
 //!
 //! tooz runs from a virtualenv of PyPI's `tooz` (made on first use under the target
 //! directory, or `ROSTER_TOOZ_PYTHON`), driving `tests/benches/tooz_bench.py` against the same
@@ -17,10 +18,20 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use roster::{Coordinator, Heartbeat, get_coordinator};
 use roster_tests::plugin;
+use roster_tests::probe::Probe;
 use roster_tests::servers::{ETCD_VARIABLE, EtcdServer, REDIS_VARIABLE, RedisServer};
+
+const PROBE: &str = env!("CARGO_BIN_EXE_roster-probe");
+
+/// Now, in nanoseconds since the Unix epoch: the clock both hosts share.
+fn unix_ns() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970");
+    u64::try_from(now.as_nanos()).expect("before 2554")
+}
 
 fn quick() -> bool {
     std::env::var_os("ROSTER_BENCH_QUICK").is_some()
@@ -88,24 +99,24 @@ async fn roster_figures(url: &str, groups: usize, members: usize) -> (Figures, D
         member.stop().await.expect("stop");
     }
 
-    // Cross-host: another coordinator's change stream (its own mirror would be shared in
-    // this process, so the watcher uses a second URL spelling of the same store: none
-    // exists; the stream is the mirror's feed, filled by the driver's blocking read).
-    let watcher = started(url, "bench-watcher").await;
-    let mut stream = watcher.subscribe(None).expect("subscribe");
+    // Cross-host: a join made here until a handler in another host process has taken it
+    // (a `roster-probe` running the `log-events` handler on the group; the call that
+    // delivered the join has returned). That host learns of the join from its own driver
+    // instance's change feed, pushed by the store, without polling.
     let lat = format!("lat-{run}");
-    client.create_group(&lat).await.expect("create");
-    let _ = stream.next().await;
+    let handler = plugin("rust-log-events.wasm");
+    let mut other_host = Probe::start_with_handler(PROBE, url, "bench-other", &lat, &handler);
     let joiner = started(url, "bench-joiner").await;
     let mut latencies = Vec::new();
     for _ in 0..if quick() { 50 } else { 1000 } {
-        let t = Instant::now();
+        let asked = unix_ns();
         joiner.join_group(&lat, "").await.expect("join");
-        // The join's event, then the leave's.
-        let _ = stream.next().await;
-        latencies.push(t.elapsed());
+        let joined = joiner.head_revision();
+        let handled = tokio::task::block_in_place(|| other_host.handled_at(joined));
+        latencies.push(Duration::from_nanos(handled.saturating_sub(asked)));
         joiner.leave_group(&lat).await.expect("leave");
-        let _ = stream.next().await;
+        let left = joiner.head_revision();
+        tokio::task::block_in_place(|| other_host.handled_at(left));
     }
     let p50 = percentile(&mut latencies, 0.5);
     let p99 = percentile(&mut latencies, 0.99);
@@ -217,17 +228,15 @@ fn report(backend: &str, roster: Figures, tooz: Option<Figures>, members: usize)
 /// Measure Roster and tooz on one backend and print the rows.
 async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, members: usize) {
     let namespace = format!("bench{}", uuid::Uuid::new_v4().simple());
-    let roster_url = format!(
-        "{scheme}://{address}?namespace={namespace}&driver={}",
-        plugin(&format!("rust-{backend}-driver.wasm")).display()
-    );
+    // The driver built into the host, as a user gets it.
+    let roster_url = format!("{scheme}://{address}?namespace={namespace}");
     let (roster, p50, p99) = roster_figures(&roster_url, groups, members).await;
     let tooz = tooz_python().and_then(|python| {
         tooz_figures(&python, &format!("{scheme}://{address}"), groups, members)
     });
     report(backend, roster, tooz, members);
     println!(
-        "{backend:<6} join -> another coordinator's stream p50 {:.3} ms, p99 {:.3} ms (pushed by the driver's feed, no polling)",
+        "{backend:<6} join -> handler on another host p50 {:.3} ms, p99 {:.3} ms (pushed by the driver's feed, no polling)",
         ms(p50),
         ms(p99)
     );

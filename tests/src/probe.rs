@@ -8,7 +8,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use roster::Event;
+use roster::{Event, Revision};
 
 /// How long a probe may take to join, or to print the next event.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -25,6 +25,9 @@ pub struct Probe {
     pub events: Vec<Event>,
     /// The errors its change stream reported so far (`HistoryLost`, ...), as displayed.
     pub errors: Vec<String>,
+    /// With a handler: each revision its handler had handled everything through, and when
+    /// (nanoseconds since the Unix epoch), in the order reported.
+    pub handled: Vec<(Revision, u64)>,
 }
 
 impl Probe {
@@ -34,8 +37,27 @@ impl Probe {
     /// # Panics
     /// When it cannot start or does not join within 20 s.
     pub fn start(exe: impl AsRef<Path>, url: &str, member: &str, group: &str) -> Self {
-        let mut child = Command::new(exe.as_ref())
-            .args([url, member, group])
+        Self::spawn(Command::new(exe.as_ref()).args([url, member, group]))
+    }
+
+    /// [`Probe::start`] with the handler component `handler` running on `group` in the
+    /// probe; [`Probe::handled_at`] tells when it has taken a change.
+    pub fn start_with_handler(
+        exe: impl AsRef<Path>,
+        url: &str,
+        member: &str,
+        group: &str,
+        handler: &Path,
+    ) -> Self {
+        Self::spawn(
+            Command::new(exe.as_ref())
+                .args([url, member, group])
+                .arg(handler),
+        )
+    }
+
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -59,6 +81,7 @@ impl Probe {
             lines,
             events: Vec::new(),
             errors: Vec::new(),
+            handled: Vec::new(),
         };
         let ready = probe.lines.recv_timeout(PATIENCE).expect("the probe joins");
         assert!(ready.starts_with("{\"ready\""), "{ready}");
@@ -74,20 +97,42 @@ impl Probe {
     pub fn read_until(&mut self, done: impl Fn(&[Event]) -> bool) -> &[Event] {
         let deadline = Instant::now() + PATIENCE;
         while !done(&self.events) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("probe stalled; events so far: {:?}", self.events));
-            if let Ok(Reported { error }) = serde_json::from_str(&line) {
-                self.errors.push(error);
-                continue;
-            }
-            let event: Event = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("probe printed {line:?}: {e}"));
-            self.events.push(event);
+            self.read_line(deadline);
         }
         &self.events
+    }
+
+    /// When the probe's handler had handled every change through `revision` (nanoseconds
+    /// since the Unix epoch).
+    ///
+    /// # Panics
+    /// As [`Probe::read_until`].
+    pub fn handled_at(&mut self, revision: Revision) -> u64 {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(&(_, at)) = self.handled.iter().find(|(r, _)| *r >= revision) {
+                return at;
+            }
+            self.read_line(deadline);
+        }
+    }
+
+    /// Read the next line into `events`, `errors` or `handled`.
+    fn read_line(&mut self, deadline: Instant) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = self
+            .lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("probe stalled; events so far: {:?}", self.events));
+        match serde_json::from_str(&line) {
+            Ok(Reported::Error { error }) => self.errors.push(error),
+            Ok(Reported::Handled { handled, unix_ns }) => self.handled.push((handled, unix_ns)),
+            Err(_) => {
+                let event: Event = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("probe printed {line:?}: {e}"));
+                self.events.push(event);
+            }
+        }
     }
 
     /// SIGKILL: no leave, no more heartbeats.
@@ -103,11 +148,15 @@ impl Drop for Probe {
     }
 }
 
-/// An error line of the probe: `{"error": "..."}`.
+/// A line of the probe that is not an event.
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Reported {
-    error: String,
+#[serde(untagged, deny_unknown_fields)]
+enum Reported {
+    /// `{"error": "..."}`: its change stream failed (`HistoryLost`, ...).
+    Error { error: String },
+    /// `{"handled": REVISION, "unix_ns": TIME}`: its handler had taken every change through
+    /// `REVISION` at `TIME`.
+    Handled { handled: Revision, unix_ns: u64 },
 }
 
 /// Whether `member` joined, among `events`.

@@ -115,6 +115,33 @@ fn in_groups(mut spec: HandlerSpec, groups: &[&str]) -> HandlerSpec {
     spec
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_revision_returns_once_the_handler_has_taken_it() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let handle = f.attach(spec("log", "rust-log-events.wasm")).await;
+    let member = f.join("workers", "w1", "").await;
+    let joined = member.head_revision();
+    tokio::time::timeout(PATIENCE, handle.wait_handled(joined))
+        .await
+        .expect("handled within the patience window");
+    // The call that delivered the join has returned: its log line is there already.
+    assert!(
+        handle
+            .logs()
+            .iter()
+            .any(|l| l.contains("w1 joined workers")),
+        "{:?}",
+        handle.logs()
+    );
+    assert!(handle.stats().handled_through >= joined);
+    // A revision nobody has made is not reached.
+    let later = tokio::time::timeout(Duration::from_millis(50), handle.wait_handled(joined + 1));
+    assert!(later.await.is_err());
+}
+
 // ----- one example per language: a join then a leave, in order, and its effect -----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

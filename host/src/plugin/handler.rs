@@ -40,8 +40,6 @@ const FIRST_QUARANTINE: Duration = Duration::from_secs(1);
 const LONGEST_QUARANTINE: Duration = Duration::from_secs(60);
 /// How often the plugin file is checked for a new version.
 const RELOAD_POLL: Duration = Duration::from_millis(250);
-/// How often `drain` looks at how far a handler has got.
-const DRAIN_POLL: Duration = Duration::from_millis(10);
 
 /// A handler to attach: which component, which events, with what grants and limits.
 #[derive(Clone, Debug)]
@@ -123,17 +121,19 @@ impl HandlerHandle {
         self.counters.logs()
     }
 
+    /// Wait until the handler has handled every change through `revision` (delivered it,
+    /// or skipped it as not its concern): the handler's call that took it has returned.
+    pub async fn wait_handled(&self, revision: Revision) {
+        self.counters.wait_handled(revision).await;
+    }
+
     /// Let the handler catch up to revision `until` (at most for `patience`), then detach
     /// it: how a host shutting down lets its plugins see the last changes. Returns whether
     /// it caught up.
     pub async fn drain(self, until: Revision, patience: Duration) -> bool {
-        let caught_up = tokio::time::timeout(patience, async {
-            while self.counters.update(|s| s.handled_through) < until {
-                tokio::time::sleep(DRAIN_POLL).await;
-            }
-        })
-        .await
-        .is_ok();
+        let caught_up = tokio::time::timeout(patience, self.wait_handled(until))
+            .await
+            .is_ok();
         self.detach().await;
         caught_up
     }
@@ -402,7 +402,7 @@ impl Actor {
     /// snapshot).
     fn advance_to(&mut self, next: Revision) {
         self.next = next;
-        self.counters.update(|s| s.handled_through = next - 1);
+        self.counters.handled_through(next - 1);
     }
 
     async fn resync(&mut self) -> bool {

@@ -132,6 +132,8 @@ const LOG_LINES_KEPT: usize = 200;
 #[derive(Debug)]
 pub(crate) struct Counters {
     pub(crate) inner: Mutex<CountersInner>,
+    /// [`PluginStats::handled_through`], for those waiting for it to reach a revision.
+    handled: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Debug)]
@@ -164,7 +166,21 @@ impl Counters {
                 latencies: VecDeque::with_capacity(LATENCY_WINDOW),
                 logs: VecDeque::with_capacity(LOG_LINES_KEPT),
             }),
+            handled: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Record that the plugin has handled everything through `revision`.
+    pub(crate) fn handled_through(&self, revision: u64) {
+        self.update(|s| s.handled_through = revision);
+        self.handled.send_replace(revision);
+    }
+
+    /// Wait until the plugin has handled everything through `revision`.
+    pub(crate) async fn wait_handled(&self, revision: u64) {
+        let mut handled = self.handled.subscribe();
+        // The sender lives as long as `self`, so this cannot fail while borrowed.
+        let _ = handled.wait_for(|through| *through >= revision).await;
     }
 
     pub(crate) fn update<T>(&self, f: impl FnOnce(&mut PluginStats) -> T) -> T {

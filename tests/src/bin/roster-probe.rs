@@ -1,22 +1,38 @@
-//! A host process for the multi-host tests: a coordinator on a backend URL that joins a group
-//! and prints every change to that group as a JSON line, until its stdin closes (then it
-//! stops, leaving the group) or it is killed.
+//! A host process for the multi-host tests and benchmarks: a coordinator on a backend URL
+//! that joins a group and prints every change to that group as a JSON line, until its stdin
+//! closes (then it stops, leaving the group) or it is killed.
 //!
-//! `roster-probe URL MEMBER GROUP` prints `{"ready": REVISION}` once it has joined, then one
-//! `Event` (the library's JSON form) per line.
+//! `roster-probe URL MEMBER GROUP [HANDLER.wasm]` prints `{"ready": REVISION}` once it has
+//! joined, then one `Event` (the library's JSON form) per line, and `{"error": "..."}` for an
+//! error of its change stream. With a handler component, it also runs that handler on the
+//! group and prints `{"handled": REVISION, "unix_ns": TIME}` each time the handler has taken
+//! every change through a newer revision (the wall-clock time it did).
 
 use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
-use roster::{CoordinationError, Heartbeat, get_coordinator};
+use roster::plugin::{HandlerSpec, PluginHost, PluginHostOptions};
+use roster::{CoordinationError, GroupId, Heartbeat, get_coordinator};
 use tokio::io::AsyncReadExt;
+
+/// Print one line at once, whole.
+fn emit(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
 
 #[tokio::main]
 async fn main() -> Result<(), CoordinationError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [url, member, group] = args.as_slice() else {
-        eprintln!("usage: roster-probe URL MEMBER GROUP");
-        std::process::exit(2);
+    let (url, member, group, handler) = match args.as_slice() {
+        [url, member, group] => (url, member, group, None),
+        [url, member, group, handler] => (url, member, group, Some(handler)),
+        _ => {
+            eprintln!("usage: roster-probe URL MEMBER GROUP [HANDLER.wasm]");
+            std::process::exit(2);
+        }
     };
     let coordinator = get_coordinator(url, member)?;
     coordinator.start(Heartbeat::Background).await?;
@@ -24,22 +40,44 @@ async fn main() -> Result<(), CoordinationError> {
     coordinator
         .join_group_create(group, member.as_bytes().to_vec())
         .await?;
-    println!("{{\"ready\": {}}}", coordinator.head_revision());
+    let _handler = match handler {
+        Some(path) => {
+            let host = PluginHost::new(PluginHostOptions::default())
+                .map_err(|e| CoordinationError::Connection(e.to_string()))?;
+            let mut spec = HandlerSpec::new("probe", path);
+            spec.groups = vec![GroupId::new(group)?];
+            let handle = coordinator
+                .attach_handler(&host, spec)
+                .await
+                .map_err(|e| CoordinationError::Connection(e.to_string()))?;
+            let handle = std::sync::Arc::new(handle);
+            let watching = std::sync::Arc::clone(&handle);
+            tokio::spawn(async move {
+                let mut through = watching.stats().handled_through;
+                loop {
+                    watching.wait_handled(through + 1).await;
+                    through = watching.stats().handled_through;
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+                    emit(&format!("{{\"handled\": {through}, \"unix_ns\": {now}}}"));
+                }
+            });
+            Some((host, handle))
+        }
+        None => None,
+    };
+    emit(&format!("{{\"ready\": {}}}", coordinator.head_revision()));
     let mut stdin = tokio::io::stdin();
     let mut byte = [0u8; 1];
     loop {
         tokio::select! {
             change = changes.next() => match change {
                 Some(Ok(event)) if event.group_id().as_str() == group => {
-                    let line = serde_json::to_string(&event).expect("events serialize");
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{line}");
-                    let _ = out.flush();
+                    emit(&serde_json::to_string(&event).expect("events serialize"));
                 }
                 Some(Ok(_)) => {}
-                Some(Err(error)) => {
-                    println!("{}", serde_json::json!({ "error": error.to_string() }));
-                }
+                Some(Err(error)) => emit(&serde_json::json!({ "error": error.to_string() }).to_string()),
                 None => break,
             },
             read = stdin.read(&mut byte) => {
