@@ -220,9 +220,21 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The history generation and head of `state`: where a watcher registered now starts.
-fn history_position(state: &crate::engine::State) -> (u64, Revision) {
-    (state.history.generation(), state.history.head())
+impl Coordinator {
+    /// The newest revision known to be in the store as of `state`: the history's head or,
+    /// on a driver's store, a newer one a change returned before the feed brought it.
+    fn known_head(&self, state: &crate::engine::State) -> Revision {
+        match &self.inner.remote {
+            Some(remote) => remote.mirror.known_head(state),
+            None => state.history.head(),
+        }
+    }
+
+    /// The history generation of `state` and the known head: where a watcher registered
+    /// now starts.
+    fn history_position(&self, state: &crate::engine::State) -> (u64, Revision) {
+        (state.history.generation(), self.known_head(state))
+    }
 }
 
 impl Coordinator {
@@ -597,9 +609,10 @@ impl Coordinator {
         self.op(|state, session| state.stand_down(session, group))
     }
 
-    /// The newest revision of the store.
+    /// The newest revision of the store this coordinator knows of: every change it made
+    /// is at or before it.
     pub fn head_revision(&self) -> Revision {
-        self.inner.engine.read(|state| state.history.head())
+        self.inner.engine.read(|state| self.known_head(state))
     }
 
     /// Every change from revision `from` on (from the next change when `None`), as an async
@@ -616,8 +629,9 @@ impl Coordinator {
             // The head is read when the queue reaches this point, not when the stream is
             // first polled (by then later calls may have run).
             let engine = Arc::clone(&self.inner.engine);
+            let mirror = Arc::clone(&remote.mirror);
             let head = remote.call(move |_, _| async move {
-                Ok((engine.read(|state| state.history.head()), None))
+                Ok((engine.read(|state| mirror.known_head(state)), None))
             });
             return Ok(EventStream::starting(
                 Arc::clone(&self.inner.engine),
@@ -631,7 +645,7 @@ impl Coordinator {
     fn watch(&self, group: &str, from: Option<Revision>, callback: Callback) -> Result<WatchId> {
         self.session()?;
         let (group_id, (generation, head)) = self.inner.engine.read(|state| {
-            Ok::<_, CoordinationError>((state.group_exists(group)?, history_position(state)))
+            Ok::<_, CoordinationError>((state.group_exists(group)?, self.history_position(state)))
         })?;
         let seen = from.map_or(head, |from| from.saturating_sub(1).min(head));
         Ok(lock(&self.inner.watchers).add(group_id, (generation, seen), callback))
@@ -737,7 +751,7 @@ impl Coordinator {
         let mut watchers = lock(&self.inner.watchers);
         if let Some(remote) = &self.inner.remote {
             let (group_id, head) = self.inner.engine.read(|state| {
-                Ok::<_, CoordinationError>((state.group_exists(group)?, history_position(state)))
+                Ok::<_, CoordinationError>((state.group_exists(group)?, self.history_position(state)))
             })?;
             // Queued, so it takes effect after this coordinator's earlier calls; its outcome
             // (the election) reaches the callback through `run_watchers`.
@@ -746,7 +760,7 @@ impl Coordinator {
         }
         let (group_id, head) = self.inner.engine.write(|state| {
             let group_id = state.group_exists(group)?;
-            let head = history_position(state);
+            let head = self.history_position(state);
             state.stand_for_election(session, group, tokio::time::Instant::now())?;
             Ok::<_, CoordinationError>((group_id, head))
         })?;

@@ -3,9 +3,12 @@
 //!
 //! On the embedded backend a call takes effect before it returns. A driver's calls travel, so
 //! to keep tooz's promise that a coordinator's operations take effect in call order, each call
-//! is queued when it is made and a worker task runs the queue in order. A call that changes
-//! the store completes only once the coordinator's mirror has the change, so what the caller
-//! does next (a read, a watch, `run_watchers`) sees it.
+//! is queued when it is made and a worker task runs the queue in order. A call that creates
+//! or deletes a group completes only once the coordinator's mirror has the change, so a watch
+//! registered next finds the group. A membership change (join, leave, capabilities,
+//! candidacy) completes when the store has made it, its revision noted in the mirror; reads go
+//! to the store, watches start after it, and `run_watchers` waits for the mirror to have
+//! everything first, so the caller sees its own changes either way, one round trip sooner.
 //!
 //! The coordinator also remembers what its member holds (groups with capabilities,
 //! candidacies). When the store turns out to be replaced (a server that came back without its
@@ -41,6 +44,15 @@ pub(super) struct Remote {
     holdings: Arc<Mutex<Holdings>>,
     /// Re-establishes the holdings when the mirror finds the store replaced.
     keeper: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// When a queued call that changed the store completes.
+#[derive(Clone, Copy, Debug)]
+enum Completion {
+    /// Once the mirror has the change.
+    Mirrored,
+    /// At once, the change's revision noted in the mirror as known.
+    Noted,
 }
 
 /// What the session's member holds in the store, as its own successful calls left it.
@@ -191,19 +203,26 @@ impl Remote {
         create: bool,
     ) -> Operation<()> {
         let holdings = Arc::clone(&self.holdings);
-        self.call(move |driver, session| async move {
+        // A group it may have created must be in the mirror before a watch is registered.
+        let completion = if create {
+            Completion::Mirrored
+        } else {
+            Completion::Noted
+        };
+        let join = move |driver: Arc<dyn Driver>, session: SessionKey| async move {
             let revision = driver
                 .join(&session, group.as_str(), capabilities.clone(), create)
                 .await?;
             lock(&holdings).groups.insert(group, capabilities);
             Ok(((), Some(revision)))
-        })
+        };
+        self.queue(join, completion)
     }
 
     /// Leave `group` and forget it.
     pub(super) fn leave(&self, group: GroupId) -> Operation<()> {
         let holdings = Arc::clone(&self.holdings);
-        self.call(move |driver, session| async move {
+        self.change(move |driver, session| async move {
             let left = driver.leave(&session, group.as_str()).await;
             if matches!(
                 left,
@@ -225,7 +244,7 @@ impl Remote {
         capabilities: Capabilities,
     ) -> Operation<()> {
         let holdings = Arc::clone(&self.holdings);
-        self.call(move |driver, session| async move {
+        self.change(move |driver, session| async move {
             let revision = driver
                 .update_capabilities(&session, group.as_str(), capabilities.clone())
                 .await?;
@@ -237,7 +256,7 @@ impl Remote {
     /// Stand for election in `group`, and remember it.
     pub(super) fn stand(&self, group: GroupId) -> Operation<()> {
         let holdings = Arc::clone(&self.holdings);
-        self.call(move |driver, session| async move {
+        self.change(move |driver, session| async move {
             let revision = driver.stand(&session, group.as_str()).await?;
             lock(&holdings).candidacies.insert(group);
             Ok(((), Some(revision)))
@@ -247,7 +266,7 @@ impl Remote {
     /// Withdraw from the election in `group`, and forget it.
     pub(super) fn withdraw(&self, group: GroupId) -> Operation<()> {
         let holdings = Arc::clone(&self.holdings);
-        self.call(move |driver, session| async move {
+        self.change(move |driver, session| async move {
             let withdrawn = driver.withdraw(&session, group.as_str()).await;
             lock(&holdings).candidacies.remove(&group);
             Ok(((), Some(withdrawn?)))
@@ -262,6 +281,26 @@ impl Remote {
         F: FnOnce(Arc<dyn Driver>, SessionKey) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(T, Option<Revision>)>> + Send + 'static,
     {
+        self.queue(call, Completion::Mirrored)
+    }
+
+    /// Queue `call`; the operation completes when it has run, the revision it returned
+    /// [noted](Mirror::note) as known.
+    fn change<T, F, Fut>(&self, call: F) -> Operation<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn Driver>, SessionKey) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(T, Option<Revision>)>> + Send + 'static,
+    {
+        self.queue(call, Completion::Noted)
+    }
+
+    fn queue<T, F, Fut>(&self, call: F, completion: Completion) -> Operation<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn Driver>, SessionKey) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(T, Option<Revision>)>> + Send + 'static,
+    {
         let (Ok(session), Some(queue)) = (self.session(), lock(&self.queue).clone()) else {
             return Operation::ready(Err(CoordinationError::NotStarted));
         };
@@ -269,9 +308,13 @@ impl Remote {
         let mirror = Arc::clone(&self.mirror);
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::pin(async move {
+            let generation = mirror.generation();
             let result = call(driver, session).await;
             if let Ok((_, Some(revision))) = &result {
-                mirror.catch_up(*revision).await;
+                match completion {
+                    Completion::Mirrored => mirror.catch_up(*revision).await,
+                    Completion::Noted => mirror.note(generation, *revision),
+                }
             }
             let _ = reply.send(result.map(|(value, _)| value));
         });

@@ -8,9 +8,11 @@
 //!
 //! The mirror is an [`Engine`] that never makes changes of its own, only records the store's,
 //! so everything that reads history (`run_watchers`, `subscribe`, handlers) works on a driver's
-//! store as on the embedded one. A change made through the coordinator completes only once the
-//! mirror has it (or after [`CATCH_UP_LIMIT`]), so a watch registered right after it starts
-//! from the right place. When the store says the history asked for is gone, or turns out to be
+//! store as on the embedded one. A group created or deleted through the coordinator completes
+//! only once the mirror has it (or after [`CATCH_UP_LIMIT`]), so a watch can be registered on
+//! it at once. A membership change completes as soon as the store has made it: its revision
+//! is [noted](Mirror::note) as known, so a watch registered right after it starts after it,
+//! and the event itself arrives with the feed, in order, for whoever reads the history. When the store says the history asked for is gone, or turns out to be
 //! a different store (a daemon restarted with an empty memory), the mirror starts over at the
 //! store's head: readers of the missing part are told [`HistoryLost`], never left with a gap.
 //!
@@ -48,6 +50,9 @@ pub(crate) struct Mirror {
     /// store is replaced.
     store: watch::Sender<String>,
     feed: Mutex<Option<JoinHandle<()>>>,
+    /// The newest revision a change made through this process returned, and the history
+    /// generation it belongs to: the store has it even when the feed has not brought it yet.
+    known: Mutex<(u64, Revision)>,
 }
 
 /// The mirrors of this process, by store: every coordinator of one store shares one, so a
@@ -80,6 +85,7 @@ impl Mirror {
             driver,
             store: watch::Sender::new(String::new()),
             feed: Mutex::new(None),
+            known: Mutex::new((0, 0)),
         })
     }
 
@@ -171,6 +177,34 @@ impl Mirror {
                 store = store_id,
                 "the change feed has not switched to the new store"
             );
+        }
+    }
+
+    /// The history generation the mirror is in.
+    pub(crate) fn generation(&self) -> u64 {
+        self.engine.read(|state| state.history.generation())
+    }
+
+    /// Record that the store has made revision `revision`, returned by a change made in
+    /// history `generation` (a change returned by a store since replaced counts for nothing).
+    pub(crate) fn note(&self, generation: u64, revision: Revision) {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.0 != generation {
+            *known = (generation, revision);
+        } else {
+            known.1 = known.1.max(revision);
+        }
+    }
+
+    /// The newest revision known to be in the store, as of `state` (the mirror's engine
+    /// state): its head, or a newer revision [noted](Mirror::note) in its generation.
+    pub(crate) fn known_head(&self, state: &crate::engine::State) -> Revision {
+        let head = state.history.head();
+        let known = *self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.0 == state.history.generation() {
+            head.max(known.1)
+        } else {
+            head
         }
     }
 
