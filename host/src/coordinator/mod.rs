@@ -751,7 +751,10 @@ impl Coordinator {
         let mut watchers = lock(&self.inner.watchers);
         if let Some(remote) = &self.inner.remote {
             let (group_id, head) = self.inner.engine.read(|state| {
-                Ok::<_, CoordinationError>((state.group_exists(group)?, self.history_position(state)))
+                Ok::<_, CoordinationError>((
+                    state.group_exists(group)?,
+                    self.history_position(state),
+                ))
             })?;
             // Queued, so it takes effect after this coordinator's earlier calls; its outcome
             // (the election) reaches the callback through `run_watchers`.
