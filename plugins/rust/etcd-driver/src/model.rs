@@ -904,6 +904,31 @@ impl<'a> Model<'a> {
             .collect()))
     }
 
+    /// The ids of `group`'s members: the keys under its prefix, without their values or
+    /// sessions (the sweep that starts every operation has removed every expired member).
+    /// `listed` is that range as read with the transaction's first read, usable unless the
+    /// sweep changed something.
+    pub fn member_ids(
+        &mut self,
+        group: &str,
+        listed: Vec<crate::etcd::KeyValue>,
+    ) -> Io<Result<Vec<String>>> {
+        if self.group(group)?.is_none() {
+            return Ok(Err(E::GroupNotCreated(group.into())));
+        }
+        let kvs = if self.tx.dirty() {
+            let prefix = self.tx.keys.members(group);
+            self.tx
+                .range(crate::etcd::RangeRequest::prefix(&prefix).keys_only())?
+        } else {
+            listed
+        };
+        Ok(Ok(kvs
+            .into_iter()
+            .filter_map(|kv| self.tx.keys.member_id(group, &kv.key))
+            .collect()))
+    }
+
     pub fn member_info(&mut self, group: &str, member: &str) -> Io<Result<MemberInfo>> {
         if self.group(group)?.is_none() {
             return Ok(Err(E::GroupNotCreated(group.into())));

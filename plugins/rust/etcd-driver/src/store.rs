@@ -355,13 +355,17 @@ impl Store {
         )
     }
 
-    /// The member ids of `group` (read as their infos: this store keeps them together).
+    /// The member ids of `group`: its member keys, listed (without values) by the same
+    /// read that opens the transaction.
     pub fn get_members(&mut self, group: &str) -> Result<Vec<String>> {
-        Ok(self
-            .get_members_info(group)?
-            .into_iter()
-            .map(|(member, _)| member)
-            .collect())
+        self.transact(
+            |k| vec![k.group(group)],
+            |k| vec![RangeRequest::prefix(&k.members(group)).keys_only()],
+            |model, answers| {
+                let listed = answers.into_iter().next().unwrap_or_default().kvs;
+                model.member_ids(group, listed)
+            },
+        )
     }
 
     pub fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
