@@ -9,26 +9,12 @@
 #[path = "../plugins/rust/build_guests.rs"]
 mod build_guests;
 
-use std::path::PathBuf;
-
 /// The built-in drivers, by package name (their components are `<name>_driver.wasm`).
 const DRIVERS: [&str; 3] = ["redis-driver", "etcd-driver", "file-driver"];
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"))
-        .parent()
-        .expect("host/ is inside the workspace")
-        .to_path_buf();
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
-    for watched in ["wit", "plugins/rust/Cargo.toml", "plugins/rust/Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", root.join(watched).display());
-    }
-    for driver in DRIVERS {
-        println!(
-            "cargo:rerun-if-changed={}",
-            root.join("plugins/rust").join(driver).display()
-        );
-    }
+    let (root, out) = build_guests::root_and_out();
+    build_guests::rerun_if_guests_change(&root, &DRIVERS);
     println!("cargo::rustc-check-cfg=cfg(roster_builtin_drivers)");
     let dir = out.join("drivers");
     let built = std::fs::create_dir_all(&dir)

@@ -37,31 +37,11 @@ struct Build {
 type Builder = fn(&Build) -> Outcome;
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"))
-        .parent()
-        .expect("tests/ is inside the workspace")
-        .to_path_buf();
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
+    let (root, out) = build_guests::root_and_out();
     let plugins = out.join("plugins");
     std::fs::create_dir_all(&plugins).expect("create the plugin output directory");
     let build = Build { root, out, plugins };
-
-    for watched in ["wit", "plugins/rust/Cargo.toml", "plugins/rust/Cargo.lock"] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            build.root.join(watched).display()
-        );
-    }
-    for krate in RUST_GUESTS {
-        println!(
-            "cargo:rerun-if-changed={}",
-            build
-                .root
-                .join("plugins/rust")
-                .join(krate.replace('_', "-"))
-                .display()
-        );
-    }
+    build_guests::rerun_if_guests_change(&build.root, &RUST_GUESTS);
     for watched in [
         "plugins/js/hash-ring.js",
         "plugins/js/build.mjs",

@@ -9,26 +9,12 @@
 #[path = "../plugins/rust/build_guests.rs"]
 mod build_guests;
 
-use std::path::PathBuf;
-
 /// The demo's handlers, by package name (their library names use `_`).
 const DEMO_GUESTS: [&str; 3] = ["log-events", "tally", "misbehave"];
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"))
-        .parent()
-        .expect("tui/ is inside the workspace")
-        .to_path_buf();
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
-    for watched in ["wit", "plugins/rust/Cargo.toml", "plugins/rust/Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", root.join(watched).display());
-    }
-    for guest in DEMO_GUESTS {
-        println!(
-            "cargo:rerun-if-changed={}",
-            root.join("plugins/rust").join(guest).display()
-        );
-    }
+    let (root, out) = build_guests::root_and_out();
+    build_guests::rerun_if_guests_change(&root, &DEMO_GUESTS);
     let dir = out.join("demo-plugins");
     let built = std::fs::create_dir_all(&dir)
         .map_err(|e| e.to_string())

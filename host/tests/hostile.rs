@@ -227,15 +227,19 @@ fn headers() -> impl Strategy<Value = Vec<(&'static str, String)>> {
     )
 }
 
+/// `cases` random cases, nothing persisted (a failure prints its minimal input).
+fn cases(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
 #[test]
 fn malformed_and_oversized_requests_get_json_errors() {
     let _daemon = target();
-    let config = ProptestConfig {
-        cases: 400,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    proptest!(config, |(
+    proptest!(cases(400), |(
         method in method(),
         path in path(),
         body in body(),
@@ -293,12 +297,7 @@ fn op() -> impl Strategy<Value = Op> {
 #[test]
 fn out_of_order_calls_are_refused_cleanly_and_leave_a_consistent_state() {
     let _daemon = target();
-    let config = ProptestConfig {
-        cases: 64,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    proptest!(config, |(ops in prop::collection::vec(op(), 1..40))| {
+    proptest!(cases(64), |(ops in prop::collection::vec(op(), 1..40))| {
         let prefix = common::uuid_like();
         let group = |g: usize| format!("{prefix}-g{g}");
         let mut slots: Vec<Option<(String, String)>> = vec![None; SLOTS];

@@ -9,6 +9,30 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The workspace root (the parent of the building crate's directory) and the build's
+/// `OUT_DIR`.
+pub fn root_and_out() -> (PathBuf, PathBuf) {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let root = manifest
+        .parent()
+        .expect("the crate is inside the workspace")
+        .to_path_buf();
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
+    (root, out)
+}
+
+/// Has cargo run the build script again when the WIT contract, the guest workspace's
+/// manifest or lock file, or one of the `guests` (package names) changes.
+pub fn rerun_if_guests_change(root: &Path, guests: &[&str]) {
+    for watched in ["wit", "plugins/rust/Cargo.toml", "plugins/rust/Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    for guest in guests {
+        let dir = root.join("plugins/rust").join(guest.replace('_', "-"));
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
+}
+
 /// The outcome of one build step: the error says what failed, in words.
 pub type Outcome = Result<(), String>;
 
