@@ -6,165 +6,22 @@
 //! lock file, plus a change log in segment files. See README.md for the layout, the locking
 //! and the change feed.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "roster:coordination/driver" });
-
 mod files;
 mod model;
 mod store;
 #[cfg(test)]
 mod tests;
 
-use std::cell::RefCell;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::time::{SystemTime, UNIX_EPOCH};
+pub use driver_kit::{exports, roster};
+pub(crate) use driver_kit::{now_ms, random, random_hex};
 
-use exports::roster::coordination::backend::{Feed, GroupSummary, Guest, SessionKey, StoreInfo};
-use roster::coordination::types::{CoordinationError, Leader, MemberInfo};
-
-use store::Store;
+use roster::coordination::types::CoordinationError;
 
 type Result<T> = std::result::Result<T, CoordinationError>;
 
-thread_local! {
-    /// The instance's store, once `open` has opened it.
-    static STORE: RefCell<Option<Store>> = const { RefCell::new(None) };
-}
-
-fn with_store<T>(call: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
-    STORE.with_borrow_mut(|store| match store {
-        Some(store) => call(store),
-        None => Err(CoordinationError::Connection(
-            "the file driver was called before open".into(),
-        )),
-    })
-}
-
 /// Log a warning through the host (a line on stderr where there is no host: native tests).
 pub(crate) fn log_warn(message: &str) {
-    #[cfg(target_arch = "wasm32")]
-    roster::coordination::logging::log(roster::coordination::logging::Level::Warn, message);
-    #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("file-driver: {message}");
+    driver_kit::log_warn("file-driver", message);
 }
 
-/// The wall clock in Unix milliseconds: every process on the machine shares it, so it is what
-/// deadlines are kept in.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// 64 random bits (std's hash keys come from the platform's random source).
-pub(crate) fn random() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u8(0);
-    hasher.finish()
-}
-
-/// 32 random hex digits.
-pub(crate) fn random_hex() -> String {
-    format!("{:016x}{:016x}", random(), random())
-}
-
-struct FileDriver;
-
-impl Guest for FileDriver {
-    fn open(options: Vec<(String, String)>) -> Result<()> {
-        let store = Store::open(&options)?;
-        STORE.with_borrow_mut(|slot| *slot = Some(store));
-        Ok(())
-    }
-
-    fn describe() -> Result<StoreInfo> {
-        with_store(Store::describe)
-    }
-
-    fn head() -> Result<u64> {
-        with_store(Store::head)
-    }
-
-    fn open_session(member: String, ttl_ms: u64) -> Result<SessionKey> {
-        with_store(|s| s.open_session(&member, ttl_ms))
-    }
-
-    fn close_session(session: SessionKey) -> Result<u64> {
-        with_store(|s| s.close_session(&session))
-    }
-
-    fn heartbeat(session: SessionKey) -> Result<u64> {
-        with_store(|s| s.heartbeat(&session))
-    }
-
-    fn create_group(group: String) -> Result<u64> {
-        with_store(|s| s.create_group(&group))
-    }
-
-    fn delete_group(group: String) -> Result<u64> {
-        with_store(|s| s.delete_group(&group))
-    }
-
-    fn groups() -> Result<Vec<String>> {
-        with_store(Store::groups)
-    }
-
-    fn group_summaries() -> Result<(u64, Vec<GroupSummary>)> {
-        with_store(Store::group_summaries)
-    }
-
-    fn join(
-        session: SessionKey,
-        group: String,
-        capabilities: Vec<u8>,
-        create: bool,
-    ) -> Result<u64> {
-        with_store(|s| s.join(&session, &group, &capabilities, create))
-    }
-
-    fn leave(session: SessionKey, group: String) -> Result<u64> {
-        with_store(|s| s.leave(&session, &group))
-    }
-
-    fn update_capabilities(
-        session: SessionKey,
-        group: String,
-        capabilities: Vec<u8>,
-    ) -> Result<u64> {
-        with_store(|s| s.update_capabilities(&session, &group, &capabilities))
-    }
-
-    fn get_members(group: String) -> Result<Vec<String>> {
-        with_store(|s| s.get_members(&group))
-    }
-
-    fn get_members_info(group: String) -> Result<Vec<(String, MemberInfo)>> {
-        with_store(|s| s.get_members_info(&group))
-    }
-
-    fn get_member_info(group: String, member: String) -> Result<MemberInfo> {
-        with_store(|s| s.get_member_info(&group, &member))
-    }
-
-    fn get_leader(group: String) -> Result<Option<Leader>> {
-        with_store(|s| s.get_leader(&group))
-    }
-
-    fn stand(session: SessionKey, group: String) -> Result<u64> {
-        with_store(|s| s.stand(&session, &group))
-    }
-
-    fn withdraw(session: SessionKey, group: String) -> Result<u64> {
-        with_store(|s| s.withdraw(&session, &group))
-    }
-
-    fn stand_down(session: SessionKey, group: String) -> Result<(bool, u64)> {
-        with_store(|s| s.stand_down(&session, &group))
-    }
-
-    fn changes(after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
-        with_store(|s| s.changes(after, max, wait_ms))
-    }
-}
-
-export!(FileDriver);
+driver_kit::export_driver!(store::Store, "file");

@@ -18,7 +18,7 @@ struct GroupTally {
 }
 
 thread_local! {
-    static GROUPS: RefCell<BTreeMap<String, GroupTally>> = RefCell::new(BTreeMap::new());
+    static GROUPS: RefCell<BTreeMap<String, GroupTally>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 struct Tally;

@@ -1,0 +1,200 @@
+//! What Roster's Rust driver guests share, so each driver crate holds only its store.
+//!
+//! - The bindings of the `roster:coordination/driver` world (`wit/driver.wit`), generated
+//!   once here: a driver crate re-exports [`exports`] and [`roster`] and names the types as
+//!   if it had generated them itself.
+//! - [`export_driver!`]: the component's exports, each forwarded to the driver's store type,
+//!   which `open` makes and keeps for the instance's lifetime.
+//! - The wall clock, randomness and a warning log that every driver needs, working natively
+//!   too (for the drivers' own tests against real servers).
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "roster:coordination/driver",
+    pub_export_macro: true,
+    export_macro_name: "export_driver_world",
+    default_bindings_module: "driver_kit",
+});
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The result of every driver call.
+pub type Result<T> = std::result::Result<T, roster::coordination::types::CoordinationError>;
+
+/// Log a warning through the host, or on stderr where there is no host (native tests);
+/// `driver` names the driver there.
+pub fn log_warn(driver: &str, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = driver;
+        roster::coordination::logging::log(roster::coordination::logging::Level::Warn, message);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{driver}: {message}");
+}
+
+/// The wall clock in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// 64 random bits (std's hash keys come from the platform's random source).
+pub fn random() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    hasher.finish()
+}
+
+/// 32 random hex digits.
+pub fn random_hex() -> String {
+    format!("{:016x}{:016x}", random(), random())
+}
+
+/// Export the driver world from a store type, named `$name` in errors: `open` makes the
+/// store with `<$store>::open(&options)` and every other call is forwarded to the method of
+/// the same name, with borrowed arguments. A call before `open` is a `connection` error.
+#[macro_export]
+macro_rules! export_driver {
+    ($store:ty, $name:literal) => {
+        thread_local! {
+            /// The instance's store, once `open` has made it.
+            static STORE: ::std::cell::RefCell<Option<$store>> =
+                const { ::std::cell::RefCell::new(None) };
+        }
+
+        fn with_store<T>(
+            call: impl FnOnce(&mut $store) -> $crate::Result<T>,
+        ) -> $crate::Result<T> {
+            STORE.with_borrow_mut(|store| match store {
+                Some(store) => call(store),
+                None => Err(
+                    $crate::roster::coordination::types::CoordinationError::Connection(
+                        concat!("the ", $name, " driver was called before open").into(),
+                    ),
+                ),
+            })
+        }
+
+        /// The component's exports.
+        struct ExportedDriver;
+
+        impl $crate::exports::roster::coordination::backend::Guest for ExportedDriver {
+            fn open(options: Vec<(String, String)>) -> $crate::Result<()> {
+                let store = <$store>::open(&options)?;
+                STORE.with_borrow_mut(|slot| *slot = Some(store));
+                Ok(())
+            }
+
+            fn describe()
+            -> $crate::Result<$crate::exports::roster::coordination::backend::StoreInfo> {
+                with_store(|s| s.describe())
+            }
+
+            fn head() -> $crate::Result<u64> {
+                with_store(|s| s.head())
+            }
+
+            fn open_session(member: String, ttl_ms: u64) -> $crate::Result<String> {
+                with_store(|s| s.open_session(&member, ttl_ms))
+            }
+
+            fn close_session(session: String) -> $crate::Result<u64> {
+                with_store(|s| s.close_session(&session))
+            }
+
+            fn heartbeat(session: String) -> $crate::Result<u64> {
+                with_store(|s| s.heartbeat(&session))
+            }
+
+            fn create_group(group: String) -> $crate::Result<u64> {
+                with_store(|s| s.create_group(&group))
+            }
+
+            fn delete_group(group: String) -> $crate::Result<u64> {
+                with_store(|s| s.delete_group(&group))
+            }
+
+            fn groups() -> $crate::Result<Vec<String>> {
+                with_store(|s| s.groups())
+            }
+
+            fn group_summaries() -> $crate::Result<(
+                u64,
+                Vec<$crate::exports::roster::coordination::backend::GroupSummary>,
+            )> {
+                with_store(|s| s.group_summaries())
+            }
+
+            fn join(
+                session: String,
+                group: String,
+                capabilities: Vec<u8>,
+                create: bool,
+            ) -> $crate::Result<u64> {
+                with_store(|s| s.join(&session, &group, &capabilities, create))
+            }
+
+            fn leave(session: String, group: String) -> $crate::Result<u64> {
+                with_store(|s| s.leave(&session, &group))
+            }
+
+            fn update_capabilities(
+                session: String,
+                group: String,
+                capabilities: Vec<u8>,
+            ) -> $crate::Result<u64> {
+                with_store(|s| s.update_capabilities(&session, &group, &capabilities))
+            }
+
+            fn get_members(group: String) -> $crate::Result<Vec<String>> {
+                with_store(|s| s.get_members(&group))
+            }
+
+            fn get_members_info(
+                group: String,
+            ) -> $crate::Result<Vec<(String, $crate::roster::coordination::types::MemberInfo)>>
+            {
+                with_store(|s| s.get_members_info(&group))
+            }
+
+            fn get_member_info(
+                group: String,
+                member: String,
+            ) -> $crate::Result<$crate::roster::coordination::types::MemberInfo> {
+                with_store(|s| s.get_member_info(&group, &member))
+            }
+
+            fn get_leader(
+                group: String,
+            ) -> $crate::Result<Option<$crate::roster::coordination::types::Leader>> {
+                with_store(|s| s.get_leader(&group))
+            }
+
+            fn stand(session: String, group: String) -> $crate::Result<u64> {
+                with_store(|s| s.stand(&session, &group))
+            }
+
+            fn withdraw(session: String, group: String) -> $crate::Result<u64> {
+                with_store(|s| s.withdraw(&session, &group))
+            }
+
+            fn stand_down(session: String, group: String) -> $crate::Result<(bool, u64)> {
+                with_store(|s| s.stand_down(&session, &group))
+            }
+
+            fn changes(
+                after: u64,
+                max: u32,
+                wait_ms: u64,
+            ) -> $crate::Result<$crate::exports::roster::coordination::backend::Feed> {
+                with_store(|s| s.changes(after, max, wait_ms))
+            }
+        }
+
+        $crate::export_driver_world!(ExportedDriver with_types_in $crate);
+    };
+}
