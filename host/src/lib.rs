@@ -45,6 +45,7 @@ pub mod wit;
 pub use coordinator::{
     Coordinator, Heartbeat, HeartbeatStatus, Operation, OperationFuture, WatchId, get_coordinator,
 };
+pub use driver::wasm::check_driver;
 pub use engine::state::{GroupSummary, Leader, MemberInfo};
 pub use engine::stream::EventStream;
 pub use error::{CoordinationError, IdKind, Result, UrlProblem};

@@ -515,6 +515,50 @@ async fn plugin_check_lists_a_components_imports_and_rejects_others() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_check_validates_a_driver_against_the_driver_world() {
+    if !built("rust") {
+        return;
+    }
+    let driver = plugin("rust-redis-driver.wasm");
+    let args = [
+        "plugin",
+        "check",
+        "--world",
+        "driver",
+        driver.to_str().unwrap(),
+    ];
+    let check = cli(&[], &args);
+    assert!(check.status.success(), "{}", stderr(&check));
+    let text = stdout(&check);
+    assert!(
+        text.contains("a valid roster:coordination/driver component"),
+        "{text}"
+    );
+    assert!(text.contains("roster:coordination/backend@0.1.0"), "{text}");
+
+    // A handler is not a driver, and a driver is not a handler.
+    let handler = plugin("rust-log-events.wasm");
+    let rejected = cli(
+        &[],
+        &[
+            "plugin",
+            "check",
+            "--world",
+            "driver",
+            handler.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(rejected.status.code(), Some(5), "{}", stderr(&rejected));
+    assert!(
+        stderr(&rejected).contains("backend"),
+        "{}",
+        stderr(&rejected)
+    );
+    let rejected = cli(&[], &["plugin", "check", driver.to_str().unwrap()]);
+    assert_eq!(rejected.status.code(), Some(5), "{}", stderr(&rejected));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_faults_show_in_the_plugin_status() {
     if !built("rust") {
         return;

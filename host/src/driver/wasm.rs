@@ -268,6 +268,23 @@ impl Runtime {
     }
 }
 
+/// Check the driver component at `path` as the host would load it: a valid component that
+/// links with what drivers are given (the logging import and WASI) and exports the driver
+/// world's `backend`. Returns its imports and exports, by name.
+///
+/// # Errors
+/// `Connection`, saying what is wrong with it.
+pub fn check_driver(path: &std::path::Path) -> Result<crate::plugin::ComponentReport> {
+    let runtime = runtime()?;
+    let pre = runtime.load(&Source::File(path.to_owned()))?;
+    let ty = pre.instance_pre().component().component_type();
+    let names = |items: &mut dyn Iterator<Item = &str>| items.map(str::to_owned).collect();
+    Ok(crate::plugin::ComponentReport {
+        imports: names(&mut ty.imports(&runtime.engine).map(|(name, _)| name)),
+        exports: names(&mut ty.exports(&runtime.engine).map(|(name, _)| name)),
+    })
+}
+
 /// The data of one driver instance's store.
 struct DriverData {
     name: Arc<str>,

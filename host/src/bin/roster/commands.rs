@@ -16,6 +16,17 @@ use crate::{Cli, Command, PluginCommand, exit, output};
 pub enum World {
     /// `roster:coordination/handler`: membership-event handlers.
     Handler,
+    /// `roster:coordination/driver`: backend drivers.
+    Driver,
+}
+
+impl World {
+    fn name(self) -> &'static str {
+        match self {
+            World::Handler => "roster:coordination/handler",
+            World::Driver => "roster:coordination/driver",
+        }
+    }
 }
 
 /// Run the command; returns the exit code.
@@ -112,15 +123,20 @@ async fn shutdown_signal() {
 }
 
 fn plugin_check(json: bool, file: &std::path::Path, world: World) -> u8 {
-    let World::Handler = world;
-    let host = match roster::plugin::PluginHost::new(roster::plugin::PluginHostOptions::default()) {
-        Ok(host) => host,
-        Err(error) => {
-            output::error(json, "plugin-host", &error.to_string());
-            return exit::FAILURE;
+    let checked = match world {
+        World::Handler => {
+            let options = roster::plugin::PluginHostOptions::default();
+            match roster::plugin::PluginHost::new(options) {
+                Ok(host) => host.check(file).map_err(|e| e.to_string()),
+                Err(error) => {
+                    output::error(json, "plugin-host", &error.to_string());
+                    return exit::FAILURE;
+                }
+            }
         }
+        World::Driver => roster::check_driver(file).map_err(|e| e.to_string()),
     };
-    match host.check(file) {
+    match checked {
         Ok(report) => {
             #[derive(Serialize)]
             struct Report<'a> {
@@ -132,7 +148,7 @@ fn plugin_check(json: bool, file: &std::path::Path, world: World) -> u8 {
             }
             let report = Report {
                 file,
-                world: "roster:coordination/handler",
+                world: world.name(),
                 valid: true,
                 imports: &report.imports,
                 exports: &report.exports,
@@ -151,7 +167,7 @@ fn plugin_check(json: bool, file: &std::path::Path, world: World) -> u8 {
             exit::OK
         }
         Err(error) => {
-            output::error(json, "invalid-component", &error.to_string());
+            output::error(json, "invalid-component", &error);
             exit::INVALID_COMPONENT
         }
     }
