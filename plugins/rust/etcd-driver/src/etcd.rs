@@ -210,11 +210,14 @@ pub enum RequestOp {
     DeleteRange(DeleteRangeRequest),
 }
 
-/// `key`'s modification revision equals `mod_revision` (0: the key does not exist).
+/// `key`'s modification revision equals `mod_revision` (0: the key does not exist); with a
+/// `range_end`, every key of `[key, range_end)` does (for 0: the range is empty).
 #[derive(Debug, Serialize)]
 pub struct Compare {
     #[serde(with = "b64_text")]
     pub key: String,
+    #[serde(with = "b64_text", skip_serializing_if = "String::is_empty")]
+    pub range_end: String,
     pub target: &'static str,
     pub result: &'static str,
     pub mod_revision: i64,
@@ -224,9 +227,18 @@ impl Compare {
     pub fn unchanged(key: String, mod_revision: i64) -> Self {
         Self {
             key,
+            range_end: String::new(),
             target: "MOD",
             result: "EQUAL",
             mod_revision,
+        }
+    }
+
+    /// No key in `[start, end)` exists.
+    pub fn empty(start: String, end: String) -> Self {
+        Self {
+            range_end: end,
+            ..Self::unchanged(start, 0)
         }
     }
 }
@@ -296,13 +308,7 @@ struct WatchEvent {
     #[serde(default, rename = "type")]
     kind: Option<String>,
     #[serde(default)]
-    kv: Option<WatchKv>,
-}
-
-#[derive(Debug, Deserialize)]
-struct WatchKv {
-    #[serde(default, deserialize_with = "number")]
-    mod_revision: i64,
+    kv: Option<KeyValue>,
 }
 
 /// A client of one etcd server's gateway.
@@ -387,9 +393,9 @@ impl Etcd {
         Ok(answer.id)
     }
 
-    /// Watch puts of `key` from revision `from` on, on a connection of the watch's own
-    /// (closing it cancels the watch).
-    pub fn watch(&self, key: &str, from: i64) -> EtcdResult<Watch> {
+    /// Watch puts of the keys in `[start, end)` from revision `from` on, on a connection of
+    /// the watch's own (closing it cancels the watch).
+    pub fn watch(&self, start: &str, end: &str, from: i64) -> EtcdResult<Watch> {
         #[derive(Serialize)]
         struct Create<'a> {
             create_request: CreateRequest<'a>,
@@ -398,12 +404,15 @@ impl Etcd {
         struct CreateRequest<'a> {
             #[serde(with = "b64_text")]
             key: &'a str,
+            #[serde(with = "b64_text")]
+            range_end: &'a str,
             start_revision: i64,
             filters: [&'static str; 1],
         }
         let request = Create {
             create_request: CreateRequest {
-                key,
+                key: start,
+                range_end: end,
                 start_revision: from,
                 filters: ["NODELETE"],
             },
@@ -428,7 +437,7 @@ impl Etcd {
     }
 }
 
-/// A watch of one key's puts, kept open between waits.
+/// A watch of a range's puts, kept open between waits.
 #[derive(Debug)]
 pub struct Watch {
     stream: Stream,
@@ -436,16 +445,17 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Wait until the key is put at a revision after `after` (puts up to `after` that the
-    /// stream still holds are passed over), or until `deadline`. Returns whether it was.
-    /// An error means the watch is done for (the caller drops it); a watch etcd canceled
-    /// (compacted past its start, or shutting down) is an error too.
-    pub fn wait_past(&mut self, after: i64, deadline: Instant) -> EtcdResult<bool> {
+    /// Wait until keys of the range are put at a revision after `after` (puts up to `after`
+    /// that the stream still holds are passed over), or until `deadline`. Returns the puts
+    /// of the first message that has any, in the order etcd made them, or none at
+    /// `deadline`. An error means the watch is done for (the caller drops it); a watch etcd
+    /// canceled (compacted past its start, or shutting down) is an error too.
+    pub fn wait_past(&mut self, after: i64, deadline: Instant) -> EtcdResult<Vec<KeyValue>> {
         let address = self.address.clone();
         let fail = |message: String| EtcdError::Connection(format!("etcd at {address}: {message}"));
         loop {
             let Some(line) = self.stream.next_line(deadline).map_err(&fail)? else {
-                return Ok(false);
+                return Ok(Vec::new());
             };
             let message: WatchMessage = serde_json::from_slice(&line).map_err(|e| {
                 fail(format!(
@@ -466,12 +476,15 @@ impl Watch {
             let Some(result) = message.result else {
                 continue;
             };
-            let put_past = result.events.iter().any(|e| {
-                e.kind.as_deref().is_none_or(|k| k == "PUT")
-                    && e.kv.as_ref().is_none_or(|kv| kv.mod_revision > after)
-            });
-            if put_past {
-                return Ok(true);
+            let puts: Vec<KeyValue> = result
+                .events
+                .into_iter()
+                .filter(|e| e.kind.as_deref().is_none_or(|k| k == "PUT"))
+                .filter_map(|e| e.kv)
+                .filter(|kv| kv.mod_revision > after)
+                .collect();
+            if !puts.is_empty() {
+                return Ok(puts);
             }
             if result.canceled {
                 return Err(fail(format!(

@@ -114,6 +114,18 @@ impl Keys {
         format!("{}deadlines/{:0DIGITS$}", self.prefix, ms.saturating_add(1))
     }
 
+    /// Whether `key` is in the deadline index.
+    pub fn is_deadline(&self, key: &str) -> bool {
+        key.starts_with(&self.deadlines())
+    }
+
+    /// Whether `key` is one `{ns}/head` guards: every write of it rewrites the head in the
+    /// same transaction (a group or a member).
+    pub fn is_guarded(&self, key: &str) -> bool {
+        key.strip_prefix(&self.prefix)
+            .is_some_and(|rest| rest.starts_with("groups/") || rest.starts_with("members/"))
+    }
+
     /// The deadline a deadline key names.
     pub fn deadline_of(&self, key: &str) -> Option<u64> {
         let rest = key.strip_prefix(&self.deadlines())?;

@@ -2,11 +2,13 @@
 //! with the same rules as the embedded backend, for every host that names the same
 //! `etcd3+http://HOST:PORT` and namespace.
 //!
-//! etcd is reached through its v3 JSON gateway over HTTP/1.1. Each operation reads one
-//! revision of the store and commits its writes in one etcd transaction that checks nothing
-//! it read has changed since (else it runs again), so it is atomic however many hosts share
-//! the cluster. The change history is one key per revision; `changes` waits for new ones
-//! with a watch. See README.md for the design and the key layout.
+//! etcd is reached through its v3 JSON gateway over HTTP/1.1. Each operation works on one
+//! revision of the store (for a writer, usually what its previous transaction left, with no
+//! read at all) and commits its writes in one etcd transaction that checks nothing it used
+//! has changed since (else it runs again on what the failed commit read back), so it is
+//! atomic however many hosts share the cluster. The change history is one key per
+//! revision; `changes` takes new ones from a watch. See README.md for the design and the
+//! key layout.
 
 mod etcd;
 mod http;

@@ -1,12 +1,13 @@
-//! The driver's operations: options, the transaction loop every operation runs in, and the
-//! change feed's wait on an etcd watch.
+//! The driver's operations: options, the transaction loop every operation runs in (with
+//! the instance's view of the store it starts from), and the change feed, which follows the
+//! log on an etcd watch.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::Result;
-use crate::etcd::{Etcd, RangeRequest, RangeResponse, Watch};
+use crate::etcd::{Etcd, KeyValue, RangeRequest, RangeResponse, Watch};
 use crate::exports::roster::coordination::backend::{
     ChangeBatch, Feed, GroupSummary, ResyncNeeded, SessionKey, StoreInfo,
 };
@@ -15,7 +16,7 @@ use crate::model::{EventDoc, GRACE_MS, Model, parse_session};
 use crate::roster::coordination::types::{
     CoordinationError, InvalidOptionValue, InvalidUrl, Leader, MemberInfo, UrlProblem,
 };
-use crate::tx::{Fail, Io, Tx, fail};
+use crate::tx::{Fail, Fresh, Io, Outcome, Snapshot, Tx, View, fail};
 
 /// The namespace when the URL names none.
 pub const DEFAULT_NAMESPACE: &str = "roster";
@@ -57,6 +58,22 @@ pub struct Store {
     grace: Option<(i64, Instant)>,
     /// The watch `changes` waits on, once it has waited.
     watch: Option<Watch>,
+    /// What the last transaction left (none before the first, or after a failure).
+    view: Option<View>,
+    /// Where `changes` follows the log from, while its watch has seen every change since
+    /// its last read.
+    following: Option<Following>,
+}
+
+/// `changes` following the log on its watch.
+#[derive(Debug)]
+struct Following {
+    /// The revision of the next log entry.
+    next: u64,
+    /// The etcd revision of the last read: the watch's puts after it are new.
+    revision: i64,
+    /// The earliest session deadline (Unix ms), as read then, or earlier since.
+    next_deadline: Option<u64>,
 }
 
 fn invalid_option(address: &str, name: &str, value: &str, expected: &str) -> CoordinationError {
@@ -107,6 +124,51 @@ fn lease(etcd: &mut Etcd, grace: &mut Option<(i64, Instant)>, keep_ms: u64) -> I
     }
     let seconds = i64::try_from(keep_ms.div_ceil(1000)).unwrap_or(i64::MAX / 2);
     etcd.grant(seconds + reuse).map_err(|e| fail(etcd, e))
+}
+
+/// How one attempt of a transaction ended.
+enum Attempt<T> {
+    /// The operation failed to reach etcd (nothing committed).
+    Failed(Result<T>),
+    /// Committed (or checked): the operation's answer (`None`: only a sweep's share of an
+    /// ending, go on), the store as it left it, and the head's modification revision it
+    /// started from.
+    Applied(Option<Result<T>>, Snapshot, i64),
+    /// A commit's check failed; what its failure branch read back.
+    Conflict(Fresh),
+}
+
+/// The most keys, and value bytes, a view keeps: beyond, it starts over from the last
+/// transaction's keys (it is memory of the instance's, and any key it lacks is only a guess
+/// away).
+const VIEW_KEYS: usize = 4096;
+const VIEW_BYTES: usize = 4 << 20;
+
+fn view_bytes(view: &Snapshot) -> usize {
+    view.entries
+        .iter()
+        .map(|(key, (value, _))| key.len() + value.as_ref().map_or(0, Vec::len))
+        .sum()
+}
+
+/// Make what a transaction left (`known`, having started from a head modified at
+/// `base_head_mod`) the instance's view. The previous view's keys stay when still right: all
+/// of them if the head was not rewritten between the two, else only those the head does not
+/// guard (always compared when used).
+fn remember(view: &mut Option<View>, keys: &Keys, mut known: Snapshot, base_head_mod: i64) {
+    if let Some(old) = view.take() {
+        let fits = old.entries.len() + known.entries.len() <= VIEW_KEYS
+            && view_bytes(&old) + view_bytes(&known) <= VIEW_BYTES;
+        let same_head = old.head_mod == base_head_mod;
+        if fits {
+            for (key, entry) in old.entries {
+                if same_head || !keys.is_guarded(&key) {
+                    known.entries.entry(key).or_insert(entry);
+                }
+            }
+        }
+    }
+    *view = Some(known);
 }
 
 /// The keys an operation by `session` on `group` reads: the session, the group, and the
@@ -173,6 +235,8 @@ impl Store {
             max_capabilities,
             grace: None,
             watch: None,
+            view: None,
+            following: None,
         };
         // Reach the server now, so a wrong address fails at open.
         store.head()?;
@@ -190,13 +254,20 @@ impl Store {
     /// since. `ranges` are read with the start of each attempt and given to `op`.
     /// A failed check (`Ok(Err(..))`) commits too (an expiry, or a once-only notice taken),
     /// except a `connection` error.
+    ///
+    /// `from_view`: an attempt starts from the instance's view when there is one (see
+    /// [`View`]), or from what the previous attempt's failed commit read back, instead of a
+    /// read of its own. Only for operations that read no ranges; worth it for those that
+    /// write, which commit (and so check what they used) anyway.
     fn transact<T>(
         &mut self,
+        from_view: bool,
         prefetch: impl Fn(&Keys) -> Vec<String>,
         ranges: impl Fn(&Keys) -> Vec<RangeRequest>,
         mut op: impl FnMut(&mut Model<'_>, Vec<RangeResponse>) -> Io<Result<T>>,
     ) -> Result<T> {
         let mut conflicts = 0;
+        let mut fresh: Option<Fresh> = None;
         loop {
             let now = now_ms();
             let Store {
@@ -205,18 +276,35 @@ impl Store {
                 history,
                 max_capabilities,
                 grace,
+                view,
                 watch: _,
+                following: _,
             } = self;
-            let mut reads = vec![RangeRequest::between(
-                keys.deadlines(),
-                keys.deadlines_after(now),
-            )];
-            reads.extend(ranges(keys));
-            let attempt = (|| -> Io<Option<Result<T>>> {
-                let (tx, mut answers) = Tx::begin(etcd, keys, prefetch(keys), reads)?;
-                let due = answers
-                    .remove(0)
-                    .kvs
+            let attempt = (|| -> Io<Attempt<T>> {
+                let (tx, due, answers) = match (fresh.take(), view.as_ref()) {
+                    (Some(fresh), _) if from_view => {
+                        let tx =
+                            Tx::resume(etcd, keys, fresh.snapshot, fresh.due_until, prefetch(keys));
+                        (tx, fresh.due, Vec::new())
+                    }
+                    (None, Some(view)) if from_view => (
+                        Tx::on_view(etcd, keys, view, prefetch(keys)),
+                        Vec::new(),
+                        Vec::new(),
+                    ),
+                    _ => {
+                        let mut reads = vec![RangeRequest::between(
+                            keys.deadlines(),
+                            keys.deadlines_after(now),
+                        )];
+                        reads.extend(ranges(keys));
+                        let (tx, mut answers) =
+                            Tx::begin(etcd, keys, prefetch(keys), reads, Some(now))?;
+                        let due = answers.remove(0).kvs;
+                        (tx, due, answers)
+                    }
+                };
+                let due = due
                     .into_iter()
                     .map(|kv| (kv.key, String::from_utf8_lossy(&kv.value).into_owned()))
                     .collect();
@@ -225,31 +313,49 @@ impl Store {
                 let out = if swept {
                     let out = op(&mut model, answers)?;
                     if matches!(out, Err(CoordinationError::Connection(_))) {
-                        return Ok(Some(out));
+                        return Ok(Attempt::Failed(out));
                     }
                     Some(out)
                 } else {
                     None
                 };
-                let committed = model
+                let outcome = model
                     .tx
-                    .commit(*history, |etcd, keep| lease(etcd, grace, keep))?;
-                match (committed, out) {
-                    (false, _) => Err(Fail::Retry),
-                    (true, out) => Ok(out),
-                }
+                    .commit(now, *history, |etcd, keep| lease(etcd, grace, keep))?;
+                Ok(match outcome {
+                    Outcome::Applied {
+                        known,
+                        base_head_mod,
+                    } => Attempt::Applied(out, known, base_head_mod),
+                    Outcome::Conflict(read_back) => Attempt::Conflict(read_back),
+                })
             })();
             match attempt {
-                Ok(Some(out)) => return out,
-                Ok(None) => conflicts = 0,
+                Ok(Attempt::Failed(out)) => return out,
+                Ok(Attempt::Applied(out, known, base_head_mod)) => {
+                    remember(view, keys, known, base_head_mod);
+                    if let Some(out) = out {
+                        return out;
+                    }
+                    conflicts = 0;
+                }
+                Ok(Attempt::Conflict(read_back)) => {
+                    fresh = Some(read_back);
+                    conflicts += 1;
+                }
                 Err(Fail::Connection(message)) => {
+                    *view = None;
                     return Err(CoordinationError::Connection(message));
                 }
                 Err(Fail::LeaseLost) => {
-                    self.grace = None;
+                    *grace = None;
                     conflicts += 1;
                 }
-                Err(Fail::Retry) => conflicts += 1,
+                Err(Fail::Retry) => {
+                    // A compacted revision: the view is too old to read at.
+                    *view = None;
+                    conflicts += 1;
+                }
             }
             if conflicts >= MAX_ATTEMPTS {
                 return Err(CoordinationError::Connection(format!(
@@ -261,19 +367,30 @@ impl Store {
         }
     }
 
-    /// [`Store::transact`] with the keys `op` is known to read fetched up front (it would
-    /// read them one by one otherwise), and no ranges.
+    /// [`Store::transact`] for an operation that writes (or may): from the view, with the
+    /// keys `op` is known to read fetched up front when it reads (it would read them one
+    /// by one otherwise), and no ranges.
     fn run<T>(
         &mut self,
         prefetch: impl Fn(&Keys) -> Vec<String>,
         mut op: impl FnMut(&mut Model<'_>) -> Io<Result<T>>,
     ) -> Result<T> {
-        self.transact(prefetch, |_| Vec::new(), |model, _| op(model))
+        self.transact(true, prefetch, |_| Vec::new(), |model, _| op(model))
+    }
+
+    /// [`Store::transact`] for an operation that only reads: one read of its own at the
+    /// start (with the keys `op` is known to read), which it needs no commit to trust.
+    fn read<T>(
+        &mut self,
+        prefetch: impl Fn(&Keys) -> Vec<String>,
+        mut op: impl FnMut(&mut Model<'_>) -> Io<Result<T>>,
+    ) -> Result<T> {
+        self.transact(false, prefetch, |_| Vec::new(), |model, _| op(model))
     }
 
     pub fn describe(&mut self) -> Result<StoreInfo> {
         let fresh = random_hex();
-        let (store_id, head, groups) = self.run(|k| vec![k.id()], |m| m.describe(&fresh))?;
+        let (store_id, head, groups) = self.read(|k| vec![k.id()], |m| m.describe(&fresh))?;
         Ok(StoreInfo {
             store_id,
             head,
@@ -282,7 +399,7 @@ impl Store {
     }
 
     pub fn head(&mut self) -> Result<u64> {
-        self.run(|_| Vec::new(), |m| Ok(Ok(m.tx.head_now())))
+        self.read(|_| Vec::new(), |m| Ok(Ok(m.tx.head_now())))
     }
 
     /// A session key names its member and TTL after a random part, so a session etcd has
@@ -316,11 +433,11 @@ impl Store {
     }
 
     pub fn groups(&mut self) -> Result<Vec<String>> {
-        self.run(|_| Vec::new(), |m| m.groups().map(Ok))
+        self.read(|_| Vec::new(), |m| m.groups().map(Ok))
     }
 
     pub fn group_summaries(&mut self) -> Result<(u64, Vec<GroupSummary>)> {
-        self.run(|_| Vec::new(), |m| m.group_summaries())
+        self.read(|_| Vec::new(), |m| m.group_summaries())
     }
 
     pub fn join(
@@ -369,18 +486,18 @@ impl Store {
     }
 
     pub fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
-        self.run(|k| vec![k.group(group)], |m| m.members_info(group))
+        self.read(|k| vec![k.group(group)], |m| m.members_info(group))
     }
 
     pub fn get_member_info(&mut self, group: &str, member: &str) -> Result<MemberInfo> {
-        self.run(
+        self.read(
             |k| vec![k.group(group), k.member(group, member)],
             |m| m.member_info(group, member),
         )
     }
 
     pub fn get_leader(&mut self, group: &str) -> Result<Option<Leader>> {
-        self.run(|k| vec![k.group(group)], |m| m.leader(group))
+        self.read(|k| vec![k.group(group)], |m| m.leader(group))
     }
 
     pub fn stand(&mut self, session: &str, group: &str) -> Result<u64> {
@@ -401,17 +518,27 @@ impl Store {
         self.run(|k| vec![k.group(group)], |m| m.stand_down(session, group))
     }
 
-    /// The events after `after`: read with the start of a transaction (which first expires
-    /// whatever is due, and commits that before reading again). When there are none yet,
-    /// wait for `{ns}/head` to be put after the revision read at, for at most `wait_ms` in
-    /// all and never past the next session deadline, then read again. So a member expires on time
-    /// even when no one calls, and this call reports it.
+    /// The events after `after`. While this instance follows the log (its last answer
+    /// ended at `after`, and its watch has seen every change since), they are what the
+    /// watch brings. Otherwise they are read with the start of a transaction (which first
+    /// expires whatever is due, and commits that before reading again), and when there are
+    /// none yet the call follows the watch from there. It waits for at most `wait_ms` in all
+    /// and never past the next session deadline: then it reads again, and so a member
+    /// expires on time even when no one calls, and this call reports it.
     pub fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
         let until = Instant::now() + Duration::from_millis(wait_ms);
         let from = after.saturating_add(1).max(1);
         let fetch = i64::from(max.min(MAX_FETCH));
+        let following = self.following.take().filter(|f| f.next == from);
+        if let Some(following) = following
+            && max > 0
+            && let Some(batch) = self.follow(following, fetch, until)?
+        {
+            return Ok(Feed::Events(batch));
+        }
         loop {
             let read = self.transact(
+                false,
                 |_| Vec::new(),
                 |keys| {
                     vec![
@@ -483,38 +610,124 @@ impl Store {
                     next_deadline,
                 }) => (batch, revision, next_deadline),
             };
+            // The answer holds the log up to the head (or nothing was there): the watch can
+            // take over from the revision read at.
+            let next = from + batch.events.len() as u64;
+            let following =
+                (batch.events.is_empty() || next == batch.head + 1).then_some(Following {
+                    next,
+                    revision,
+                    next_deadline,
+                });
             let left = until.saturating_duration_since(Instant::now());
             if !batch.events.is_empty() || max == 0 || left.is_zero() {
+                self.following = following;
                 return Ok(Feed::Events(batch));
             }
-            // Wake at the next deadline at the latest (a due key at 0, an ending under way,
-            // is carried on by the next read at once).
-            let wake = next_deadline.map_or(left, |ms| {
-                left.min(Duration::from_millis(ms.saturating_sub(now_ms())))
-                    .max(Duration::from_millis(1))
-            });
-            self.wait_past(revision, Instant::now() + wake)?;
+            let Some(following) = following else { continue };
+            // Else read again: at the end of the wait that answers whatever it finds.
+            if let Some(batch) = self.follow(following, fetch, until)? {
+                return Ok(Feed::Events(batch));
+            }
         }
     }
 
-    /// Wait until `{ns}/head` is put after etcd revision `revision` (every change to the
-    /// change log puts it), or until `deadline`. The watch is made on the first wait, from
-    /// the revision after `revision`, and kept open for the next ones: puts it holds from
-    /// before a later read are passed over. A watch that fails is dropped and the caller
-    /// reads again (which makes a new one next time, or reports the server unreachable).
-    fn wait_past(&mut self, revision: i64, deadline: Instant) -> Result<()> {
+    /// Wait on the watch for the log entries after `following.next - 1`, at most until
+    /// `until` and never past the next deadline. Returns them (at most `fetch`; the newest
+    /// is the head) when they follow on without a gap, and follows on from there.
+    /// `None` when the caller must read: the wait is over, a deadline is due, the watch
+    /// failed, or what came does not follow on (a gap, a trimmed log, a replaced store, an
+    /// entry this driver cannot read).
+    fn follow(
+        &mut self,
+        mut following: Following,
+        fetch: i64,
+        until: Instant,
+    ) -> Result<Option<ChangeBatch>> {
+        loop {
+            let now = now_ms();
+            let left = until.saturating_duration_since(Instant::now());
+            let due = following.next_deadline.is_some_and(|ms| ms <= now);
+            if due || left.is_zero() {
+                return Ok(None);
+            }
+            let wake = following
+                .next_deadline
+                .map_or(left, |ms| left.min(Duration::from_millis(ms - now)));
+            let arrived = self.wait_past(following.revision, Instant::now() + wake)?;
+            if self.watch.is_none() {
+                return Ok(None);
+            }
+            let (deadlines, entries): (Vec<KeyValue>, Vec<KeyValue>) = arrived
+                .into_iter()
+                .partition(|kv| self.keys.is_deadline(&kv.key));
+            // A session's new deadline may come before the earliest one known (a deadline
+            // that moved later only wakes this a little early).
+            for kv in &deadlines {
+                if let Some(ms) = self.keys.deadline_of(&kv.key) {
+                    following.next_deadline =
+                        Some(following.next_deadline.map_or(ms, |d| d.min(ms)));
+                }
+            }
+            if entries.is_empty() {
+                continue;
+            }
+            let fetch = usize::try_from(fetch).unwrap_or(usize::MAX);
+            let Some(batch) = self.log_entries(following.next, &entries) else {
+                return Ok(None);
+            };
+            if batch.events.len() <= fetch {
+                following.next = batch.head + 1;
+                self.following = Some(following);
+                return Ok(Some(batch));
+            }
+            // More than asked for: the rest is read by the next call.
+            let ChangeBatch { mut events, head } = batch;
+            events.truncate(fetch);
+            return Ok(Some(ChangeBatch { events, head }));
+        }
+    }
+
+    /// Log entries a watch brought, as a batch, when they follow on from `from` without a
+    /// gap and are all readable.
+    fn log_entries(&self, from: u64, entries: &[KeyValue]) -> Option<ChangeBatch> {
+        let mut events = Vec::with_capacity(entries.len());
+        for (kv, revision) in entries.iter().zip(from..) {
+            if self.keys.event_revision(&kv.key) != Some(revision) {
+                return None;
+            }
+            let doc: EventDoc = serde_json::from_slice(&kv.value).ok()?;
+            events.push(doc.event().ok()?);
+        }
+        let head = from + entries.len() as u64 - 1;
+        Some(ChangeBatch { events, head })
+    }
+
+    /// Wait until deadline keys or log entries are put after etcd revision `revision`, or
+    /// until `deadline`; returns the puts of the first change that has any (one commit's),
+    /// with their values, and nothing at `deadline`. The watch covers both ranges (the
+    /// deadline index sorts right before the log, and nothing sorts between), is made on the
+    /// first wait, from the revision after `revision`, and is kept open for the next ones:
+    /// puts it holds from before a later read are passed over. A watch that fails is dropped
+    /// (so `self.watch` is `None` after it), and the caller reads again (which makes a new
+    /// one next time, or reports the server unreachable).
+    fn wait_past(&mut self, revision: i64, deadline: Instant) -> Result<Vec<KeyValue>> {
         if self.watch.is_none() {
+            let end = crate::etcd::prefix_end(&self.keys.events());
             let watch = self
                 .etcd
-                .watch(&self.keys.head(), revision + 1)
+                .watch(&self.keys.deadlines(), &end, revision + 1)
                 .map_err(|e| CoordinationError::Connection(e.message()))?;
             self.watch = Some(watch);
         }
         let watch = self.watch.as_mut().expect("made above");
-        if let Err(error) = watch.wait_past(revision, deadline) {
-            crate::log_warn(&format!("{}; watching again", error.message()));
-            self.watch = None;
+        match watch.wait_past(revision, deadline) {
+            Ok(arrived) => Ok(arrived),
+            Err(error) => {
+                crate::log_warn(&format!("{}; watching again", error.message()));
+                self.watch = None;
+                Ok(Vec::new())
+            }
         }
-        Ok(())
     }
 }

@@ -700,3 +700,43 @@ fn an_unreachable_server_is_a_connection_error_naming_it() {
     ];
     assert!(matches!(Store::open(&bad), Err(E::InvalidUrl(_))));
 }
+
+#[test]
+fn writes_from_a_stale_view_see_other_hosts_changes_and_due_expiries() {
+    let Some(address) = address() else { return };
+    let ns = namespace();
+    let mut a = open(&address, &ns, &[]);
+    let mut b = open(&address, &ns, &[]);
+    let sa = a.open_session("a", 60_000).unwrap();
+    a.create_group("g").unwrap();
+    a.join(&sa, "g", b"", false).unwrap();
+    // `b` changes the group `a` holds in its view: `a`'s next write must see that.
+    let sb = b.open_session("b", 60_000).unwrap();
+    b.join(&sb, "g", b"", false).unwrap();
+    let sc = a.open_session("c", 60_000).unwrap();
+    a.join(&sc, "g", b"", false).unwrap();
+    let (_, summaries) = b.group_summaries().unwrap();
+    assert_eq!(summaries[0].members, 3);
+    assert_same!(
+        a.join(&sb, "g", b"", false),
+        Err::<u64, _>(E::MemberAlreadyExist(member_ref("g", "b")))
+    );
+    // A session of `b` expires: `a`'s next write, from its view, expires it first.
+    let short = b.open_session("short", 200).unwrap();
+    b.join(&short, "g", b"", false).unwrap();
+    let before = b.head().unwrap();
+    thread::sleep(Duration::from_millis(300));
+    a.leave(&sc, "g").unwrap();
+    let after = all_events(&mut b, before);
+    assert_eq!(kinds(&after), ["member-left", "member-left"]);
+    let Ev::MemberLeft(expired) = &after[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (expired.member_id.as_str(), expired.reason),
+        ("short", LeaveReason::Expired)
+    );
+    let members = a.get_members("g").unwrap();
+    assert_eq!(members.len(), 2, "{members:?}");
+    flush(&address, &ns);
+}

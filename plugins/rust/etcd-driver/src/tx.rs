@@ -9,12 +9,19 @@
 //! - Every other key read with [`Tx::get`]`(key, true)` (sessions, the store id) is unchanged
 //!   too: those are written without touching `{ns}/head` (a heartbeat), always after being
 //!   read by the same transaction, so they are compared one by one.
+//! - Every key taken to be absent without being read is still absent.
+//! - No session deadline is due that the transaction did not read as due.
+//!
+//! A transaction starts from one of three [`Snapshot`]s: a read of its own (one round trip),
+//! what a failed commit read back in its failure branch, or the instance's [`View`], what the
+//! previous transaction left (no round trip at all). Whatever it starts from, the commit's
+//! compares make it apply only to the store it read, so all three are equally safe.
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::etcd::{
     Compare, DeleteRangeRequest, Etcd, EtcdError, KeyValue, PutRequest, RangeRequest,
-    RangeResponse, RequestOp, TxnRequest,
+    RangeResponse, RequestOp, ResponseOp, TxnRequest,
 };
 use crate::keys::Keys;
 
@@ -64,6 +71,50 @@ enum Write {
     Delete,
 }
 
+/// A key's value (if any) and modification revision (0 if none).
+pub type Entry = (Option<Vec<u8>>, i64);
+
+/// The store at one etcd revision, as far as some reads (and the writes that followed) tell.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The etcd revision it holds at.
+    pub revision: i64,
+    /// `{ns}/head`: the newest Roster revision, and its modification revision.
+    pub head: u64,
+    pub head_mod: i64,
+    /// Keys known, with their values at `revision`.
+    pub entries: HashMap<String, Entry>,
+}
+
+/// What the instance knows of the store since its last transaction: a [`Snapshot`] whose
+/// entries were right when that transaction ended. Keys `{ns}/head` guards are still right
+/// while its modification revision is `head_mod`; the others (sessions, the store id) are
+/// always compared when used, so a stale one only costs a retry.
+pub type View = Snapshot;
+
+/// What a failed commit read back at its own revision, for the next attempt: `{ns}/head`, the
+/// keys the attempt used, and the deadlines due at `due_until`.
+#[derive(Debug)]
+pub struct Fresh {
+    pub snapshot: Snapshot,
+    pub due: Vec<KeyValue>,
+    pub due_until: u64,
+}
+
+/// How a commit ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Applied (or checked, with nothing to apply). `known`: the store as the transaction
+    /// leaves it; `base_head_mod`: `{ns}/head`'s modification revision it started from.
+    Applied { known: Snapshot, base_head_mod: i64 },
+    /// Something it read changed (or a key taken to be absent exists, or a deadline is due):
+    /// nothing was written. With what the failure branch read.
+    Conflict(Fresh),
+}
+
+/// Most requests etcd takes in one branch of a transaction (`--max-txn-ops` by default).
+const MAX_TXN_OPS: usize = 128;
+
 /// An operation's view of the store and its pending changes.
 pub struct Tx<'a> {
     etcd: &'a mut Etcd,
@@ -74,7 +125,15 @@ pub struct Tx<'a> {
     pub head: u64,
     head_mod: i64,
     /// Keys read, at `revision`: value (if any) and modification revision (0 if none).
-    cache: HashMap<String, (Option<Vec<u8>>, i64)>,
+    cache: HashMap<String, Entry>,
+    /// Started from the instance's view: keys not read yet come from it, and a key it does
+    /// not know is taken to be absent (and compared as such) instead of read.
+    view: Option<&'a View>,
+    /// The deadlines read as due were every one up to this instant (Unix ms); `None`: none
+    /// were read, the commit checks that none is due.
+    due_until: Option<u64>,
+    /// Keys a failed commit reads back besides those used (the operation's known ones).
+    prefetch: Vec<String>,
     /// Keys whose modification revision the commit compares.
     compared: BTreeMap<String, i64>,
     writes: BTreeMap<String, Write>,
@@ -84,15 +143,45 @@ pub struct Tx<'a> {
     events: Vec<Vec<u8>>,
 }
 
+/// `{ns}/head`'s value and modification revision, from its range answer.
+fn parse_head(etcd: &Etcd, keys: &Keys, answer: Option<RangeResponse>) -> Io<(u64, i64)> {
+    match answer.and_then(|r| r.kvs.into_iter().next()) {
+        Some(kv) => {
+            let head = std::str::from_utf8(&kv.value)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| {
+                    Fail::Connection(format!(
+                        "etcd at {}: {} is not a revision (is this namespace written by another program?)",
+                        etcd.address(),
+                        keys.head()
+                    ))
+                })?;
+            Ok((head, kv.mod_revision))
+        }
+        None => Ok((0, 0)),
+    }
+}
+
+/// One key's entry, from its range answer.
+fn entry(answer: Option<RangeResponse>) -> Entry {
+    match answer.and_then(|r| r.kvs.into_iter().next()) {
+        Some(kv) => (Some(kv.value), kv.mod_revision),
+        None => (None, 0),
+    }
+}
+
 impl<'a> Tx<'a> {
     /// Start at etcd's current revision: read `{ns}/head`, the keys of `prefetch` (as
     /// [`Tx::get`] would) and `ranges` there, in one round trip. Returns the transaction and
-    /// the ranges' answers.
+    /// the ranges' answers. `due_until`: the instant up to which the first range reads the
+    /// due deadlines, if it does.
     pub fn begin(
         etcd: &'a mut Etcd,
         keys: &'a Keys,
         prefetch: Vec<String>,
         ranges: Vec<RangeRequest>,
+        due_until: Option<u64>,
     ) -> Io<(Self, Vec<RangeResponse>)> {
         let mut success = vec![RequestOp::Range(RangeRequest::key(keys.head()))];
         success.extend(
@@ -107,54 +196,75 @@ impl<'a> Tx<'a> {
         };
         let answer = etcd.txn(&request).map_err(|e| fail(etcd, e))?;
         let mut responses = answer.responses.into_iter().map(|r| r.response_range);
-        let head_kv = responses
-            .next()
-            .flatten()
-            .and_then(|r| r.kvs.into_iter().next());
-        let (head, head_mod) = match head_kv {
-            Some(kv) => {
-                let head = std::str::from_utf8(&kv.value)
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| {
-                        Fail::Connection(format!(
-                            "etcd at {}: {} is not a revision (is this namespace written by another program?)",
-                            etcd.address(),
-                            keys.head()
-                        ))
-                    })?;
-                (head, kv.mod_revision)
-            }
-            None => (0, 0),
-        };
+        let (head, head_mod) = parse_head(etcd, keys, responses.next().flatten())?;
         let mut cache = HashMap::with_capacity(prefetch.len());
-        for key in prefetch {
-            let entry = match responses
-                .next()
-                .flatten()
-                .and_then(|r| r.kvs.into_iter().next())
-            {
-                Some(kv) => (Some(kv.value), kv.mod_revision),
-                None => (None, 0),
-            };
-            cache.insert(key, entry);
+        for key in &prefetch {
+            cache.insert(key.clone(), entry(responses.next().flatten()));
         }
         let rest: Vec<RangeResponse> = responses.map(Option::unwrap_or_default).collect();
+        let snapshot = Snapshot {
+            revision: answer.header.revision,
+            head,
+            head_mod,
+            entries: cache,
+        };
         Ok((
-            Self {
-                revision: answer.header.revision,
-                etcd,
-                keys,
-                head,
-                head_mod,
-                cache,
-                compared: BTreeMap::new(),
-                writes: BTreeMap::new(),
-                guarded: false,
-                events: Vec::new(),
-            },
+            Self::on(etcd, keys, snapshot, None, due_until, prefetch),
             rest,
         ))
+    }
+
+    /// Start from what a failed commit read back (no round trip).
+    pub fn resume(
+        etcd: &'a mut Etcd,
+        keys: &'a Keys,
+        fresh: Snapshot,
+        due_until: u64,
+        prefetch: Vec<String>,
+    ) -> Self {
+        Self::on(etcd, keys, fresh, None, Some(due_until), prefetch)
+    }
+
+    /// Start from the instance's view (no round trip): the commit checks all of it that the
+    /// operation uses, and that no deadline is due.
+    pub fn on_view(
+        etcd: &'a mut Etcd,
+        keys: &'a Keys,
+        view: &'a View,
+        prefetch: Vec<String>,
+    ) -> Self {
+        let at = Snapshot {
+            revision: view.revision,
+            head: view.head,
+            head_mod: view.head_mod,
+            entries: HashMap::new(),
+        };
+        Self::on(etcd, keys, at, Some(view), None, prefetch)
+    }
+
+    fn on(
+        etcd: &'a mut Etcd,
+        keys: &'a Keys,
+        at: Snapshot,
+        view: Option<&'a View>,
+        due_until: Option<u64>,
+        prefetch: Vec<String>,
+    ) -> Self {
+        Self {
+            etcd,
+            keys,
+            revision: at.revision,
+            head: at.head,
+            head_mod: at.head_mod,
+            cache: at.entries,
+            view,
+            due_until,
+            prefetch,
+            compared: BTreeMap::new(),
+            writes: BTreeMap::new(),
+            guarded: false,
+            events: Vec::new(),
+        }
     }
 
     pub fn address(&self) -> &str {
@@ -169,14 +279,7 @@ impl<'a> Tx<'a> {
     /// commit checks that the key did not change since.
     pub fn get(&mut self, key: &str, compare: bool) -> Io<Option<Vec<u8>>> {
         if !self.cache.contains_key(key) {
-            let answer = self
-                .etcd
-                .range(&RangeRequest::key(key.to_owned()).at(self.revision))
-                .map_err(|e| fail(self.etcd, e))?;
-            let entry = match answer.kvs.into_iter().next() {
-                Some(kv) => (Some(kv.value), kv.mod_revision),
-                None => (None, 0),
-            };
+            let entry = self.first_sight(key)?;
             self.cache.insert(key.to_owned(), entry);
         }
         let (value, mod_revision) = &self.cache[key];
@@ -188,6 +291,24 @@ impl<'a> Tx<'a> {
             Some(Write::Delete) => None,
             None => value.clone(),
         })
+    }
+
+    /// A key this transaction has not used yet: from the view when it knows it; else taken
+    /// to be absent, which the commit checks (a wrong guess costs what a read would); or,
+    /// without a view, read at the transaction's revision.
+    fn first_sight(&mut self, key: &str) -> Io<Entry> {
+        if let Some(view) = self.view {
+            if let Some(known) = view.entries.get(key) {
+                return Ok(known.clone());
+            }
+            self.compared.insert(key.to_owned(), 0);
+            return Ok((None, 0));
+        }
+        let answer = self
+            .etcd
+            .range(&RangeRequest::key(key.to_owned()).at(self.revision))
+            .map_err(|e| fail(self.etcd, e))?;
+        Ok(entry(Some(answer)))
     }
 
     /// Whether `key` existed at the transaction's revision (after a [`Tx::get`] of it).
@@ -327,46 +448,51 @@ impl<'a> Tx<'a> {
         self.writes.len() + self.events.len() + 2
     }
 
-    /// Compares the commit will make so far.
+    /// Compares the commit will make so far (`{ns}/head`, those asked for, the due deadlines).
     pub fn compares(&self) -> usize {
-        self.compared.len() + 1
+        self.compared.len() + 2
     }
 
-    /// Apply the pending changes if nothing the transaction read has changed; returns
-    /// whether it did. The log keeps the newest `history` entries. `lease` turns a
-    /// [`Lease::Grace`] into a lease id.
+    /// Apply the pending changes if nothing the transaction read has changed, and no
+    /// deadline is due at `now` that it did not read as due. The log keeps the newest
+    /// `history` entries. `lease` turns a [`Lease::Grace`] into a lease id.
+    ///
+    /// A transaction that started from its own read and changes nothing ends without a
+    /// round trip; one that started from the view is checked even then.
     pub fn commit(
         self,
+        now: u64,
         history: u64,
         mut lease: impl FnMut(&mut Etcd, u64) -> Io<i64>,
-    ) -> Io<bool> {
-        if !self.dirty() {
-            return Ok(true);
+    ) -> Io<Outcome> {
+        if !self.dirty() && self.view.is_none() {
+            let (base_head_mod, revision) = (self.head_mod, self.revision);
+            return Ok(Outcome::Applied {
+                known: self.known(revision, None),
+                base_head_mod,
+            });
         }
-        let mut compare = vec![Compare::unchanged(self.keys.head(), self.head_mod)];
-        compare.extend(
-            self.compared
-                .iter()
-                .map(|(key, revision)| Compare::unchanged(key.clone(), *revision)),
-        );
+        let compare = self.checks(now);
+        let back = self.read_back_keys();
+        let failure = self.read_back(now, &back);
         let mut success = Vec::with_capacity(self.cost());
-        for (key, write) in self.writes {
+        for (key, write) in &self.writes {
             success.push(match write {
                 Write::Put(value, how) => {
                     let (lease, ignore_lease) = match how {
                         Lease::None => (0, false),
                         Lease::Keep => (0, true),
-                        Lease::Grace(ms) => (lease(self.etcd, ms)?, false),
+                        Lease::Grace(ms) => (lease(self.etcd, *ms)?, false),
                     };
                     RequestOp::Put(PutRequest {
-                        key,
-                        value,
+                        key: key.clone(),
+                        value: value.clone(),
                         lease,
                         ignore_lease,
                     })
                 }
                 Write::Delete => RequestOp::DeleteRange(DeleteRangeRequest {
-                    key,
+                    key: key.clone(),
                     range_end: String::new(),
                 }),
             });
@@ -383,12 +509,12 @@ impl<'a> Tx<'a> {
         // Entries older than the newest `history` are not kept: new ones are not written,
         // older ones are deleted (all of them, whatever `history` their writer had).
         let first_kept = new_head.saturating_sub(history) + 1;
-        for (i, entry) in self.events.into_iter().enumerate() {
+        for (i, entry) in self.events.iter().enumerate() {
             let revision = self.head + 1 + i as u64;
             if revision >= first_kept {
                 success.push(RequestOp::Put(PutRequest {
                     key: self.keys.event(revision),
-                    value: entry,
+                    value: entry.clone(),
                     lease: 0,
                     ignore_lease: false,
                 }));
@@ -404,9 +530,121 @@ impl<'a> Tx<'a> {
         let request = TxnRequest {
             compare,
             success,
-            failure: Vec::new(),
+            failure,
         };
         let answer = self.etcd.txn(&request).map_err(|e| fail(self.etcd, e))?;
-        Ok(answer.succeeded)
+        let revision = answer.header.revision;
+        if !answer.succeeded {
+            return self.fresh(now, revision, back, answer.responses);
+        }
+        let base_head_mod = self.head_mod;
+        let head = self.guarded.then_some((new_head, revision));
+        Ok(Outcome::Applied {
+            known: self.known(revision, head),
+            base_head_mod,
+        })
+    }
+
+    /// The commit's compares: `{ns}/head` and every key asked for (or taken to be absent)
+    /// unchanged, and no deadline due at `now` beyond those read as due.
+    fn checks(&self, now: u64) -> Vec<Compare> {
+        let mut compare = vec![Compare::unchanged(self.keys.head(), self.head_mod)];
+        compare.extend(
+            self.compared
+                .iter()
+                .map(|(key, revision)| Compare::unchanged(key.clone(), *revision)),
+        );
+        let unread = match self.due_until {
+            None => Some(self.keys.deadlines()),
+            Some(until) if now > until => Some(self.keys.deadlines_after(until)),
+            Some(_) => None,
+        };
+        if let Some(start) = unread {
+            compare.push(Compare::empty(start, self.keys.deadlines_after(now)));
+        }
+        compare
+    }
+
+    /// The keys a failed commit reads back: the attempt's own (read, or taken to be absent)
+    /// and the operation's known ones, as many as one branch takes.
+    fn read_back_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.cache.keys().cloned().collect();
+        keys.extend(
+            self.prefetch
+                .iter()
+                .filter(|key| !self.cache.contains_key(*key))
+                .cloned(),
+        );
+        // Room for `{ns}/head` and the due deadlines; the next attempt reads any other key
+        // at the failure's revision when it needs it.
+        keys.truncate(MAX_TXN_OPS - 2);
+        keys
+    }
+
+    /// The failure branch: `{ns}/head`, the deadlines due at `now`, and `keys`.
+    fn read_back(&self, now: u64, keys: &[String]) -> Vec<RequestOp> {
+        let mut reads = vec![
+            RequestOp::Range(RangeRequest::key(self.keys.head())),
+            RequestOp::Range(RangeRequest::between(
+                self.keys.deadlines(),
+                self.keys.deadlines_after(now),
+            )),
+        ];
+        reads.extend(
+            keys.iter()
+                .map(|key| RequestOp::Range(RangeRequest::key(key.clone()))),
+        );
+        reads
+    }
+
+    /// What the failure branch read (of `keys`), at `revision`.
+    fn fresh(
+        self,
+        now: u64,
+        revision: i64,
+        keys: Vec<String>,
+        responses: Vec<ResponseOp>,
+    ) -> Io<Outcome> {
+        let mut responses = responses.into_iter().map(|r| r.response_range);
+        let (head, head_mod) = parse_head(self.etcd, self.keys, responses.next().flatten())?;
+        let due = responses.next().flatten().unwrap_or_default().kvs;
+        let entries = keys
+            .into_iter()
+            .map(|key| (key, entry(responses.next().flatten())))
+            .collect();
+        Ok(Outcome::Conflict(Fresh {
+            snapshot: Snapshot {
+                revision,
+                head,
+                head_mod,
+                entries,
+            },
+            due,
+            due_until: now,
+        }))
+    }
+
+    /// The store as this transaction leaves it at `revision`: what it used, with its writes
+    /// applied (deadline keys left out: nothing reads them one by one), and `{ns}/head` if
+    /// it rewrote it.
+    fn known(self, revision: i64, head: Option<(u64, i64)>) -> Snapshot {
+        let (head, head_mod) = head.unwrap_or((self.head, self.head_mod));
+        let mut entries = self.cache;
+        for (key, write) in self.writes {
+            if self.keys.is_deadline(&key) {
+                continue;
+            }
+            let entry = match write {
+                Write::Put(value, _) => (Some(value), revision),
+                Write::Delete => (None, 0),
+            };
+            entries.insert(key, entry);
+        }
+        Snapshot {
+            revision,
+            head,
+            head_mod,
+            entries,
+        }
     }
 }
