@@ -2,9 +2,7 @@
 //! the instance's view of the store it starts from), and the change feed, which follows the
 //! log on an etcd watch.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::Result;
 use crate::etcd::{Etcd, KeyValue, RangeRequest, RangeResponse, Watch};
@@ -87,24 +85,9 @@ fn invalid_option(address: &str, name: &str, value: &str, expected: &str) -> Coo
     })
 }
 
-/// 64 random bits (std's hash keys come from the platform's random source).
-fn random() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u8(0);
-    hasher.finish()
-}
-
-fn random_hex() -> String {
-    format!("{:016x}{:016x}", random(), random())
-}
-
-/// Now, in Unix milliseconds. Deadlines are kept in this clock: hosts sharing a namespace
-/// must agree on the time (NTP), or expiry comes early or late by the difference.
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+// Deadlines are kept in Unix milliseconds (`now_ms`): hosts sharing a namespace must agree
+// on the time (NTP), or expiry comes early or late by the difference.
+use driver_kit::{now_ms, random, random_hex};
 
 /// A lease id for a key to be kept `keep_ms`: the shared grace lease (granted again every
 /// [`GRACE_LEASE_REUSE`]), or one of its own for a longer time.
@@ -476,6 +459,7 @@ impl Store {
     /// read that opens the transaction.
     pub fn get_members(&mut self, group: &str) -> Result<Vec<String>> {
         self.transact(
+            false,
             |k| vec![k.group(group)],
             |k| vec![RangeRequest::prefix(&k.members(group)).keys_only()],
             |model, answers| {
