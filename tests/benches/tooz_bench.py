@@ -36,9 +36,20 @@ def main() -> None:
     # MEMBERS live members. On Redis they are written in the keys tooz's own join_group and
     # heartbeat write (its key helpers, one pipeline): ten thousand coordinators, each with an
     # executor thread, would slow the measuring process itself, and only the read is measured.
-    # On other backends each member is a coordinator of its own, kept started.
+    # On etcd they are the keys tooz's join_group puts, on a lease of their own that outlives
+    # the run: tooz's join reads the whole group first, so coordinators joining one by one
+    # slow down as it grows and their leases expire before ten thousand are in. On other
+    # backends each member is a coordinator of its own, kept started.
     loaders = []
-    if url.startswith("redis://"):
+    if url.startswith("etcd3+http://"):
+        from tooz import utils
+
+        lease = client.client.lease(600)
+        prefix = client._prefix_group(big)
+        for i in range(members):
+            member = f"m{i}-{run}".encode()
+            client.client.put((prefix + member).decode(), utils.dumps(None), lease=lease)
+    elif url.startswith("redis://"):
         pipe = client._client.pipeline(transaction=False)
         expiry_ms = int(client.membership_timeout * 1000)
         group_key = client._encode_group_id(big)

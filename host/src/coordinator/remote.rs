@@ -312,7 +312,9 @@ impl Remote {
             let result = call(driver, session).await;
             if let Ok((_, Some(revision))) = &result {
                 match completion {
-                    Completion::Mirrored => mirror.catch_up(*revision).await,
+                    Completion::Mirrored => {
+                        mirror.catch_up(*revision).await;
+                    }
                     Completion::Noted => mirror.note(generation, *revision),
                 }
             }
@@ -374,7 +376,9 @@ async fn keep(
             (Arc::clone(&mirror), session.clone(), Arc::clone(&holdings));
         let job: Job = Box::pin(async move {
             match reestablish(driver, session, Arc::clone(&mirror), holdings).await {
-                Ok(((), Some(revision))) => mirror.catch_up(revision).await,
+                Ok(((), Some(revision))) => {
+                    mirror.catch_up(revision).await;
+                }
                 Ok(((), None)) => {}
                 // The next heartbeat tries again.
                 Err(error) => tracing::warn!(%error, "re-establishing the member failed"),

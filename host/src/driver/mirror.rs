@@ -213,8 +213,9 @@ impl Mirror {
         self.engine.read(|state| state.history.head())
     }
 
-    /// Wait until the mirror holds `revision`, at most [`CATCH_UP_LIMIT`].
-    pub(crate) async fn catch_up(&self, revision: Revision) {
+    /// Wait until the mirror holds `revision`, at most [`CATCH_UP_LIMIT`]; returns whether
+    /// it does.
+    pub(crate) async fn catch_up(&self, revision: Revision) -> bool {
         let wait = async {
             loop {
                 let changed = self.engine.changed();
@@ -226,13 +227,15 @@ impl Mirror {
                 changed.await;
             }
         };
-        if tokio::time::timeout(CATCH_UP_LIMIT, wait).await.is_err() {
+        let caught_up = tokio::time::timeout(CATCH_UP_LIMIT, wait).await.is_ok();
+        if !caught_up {
             tracing::warn!(
                 revision,
                 mirrored = self.head(),
                 "the store's change feed is behind; going on without it"
             );
         }
+        caught_up
     }
 }
 
