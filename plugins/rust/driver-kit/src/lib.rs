@@ -54,6 +54,94 @@ pub fn random_hex() -> String {
     format!("{:016x}{:016x}", random(), random())
 }
 
+/// Events a store keeps when its URL names no `history` (as the embedded backend).
+pub const DEFAULT_HISTORY: u64 = 65_536;
+/// Largest capabilities when the URL names no `max_capabilities` (as the embedded backend).
+pub const DEFAULT_MAX_CAPABILITIES: u64 = 64 * 1024;
+
+/// The options `open` gets: the URL's, plus what the host adds (`address` or `directory`).
+/// Errors about them name the store by `url`.
+#[derive(Debug)]
+pub struct Options<'a> {
+    options: &'a [(String, String)],
+    url: String,
+}
+
+impl<'a> Options<'a> {
+    /// The options of the store at `url` (as errors show it).
+    pub fn new(options: &'a [(String, String)], url: impl Into<String>) -> Self {
+        Self {
+            options,
+            url: url.into(),
+        }
+    }
+
+    /// Name the store `url` in errors from now on (once its address is known).
+    pub fn naming(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self
+    }
+
+    /// The value of option `name`, if given.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.options
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of option `name`, which the host always gives; `missing` says what is
+    /// wrong without it.
+    pub fn required(&self, name: &str, missing: &str) -> Result<&'a str> {
+        self.get(name).ok_or_else(|| {
+            roster::coordination::types::CoordinationError::Connection(missing.to_owned())
+        })
+    }
+
+    /// `invalid-url` for option `name` with `value`, which should have been `expected`.
+    pub fn invalid(
+        &self,
+        name: &str,
+        value: &str,
+        expected: &str,
+    ) -> roster::coordination::types::CoordinationError {
+        use roster::coordination::types::{
+            CoordinationError, InvalidOptionValue, InvalidUrl, UrlProblem,
+        };
+        CoordinationError::InvalidUrl(InvalidUrl {
+            url: self.url.clone(),
+            problem: UrlProblem::InvalidOptionValue(InvalidOptionValue {
+                name: name.to_owned(),
+                value: value.to_owned(),
+                expected: expected.to_owned(),
+            }),
+        })
+    }
+
+    /// `history`: the events the store keeps, at least 1 ([`DEFAULT_HISTORY`] if absent).
+    pub fn history(&self) -> Result<u64> {
+        match self.get("history") {
+            None => Ok(DEFAULT_HISTORY),
+            Some(value) => value
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| self.invalid("history", value, "a number of events, at least 1")),
+        }
+    }
+
+    /// `max_capabilities`: the largest capabilities accepted, in bytes
+    /// ([`DEFAULT_MAX_CAPABILITIES`] if absent).
+    pub fn max_capabilities(&self) -> Result<u64> {
+        match self.get("max_capabilities") {
+            None => Ok(DEFAULT_MAX_CAPABILITIES),
+            Some(value) => value
+                .parse()
+                .map_err(|_| self.invalid("max_capabilities", value, "a number of bytes")),
+        }
+    }
+}
+
 /// Export the driver world from a store type, named `$name` in errors: `open` makes the
 /// store with `<$store>::open(&options)` and every other call is forwarded to the method of
 /// the same name, with borrowed arguments. A call before `open` is a `connection` error.

@@ -11,17 +11,11 @@ use crate::exports::roster::coordination::backend::{
 };
 use crate::keys::Keys;
 use crate::model::{EventDoc, GRACE_MS, Model, parse_session};
-use crate::roster::coordination::types::{
-    CoordinationError, InvalidOptionValue, InvalidUrl, Leader, MemberInfo, UrlProblem,
-};
+use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo};
 use crate::tx::{Fail, Fresh, Io, Outcome, Snapshot, Tx, View, fail};
 
 /// The namespace when the URL names none.
 pub const DEFAULT_NAMESPACE: &str = "roster";
-/// Events kept when the URL names no `history` (as the embedded backend).
-pub const DEFAULT_HISTORY: u64 = 65_536;
-/// Largest capabilities when the URL names no `max_capabilities` (as the embedded backend).
-pub const DEFAULT_MAX_CAPABILITIES: u64 = 64 * 1024;
 /// Longest namespace accepted, in bytes.
 const MAX_NAMESPACE: usize = 255;
 /// Most events one `changes` call reads: with 64 KiB of capabilities each, about 7 MiB of
@@ -72,17 +66,6 @@ struct Following {
     revision: i64,
     /// The earliest session deadline (Unix ms), as read then, or earlier since.
     next_deadline: Option<u64>,
-}
-
-fn invalid_option(address: &str, name: &str, value: &str, expected: &str) -> CoordinationError {
-    CoordinationError::InvalidUrl(InvalidUrl {
-        url: format!("etcd3+http://{address}"),
-        problem: UrlProblem::InvalidOptionValue(InvalidOptionValue {
-            name: name.to_owned(),
-            value: value.to_owned(),
-            expected: expected.to_owned(),
-        }),
-    })
 }
 
 // Deadlines are kept in Unix milliseconds (`now_ms`): hosts sharing a namespace must agree
@@ -178,39 +161,23 @@ impl Store {
     /// Connect with the backend URL's options: `address` (required), `namespace`,
     /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
     pub fn open(options: &[(String, String)]) -> Result<Self> {
-        let option = |name: &str| {
-            options
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let address = option("address").ok_or_else(|| {
-            CoordinationError::Connection("the etcd driver needs an address (host:port)".into())
-        })?;
-        let namespace = option("namespace").unwrap_or(DEFAULT_NAMESPACE);
+        let options = driver_kit::Options::new(options, "etcd3+http://");
+        let address =
+            options.required("address", "the etcd driver needs an address (host:port)")?;
+        let options = options.naming(format!("etcd3+http://{address}"));
+        let namespace = options.get("namespace").unwrap_or(DEFAULT_NAMESPACE);
         if namespace.is_empty()
             || namespace.len() > MAX_NAMESPACE
             || namespace.chars().any(char::is_control)
         {
-            return Err(invalid_option(
-                address,
+            return Err(options.invalid(
                 "namespace",
                 namespace,
                 "1 to 255 bytes without control characters",
             ));
         }
-        let history = match option("history") {
-            None => DEFAULT_HISTORY,
-            Some(value) => value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                invalid_option(address, "history", value, "a number of events, at least 1")
-            })?,
-        };
-        let max_capabilities = match option("max_capabilities") {
-            None => DEFAULT_MAX_CAPABILITIES,
-            Some(value) => value.parse().map_err(|_| {
-                invalid_option(address, "max_capabilities", value, "a number of bytes")
-            })?,
-        };
+        let history = options.history()?;
+        let max_capabilities = options.max_capabilities()?;
         let mut store = Self {
             etcd: Etcd::new(address.to_owned()),
             keys: Keys::new(namespace),

@@ -9,15 +9,9 @@ use crate::exports::roster::coordination::backend::{
 };
 use crate::files::{Dir, HeaderCache, LogRead};
 use crate::model::{self, Body, FORMAT, Header, LogPos, Model};
-use crate::roster::coordination::types::{
-    CoordinationError, InvalidOptionValue, InvalidUrl, Leader, MemberInfo, UrlProblem,
-};
+use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo};
 use crate::{Result, log_warn, now_ms, random_hex};
 
-/// Events kept when the URL names no `history` (as the embedded backend).
-pub const DEFAULT_HISTORY: u64 = 65_536;
-/// Largest capabilities accepted, in bytes (as the embedded backend).
-pub const DEFAULT_MAX_CAPABILITIES: u64 = 64 * 1024;
 /// Capabilities one `changes` answer carries at most (beyond its first event), in bytes.
 const BATCH_BUDGET: usize = 8 << 20;
 /// First pause of a `changes` poll with nothing new; it doubles up to [`MAX_POLL_PAUSE`].
@@ -42,17 +36,6 @@ fn io_error(dir: &Dir, error: &std::io::Error) -> CoordinationError {
     CoordinationError::Connection(format!("file store {}: {error}", dir.root().display()))
 }
 
-fn invalid_option(name: &str, value: &str, expected: &str) -> CoordinationError {
-    CoordinationError::InvalidUrl(InvalidUrl {
-        url: "file:///".into(),
-        problem: UrlProblem::InvalidOptionValue(InvalidOptionValue {
-            name: name.to_owned(),
-            value: value.to_owned(),
-            expected: expected.to_owned(),
-        }),
-    })
-}
-
 /// A new store's state: no change yet.
 fn empty_state() -> (Header, Body) {
     (
@@ -74,27 +57,13 @@ impl Store {
     /// it if the directory is empty. Options: `history`, `max_capabilities`; others
     /// (`timeout`, ...) are the host's.
     pub fn open(options: &[(String, String)]) -> Result<Self> {
-        let option = |name: &str| {
-            options
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let directory = option("directory").ok_or_else(|| {
-            CoordinationError::Connection("the file driver needs a directory (file:///DIR)".into())
-        })?;
-        let history = match option("history") {
-            None => DEFAULT_HISTORY,
-            Some(value) => value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                invalid_option("history", value, "a number of events, at least 1")
-            })?,
-        };
-        let max_capabilities = match option("max_capabilities") {
-            None => DEFAULT_MAX_CAPABILITIES,
-            Some(value) => value
-                .parse()
-                .map_err(|_| invalid_option("max_capabilities", value, "a number of bytes"))?,
-        };
+        let options = driver_kit::Options::new(options, "file:///");
+        let directory = options.required(
+            "directory",
+            "the file driver needs a directory (file:///DIR)",
+        )?;
+        let history = options.history()?;
+        let max_capabilities = options.max_capabilities()?;
         let mut store = Self {
             dir: Dir::new(PathBuf::from(directory), random_hex()),
             history,

@@ -1,7 +1,5 @@
 //! The driver's operations: options, script calls and the change feed's wait.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
 use redis_protocol::resp2::types::OwnedFrame;
@@ -12,18 +10,11 @@ use crate::exports::roster::coordination::backend::{
     ChangeBatch, Feed, GroupSummary, ResyncNeeded, SessionKey, StoreInfo,
 };
 use crate::reply::{Reply, event};
-use crate::roster::coordination::types::{
-    CoordinationError, InvalidOptionValue, InvalidUrl, Leader, MemberInfo, MembershipEvent,
-    UrlProblem,
-};
+use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo, MembershipEvent};
 use crate::scripts::Script;
 
 /// The key prefix's name when the URL names none.
 pub const DEFAULT_NAMESPACE: &str = "roster";
-/// Events kept when the URL names no `history` (as the embedded backend).
-pub const DEFAULT_HISTORY: u64 = 65_536;
-/// Largest capabilities when the URL names no `max_capabilities` (as the embedded backend).
-pub const DEFAULT_MAX_CAPABILITIES: u64 = 64 * 1024;
 /// Longest namespace accepted, in bytes.
 const MAX_NAMESPACE: usize = 255;
 
@@ -43,67 +34,31 @@ pub struct Store {
     shas: Vec<String>,
 }
 
-fn invalid_option(address: &str, name: &str, value: &str, expected: &str) -> CoordinationError {
-    CoordinationError::InvalidUrl(InvalidUrl {
-        url: format!("redis://{address}"),
-        problem: UrlProblem::InvalidOptionValue(InvalidOptionValue {
-            name: name.to_owned(),
-            value: value.to_owned(),
-            expected: expected.to_owned(),
-        }),
-    })
-}
-
-/// 64 random bits (std's hash keys come from the platform's random source).
-fn random() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u8(0);
-    hasher.finish()
-}
-
-fn random_hex() -> String {
-    format!("{:016x}{:016x}", random(), random())
-}
+use driver_kit::random_hex;
 
 impl Store {
     /// Connect with the backend URL's options: `address` (required), `namespace`,
     /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
     pub fn open(options: &[(String, String)]) -> Result<Self> {
-        let option = |name: &str| {
-            options
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let address = option("address").ok_or_else(|| {
-            CoordinationError::Connection("the redis driver needs an address (host:port)".into())
-        })?;
-        let namespace = option("namespace").unwrap_or(DEFAULT_NAMESPACE);
+        let options = driver_kit::Options::new(options, "redis://");
+        let address =
+            options.required("address", "the redis driver needs an address (host:port)")?;
+        let options = options.naming(format!("redis://{address}"));
+        let namespace = options.get("namespace").unwrap_or(DEFAULT_NAMESPACE);
         if namespace.is_empty()
             || namespace.len() > MAX_NAMESPACE
             || namespace
                 .chars()
                 .any(|c| c.is_control() || c == '{' || c == '}')
         {
-            return Err(invalid_option(
-                address,
+            return Err(options.invalid(
                 "namespace",
                 namespace,
                 "1 to 255 bytes without braces or control characters",
             ));
         }
-        let history = match option("history") {
-            None => DEFAULT_HISTORY,
-            Some(value) => value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                invalid_option(address, "history", value, "a number of events, at least 1")
-            })?,
-        };
-        let max_capabilities = match option("max_capabilities") {
-            None => DEFAULT_MAX_CAPABILITIES,
-            Some(value) => value.parse().map_err(|_| {
-                invalid_option(address, "max_capabilities", value, "a number of bytes")
-            })?,
-        };
+        let history = options.history()?;
+        let max_capabilities = options.max_capabilities()?;
         let prefix = format!("{{{namespace}}}:");
         let mut store = Self {
             conn: Conn::new(address.to_owned()),
