@@ -76,10 +76,21 @@ impl<'a> Options<'a> {
         }
     }
 
-    /// Name the store `url` in errors from now on (once its address is known).
-    pub fn naming(mut self, url: impl Into<String>) -> Self {
-        self.url = url.into();
-        self
+    /// The options of a server's store: `address` (the `host:port` the host resolved and
+    /// grants), with errors naming the store `scheme://address`. `driver` names the driver
+    /// in the error for a missing address.
+    pub fn of_server(
+        options: &'a [(String, String)],
+        scheme: &str,
+        driver: &str,
+    ) -> Result<(&'a str, Self)> {
+        let mut options = Self::new(options, format!("{scheme}://"));
+        let address = options.required(
+            "address",
+            &format!("the {driver} driver needs an address (host:port)"),
+        )?;
+        options.url = format!("{scheme}://{address}");
+        Ok((address, options))
     }
 
     /// The value of option `name`, if given.

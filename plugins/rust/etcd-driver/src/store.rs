@@ -161,10 +161,7 @@ impl Store {
     /// Connect with the backend URL's options: `address` (required), `namespace`,
     /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
     pub fn open(options: &[(String, String)]) -> Result<Self> {
-        let options = driver_kit::Options::new(options, "etcd3+http://");
-        let address =
-            options.required("address", "the etcd driver needs an address (host:port)")?;
-        let options = options.naming(format!("etcd3+http://{address}"));
+        let (address, options) = driver_kit::Options::of_server(options, "etcd3+http", "etcd")?;
         let namespace = options.get("namespace").unwrap_or(DEFAULT_NAMESPACE);
         if namespace.is_empty()
             || namespace.len() > MAX_NAMESPACE

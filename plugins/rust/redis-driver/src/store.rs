@@ -40,10 +40,7 @@ impl Store {
     /// Connect with the backend URL's options: `address` (required), `namespace`,
     /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
     pub fn open(options: &[(String, String)]) -> Result<Self> {
-        let options = driver_kit::Options::new(options, "redis://");
-        let address =
-            options.required("address", "the redis driver needs an address (host:port)")?;
-        let options = options.naming(format!("redis://{address}"));
+        let (address, options) = driver_kit::Options::of_server(options, "redis", "redis")?;
         let namespace = options.get("namespace").unwrap_or(DEFAULT_NAMESPACE);
         if namespace.is_empty()
             || namespace.len() > MAX_NAMESPACE
