@@ -4,6 +4,10 @@
 //! part of a key is escaped: `%` as `%25` and `/` as `%2F`. A key's parts are then split by
 //! `/` alone, and no two ids (or namespaces) give the same key or one key's prefix.
 
+/// The version of this layout, kept at `{ns}/layout`. A namespace written with another
+/// layout (or with none: the first one, before the key existed) is refused, not misread.
+pub const LAYOUT: u32 = 2;
+
 /// Numbers in keys are zero-padded to this many digits, so keys sort as numbers.
 const DIGITS: usize = 20;
 
@@ -28,6 +32,7 @@ pub fn unescape(part: &str) -> String {
 /// The keys of one namespace.
 #[derive(Clone, Debug)]
 pub struct Keys {
+    namespace: String,
     /// `<namespace>/`, escaped.
     prefix: String,
 }
@@ -35,13 +40,24 @@ pub struct Keys {
 impl Keys {
     pub fn new(namespace: &str) -> Self {
         Self {
+            namespace: namespace.to_owned(),
             prefix: format!("{}/", escape(namespace)),
         }
+    }
+
+    /// The namespace, as configured.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
     }
 
     /// The store id.
     pub fn id(&self) -> String {
         format!("{}id", self.prefix)
+    }
+
+    /// The key layout the namespace was written with ([`LAYOUT`]); written with the id.
+    pub fn layout(&self) -> String {
+        format!("{}layout", self.prefix)
     }
 
     /// The head revision; every change to groups, members or the log rewrites it.
@@ -96,6 +112,20 @@ impl Keys {
         format!("{}sessions/{}", self.prefix, escape(session))
     }
 
+    /// The membership index of one session: one key per group its member is in.
+    pub fn memberships(&self, session: &str) -> String {
+        format!("{}memberships/{}/", self.prefix, escape(session))
+    }
+
+    pub fn membership(&self, session: &str, group: &str) -> String {
+        format!("{}{}", self.memberships(session), escape(group))
+    }
+
+    /// The group a membership key of `session` names.
+    pub fn membership_group(&self, session: &str, key: &str) -> Option<String> {
+        key.strip_prefix(&self.memberships(session)).map(unescape)
+    }
+
     /// The deadline index: one key per session with a deadline, sorted by deadline.
     pub fn deadlines(&self) -> String {
         format!("{}deadlines/", self.prefix)
@@ -120,10 +150,13 @@ impl Keys {
     }
 
     /// Whether `key` is one `{ns}/head` guards: every write of it rewrites the head in the
-    /// same transaction (a group or a member).
+    /// same transaction (a group, a member or a membership).
     pub fn is_guarded(&self, key: &str) -> bool {
-        key.strip_prefix(&self.prefix)
-            .is_some_and(|rest| rest.starts_with("groups/") || rest.starts_with("members/"))
+        key.strip_prefix(&self.prefix).is_some_and(|rest| {
+            ["groups/", "members/", "memberships/"]
+                .iter()
+                .any(|kind| rest.starts_with(kind))
+        })
     }
 
     /// The deadline a deadline key names.
@@ -144,6 +177,13 @@ mod tests {
         assert!(!k.member("a", "b/c").starts_with(&k.members("a/b")));
         assert_eq!(k.group_id(&k.group("x/%2F")).unwrap(), "x/%2F");
         assert_eq!(k.member_id("g", &k.member("g", "m/1")).unwrap(), "m/1");
+        assert_ne!(k.membership("s/g", "h"), k.membership("s", "g/h"));
+        assert_eq!(
+            k.membership_group("s/1", &k.membership("s/1", "g/2")).unwrap(),
+            "g/2"
+        );
+        assert!(k.is_guarded(&k.membership("s", "g")));
+        assert!(!k.is_guarded(&k.session("s")));
         assert!(
             !Keys::new("a/groups")
                 .group("x")

@@ -12,6 +12,7 @@ use crate::roster::coordination::types::{
     Leader, LeaderElected, LeaderLost, LeadershipEnd, LeaveReason, MemberInfo, MemberJoined,
     MemberLeft, MemberRef, MembershipEvent, SessionExpired,
 };
+use crate::keys::LAYOUT;
 use crate::tx::{Fail, Io, Lease, Tx};
 
 /// An expired session is kept this long (or one TTL, if longer) so that its next heartbeat
@@ -102,9 +103,6 @@ pub struct SessionDoc {
     pub ttl_ms: u64,
     /// When it expires unless it heartbeats (Unix ms); 0 once it has expired.
     pub deadline_ms: u64,
-    /// Groups its member is in.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub groups: Vec<String>,
     /// Groups it stood in (an entry may outlive the candidacy when the group was deleted:
     /// withdrawing from a group it is no candidate in does nothing).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -477,7 +475,8 @@ impl<'a> Model<'a> {
     /// Begin ending a session (State::drop_session_state): its candidacies and memberships
     /// become the work of an [`Ending`], tracked by the deadline key at 0, which every
     /// operation finds due and carries on with first.
-    fn begin_ending(&mut self, session: &str, s: &mut Session, why: &str) {
+    fn begin_ending(&mut self, session: &str, s: &mut Session, why: &str) -> Io<()> {
+        let groups = self.memberships(session)?;
         if s.doc.deadline_ms > 0 {
             let old = self.tx.keys.deadline(s.doc.deadline_ms, session);
             self.tx.delete(old, false);
@@ -486,11 +485,29 @@ impl<'a> Model<'a> {
         s.doc.ending = Some(Ending {
             why: why.into(),
             candidacies: std::mem::take(&mut s.doc.candidacies),
-            groups: std::mem::take(&mut s.doc.groups),
+            groups,
         });
         let key = self.tx.keys.deadline(0, session);
         self.tx
             .put(key, session.as_bytes().to_vec(), Lease::None, false);
+        Ok(())
+    }
+
+    /// The groups `session`'s member is in, in the order it joined them (the membership
+    /// index, `{ns}/memberships/{s}/`).
+    fn memberships(&mut self, session: &str) -> Io<Vec<String>> {
+        let prefix = self.tx.keys.memberships(session);
+        let kvs = self.tx.range(crate::etcd::RangeRequest::prefix(&prefix))?;
+        let mut joined: Vec<(u64, String)> = kvs
+            .into_iter()
+            .filter_map(|kv| {
+                let group = self.tx.keys.membership_group(session, &kv.key)?;
+                let revision = std::str::from_utf8(&kv.value).ok()?.parse().ok()?;
+                Some((revision, group))
+            })
+            .collect();
+        joined.sort();
+        Ok(joined.into_iter().map(|(_, group)| group).collect())
     }
 
     /// Carry an ending on as far as this commit has room for; returns whether it is done
@@ -521,6 +538,8 @@ impl<'a> Model<'a> {
                 break;
             }
             let group = ending.groups.remove(0);
+            let key = self.tx.keys.membership(session, &group);
+            self.tx.delete(key, true);
             self.remove_member(&s.doc.member, &group, leave)?;
             if expired && let Some(g) = self.group(&group)? {
                 s.doc.lost.push((group, g.created));
@@ -562,7 +581,7 @@ impl<'a> Model<'a> {
                     self.tx.delete(key, false);
                     continue;
                 }
-                self.begin_ending(&session, &mut s, "expired");
+                self.begin_ending(&session, &mut s, "expired")?;
             }
             if !self.advance_ending(&session, &mut s)? {
                 return Ok(false);
@@ -573,13 +592,36 @@ impl<'a> Model<'a> {
 
     // ----- operations -----
 
+    /// The store's id, head and groups. A namespace with no id yet gets one, with the key
+    /// layout this driver writes; one written with another layout is refused.
     pub fn describe(&mut self, fresh_id: &str) -> Io<Result<(String, u64, Vec<String>)>> {
         let key = self.tx.keys.id();
+        let layout_key = self.tx.keys.layout();
+        let layout = self.tx.get(&layout_key, true)?;
         let id = match self.tx.get(&key, true)? {
-            Some(id) => String::from_utf8_lossy(&id).into_owned(),
+            Some(id) => {
+                let found = match &layout {
+                    Some(layout) => String::from_utf8_lossy(layout).into_owned(),
+                    None => "1".to_owned(),
+                };
+                if found != LAYOUT.to_string() {
+                    return Ok(Err(E::Connection(format!(
+                        "etcd at {}: namespace {:?} holds Roster's key layout {found}; this driver reads layout {LAYOUT} only: give it a namespace of its own (?namespace=NAME), or delete the old one's keys",
+                        self.address(),
+                        self.tx.keys.namespace(),
+                    ))));
+                }
+                String::from_utf8_lossy(&id).into_owned()
+            }
             None => {
                 self.tx
                     .put(key, fresh_id.as_bytes().to_vec(), Lease::None, false);
+                self.tx.put(
+                    layout_key,
+                    LAYOUT.to_string().into_bytes(),
+                    Lease::None,
+                    false,
+                );
                 fresh_id.to_owned()
             }
         };
@@ -615,7 +657,7 @@ impl<'a> Model<'a> {
             return Ok(Ok(Some(self.tx.head_now())));
         };
         if s.doc.ending.is_none() {
-            self.begin_ending(session, &mut s, "closed");
+            self.begin_ending(session, &mut s, "closed")?;
         } else if let Some(ending) = &mut s.doc.ending {
             ending.why = "closed".into();
         }
@@ -767,16 +809,21 @@ impl<'a> Model<'a> {
                 revision,
             },
         );
-        if s.doc.deadline_ms == 0 {
-            self.renew(session, &mut s);
-        }
-        if !s.doc.groups.iter().any(|g| g == group) {
-            s.doc.groups.push(group.into());
-        }
+        let key = self.tx.keys.membership(session, group);
+        self.tx
+            .put(key, revision.to_string().into_bytes(), Lease::None, true);
+        // The session record is rewritten only when it changes: it stays small and a join
+        // costs the same in any number of groups. (It is compared all the same.)
+        let lost = s.doc.lost.len();
         s.doc
             .lost
             .retain(|(lost, created)| !(lost == group && *created == g.created));
-        self.put_session(session, &s);
+        if s.doc.deadline_ms == 0 {
+            self.renew(session, &mut s);
+            self.put_session(session, &s);
+        } else if s.doc.lost.len() != lost {
+            self.put_session(session, &s);
+        }
         g.members += 1;
         self.put_group(group, &g);
         let event = EventDoc {
@@ -799,13 +846,9 @@ impl<'a> Model<'a> {
         let Some(m) = self.member(group, &member)? else {
             return Ok(Err(self.not_a_member(session, &mut s, group, g.created)));
         };
-        if m.session == session {
-            s.doc.groups.retain(|g| g != group);
-            self.put_session(session, &s);
-        } else if let Some(mut owner) = self.stored_session(&m.session)? {
-            owner.doc.groups.retain(|g| g != group);
-            self.put_session(&m.session, &owner);
-        }
+        // The owner's index entry goes, whichever session owns the member id.
+        let key = self.tx.keys.membership(&m.session, group);
+        self.tx.delete(key, true);
         self.remove_member(&member, group, "left")?;
         Ok(Ok(self.tx.head_now()))
     }

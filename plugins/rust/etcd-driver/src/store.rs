@@ -337,7 +337,7 @@ impl Store {
 
     pub fn describe(&mut self) -> Result<StoreInfo> {
         let fresh = random_hex();
-        let (store_id, head, groups) = self.read(|k| vec![k.id()], |m| m.describe(&fresh))?;
+        let (store_id, head, groups) = self.read(|k| vec![k.id(), k.layout()], |m| m.describe(&fresh))?;
         Ok(StoreInfo {
             store_id,
             head,

@@ -740,3 +740,119 @@ fn writes_from_a_stale_view_see_other_hosts_changes_and_due_expiries() {
     assert_eq!(members.len(), 2, "{members:?}");
     flush(&address, &ns);
 }
+
+/// Put `value` at `key`, as another program would.
+fn put_raw(address: &str, key: String, value: &str) {
+    let request = TxnRequest {
+        success: vec![RequestOp::Put(crate::etcd::PutRequest {
+            key,
+            value: value.as_bytes().to_vec(),
+            lease: 0,
+            ignore_lease: false,
+        })],
+        ..TxnRequest::default()
+    };
+    Etcd::new(address.to_owned()).txn(&request).unwrap();
+}
+
+/// The modification revision of `key` (0 when absent).
+fn mod_revision(store: &mut Store, key: String) -> i64 {
+    let answer = store.etcd().range(&RangeRequest::key(key)).unwrap();
+    answer.kvs.first().map_or(0, |kv| kv.mod_revision)
+}
+
+#[test]
+fn joins_and_leaves_leave_the_session_record_as_it_was() {
+    let Some(address) = address() else { return };
+    let ns = namespace();
+    let keys = crate::keys::Keys::new(&ns);
+    let mut st = open(&address, &ns, &[]);
+    let a = st.open_session("a", 60_000).unwrap();
+    let record = mod_revision(&mut st, keys.session(&a));
+    for g in ["b", "c", "a"] {
+        st.join(&a, g, b"", true).unwrap();
+    }
+    st.leave(&a, "c").unwrap();
+    // The membership index holds the member's groups, not the session record: its size
+    // does not grow with them.
+    assert_eq!(mod_revision(&mut st, keys.session(&a)), record);
+    assert_ne!(mod_revision(&mut st, keys.membership(&a, "b")), 0);
+    assert_eq!(mod_revision(&mut st, keys.membership(&a, "c")), 0);
+    // A twin with the same member id leaves for it: the owner's entry goes.
+    let twin = st.open_session("a", 60_000).unwrap();
+    st.leave(&twin, "a").unwrap();
+    assert_eq!(mod_revision(&mut st, keys.membership(&a, "a")), 0);
+    assert_eq!(st.get_members("a").unwrap(), Vec::<String>::new());
+    // The close leaves what is left, and no index entry stays behind.
+    let before = st.head().unwrap();
+    st.close_session(&a).unwrap();
+    let e = all_events(&mut st, before);
+    assert_eq!(kinds(&e), ["member-left"]);
+    let left = st
+        .etcd()
+        .range(&RangeRequest::prefix(&keys.memberships(&a)))
+        .unwrap();
+    assert!(left.kvs.is_empty(), "{:?}", left.kvs);
+    st.close_session(&twin).unwrap();
+    flush(&address, &ns);
+}
+
+#[test]
+fn an_expired_member_leaves_its_groups_in_the_order_it_joined_them() {
+    let Some(address) = address() else { return };
+    let ns = namespace();
+    let mut st = open(&address, &ns, &[]);
+    let joined = ["m", "z", "a", "k"];
+    let opened = Instant::now();
+    let a = st.open_session("a", 1_000).unwrap();
+    for g in joined {
+        st.join(&a, g, b"", true).unwrap();
+    }
+    let before = st.head().unwrap();
+    assert!(opened.elapsed() < Duration::from_millis(900), "set up in time");
+    thread::sleep(Duration::from_millis(1_100).saturating_sub(opened.elapsed()));
+    let e = all_events(&mut st, before);
+    let left: Vec<String> = e
+        .iter()
+        .map(|e| match e {
+            Ev::MemberLeft(left) => left.group_id.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(left, joined);
+    flush(&address, &ns);
+}
+
+#[test]
+fn a_namespace_written_with_another_key_layout_is_refused() {
+    let Some(address) = address() else { return };
+    let keys_of = |ns: &str| crate::keys::Keys::new(ns);
+    // A fresh namespace is marked with the layout this driver writes.
+    let fresh = namespace();
+    let mut st = open(&address, &fresh, &[]);
+    st.describe().unwrap();
+    let layout = st
+        .etcd()
+        .range(&RangeRequest::key(keys_of(&fresh).layout()))
+        .unwrap();
+    assert_eq!(layout.kvs[0].value, crate::keys::LAYOUT.to_string().as_bytes());
+    flush(&address, &fresh);
+    // An id with no layout: the first layout, which kept a session's groups in its record.
+    let old = namespace();
+    put_raw(&address, keys_of(&old).id(), "0123");
+    let mut st = open(&address, &old, &[]);
+    match st.describe() {
+        Err(E::Connection(message)) => {
+            assert!(message.contains("key layout 1"), "{message}");
+            assert!(message.contains("?namespace="), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A newer one.
+    put_raw(&address, keys_of(&old).layout(), "3");
+    match st.describe() {
+        Err(E::Connection(message)) => assert!(message.contains("key layout 3"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    flush(&address, &old);
+}
