@@ -1,5 +1,6 @@
 //! Roster against tooz on the same servers, in one run:
-//! `cargo bench -p roster-tests --bench drivers` (`ROSTER_BENCH_QUICK=1` for a smoke run).
+//! `cargo bench -p roster-tests --bench drivers` (`ROSTER_BENCH_QUICK=1` for a smoke run,
+//! `ROSTER_BENCH_BACKENDS=etcd` or `=redis` for one backend).
 //!
 //! For each backend (Redis, etcd):
 //! - join and leave throughput for one client, one coordinator joining then leaving many
@@ -35,6 +36,15 @@ fn unix_ns() -> u64 {
 
 fn quick() -> bool {
     std::env::var_os("ROSTER_BENCH_QUICK").is_some()
+}
+
+/// Whether `backend` is one to measure (`ROSTER_BENCH_BACKENDS`, comma-separated; all when
+/// unset).
+fn selected(backend: &str) -> bool {
+    match std::env::var("ROSTER_BENCH_BACKENDS") {
+        Ok(list) => list.split(',').any(|b| b.trim() == backend),
+        Err(_) => true,
+    }
 }
 
 fn percentile(samples: &mut [Duration], q: f64) -> Duration {
@@ -248,25 +258,28 @@ async fn main() {
     println!(
         "backend metric                                   Roster         tooz  ratio (>1: Roster better)"
     );
-    let (groups, members) = if quick() { (100, 500) } else { (500, 10_000) };
-    let redis_server;
-    let redis = match std::env::var(REDIS_VARIABLE) {
-        Ok(address) => address,
-        Err(_) => {
-            redis_server = RedisServer::start();
-            redis_server.address.clone()
-        }
-    };
-    compare("redis", "redis", &redis, groups, members).await;
-
-    let (groups, members) = if quick() { (50, 200) } else { (200, 10_000) };
-    let etcd_server;
-    let etcd = match std::env::var(ETCD_VARIABLE) {
-        Ok(address) => address,
-        Err(_) => {
-            etcd_server = EtcdServer::start();
-            etcd_server.address.clone()
-        }
-    };
-    compare("etcd", "etcd3+http", &etcd, groups, members).await;
+    if selected("redis") {
+        let (groups, members) = if quick() { (100, 500) } else { (500, 10_000) };
+        let redis_server;
+        let redis = match std::env::var(REDIS_VARIABLE) {
+            Ok(address) => address,
+            Err(_) => {
+                redis_server = RedisServer::start();
+                redis_server.address.clone()
+            }
+        };
+        compare("redis", "redis", &redis, groups, members).await;
+    }
+    if selected("etcd") {
+        let (groups, members) = if quick() { (50, 200) } else { (200, 10_000) };
+        let etcd_server;
+        let etcd = match std::env::var(ETCD_VARIABLE) {
+            Ok(address) => address,
+            Err(_) => {
+                etcd_server = EtcdServer::start();
+                etcd_server.address.clone()
+            }
+        };
+        compare("etcd", "etcd3+http", &etcd, groups, members).await;
+    }
 }
