@@ -121,9 +121,19 @@ impl Keys {
         format!("{}{}", self.memberships(session), escape(group))
     }
 
-    /// The group a membership key of `session` names.
-    pub fn membership_group(&self, session: &str, key: &str) -> Option<String> {
-        key.strip_prefix(&self.memberships(session)).map(unescape)
+    /// The group a key of an index (`prefix`: [`Keys::memberships`] or
+    /// [`Keys::candidacies`]) names.
+    pub fn indexed_group(&self, prefix: &str, key: &str) -> Option<String> {
+        key.strip_prefix(prefix).map(unescape)
+    }
+
+    /// The candidacy index of one session: one key per group it stands in.
+    pub fn candidacies(&self, session: &str) -> String {
+        format!("{}candidacies/{}/", self.prefix, escape(session))
+    }
+
+    pub fn candidacy(&self, session: &str, group: &str) -> String {
+        format!("{}{}", self.candidacies(session), escape(group))
     }
 
     /// The deadline index: one key per session with a deadline, sorted by deadline.
@@ -150,10 +160,10 @@ impl Keys {
     }
 
     /// Whether `key` is one `{ns}/head` guards: every write of it rewrites the head in the
-    /// same transaction (a group, a member or a membership).
+    /// same transaction (a group, a member, or an entry of a session's indexes).
     pub fn is_guarded(&self, key: &str) -> bool {
         key.strip_prefix(&self.prefix).is_some_and(|rest| {
-            ["groups/", "members/", "memberships/"]
+            ["groups/", "members/", "memberships/", "candidacies/"]
                 .iter()
                 .any(|kind| rest.starts_with(kind))
         })
@@ -179,10 +189,13 @@ mod tests {
         assert_eq!(k.member_id("g", &k.member("g", "m/1")).unwrap(), "m/1");
         assert_ne!(k.membership("s/g", "h"), k.membership("s", "g/h"));
         assert_eq!(
-            k.membership_group("s/1", &k.membership("s/1", "g/2")).unwrap(),
+            k.indexed_group(&k.memberships("s/1"), &k.membership("s/1", "g/2"))
+                .unwrap(),
             "g/2"
         );
+        assert_ne!(k.candidacy("s", "g"), k.membership("s", "g"));
         assert!(k.is_guarded(&k.membership("s", "g")));
+        assert!(k.is_guarded(&k.candidacy("s", "g")));
         assert!(!k.is_guarded(&k.session("s")));
         assert!(
             !Keys::new("a/groups")

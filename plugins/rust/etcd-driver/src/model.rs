@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::exports::roster::coordination::backend::GroupSummary;
+use crate::keys::LAYOUT;
 use crate::roster::coordination::types::{
     CapabilitiesTooLarge, CapabilitiesUpdated, CoordinationError as E, GroupCreated, GroupDeleted,
     Leader, LeaderElected, LeaderLost, LeadershipEnd, LeaveReason, MemberInfo, MemberJoined,
     MemberLeft, MemberRef, MembershipEvent, SessionExpired,
 };
-use crate::keys::LAYOUT;
 use crate::tx::{Fail, Io, Lease, Tx};
 
 /// An expired session is kept this long (or one TTL, if longer) so that its next heartbeat
@@ -103,10 +103,6 @@ pub struct SessionDoc {
     pub ttl_ms: u64,
     /// When it expires unless it heartbeats (Unix ms); 0 once it has expired.
     pub deadline_ms: u64,
-    /// Groups it stood in (an entry may outlive the candidacy when the group was deleted:
-    /// withdrawing from a group it is no candidate in does nothing).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub candidacies: Vec<String>,
     /// Groups lost by expiry and not reported yet, with their creation revision.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lost: Vec<(String, u64)>,
@@ -476,7 +472,8 @@ impl<'a> Model<'a> {
     /// become the work of an [`Ending`], tracked by the deadline key at 0, which every
     /// operation finds due and carries on with first.
     fn begin_ending(&mut self, session: &str, s: &mut Session, why: &str) -> Io<()> {
-        let groups = self.memberships(session)?;
+        let groups = self.index(&self.tx.keys.memberships(session))?;
+        let candidacies = self.index(&self.tx.keys.candidacies(session))?;
         if s.doc.deadline_ms > 0 {
             let old = self.tx.keys.deadline(s.doc.deadline_ms, session);
             self.tx.delete(old, false);
@@ -484,7 +481,7 @@ impl<'a> Model<'a> {
         }
         s.doc.ending = Some(Ending {
             why: why.into(),
-            candidacies: std::mem::take(&mut s.doc.candidacies),
+            candidacies,
             groups,
         });
         let key = self.tx.keys.deadline(0, session);
@@ -493,21 +490,27 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    /// The groups `session`'s member is in, in the order it joined them (the membership
-    /// index, `{ns}/memberships/{s}/`).
-    fn memberships(&mut self, session: &str) -> Io<Vec<String>> {
-        let prefix = self.tx.keys.memberships(session);
-        let kvs = self.tx.range(crate::etcd::RangeRequest::prefix(&prefix))?;
-        let mut joined: Vec<(u64, String)> = kvs
+    /// The groups in one of a session's indexes (`prefix`: its memberships or its
+    /// candidacies), in the order they were written: by the etcd revision that wrote them,
+    /// those this transaction writes last.
+    fn index(&mut self, prefix: &str) -> Io<Vec<String>> {
+        let kvs = self
+            .tx
+            .range(crate::etcd::RangeRequest::prefix(prefix).keys_only())?;
+        let mut written: Vec<(i64, String)> = kvs
             .into_iter()
             .filter_map(|kv| {
-                let group = self.tx.keys.membership_group(session, &kv.key)?;
-                let revision = std::str::from_utf8(&kv.value).ok()?.parse().ok()?;
-                Some((revision, group))
+                let group = self.tx.keys.indexed_group(prefix, &kv.key)?;
+                let order = if kv.mod_revision == 0 {
+                    i64::MAX
+                } else {
+                    kv.mod_revision
+                };
+                Some((order, group))
             })
             .collect();
-        joined.sort();
-        Ok(joined.into_iter().map(|(_, group)| group).collect())
+        written.sort();
+        Ok(written.into_iter().map(|(_, group)| group).collect())
     }
 
     /// Carry an ending on as far as this commit has room for; returns whether it is done
@@ -530,6 +533,8 @@ impl<'a> Model<'a> {
                 break;
             }
             let group = ending.candidacies.remove(0);
+            let key = self.tx.keys.candidacy(session, &group);
+            self.tx.delete(key, true);
             self.withdraw_candidate(session, &group, end)?;
         }
         while done && !ending.groups.is_empty() {
@@ -696,8 +701,8 @@ impl<'a> Model<'a> {
     }
 
     /// State::delete_group: only an empty group; its leadership ends (group-deleted) and its
-    /// candidates are no longer candidates. (Their sessions' lists of candidacies keep the
-    /// group until they withdraw or end: withdrawing from a group that is not standing them
+    /// candidates are no longer candidates. (Their sessions' candidacy index keys for the
+    /// group stay until they withdraw or end: withdrawing from a group that is not standing them
     /// does nothing, so nothing needs to know.)
     pub fn delete_group(&mut self, group: &str) -> Io<Result<u64>> {
         let Some(g) = self.group(group)? else {
@@ -1012,13 +1017,12 @@ impl<'a> Model<'a> {
             member: s.doc.member.clone(),
         });
         self.put_group(group, &g);
+        let key = self.tx.keys.candidacy(session, group);
+        self.tx.put(key, Vec::new(), Lease::None, true);
         if s.doc.deadline_ms == 0 {
             self.renew(session, &mut s);
+            self.put_session(session, &s);
         }
-        if !s.doc.candidacies.iter().any(|c| c == group) {
-            s.doc.candidacies.push(group.into());
-        }
-        self.put_session(session, &s);
         self.elect_if_vacant(group)?;
         Ok(Ok(self.tx.head_now()))
     }
@@ -1026,11 +1030,9 @@ impl<'a> Model<'a> {
     /// State::withdraw: a leader resigns and the next candidate is elected; not being a
     /// candidate (or a missing group) is not an error.
     pub fn withdraw(&mut self, session: &str, group: &str) -> Io<Result<u64>> {
-        if let Some(mut s) = self.stored_session(session)?
-            && s.doc.candidacies.iter().any(|c| c == group)
-        {
-            s.doc.candidacies.retain(|c| c != group);
-            self.put_session(session, &s);
+        let key = self.tx.keys.candidacy(session, group);
+        if self.tx.get(&key, false)?.is_some() {
+            self.tx.delete(key, true);
             self.withdraw_candidate(session, group, "resigned")?;
         }
         Ok(Ok(self.tx.head_now()))

@@ -337,7 +337,8 @@ impl Store {
 
     pub fn describe(&mut self) -> Result<StoreInfo> {
         let fresh = random_hex();
-        let (store_id, head, groups) = self.read(|k| vec![k.id(), k.layout()], |m| m.describe(&fresh))?;
+        let (store_id, head, groups) =
+            self.read(|k| vec![k.id(), k.layout()], |m| m.describe(&fresh))?;
         Ok(StoreInfo {
             store_id,
             head,
@@ -457,7 +458,7 @@ impl Store {
 
     pub fn withdraw(&mut self, session: &str, group: &str) -> Result<u64> {
         self.run(
-            |k| vec![k.session(session), k.group(group)],
+            |k| vec![k.candidacy(session, group), k.group(group)],
             |m| m.withdraw(session, group),
         )
     }

@@ -762,7 +762,7 @@ fn mod_revision(store: &mut Store, key: String) -> i64 {
 }
 
 #[test]
-fn joins_and_leaves_leave_the_session_record_as_it_was() {
+fn joins_leaves_and_candidacies_leave_the_session_record_as_it_was() {
     let Some(address) = address() else { return };
     let ns = namespace();
     let keys = crate::keys::Keys::new(&ns);
@@ -773,52 +773,67 @@ fn joins_and_leaves_leave_the_session_record_as_it_was() {
         st.join(&a, g, b"", true).unwrap();
     }
     st.leave(&a, "c").unwrap();
-    // The membership index holds the member's groups, not the session record: its size
-    // does not grow with them.
+    st.stand(&a, "b").unwrap();
+    st.stand(&a, "a").unwrap();
+    st.withdraw(&a, "b").unwrap();
+    // The session's indexes hold its groups and candidacies, not its record: the record's
+    // size does not grow with them.
     assert_eq!(mod_revision(&mut st, keys.session(&a)), record);
     assert_ne!(mod_revision(&mut st, keys.membership(&a, "b")), 0);
     assert_eq!(mod_revision(&mut st, keys.membership(&a, "c")), 0);
+    assert_ne!(mod_revision(&mut st, keys.candidacy(&a, "a")), 0);
+    assert_eq!(mod_revision(&mut st, keys.candidacy(&a, "b")), 0);
     // A twin with the same member id leaves for it: the owner's entry goes.
     let twin = st.open_session("a", 60_000).unwrap();
     st.leave(&twin, "a").unwrap();
     assert_eq!(mod_revision(&mut st, keys.membership(&a, "a")), 0);
     assert_eq!(st.get_members("a").unwrap(), Vec::<String>::new());
-    // The close leaves what is left, and no index entry stays behind.
+    // The close ends what is left, and no index entry stays behind.
     let before = st.head().unwrap();
     st.close_session(&a).unwrap();
     let e = all_events(&mut st, before);
-    assert_eq!(kinds(&e), ["member-left"]);
-    let left = st
-        .etcd()
-        .range(&RangeRequest::prefix(&keys.memberships(&a)))
-        .unwrap();
-    assert!(left.kvs.is_empty(), "{:?}", left.kvs);
+    assert_eq!(kinds(&e), ["leader-lost", "member-left"]);
+    for prefix in [keys.memberships(&a), keys.candidacies(&a)] {
+        let left = st.etcd().range(&RangeRequest::prefix(&prefix)).unwrap();
+        assert!(left.kvs.is_empty(), "{prefix}: {:?}", left.kvs);
+    }
     st.close_session(&twin).unwrap();
     flush(&address, &ns);
 }
 
 #[test]
-fn an_expired_member_leaves_its_groups_in_the_order_it_joined_them() {
+fn an_expiry_ends_candidacies_and_memberships_in_the_order_they_began() {
     let Some(address) = address() else { return };
     let ns = namespace();
     let mut st = open(&address, &ns, &[]);
     let joined = ["m", "z", "a", "k"];
+    let stood = ["z", "m"];
     let opened = Instant::now();
     let a = st.open_session("a", 1_000).unwrap();
     for g in joined {
         st.join(&a, g, b"", true).unwrap();
     }
+    for g in stood {
+        st.stand(&a, g).unwrap();
+    }
     let before = st.head().unwrap();
-    assert!(opened.elapsed() < Duration::from_millis(900), "set up in time");
+    assert!(
+        opened.elapsed() < Duration::from_millis(900),
+        "set up in time"
+    );
     thread::sleep(Duration::from_millis(1_100).saturating_sub(opened.elapsed()));
     let e = all_events(&mut st, before);
-    let left: Vec<String> = e
-        .iter()
-        .map(|e| match e {
-            Ev::MemberLeft(left) => left.group_id.clone(),
+    let mut lost = Vec::new();
+    let mut left = Vec::new();
+    for event in &e {
+        match event {
+            Ev::LeaderLost(l) => lost.push(l.group_id.clone()),
+            Ev::MemberLeft(l) => left.push(l.group_id.clone()),
             other => panic!("{other:?}"),
-        })
-        .collect();
+        }
+    }
+    assert_eq!(kinds(&e[..2]), ["leader-lost", "leader-lost"]);
+    assert_eq!(lost, stood);
     assert_eq!(left, joined);
     flush(&address, &ns);
 }
@@ -835,7 +850,10 @@ fn a_namespace_written_with_another_key_layout_is_refused() {
         .etcd()
         .range(&RangeRequest::key(keys_of(&fresh).layout()))
         .unwrap();
-    assert_eq!(layout.kvs[0].value, crate::keys::LAYOUT.to_string().as_bytes());
+    assert_eq!(
+        layout.kvs[0].value,
+        crate::keys::LAYOUT.to_string().as_bytes()
+    );
     flush(&address, &fresh);
     // An id with no layout: the first layout, which kept a session's groups in its record.
     let old = namespace();
