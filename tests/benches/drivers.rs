@@ -4,7 +4,9 @@
 //!
 //! For each backend (Redis, etcd):
 //! - join and leave throughput for one client, one coordinator joining then leaving many
-//!   groups (tooz's "b2");
+//!   groups (tooz's "b2"), in rounds that alternate Roster and tooz, so a slow spell of this
+//!   shared machine falls on both; the median of each side is reported, and every round's
+//!   ratio;
 //! - `get_members` of one group of 10 000 members (tooz's "f"), p50;
 //! - cross-host latency: a join made by one host until a handler on another host (a
 //!   `roster-probe` process) has taken it, pushed by the driver's change feed (no polling),
@@ -56,6 +58,9 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// Alternating throughput rounds per side.
+const ROUNDS: usize = 5;
+
 /// What one side measured.
 #[derive(Debug, Default, Clone, Copy)]
 struct Figures {
@@ -64,13 +69,26 @@ struct Figures {
     get_members_p50_ms: f64,
 }
 
+/// One round of throughput: joins and leaves per second.
+#[derive(Debug, Default, Clone, Copy)]
+struct Throughput {
+    joins_per_s: f64,
+    leaves_per_s: f64,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 async fn started(url: &str, member: &str) -> Coordinator {
     let c = get_coordinator(url, member).expect("valid URL");
     c.start(Heartbeat::Manual).await.expect("start");
     c
 }
 
-async fn roster_figures(url: &str, groups: usize, members: usize) -> (Figures, Duration, Duration) {
+/// One coordinator joins `groups` new groups, then leaves them.
+async fn roster_throughput(url: &str, groups: usize) -> Throughput {
     let run = uuid::Uuid::new_v4().simple().to_string();
     let client = started(url, "bench-client").await;
     let names: Vec<String> = (0..groups).map(|i| format!("g-{run}-{i}")).collect();
@@ -87,6 +105,17 @@ async fn roster_figures(url: &str, groups: usize, members: usize) -> (Figures, D
         client.leave_group(g).await.expect("leave");
     }
     let leaves_per_s = groups as f64 / t.elapsed().as_secs_f64();
+    client.stop().await.expect("stop");
+    Throughput {
+        joins_per_s,
+        leaves_per_s,
+    }
+}
+
+/// `get_members` of a group of `members`, p50, and the cross-host latency to a handler.
+async fn roster_reads_and_latency(url: &str, members: usize) -> (f64, Duration, Duration) {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let client = started(url, "bench-client").await;
 
     // One group of `members` members, each with a session of its own.
     let big = format!("big-{run}");
@@ -130,15 +159,7 @@ async fn roster_figures(url: &str, groups: usize, members: usize) -> (Figures, D
     }
     let p50 = percentile(&mut latencies, 0.5);
     let p99 = percentile(&mut latencies, 0.99);
-    (
-        Figures {
-            joins_per_s,
-            leaves_per_s,
-            get_members_p50_ms,
-        },
-        p50,
-        p99,
-    )
+    (get_members_p50_ms, p50, p99)
 }
 
 /// The Python with tooz installed: `ROSTER_TOOZ_PYTHON`, else a virtualenv under the
@@ -179,6 +200,7 @@ fn tooz_python() -> Option<PathBuf> {
     }
 }
 
+/// tooz's figures; with `members` 0, throughput only (`get_members_p50_ms` is 0).
 fn tooz_figures(python: &PathBuf, url: &str, groups: usize, members: usize) -> Option<Figures> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/tooz_bench.py");
     let out = Command::new(python)
@@ -200,12 +222,19 @@ fn tooz_figures(python: &PathBuf, url: &str, groups: usize, members: usize) -> O
     Some(Figures {
         joins_per_s: v["joins_per_s"].as_f64()?,
         leaves_per_s: v["leaves_per_s"].as_f64()?,
-        get_members_p50_ms: v["get_members_p50_ms"].as_f64()?,
+        get_members_p50_ms: v["get_members_p50_ms"].as_f64().unwrap_or(0.0),
     })
 }
 
-fn report(backend: &str, roster: Figures, tooz: Option<Figures>, members: usize) {
-    let row = |what: &str, r: f64, t: Option<f64>, higher_is_better: bool| {
+/// The rows of one backend. `rounds`: each throughput round's Roster and tooz figures.
+fn report(
+    backend: &str,
+    roster: Figures,
+    tooz: Option<Figures>,
+    members: usize,
+    rounds: &[(Throughput, Option<Throughput>)],
+) {
+    let row = |what: &str, r: f64, t: Option<f64>, higher_is_better: bool, extra: String| {
         let (tooz, ratio) = match t {
             Some(t) if t > 0.0 => {
                 let ratio = if higher_is_better { r / t } else { t / r };
@@ -213,25 +242,39 @@ fn report(backend: &str, roster: Figures, tooz: Option<Figures>, members: usize)
             }
             _ => (format!("{:>12}", "-"), format!("{:>7}", "-")),
         };
-        println!("{backend:<6} {what:<34} {r:>12.1} {tooz} {ratio}");
+        println!("{backend:<6} {what:<34} {r:>12.1} {tooz} {ratio}{extra}");
+    };
+    let per_round = |pick: fn(&Throughput) -> f64| {
+        let ratios: Vec<String> = rounds
+            .iter()
+            .filter_map(|(r, t)| t.map(|t| format!("{:.1}x", pick(r) / pick(&t))))
+            .collect();
+        if ratios.is_empty() {
+            String::new()
+        } else {
+            format!("  (medians of {ROUNDS}; rounds {})", ratios.join(" "))
+        }
     };
     row(
         "joins/s (1 client)",
         roster.joins_per_s,
         tooz.map(|t| t.joins_per_s),
         true,
+        per_round(|t| t.joins_per_s),
     );
     row(
         "leaves/s (1 client)",
         roster.leaves_per_s,
         tooz.map(|t| t.leaves_per_s),
         true,
+        per_round(|t| t.leaves_per_s),
     );
     row(
         &format!("get_members({members}) p50 ms"),
         roster.get_members_p50_ms,
         tooz.map(|t| t.get_members_p50_ms),
         false,
+        String::new(),
     );
 }
 
@@ -241,11 +284,38 @@ async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, memb
     // The driver built into the host, as a user gets it. Members live 5 minutes without a
     // heartbeat: loading ten thousand takes longer than the default 30 s.
     let roster_url = format!("{scheme}://{address}?namespace={namespace}&timeout=300");
-    let (roster, p50, p99) = roster_figures(&roster_url, groups, members).await;
-    let tooz = tooz_python().and_then(|python| {
-        tooz_figures(&python, &format!("{scheme}://{address}"), groups, members)
-    });
-    report(backend, roster, tooz, members);
+    let tooz_url = format!("{scheme}://{address}");
+    let python = tooz_python();
+    let mut rounds = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        let roster = roster_throughput(&roster_url, groups).await;
+        let tooz = python
+            .as_ref()
+            .and_then(|python| tooz_figures(python, &tooz_url, groups, 0))
+            .map(|t| Throughput {
+                joins_per_s: t.joins_per_s,
+                leaves_per_s: t.leaves_per_s,
+            });
+        rounds.push((roster, tooz));
+    }
+    let (get_members_p50_ms, p50, p99) = roster_reads_and_latency(&roster_url, members).await;
+    let roster = Figures {
+        joins_per_s: median(rounds.iter().map(|(r, _)| r.joins_per_s).collect()),
+        leaves_per_s: median(rounds.iter().map(|(r, _)| r.leaves_per_s).collect()),
+        get_members_p50_ms,
+    };
+    let tooz_reads = python
+        .as_ref()
+        .and_then(|python| tooz_figures(python, &tooz_url, 1, members));
+    let tooz_rounds: Vec<Throughput> = rounds.iter().filter_map(|(_, t)| *t).collect();
+    let tooz = tooz_reads
+        .filter(|_| tooz_rounds.len() == ROUNDS)
+        .map(|reads| Figures {
+            joins_per_s: median(tooz_rounds.iter().map(|t| t.joins_per_s).collect()),
+            leaves_per_s: median(tooz_rounds.iter().map(|t| t.leaves_per_s).collect()),
+            get_members_p50_ms: reads.get_members_p50_ms,
+        });
+    report(backend, roster, tooz, members, &rounds);
     println!(
         "{backend:<6} join -> handler on another host p50 {:.3} ms, p99 {:.3} ms (pushed by the driver's feed, no polling)",
         ms(p50),
@@ -259,7 +329,9 @@ async fn main() {
         "backend metric                                   Roster         tooz  ratio (>1: Roster better)"
     );
     if selected("redis") {
-        let (groups, members) = if quick() { (100, 500) } else { (500, 10_000) };
+        // Throughput takes the full group count in a quick run too: a shorter loop would
+        // measure this machine's hiccups more than either side.
+        let (groups, members) = if quick() { (500, 500) } else { (500, 10_000) };
         let redis_server;
         let redis = match std::env::var(REDIS_VARIABLE) {
             Ok(address) => address,
@@ -271,7 +343,7 @@ async fn main() {
         compare("redis", "redis", &redis, groups, members).await;
     }
     if selected("etcd") {
-        let (groups, members) = if quick() { (50, 200) } else { (200, 10_000) };
+        let (groups, members) = if quick() { (200, 200) } else { (200, 10_000) };
         let etcd_server;
         let etcd = match std::env::var(ETCD_VARIABLE) {
             Ok(address) => address,

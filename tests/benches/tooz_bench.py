@@ -2,7 +2,8 @@
 
 Usage: tooz_bench.py URL GROUPS MEMBERS. Prints one JSON object:
 - joins_per_s, leaves_per_s: one coordinator joins GROUPS groups, then leaves them;
-- get_members_p50_ms: get_members of one group of MEMBERS live members.
+- get_members_p50_ms: get_members of one group of MEMBERS live members (null when MEMBERS
+  is 0: throughput only).
 """
 
 import json
@@ -30,6 +31,10 @@ def main() -> None:
     for g in names:
         client.leave_group(g).get()
     leaves = groups / (time.perf_counter() - t)
+    if members == 0:
+        client.stop()
+        print(json.dumps({"joins_per_s": joins, "leaves_per_s": leaves, "get_members_p50_ms": None}))
+        return
 
     big = f"big-{run}".encode()
     client.create_group(big).get()

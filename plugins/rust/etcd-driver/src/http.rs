@@ -11,8 +11,11 @@ use std::time::{Duration, Instant};
 /// How long an answer may take (every request but a watch answers at once).
 pub const REPLY_PATIENCE: Duration = Duration::from_secs(30);
 
-/// Bytes asked of the socket per read.
-const READ_CHUNK: usize = 64 * 1024;
+/// Bytes asked of the socket by the first read of an answer; each further read asks for as
+/// much as the answer has so far. Most answers are a few hundred bytes, and the host's socket
+/// read allocates and zeroes whatever is asked for, so a small first ask keeps a round trip
+/// cheap while a large answer still takes few reads.
+const READ_CHUNK: usize = 4 * 1024;
 
 /// The largest buffer kept between requests.
 const KEPT_BUFFER: usize = 1 << 20;

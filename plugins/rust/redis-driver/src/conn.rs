@@ -13,8 +13,11 @@ use redis_protocol::resp2::types::{BorrowedFrame, OwnedFrame};
 /// How long a reply may take beyond any time the command itself waits (a `BLOCK`).
 pub const REPLY_PATIENCE: Duration = Duration::from_secs(30);
 
-/// Bytes asked of the socket per read.
-const READ_CHUNK: usize = 64 * 1024;
+/// Bytes asked of the socket by the first read of an answer; each further read asks for as
+/// much as the answer has so far. Most answers are a few hundred bytes, and the host's socket
+/// read allocates and zeroes whatever is asked for, so a small first ask keeps a round trip
+/// cheap while a large answer still takes few reads.
+const READ_CHUNK: usize = 4 * 1024;
 
 /// The largest reply buffer kept between requests.
 const KEPT_BUFFER: usize = 1 << 20;
