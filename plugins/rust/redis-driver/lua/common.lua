@@ -53,10 +53,11 @@ end
 
 -- State::commit: the next revision, the group's last change, one log entry.
 -- `fields` are the entry's field/value pairs: e = kind, g = group, m = member,
--- c = capabilities, t = term, r = reason.
-local function commit(g, fields)
+-- c = capabilities, t = term, r = reason. `exists`: true when the caller knows the group
+-- exists (each call a script makes costs a few microseconds, so none is made twice).
+local function commit(g, fields, exists)
   local rev = redis.call('INCR', K_REV)
-  if group_exists(g) then
+  if exists or group_exists(g) then
     redis.call('HSET', key('group', g), 'last', rev)
   end
   redis.call('XADD', K_LOG, 'MAXLEN', HISTORY, int(rev) .. '-0', unpack(fields))
@@ -143,17 +144,18 @@ local function withdraw_candidate(s, g, why)
   end
 end
 
--- State::remove_member
-local function remove_member(member, g, why)
-  if not group_exists(g) then
-    return
+-- State::remove_member; returns the revision of the member-left event, nil when there was
+-- none. `exists` as for commit.
+local function remove_member(member, g, why, exists)
+  if not (exists or group_exists(g)) then
+    return nil
   end
   if redis.call('HDEL', key('members', g), member) == 0 then
-    return
+    return nil
   end
   redis.call('HDEL', key('caps', g), member)
   redis.call('HDEL', key('meta', g), member)
-  commit(g, { 'e', 'ml', 'g', g, 'm', member, 'r', why })
+  return commit(g, { 'e', 'ml', 'g', g, 'm', member, 'r', why }, true)
 end
 
 -- State::drop_session_state: candidacies end first, then memberships; an expiry also

@@ -13,14 +13,15 @@ local sess = session(s)
 if not sess then
   return unknown_session(s)
 end
-if not group_exists(g) then
+-- The group's creation revision doubles as the check that it exists.
+local created = redis.call('HGET', key('group', g), 'created')
+if not created then
   return err('group-not-created', g)
 end
 if redis.call('HEXISTS', key('members', g), sess.member) == 1 then
   return err('member-already-exist', g, sess.member)
 end
-local created = redis.call('HGET', key('group', g), 'created')
-local rev = head() + 1
+local rev = commit(g, { 'e', 'mj', 'g', g, 'm', sess.member, 'c', caps }, true)
 redis.call('HSET', key('members', g), sess.member, s)
 redis.call('HSET', key('caps', g), sess.member, caps)
 redis.call('HSET', key('meta', g), sess.member, meta(NOW, NOW, rev))
@@ -29,4 +30,4 @@ if sess.deadline == 0 then
 end
 redis.call('ZADD', key('sgroups', s), rev, g)
 redis.call('SREM', key('slost', s), created .. ':' .. g)
-return { 'ok', commit(g, { 'e', 'mj', 'g', g, 'm', sess.member, 'c', caps }) }
+return { 'ok', rev }

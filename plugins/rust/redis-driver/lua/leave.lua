@@ -14,5 +14,4 @@ if not owner then
   return not_a_member(s, sess, g)
 end
 redis.call('ZREM', key('sgroups', owner), g)
-remove_member(sess.member, g, 'left')
-return { 'ok', head() }
+return { 'ok', remove_member(sess.member, g, 'left', true) or head() }

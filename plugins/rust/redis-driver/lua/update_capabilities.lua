@@ -17,6 +17,7 @@ if not m then
   return not_a_member(s, sess, g)
 end
 local joined = string.match(m, '^(%d+):')
+local rev = commit(g, { 'e', 'cu', 'g', g, 'm', sess.member, 'c', caps }, true)
 redis.call('HSET', key('caps', g), sess.member, caps)
-redis.call('HSET', key('meta', g), sess.member, meta(tonumber(joined), NOW, head() + 1))
-return { 'ok', commit(g, { 'e', 'cu', 'g', g, 'm', sess.member, 'c', caps }) }
+redis.call('HSET', key('meta', g), sess.member, meta(tonumber(joined), NOW, rev))
+return { 'ok', rev }
