@@ -7,6 +7,8 @@
 //!   which `open` makes and keeps for the instance's lifetime.
 //! - The wall clock, randomness and a warning log that every driver needs, working natively
 //!   too (for the drivers' own tests against real servers).
+//! - [`Driver`], what every store offers, and (feature `scenarios`, for the drivers' tests)
+//!   the scenarios every server driver passes, written once over it.
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -22,6 +24,50 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The result of every driver call.
 pub type Result<T> = std::result::Result<T, roster::coordination::types::CoordinationError>;
+
+#[cfg(feature = "scenarios")]
+pub mod scenarios;
+
+use exports::roster::coordination::backend::{Feed, GroupSummary, SessionKey, StoreInfo};
+use roster::coordination::types::{Leader, MemberInfo};
+
+/// What a driver's store offers: one method per call of the driver world
+/// (`wit/driver.wit`, which documents each), with borrowed arguments. [`export_driver!`]
+/// implements it for the store type from the store's own methods of the same names.
+pub trait Driver: Sized {
+    fn open(options: &[(String, String)]) -> Result<Self>;
+    fn describe(&mut self) -> Result<StoreInfo>;
+    fn head(&mut self) -> Result<u64>;
+    fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey>;
+    fn close_session(&mut self, session: &str) -> Result<u64>;
+    fn heartbeat(&mut self, session: &str) -> Result<u64>;
+    fn create_group(&mut self, group: &str) -> Result<u64>;
+    fn delete_group(&mut self, group: &str) -> Result<u64>;
+    fn groups(&mut self) -> Result<Vec<String>>;
+    fn group_summaries(&mut self) -> Result<(u64, Vec<GroupSummary>)>;
+    fn join(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+        create: bool,
+    ) -> Result<u64>;
+    fn leave(&mut self, session: &str, group: &str) -> Result<u64>;
+    fn update_capabilities(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+    ) -> Result<u64>;
+    fn get_members(&mut self, group: &str) -> Result<Vec<String>>;
+    fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>>;
+    fn get_member_info(&mut self, group: &str, member: &str) -> Result<MemberInfo>;
+    fn get_leader(&mut self, group: &str) -> Result<Option<Leader>>;
+    fn stand(&mut self, session: &str, group: &str) -> Result<u64>;
+    fn withdraw(&mut self, session: &str, group: &str) -> Result<u64>;
+    fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)>;
+    fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed>;
+}
 
 /// Log a warning through the host, or on stderr where there is no host (native tests);
 /// `driver` names the driver there.
@@ -156,9 +202,110 @@ impl<'a> Options<'a> {
 /// Export the driver world from a store type, named `$name` in errors: `open` makes the
 /// store with `<$store>::open(&options)` and every other call is forwarded to the method of
 /// the same name, with borrowed arguments. A call before `open` is a `connection` error.
+/// The store type also gets [`Driver`], from the same methods.
 #[macro_export]
 macro_rules! export_driver {
     ($store:ty, $name:literal) => {
+        impl $crate::Driver for $store {
+            fn open(options: &[(String, String)]) -> $crate::Result<Self> {
+                <$store>::open(options)
+            }
+            fn describe(
+                &mut self,
+            ) -> $crate::Result<$crate::exports::roster::coordination::backend::StoreInfo> {
+                <$store>::describe(self)
+            }
+            fn head(&mut self) -> $crate::Result<u64> {
+                <$store>::head(self)
+            }
+            fn open_session(&mut self, member: &str, ttl_ms: u64) -> $crate::Result<String> {
+                <$store>::open_session(self, member, ttl_ms)
+            }
+            fn close_session(&mut self, session: &str) -> $crate::Result<u64> {
+                <$store>::close_session(self, session)
+            }
+            fn heartbeat(&mut self, session: &str) -> $crate::Result<u64> {
+                <$store>::heartbeat(self, session)
+            }
+            fn create_group(&mut self, group: &str) -> $crate::Result<u64> {
+                <$store>::create_group(self, group)
+            }
+            fn delete_group(&mut self, group: &str) -> $crate::Result<u64> {
+                <$store>::delete_group(self, group)
+            }
+            fn groups(&mut self) -> $crate::Result<Vec<String>> {
+                <$store>::groups(self)
+            }
+            fn group_summaries(
+                &mut self,
+            ) -> $crate::Result<(
+                u64,
+                Vec<$crate::exports::roster::coordination::backend::GroupSummary>,
+            )> {
+                <$store>::group_summaries(self)
+            }
+            fn join(
+                &mut self,
+                session: &str,
+                group: &str,
+                capabilities: &[u8],
+                create: bool,
+            ) -> $crate::Result<u64> {
+                <$store>::join(self, session, group, capabilities, create)
+            }
+            fn leave(&mut self, session: &str, group: &str) -> $crate::Result<u64> {
+                <$store>::leave(self, session, group)
+            }
+            fn update_capabilities(
+                &mut self,
+                session: &str,
+                group: &str,
+                capabilities: &[u8],
+            ) -> $crate::Result<u64> {
+                <$store>::update_capabilities(self, session, group, capabilities)
+            }
+            fn get_members(&mut self, group: &str) -> $crate::Result<Vec<String>> {
+                <$store>::get_members(self, group)
+            }
+            fn get_members_info(
+                &mut self,
+                group: &str,
+            ) -> $crate::Result<Vec<(String, $crate::roster::coordination::types::MemberInfo)>>
+            {
+                <$store>::get_members_info(self, group)
+            }
+            fn get_member_info(
+                &mut self,
+                group: &str,
+                member: &str,
+            ) -> $crate::Result<$crate::roster::coordination::types::MemberInfo> {
+                <$store>::get_member_info(self, group, member)
+            }
+            fn get_leader(
+                &mut self,
+                group: &str,
+            ) -> $crate::Result<Option<$crate::roster::coordination::types::Leader>> {
+                <$store>::get_leader(self, group)
+            }
+            fn stand(&mut self, session: &str, group: &str) -> $crate::Result<u64> {
+                <$store>::stand(self, session, group)
+            }
+            fn withdraw(&mut self, session: &str, group: &str) -> $crate::Result<u64> {
+                <$store>::withdraw(self, session, group)
+            }
+            fn stand_down(&mut self, session: &str, group: &str) -> $crate::Result<(bool, u64)> {
+                <$store>::stand_down(self, session, group)
+            }
+            fn changes(
+                &mut self,
+                after: u64,
+                max: u32,
+                wait_ms: u64,
+            ) -> $crate::Result<$crate::exports::roster::coordination::backend::Feed> {
+                <$store>::changes(self, after, max, wait_ms)
+            }
+        }
+
         thread_local! {
             /// The instance's store, once `open` has made it.
             static STORE: ::std::cell::RefCell<Option<$store>> =
