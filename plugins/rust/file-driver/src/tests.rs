@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use driver_kit::scenarios::revision;
+
 use crate::exports::roster::coordination::backend::Feed;
 use crate::files::{Dir, STALE};
 use crate::roster::coordination::types::{
@@ -56,18 +58,6 @@ fn events(feed: Feed) -> Vec<MembershipEvent> {
     match feed {
         Feed::Events(batch) => batch.events,
         Feed::Resync(gap) => panic!("unexpected resync {gap:?}"),
-    }
-}
-
-fn revision(event: &MembershipEvent) -> u64 {
-    match event {
-        MembershipEvent::GroupCreated(e) => e.revision,
-        MembershipEvent::GroupDeleted(e) => e.revision,
-        MembershipEvent::MemberJoined(e) => e.revision,
-        MembershipEvent::MemberLeft(e) => e.revision,
-        MembershipEvent::CapabilitiesUpdated(e) => e.revision,
-        MembershipEvent::LeaderElected(e) => e.revision,
-        MembershipEvent::LeaderLost(e) => e.revision,
     }
 }
 
