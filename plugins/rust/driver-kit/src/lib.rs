@@ -3,12 +3,13 @@
 //! - The bindings of the `roster:coordination/driver` world (`wit/driver.wit`), generated
 //!   once here: a driver crate re-exports [`exports`] and [`roster`] and names the types as
 //!   if it had generated them itself.
-//! - [`export_driver!`]: the component's exports, each forwarded to the driver's store type,
-//!   which `open` makes and keeps for the instance's lifetime.
+//! - [`Driver`], what every store offers, and [`export_driver!`]: the component's exports,
+//!   each forwarded to the driver's store, which `open` makes and keeps for the instance's
+//!   lifetime.
 //! - The wall clock, randomness and a warning log that every driver needs, working natively
 //!   too (for the drivers' own tests against real servers).
-//! - [`Driver`], what every store offers, and (feature `scenarios`, for the drivers' tests)
-//!   the scenarios every server driver passes, written once over it.
+//! - (feature `scenarios`, for the drivers' tests) the scenarios every server driver passes,
+//!   written once over [`Driver`].
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -18,8 +19,11 @@ wit_bindgen::generate!({
     default_bindings_module: "driver_kit",
 });
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
+use std::marker::PhantomData;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The result of every driver call.
@@ -33,8 +37,11 @@ use roster::coordination::types::{Leader, MemberInfo};
 
 /// What a driver's store offers: one method per call of the driver world
 /// (`wit/driver.wit`, which documents each), with borrowed arguments. [`export_driver!`]
-/// implements it for the store type from the store's own methods of the same names.
-pub trait Driver: Sized {
+/// exports the world from it.
+pub trait Driver: Sized + 'static {
+    /// The driver's name, in errors.
+    const NAME: &'static str;
+
     fn open(options: &[(String, String)]) -> Result<Self>;
     fn describe(&mut self) -> Result<StoreInfo>;
     fn head(&mut self) -> Result<u64>;
@@ -67,6 +74,115 @@ pub trait Driver: Sized {
     fn withdraw(&mut self, session: &str, group: &str) -> Result<u64>;
     fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)>;
     fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed>;
+}
+
+thread_local! {
+    /// The instance's store, once `open` has made it (a component instance has one).
+    static STORE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+/// Run `call` on the instance's store; before `open`, a `connection` error.
+fn with_store<S: Driver, T>(call: impl FnOnce(&mut S) -> Result<T>) -> Result<T> {
+    STORE.with_borrow_mut(|store| {
+        match store.as_mut().and_then(|store| store.downcast_mut::<S>()) {
+            Some(store) => call(store),
+            None => Err(roster::coordination::types::CoordinationError::Connection(
+                format!("the {} driver was called before open", S::NAME),
+            )),
+        }
+    })
+}
+
+/// The driver world's exports for the store type `S`: each call goes to `S`'s method of the
+/// same name, with borrowed arguments.
+pub struct Exported<S>(PhantomData<S>);
+
+impl<S: Driver> exports::roster::coordination::backend::Guest for Exported<S> {
+    fn open(options: Vec<(String, String)>) -> Result<()> {
+        let store = S::open(&options)?;
+        STORE.with_borrow_mut(|slot| *slot = Some(Box::new(store)));
+        Ok(())
+    }
+
+    fn describe() -> Result<StoreInfo> {
+        with_store(S::describe)
+    }
+
+    fn head() -> Result<u64> {
+        with_store(S::head)
+    }
+
+    fn open_session(member: String, ttl_ms: u64) -> Result<SessionKey> {
+        with_store(|s: &mut S| s.open_session(&member, ttl_ms))
+    }
+
+    fn close_session(session: String) -> Result<u64> {
+        with_store(|s: &mut S| s.close_session(&session))
+    }
+
+    fn heartbeat(session: String) -> Result<u64> {
+        with_store(|s: &mut S| s.heartbeat(&session))
+    }
+
+    fn create_group(group: String) -> Result<u64> {
+        with_store(|s: &mut S| s.create_group(&group))
+    }
+
+    fn delete_group(group: String) -> Result<u64> {
+        with_store(|s: &mut S| s.delete_group(&group))
+    }
+
+    fn groups() -> Result<Vec<String>> {
+        with_store(S::groups)
+    }
+
+    fn group_summaries() -> Result<(u64, Vec<GroupSummary>)> {
+        with_store(S::group_summaries)
+    }
+
+    fn join(session: String, group: String, capabilities: Vec<u8>, create: bool) -> Result<u64> {
+        with_store(|s: &mut S| s.join(&session, &group, &capabilities, create))
+    }
+
+    fn leave(session: String, group: String) -> Result<u64> {
+        with_store(|s: &mut S| s.leave(&session, &group))
+    }
+
+    fn update_capabilities(session: String, group: String, capabilities: Vec<u8>) -> Result<u64> {
+        with_store(|s: &mut S| s.update_capabilities(&session, &group, &capabilities))
+    }
+
+    fn get_members(group: String) -> Result<Vec<String>> {
+        with_store(|s: &mut S| s.get_members(&group))
+    }
+
+    fn get_members_info(group: String) -> Result<Vec<(String, MemberInfo)>> {
+        with_store(|s: &mut S| s.get_members_info(&group))
+    }
+
+    fn get_member_info(group: String, member: String) -> Result<MemberInfo> {
+        with_store(|s: &mut S| s.get_member_info(&group, &member))
+    }
+
+    fn get_leader(group: String) -> Result<Option<Leader>> {
+        with_store(|s: &mut S| s.get_leader(&group))
+    }
+
+    fn stand(session: String, group: String) -> Result<u64> {
+        with_store(|s: &mut S| s.stand(&session, &group))
+    }
+
+    fn withdraw(session: String, group: String) -> Result<u64> {
+        with_store(|s: &mut S| s.withdraw(&session, &group))
+    }
+
+    fn stand_down(session: String, group: String) -> Result<(bool, u64)> {
+        with_store(|s: &mut S| s.stand_down(&session, &group))
+    }
+
+    fn changes(after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
+        with_store(|s: &mut S| s.changes(after, max, wait_ms))
+    }
 }
 
 /// Log a warning through the host, or on stderr where there is no host (native tests);
@@ -199,247 +315,14 @@ impl<'a> Options<'a> {
     }
 }
 
-/// Export the driver world from a store type, named `$name` in errors: `open` makes the
-/// store with `<$store>::open(&options)` and every other call is forwarded to the method of
-/// the same name, with borrowed arguments. A call before `open` is a `connection` error.
-/// The store type also gets [`Driver`], from the same methods.
+/// Export the driver world from `$store`, a [`Driver`]: `open` makes the store and keeps it
+/// for the instance's lifetime, and every other call goes to the method of the same name
+/// (see [`Exported`]).
 #[macro_export]
 macro_rules! export_driver {
-    ($store:ty, $name:literal) => {
-        impl $crate::Driver for $store {
-            fn open(options: &[(String, String)]) -> $crate::Result<Self> {
-                <$store>::open(options)
-            }
-            fn describe(
-                &mut self,
-            ) -> $crate::Result<$crate::exports::roster::coordination::backend::StoreInfo> {
-                <$store>::describe(self)
-            }
-            fn head(&mut self) -> $crate::Result<u64> {
-                <$store>::head(self)
-            }
-            fn open_session(&mut self, member: &str, ttl_ms: u64) -> $crate::Result<String> {
-                <$store>::open_session(self, member, ttl_ms)
-            }
-            fn close_session(&mut self, session: &str) -> $crate::Result<u64> {
-                <$store>::close_session(self, session)
-            }
-            fn heartbeat(&mut self, session: &str) -> $crate::Result<u64> {
-                <$store>::heartbeat(self, session)
-            }
-            fn create_group(&mut self, group: &str) -> $crate::Result<u64> {
-                <$store>::create_group(self, group)
-            }
-            fn delete_group(&mut self, group: &str) -> $crate::Result<u64> {
-                <$store>::delete_group(self, group)
-            }
-            fn groups(&mut self) -> $crate::Result<Vec<String>> {
-                <$store>::groups(self)
-            }
-            fn group_summaries(
-                &mut self,
-            ) -> $crate::Result<(
-                u64,
-                Vec<$crate::exports::roster::coordination::backend::GroupSummary>,
-            )> {
-                <$store>::group_summaries(self)
-            }
-            fn join(
-                &mut self,
-                session: &str,
-                group: &str,
-                capabilities: &[u8],
-                create: bool,
-            ) -> $crate::Result<u64> {
-                <$store>::join(self, session, group, capabilities, create)
-            }
-            fn leave(&mut self, session: &str, group: &str) -> $crate::Result<u64> {
-                <$store>::leave(self, session, group)
-            }
-            fn update_capabilities(
-                &mut self,
-                session: &str,
-                group: &str,
-                capabilities: &[u8],
-            ) -> $crate::Result<u64> {
-                <$store>::update_capabilities(self, session, group, capabilities)
-            }
-            fn get_members(&mut self, group: &str) -> $crate::Result<Vec<String>> {
-                <$store>::get_members(self, group)
-            }
-            fn get_members_info(
-                &mut self,
-                group: &str,
-            ) -> $crate::Result<Vec<(String, $crate::roster::coordination::types::MemberInfo)>>
-            {
-                <$store>::get_members_info(self, group)
-            }
-            fn get_member_info(
-                &mut self,
-                group: &str,
-                member: &str,
-            ) -> $crate::Result<$crate::roster::coordination::types::MemberInfo> {
-                <$store>::get_member_info(self, group, member)
-            }
-            fn get_leader(
-                &mut self,
-                group: &str,
-            ) -> $crate::Result<Option<$crate::roster::coordination::types::Leader>> {
-                <$store>::get_leader(self, group)
-            }
-            fn stand(&mut self, session: &str, group: &str) -> $crate::Result<u64> {
-                <$store>::stand(self, session, group)
-            }
-            fn withdraw(&mut self, session: &str, group: &str) -> $crate::Result<u64> {
-                <$store>::withdraw(self, session, group)
-            }
-            fn stand_down(&mut self, session: &str, group: &str) -> $crate::Result<(bool, u64)> {
-                <$store>::stand_down(self, session, group)
-            }
-            fn changes(
-                &mut self,
-                after: u64,
-                max: u32,
-                wait_ms: u64,
-            ) -> $crate::Result<$crate::exports::roster::coordination::backend::Feed> {
-                <$store>::changes(self, after, max, wait_ms)
-            }
-        }
-
-        thread_local! {
-            /// The instance's store, once `open` has made it.
-            static STORE: ::std::cell::RefCell<Option<$store>> =
-                const { ::std::cell::RefCell::new(None) };
-        }
-
-        fn with_store<T>(
-            call: impl FnOnce(&mut $store) -> $crate::Result<T>,
-        ) -> $crate::Result<T> {
-            STORE.with_borrow_mut(|store| match store {
-                Some(store) => call(store),
-                None => Err(
-                    $crate::roster::coordination::types::CoordinationError::Connection(
-                        concat!("the ", $name, " driver was called before open").into(),
-                    ),
-                ),
-            })
-        }
-
+    ($store:ty) => {
         /// The component's exports.
-        struct ExportedDriver;
-
-        impl $crate::exports::roster::coordination::backend::Guest for ExportedDriver {
-            fn open(options: Vec<(String, String)>) -> $crate::Result<()> {
-                let store = <$store>::open(&options)?;
-                STORE.with_borrow_mut(|slot| *slot = Some(store));
-                Ok(())
-            }
-
-            fn describe()
-            -> $crate::Result<$crate::exports::roster::coordination::backend::StoreInfo> {
-                with_store(|s| s.describe())
-            }
-
-            fn head() -> $crate::Result<u64> {
-                with_store(|s| s.head())
-            }
-
-            fn open_session(member: String, ttl_ms: u64) -> $crate::Result<String> {
-                with_store(|s| s.open_session(&member, ttl_ms))
-            }
-
-            fn close_session(session: String) -> $crate::Result<u64> {
-                with_store(|s| s.close_session(&session))
-            }
-
-            fn heartbeat(session: String) -> $crate::Result<u64> {
-                with_store(|s| s.heartbeat(&session))
-            }
-
-            fn create_group(group: String) -> $crate::Result<u64> {
-                with_store(|s| s.create_group(&group))
-            }
-
-            fn delete_group(group: String) -> $crate::Result<u64> {
-                with_store(|s| s.delete_group(&group))
-            }
-
-            fn groups() -> $crate::Result<Vec<String>> {
-                with_store(|s| s.groups())
-            }
-
-            fn group_summaries() -> $crate::Result<(
-                u64,
-                Vec<$crate::exports::roster::coordination::backend::GroupSummary>,
-            )> {
-                with_store(|s| s.group_summaries())
-            }
-
-            fn join(
-                session: String,
-                group: String,
-                capabilities: Vec<u8>,
-                create: bool,
-            ) -> $crate::Result<u64> {
-                with_store(|s| s.join(&session, &group, &capabilities, create))
-            }
-
-            fn leave(session: String, group: String) -> $crate::Result<u64> {
-                with_store(|s| s.leave(&session, &group))
-            }
-
-            fn update_capabilities(
-                session: String,
-                group: String,
-                capabilities: Vec<u8>,
-            ) -> $crate::Result<u64> {
-                with_store(|s| s.update_capabilities(&session, &group, &capabilities))
-            }
-
-            fn get_members(group: String) -> $crate::Result<Vec<String>> {
-                with_store(|s| s.get_members(&group))
-            }
-
-            fn get_members_info(
-                group: String,
-            ) -> $crate::Result<Vec<(String, $crate::roster::coordination::types::MemberInfo)>>
-            {
-                with_store(|s| s.get_members_info(&group))
-            }
-
-            fn get_member_info(
-                group: String,
-                member: String,
-            ) -> $crate::Result<$crate::roster::coordination::types::MemberInfo> {
-                with_store(|s| s.get_member_info(&group, &member))
-            }
-
-            fn get_leader(
-                group: String,
-            ) -> $crate::Result<Option<$crate::roster::coordination::types::Leader>> {
-                with_store(|s| s.get_leader(&group))
-            }
-
-            fn stand(session: String, group: String) -> $crate::Result<u64> {
-                with_store(|s| s.stand(&session, &group))
-            }
-
-            fn withdraw(session: String, group: String) -> $crate::Result<u64> {
-                with_store(|s| s.withdraw(&session, &group))
-            }
-
-            fn stand_down(session: String, group: String) -> $crate::Result<(bool, u64)> {
-                with_store(|s| s.stand_down(&session, &group))
-            }
-
-            fn changes(
-                after: u64,
-                max: u32,
-                wait_ms: u64,
-            ) -> $crate::Result<$crate::exports::roster::coordination::backend::Feed> {
-                with_store(|s| s.changes(after, max, wait_ms))
-            }
-        }
+        type ExportedDriver = $crate::Exported<$store>;
 
         $crate::export_driver_world!(ExportedDriver with_types_in $crate);
     };

@@ -30,4 +30,4 @@ pub(crate) fn log_warn(message: &str) {
     driver_kit::log_warn("etcd-driver", message);
 }
 
-driver_kit::export_driver!(store::Store, "etcd");
+driver_kit::export_driver!(store::Store);

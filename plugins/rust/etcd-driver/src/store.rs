@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use driver_kit::Driver;
+
 use crate::Result;
 use crate::etcd::{Etcd, KeyValue, RangeRequest, RangeResponse, Watch};
 use crate::exports::roster::coordination::backend::{
@@ -158,38 +160,6 @@ fn back_off(conflicts: u32) {
 }
 
 impl Store {
-    /// Connect with the backend URL's options: `address` (required), `namespace`,
-    /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
-    pub fn open(options: &[(String, String)]) -> Result<Self> {
-        let (address, options) = driver_kit::Options::of_server(options, "etcd3+http", "etcd")?;
-        let namespace = options.get("namespace").unwrap_or(DEFAULT_NAMESPACE);
-        if namespace.is_empty()
-            || namespace.len() > MAX_NAMESPACE
-            || namespace.chars().any(char::is_control)
-        {
-            return Err(options.invalid(
-                "namespace",
-                namespace,
-                "1 to 255 bytes without control characters",
-            ));
-        }
-        let history = options.history()?;
-        let max_capabilities = options.max_capabilities()?;
-        let mut store = Self {
-            etcd: Etcd::new(address.to_owned()),
-            keys: Keys::new(namespace),
-            history,
-            max_capabilities,
-            grace: None,
-            watch: None,
-            view: None,
-            following: None,
-        };
-        // Reach the server now, so a wrong address fails at open.
-        store.head()?;
-        Ok(store)
-    }
-
     #[cfg(test)]
     pub fn etcd(&mut self) -> &mut Etcd {
         &mut self.etcd
@@ -335,7 +305,142 @@ impl Store {
         self.transact(false, prefetch, |_| Vec::new(), |model, _| op(model))
     }
 
-    pub fn describe(&mut self) -> Result<StoreInfo> {
+    /// Wait on the watch for the log entries after `following.next - 1`, at most until
+    /// `until` and never past the next deadline. Returns them (at most `fetch`; the newest
+    /// is the head) when they follow on without a gap, and follows on from there.
+    /// `None` when the caller must read: the wait is over, a deadline is due, the watch
+    /// failed, or what came does not follow on (a gap, a trimmed log, a replaced store, an
+    /// entry this driver cannot read).
+    fn follow(
+        &mut self,
+        mut following: Following,
+        fetch: i64,
+        until: Instant,
+    ) -> Result<Option<ChangeBatch>> {
+        loop {
+            let now = now_ms();
+            let left = until.saturating_duration_since(Instant::now());
+            let due = following.next_deadline.is_some_and(|ms| ms <= now);
+            if due || left.is_zero() {
+                return Ok(None);
+            }
+            let wake = following
+                .next_deadline
+                .map_or(left, |ms| left.min(Duration::from_millis(ms - now)));
+            let arrived = self.wait_past(following.revision, Instant::now() + wake)?;
+            if self.watch.is_none() {
+                return Ok(None);
+            }
+            let (deadlines, entries): (Vec<KeyValue>, Vec<KeyValue>) = arrived
+                .into_iter()
+                .partition(|kv| self.keys.is_deadline(&kv.key));
+            // A session's new deadline may come before the earliest one known (a deadline
+            // that moved later only wakes this a little early).
+            for kv in &deadlines {
+                if let Some(ms) = self.keys.deadline_of(&kv.key) {
+                    following.next_deadline =
+                        Some(following.next_deadline.map_or(ms, |d| d.min(ms)));
+                }
+            }
+            if entries.is_empty() {
+                continue;
+            }
+            let fetch = usize::try_from(fetch).unwrap_or(usize::MAX);
+            let Some(batch) = self.log_entries(following.next, &entries) else {
+                return Ok(None);
+            };
+            if batch.events.len() <= fetch {
+                following.next = batch.head + 1;
+                self.following = Some(following);
+                return Ok(Some(batch));
+            }
+            // More than asked for: the rest is read by the next call.
+            let ChangeBatch { mut events, head } = batch;
+            events.truncate(fetch);
+            return Ok(Some(ChangeBatch { events, head }));
+        }
+    }
+
+    /// Log entries a watch brought, as a batch, when they follow on from `from` without a
+    /// gap and are all readable.
+    fn log_entries(&self, from: u64, entries: &[KeyValue]) -> Option<ChangeBatch> {
+        let mut events = Vec::with_capacity(entries.len());
+        for (kv, revision) in entries.iter().zip(from..) {
+            if self.keys.event_revision(&kv.key) != Some(revision) {
+                return None;
+            }
+            let doc: EventDoc = serde_json::from_slice(&kv.value).ok()?;
+            events.push(doc.event().ok()?);
+        }
+        let head = from + entries.len() as u64 - 1;
+        Some(ChangeBatch { events, head })
+    }
+
+    /// Wait until deadline keys or log entries are put after etcd revision `revision`, or
+    /// until `deadline`; returns the puts of the first change that has any (one commit's),
+    /// with their values, and nothing at `deadline`. The watch covers both ranges (the
+    /// deadline index sorts right before the log, and nothing sorts between), is made on the
+    /// first wait, from the revision after `revision`, and is kept open for the next ones:
+    /// puts it holds from before a later read are passed over. A watch that fails is dropped
+    /// (so `self.watch` is `None` after it), and the caller reads again (which makes a new
+    /// one next time, or reports the server unreachable).
+    fn wait_past(&mut self, revision: i64, deadline: Instant) -> Result<Vec<KeyValue>> {
+        if self.watch.is_none() {
+            let end = crate::etcd::prefix_end(&self.keys.events());
+            let watch = self
+                .etcd
+                .watch(&self.keys.deadlines(), &end, revision + 1)
+                .map_err(|e| CoordinationError::Connection(e.message()))?;
+            self.watch = Some(watch);
+        }
+        let watch = self.watch.as_mut().expect("made above");
+        match watch.wait_past(revision, deadline) {
+            Ok(arrived) => Ok(arrived),
+            Err(error) => {
+                crate::log_warn(&format!("{}; watching again", error.message()));
+                self.watch = None;
+                Ok(Vec::new())
+            }
+        }
+    }
+}
+
+impl Driver for Store {
+    const NAME: &'static str = "etcd";
+
+    /// Connect with the backend URL's options: `address` (required), `namespace`,
+    /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
+    fn open(options: &[(String, String)]) -> Result<Self> {
+        let (address, options) = driver_kit::Options::of_server(options, "etcd3+http", "etcd")?;
+        let namespace = options.get("namespace").unwrap_or(DEFAULT_NAMESPACE);
+        if namespace.is_empty()
+            || namespace.len() > MAX_NAMESPACE
+            || namespace.chars().any(char::is_control)
+        {
+            return Err(options.invalid(
+                "namespace",
+                namespace,
+                "1 to 255 bytes without control characters",
+            ));
+        }
+        let history = options.history()?;
+        let max_capabilities = options.max_capabilities()?;
+        let mut store = Self {
+            etcd: Etcd::new(address.to_owned()),
+            keys: Keys::new(namespace),
+            history,
+            max_capabilities,
+            grace: None,
+            watch: None,
+            view: None,
+            following: None,
+        };
+        // Reach the server now, so a wrong address fails at open.
+        store.head()?;
+        Ok(store)
+    }
+
+    fn describe(&mut self) -> Result<StoreInfo> {
         let fresh = random_hex();
         let (store_id, head, groups) =
             self.read(|k| vec![k.id(), k.layout()], |m| m.describe(&fresh))?;
@@ -346,19 +451,19 @@ impl Store {
         })
     }
 
-    pub fn head(&mut self) -> Result<u64> {
+    fn head(&mut self) -> Result<u64> {
         self.read(|_| Vec::new(), |m| Ok(Ok(m.tx.head_now())))
     }
 
     /// A session key names its member and TTL after a random part, so a session etcd has
     /// forgotten (expired long ago) can come back as the same member.
-    pub fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
+    fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
         let ttl_ms = ttl_ms.clamp(1, u64::from(u32::MAX));
         let key = format!("{}.{ttl_ms}.{member}", random_hex());
         self.run(|k| vec![k.session(&key)], |m| m.open_session(&key))
     }
 
-    pub fn close_session(&mut self, session: &str) -> Result<u64> {
+    fn close_session(&mut self, session: &str) -> Result<u64> {
         loop {
             if let Some(revision) =
                 self.run(|k| vec![k.session(session)], |m| m.close_session(session))?
@@ -368,27 +473,27 @@ impl Store {
         }
     }
 
-    pub fn heartbeat(&mut self, session: &str) -> Result<u64> {
+    fn heartbeat(&mut self, session: &str) -> Result<u64> {
         self.run(|k| vec![k.session(session)], |m| m.heartbeat(session))
     }
 
-    pub fn create_group(&mut self, group: &str) -> Result<u64> {
+    fn create_group(&mut self, group: &str) -> Result<u64> {
         self.run(|k| vec![k.group(group)], |m| m.create_group(group))
     }
 
-    pub fn delete_group(&mut self, group: &str) -> Result<u64> {
+    fn delete_group(&mut self, group: &str) -> Result<u64> {
         self.run(|k| vec![k.group(group)], |m| m.delete_group(group))
     }
 
-    pub fn groups(&mut self) -> Result<Vec<String>> {
+    fn groups(&mut self) -> Result<Vec<String>> {
         self.read(|_| Vec::new(), |m| m.groups().map(Ok))
     }
 
-    pub fn group_summaries(&mut self) -> Result<(u64, Vec<GroupSummary>)> {
+    fn group_summaries(&mut self) -> Result<(u64, Vec<GroupSummary>)> {
         self.read(|_| Vec::new(), |m| m.group_summaries())
     }
 
-    pub fn join(
+    fn join(
         &mut self,
         session: &str,
         group: &str,
@@ -401,14 +506,14 @@ impl Store {
         )
     }
 
-    pub fn leave(&mut self, session: &str, group: &str) -> Result<u64> {
+    fn leave(&mut self, session: &str, group: &str) -> Result<u64> {
         self.run(
             |k| session_keys(k, session, group),
             |m| m.leave(session, group),
         )
     }
 
-    pub fn update_capabilities(
+    fn update_capabilities(
         &mut self,
         session: &str,
         group: &str,
@@ -422,7 +527,7 @@ impl Store {
 
     /// The member ids of `group`: its member keys, listed (without values) by the same
     /// read that opens the transaction.
-    pub fn get_members(&mut self, group: &str) -> Result<Vec<String>> {
+    fn get_members(&mut self, group: &str) -> Result<Vec<String>> {
         self.transact(
             false,
             |k| vec![k.group(group)],
@@ -434,36 +539,36 @@ impl Store {
         )
     }
 
-    pub fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
+    fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
         self.read(|k| vec![k.group(group)], |m| m.members_info(group))
     }
 
-    pub fn get_member_info(&mut self, group: &str, member: &str) -> Result<MemberInfo> {
+    fn get_member_info(&mut self, group: &str, member: &str) -> Result<MemberInfo> {
         self.read(
             |k| vec![k.group(group), k.member(group, member)],
             |m| m.member_info(group, member),
         )
     }
 
-    pub fn get_leader(&mut self, group: &str) -> Result<Option<Leader>> {
+    fn get_leader(&mut self, group: &str) -> Result<Option<Leader>> {
         self.read(|k| vec![k.group(group)], |m| m.leader(group))
     }
 
-    pub fn stand(&mut self, session: &str, group: &str) -> Result<u64> {
+    fn stand(&mut self, session: &str, group: &str) -> Result<u64> {
         self.run(
             |k| vec![k.session(session), k.group(group)],
             |m| m.stand(session, group),
         )
     }
 
-    pub fn withdraw(&mut self, session: &str, group: &str) -> Result<u64> {
+    fn withdraw(&mut self, session: &str, group: &str) -> Result<u64> {
         self.run(
             |k| vec![k.candidacy(session, group), k.group(group)],
             |m| m.withdraw(session, group),
         )
     }
 
-    pub fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)> {
+    fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)> {
         self.run(|k| vec![k.group(group)], |m| m.stand_down(session, group))
     }
 
@@ -474,7 +579,7 @@ impl Store {
     /// none yet the call follows the watch from there. It waits for at most `wait_ms` in all
     /// and never past the next session deadline: then it reads again, and so a member
     /// expires on time even when no one calls, and this call reports it.
-    pub fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
+    fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
         let until = Instant::now() + Duration::from_millis(wait_ms);
         let from = after.saturating_add(1).max(1);
         let fetch = i64::from(max.min(MAX_FETCH));
@@ -577,105 +682,6 @@ impl Store {
             // Else read again: at the end of the wait that answers whatever it finds.
             if let Some(batch) = self.follow(following, fetch, until)? {
                 return Ok(Feed::Events(batch));
-            }
-        }
-    }
-
-    /// Wait on the watch for the log entries after `following.next - 1`, at most until
-    /// `until` and never past the next deadline. Returns them (at most `fetch`; the newest
-    /// is the head) when they follow on without a gap, and follows on from there.
-    /// `None` when the caller must read: the wait is over, a deadline is due, the watch
-    /// failed, or what came does not follow on (a gap, a trimmed log, a replaced store, an
-    /// entry this driver cannot read).
-    fn follow(
-        &mut self,
-        mut following: Following,
-        fetch: i64,
-        until: Instant,
-    ) -> Result<Option<ChangeBatch>> {
-        loop {
-            let now = now_ms();
-            let left = until.saturating_duration_since(Instant::now());
-            let due = following.next_deadline.is_some_and(|ms| ms <= now);
-            if due || left.is_zero() {
-                return Ok(None);
-            }
-            let wake = following
-                .next_deadline
-                .map_or(left, |ms| left.min(Duration::from_millis(ms - now)));
-            let arrived = self.wait_past(following.revision, Instant::now() + wake)?;
-            if self.watch.is_none() {
-                return Ok(None);
-            }
-            let (deadlines, entries): (Vec<KeyValue>, Vec<KeyValue>) = arrived
-                .into_iter()
-                .partition(|kv| self.keys.is_deadline(&kv.key));
-            // A session's new deadline may come before the earliest one known (a deadline
-            // that moved later only wakes this a little early).
-            for kv in &deadlines {
-                if let Some(ms) = self.keys.deadline_of(&kv.key) {
-                    following.next_deadline =
-                        Some(following.next_deadline.map_or(ms, |d| d.min(ms)));
-                }
-            }
-            if entries.is_empty() {
-                continue;
-            }
-            let fetch = usize::try_from(fetch).unwrap_or(usize::MAX);
-            let Some(batch) = self.log_entries(following.next, &entries) else {
-                return Ok(None);
-            };
-            if batch.events.len() <= fetch {
-                following.next = batch.head + 1;
-                self.following = Some(following);
-                return Ok(Some(batch));
-            }
-            // More than asked for: the rest is read by the next call.
-            let ChangeBatch { mut events, head } = batch;
-            events.truncate(fetch);
-            return Ok(Some(ChangeBatch { events, head }));
-        }
-    }
-
-    /// Log entries a watch brought, as a batch, when they follow on from `from` without a
-    /// gap and are all readable.
-    fn log_entries(&self, from: u64, entries: &[KeyValue]) -> Option<ChangeBatch> {
-        let mut events = Vec::with_capacity(entries.len());
-        for (kv, revision) in entries.iter().zip(from..) {
-            if self.keys.event_revision(&kv.key) != Some(revision) {
-                return None;
-            }
-            let doc: EventDoc = serde_json::from_slice(&kv.value).ok()?;
-            events.push(doc.event().ok()?);
-        }
-        let head = from + entries.len() as u64 - 1;
-        Some(ChangeBatch { events, head })
-    }
-
-    /// Wait until deadline keys or log entries are put after etcd revision `revision`, or
-    /// until `deadline`; returns the puts of the first change that has any (one commit's),
-    /// with their values, and nothing at `deadline`. The watch covers both ranges (the
-    /// deadline index sorts right before the log, and nothing sorts between), is made on the
-    /// first wait, from the revision after `revision`, and is kept open for the next ones:
-    /// puts it holds from before a later read are passed over. A watch that fails is dropped
-    /// (so `self.watch` is `None` after it), and the caller reads again (which makes a new
-    /// one next time, or reports the server unreachable).
-    fn wait_past(&mut self, revision: i64, deadline: Instant) -> Result<Vec<KeyValue>> {
-        if self.watch.is_none() {
-            let end = crate::etcd::prefix_end(&self.keys.events());
-            let watch = self
-                .etcd
-                .watch(&self.keys.deadlines(), &end, revision + 1)
-                .map_err(|e| CoordinationError::Connection(e.message()))?;
-            self.watch = Some(watch);
-        }
-        let watch = self.watch.as_mut().expect("made above");
-        match watch.wait_past(revision, deadline) {
-            Ok(arrived) => Ok(arrived),
-            Err(error) => {
-                crate::log_warn(&format!("{}; watching again", error.message()));
-                self.watch = None;
-                Ok(Vec::new())
             }
         }
     }

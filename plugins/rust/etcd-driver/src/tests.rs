@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use driver_kit::scenarios::{Harness, address_from, events, kinds, member_ref, options, revision};
 
+use driver_kit::Driver;
+
 use crate::etcd::{DeleteRangeRequest, Etcd, RangeRequest, RequestOp, TxnRequest, prefix_end};
 use crate::exports::roster::coordination::backend::Feed;
 use crate::keys::escape;

@@ -24,4 +24,4 @@ pub(crate) fn log_warn(message: &str) {
     driver_kit::log_warn("file-driver", message);
 }
 
-driver_kit::export_driver!(store::Store, "file");
+driver_kit::export_driver!(store::Store);

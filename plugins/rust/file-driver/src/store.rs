@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use driver_kit::Driver;
+
 use crate::exports::roster::coordination::backend::{
     ChangeBatch, Feed, GroupSummary, ResyncNeeded, SessionKey, StoreInfo,
 };
@@ -53,30 +55,6 @@ fn empty_state() -> (Header, Body) {
 }
 
 impl Store {
-    /// Open the store in the options' `directory` (the preopened directory's name), making
-    /// it if the directory is empty. Options: `history`, `max_capabilities`; others
-    /// (`timeout`, ...) are the host's.
-    pub fn open(options: &[(String, String)]) -> Result<Self> {
-        let options = driver_kit::Options::new(options, "file:///");
-        let directory = options.required(
-            "directory",
-            "the file driver needs a directory (file:///DIR)",
-        )?;
-        let history = options.history()?;
-        let max_capabilities = options.max_capabilities()?;
-        let mut store = Self {
-            dir: Dir::new(PathBuf::from(directory), random_hex()),
-            history,
-            max_capabilities,
-            id: String::new(),
-            polled: None,
-        };
-        store.dir.prepare().map_err(|e| io_error(&store.dir, &e))?;
-        store.id = store.locked(&|m| Ok(m.header.id.clone()))?;
-        store.dir.remove_leftovers();
-        Ok(store)
-    }
-
     /// Run `op` under the lock, after the expiry sweep, and write back what it changed
     /// (whether it succeeded or not).
     fn locked<T>(&mut self, op: &dyn Fn(&mut Model) -> Result<T>) -> Result<T> {
@@ -137,151 +115,6 @@ impl Store {
             }
         }
         self.locked(op)
-    }
-
-    pub fn describe(&mut self) -> Result<StoreInfo> {
-        let (id, head, groups) = self.read(&|m| Ok((m.header.id.clone(), m.head(), m.groups())))?;
-        self.id.clone_from(&id);
-        Ok(StoreInfo {
-            store_id: id,
-            head,
-            groups,
-        })
-    }
-
-    pub fn head(&mut self) -> Result<u64> {
-        self.read(&|m| Ok(m.head()))
-    }
-
-    /// A session key names its member and TTL after a random part, so a session that was
-    /// forgotten (expired long ago) can come back as the same member.
-    pub fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
-        let ttl_ms = ttl_ms.clamp(1, u64::from(u32::MAX));
-        let key = model::session_key(&random_hex(), ttl_ms, member);
-        self.locked(&|m| m.open_session(&key))
-    }
-
-    pub fn close_session(&mut self, session: &str) -> Result<u64> {
-        self.locked(&|m| m.close_session(session))
-    }
-
-    pub fn heartbeat(&mut self, session: &str) -> Result<u64> {
-        self.locked(&|m| m.heartbeat(session))
-    }
-
-    pub fn create_group(&mut self, group: &str) -> Result<u64> {
-        self.locked(&|m| m.create_group(group))
-    }
-
-    pub fn delete_group(&mut self, group: &str) -> Result<u64> {
-        self.locked(&|m| m.delete_group(group))
-    }
-
-    pub fn groups(&mut self) -> Result<Vec<String>> {
-        self.read(&|m| Ok(m.groups()))
-    }
-
-    pub fn group_summaries(&mut self) -> Result<(u64, Vec<GroupSummary>)> {
-        self.read(&|m| Ok(m.group_summaries()))
-    }
-
-    pub fn join(
-        &mut self,
-        session: &str,
-        group: &str,
-        capabilities: &[u8],
-        create: bool,
-    ) -> Result<u64> {
-        self.locked(&|m| m.join(session, group, capabilities, create))
-    }
-
-    pub fn leave(&mut self, session: &str, group: &str) -> Result<u64> {
-        self.locked(&|m| m.leave(session, group))
-    }
-
-    pub fn update_capabilities(
-        &mut self,
-        session: &str,
-        group: &str,
-        capabilities: &[u8],
-    ) -> Result<u64> {
-        self.locked(&|m| m.update_capabilities(session, group, capabilities))
-    }
-
-    /// The member ids of `group` (read as their infos: this store keeps them together).
-    pub fn get_members(&mut self, group: &str) -> Result<Vec<String>> {
-        Ok(self
-            .get_members_info(group)?
-            .into_iter()
-            .map(|(member, _)| member)
-            .collect())
-    }
-
-    pub fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
-        self.read(&|m| m.members_info(group))
-    }
-
-    pub fn get_member_info(&mut self, group: &str, member: &str) -> Result<MemberInfo> {
-        self.read(&|m| m.member_info(group, member))
-    }
-
-    pub fn get_leader(&mut self, group: &str) -> Result<Option<Leader>> {
-        self.read(&|m| m.leader(group))
-    }
-
-    pub fn stand(&mut self, session: &str, group: &str) -> Result<u64> {
-        self.locked(&|m| m.stand(session, group))
-    }
-
-    pub fn withdraw(&mut self, session: &str, group: &str) -> Result<u64> {
-        self.locked(&|m| m.withdraw(session, group))
-    }
-
-    pub fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)> {
-        self.locked(&|m| m.stand_down(session, group))
-    }
-
-    /// The events after `after`. Each check reads the state's first line only (head,
-    /// oldest, next deadline), or just `stat`s it when it has not changed for a while; when
-    /// a session is due it first expires it under the lock.
-    /// With nothing new it checks again after a pause that starts at a few milliseconds and
-    /// doubles while nothing happens, never sleeping past the next deadline, until `wait_ms`
-    /// has passed in all.
-    pub fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
-        let started = Instant::now();
-        let wait = Duration::from_millis(wait_ms);
-        let mut pause = FIRST_POLL_PAUSE;
-        loop {
-            let header = match self
-                .dir
-                .poll_header(&mut self.polled)
-                .map_err(|e| io_error(&self.dir, &e))?
-            {
-                Some(header) if header.deadline == 0 || header.deadline > now_ms() => header,
-                // A session is due (or there is no state yet): expire it first.
-                _ => {
-                    self.locked(&|_| Ok(()))?;
-                    continue;
-                }
-            };
-            if let Some(feed) = self.feed(&header, after, max)? {
-                return Ok(feed);
-            }
-            let left = wait.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                return Ok(Feed::Events(ChangeBatch {
-                    events: Vec::new(),
-                    head: header.head,
-                }));
-            }
-            let mut nap = pause.min(left);
-            if header.deadline != 0 {
-                let due = Duration::from_millis(header.deadline.saturating_sub(now_ms()));
-                nap = nap.min(due.max(Duration::from_millis(1)));
-            }
-            std::thread::sleep(nap);
-            pause = (pause * 2).min(MAX_POLL_PAUSE);
-        }
     }
 
     /// The answer to `changes` at `header`, or `None` when there is nothing to say yet.
@@ -355,5 +188,178 @@ impl Store {
             events,
             head: header.head,
         })))
+    }
+}
+
+impl Driver for Store {
+    const NAME: &'static str = "file";
+
+    /// Open the store in the options' `directory` (the preopened directory's name), making
+    /// it if the directory is empty. Options: `history`, `max_capabilities`; others
+    /// (`timeout`, ...) are the host's.
+    fn open(options: &[(String, String)]) -> Result<Self> {
+        let options = driver_kit::Options::new(options, "file:///");
+        let directory = options.required(
+            "directory",
+            "the file driver needs a directory (file:///DIR)",
+        )?;
+        let history = options.history()?;
+        let max_capabilities = options.max_capabilities()?;
+        let mut store = Self {
+            dir: Dir::new(PathBuf::from(directory), random_hex()),
+            history,
+            max_capabilities,
+            id: String::new(),
+            polled: None,
+        };
+        store.dir.prepare().map_err(|e| io_error(&store.dir, &e))?;
+        store.id = store.locked(&|m| Ok(m.header.id.clone()))?;
+        store.dir.remove_leftovers();
+        Ok(store)
+    }
+
+    fn describe(&mut self) -> Result<StoreInfo> {
+        let (id, head, groups) = self.read(&|m| Ok((m.header.id.clone(), m.head(), m.groups())))?;
+        self.id.clone_from(&id);
+        Ok(StoreInfo {
+            store_id: id,
+            head,
+            groups,
+        })
+    }
+
+    fn head(&mut self) -> Result<u64> {
+        self.read(&|m| Ok(m.head()))
+    }
+
+    /// A session key names its member and TTL after a random part, so a session that was
+    /// forgotten (expired long ago) can come back as the same member.
+    fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
+        let ttl_ms = ttl_ms.clamp(1, u64::from(u32::MAX));
+        let key = model::session_key(&random_hex(), ttl_ms, member);
+        self.locked(&|m| m.open_session(&key))
+    }
+
+    fn close_session(&mut self, session: &str) -> Result<u64> {
+        self.locked(&|m| m.close_session(session))
+    }
+
+    fn heartbeat(&mut self, session: &str) -> Result<u64> {
+        self.locked(&|m| m.heartbeat(session))
+    }
+
+    fn create_group(&mut self, group: &str) -> Result<u64> {
+        self.locked(&|m| m.create_group(group))
+    }
+
+    fn delete_group(&mut self, group: &str) -> Result<u64> {
+        self.locked(&|m| m.delete_group(group))
+    }
+
+    fn groups(&mut self) -> Result<Vec<String>> {
+        self.read(&|m| Ok(m.groups()))
+    }
+
+    fn group_summaries(&mut self) -> Result<(u64, Vec<GroupSummary>)> {
+        self.read(&|m| Ok(m.group_summaries()))
+    }
+
+    fn join(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+        create: bool,
+    ) -> Result<u64> {
+        self.locked(&|m| m.join(session, group, capabilities, create))
+    }
+
+    fn leave(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.locked(&|m| m.leave(session, group))
+    }
+
+    fn update_capabilities(
+        &mut self,
+        session: &str,
+        group: &str,
+        capabilities: &[u8],
+    ) -> Result<u64> {
+        self.locked(&|m| m.update_capabilities(session, group, capabilities))
+    }
+
+    /// The member ids of `group` (read as their infos: this store keeps them together).
+    fn get_members(&mut self, group: &str) -> Result<Vec<String>> {
+        Ok(self
+            .get_members_info(group)?
+            .into_iter()
+            .map(|(member, _)| member)
+            .collect())
+    }
+
+    fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
+        self.read(&|m| m.members_info(group))
+    }
+
+    fn get_member_info(&mut self, group: &str, member: &str) -> Result<MemberInfo> {
+        self.read(&|m| m.member_info(group, member))
+    }
+
+    fn get_leader(&mut self, group: &str) -> Result<Option<Leader>> {
+        self.read(&|m| m.leader(group))
+    }
+
+    fn stand(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.locked(&|m| m.stand(session, group))
+    }
+
+    fn withdraw(&mut self, session: &str, group: &str) -> Result<u64> {
+        self.locked(&|m| m.withdraw(session, group))
+    }
+
+    fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)> {
+        self.locked(&|m| m.stand_down(session, group))
+    }
+
+    /// The events after `after`. Each check reads the state's first line only (head,
+    /// oldest, next deadline), or just `stat`s it when it has not changed for a while; when
+    /// a session is due it first expires it under the lock.
+    /// With nothing new it checks again after a pause that starts at a few milliseconds and
+    /// doubles while nothing happens, never sleeping past the next deadline, until `wait_ms`
+    /// has passed in all.
+    fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
+        let started = Instant::now();
+        let wait = Duration::from_millis(wait_ms);
+        let mut pause = FIRST_POLL_PAUSE;
+        loop {
+            let header = match self
+                .dir
+                .poll_header(&mut self.polled)
+                .map_err(|e| io_error(&self.dir, &e))?
+            {
+                Some(header) if header.deadline == 0 || header.deadline > now_ms() => header,
+                // A session is due (or there is no state yet): expire it first.
+                _ => {
+                    self.locked(&|_| Ok(()))?;
+                    continue;
+                }
+            };
+            if let Some(feed) = self.feed(&header, after, max)? {
+                return Ok(feed);
+            }
+            let left = wait.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Ok(Feed::Events(ChangeBatch {
+                    events: Vec::new(),
+                    head: header.head,
+                }));
+            }
+            let mut nap = pause.min(left);
+            if header.deadline != 0 {
+                let due = Duration::from_millis(header.deadline.saturating_sub(now_ms()));
+                nap = nap.min(due.max(Duration::from_millis(1)));
+            }
+            std::thread::sleep(nap);
+            pause = (pause * 2).min(MAX_POLL_PAUSE);
+        }
     }
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use driver_kit::scenarios::revision;
 
+use driver_kit::Driver;
+
 use crate::exports::roster::coordination::backend::Feed;
 use crate::files::{Dir, STALE};
 use crate::roster::coordination::types::{

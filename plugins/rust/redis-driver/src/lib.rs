@@ -23,4 +23,4 @@ pub(crate) fn log_warn(message: &str) {
     driver_kit::log_warn("redis-driver", message);
 }
 
-driver_kit::export_driver!(store::Store, "redis");
+driver_kit::export_driver!(store::Store);

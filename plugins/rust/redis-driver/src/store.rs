@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 
 use redis_protocol::resp2::types::OwnedFrame;
 
+use driver_kit::Driver;
+
 use crate::Result;
 use crate::conn::Conn;
 use crate::exports::roster::coordination::backend::{
@@ -37,39 +39,6 @@ pub struct Store {
 use driver_kit::random_hex;
 
 impl Store {
-    /// Connect with the backend URL's options: `address` (required), `namespace`,
-    /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
-    pub fn open(options: &[(String, String)]) -> Result<Self> {
-        let (address, options) = driver_kit::Options::of_server(options, "redis", "redis")?;
-        let namespace = options.get("namespace").unwrap_or(DEFAULT_NAMESPACE);
-        if namespace.is_empty()
-            || namespace.len() > MAX_NAMESPACE
-            || namespace
-                .chars()
-                .any(|c| c.is_control() || c == '{' || c == '}')
-        {
-            return Err(options.invalid(
-                "namespace",
-                namespace,
-                "1 to 255 bytes without braces or control characters",
-            ));
-        }
-        let history = options.history()?;
-        let max_capabilities = options.max_capabilities()?;
-        let prefix = format!("{{{namespace}}}:");
-        let mut store = Self {
-            conn: Conn::new(address.to_owned()),
-            rev_key: format!("{prefix}rev"),
-            log_key: format!("{prefix}log"),
-            prefix,
-            history: history.to_string(),
-            max_capabilities,
-            shas: Vec::new(),
-        };
-        store.load_scripts()?;
-        Ok(store)
-    }
-
     /// This end of the connection, while connected.
     #[cfg(test)]
     pub fn local_address(&self) -> Option<String> {
@@ -161,7 +130,82 @@ impl Store {
         self.ok(script, args)?.number()
     }
 
-    pub fn describe(&mut self) -> Result<StoreInfo> {
+    /// Wait until the log has entries after `head` (up to `max` of them, returned), or
+    /// `block` has passed (nothing returned).
+    fn wait_for_change(&mut self, head: u64, max: u32, block: Duration) -> Result<Vec<OwnedFrame>> {
+        let ms = block.as_millis().max(1).to_string();
+        let from = format!("{head}-0");
+        let count = max.max(1).to_string();
+        let log_key = self.log_key.clone();
+        match self.request(
+            &[
+                b"XREAD",
+                b"COUNT",
+                count.as_bytes(),
+                b"BLOCK",
+                ms.as_bytes(),
+                b"STREAMS",
+                log_key.as_bytes(),
+                from.as_bytes(),
+            ],
+            block,
+        )? {
+            OwnedFrame::Error(message) => Err(self.connection_error(message)),
+            // One stream: `[[key, [entry, ...]]]`.
+            OwnedFrame::Array(streams) => Ok(streams
+                .into_iter()
+                .next()
+                .and_then(|stream| match stream {
+                    OwnedFrame::Array(parts) => parts.into_iter().nth(1),
+                    _ => None,
+                })
+                .and_then(|entries| match entries {
+                    OwnedFrame::Array(entries) => Some(entries),
+                    _ => None,
+                })
+                .unwrap_or_default()),
+            _ => Ok(Vec::new()),
+        }
+    }
+}
+
+impl Driver for Store {
+    const NAME: &'static str = "redis";
+
+    /// Connect with the backend URL's options: `address` (required), `namespace`,
+    /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
+    fn open(options: &[(String, String)]) -> Result<Self> {
+        let (address, options) = driver_kit::Options::of_server(options, "redis", "redis")?;
+        let namespace = options.get("namespace").unwrap_or(DEFAULT_NAMESPACE);
+        if namespace.is_empty()
+            || namespace.len() > MAX_NAMESPACE
+            || namespace
+                .chars()
+                .any(|c| c.is_control() || c == '{' || c == '}')
+        {
+            return Err(options.invalid(
+                "namespace",
+                namespace,
+                "1 to 255 bytes without braces or control characters",
+            ));
+        }
+        let history = options.history()?;
+        let max_capabilities = options.max_capabilities()?;
+        let prefix = format!("{{{namespace}}}:");
+        let mut store = Self {
+            conn: Conn::new(address.to_owned()),
+            rev_key: format!("{prefix}rev"),
+            log_key: format!("{prefix}log"),
+            prefix,
+            history: history.to_string(),
+            max_capabilities,
+            shas: Vec::new(),
+        };
+        store.load_scripts()?;
+        Ok(store)
+    }
+
+    fn describe(&mut self) -> Result<StoreInfo> {
         let id = random_hex();
         let mut reply = self.ok(Script::Describe, &[id.as_bytes()])?;
         Ok(StoreInfo {
@@ -171,39 +215,39 @@ impl Store {
         })
     }
 
-    pub fn head(&mut self) -> Result<u64> {
+    fn head(&mut self) -> Result<u64> {
         self.number(Script::Head, &[])
     }
 
     /// A session key names its member and TTL after a random part, so a session Redis has
     /// forgotten (expired long ago) can come back as the same member.
-    pub fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
+    fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
         let ttl_ms = ttl_ms.clamp(1, u64::from(u32::MAX));
         let key = format!("{}.{ttl_ms}.{member}", random_hex());
         self.ok(Script::OpenSession, &[key.as_bytes()])?.text()
     }
 
-    pub fn close_session(&mut self, session: &str) -> Result<u64> {
+    fn close_session(&mut self, session: &str) -> Result<u64> {
         self.number(Script::CloseSession, &[session.as_bytes()])
     }
 
-    pub fn heartbeat(&mut self, session: &str) -> Result<u64> {
+    fn heartbeat(&mut self, session: &str) -> Result<u64> {
         self.number(Script::Heartbeat, &[session.as_bytes()])
     }
 
-    pub fn create_group(&mut self, group: &str) -> Result<u64> {
+    fn create_group(&mut self, group: &str) -> Result<u64> {
         self.number(Script::CreateGroup, &[group.as_bytes()])
     }
 
-    pub fn delete_group(&mut self, group: &str) -> Result<u64> {
+    fn delete_group(&mut self, group: &str) -> Result<u64> {
         self.number(Script::DeleteGroup, &[group.as_bytes()])
     }
 
-    pub fn groups(&mut self) -> Result<Vec<String>> {
+    fn groups(&mut self) -> Result<Vec<String>> {
         self.ok(Script::Groups, &[])?.nested()?.texts()
     }
 
-    pub fn group_summaries(&mut self) -> Result<(u64, Vec<GroupSummary>)> {
+    fn group_summaries(&mut self) -> Result<(u64, Vec<GroupSummary>)> {
         let mut reply = self.ok(Script::GroupSummaries, &[])?;
         let head = reply.number()?;
         let mut summaries = Vec::new();
@@ -226,7 +270,7 @@ impl Store {
         Ok((head, summaries))
     }
 
-    pub fn join(
+    fn join(
         &mut self,
         session: &str,
         group: &str,
@@ -247,11 +291,11 @@ impl Store {
         )
     }
 
-    pub fn leave(&mut self, session: &str, group: &str) -> Result<u64> {
+    fn leave(&mut self, session: &str, group: &str) -> Result<u64> {
         self.number(Script::Leave, &[session.as_bytes(), group.as_bytes()])
     }
 
-    pub fn update_capabilities(
+    fn update_capabilities(
         &mut self,
         session: &str,
         group: &str,
@@ -269,13 +313,13 @@ impl Store {
         )
     }
 
-    pub fn get_members(&mut self, group: &str) -> Result<Vec<String>> {
+    fn get_members(&mut self, group: &str) -> Result<Vec<String>> {
         self.ok(Script::Members, &[group.as_bytes()])?
             .nested()?
             .texts()
     }
 
-    pub fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
+    fn get_members_info(&mut self, group: &str) -> Result<Vec<(String, MemberInfo)>> {
         let address = self.conn.address().to_owned();
         let mut reply = self.ok(Script::MembersInfo, &[group.as_bytes()])?;
         reply
@@ -285,12 +329,12 @@ impl Store {
             .collect()
     }
 
-    pub fn get_member_info(&mut self, group: &str, member: &str) -> Result<MemberInfo> {
+    fn get_member_info(&mut self, group: &str, member: &str) -> Result<MemberInfo> {
         let mut reply = self.ok(Script::MemberInfo, &[group.as_bytes(), member.as_bytes()])?;
         member_record(reply.nested()?).map(|(_, info)| info)
     }
 
-    pub fn get_leader(&mut self, group: &str) -> Result<Option<Leader>> {
+    fn get_leader(&mut self, group: &str) -> Result<Option<Leader>> {
         let mut reply = self.ok(Script::Leader, &[group.as_bytes()])?;
         Ok(match reply.optional_text()? {
             Some(member_id) => Some(Leader {
@@ -301,15 +345,15 @@ impl Store {
         })
     }
 
-    pub fn stand(&mut self, session: &str, group: &str) -> Result<u64> {
+    fn stand(&mut self, session: &str, group: &str) -> Result<u64> {
         self.number(Script::Stand, &[session.as_bytes(), group.as_bytes()])
     }
 
-    pub fn withdraw(&mut self, session: &str, group: &str) -> Result<u64> {
+    fn withdraw(&mut self, session: &str, group: &str) -> Result<u64> {
         self.number(Script::Withdraw, &[session.as_bytes(), group.as_bytes()])
     }
 
-    pub fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)> {
+    fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)> {
         let mut reply = self.ok(Script::StandDown, &[session.as_bytes(), group.as_bytes()])?;
         let was_leader = reply.number()? == 1;
         Ok((was_leader, reply.number()?))
@@ -319,7 +363,7 @@ impl Store {
     /// when there are none yet, wait on the change log (XREAD BLOCK) for at most `wait_ms`
     /// in all, and never past the next session deadline, then read again. So a member
     /// expires on time even when no one calls, and this call reports it.
-    pub fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
+    fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
         let started = Instant::now();
         let wait = Duration::from_millis(wait_ms);
         let after_arg = after.to_string();
@@ -364,44 +408,6 @@ impl Store {
                     return Ok(Feed::Events(ChangeBatch { events, head }));
                 }
             }
-        }
-    }
-
-    /// Wait until the log has entries after `head` (up to `max` of them, returned), or
-    /// `block` has passed (nothing returned).
-    fn wait_for_change(&mut self, head: u64, max: u32, block: Duration) -> Result<Vec<OwnedFrame>> {
-        let ms = block.as_millis().max(1).to_string();
-        let from = format!("{head}-0");
-        let count = max.max(1).to_string();
-        let log_key = self.log_key.clone();
-        match self.request(
-            &[
-                b"XREAD",
-                b"COUNT",
-                count.as_bytes(),
-                b"BLOCK",
-                ms.as_bytes(),
-                b"STREAMS",
-                log_key.as_bytes(),
-                from.as_bytes(),
-            ],
-            block,
-        )? {
-            OwnedFrame::Error(message) => Err(self.connection_error(message)),
-            // One stream: `[[key, [entry, ...]]]`.
-            OwnedFrame::Array(streams) => Ok(streams
-                .into_iter()
-                .next()
-                .and_then(|stream| match stream {
-                    OwnedFrame::Array(parts) => parts.into_iter().nth(1),
-                    _ => None,
-                })
-                .and_then(|entries| match entries {
-                    OwnedFrame::Array(entries) => Some(entries),
-                    _ => None,
-                })
-                .unwrap_or_default()),
-            _ => Ok(Vec::new()),
         }
     }
 }

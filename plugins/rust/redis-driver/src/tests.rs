@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use driver_kit::scenarios::{Harness, address_from, options};
 
+use driver_kit::Driver;
+
 use crate::conn::Conn;
 use crate::store::Store;
 
