@@ -54,6 +54,8 @@ pub struct Store {
     watch: Option<Watch>,
     /// What the last transaction left (none before the first, or after a failure).
     view: Option<View>,
+    /// Commits left that carry their read-back (see [`CONTENDED_COMMITS`]).
+    contended: u32,
     /// Where `changes` follows the log from, while its watch has seen every change since
     /// its last read.
     following: Option<Following>,
@@ -149,6 +151,12 @@ fn session_keys(keys: &Keys, session: &str, group: &str) -> Vec<String> {
     out
 }
 
+/// After a conflict, the instance's next this many commits carry the reads a conflict needs
+/// as their failure branch (a conflict then costs no further round trip). Commits of an
+/// instance that has not met one for that long leave it out: another host rarely writes
+/// between them, and the smaller request is cheaper for etcd every time.
+pub(crate) const CONTENDED_COMMITS: u32 = 32;
+
 /// After `conflicts` failed commits in a row, wait a little (random, growing) before the
 /// next attempt, so that busy writers spread out.
 fn back_off(conflicts: u32) {
@@ -163,6 +171,12 @@ impl Store {
     #[cfg(test)]
     pub fn etcd(&mut self) -> &mut Etcd {
         &mut self.etcd
+    }
+
+    /// How many more commits carry their read-back.
+    #[cfg(test)]
+    pub fn contended(&self) -> u32 {
+        self.contended
     }
 
     /// Run `op` in a transaction until it commits: each attempt first carries on with every
@@ -194,6 +208,7 @@ impl Store {
                 max_capabilities,
                 grace,
                 view,
+                contended,
                 watch: _,
                 following: _,
             } = self;
@@ -238,7 +253,9 @@ impl Store {
                 };
                 let outcome = model
                     .tx
-                    .commit(now, *history, |etcd, keep| lease(etcd, grace, keep))?;
+                    .commit(now, *history, *contended > 0, |etcd, keep| {
+                        lease(etcd, grace, keep)
+                    })?;
                 Ok(match outcome {
                     Outcome::Applied {
                         known,
@@ -251,6 +268,7 @@ impl Store {
                 Ok(Attempt::Failed(out)) => return out,
                 Ok(Attempt::Applied(out, known, base_head_mod)) => {
                     remember(view, keys, known, base_head_mod);
+                    *contended = contended.saturating_sub(1);
                     if let Some(out) = out {
                         return out;
                     }
@@ -258,6 +276,7 @@ impl Store {
                 }
                 Ok(Attempt::Conflict(read_back)) => {
                     fresh = Some(read_back);
+                    *contended = CONTENDED_COMMITS;
                     conflicts += 1;
                 }
                 Err(Fail::Connection(message)) => {
@@ -433,6 +452,7 @@ impl Driver for Store {
             grace: None,
             watch: None,
             view: None,
+            contended: 0,
             following: None,
         };
         // Reach the server now, so a wrong address fails at open.

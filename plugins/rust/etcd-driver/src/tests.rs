@@ -324,6 +324,64 @@ fn writes_from_a_stale_view_see_other_hosts_changes_and_due_expiries() {
     EtcdServer::flush(&address, &ns);
 }
 
+#[test]
+fn a_conflict_reads_back_on_its_own_until_the_instance_is_contended() {
+    use crate::store::CONTENDED_COMMITS;
+    let Some(address) = EtcdServer::address() else {
+        return;
+    };
+    let ns = EtcdServer::namespace();
+    let mut a = EtcdServer::open(&address, &ns, &[]);
+    let mut b = EtcdServer::open(&address, &ns, &[]);
+    let sa = a.open_session("a", 60_000).unwrap();
+    a.create_group("g").unwrap();
+    a.join(&sa, "g", b"", false).unwrap();
+    assert_eq!(
+        a.contended(),
+        0,
+        "no conflict yet: commits carry no read-back"
+    );
+    let sb = b.open_session("b", 60_000).unwrap();
+    b.join(&sb, "g", b"", false).unwrap();
+    // `a`'s commit fails on `b`'s write and reads back in a request of its own.
+    a.update_capabilities(&sa, "g", b"one").unwrap();
+    assert_eq!(a.contended(), CONTENDED_COMMITS - 1);
+    // Contended now: the next conflict is read back by the failed commit itself.
+    b.update_capabilities(&sb, "g", b"two").unwrap();
+    a.leave(&sa, "g").unwrap();
+    assert_eq!(a.contended(), CONTENDED_COMMITS - 1);
+    let members = a.get_members_info("g").unwrap();
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(
+        (members[0].0.as_str(), members[0].1.capabilities.as_slice()),
+        ("b", &b"two"[..])
+    );
+    let events = all_events(&mut b, 0);
+    assert_eq!(
+        kinds(&events),
+        [
+            "group-created",
+            "member-joined",
+            "member-joined",
+            "capabilities-updated",
+            "capabilities-updated",
+            "member-left"
+        ]
+    );
+    // Uncontended again after that many commits with no conflict.
+    for i in 0..CONTENDED_COMMITS {
+        a.create_group(&format!("quiet-{i}")).unwrap();
+    }
+    assert_eq!(a.contended(), 0);
+    b.delete_group("quiet-0").unwrap();
+    assert_same!(
+        a.join(&sa, "quiet-0", b"", false),
+        Err::<u64, _>(E::GroupNotCreated("quiet-0".into()))
+    );
+    assert_eq!(a.contended(), CONTENDED_COMMITS - 1);
+    EtcdServer::flush(&address, &ns);
+}
+
 /// Put `value` at `key`, as another program would.
 fn put_raw(address: &str, key: String, value: &str) {
     let request = TxnRequest {

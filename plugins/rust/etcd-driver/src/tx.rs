@@ -115,6 +115,15 @@ pub enum Outcome {
 /// Most requests etcd takes in one branch of a transaction (`--max-txn-ops` by default).
 const MAX_TXN_OPS: usize = 128;
 
+/// Whether a commit taking the head from `head` to `new_head` trims the log. Trimming is a
+/// `deleterange` etcd parses, logs and applies, so it happens only when the head passes a
+/// multiple of `history / 64` (1 to 64): the log keeps its newest `history` entries, and up
+/// to that many more until the next trim.
+pub fn trims(history: u64, head: u64, new_head: u64) -> bool {
+    let step = (history / 64).clamp(1, 64);
+    new_head / step != head / step
+}
+
 /// An operation's view of the store and its pending changes.
 pub struct Tx<'a> {
     etcd: &'a mut Etcd,
@@ -455,7 +464,11 @@ impl<'a> Tx<'a> {
 
     /// Apply the pending changes if nothing the transaction read has changed, and no
     /// deadline is due at `now` that it did not read as due. The log keeps the newest
-    /// `history` entries. `lease` turns a [`Lease::Grace`] into a lease id.
+    /// `history` entries (see [`trims`]). `lease` turns a [`Lease::Grace`] into a lease id.
+    ///
+    /// `read_back`: the commit carries the reads a conflict needs as its failure branch, so
+    /// a conflict costs no further round trip. Without it the request is smaller (etcd
+    /// parses and logs both branches), and a conflict reads them in a request of its own.
     ///
     /// A transaction that started from its own read and changes nothing ends without a
     /// round trip; one that started from the view is checked even then.
@@ -463,6 +476,7 @@ impl<'a> Tx<'a> {
         self,
         now: u64,
         history: u64,
+        read_back: bool,
         mut lease: impl FnMut(&mut Etcd, u64) -> Io<i64>,
     ) -> Io<Outcome> {
         if !self.dirty() && self.view.is_none() {
@@ -474,7 +488,11 @@ impl<'a> Tx<'a> {
         }
         let compare = self.checks(now);
         let back = self.read_back_keys();
-        let failure = self.read_back(now, &back);
+        let failure = if read_back {
+            self.read_back(now, &back)
+        } else {
+            Vec::new()
+        };
         let mut success = Vec::with_capacity(self.cost());
         for (key, write) in &self.writes {
             success.push(match write {
@@ -521,7 +539,7 @@ impl<'a> Tx<'a> {
             }
         }
         let trim_end = first_kept.min(self.head + 1);
-        if new_head != self.head && trim_end > 1 {
+        if trims(history, self.head, new_head) && trim_end > 1 {
             success.push(RequestOp::DeleteRange(DeleteRangeRequest {
                 key: self.keys.events(),
                 range_end: self.keys.event(trim_end),
@@ -535,7 +553,15 @@ impl<'a> Tx<'a> {
         let answer = self.etcd.txn(&request).map_err(|e| fail(self.etcd, e))?;
         let revision = answer.header.revision;
         if !answer.succeeded {
-            return self.fresh(now, revision, back, answer.responses);
+            if read_back {
+                return self.fresh(now, revision, back, answer.responses);
+            }
+            let reads = TxnRequest {
+                success: self.read_back(now, &back),
+                ..TxnRequest::default()
+            };
+            let answer = self.etcd.txn(&reads).map_err(|e| fail(self.etcd, e))?;
+            return self.fresh(now, answer.header.revision, back, answer.responses);
         }
         let base_head_mod = self.head_mod;
         let head = self.guarded.then_some((new_head, revision));
@@ -646,5 +672,35 @@ impl<'a> Tx<'a> {
             head_mod,
             entries,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trims;
+
+    #[test]
+    fn a_short_log_is_trimmed_by_every_commit_that_adds_to_it() {
+        for history in [0, 1, 3, 127] {
+            assert!(trims(history, 10, 11), "history {history}");
+            assert!(!trims(history, 10, 10), "history {history}");
+        }
+    }
+
+    #[test]
+    fn a_long_log_is_trimmed_when_the_head_passes_a_step_of_a_64th_of_it() {
+        // 4096 / 64 = 64 entries a step: a commit from 127 to 128 trims, 128 to 129 doesn't.
+        assert!(trims(4096, 127, 128));
+        assert!(!trims(4096, 128, 129));
+        assert!(!trims(4096, 128, 191));
+        assert!(trims(4096, 128, 192));
+        // A commit adding many entries at once trims if it passes a step anywhere.
+        assert!(trims(4096, 100, 200));
+        // Never more than 64 entries a step, however long the log.
+        assert!(trims(1 << 20, 63, 64));
+        assert!(!trims(1 << 20, 64, 127));
+        // 200 / 64 = 3 entries a step.
+        assert!(trims(200, 5, 6));
+        assert!(!trims(200, 6, 8));
     }
 }
