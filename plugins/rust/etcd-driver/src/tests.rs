@@ -282,17 +282,24 @@ fn many_sessions_expiring_at_once_all_expire() {
     EtcdServer::flush(&address, &ns);
 }
 
+/// Two instances on one namespace, as two hosts would have: `a` has created group `g` and
+/// joined it with member `a` (the session returned); `b` has done nothing yet.
+fn two_hosts(address: &str, namespace: &str) -> (Store, Store, String) {
+    let mut a = EtcdServer::open(address, namespace, &[]);
+    let b = EtcdServer::open(address, namespace, &[]);
+    let sa = a.open_session("a", 60_000).unwrap();
+    a.create_group("g").unwrap();
+    a.join(&sa, "g", b"", false).unwrap();
+    (a, b, sa)
+}
+
 #[test]
 fn writes_from_a_stale_view_see_other_hosts_changes_and_due_expiries() {
     let Some(address) = EtcdServer::address() else {
         return;
     };
     let ns = EtcdServer::namespace();
-    let mut a = EtcdServer::open(&address, &ns, &[]);
-    let mut b = EtcdServer::open(&address, &ns, &[]);
-    let sa = a.open_session("a", 60_000).unwrap();
-    a.create_group("g").unwrap();
-    a.join(&sa, "g", b"", false).unwrap();
+    let (mut a, mut b, _) = two_hosts(&address, &ns);
     // `b` changes the group `a` holds in its view: `a`'s next write must see that.
     let sb = b.open_session("b", 60_000).unwrap();
     b.join(&sb, "g", b"", false).unwrap();
@@ -331,11 +338,7 @@ fn a_conflict_reads_back_on_its_own_until_the_instance_is_contended() {
         return;
     };
     let ns = EtcdServer::namespace();
-    let mut a = EtcdServer::open(&address, &ns, &[]);
-    let mut b = EtcdServer::open(&address, &ns, &[]);
-    let sa = a.open_session("a", 60_000).unwrap();
-    a.create_group("g").unwrap();
-    a.join(&sa, "g", b"", false).unwrap();
+    let (mut a, mut b, sa) = two_hosts(&address, &ns);
     assert_eq!(
         a.contended(),
         0,
