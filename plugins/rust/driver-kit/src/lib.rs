@@ -33,7 +33,7 @@ pub type Result<T> = std::result::Result<T, roster::coordination::types::Coordin
 pub mod scenarios;
 
 use exports::roster::coordination::backend::{Feed, GroupSummary, SessionKey, StoreInfo};
-use roster::coordination::types::{Leader, MemberInfo};
+use roster::coordination::types::{Leader, LeadershipEnd, LeaveReason, MemberInfo};
 
 /// What a driver's store offers: one method per call of the driver world
 /// (`wit/driver.wit`, which documents each), with borrowed arguments. [`export_driver!`]
@@ -216,6 +216,49 @@ pub fn random_hex() -> String {
     format!("{:016x}{:016x}", random(), random())
 }
 
+/// A new session key, `<32 random hex digits>.<ttl ms>.<member id>`, the TTL kept within 1 ms
+/// and `u32::MAX` ms. `open-session` hands it out; it names its member and TTL, so a driver
+/// knows both from the key alone ([`parse_session`]), even once the store has forgotten the
+/// session.
+pub fn new_session_key(member: &str, ttl_ms: u64) -> String {
+    let ttl_ms = ttl_ms.clamp(1, u64::from(u32::MAX));
+    format!("{}.{ttl_ms}.{member}", random_hex())
+}
+
+/// The member and TTL a session key from [`new_session_key`] names; `None` for anything else.
+pub fn parse_session(key: &str) -> Option<(String, u64)> {
+    let (random, rest) = key.split_once('.')?;
+    let (ttl, member) = rest.split_once('.')?;
+    if random.is_empty() || !random.bytes().all(|b| b.is_ascii_hexdigit()) || member.is_empty() {
+        return None;
+    }
+    let ttl = ttl.parse().ok().filter(|t| *t >= 1)?;
+    Some((member.to_owned(), ttl))
+}
+
+/// The leave reason a change log names with its WIT case name (`left`, `expired`, ...).
+pub fn leave_reason(name: &[u8]) -> Option<LeaveReason> {
+    Some(match name {
+        b"left" => LeaveReason::Left,
+        b"expired" => LeaveReason::Expired,
+        b"session-lost" => LeaveReason::SessionLost,
+        b"group-deleted" => LeaveReason::GroupDeleted,
+        _ => return None,
+    })
+}
+
+/// The end of a leadership a change log names with its WIT case name (`stood-down`, ...).
+pub fn leadership_end(name: &[u8]) -> Option<LeadershipEnd> {
+    Some(match name {
+        b"stood-down" => LeadershipEnd::StoodDown,
+        b"resigned" => LeadershipEnd::Resigned,
+        b"expired" => LeadershipEnd::Expired,
+        b"session-lost" => LeadershipEnd::SessionLost,
+        b"group-deleted" => LeadershipEnd::GroupDeleted,
+        _ => return None,
+    })
+}
+
 /// Events a store keeps when its URL names no `history` (as the embedded backend).
 pub const DEFAULT_HISTORY: u64 = 65_536;
 /// Largest capabilities when the URL names no `max_capabilities` (as the embedded backend).
@@ -326,4 +369,53 @@ macro_rules! export_driver {
 
         $crate::export_driver_world!(ExportedDriver with_types_in $crate);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_key_names_its_member_and_ttl() {
+        let key = new_session_key("a.b/c", 1500);
+        assert_eq!(parse_session(&key), Some(("a.b/c".to_owned(), 1500)));
+        assert_eq!(
+            parse_session(&new_session_key("m", 0)),
+            Some(("m".to_owned(), 1))
+        );
+        assert_eq!(
+            parse_session(&new_session_key("m", u64::MAX)),
+            Some(("m".to_owned(), u64::from(u32::MAX)))
+        );
+        assert_ne!(new_session_key("m", 1500), new_session_key("m", 1500));
+    }
+
+    #[test]
+    fn other_text_is_not_a_session_key() {
+        for text in [
+            "xyz.1500.m",
+            "00.1500.",
+            "00.x.m",
+            ".1500.m",
+            "00.0.m",
+            "00ff",
+            "00.15",
+        ] {
+            assert_eq!(parse_session(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_read_by_their_wit_case_names() {
+        assert_eq!(
+            leave_reason(b"session-lost"),
+            Some(LeaveReason::SessionLost)
+        );
+        assert_eq!(leave_reason(b"stood-down"), None);
+        assert_eq!(
+            leadership_end(b"stood-down"),
+            Some(LeadershipEnd::StoodDown)
+        );
+        assert_eq!(leadership_end(b"left"), None);
+    }
 }

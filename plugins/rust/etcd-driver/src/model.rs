@@ -3,6 +3,7 @@
 //! operation runs inside one [`Tx`], so it reads one revision of the store and its writes
 //! land together or not at all.
 
+use driver_kit::{leadership_end, leave_reason, parse_session};
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
@@ -10,8 +11,8 @@ use crate::exports::roster::coordination::backend::GroupSummary;
 use crate::keys::LAYOUT;
 use crate::roster::coordination::types::{
     CapabilitiesTooLarge, CapabilitiesUpdated, CoordinationError as E, GroupCreated, GroupDeleted,
-    Leader, LeaderElected, LeaderLost, LeadershipEnd, LeaveReason, MemberInfo, MemberJoined,
-    MemberLeft, MemberRef, MembershipEvent, SessionExpired,
+    Leader, LeaderElected, LeaderLost, MemberInfo, MemberJoined, MemberLeft, MemberRef,
+    MembershipEvent, SessionExpired,
 };
 use crate::tx::{Fail, Io, Lease, Tx};
 
@@ -179,13 +180,8 @@ impl EventDoc {
                 revision,
                 group_id,
                 member_id,
-                reason: match reason.as_str() {
-                    "left" => LeaveReason::Left,
-                    "expired" => LeaveReason::Expired,
-                    "session-lost" => LeaveReason::SessionLost,
-                    "group-deleted" => LeaveReason::GroupDeleted,
-                    other => return Err(format!("an unknown leave reason {other:?}")),
-                },
+                reason: leave_reason(reason.as_bytes())
+                    .ok_or_else(|| format!("an unknown leave reason {reason:?}"))?,
             }),
             "capabilities-updated" => MembershipEvent::CapabilitiesUpdated(CapabilitiesUpdated {
                 revision,
@@ -204,29 +200,12 @@ impl EventDoc {
                 group_id,
                 member_id,
                 term,
-                reason: match reason.as_str() {
-                    "stood-down" => LeadershipEnd::StoodDown,
-                    "resigned" => LeadershipEnd::Resigned,
-                    "expired" => LeadershipEnd::Expired,
-                    "session-lost" => LeadershipEnd::SessionLost,
-                    "group-deleted" => LeadershipEnd::GroupDeleted,
-                    other => return Err(format!("an unknown leadership end {other:?}")),
-                },
+                reason: leadership_end(reason.as_bytes())
+                    .ok_or_else(|| format!("an unknown leadership end {reason:?}"))?,
             }),
             other => return Err(format!("an unknown kind {other:?}")),
         })
     }
-}
-
-/// A session key is `<32 hex digits>.<ttl ms>.<member id>` (made by the driver): its member
-/// and TTL.
-pub fn parse_session(session: &str) -> Option<(String, u64)> {
-    let (random, rest) = session.split_once('.')?;
-    let (ttl, member) = rest.split_once('.')?;
-    if random.is_empty() || !random.bytes().all(|b| b.is_ascii_hexdigit()) || member.is_empty() {
-        return None;
-    }
-    Some((member.to_owned(), ttl.parse().ok()?))
 }
 
 /// An operation at work: the transaction, the instant it runs at (one per attempt, as the
@@ -1060,21 +1039,5 @@ impl<'a> Model<'a> {
         })?;
         self.elect_if_vacant(group)?;
         Ok(Ok((true, self.tx.head_now())))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_keys_name_member_and_ttl() {
-        assert_eq!(
-            parse_session("00ff.1500.a.b/c"),
-            Some(("a.b/c".to_owned(), 1500))
-        );
-        assert_eq!(parse_session("xyz.1500.m"), None);
-        assert_eq!(parse_session("00.1500."), None);
-        assert_eq!(parse_session("00.x.m"), None);
     }
 }

@@ -12,7 +12,7 @@ use crate::exports::roster::coordination::backend::{
     ChangeBatch, Feed, GroupSummary, ResyncNeeded, SessionKey, StoreInfo,
 };
 use crate::keys::Keys;
-use crate::model::{EventDoc, GRACE_MS, Model, parse_session};
+use crate::model::{EventDoc, GRACE_MS, Model};
 use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo};
 use crate::tx::{Fail, Fresh, Io, Outcome, Snapshot, Tx, View, fail};
 
@@ -74,7 +74,7 @@ struct Following {
 
 // Deadlines are kept in Unix milliseconds (`now_ms`): hosts sharing a namespace must agree
 // on the time (NTP), or expiry comes early or late by the difference.
-use driver_kit::{now_ms, random, random_hex};
+use driver_kit::{new_session_key, now_ms, parse_session, random, random_hex};
 
 /// A lease id for a key to be kept `keep_ms`: the shared grace lease (granted again every
 /// [`GRACE_LEASE_REUSE`]), or one of its own for a longer time.
@@ -478,8 +478,7 @@ impl Driver for Store {
     /// A session key names its member and TTL after a random part, so a session etcd has
     /// forgotten (expired long ago) can come back as the same member.
     fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
-        let ttl_ms = ttl_ms.clamp(1, u64::from(u32::MAX));
-        let key = format!("{}.{ttl_ms}.{member}", random_hex());
+        let key = new_session_key(member, ttl_ms);
         self.run(|k| vec![k.session(&key)], |m| m.open_session(&key))
     }
 

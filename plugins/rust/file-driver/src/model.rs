@@ -10,14 +10,15 @@
 
 use std::collections::BTreeMap;
 
+use driver_kit::{leadership_end, leave_reason, parse_session};
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::exports::roster::coordination::backend::GroupSummary;
 use crate::roster::coordination::types::{
     CapabilitiesTooLarge, CapabilitiesUpdated, CoordinationError as E, GroupCreated, GroupDeleted,
-    Leader, LeaderElected, LeaderLost, LeadershipEnd, LeaveReason, MemberInfo, MemberJoined,
-    MemberLeft, MemberRef, MembershipEvent, SessionExpired,
+    Leader, LeaderElected, LeaderLost, MemberInfo, MemberJoined, MemberLeft, MemberRef,
+    MembershipEvent, SessionExpired,
 };
 
 /// The state file's format; a file of another format is not read.
@@ -199,7 +200,7 @@ impl EventDoc {
                 revision,
                 group_id,
                 member_id,
-                reason: leave_reason(&y).ok_or_else(|| format!("leave reason {y:?}"))?,
+                reason: leave_reason(y.as_bytes()).ok_or_else(|| format!("leave reason {y:?}"))?,
             }),
             "cu" => MembershipEvent::CapabilitiesUpdated(CapabilitiesUpdated {
                 revision,
@@ -218,21 +219,24 @@ impl EventDoc {
                 group_id,
                 member_id,
                 term,
-                reason: leadership_end(&y).ok_or_else(|| format!("leadership end {y:?}"))?,
+                reason: leadership_end(y.as_bytes())
+                    .ok_or_else(|| format!("leadership end {y:?}"))?,
             }),
             other => return Err(format!("event kind {other:?}")),
         })
     }
 }
 
-/// Why a member leaves: [`LeaveReason`] with the names the log uses.
+/// Why a member leaves: the `leave-reason`s this driver writes, with the names the log
+/// uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Leave {
     Left,
     Expired,
 }
 
-/// Why a leadership ends: [`LeadershipEnd`] with the names the log uses.
+/// Why a leadership ends: the `leadership-end`s this driver writes, with the names the log
+/// uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum End {
     StoodDown,
@@ -259,43 +263,6 @@ impl End {
             End::GroupDeleted => "group-deleted",
         }
     }
-}
-
-fn leave_reason(name: &str) -> Option<LeaveReason> {
-    Some(match name {
-        "left" => LeaveReason::Left,
-        "expired" => LeaveReason::Expired,
-        "session-lost" => LeaveReason::SessionLost,
-        "group-deleted" => LeaveReason::GroupDeleted,
-        _ => return None,
-    })
-}
-
-fn leadership_end(name: &str) -> Option<LeadershipEnd> {
-    Some(match name {
-        "stood-down" => LeadershipEnd::StoodDown,
-        "resigned" => LeadershipEnd::Resigned,
-        "expired" => LeadershipEnd::Expired,
-        "session-lost" => LeadershipEnd::SessionLost,
-        "group-deleted" => LeadershipEnd::GroupDeleted,
-        _ => return None,
-    })
-}
-
-/// A session key: `<32 random hex digits>.<ttl ms>.<member id>` (made by the driver).
-pub fn session_key(random_hex: &str, ttl_ms: u64, member: &str) -> String {
-    format!("{random_hex}.{ttl_ms}.{member}")
-}
-
-/// The member and TTL a session key names.
-pub fn parse_session(key: &str) -> Option<(String, u64)> {
-    let (random, rest) = key.split_once('.')?;
-    let (ttl, member) = rest.split_once('.')?;
-    if random.is_empty() || !random.bytes().all(|b| b.is_ascii_hexdigit()) || member.is_empty() {
-        return None;
-    }
-    let ttl = ttl.parse().ok().filter(|t| *t >= 1)?;
-    Some((member.to_owned(), ttl))
 }
 
 fn member_ref(group: &str, member: &str) -> MemberRef {

@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use driver_kit::Driver;
+use driver_kit::{Driver, new_session_key};
 
 use crate::exports::roster::coordination::backend::{
     ChangeBatch, Feed, GroupSummary, ResyncNeeded, SessionKey, StoreInfo,
 };
 use crate::files::{Dir, HeaderCache, LogRead};
-use crate::model::{self, Body, FORMAT, Header, LogPos, Model};
+use crate::model::{Body, FORMAT, Header, LogPos, Model};
 use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo};
 use crate::{Result, log_warn, now_ms, random_hex};
 
@@ -235,8 +235,7 @@ impl Driver for Store {
     /// A session key names its member and TTL after a random part, so a session that was
     /// forgotten (expired long ago) can come back as the same member.
     fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
-        let ttl_ms = ttl_ms.clamp(1, u64::from(u32::MAX));
-        let key = model::session_key(&random_hex(), ttl_ms, member);
+        let key = new_session_key(member, ttl_ms);
         self.locked(&|m| m.open_session(&key))
     }
 

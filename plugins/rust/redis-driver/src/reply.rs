@@ -1,13 +1,14 @@
 //! Reading the scripts' replies: their fields, the errors they name, and change-log entries
 //! as membership events.
 
+use driver_kit::{leadership_end, leave_reason};
 use redis_protocol::resp2::types::OwnedFrame;
 
 use crate::Result;
 use crate::roster::coordination::types::{
     CapabilitiesTooLarge, CapabilitiesUpdated, CoordinationError, GroupCreated, GroupDeleted,
-    LeaderElected, LeaderLost, LeadershipEnd, LeaveReason, MemberJoined, MemberLeft, MemberRef,
-    MembershipEvent, SessionExpired,
+    LeaderElected, LeaderLost, MemberJoined, MemberLeft, MemberRef, MembershipEvent,
+    SessionExpired,
 };
 
 /// The items of one reply, read in order. A reply that is not what the script returns
@@ -253,13 +254,7 @@ pub fn event(frame: OwnedFrame, address: &str) -> Result<MembershipEvent> {
             revision,
             group_id,
             member_id,
-            reason: match reason.as_slice() {
-                b"left" => LeaveReason::Left,
-                b"expired" => LeaveReason::Expired,
-                b"session-lost" => LeaveReason::SessionLost,
-                b"group-deleted" => LeaveReason::GroupDeleted,
-                _ => return Err(bad("an unknown leave reason")),
-            },
+            reason: leave_reason(&reason).ok_or_else(|| bad("an unknown leave reason"))?,
         }),
         b"cu" => MembershipEvent::CapabilitiesUpdated(CapabilitiesUpdated {
             revision,
@@ -278,14 +273,7 @@ pub fn event(frame: OwnedFrame, address: &str) -> Result<MembershipEvent> {
             group_id,
             member_id,
             term,
-            reason: match reason.as_slice() {
-                b"stood-down" => LeadershipEnd::StoodDown,
-                b"resigned" => LeadershipEnd::Resigned,
-                b"expired" => LeadershipEnd::Expired,
-                b"session-lost" => LeadershipEnd::SessionLost,
-                b"group-deleted" => LeadershipEnd::GroupDeleted,
-                _ => return Err(bad("an unknown leadership end")),
-            },
+            reason: leadership_end(&reason).ok_or_else(|| bad("an unknown leadership end"))?,
         }),
         _ => return Err(bad("an unknown kind")),
     })

@@ -36,7 +36,7 @@ pub struct Store {
     shas: Vec<String>,
 }
 
-use driver_kit::random_hex;
+use driver_kit::{new_session_key, random_hex};
 
 impl Store {
     /// This end of the connection, while connected.
@@ -222,8 +222,7 @@ impl Driver for Store {
     /// A session key names its member and TTL after a random part, so a session Redis has
     /// forgotten (expired long ago) can come back as the same member.
     fn open_session(&mut self, member: &str, ttl_ms: u64) -> Result<SessionKey> {
-        let ttl_ms = ttl_ms.clamp(1, u64::from(u32::MAX));
-        let key = format!("{}.{ttl_ms}.{member}", random_hex());
+        let key = new_session_key(member, ttl_ms);
         self.ok(Script::OpenSession, &[key.as_bytes()])?.text()
     }
 
