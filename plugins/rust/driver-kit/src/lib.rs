@@ -7,7 +7,9 @@
 //!   each forwarded to the driver's store, which `open` makes and keeps for the instance's
 //!   lifetime.
 //! - The wall clock, randomness and a warning log that every driver needs, working natively
-//!   too (for the drivers' own tests against real servers).
+//!   too (for the drivers' own tests against real servers); the URL options; session keys
+//!   that name their member and TTL; the names change logs give leave reasons and
+//!   leadership ends.
 //! - (feature `scenarios`, for the drivers' tests) the scenarios every server driver passes,
 //!   written once over [`Driver`].
 
