@@ -104,7 +104,7 @@ enum Attempt<T> {
     /// ending, go on), the store as it left it, and the head's modification revision it
     /// started from.
     Applied(Option<Result<T>>, Snapshot, i64),
-    /// A commit's check failed; what its failure branch read back.
+    /// A commit's check failed; what was read back.
     Conflict(Fresh),
 }
 

@@ -13,9 +13,10 @@
 //! - No session deadline is due that the transaction did not read as due.
 //!
 //! A transaction starts from one of three [`Snapshot`]s: a read of its own (one round trip),
-//! what a failed commit read back in its failure branch, or the instance's [`View`], what the
-//! previous transaction left (no round trip at all). Whatever it starts from, the commit's
-//! compares make it apply only to the store it read, so all three are equally safe.
+//! what a failed commit read back (in its failure branch, or right after), or the instance's
+//! [`View`], what the previous transaction left (no round trip at all). Whatever it starts
+//! from, the commit's compares make it apply only to the store it read, so all three are
+//! equally safe.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -92,7 +93,7 @@ pub struct Snapshot {
 /// always compared when used, so a stale one only costs a retry.
 pub type View = Snapshot;
 
-/// What a failed commit read back at its own revision, for the next attempt: `{ns}/head`, the
+/// What a failed commit read back at one revision, for the next attempt: `{ns}/head`, the
 /// keys the attempt used, and the deadlines due at `due_until`.
 #[derive(Debug)]
 pub struct Fresh {
@@ -108,7 +109,7 @@ pub enum Outcome {
     /// leaves it; `base_head_mod`: `{ns}/head`'s modification revision it started from.
     Applied { known: Snapshot, base_head_mod: i64 },
     /// Something it read changed (or a key taken to be absent exists, or a deadline is due):
-    /// nothing was written. With what the failure branch read.
+    /// nothing was written. With what was read back.
     Conflict(Fresh),
 }
 
@@ -607,7 +608,8 @@ impl<'a> Tx<'a> {
         keys
     }
 
-    /// The failure branch: `{ns}/head`, the deadlines due at `now`, and `keys`.
+    /// The read-back (as the failure branch, or a request of its own): `{ns}/head`, the
+    /// deadlines due at `now`, and `keys`.
     fn read_back(&self, now: u64, keys: &[String]) -> Vec<RequestOp> {
         let mut reads = vec![
             RequestOp::Range(RangeRequest::key(self.keys.head())),
@@ -623,7 +625,7 @@ impl<'a> Tx<'a> {
         reads
     }
 
-    /// What the failure branch read (of `keys`), at `revision`.
+    /// What the read-back read (of `keys`), at `revision`.
     fn fresh(
         self,
         now: u64,
