@@ -2,6 +2,7 @@
 //! the instance's view of the store it starts from), and the change feed, which follows the
 //! log on an etcd watch.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use driver_kit::Driver;
@@ -14,7 +15,7 @@ use crate::exports::roster::coordination::backend::{
 use crate::keys::Keys;
 use crate::model::{EventDoc, GRACE_MS, Model};
 use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo};
-use crate::tx::{Fail, Fresh, Io, Outcome, Snapshot, Tx, View, fail};
+use crate::tx::{Entry, Fail, Fresh, Io, Outcome, Snapshot, Tx, View, fail};
 
 /// The namespace when the URL names none.
 pub const DEFAULT_NAMESPACE: &str = "roster";
@@ -54,6 +55,8 @@ pub struct Store {
     watch: Option<Watch>,
     /// What the last transaction left (none before the first, or after a failure).
     view: Option<View>,
+    /// What the view's entries hold, in bytes of keys and values.
+    view_bytes: usize,
     /// Commits left that carry their read-back (see [`CONTENDED_COMMITS`]).
     contended: u32,
     /// Where `changes` follows the log from, while its watch has seen every change since
@@ -114,31 +117,59 @@ enum Attempt<T> {
 const VIEW_KEYS: usize = 4096;
 const VIEW_BYTES: usize = 4 << 20;
 
-fn view_bytes(view: &Snapshot) -> usize {
-    view.entries
+/// What a view's entries hold, for [`VIEW_BYTES`].
+fn entries_bytes(entries: &HashMap<String, Entry>) -> usize {
+    entries
         .iter()
-        .map(|(key, (value, _))| key.len() + value.as_ref().map_or(0, Vec::len))
+        .map(|(key, entry)| entry_bytes(key, entry))
         .sum()
 }
 
+fn entry_bytes(key: &str, (value, _): &Entry) -> usize {
+    key.len() + value.as_ref().map_or(0, Vec::len)
+}
+
 /// Make what a transaction left (`known`, having started from a head modified at
-/// `base_head_mod`) the instance's view. The previous view's keys stay when still right: all
-/// of them if the head was not rewritten between the two, else only those the head does not
-/// guard (always compared when used).
-fn remember(view: &mut Option<View>, keys: &Keys, mut known: Snapshot, base_head_mod: i64) {
-    if let Some(old) = view.take() {
-        let fits = old.entries.len() + known.entries.len() <= VIEW_KEYS
-            && view_bytes(&old) + view_bytes(&known) <= VIEW_BYTES;
-        let same_head = old.head_mod == base_head_mod;
-        if fits {
-            for (key, entry) in old.entries {
-                if same_head || !keys.is_guarded(&key) {
-                    known.entries.entry(key).or_insert(entry);
-                }
-            }
+/// `base_head_mod`) the instance's view, and `bytes` what its entries hold. The previous
+/// view's keys stay when still right: all of them if the head was not rewritten between the
+/// two, else only those the head does not guard (always compared when used).
+///
+/// The transaction's keys go into the view in place, so a commit costs what it used, not
+/// what the view holds (except after another host's write, which drops the guarded keys).
+fn remember(
+    view: &mut Option<View>,
+    bytes: &mut usize,
+    keys: &Keys,
+    known: Snapshot,
+    base_head_mod: i64,
+) {
+    let Some(mut old) = view.take() else {
+        *bytes = entries_bytes(&known.entries);
+        *view = Some(known);
+        return;
+    };
+    if old.head_mod != base_head_mod {
+        old.entries.retain(|key, _| !keys.is_guarded(key));
+        *bytes = entries_bytes(&old.entries);
+    }
+    let fits = old.entries.len() + known.entries.len() <= VIEW_KEYS
+        && *bytes + entries_bytes(&known.entries) <= VIEW_BYTES;
+    if !fits {
+        *bytes = entries_bytes(&known.entries);
+        *view = Some(known);
+        return;
+    }
+    for (key, entry) in known.entries {
+        *bytes += entry_bytes(&key, &entry);
+        let key_bytes = key.len();
+        if let Some(replaced) = old.entries.insert(key, entry) {
+            *bytes -= key_bytes + replaced.0.map_or(0, |value| value.len());
         }
     }
-    *view = Some(known);
+    old.revision = known.revision;
+    old.head = known.head;
+    old.head_mod = known.head_mod;
+    *view = Some(old);
 }
 
 /// The keys an operation by `session` on `group` reads: the session, the group, and the
@@ -208,6 +239,7 @@ impl Store {
                 max_capabilities,
                 grace,
                 view,
+                view_bytes,
                 contended,
                 watch: _,
                 following: _,
@@ -267,7 +299,7 @@ impl Store {
             match attempt {
                 Ok(Attempt::Failed(out)) => return out,
                 Ok(Attempt::Applied(out, known, base_head_mod)) => {
-                    remember(view, keys, known, base_head_mod);
+                    remember(view, view_bytes, keys, known, base_head_mod);
                     *contended = contended.saturating_sub(1);
                     if let Some(out) = out {
                         return out;
@@ -452,6 +484,7 @@ impl Driver for Store {
             grace: None,
             watch: None,
             view: None,
+            view_bytes: 0,
             contended: 0,
             following: None,
         };
@@ -703,5 +736,105 @@ impl Driver for Store {
                 return Ok(Feed::Events(batch));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use std::collections::HashMap;
+
+    use super::{VIEW_KEYS, entries_bytes, remember};
+    use crate::keys::Keys;
+    use crate::tx::Snapshot;
+
+    fn snapshot(head_mod: i64, entries: &[(&str, Option<&str>)]) -> Snapshot {
+        Snapshot {
+            revision: head_mod,
+            head: head_mod as u64,
+            head_mod,
+            entries: entries
+                .iter()
+                .map(|(key, value)| {
+                    let value = value.map(|v| v.as_bytes().to_vec());
+                    ((*key).to_owned(), (value, head_mod))
+                })
+                .collect::<HashMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn a_commit_after_the_instances_own_goes_into_the_view_and_keeps_the_rest() {
+        let keys = Keys::new("ns");
+        let (mut view, mut bytes) = (None, 0);
+        remember(
+            &mut view,
+            &mut bytes,
+            &keys,
+            snapshot(5, &[("ns/groups/a", Some("1")), ("ns/groups/b", Some("2"))]),
+            0,
+        );
+        // Started from head_mod 5, which the view holds: every key stays, the new ones win.
+        remember(
+            &mut view,
+            &mut bytes,
+            &keys,
+            snapshot(6, &[("ns/groups/a", Some("one")), ("ns/members/a/m", None)]),
+            5,
+        );
+        let view = view.unwrap();
+        assert_eq!(view.head_mod, 6);
+        assert_eq!(view.entries.len(), 3);
+        assert_eq!(view.entries["ns/groups/a"].0.as_deref(), Some(&b"one"[..]));
+        assert_eq!(view.entries["ns/groups/b"].0.as_deref(), Some(&b"2"[..]));
+        assert_eq!(bytes, entries_bytes(&view.entries));
+    }
+
+    #[test]
+    fn after_another_hosts_write_only_keys_compared_one_by_one_stay() {
+        let keys = Keys::new("ns");
+        let (mut view, mut bytes) = (None, 0);
+        remember(
+            &mut view,
+            &mut bytes,
+            &keys,
+            snapshot(
+                5,
+                &[("ns/groups/a", Some("1")), ("ns/sessions/s", Some("x"))],
+            ),
+            0,
+        );
+        // Started from head_mod 7: someone else rewrote the head after the view's 5.
+        remember(
+            &mut view,
+            &mut bytes,
+            &keys,
+            snapshot(8, &[("ns/groups/b", Some("2"))]),
+            7,
+        );
+        let view = view.unwrap();
+        let mut held: Vec<_> = view.entries.keys().cloned().collect();
+        held.sort();
+        assert_eq!(held, ["ns/groups/b", "ns/sessions/s"]);
+        assert_eq!(bytes, entries_bytes(&view.entries));
+    }
+
+    #[test]
+    fn a_view_that_would_grow_too_big_starts_over_from_the_last_commit() {
+        let keys = Keys::new("ns");
+        let (mut view, mut bytes) = (None, 0);
+        let many: Vec<String> = (0..VIEW_KEYS).map(|i| format!("ns/groups/{i}")).collect();
+        let entries: Vec<(&str, Option<&str>)> =
+            many.iter().map(|k| (k.as_str(), Some("v"))).collect();
+        remember(&mut view, &mut bytes, &keys, snapshot(5, &entries), 0);
+        remember(
+            &mut view,
+            &mut bytes,
+            &keys,
+            snapshot(6, &[("ns/groups/new", Some("v"))]),
+            5,
+        );
+        let view = view.unwrap();
+        assert_eq!(view.entries.len(), 1);
+        assert_eq!(bytes, entries_bytes(&view.entries));
     }
 }
