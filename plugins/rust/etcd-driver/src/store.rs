@@ -743,98 +743,104 @@ impl Driver for Store {
 mod view_tests {
     use std::collections::HashMap;
 
-    use super::{VIEW_KEYS, entries_bytes, remember};
+    use super::{VIEW_KEYS, View, entries_bytes, remember};
     use crate::keys::Keys;
     use crate::tx::Snapshot;
 
-    fn snapshot(head_mod: i64, entries: &[(&str, Option<&str>)]) -> Snapshot {
-        Snapshot {
-            revision: head_mod,
-            head: head_mod as u64,
-            head_mod,
-            entries: entries
+    /// An instance's view as commits leave it, in namespace `ns`.
+    struct Instance {
+        view: Option<View>,
+        bytes: usize,
+        keys: Keys,
+    }
+
+    impl Instance {
+        fn new() -> Self {
+            Self {
+                view: None,
+                bytes: 0,
+                keys: Keys::new("ns"),
+            }
+        }
+
+        /// A commit that started from a head modified at `from` and left it modified at
+        /// `head_mod`, having used `entries`.
+        fn commit(&mut self, from: i64, head_mod: i64, entries: &[(&str, Option<&str>)]) {
+            let entries: HashMap<_, _> = entries
                 .iter()
                 .map(|(key, value)| {
                     let value = value.map(|v| v.as_bytes().to_vec());
                     ((*key).to_owned(), (value, head_mod))
                 })
-                .collect::<HashMap<_, _>>(),
+                .collect();
+            let known = Snapshot {
+                revision: head_mod,
+                head: head_mod as u64,
+                head_mod,
+                entries,
+            };
+            remember(&mut self.view, &mut self.bytes, &self.keys, known, from);
+        }
+
+        /// The view, checking that its size is counted right.
+        fn view(&self) -> &View {
+            let view = self.view.as_ref().unwrap();
+            assert_eq!(self.bytes, entries_bytes(&view.entries));
+            view
+        }
+
+        fn held(&self) -> Vec<String> {
+            let mut held: Vec<_> = self.view().entries.keys().cloned().collect();
+            held.sort();
+            held
         }
     }
 
     #[test]
     fn a_commit_after_the_instances_own_goes_into_the_view_and_keeps_the_rest() {
-        let keys = Keys::new("ns");
-        let (mut view, mut bytes) = (None, 0);
-        remember(
-            &mut view,
-            &mut bytes,
-            &keys,
-            snapshot(5, &[("ns/groups/a", Some("1")), ("ns/groups/b", Some("2"))]),
+        let mut instance = Instance::new();
+        instance.commit(
             0,
+            5,
+            &[("ns/groups/a", Some("1")), ("ns/groups/b", Some("2"))],
         );
         // Started from head_mod 5, which the view holds: every key stays, the new ones win.
-        remember(
-            &mut view,
-            &mut bytes,
-            &keys,
-            snapshot(6, &[("ns/groups/a", Some("one")), ("ns/members/a/m", None)]),
+        instance.commit(
             5,
+            6,
+            &[("ns/groups/a", Some("one")), ("ns/members/a/m", None)],
         );
-        let view = view.unwrap();
+        assert_eq!(
+            instance.held(),
+            ["ns/groups/a", "ns/groups/b", "ns/members/a/m"]
+        );
+        let view = instance.view();
         assert_eq!(view.head_mod, 6);
-        assert_eq!(view.entries.len(), 3);
         assert_eq!(view.entries["ns/groups/a"].0.as_deref(), Some(&b"one"[..]));
         assert_eq!(view.entries["ns/groups/b"].0.as_deref(), Some(&b"2"[..]));
-        assert_eq!(bytes, entries_bytes(&view.entries));
     }
 
     #[test]
     fn after_another_hosts_write_only_keys_compared_one_by_one_stay() {
-        let keys = Keys::new("ns");
-        let (mut view, mut bytes) = (None, 0);
-        remember(
-            &mut view,
-            &mut bytes,
-            &keys,
-            snapshot(
-                5,
-                &[("ns/groups/a", Some("1")), ("ns/sessions/s", Some("x"))],
-            ),
+        let mut instance = Instance::new();
+        instance.commit(
             0,
+            5,
+            &[("ns/groups/a", Some("1")), ("ns/sessions/s", Some("x"))],
         );
         // Started from head_mod 7: someone else rewrote the head after the view's 5.
-        remember(
-            &mut view,
-            &mut bytes,
-            &keys,
-            snapshot(8, &[("ns/groups/b", Some("2"))]),
-            7,
-        );
-        let view = view.unwrap();
-        let mut held: Vec<_> = view.entries.keys().cloned().collect();
-        held.sort();
-        assert_eq!(held, ["ns/groups/b", "ns/sessions/s"]);
-        assert_eq!(bytes, entries_bytes(&view.entries));
+        instance.commit(7, 8, &[("ns/groups/b", Some("2"))]);
+        assert_eq!(instance.held(), ["ns/groups/b", "ns/sessions/s"]);
     }
 
     #[test]
     fn a_view_that_would_grow_too_big_starts_over_from_the_last_commit() {
-        let keys = Keys::new("ns");
-        let (mut view, mut bytes) = (None, 0);
+        let mut instance = Instance::new();
         let many: Vec<String> = (0..VIEW_KEYS).map(|i| format!("ns/groups/{i}")).collect();
         let entries: Vec<(&str, Option<&str>)> =
             many.iter().map(|k| (k.as_str(), Some("v"))).collect();
-        remember(&mut view, &mut bytes, &keys, snapshot(5, &entries), 0);
-        remember(
-            &mut view,
-            &mut bytes,
-            &keys,
-            snapshot(6, &[("ns/groups/new", Some("v"))]),
-            5,
-        );
-        let view = view.unwrap();
-        assert_eq!(view.entries.len(), 1);
-        assert_eq!(bytes, entries_bytes(&view.entries));
+        instance.commit(0, 5, &entries);
+        instance.commit(5, 6, &[("ns/groups/new", Some("v"))]);
+        assert_eq!(instance.held(), ["ns/groups/new"]);
     }
 }
