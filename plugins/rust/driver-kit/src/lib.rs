@@ -261,6 +261,11 @@ pub fn leadership_end(name: &[u8]) -> Option<LeadershipEnd> {
     })
 }
 
+/// A server store's namespace when the URL names none.
+pub const DEFAULT_NAMESPACE: &str = "roster";
+/// Longest namespace accepted, in bytes.
+pub const MAX_NAMESPACE: usize = 255;
+
 /// Events a store keeps when its URL names no `history` (as the embedded backend).
 pub const DEFAULT_HISTORY: u64 = 65_536;
 /// Largest capabilities when the URL names no `max_capabilities` (as the embedded backend).
@@ -336,6 +341,22 @@ impl<'a> Options<'a> {
         })
     }
 
+    /// `namespace`: a server store's key prefix ([`DEFAULT_NAMESPACE`] if absent), 1 to
+    /// [`MAX_NAMESPACE`] bytes without control characters or any of `forbidden`; `rule`
+    /// says so in the error.
+    pub fn namespace(&self, forbidden: &[char], rule: &str) -> Result<&'a str> {
+        let namespace = self.get("namespace").unwrap_or(DEFAULT_NAMESPACE);
+        if namespace.is_empty()
+            || namespace.len() > MAX_NAMESPACE
+            || namespace
+                .chars()
+                .any(|c| c.is_control() || forbidden.contains(&c))
+        {
+            return Err(self.invalid("namespace", namespace, rule));
+        }
+        Ok(namespace)
+    }
+
     /// `history`: the events the store keeps, at least 1 ([`DEFAULT_HISTORY`] if absent).
     pub fn history(&self) -> Result<u64> {
         match self.get("history") {
@@ -404,6 +425,27 @@ mod tests {
             "00.15",
         ] {
             assert_eq!(parse_session(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_namespace_is_checked_and_defaults_to_roster() {
+        let given = |value: &str| vec![("namespace".to_owned(), value.to_owned())];
+        let rule = "no braces";
+        let none = Options::new(&[], "redis://h:1");
+        assert_eq!(none.namespace(&['{'], rule).ok(), Some(DEFAULT_NAMESPACE));
+        let ok = given("team/a");
+        assert_eq!(
+            Options::new(&ok, "u").namespace(&['{'], rule).ok(),
+            Some("team/a")
+        );
+        let long = "n".repeat(MAX_NAMESPACE + 1);
+        for bad in ["", "a{b", "tab\there", long.as_str()] {
+            let options = given(bad);
+            let error = Options::new(&options, "u")
+                .namespace(&['{'], rule)
+                .unwrap_err();
+            assert!(format!("{error:?}").contains(rule), "{bad:?}: {error:?}");
         }
     }
 

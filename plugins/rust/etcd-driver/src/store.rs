@@ -17,10 +17,6 @@ use crate::model::{EventDoc, GRACE_MS, Model};
 use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo};
 use crate::tx::{Entry, Fail, Fresh, Io, Outcome, Snapshot, Tx, View, fail};
 
-/// The namespace when the URL names none.
-pub const DEFAULT_NAMESPACE: &str = "roster";
-/// Longest namespace accepted, in bytes.
-const MAX_NAMESPACE: usize = 255;
 /// Most events one `changes` call reads: with 64 KiB of capabilities each, about 7 MiB of
 /// answer (base64 twice), well within the instance's memory.
 const MAX_FETCH: u32 = 64;
@@ -463,17 +459,7 @@ impl Driver for Store {
     /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
     fn open(options: &[(String, String)]) -> Result<Self> {
         let (address, options) = driver_kit::Options::of_server(options, "etcd3+http", "etcd")?;
-        let namespace = options.get("namespace").unwrap_or(DEFAULT_NAMESPACE);
-        if namespace.is_empty()
-            || namespace.len() > MAX_NAMESPACE
-            || namespace.chars().any(char::is_control)
-        {
-            return Err(options.invalid(
-                "namespace",
-                namespace,
-                "1 to 255 bytes without control characters",
-            ));
-        }
+        let namespace = options.namespace(&[], "1 to 255 bytes without control characters")?;
         let history = options.history()?;
         let max_capabilities = options.max_capabilities()?;
         let mut store = Self {

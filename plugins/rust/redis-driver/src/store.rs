@@ -15,11 +15,6 @@ use crate::reply::{Reply, event};
 use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo, MembershipEvent};
 use crate::scripts::Script;
 
-/// The key prefix's name when the URL names none.
-pub const DEFAULT_NAMESPACE: &str = "roster";
-/// Longest namespace accepted, in bytes.
-const MAX_NAMESPACE: usize = 255;
-
 /// One store: a namespace of one Redis server.
 #[derive(Debug)]
 pub struct Store {
@@ -176,19 +171,10 @@ impl Driver for Store {
     /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
     fn open(options: &[(String, String)]) -> Result<Self> {
         let (address, options) = driver_kit::Options::of_server(options, "redis", "redis")?;
-        let namespace = options.get("namespace").unwrap_or(DEFAULT_NAMESPACE);
-        if namespace.is_empty()
-            || namespace.len() > MAX_NAMESPACE
-            || namespace
-                .chars()
-                .any(|c| c.is_control() || c == '{' || c == '}')
-        {
-            return Err(options.invalid(
-                "namespace",
-                namespace,
-                "1 to 255 bytes without braces or control characters",
-            ));
-        }
+        let namespace = options.namespace(
+            &['{', '}'],
+            "1 to 255 bytes without braces or control characters",
+        )?;
         let history = options.history()?;
         let max_capabilities = options.max_capabilities()?;
         let prefix = format!("{{{namespace}}}:");
