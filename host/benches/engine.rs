@@ -24,7 +24,7 @@ fn store(options: &str) -> String {
 
 async fn started(url: &str, member: &str) -> Coordinator {
     let c = get_coordinator(url, member).expect("valid");
-    c.start(Heartbeat::Manual).await.expect("start");
+    c.start_with(Heartbeat::Manual).await.expect("start");
     c
 }
 
@@ -96,14 +96,14 @@ async fn join_leave() {
     let caps = Capabilities::from("weight=1");
     let start = Instant::now();
     for _ in 0..n {
-        c.join_group("g", caps.clone()).await.expect("join");
+        c.join_group_with("g", caps.clone()).await.expect("join");
         c.leave_group("g").await.expect("leave");
     }
     let elapsed = start.elapsed();
     let mut samples = Vec::with_capacity(n / 10);
     for _ in 0..n / 10 {
         let t = Instant::now();
-        c.join_group("g", caps.clone()).await.expect("join");
+        c.join_group_with("g", caps.clone()).await.expect("join");
         c.leave_group("g").await.expect("leave");
         samples.push(t.elapsed());
     }
@@ -132,7 +132,7 @@ async fn get_members(members: usize, history: usize) {
         let caps = Capabilities::from(format!("{{\"weight\":{}}}", i % 7));
         id_and_caps += member.len() + caps.len();
         let c = started(&url, &member).await;
-        c.join_group("g", caps).await.expect("join");
+        c.join_group_with("g", caps).await.expect("join");
     }
     let rss_after = rss_bytes();
     let rounds = if members >= 100_000 { 50 } else { 200 };
@@ -170,10 +170,7 @@ async fn watch_latency() {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        joiner
-            .join_group("g", Capabilities::none())
-            .await
-            .expect("join");
+        joiner.join_group("g").await.expect("join");
         watcher.run_watchers().await.expect("run");
         let at = fired.lock().expect("lock").take().expect("callback fired");
         samples.push(at - t);
@@ -205,10 +202,7 @@ async fn stream_latency() {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        joiner
-            .join_group("g", Capabilities::none())
-            .await
-            .expect("join");
+        joiner.join_group("g").await.expect("join");
         let (_, at) = rx.recv().await.expect("event");
         samples.push(at - t);
         joiner.leave_group("g").await.expect("leave");

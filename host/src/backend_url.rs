@@ -100,6 +100,12 @@ pub struct BackendUrl {
     pub history_size: usize,
     /// Largest capabilities accepted, in bytes.
     pub max_capabilities: usize,
+    /// The store-wide options (`history`, `max_capabilities`, `driver`) this URL names
+    /// explicitly, with their values as read: a later coordinator of the same store must
+    /// agree with the store on each ([`BackendUrl::agrees_with`]).
+    explicit: Vec<(&'static str, String)>,
+    /// The URL as given, for errors that name it.
+    text: String,
 }
 
 impl BackendUrl {
@@ -107,6 +113,42 @@ impl BackendUrl {
         if let BackendKind::Driver { options, .. } = &mut self.kind {
             options.push((name.to_owned(), value.to_owned()));
         }
+    }
+
+    /// The value in force of the store-wide option `name` for a store this URL opened.
+    fn in_force(&self, name: &str) -> String {
+        if let Some((_, value)) = self.explicit.iter().find(|(n, _)| *n == name) {
+            return value.clone();
+        }
+        match name {
+            "history" => self.history_size.to_string(),
+            "max_capabilities" => self.max_capabilities.to_string(),
+            _ => "the built-in driver".to_owned(),
+        }
+    }
+
+    /// Check that every store-wide option this URL names agrees with the store `opened`
+    /// (the URL of the process's first coordinator of that store) has in force. A store
+    /// lives once per process, so an option that differs would be silently ignored.
+    ///
+    /// # Errors
+    /// [`CoordinationError::InvalidUrl`] with [`UrlProblem::ConflictingOption`] naming the
+    /// first option that differs, the value in force and the value asked for.
+    pub(crate) fn agrees_with(&self, opened: &BackendUrl) -> Result<(), CoordinationError> {
+        for (name, asked) in &self.explicit {
+            let in_force = opened.in_force(name);
+            if *asked != in_force {
+                return Err(CoordinationError::InvalidUrl {
+                    url: self.text.clone(),
+                    problem: UrlProblem::ConflictingOption {
+                        name: (*name).to_owned(),
+                        in_force,
+                        asked: asked.clone(),
+                    },
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Parse and validate `text`.
@@ -199,6 +241,8 @@ impl BackendUrl {
             membership_timeout: DEFAULT_MEMBERSHIP_TIMEOUT,
             history_size: DEFAULT_HISTORY_SIZE,
             max_capabilities: DEFAULT_MAX_CAPABILITIES,
+            explicit: Vec::new(),
+            text: text.to_owned(),
         };
         let mut seen: Vec<String> = Vec::new();
         for (name, value) in url.query_pairs() {
@@ -234,6 +278,9 @@ impl BackendUrl {
                         .ok()
                         .filter(|n| *n >= 1)
                         .ok_or_else(|| bad_value("a number of events, at least 1"))?;
+                    parsed
+                        .explicit
+                        .push(("history", parsed.history_size.to_string()));
                     parsed.pass_to_driver(&name, &value);
                 }
                 "namespace" => {
@@ -246,11 +293,15 @@ impl BackendUrl {
                     if let BackendKind::Driver { component, .. } = &mut parsed.kind {
                         *component = Some(std::path::PathBuf::from(&*value));
                     }
+                    parsed.explicit.push(("driver", value.to_string()));
                 }
                 "max_capabilities" => {
                     parsed.max_capabilities = value
                         .parse::<usize>()
                         .map_err(|_| bad_value("a number of bytes"))?;
+                    parsed
+                        .explicit
+                        .push(("max_capabilities", parsed.max_capabilities.to_string()));
                 }
                 _ => {
                     return Err(invalid(UrlProblem::UnknownOption {

@@ -70,6 +70,19 @@ pub enum UrlProblem {
     /// A URL part the backend has no use for, such as a port or user info on `memory://`.
     #[error("the backend does not use the URL's {0}")]
     UnexpectedComponent(String),
+    /// A store-wide option (`history`, `max_capabilities`, `driver`) whose value differs from
+    /// the one in force: the first coordinator of the process to name the store set it.
+    #[error(
+        "option {name} of this store is {in_force:?} (set by the first coordinator to name it), not {asked:?}"
+    )]
+    ConflictingOption {
+        /// The option.
+        name: String,
+        /// Its value in force for the store.
+        in_force: String,
+        /// The value this URL asks for.
+        asked: String,
+    },
 }
 
 /// Every way a coordination call can fail.
@@ -125,14 +138,21 @@ pub enum CoordinationError {
         member_id: MemberId,
     },
     /// The caller stopped heartbeating past its membership timeout: its memberships and
-    /// candidacies are gone (R6). Returned by the next `heartbeat`, which also opens a fresh
-    /// session so the caller can join again.
-    #[error("session of member {member_id:?} expired; groups lost: {lost_groups:?}")]
+    /// candidacies are gone (R6). Returned once, by the first call after the expiry that
+    /// needs a live session (`heartbeat`, `join_group`, `join_group_create`,
+    /// `watch_elected_as_leader`), which fails and reopens the session so the caller can
+    /// join again. A coordinator stands again at once in every group it still holds an
+    /// election callback for (R5).
+    #[error(
+        "session of member {member_id:?} expired; groups lost: {lost_groups:?}; candidacies lost: {lost_candidacies:?}"
+    )]
     SessionExpired {
         /// The expired member (the caller).
         member_id: MemberId,
-        /// The groups it was removed from.
+        /// Every group it was removed from, sorted (whatever `MemberExpired` said since).
         lost_groups: Vec<GroupId>,
+        /// Every group whose election it was a candidate in (or led), sorted.
+        lost_candidacies: Vec<GroupId>,
     },
     /// A call on a coordinator that has not been started, or has been stopped.
     #[error("the coordinator is not started")]
@@ -213,7 +233,8 @@ mod tests {
             CoordinationError::GroupNotCreated(group.clone()),
             CoordinationError::SessionExpired {
                 member_id: MemberId::new("m").unwrap(),
-                lost_groups: vec![group],
+                lost_groups: vec![group.clone()],
+                lost_candidacies: vec![group],
             },
             CoordinationError::NotStarted,
             CoordinationError::OperationTimedOut(Duration::from_millis(1500)),

@@ -55,6 +55,14 @@ macro_rules! id_type {
                 Ok(Self(Arc::from(value)))
             }
 
+            /// Validate `value` without wrapping it (no allocation).
+            ///
+            /// # Errors
+            /// As [`Self::new`].
+            pub fn check(value: &str) -> Result<(), CoordinationError> {
+                validate($kind, value)
+            }
+
             /// The id as a string slice.
             pub fn as_str(&self) -> &str {
                 &self.0

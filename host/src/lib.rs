@@ -10,9 +10,9 @@
 //! use roster::{Capabilities, Heartbeat, get_coordinator};
 //!
 //! let coordinator = get_coordinator("memory://docs", "host-1")?;
-//! coordinator.start(Heartbeat::Background).await?;
+//! coordinator.start().await?;
 //! coordinator.create_group("workers").await?;
-//! coordinator.join_group("workers", Capabilities::json(&[1, 2]).unwrap()).await?;
+//! coordinator.join_group_with("workers", Capabilities::json(&[1, 2]).unwrap()).await?;
 //! assert_eq!(coordinator.get_members("workers").await?, ["host-1"]);
 //! coordinator.stop().await?;
 //! # Ok(())

@@ -261,6 +261,15 @@ impl From<UrlProblem> for w::UrlProblem {
             }),
             UrlProblem::DuplicateOption(name) => Self::DuplicateOption(name),
             UrlProblem::UnexpectedComponent(part) => Self::UnexpectedComponent(part),
+            UrlProblem::ConflictingOption {
+                name,
+                in_force,
+                asked,
+            } => Self::ConflictingOption(w::ConflictingOption {
+                name,
+                in_force,
+                asked,
+            }),
         }
     }
 }
@@ -284,6 +293,11 @@ impl From<w::UrlProblem> for UrlProblem {
             },
             w::UrlProblem::DuplicateOption(name) => Self::DuplicateOption(name),
             w::UrlProblem::UnexpectedComponent(part) => Self::UnexpectedComponent(part),
+            w::UrlProblem::ConflictingOption(c) => Self::ConflictingOption {
+                name: c.name,
+                in_force: c.in_force,
+                asked: c.asked,
+            },
         }
     }
 }
@@ -315,9 +329,11 @@ impl From<CoordinationError> for w::CoordinationError {
             E::SessionExpired {
                 member_id,
                 lost_groups,
+                lost_candidacies,
             } => Self::SessionExpired(w::SessionExpired {
                 member_id: member_id.into(),
                 lost_groups: lost_groups.into_iter().map(Into::into).collect(),
+                lost_candidacies: lost_candidacies.into_iter().map(Into::into).collect(),
             }),
             E::NotStarted => Self::NotStarted,
             E::AlreadyStarted => Self::AlreadyStarted,
@@ -378,6 +394,11 @@ impl TryFrom<w::CoordinationError> for CoordinationError {
                 member_id: member(s.member_id)?,
                 lost_groups: s
                     .lost_groups
+                    .into_iter()
+                    .map(group)
+                    .collect::<Result<_>>()?,
+                lost_candidacies: s
+                    .lost_candidacies
                     .into_iter()
                     .map(group)
                     .collect::<Result<_>>()?,
@@ -490,6 +511,7 @@ mod tests {
             E::SessionExpired {
                 member_id: m("x"),
                 lost_groups: vec![g("a"), g("b")],
+                lost_candidacies: vec![g("b")],
             },
             E::NotStarted,
             E::AlreadyStarted,
@@ -550,6 +572,11 @@ mod tests {
             },
             UrlProblem::DuplicateOption("timeout".into()),
             UrlProblem::UnexpectedComponent("port".into()),
+            UrlProblem::ConflictingOption {
+                name: "history".into(),
+                in_force: "10".into(),
+                asked: "20".into(),
+            },
         ];
         for problem in problems {
             assert_eq!(

@@ -28,9 +28,9 @@ async fn members_joined_through_roster_urls_are_the_daemons_members() {
     let daemon = Daemon::memory("");
     let url = format!("roster://{}", daemon.addr);
     let a = get_coordinator(&url, "a").unwrap();
-    a.start(Heartbeat::Manual).await.unwrap();
+    a.start_with(Heartbeat::Manual).await.unwrap();
     let g = new_group();
-    a.join_group_create(&g, "cap-a").await.unwrap();
+    a.join_group_create_with(&g, "cap-a").await.unwrap();
 
     // The daemon's own API, and so every other client of it, sees the member.
     let members = daemon.client.members(&g).await.unwrap();
@@ -71,8 +71,8 @@ async fn a_coordinator_dropped_without_stopping_leaves_after_its_timeout() {
     let g = new_group();
     {
         let a = get_coordinator(&url, "a").unwrap();
-        a.start(Heartbeat::Background).await.unwrap();
-        a.join_group_create(&g, Capabilities::none()).await.unwrap();
+        a.start().await.unwrap();
+        a.join_group_create(&g).await.unwrap();
         assert_eq!(daemon.client.members(&g).await.unwrap().len(), 1);
     }
     // Dropped: no more heartbeats, no leave. The daemon expires the member on its own.
@@ -93,7 +93,7 @@ async fn calls_to_a_daemon_that_is_gone_fail_promptly_naming_it() {
     let daemon = Daemon::memory("");
     let url = format!("roster://{}", daemon.addr);
     let a = get_coordinator(&url, "a").unwrap();
-    a.start(Heartbeat::Manual).await.unwrap();
+    a.start_with(Heartbeat::Manual).await.unwrap();
     a.create_group(&new_group()).await.unwrap();
     let addr = daemon.addr.clone();
     drop(daemon);
@@ -118,7 +118,7 @@ async fn calls_to_a_daemon_that_is_gone_fail_promptly_naming_it() {
     // Nothing listens at the address at all: `start` says so.
     let b = get_coordinator(&url, "b").unwrap();
     assert!(matches!(
-        b.start(Heartbeat::Manual).await,
+        b.start_with(Heartbeat::Manual).await,
         Err(CoordinationError::Connection(_))
     ));
     assert!(!b.is_started());
@@ -138,7 +138,7 @@ async fn a_handler_on_a_roster_coordinator_gets_the_daemons_changes_after_a_snap
         .unwrap();
 
     let a = get_coordinator(&format!("roster://{}", daemon.addr), "a").unwrap();
-    a.start(Heartbeat::Manual).await.unwrap();
+    a.start_with(Heartbeat::Manual).await.unwrap();
     let host = PluginHost::new(PluginHostOptions { cache_dir: None }).unwrap();
     let trail = tempfile::tempdir().unwrap();
     let mut spec = HandlerSpec::new("audit", plugin("rust-audit-trail.wasm"));

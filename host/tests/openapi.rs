@@ -833,6 +833,7 @@ fn every_coordination_error_serializes_as_the_error_schema_says() {
         CoordinationError::SessionExpired {
             member_id: member.clone(),
             lost_groups: vec![group.clone()],
+            lost_candidacies: vec![group.clone()],
         },
         CoordinationError::NotStarted,
         CoordinationError::AlreadyStarted,
@@ -1576,6 +1577,10 @@ async fn a_session_that_stops_heartbeating_expires_and_its_next_heartbeat_is_tol
         .await;
     beat.expect(410, Some("session-expired"));
     assert_eq!(beat.json()["error"]["detail"]["lost_groups"], json!(["g"]));
+    assert_eq!(
+        beat.json()["error"]["detail"]["lost_candidacies"],
+        json!([])
+    );
     // The session is live again.
     d.call(
         Method::POST,

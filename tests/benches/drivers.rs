@@ -83,7 +83,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 async fn started(url: &str, member: &str) -> Coordinator {
     let c = get_coordinator(url, member).expect("valid URL");
-    c.start(Heartbeat::Manual).await.expect("start");
+    c.start_with(Heartbeat::Manual).await.expect("start");
     c
 }
 
@@ -97,7 +97,7 @@ async fn roster_throughput(url: &str, groups: usize) -> Throughput {
     }
     let t = Instant::now();
     for g in &names {
-        client.join_group(g, "").await.expect("join");
+        client.join_group_with(g, "").await.expect("join");
     }
     let joins_per_s = groups as f64 / t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -123,7 +123,7 @@ async fn roster_reads_and_latency(url: &str, members: usize) -> (f64, Duration, 
     let mut loaders = Vec::with_capacity(members);
     for i in 0..members {
         let member = started(url, &format!("m{i}")).await;
-        member.join_group(&big, "").await.expect("join");
+        member.join_group_with(&big, "").await.expect("join");
         loaders.push(member);
     }
     let mut reads = Vec::new();
@@ -150,7 +150,7 @@ async fn roster_reads_and_latency(url: &str, members: usize) -> (f64, Duration, 
     // Enough joins in a quick run too for the p99 to be a percentile, not the worst one.
     for _ in 0..if quick() { 300 } else { 1000 } {
         let asked = unix_ns();
-        joiner.join_group(&lat, "").await.expect("join");
+        joiner.join_group_with(&lat, "").await.expect("join");
         let joined = joiner.head_revision();
         let handled = tokio::task::block_in_place(|| other_host.handled_at(joined));
         latencies.push(Duration::from_nanos(handled.saturating_sub(asked)));

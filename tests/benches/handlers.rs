@@ -34,7 +34,7 @@ fn host(cache: &Path) -> PluginHost {
 
 async fn coordinator(url: &str, member: &str) -> Coordinator {
     let c = get_coordinator(url, member).expect("valid");
-    c.start(Heartbeat::Manual).await.expect("start");
+    c.start_with(Heartbeat::Manual).await.expect("start");
     c
 }
 
@@ -79,7 +79,7 @@ async fn measure(language: &str, file: &str, memory_mib: usize, events: u64, lat
     let started = Instant::now();
     for _ in 0..events / 2 {
         member
-            .join_group("bench", caps.clone())
+            .join_group_with("bench", caps.clone())
             .await
             .expect("join");
         member.leave_group("bench").await.expect("leave");
@@ -94,7 +94,7 @@ async fn measure(language: &str, file: &str, memory_mib: usize, events: u64, lat
     for _ in 0..latency_rounds {
         let t = Instant::now();
         member
-            .join_group("bench", caps.clone())
+            .join_group_with("bench", caps.clone())
             .await
             .expect("join");
         delivered_at_least(&handle, delivered + 1).await;

@@ -84,7 +84,7 @@ pub async fn stop_before_start_is_not_started(h: &Harness) {
 pub async fn is_started_follows_start_and_stop(h: &Harness) {
     let c = h.coordinator("m");
     assert!(!c.is_started());
-    c.start(Heartbeat::Manual).await.unwrap();
+    c.start_with(Heartbeat::Manual).await.unwrap();
     assert!(c.is_started());
     c.stop().await.unwrap();
     assert!(!c.is_started());
@@ -92,7 +92,10 @@ pub async fn is_started_follows_start_and_stop(h: &Harness) {
 
 pub async fn start_twice_is_already_started(h: &Harness) {
     let c = h.started("m").await;
-    assert_eq!(c.start(Heartbeat::Manual).await, Err(E::AlreadyStarted));
+    assert_eq!(
+        c.start_with(Heartbeat::Manual).await,
+        Err(E::AlreadyStarted)
+    );
 }
 
 pub async fn calls_before_start_fail_with_not_started(h: &Harness) {
@@ -140,10 +143,7 @@ pub async fn delete_group_removes_it_and_later_joins_fail(h: &Harness) {
     c.create_group(&g).await.unwrap();
     c.delete_group(&g).await.unwrap();
     assert!(!c.get_groups().await.unwrap().iter().any(|id| *id == *g));
-    assert!(matches!(
-        c.join_group(&g, Capabilities::none()).await,
-        Err(E::GroupNotCreated(_))
-    ));
+    assert!(matches!(c.join_group(&g).await, Err(E::GroupNotCreated(_))));
 }
 
 pub async fn delete_missing_group_is_group_not_created(h: &Harness) {
@@ -158,7 +158,7 @@ pub async fn delete_non_empty_group_is_group_not_empty_until_the_member_leaves(h
     let c = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    c.join_group(&g, Capabilities::none()).await.unwrap();
+    c.join_group(&g).await.unwrap();
     assert!(matches!(c.delete_group(&g).await, Err(E::GroupNotEmpty(_))));
     c.leave_group(&g).await.unwrap();
     c.delete_group(&g).await.unwrap();
@@ -170,22 +170,20 @@ pub async fn join_group_lists_the_member(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    c.join_group(&g, Capabilities::none()).await.unwrap();
+    c.join_group(&g).await.unwrap();
     assert_eq!(sorted(c.get_members(&g).await.unwrap()), ["m"]);
 }
 
 pub async fn join_missing_group_is_group_not_created(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
-    assert!(
-        matches!(c.join_group(&g, Capabilities::none()).await, Err(E::GroupNotCreated(id)) if id == *g)
-    );
+    assert!(matches!(c.join_group(&g).await, Err(E::GroupNotCreated(id)) if id == *g));
 }
 
 pub async fn join_group_create_creates_and_joins(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
-    c.join_group_create(&g, "caps").await.unwrap();
+    c.join_group_create_with(&g, "caps").await.unwrap();
     assert_eq!(sorted(c.get_members(&g).await.unwrap()), ["m"]);
     assert_eq!(
         c.get_member_capabilities(&g, "m").await.unwrap(),
@@ -197,10 +195,10 @@ pub async fn join_group_create_joins_an_existing_group(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    c.join_group_create(&g, Capabilities::none()).await.unwrap();
+    c.join_group_create(&g).await.unwrap();
     assert_eq!(sorted(c.get_members(&g).await.unwrap()), ["m"]);
     assert!(matches!(
-        c.join_group_create(&g, Capabilities::none()).await,
+        c.join_group_create(&g).await,
         Err(E::MemberAlreadyExist { .. })
     ));
 }
@@ -210,13 +208,13 @@ pub async fn join_with_a_member_id_already_in_the_group_is_member_already_exist(
     let twin = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    c.join_group(&g, Capabilities::none()).await.unwrap();
-    let err = twin.join_group(&g, Capabilities::none()).await.unwrap_err();
+    c.join_group(&g).await.unwrap();
+    let err = twin.join_group(&g).await.unwrap_err();
     assert!(
         matches!(err, E::MemberAlreadyExist { group_id, member_id } if group_id == *g && member_id == "m")
     );
     assert!(matches!(
-        c.join_group(&g, Capabilities::none()).await,
+        c.join_group(&g).await,
         Err(E::MemberAlreadyExist { .. })
     ));
 }
@@ -225,7 +223,7 @@ pub async fn leave_group_removes_the_member(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    c.join_group(&g, Capabilities::none()).await.unwrap();
+    c.join_group(&g).await.unwrap();
     c.leave_group(&g).await.unwrap();
     assert!(c.get_members(&g).await.unwrap().is_empty());
 }
@@ -254,8 +252,8 @@ pub async fn get_members_lists_exactly_the_joined_members(h: &Harness) {
     let b = h.started("b").await;
     let g = new_group();
     a.create_group(&g).await.unwrap();
-    a.join_group(&g, Capabilities::none()).await.unwrap();
-    b.join_group(&g, Capabilities::none()).await.unwrap();
+    a.join_group(&g).await.unwrap();
+    b.join_group(&g).await.unwrap();
     assert_eq!(sorted(a.get_members(&g).await.unwrap()), ["a", "b"]);
 }
 
@@ -266,8 +264,8 @@ pub async fn stop_leaves_every_group_before_returning(h: &Harness) {
     let (g1, g2) = (new_group(), new_group());
     for g in [&g1, &g2] {
         a.create_group(g).await.unwrap();
-        a.join_group(g, Capabilities::none()).await.unwrap();
-        b.join_group(g, Capabilities::none()).await.unwrap();
+        a.join_group(g).await.unwrap();
+        b.join_group(g).await.unwrap();
     }
     b.stop().await.unwrap();
     for g in [&g1, &g2] {
@@ -280,12 +278,12 @@ pub async fn stop_leaves_every_group_before_returning(h: &Harness) {
 pub async fn silent_member_expires_after_the_timeout_with_one_left_event(h: &Harness) {
     let h = h.with_timeout(5);
     let a = h.coordinator("a");
-    a.start(Heartbeat::Background).await.unwrap();
+    a.start().await.unwrap();
     let b = h.started("b").await;
     let g = new_group();
     a.create_group(&g).await.unwrap();
-    a.join_group(&g, Capabilities::none()).await.unwrap();
-    b.join_group(&g, Capabilities::none()).await.unwrap();
+    a.join_group(&g).await.unwrap();
+    b.join_group(&g).await.unwrap();
     let left = log();
     let sink = Arc::clone(&left);
     a.watch_leave_group(&g, move |e| sink.lock().unwrap().push(e.clone()))
@@ -316,7 +314,7 @@ pub async fn get_member_capabilities_follows_call_order(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    let join = c.join_group(
+    let join = c.join_group_with(
         &g,
         Capabilities::json(&serde_json::json!({"data": "test_capabilities"})).unwrap(),
     );
@@ -331,7 +329,7 @@ pub async fn complex_capabilities_round_trip(h: &Harness) {
     let g = new_group();
     let caps = serde_json::json!({"data": "x", "nested": {"list": [1, 2, {"deep": true}]}});
     c.create_group(&g).await.unwrap();
-    c.join_group(&g, Capabilities::json(&caps).unwrap())
+    c.join_group_with(&g, Capabilities::json(&caps).unwrap())
         .await
         .unwrap();
     let back: serde_json::Value = c
@@ -348,8 +346,8 @@ pub async fn get_members_with_capabilities_maps_each_member(h: &Harness) {
     let b = h.started("b").await;
     let g = new_group();
     a.create_group(&g).await.unwrap();
-    a.join_group(&g, "caps-a").await.unwrap();
-    b.join_group(&g, "caps-b").await.unwrap();
+    a.join_group_with(&g, "caps-a").await.unwrap();
+    b.join_group_with(&g, "caps-b").await.unwrap();
     let all = a.get_members_with_capabilities(&g).await.unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all[&MemberId::new("a").unwrap()], "caps-a".into());
@@ -380,7 +378,7 @@ pub async fn member_without_capabilities_has_empty_ones(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    c.join_group(&g, Capabilities::none()).await.unwrap();
+    c.join_group(&g).await.unwrap();
     let all = c.get_members_with_capabilities(&g).await.unwrap();
     assert!(all[&MemberId::new("m").unwrap()].is_empty());
     assert!(c.get_member_capabilities(&g, "m").await.unwrap().is_empty());
@@ -412,7 +410,7 @@ pub async fn get_member_info_reports_capabilities_times_and_revision(h: &Harness
     // Slack for the backend's wall clock against this process's, not a span of the suite's
     // time: it is not scaled.
     let before = std::time::SystemTime::now() - Duration::from_secs(1);
-    c.join_group(&g, "v1").await.unwrap();
+    c.join_group_with(&g, "v1").await.unwrap();
     let joined_at_revision = c.head_revision();
     let info = c.get_member_info(&g, "m").await.unwrap();
     assert_eq!(info.capabilities, "v1".into());
@@ -432,8 +430,8 @@ pub async fn group_summaries_count_members_and_name_the_leader(h: &Harness) {
     a.create_group(&g).await.unwrap();
     a.create_group(&empty).await.unwrap();
     let empty_created = a.head_revision();
-    a.join_group(&g, "").await.unwrap();
-    b.join_group(&g, "").await.unwrap();
+    a.join_group_with(&g, "").await.unwrap();
+    b.join_group_with(&g, "").await.unwrap();
     a.watch_elected_as_leader(&g, |_| {}).unwrap();
     settled(&a).await;
     let term = a.head_revision();
@@ -463,8 +461,8 @@ pub async fn get_members_info_reports_every_member_and_its_liveness(h: &Harness)
     let (a, b) = (h.started("a").await, h.started("b").await);
     let g = new_group();
     a.create_group(&g).await.unwrap();
-    a.join_group(&g, "ca").await.unwrap();
-    b.join_group(&g, "cb").await.unwrap();
+    a.join_group_with(&g, "ca").await.unwrap();
+    b.join_group_with(&g, "cb").await.unwrap();
     let timeout = h.secs(4);
     assert_eq!(a.membership_timeout(), timeout);
     h.sleep(2).await;
@@ -509,7 +507,7 @@ pub async fn update_capabilities_replaces_them(h: &Harness) {
     let c = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    c.join_group(
+    c.join_group_with(
         &g,
         Capabilities::json(&serde_json::json!({"version": 1})).unwrap(),
     )
@@ -556,10 +554,10 @@ pub async fn background_heartbeat_keeps_membership_past_the_timeout(h: &Harness)
     // A beat every 2.5 s: one delayed by a busy machine still lands well within the timeout.
     let h = h.with_timeout(5);
     let c = h.coordinator("m");
-    c.start(Heartbeat::Background).await.unwrap();
+    c.start().await.unwrap();
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    c.join_group(&g, Capabilities::none()).await.unwrap();
+    c.join_group(&g).await.unwrap();
     h.sleep(60).await;
     assert_eq!(sorted(c.get_members(&g).await.unwrap()), ["m"]);
     assert_eq!(c.heartbeat_status().consecutive_failures, 0);
@@ -570,7 +568,7 @@ pub async fn background_heartbeat_counts_beats(h: &Harness) {
     // A beat every second, so the ten seconds after `stop` would see ten.
     let c = h.with_timeout(2).coordinator("m");
     assert_eq!(c.heartbeat_status().beats, 0);
-    c.start(Heartbeat::Background).await.unwrap();
+    c.start().await.unwrap();
     h.wait_until(5, || async {
         (c.heartbeat_status().beats > 0).then_some(())
     })
@@ -598,7 +596,7 @@ pub async fn watch_join_fires_once_per_join_and_not_after_unwatch(h: &Harness) {
     let id = a
         .watch_join_group(&g, move |e| sink.lock().unwrap().push(e.clone()))
         .unwrap();
-    b.join_group(&g, Capabilities::none()).await.unwrap();
+    b.join_group(&g).await.unwrap();
     let delivered = a.run_watchers().await.unwrap();
     assert_eq!(kinds(&delivered), [EventKind::MemberJoined]);
     {
@@ -611,7 +609,7 @@ pub async fn watch_join_fires_once_per_join_and_not_after_unwatch(h: &Harness) {
     }
     a.unwatch_join_group(&g, id).unwrap();
     b.leave_group(&g).await.unwrap();
-    b.join_group(&g, Capabilities::none()).await.unwrap();
+    b.join_group(&g).await.unwrap();
     assert!(a.run_watchers().await.unwrap().is_empty());
     assert_eq!(joined.lock().unwrap().len(), 1);
 }
@@ -628,7 +626,7 @@ pub async fn watch_leave_fires_once_per_leave_and_not_after_unwatch(h: &Harness)
     let id = a
         .watch_leave_group(&g, move |e| sink.lock().unwrap().push(e.clone()))
         .unwrap();
-    b.join_group(&g, Capabilities::none()).await.unwrap();
+    b.join_group(&g).await.unwrap();
     assert_eq!(
         kinds(&a.run_watchers().await.unwrap()),
         [EventKind::MemberJoined]
@@ -645,7 +643,7 @@ pub async fn watch_leave_fires_once_per_leave_and_not_after_unwatch(h: &Harness)
         assert_eq!(left[0].reason, LeaveReason::Left);
     }
     a.unwatch_leave_group(&g, id).unwrap();
-    b.join_group(&g, Capabilities::none()).await.unwrap();
+    b.join_group(&g).await.unwrap();
     b.leave_group(&g).await.unwrap();
     a.run_watchers().await.unwrap();
     assert_eq!(left.lock().unwrap().len(), 1);
@@ -677,7 +675,7 @@ pub async fn member_booted_out_by_same_id_is_no_longer_joined(h: &Harness) {
     let twin = h.started("m").await;
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    c.join_group(&g, Capabilities::none()).await.unwrap();
+    c.join_group(&g).await.unwrap();
     let left = log();
     let sink = Arc::clone(&left);
     c.watch_leave_group(&g, move |e| sink.lock().unwrap().push(e.member_id.clone()))
@@ -747,7 +745,7 @@ pub async fn members_present_before_a_watch_produce_no_join_event(h: &Harness) {
     let b = h.started("b").await;
     let g = new_group();
     a.create_group(&g).await.unwrap();
-    b.join_group(&g, Capabilities::none()).await.unwrap();
+    b.join_group(&g).await.unwrap();
     a.watch_join_group(&g, |_| {}).unwrap();
     assert!(a.run_watchers().await.unwrap().is_empty());
 }
@@ -761,9 +759,9 @@ pub async fn transient_changes_between_runs_are_all_delivered_in_order(h: &Harne
     a.create_group(&g).await.unwrap();
     a.watch_join_group(&g, |_| {}).unwrap();
     a.watch_leave_group(&g, |_| {}).unwrap();
-    b.join_group(&g, Capabilities::none()).await.unwrap();
+    b.join_group(&g).await.unwrap();
     b.leave_group(&g).await.unwrap();
-    b.join_group(&g, Capabilities::none()).await.unwrap();
+    b.join_group(&g).await.unwrap();
     let delivered = a.run_watchers().await.unwrap();
     assert_eq!(
         kinds(&delivered),
@@ -786,7 +784,7 @@ pub async fn watch_group_from_an_older_revision_replays_history(h: &Harness) {
     let g = new_group();
     let start = a.head_revision() + 1;
     a.create_group(&g).await.unwrap();
-    a.join_group(&g, "x").await.unwrap();
+    a.join_group_with(&g, "x").await.unwrap();
     a.update_capabilities(&g, "y").await.unwrap();
     let seen = log();
     let sink = Arc::clone(&seen);
@@ -817,7 +815,7 @@ pub async fn run_watchers_reports_history_lost_and_resumes(h: &Harness) {
     a.watch_group(&g, None, move |e| sink.lock().unwrap().push(e.revision()))
         .unwrap();
     for _ in 0..3 {
-        a.join_group(&g, Capabilities::none()).await.unwrap();
+        a.join_group(&g).await.unwrap();
         a.leave_group(&g).await.unwrap();
     }
     let head = a.head_revision();
@@ -830,7 +828,7 @@ pub async fn run_watchers_reports_history_lost_and_resumes(h: &Harness) {
         (head - 3..=head).collect::<Vec<_>>(),
         "the kept four"
     );
-    a.join_group(&g, Capabilities::none()).await.unwrap();
+    a.join_group(&g).await.unwrap();
     assert_eq!(
         kinds(&a.run_watchers().await.unwrap()),
         [EventKind::MemberJoined]
@@ -852,10 +850,56 @@ pub async fn callbacks_may_call_back_into_the_coordinator(h: &Harness) {
         sink.lock().unwrap().push((e.member_id.clone(), count));
     })
     .unwrap();
-    b.join_group(&g, Capabilities::none()).await.unwrap();
+    b.join_group(&g).await.unwrap();
     a.run_watchers().await.unwrap();
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert_eq!(a.watch_counts(&g)[1], 1);
+}
+
+/// R4: an asynchronous callback is handed the coordinator and may await calls on it (on
+/// every backend); `run_watchers` awaits it before the next offer, so callbacks still see
+/// events one at a time, in revision order.
+pub async fn async_callbacks_await_coordinator_calls_in_order(h: &Harness) {
+    let a = h.started("a").await;
+    let b = h.started("b").await;
+    let c = h.started("c").await;
+    let g = new_group();
+    a.create_group(&g).await.unwrap();
+    let seen = log();
+    let sink = Arc::clone(&seen);
+    a.watch_join_group_async(&g, move |me, event| {
+        let sink = Arc::clone(&sink);
+        async move {
+            let members = sorted(me.get_members(event.group_id.as_str()).await.unwrap());
+            sink.lock()
+                .unwrap()
+                .push((event.member_id.to_string(), members));
+        }
+    })
+    .unwrap();
+    let leaves = log();
+    let sink = Arc::clone(&leaves);
+    a.watch_leave_group_async(&g, move |_, event| {
+        let sink = Arc::clone(&sink);
+        async move { sink.lock().unwrap().push(event.member_id.to_string()) }
+    })
+    .unwrap();
+    b.join_group(&g).await.unwrap();
+    c.join_group(&g).await.unwrap();
+    b.leave_group(&g).await.unwrap();
+    let delivered = a.run_watchers().await.unwrap();
+    assert_eq!(delivered.len(), 3);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
+        ["b", "c"],
+        "in revision order"
+    );
+    assert!(
+        seen.iter().all(|(_, members)| members == &["c"]),
+        "each call sees the store as it is when the callback runs: {seen:?}"
+    );
+    assert_eq!(*leaves.lock().unwrap(), ["b"]);
 }
 
 // ----- leader election -----
@@ -908,7 +952,7 @@ pub async fn get_leader_is_none_until_a_candidate_stands(h: &Harness) {
     let g = new_group();
     c.create_group(&g).await.unwrap();
     assert_eq!(c.get_leader(&g).await.unwrap(), None);
-    c.join_group(&g, Capabilities::none()).await.unwrap();
+    c.join_group(&g).await.unwrap();
     assert_eq!(c.get_leader(&g).await.unwrap(), None);
     c.watch_elected_as_leader(&g, |_| {}).unwrap();
     c.run_watchers().await.unwrap();
@@ -1034,7 +1078,7 @@ pub async fn expired_leader_is_replaced_with_a_leader_lost_event(h: &Harness) {
     let h = h.with_timeout(5);
     let a = h.started("a").await;
     let b = h.coordinator("b");
-    b.start(Heartbeat::Background).await.unwrap();
+    b.start().await.unwrap();
     let g = new_group();
     a.create_group(&g).await.unwrap();
     a.watch_elected_as_leader(&g, |_| {}).unwrap();
@@ -1096,7 +1140,7 @@ pub async fn every_change_has_the_next_revision(h: &Harness) {
     let start = a.head_revision();
     let mut stream = a.subscribe(Some(start + 1)).unwrap();
     a.create_group(&g).await.unwrap();
-    a.join_group(&g, Capabilities::none()).await.unwrap();
+    a.join_group(&g).await.unwrap();
     a.watch_elected_as_leader(&g, |_| {}).unwrap();
     a.leave_group(&g).await.unwrap();
     assert_eq!(a.head_revision(), start + 4);
@@ -1111,7 +1155,7 @@ pub async fn group_lifecycle_and_capability_updates_are_events(h: &Harness) {
     let g = new_group();
     let mut stream = a.subscribe(None).unwrap();
     a.create_group(&g).await.unwrap();
-    a.join_group(&g, "v1").await.unwrap();
+    a.join_group_with(&g, "v1").await.unwrap();
     a.update_capabilities(&g, "v2").await.unwrap();
     a.leave_group(&g).await.unwrap();
     a.delete_group(&g).await.unwrap();
@@ -1147,7 +1191,7 @@ pub async fn expired_member_is_told_it_expired(h: &Harness) {
     let (g1, g2) = (new_group(), new_group());
     for g in [&g1, &g2] {
         a.create_group(g).await.unwrap();
-        a.join_group(g, Capabilities::none()).await.unwrap();
+        a.join_group(g).await.unwrap();
     }
     let own = log();
     let sink = Arc::clone(&own);
@@ -1167,6 +1211,7 @@ pub async fn expired_member_is_told_it_expired(h: &Harness) {
     let Err(E::SessionExpired {
         member_id,
         mut lost_groups,
+        lost_candidacies,
     }) = a.heartbeat().await
     else {
         panic!("heartbeat after expiry reports it");
@@ -1175,6 +1220,7 @@ pub async fn expired_member_is_told_it_expired(h: &Harness) {
     let mut expected = vec![g1.clone(), g2.clone()];
     expected.sort();
     assert_eq!(member_id, "a");
+    assert!(lost_candidacies.is_empty());
     assert_eq!(
         lost_groups
             .iter()
@@ -1195,7 +1241,7 @@ pub async fn expired_member_is_told_it_expired(h: &Harness) {
         a.update_capabilities(&g2, "x").await,
         Err(E::MemberExpired { .. })
     ));
-    a.join_group(&g1, Capabilities::none()).await.unwrap();
+    a.join_group(&g1).await.unwrap();
     assert_eq!(sorted(a.get_members(&g1).await.unwrap()), ["a"]);
 }
 
@@ -1206,7 +1252,7 @@ pub async fn expiry_notice_does_not_carry_over_to_a_recreated_group(h: &Harness)
     let a = h.started("a").await;
     let g = new_group();
     a.create_group(&g).await.unwrap();
-    a.join_group(&g, Capabilities::none()).await.unwrap();
+    a.join_group(&g).await.unwrap();
     h.sleep(6).await;
     h.eventually(|| async { (!is_member(&a, &g, "a").await).then_some(()) })
         .await;
@@ -1217,6 +1263,226 @@ pub async fn expiry_notice_does_not_carry_over_to_a_recreated_group(h: &Harness)
         a.leave_group(&g).await,
         Err(E::MemberNotJoined { .. })
     ));
+}
+
+/// Sorted names of `groups`, for comparing with a notice's lists.
+fn names(groups: &[roster::GroupId]) -> Vec<String> {
+    let mut names: Vec<String> = groups.iter().map(ToString::to_string).collect();
+    names.sort();
+    names
+}
+
+/// Let `a`'s session expire (nominal timeout 5 s): wait until another coordinator sees it
+/// gone from `group`.
+async fn expire(h: &Harness, observer: &Coordinator, group: &str) {
+    h.sleep(6).await;
+    h.eventually(|| async { (!is_member(observer, group, "a").await).then_some(()) })
+        .await;
+}
+
+/// R6: a join is the first call after the expiry: it fails with the whole expiry notice,
+/// joins nothing (and creates nothing), and the session is live again, so the next
+/// heartbeat is fine and a retried join succeeds.
+pub async fn expired_member_learns_it_expired_from_its_next_join(h: &Harness) {
+    let h = h.with_timeout(5);
+    let observer = h.started("observer").await;
+    let (g1, g3, g4) = (new_group(), new_group(), new_group());
+    for g in [&g1, &g3] {
+        observer.create_group(g).await.unwrap();
+    }
+    let a = h.started("a").await;
+    a.join_group(&g1).await.unwrap();
+    expire(&h, &observer, &g1).await;
+
+    match a.join_group(&g3).await {
+        Err(E::SessionExpired {
+            member_id,
+            lost_groups,
+            lost_candidacies,
+        }) => {
+            assert_eq!(member_id, "a");
+            assert_eq!(names(&lost_groups), [g1.to_string()]);
+            assert!(lost_candidacies.is_empty());
+        }
+        other => panic!("the join after expiry says so: {other:?}"),
+    }
+    assert!(
+        !is_member(&observer, &g3, "a").await,
+        "the failed join joined nothing"
+    );
+    assert!(
+        matches!(a.join_group_create(&g4).await, Ok(())),
+        "told once: the session is live again"
+    );
+    a.heartbeat().await.expect("no second notice");
+    a.join_group(&g3).await.unwrap();
+    assert!(is_member(&observer, &g3, "a").await);
+}
+
+/// R6: `join_group_create` as the first call after the expiry creates no group.
+pub async fn join_group_create_after_expiry_creates_nothing_and_says_so(h: &Harness) {
+    let h = h.with_timeout(5);
+    let observer = h.started("observer").await;
+    let (g1, g2) = (new_group(), new_group());
+    observer.create_group(&g1).await.unwrap();
+    let a = h.started("a").await;
+    a.join_group(&g1).await.unwrap();
+    expire(&h, &observer, &g1).await;
+
+    assert!(matches!(
+        a.join_group_create(&g2).await,
+        Err(E::SessionExpired { .. })
+    ));
+    assert!(
+        !observer
+            .get_groups()
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| *g == *g2),
+        "the failed call created nothing"
+    );
+    a.join_group_create(&g2).await.unwrap();
+    assert!(is_member(&observer, &g2, "a").await);
+}
+
+/// R5, R6: `watch_elected_as_leader` as the first call after the expiry registers its
+/// callback and stands (as it returns before a remote store answers, it cannot fail with
+/// the notice): the notice waits for the next heartbeat, which lists the whole loss, and
+/// the member is a candidate everywhere it holds an election callback.
+pub async fn expired_candidate_learns_it_expired_after_standing_again(h: &Harness) {
+    let h = h.with_timeout(5);
+    let observer = h.started("observer").await;
+    let (g1, g2, g3) = (new_group(), new_group(), new_group());
+    for g in [&g1, &g2, &g3] {
+        observer.create_group(g).await.unwrap();
+    }
+    let a = h.started("a").await;
+    a.join_group(&g1).await.unwrap();
+    a.watch_elected_as_leader(&g2, |_| {}).unwrap();
+    settled(&a).await;
+    expire(&h, &observer, &g1).await;
+
+    a.watch_elected_as_leader(&g3, |_| {}).unwrap();
+    // Heartbeats do not queue behind other calls: let the stand take effect first.
+    settled(&a).await;
+    match a.heartbeat().await {
+        Err(E::SessionExpired {
+            lost_groups,
+            lost_candidacies,
+            ..
+        }) => {
+            assert_eq!(names(&lost_groups), [g1.to_string()]);
+            assert_eq!(names(&lost_candidacies), [g2.to_string()]);
+        }
+        other => panic!("the heartbeat after the stand says so: {other:?}"),
+    }
+    a.heartbeat().await.expect("told once");
+    for g in [&g2, &g3] {
+        h.eventually(|| async {
+            let leader = observer.get_leader(g).await.unwrap();
+            leader.is_some_and(|l| l.member_id == "a").then_some(())
+        })
+        .await;
+    }
+}
+
+/// R6: `MemberExpired` answers per group do not shorten the session's notice: the next
+/// heartbeat still lists every group the expiry took.
+pub async fn expiry_notice_lists_every_lost_group_after_member_expired_answers(h: &Harness) {
+    let h = h.with_timeout(5);
+    let observer = h.started("observer").await;
+    let (g1, g2) = (new_group(), new_group());
+    let a = h.started("a").await;
+    for g in [&g1, &g2] {
+        a.create_group(g).await.unwrap();
+        a.join_group(g).await.unwrap();
+    }
+    expire(&h, &observer, &g1).await;
+    h.eventually(|| async { (!is_member(&observer, &g2, "a").await).then_some(()) })
+        .await;
+
+    assert!(matches!(
+        a.leave_group(&g1).await,
+        Err(E::MemberExpired { .. })
+    ));
+    assert!(matches!(
+        a.update_capabilities(&g2, "x").await,
+        Err(E::MemberExpired { .. })
+    ));
+    match a.heartbeat().await {
+        Err(E::SessionExpired { lost_groups, .. }) => {
+            let mut expected = vec![g1.to_string(), g2.to_string()];
+            expected.sort();
+            assert_eq!(names(&lost_groups), expected);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// R5: a member holding an election callback is a candidate. A leader that expired stands
+/// again when its session reopens (its notice lists the candidacy), so it is elected once
+/// the other candidate stops.
+pub async fn expired_leader_holding_its_callback_stands_again(h: &Harness) {
+    let h = h.with_timeout(5);
+    let b = h.coordinator("b");
+    b.start().await.unwrap();
+    let g = new_group();
+    b.create_group(&g).await.unwrap();
+    let a = h.started("a").await;
+    a.watch_elected_as_leader(&g, |_| {}).unwrap();
+    settled(&a).await;
+    b.watch_elected_as_leader(&g, |_| {}).unwrap();
+    settled(&b).await;
+    assert_eq!(b.get_leader(&g).await.unwrap().unwrap().member_id, "a");
+    h.sleep(6).await;
+    h.eventually(|| async {
+        let leader = b.get_leader(&g).await.unwrap();
+        leader.is_some_and(|l| l.member_id == "b").then_some(())
+    })
+    .await;
+
+    match a.heartbeat().await {
+        Err(E::SessionExpired {
+            lost_candidacies, ..
+        }) => assert_eq!(names(&lost_candidacies), [g.to_string()]),
+        other => panic!("{other:?}"),
+    }
+    settled(&a).await;
+    b.stop().await.unwrap();
+    h.eventually(|| async {
+        let leader = a.get_leader(&g).await.unwrap();
+        leader.is_some_and(|l| l.member_id == "a").then_some(())
+    })
+    .await;
+}
+
+/// A store-wide option (`history`) asked for with another value than the one in force is
+/// refused, naming the option and both values; the same value is fine.
+pub async fn a_conflicting_store_wide_option_is_an_invalid_url(h: &Harness) {
+    let h = h.with_options("history=64");
+    let a = h.started("a").await;
+    let g = new_group();
+    a.create_group(&g).await.unwrap();
+    let other = h.with_options("history=128");
+    match roster::get_coordinator(other.url(), "b") {
+        Err(E::InvalidUrl {
+            problem:
+                roster::UrlProblem::ConflictingOption {
+                    name,
+                    in_force,
+                    asked,
+                },
+            ..
+        }) => assert_eq!(
+            (name.as_str(), in_force.as_str(), asked.as_str()),
+            ("history", "64", "128")
+        ),
+        other => panic!("{other:?}"),
+    }
+    let same = h.coordinator("c");
+    same.start_with(Heartbeat::Manual).await.unwrap();
+    assert!(same.get_groups().await.unwrap().iter().any(|x| *x == *g));
 }
 
 /// R7: stop releases leadership before it returns.
@@ -1238,7 +1504,7 @@ pub async fn stop_releases_leadership_before_returning(h: &Harness) {
     };
     assert_eq!(lost.reason, LeadershipEnd::Resigned);
     // Restarted, the stopped coordinator stands again (its callback is still registered).
-    a.start(Heartbeat::Manual).await.unwrap();
+    a.start_with(Heartbeat::Manual).await.unwrap();
     assert!(b.stand_down_group_leader(&g).await.unwrap());
     assert_eq!(b.get_leader(&g).await.unwrap().unwrap().member_id, "a");
 }
@@ -1249,9 +1515,9 @@ pub async fn failed_join_changes_nothing(h: &Harness) {
     let twin = h.started("m").await;
     let g = new_group();
     a.create_group(&g).await.unwrap();
-    a.join_group(&g, "weight=2").await.unwrap();
+    a.join_group_with(&g, "weight=2").await.unwrap();
     let head = a.head_revision();
-    assert!(twin.join_group(&g, "evil=1").await.is_err());
+    assert!(twin.join_group_with(&g, "evil=1").await.is_err());
     assert_eq!(
         a.get_member_capabilities(&g, "m").await.unwrap(),
         "weight=2".into()
@@ -1297,10 +1563,7 @@ pub async fn invalid_ids_are_rejected_with_clear_errors(h: &Harness) {
             ),
             "{bad:?}: {err}"
         );
-        assert!(matches!(
-            c.join_group(bad, Capabilities::none()).await,
-            Err(E::InvalidId { .. })
-        ));
+        assert!(matches!(c.join_group(bad).await, Err(E::InvalidId { .. })));
         assert!(matches!(c.get_members(bad).await, Err(E::InvalidId { .. })));
     }
     let err = roster::get_coordinator(h.url(), "line\nbreak").unwrap_err();
@@ -1323,13 +1586,13 @@ pub async fn oversized_capabilities_are_rejected(h: &Harness) {
     c.create_group(&g).await.unwrap();
     let big = vec![7u8; 64 * 1024 + 1];
     assert_eq!(
-        c.join_group(&g, big.clone()).await,
+        c.join_group_with(&g, big.clone()).await,
         Err(E::CapabilitiesTooLarge {
             size: 65_537,
             limit: 65_536
         })
     );
-    c.join_group(&g, vec![7u8; 64 * 1024]).await.unwrap();
+    c.join_group_with(&g, vec![7u8; 64 * 1024]).await.unwrap();
     assert!(matches!(
         c.update_capabilities(&g, big).await,
         Err(E::CapabilitiesTooLarge { .. })
@@ -1340,10 +1603,10 @@ pub async fn oversized_capabilities_are_rejected(h: &Harness) {
 pub async fn heartbeat_failures_are_visible_to_the_caller(h: &Harness) {
     let h = h.with_timeout(4);
     let c = h.coordinator("m");
-    c.start(Heartbeat::Background).await.unwrap();
+    c.start().await.unwrap();
     let g = new_group();
     c.create_group(&g).await.unwrap();
-    c.join_group(&g, Capabilities::none()).await.unwrap();
+    c.join_group(&g).await.unwrap();
     h.wait_until(1, || async {
         (c.heartbeat_status().beats > 0).then_some(())
     })
@@ -1378,7 +1641,7 @@ pub async fn subscribe_yields_every_change_in_order_and_waits_for_more(h: &Harne
     let waiting = tokio::spawn(async move { stream.next().await.unwrap().unwrap() });
     tokio::task::yield_now().await;
     assert!(!waiting.is_finished(), "nothing new yet");
-    a.join_group(&g, Capabilities::none()).await.unwrap();
+    a.join_group(&g).await.unwrap();
     assert_eq!(waiting.await.unwrap().kind(), EventKind::MemberJoined);
 }
 
@@ -1407,7 +1670,7 @@ pub async fn coordinators_naming_the_same_store_see_each_other(h: &Harness) {
     let b = h.with_timeout(9).started("b").await;
     let g = new_group();
     a.create_group(&g).await.unwrap();
-    b.join_group(&g, Capabilities::none()).await.unwrap();
+    b.join_group(&g).await.unwrap();
     assert_eq!(sorted(a.get_members(&g).await.unwrap()), ["b"]);
     let elsewhere = Harness::memory("").started("c").await;
     assert!(matches!(

@@ -259,7 +259,7 @@ impl Harness {
     /// A started coordinator for `member`, heartbeating by hand.
     pub async fn started(&self, member: &str) -> Coordinator {
         let c = self.coordinator(member);
-        c.start(Heartbeat::Manual).await.expect("start");
+        c.start_with(Heartbeat::Manual).await.expect("start");
         c
     }
 }
@@ -437,6 +437,7 @@ macro_rules! conformance_suite {
             watch_group_from_an_older_revision_replays_history,
             run_watchers_reports_history_lost_and_resumes,
             callbacks_may_call_back_into_the_coordinator,
+            async_callbacks_await_coordinator_calls_in_order,
             run_for_election_elects_the_only_candidate_once,
             next_candidate_is_elected_when_the_leader_stops,
             get_leader_is_none_until_a_candidate_stands,
@@ -451,6 +452,12 @@ macro_rules! conformance_suite {
             group_lifecycle_and_capability_updates_are_events,
             expired_member_is_told_it_expired,
             expiry_notice_does_not_carry_over_to_a_recreated_group,
+            expired_member_learns_it_expired_from_its_next_join,
+            join_group_create_after_expiry_creates_nothing_and_says_so,
+            expired_candidate_learns_it_expired_after_standing_again,
+            expiry_notice_lists_every_lost_group_after_member_expired_answers,
+            expired_leader_holding_its_callback_stands_again,
+            a_conflicting_store_wide_option_is_an_invalid_url,
             stop_releases_leadership_before_returning,
             failed_join_changes_nothing,
             only_groups_and_members_are_listed,

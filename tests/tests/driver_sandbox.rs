@@ -13,7 +13,7 @@ use roster_tests::plugin;
 /// Start a coordinator on `url` and return the fixture's report (its `open` always fails).
 async fn report(url: &str) -> String {
     let c = get_coordinator(url, "m").unwrap();
-    match c.start(Heartbeat::Manual).await {
+    match c.start_with(Heartbeat::Manual).await {
         Err(CoordinationError::Connection(report)) => report,
         other => panic!("the fixture's open fails with its report, got {other:?}"),
     }
@@ -77,7 +77,7 @@ async fn driver_reaches_only_the_directory_its_url_names() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_driver_component_is_named_at_start() {
     let c = get_coordinator("redis://127.0.0.1:1?driver=/nonexistent/redis.wasm", "m").unwrap();
-    let error = c.start(Heartbeat::Manual).await.unwrap_err();
+    let error = c.start_with(Heartbeat::Manual).await.unwrap_err();
     assert!(
         error.to_string().contains("/nonexistent/redis.wasm"),
         "{error}"
@@ -89,13 +89,13 @@ async fn a_url_that_names_no_component_runs_the_built_in_driver() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", dir.path().display());
     let c = get_coordinator(&url, "m").unwrap();
-    c.start(Heartbeat::Manual).await.unwrap();
-    c.join_group_create("g", "built in").await.unwrap();
+    c.start_with(Heartbeat::Manual).await.unwrap();
+    c.join_group_create_with("g", "built in").await.unwrap();
     assert_eq!(c.get_members("g").await.unwrap(), ["m"]);
     c.stop().await.unwrap();
     // The same for a server: the error is the server's, not a missing component.
     let c = get_coordinator("etcd3+http://127.0.0.1:1", "m").unwrap();
-    let error = c.start(Heartbeat::Manual).await.unwrap_err();
+    let error = c.start_with(Heartbeat::Manual).await.unwrap_err();
     assert!(error.to_string().contains("127.0.0.1:1"), "{error}");
     assert!(!error.to_string().contains("driver component"), "{error}");
 }

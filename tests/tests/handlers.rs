@@ -78,7 +78,7 @@ impl Fixture {
     /// A member (its own coordinator) that joins `group`, creating it if needed.
     async fn join(&self, group: &str, member: &str, capabilities: &str) -> Coordinator {
         let c = self.harness.started(member).await;
-        c.join_group_create(group, capabilities).await.unwrap();
+        c.join_group_create_with(group, capabilities).await.unwrap();
         c
     }
 

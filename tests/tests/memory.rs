@@ -11,8 +11,8 @@ async fn zake_and_memory_urls_with_the_same_name_share_one_store() {
     let name = uuid::Uuid::new_v4().simple().to_string();
     let a = get_coordinator(&format!("zake://{name}"), "a").unwrap();
     let b = get_coordinator(&format!("memory://{name}?timeout=3"), "b").unwrap();
-    a.start(Heartbeat::Manual).await.unwrap();
-    b.start(Heartbeat::Manual).await.unwrap();
+    a.start_with(Heartbeat::Manual).await.unwrap();
+    b.start_with(Heartbeat::Manual).await.unwrap();
     let g = new_group();
     a.create_group(&g).await.unwrap();
     assert!(b.get_groups().await.unwrap().iter().any(|id| *id == *g));

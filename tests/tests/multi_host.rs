@@ -168,7 +168,7 @@ scenarios_on!(directory, Directory:
 async fn started(url: &str, member: &str, heartbeat: Heartbeat) -> Coordinator {
     let coordinator = get_coordinator(url, member).unwrap();
     wait_until(PATIENCE, || async {
-        coordinator.start(heartbeat).await.ok()
+        coordinator.start_with(heartbeat).await.ok()
     })
     .await;
     coordinator
@@ -187,7 +187,7 @@ async fn hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_or
     // A third host (this process) changes the group many times, while the other two
     // heartbeat (each beat is a write) and follow the store's changes.
     let three = started(&url, "three", Heartbeat::Background).await;
-    three.join_group(&g, "0").await.unwrap();
+    three.join_group_with(&g, "0").await.unwrap();
     for i in 1..=40 {
         three
             .update_capabilities(&g, i.to_string().into_bytes())
@@ -265,7 +265,7 @@ async fn a_host_rides_out_a_server_restart_and_misses_no_change(engine: Engine) 
     // The server dies and comes back with its data while another host changes the group.
     server.restart(true);
     let other = started(&url, "other", Heartbeat::Manual).await;
-    other.join_group(&g, "").await.unwrap();
+    other.join_group_with(&g, "").await.unwrap();
     other.leave_group(&g).await.unwrap();
 
     // The host reconnected by itself, saw every change in order, and is still a member.
@@ -359,7 +359,7 @@ async fn an_unresponsive_server_is_reported_within_the_membership_timeout(engine
     let nowhere = get_coordinator(&url(engine, &address, "30"), "m").unwrap();
     let asked = Instant::now();
     assert!(matches!(
-        nowhere.start(Heartbeat::Manual).await,
+        nowhere.start_with(Heartbeat::Manual).await,
         Err(CoordinationError::Connection(_))
     ));
     assert!(asked.elapsed() < Duration::from_secs(3));

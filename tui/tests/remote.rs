@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use roster::server::{ServeConfig, Server};
-use roster::{Capabilities, Heartbeat, get_coordinator};
+use roster::{Capabilities, get_coordinator};
 use roster_tui::app::App;
 use roster_tui::source::remote::RemoteSource;
 use roster_tui::source::supervisor::{Backoff, supervise};
@@ -67,10 +67,10 @@ async fn follows_a_daemon_and_resumes_after_it_restarts() {
     let store = format!("memory://tui-remote-{}?timeout=30", std::process::id());
     let (address, stop, serving) = serve("127.0.0.1:0".parse().unwrap(), &store).await;
     let first = get_coordinator(&store, "node-1").unwrap();
-    first.start(Heartbeat::Background).await.unwrap();
+    first.start().await.unwrap();
     first.create_group("web").await.unwrap();
     first
-        .join_group("web", Capabilities::from(r#"{"zone":"a"}"#))
+        .join_group_with("web", Capabilities::from(r#"{"zone":"a"}"#))
         .await
         .unwrap();
 
@@ -109,11 +109,8 @@ async fn follows_a_daemon_and_resumes_after_it_restarts() {
 
     // Changes while the monitor is away, then the daemon comes back on the same address.
     let second = get_coordinator(&store, "node-2").unwrap();
-    second.start(Heartbeat::Background).await.unwrap();
-    second
-        .join_group("web", Capabilities::none())
-        .await
-        .unwrap();
+    second.start().await.unwrap();
+    second.join_group("web").await.unwrap();
     let (_, _stop, _serving) = serve(address, &store).await;
     until(&mut app, &mut updates, |app| {
         has_member(app, "web", "node-2")

@@ -17,7 +17,7 @@ use std::time::Duration;
 pub use heartbeat::{Heartbeat, HeartbeatStatus};
 pub use operation::{Operation, OperationFuture};
 pub use watchers::WatchId;
-use watchers::{Callback, WatchKind, Watchers};
+use watchers::{Callback, WatchKind, Watchers, boxed_async};
 
 use crate::backend_url::{BackendKind, BackendUrl};
 use crate::driver::Driver;
@@ -45,7 +45,7 @@ pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
     // of that store yet.
     let make_driver: Box<dyn FnOnce() -> Result<Arc<dyn Driver>> + '_> = match &url.kind {
         BackendKind::Embedded => {
-            let engine = registry::store_for(&url);
+            let engine = registry::store_for(&url)?;
             return Ok(Coordinator::new(url, engine, None, member_id));
         }
         BackendKind::Daemon { address } => {
@@ -66,9 +66,7 @@ pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
             })) as Arc<dyn Driver>)
         }),
     };
-    let mirror = Mirror::shared(&url.store, || {
-        Ok(Mirror::new(make_driver()?, url.history_size))
-    })?;
+    let mirror = Mirror::shared(&url, || Ok(Mirror::new(make_driver()?, url.history_size)))?;
     let engine = Arc::clone(&mirror.engine);
     Ok(Coordinator::new(
         url,
@@ -96,7 +94,8 @@ impl Coordinator {
                 heart: Mutex::new(None),
                 heartbeat_status: Arc::new(Mutex::new(HeartbeatStatus::default())),
                 watchers: Mutex::new(Watchers::default()),
-                dispatching: Mutex::new(()),
+                dispatching: tokio::sync::Mutex::new(()),
+                notice: Arc::default(),
             }),
         }
     }
@@ -104,10 +103,8 @@ impl Coordinator {
     /// A new (not started) coordinator for `member_id` on the same store, with its own
     /// membership timeout: how the daemon gives each network session its TTL.
     pub(crate) fn for_member(&self, member_id: MemberId, membership_timeout: Duration) -> Self {
-        let url = BackendUrl {
-            membership_timeout,
-            ..self.inner.url.clone()
-        };
+        let mut url = self.inner.url.clone();
+        url.membership_timeout = membership_timeout;
         Self::new(url, Arc::clone(&self.inner.engine), None, member_id)
     }
 
@@ -194,9 +191,18 @@ struct Inner {
     heart: Mutex<Option<tokio::task::JoinHandle<()>>>,
     heartbeat_status: Arc<Mutex<HeartbeatStatus>>,
     watchers: Mutex<Watchers>,
-    /// Serialises `run_watchers`, so each event reaches each callback once and in order.
-    dispatching: Mutex<()>,
+    /// Serialises `run_watchers`, so each event reaches each callback once and in order
+    /// (held while asynchronous callbacks are awaited).
+    dispatching: tokio::sync::Mutex<()>,
+    /// An expiry notice (R6) that the call which met it could not return:
+    /// `watch_elected_as_leader` registers its callback and stands whatever the session's
+    /// state (on a driver's store it returns before the store answers), so it leaves the
+    /// notice here for the next `heartbeat` or join to return.
+    notice: Notice,
 }
+
+/// Where an undelivered expiry notice waits (see `Inner::notice`).
+pub(crate) type Notice = Arc<Mutex<Option<CoordinationError>>>;
 
 impl std::fmt::Debug for Coordinator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -308,18 +314,31 @@ impl Coordinator {
         }
     }
 
-    /// Open a session in the store (tooz's `start`). With [`Heartbeat::Background`] a task
-    /// heartbeats every half membership timeout until `stop`. Callbacks registered with
-    /// `watch_elected_as_leader` before a `stop` stand for election again.
+    /// Open a session in the store and keep it alive with a background heartbeat until
+    /// `stop` (tooz's `start()`, whose `start_heart` Roster turns on by default). The same as
+    /// `start_with(Heartbeat::Background)`.
     ///
     /// # Errors
     /// [`CoordinationError::AlreadyStarted`] if it is started.
-    pub async fn start(&self, heartbeat: Heartbeat) -> Result<()> {
+    pub async fn start(&self) -> Result<()> {
+        self.start_with(Heartbeat::Background).await
+    }
+
+    /// Open a session in the store (tooz's `start(start_heart=...)`). With
+    /// [`Heartbeat::Background`] a task heartbeats every half membership timeout until
+    /// `stop`; with [`Heartbeat::Manual`] the caller calls `heartbeat()`. Callbacks
+    /// registered with `watch_elected_as_leader` before a `stop` stand for election again.
+    ///
+    /// # Errors
+    /// [`CoordinationError::AlreadyStarted`] if it is started.
+    pub async fn start_with(&self, heartbeat: Heartbeat) -> Result<()> {
         let _guard = self.inner.lifecycle.lock().await;
         if self.is_started() {
             return Err(CoordinationError::AlreadyStarted);
         }
         let elections = lock(&self.inner.watchers).election_groups();
+        // A notice is about the session it was met in; a new session starts without one.
+        lock(&self.inner.notice).take();
         let session = if let Some(remote) = &self.inner.remote {
             remote
                 .start(&self.inner.member_id, self.membership_timeout(), &elections)
@@ -389,12 +408,71 @@ impl Coordinator {
     /// it lost); the session is live again afterwards. `NotStarted` before `start`.
     pub async fn heartbeat(&self) -> Result<Duration> {
         let session = self.session()?;
-        if let Some(remote) = &self.inner.remote {
-            return remote.heartbeat().await;
+        let beat = match &self.inner.remote {
+            Some(remote) => remote.heartbeat().await,
+            None => {
+                let beat = self
+                    .inner
+                    .engine
+                    .write(|state| state.heartbeat(session, tokio::time::Instant::now()));
+                self.stand_again_if_expired(&beat);
+                beat
+            }
+        };
+        let notice = lock(&self.inner.notice).take();
+        match (beat, notice) {
+            (Ok(_), Some(notice)) => Err(notice),
+            (beat, _) => beat,
         }
-        self.inner
-            .engine
-            .write(|state| state.heartbeat(session, tokio::time::Instant::now()))
+    }
+
+    /// R5 on the embedded backend: holding an election callback is being a candidate. When a
+    /// call failed with `SessionExpired`, the store has reopened the session; stand again in
+    /// every group this coordinator holds an election callback for (at the back of the
+    /// queue). On a driver's store [`remote::Remote`] does the same in the call queue.
+    fn stand_again_if_expired<T>(&self, result: &Result<T>) {
+        if !matches!(result, Err(CoordinationError::SessionExpired { .. })) {
+            return;
+        }
+        let Ok(session) = self.session() else {
+            return;
+        };
+        let groups = lock(&self.inner.watchers).election_groups();
+        if groups.is_empty() {
+            return;
+        }
+        self.inner.engine.write(|state| {
+            for group in &groups {
+                // A group deleted meanwhile simply has no election to rejoin.
+                let _ =
+                    state.stand_for_election(session, group.as_str(), tokio::time::Instant::now());
+            }
+        });
+    }
+
+    /// Join on the embedded backend, after any expiry notice waiting for a join (R6).
+    fn join_embedded(
+        &self,
+        group: &str,
+        capabilities: Capabilities,
+        create: bool,
+    ) -> Operation<()> {
+        if let Some(notice) = lock(&self.inner.notice).take() {
+            return Operation::ready(Err(notice));
+        }
+        let joined = self.session().and_then(|session| {
+            self.inner.engine.write(|state| {
+                state.join(
+                    session,
+                    group,
+                    capabilities,
+                    create,
+                    tokio::time::Instant::now(),
+                )
+            })
+        });
+        self.stand_again_if_expired(&joined);
+        Operation::ready(joined)
     }
 
     /// What the background heartbeat task has done so far (R11).
@@ -447,25 +525,49 @@ impl Coordinator {
         self.op(|state, _| Ok((state.history.head(), state.group_summaries())))
     }
 
-    /// Join `group` with `capabilities` ([`Capabilities::none()`] for none).
+    /// Join `group` without capabilities (tooz's `join_group(group)`).
     ///
-    /// Fails with `GroupNotCreated`, `MemberAlreadyExist` (changing nothing, R8) or
-    /// `CapabilitiesTooLarge`.
-    pub fn join_group(&self, group: &str, capabilities: impl Into<Capabilities>) -> Operation<()> {
-        let capabilities = capabilities.into();
-        if let Some(remote) = &self.inner.remote {
-            return self.checked(GroupId::new(group), |g| remote.join(g, capabilities, false));
-        }
-        self.op(|state, session| {
-            state.join(session, group, capabilities, tokio::time::Instant::now())
-        })
+    /// Fails with `GroupNotCreated`, `MemberAlreadyExist` (changing nothing, R8), or
+    /// `SessionExpired` once after the member expired (R6).
+    pub fn join_group(&self, group: &str) -> Operation<()> {
+        self.join_group_with(group, Capabilities::none())
     }
 
-    /// Join `group`, creating it first if it does not exist (tooz's `join_group_create`).
+    /// Join `group` with `capabilities` (tooz's `join_group(group, capabilities)`).
+    ///
+    /// Fails with `GroupNotCreated`, `MemberAlreadyExist` (changing nothing, R8),
+    /// `CapabilitiesTooLarge`, or `SessionExpired` once after the member expired (R6).
+    pub fn join_group_with(
+        &self,
+        group: &str,
+        capabilities: impl Into<Capabilities>,
+    ) -> Operation<()> {
+        let capabilities = capabilities.into();
+        if let Some(remote) = &self.inner.remote {
+            return self.checked(GroupId::new(group), |g| {
+                remote.join(g, capabilities, false, Arc::clone(&self.inner.notice))
+            });
+        }
+        self.join_embedded(group, capabilities, false)
+    }
+
+    /// Join `group` without capabilities, creating it first if it does not exist (tooz's
+    /// `join_group_create(group)`).
     ///
     /// # Errors
-    /// `MemberAlreadyExist`, `CapabilitiesTooLarge` or `InvalidId`.
-    pub async fn join_group_create(
+    /// As [`Coordinator::join_group_create_with`].
+    pub async fn join_group_create(&self, group: &str) -> Result<()> {
+        self.join_group_create_with(group, Capabilities::none())
+            .await
+    }
+
+    /// Join `group` with `capabilities`, creating it first if it does not exist (tooz's
+    /// `join_group_create`).
+    ///
+    /// # Errors
+    /// `MemberAlreadyExist`, `CapabilitiesTooLarge`, `InvalidId`, or `SessionExpired` once
+    /// after the member expired (R6; the group is not created then).
+    pub async fn join_group_create_with(
         &self,
         group: &str,
         capabilities: impl Into<Capabilities>,
@@ -473,17 +575,12 @@ impl Coordinator {
         let capabilities = capabilities.into();
         if let Some(remote) = &self.inner.remote {
             return self
-                .checked(GroupId::new(group), |g| remote.join(g, capabilities, true))
+                .checked(GroupId::new(group), |g| {
+                    remote.join(g, capabilities, true, Arc::clone(&self.inner.notice))
+                })
                 .await;
         }
-        self.op(|state, session| {
-            match state.create_group(group) {
-                Ok(()) | Err(CoordinationError::GroupAlreadyExist(_)) => {}
-                Err(other) => return Err(other),
-            }
-            state.join(session, group, capabilities, tokio::time::Instant::now())
-        })
-        .await
+        self.join_embedded(group, capabilities, true).await
     }
 
     /// Leave `group`.
@@ -696,6 +793,32 @@ impl Coordinator {
         self.watch(group, None, Callback::Join(Box::new(callback)))
     }
 
+    /// [`Coordinator::watch_join_group`] with an asynchronous callback: it is handed this
+    /// coordinator and the event, and `run_watchers` awaits the future it returns before
+    /// offering anything to the next callback, so it can await coordination calls:
+    ///
+    /// ```no_run
+    /// # async fn example(coordinator: roster::Coordinator) -> roster::Result<()> {
+    /// coordinator.watch_join_group_async("workers", |c, event| async move {
+    ///     let members = c.get_members(event.group_id.as_str()).await.unwrap_or_default();
+    ///     println!("{} joined; {} members now", event.member_id, members.len());
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Removed with [`Coordinator::unwatch_join_group`]. A callback must not call
+    /// `run_watchers` itself (it would wait for itself).
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_join_group_async<F, Fut>(&self, group: &str, callback: F) -> Result<WatchId>
+    where
+        F: FnMut(Coordinator, MemberJoined) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.watch(group, None, Callback::AsyncJoin(boxed_async(callback)))
+    }
+
     /// Remove a join callback.
     ///
     /// # Errors
@@ -715,6 +838,19 @@ impl Coordinator {
         callback: impl FnMut(&MemberLeft) + Send + 'static,
     ) -> Result<WatchId> {
         self.watch(group, None, Callback::Leave(Box::new(callback)))
+    }
+
+    /// [`Coordinator::watch_leave_group`] with an asynchronous callback (see
+    /// [`Coordinator::watch_join_group_async`]); removed with `unwatch_leave_group`.
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_leave_group_async<F, Fut>(&self, group: &str, callback: F) -> Result<WatchId>
+    where
+        F: FnMut(Coordinator, MemberLeft) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.watch(group, None, Callback::AsyncLeave(boxed_async(callback)))
     }
 
     /// Remove a leave callback.
@@ -740,6 +876,24 @@ impl Coordinator {
         self.watch(group, from, Callback::Any(Box::new(callback)))
     }
 
+    /// [`Coordinator::watch_group`] with an asynchronous callback (see
+    /// [`Coordinator::watch_join_group_async`]); removed with `unwatch_group`.
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_group_async<F, Fut>(
+        &self,
+        group: &str,
+        from: Option<Revision>,
+        callback: F,
+    ) -> Result<WatchId>
+    where
+        F: FnMut(Coordinator, Event) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.watch(group, from, Callback::AsyncAny(boxed_async(callback)))
+    }
+
     /// Remove a `watch_group` callback.
     ///
     /// # Errors
@@ -759,6 +913,25 @@ impl Coordinator {
         group: &str,
         callback: impl FnMut(&LeaderElected) + Send + 'static,
     ) -> Result<WatchId> {
+        self.watch_elected(group, Callback::Elected(Box::new(callback)))
+    }
+
+    /// [`Coordinator::watch_elected_as_leader`] with an asynchronous callback (see
+    /// [`Coordinator::watch_join_group_async`]): stands for election the same way; removed
+    /// with `unwatch_elected_as_leader`.
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (no implicit creation; nothing is registered), `NotStarted`.
+    pub fn watch_elected_as_leader_async<F, Fut>(&self, group: &str, callback: F) -> Result<WatchId>
+    where
+        F: FnMut(Coordinator, LeaderElected) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.watch_elected(group, Callback::AsyncElected(boxed_async(callback)))
+    }
+
+    /// Register an election callback and stand for election in `group`.
+    fn watch_elected(&self, group: &str, callback: Callback) -> Result<WatchId> {
         let session = self.session()?;
         let mut watchers = lock(&self.inner.watchers);
         if let Some(remote) = &self.inner.remote {
@@ -770,16 +943,27 @@ impl Coordinator {
             })?;
             // Queued, so it takes effect after this coordinator's earlier calls; its outcome
             // (the election) reaches the callback through `run_watchers`.
-            drop(remote.stand(group_id.clone()));
-            return Ok(watchers.add(group_id, head, Callback::Elected(Box::new(callback))));
+            drop(remote.stand(group_id.clone(), Arc::clone(&self.inner.notice)));
+            return Ok(watchers.add(group_id, head, callback));
         }
         let (group_id, head) = self.inner.engine.write(|state| {
             let group_id = state.group_exists(group)?;
             let head = self.history_position(state);
-            state.stand_for_election(session, group, tokio::time::Instant::now())?;
+            let now = tokio::time::Instant::now();
+            match state.stand_for_election(session, group, now) {
+                Err(expired @ CoordinationError::SessionExpired { .. }) => {
+                    // The session is live again: stand in this group and wherever a callback
+                    // is held (R5), and keep the notice for the next heartbeat or join (R6).
+                    *lock(&self.inner.notice) = Some(expired);
+                    for g in watchers.election_groups().iter().chain([&group_id]) {
+                        let _ = state.stand_for_election(session, g.as_str(), now);
+                    }
+                }
+                other => other?,
+            }
             Ok::<_, CoordinationError>((group_id, head))
         })?;
-        Ok(watchers.add(group_id, head, Callback::Elected(Box::new(callback))))
+        Ok(watchers.add(group_id, head, callback))
     }
 
     /// Remove an election callback. Removing the last one withdraws the candidacy: a
@@ -834,7 +1018,7 @@ impl Coordinator {
         if let Some(remote) = &self.inner.remote {
             remote.settle().await?;
         }
-        let _serial = lock(&self.inner.dispatching);
+        let _serial = self.inner.dispatching.lock().await;
         let mut delivered = Vec::new();
         let mut lost = None;
         loop {
@@ -868,7 +1052,7 @@ impl Coordinator {
             let Some(last) = events.last().map(Event::revision) else {
                 break;
             };
-            delivered.extend(dispatch.run(&events, &self.inner.member_id));
+            delivered.extend(dispatch.run(&events, self).await);
             lock(&self.inner.watchers).mark_seen(last);
             if last >= head {
                 break;

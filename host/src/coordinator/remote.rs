@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::Operation;
+use super::{Notice, Operation};
 use crate::driver::mirror::Mirror;
 use crate::driver::{Driver, SessionKey};
 use crate::error::{CoordinationError, Result};
@@ -172,9 +172,14 @@ impl Remote {
                 driver.heartbeat(&session).await
             }
             Err(expired @ CoordinationError::SessionExpired { .. }) => {
-                let mut holdings = lock(&self.holdings);
-                holdings.groups.clear();
-                holdings.candidacies.clear();
+                lock(&self.holdings).groups.clear();
+                // Heartbeats run outside the queue; standing again goes through it, so it
+                // comes in order with the calls around it.
+                let holdings = Arc::clone(&self.holdings);
+                drop(self.change(move |driver, session| async move {
+                    let revision = stand_again(driver.as_ref(), &session, &holdings).await;
+                    Ok(((), revision))
+                }));
                 Err(expired)
             }
             other => other,
@@ -195,14 +200,18 @@ impl Remote {
         self.call(move |driver, session| reestablish(driver, session, mirror, holdings))
     }
 
-    /// Join `group` (creating it first when `create`) and remember it.
+    /// Join `group` (creating it first when `create`) and remember it. An expiry notice
+    /// waiting in `notice` when the join's turn comes is its answer instead (R6); a join
+    /// that finds the session expired stands again where the member was a candidate (R5).
     pub(super) fn join(
         &self,
         group: GroupId,
         capabilities: Capabilities,
         create: bool,
+        notice: Notice,
     ) -> Operation<()> {
         let holdings = Arc::clone(&self.holdings);
+        let mirror = Arc::clone(&self.mirror);
         // A group it may have created must be in the mirror before a watch is registered.
         let completion = if create {
             Completion::Mirrored
@@ -210,9 +219,24 @@ impl Remote {
             Completion::Noted
         };
         let join = move |driver: Arc<dyn Driver>, session: SessionKey| async move {
-            let revision = driver
+            if let Some(notice) = lock(&notice).take() {
+                return Err(notice);
+            }
+            let mut joined = driver
                 .join(&session, group.as_str(), capabilities.clone(), create)
-                .await?;
+                .await;
+            if let Err(CoordinationError::SessionExpired { .. }) = &joined
+                && moved_to_new_store(&driver, &session, &mirror, &holdings).await?
+            {
+                joined = driver
+                    .join(&session, group.as_str(), capabilities.clone(), create)
+                    .await;
+            }
+            if let Err(CoordinationError::SessionExpired { .. }) = &joined {
+                lock(&holdings).groups.clear();
+                stand_again(driver.as_ref(), &session, &holdings).await;
+            }
+            let revision = joined?;
             lock(&holdings).groups.insert(group, capabilities);
             Ok(((), Some(revision)))
         };
@@ -253,13 +277,36 @@ impl Remote {
         })
     }
 
-    /// Stand for election in `group`, and remember it.
-    pub(super) fn stand(&self, group: GroupId) -> Operation<()> {
+    /// Stand for election in `group`, and remember it. When the store says the session had
+    /// expired (and reopened it), stand again here and wherever the member was a candidate
+    /// (R5), and leave the expiry notice in `notice` for the next heartbeat or join (R6).
+    pub(super) fn stand(&self, group: GroupId, notice: Notice) -> Operation<()> {
         let holdings = Arc::clone(&self.holdings);
+        let mirror = Arc::clone(&self.mirror);
         self.change(move |driver, session| async move {
-            let revision = driver.stand(&session, group.as_str()).await?;
-            lock(&holdings).candidacies.insert(group);
-            Ok(((), Some(revision)))
+            let mut stood = driver.stand(&session, group.as_str()).await;
+            if let Err(CoordinationError::SessionExpired { .. }) = &stood
+                && moved_to_new_store(&driver, &session, &mirror, &holdings).await?
+            {
+                stood = driver.stand(&session, group.as_str()).await;
+            }
+            match stood {
+                Err(expired @ CoordinationError::SessionExpired { .. }) => {
+                    *lock(&notice) = Some(expired);
+                    {
+                        let mut held = lock(&holdings);
+                        held.groups.clear();
+                        held.candidacies.insert(group);
+                    }
+                    let revision = stand_again(driver.as_ref(), &session, &holdings).await;
+                    Ok(((), revision))
+                }
+                stood => {
+                    let revision = stood?;
+                    lock(&holdings).candidacies.insert(group);
+                    Ok(((), Some(revision)))
+                }
+            }
         })
     }
 
@@ -352,6 +399,55 @@ impl Drop for Remote {
             keeper.abort();
         }
     }
+}
+
+/// After a call found the session expired: whether that is because the store now answering
+/// replaced the one the holdings are in (a server that came back without its data, where
+/// the session comes back expired with nothing to report). The holdings are then
+/// established there first, so the caller can retry; the expiry was not the member's.
+async fn moved_to_new_store(
+    driver: &Arc<dyn Driver>,
+    session: &SessionKey,
+    mirror: &Arc<Mirror>,
+    holdings: &Arc<Mutex<Holdings>>,
+) -> Result<bool> {
+    let info = driver.describe().await?;
+    if info.store_id == lock(holdings).store_id {
+        return Ok(false);
+    }
+    reestablish(
+        Arc::clone(driver),
+        session.clone(),
+        Arc::clone(mirror),
+        Arc::clone(holdings),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Stand again in every election the holdings name, after the store reopened an expired
+/// session (R5: a member holding an election callback is a candidate). A group gone
+/// meanwhile has no election to rejoin and is forgotten. Returns the revision of the last
+/// candidacy made, if any.
+async fn stand_again(
+    driver: &dyn Driver,
+    session: &SessionKey,
+    holdings: &Mutex<Holdings>,
+) -> Option<Revision> {
+    let candidacies = lock(holdings).candidacies.clone();
+    let mut last = None;
+    for group in candidacies {
+        match driver.stand(session, group.as_str()).await {
+            Ok(revision) => last = Some(revision),
+            Err(CoordinationError::GroupNotCreated(_)) => {
+                lock(holdings).candidacies.remove(&group);
+            }
+            Err(error) => {
+                tracing::warn!(%error, group = %group, "standing again after an expiry failed");
+            }
+        }
+    }
+    last
 }
 
 /// Each time the mirror finds the store replaced, queue the re-establishment of the

@@ -6,12 +6,35 @@
 //! at revision R sees only changes after R, so members already present produce no join event,
 //! as in tooz. Callbacks run without any lock held, so they may call back into the
 //! coordinator (even to watch or unwatch).
+//!
+//! A callback is plain (`FnMut(&event)`, as in tooz) or asynchronous: it is handed the
+//! coordinator and the event and returns a future, which `run_watchers` awaits before it
+//! offers anything to the next callback, so a callback can await coordination calls (on a
+//! store in another process, too) without blocking a thread or polling by hand.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::Coordinator;
 use crate::event::{Event, LeaderElected, MemberJoined, MemberLeft, Revision};
-use crate::ids::{GroupId, MemberId};
+use crate::ids::GroupId;
+
+/// What an asynchronous callback returns for one event.
+pub(crate) type CallbackFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// An asynchronous callback for events of type `E`.
+pub(crate) type AsyncCallback<E> = Box<dyn FnMut(Coordinator, E) -> CallbackFuture + Send>;
+
+/// Box an `async` closure as an [`AsyncCallback`].
+pub(crate) fn boxed_async<E, F, Fut>(mut callback: F) -> AsyncCallback<E>
+where
+    F: FnMut(Coordinator, E) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Box::new(move |coordinator, event| Box::pin(callback(coordinator, event)))
+}
 
 /// Names one registered callback, for `unwatch_*`. Returned by every `watch_*` call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -31,28 +54,54 @@ pub(crate) enum Callback {
     Leave(Box<dyn FnMut(&MemberLeft) + Send>),
     Elected(Box<dyn FnMut(&LeaderElected) + Send>),
     Any(Box<dyn FnMut(&Event) + Send>),
+    AsyncJoin(AsyncCallback<MemberJoined>),
+    AsyncLeave(AsyncCallback<MemberLeft>),
+    AsyncElected(AsyncCallback<LeaderElected>),
+    AsyncAny(AsyncCallback<Event>),
+}
+
+/// What offering an event to a callback did.
+enum Offer {
+    /// The callback does not listen to this event.
+    Declined,
+    /// A plain callback ran.
+    Ran,
+    /// An asynchronous callback started; await this before offering anything else.
+    Started(CallbackFuture),
 }
 
 impl Callback {
     fn kind(&self) -> WatchKind {
         match self {
-            Self::Join(_) => WatchKind::Join,
-            Self::Leave(_) => WatchKind::Leave,
-            Self::Elected(_) => WatchKind::Elected,
-            Self::Any(_) => WatchKind::Any,
+            Self::Join(_) | Self::AsyncJoin(_) => WatchKind::Join,
+            Self::Leave(_) | Self::AsyncLeave(_) => WatchKind::Leave,
+            Self::Elected(_) | Self::AsyncElected(_) => WatchKind::Elected,
+            Self::Any(_) | Self::AsyncAny(_) => WatchKind::Any,
         }
     }
 
-    /// Call the callback if `event` is one it listens to; returns whether it was called.
-    fn offer(&mut self, event: &Event, me: &MemberId) -> bool {
+    /// Call the callback if `event` is one it listens to.
+    fn offer(&mut self, event: &Event, me: &Coordinator) -> Offer {
+        let mine = |e: &LeaderElected| e.member_id == *me.member_id();
+        let c = || me.clone();
         match (self, event) {
             (Self::Join(f), Event::MemberJoined(e)) => f(e),
             (Self::Leave(f), Event::MemberLeft(e)) => f(e),
-            (Self::Elected(f), Event::LeaderElected(e)) if e.member_id == *me => f(e),
+            (Self::Elected(f), Event::LeaderElected(e)) if mine(e) => f(e),
             (Self::Any(f), e) => f(e),
-            _ => return false,
+            (Self::AsyncJoin(f), Event::MemberJoined(e)) => {
+                return Offer::Started(f(c(), e.clone()));
+            }
+            (Self::AsyncLeave(f), Event::MemberLeft(e)) => {
+                return Offer::Started(f(c(), e.clone()));
+            }
+            (Self::AsyncElected(f), Event::LeaderElected(e)) if mine(e) => {
+                return Offer::Started(f(c(), e.clone()));
+            }
+            (Self::AsyncAny(f), e) => return Offer::Started(f(c(), e.clone())),
+            _ => return Offer::Declined,
         }
-        true
+        Offer::Ran
     }
 }
 
@@ -189,9 +238,10 @@ impl Watchers {
 }
 
 impl Dispatch {
-    /// Offer `events` (in revision order) to the callbacks; returns one copy of each event
-    /// per callback that took it.
-    pub(crate) fn run(&self, events: &[Event], me: &MemberId) -> Vec<Event> {
+    /// Offer `events` (in revision order) to the callbacks of `me`, awaiting each
+    /// asynchronous callback before the next offer; returns one copy of each event per
+    /// callback that took it.
+    pub(crate) async fn run(&self, events: &[Event], me: &Coordinator) -> Vec<Event> {
         let mut delivered = Vec::new();
         for event in events {
             for (group, seen, active, callback) in &self.hooks {
@@ -201,10 +251,16 @@ impl Dispatch {
                 {
                     continue;
                 }
-                let mut callback = callback.lock().unwrap_or_else(|p| p.into_inner());
-                if callback.offer(event, me) {
-                    delivered.push(event.clone());
+                let offer = callback
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .offer(event, me);
+                match offer {
+                    Offer::Declined => continue,
+                    Offer::Ran => {}
+                    Offer::Started(future) => future.await,
                 }
+                delivered.push(event.clone());
             }
         }
         delivered

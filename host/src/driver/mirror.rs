@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{Changes, Driver};
+use crate::backend_url::BackendUrl;
 use crate::engine::Engine;
 use crate::error::CoordinationError;
 use crate::event::Revision;
@@ -57,25 +58,33 @@ pub(crate) struct Mirror {
 
 /// The mirrors of this process, by store: every coordinator of one store shares one, so a
 /// change one of them made is in every one's view when it completes.
-static MIRRORS: OnceLock<Mutex<HashMap<String, Weak<Mirror>>>> = OnceLock::new();
+/// Each with the URL that opened it: its store-wide options are the mirror's.
+static MIRRORS: OnceLock<Mutex<HashMap<String, Opened>>> = OnceLock::new();
+
+/// A mirror in use, and the URL that opened it.
+type Opened = (Weak<Mirror>, BackendUrl);
 
 impl Mirror {
-    /// The mirror of `store`, made with `make` unless one is in use already.
+    /// The mirror of the store `url` names, made with `make` unless one is in use already.
     ///
     /// # Errors
-    /// `make`'s.
+    /// `make`'s; `InvalidUrl` when `url` names a store-wide option (`history`, `driver`)
+    /// with another value than the mirror in use was opened with.
     pub(crate) fn shared(
-        store: &str,
+        url: &BackendUrl,
         make: impl FnOnce() -> Result<Arc<Self>, CoordinationError>,
     ) -> Result<Arc<Self>, CoordinationError> {
         let mirrors = MIRRORS.get_or_init(Mutex::default);
         let mut mirrors = mirrors.lock().unwrap_or_else(|p| p.into_inner());
-        mirrors.retain(|_, mirror| mirror.strong_count() > 0);
-        if let Some(mirror) = mirrors.get(store).and_then(Weak::upgrade) {
+        mirrors.retain(|_, (mirror, _)| mirror.strong_count() > 0);
+        if let Some((mirror, opened)) = mirrors.get(&url.store)
+            && let Some(mirror) = mirror.upgrade()
+        {
+            url.agrees_with(opened)?;
             return Ok(mirror);
         }
         let mirror = make()?;
-        mirrors.insert(store.to_owned(), Arc::downgrade(&mirror));
+        mirrors.insert(url.store.clone(), (Arc::downgrade(&mirror), url.clone()));
         Ok(mirror)
     }
 

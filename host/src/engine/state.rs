@@ -114,6 +114,12 @@ enum Tie {
     /// The session's member was removed by expiry from the group created at this revision,
     /// and has not been told yet. The revision tells a later group of the same name apart.
     Lost(Revision),
+    /// The session's last expiry removed its member from this group, and no
+    /// `SessionExpired` has said so yet (R6: the notice lists the whole loss, whatever
+    /// `MemberExpired` said per group).
+    ExpiredMember,
+    /// The session's last expiry ended its candidacy in this group, not reported yet.
+    ExpiredCandidacy,
 }
 
 /// One started coordinator. Kept small: a store holds one per member, so every byte here
@@ -132,12 +138,28 @@ struct Session {
 }
 
 impl Session {
-    fn lost_groups(&self) -> Vec<GroupId> {
-        self.ties
-            .iter()
-            .filter(|(_, t)| matches!(t, Tie::Lost(_)))
-            .map(|(g, _)| g.clone())
-            .collect()
+    /// The expiry notice (R6): every membership and candidacy the last expiry took, each
+    /// list sorted. Taking it clears it, so it is given once.
+    fn take_expiry_notice(&mut self) -> CoordinationError {
+        let (mut lost_groups, mut lost_candidacies) = (Vec::new(), Vec::new());
+        self.ties.retain(|(g, t)| match t {
+            Tie::ExpiredMember => {
+                lost_groups.push(g.clone());
+                false
+            }
+            Tie::ExpiredCandidacy => {
+                lost_candidacies.push(g.clone());
+                false
+            }
+            Tie::Candidate | Tie::Lost(_) => true,
+        });
+        lost_groups.sort_unstable();
+        lost_candidacies.sort_unstable();
+        CoordinationError::SessionExpired {
+            member_id: self.member_id.clone(),
+            lost_groups,
+            lost_candidacies,
+        }
     }
 
     fn take_candidacies(&mut self) -> Vec<GroupId> {
@@ -331,13 +353,14 @@ impl State {
             self.remove_member(session, group, leave);
         }
         if leave == LeaveReason::Expired {
-            let lost: Vec<(GroupId, Tie)> = groups
-                .into_iter()
-                .filter_map(|g| {
-                    let created = self.groups.get(&g)?.created;
-                    Some((g, Tie::Lost(created)))
-                })
-                .collect();
+            let mut lost: Vec<(GroupId, Tie)> = Vec::new();
+            for g in groups {
+                if let Some(group) = self.groups.get(&g) {
+                    lost.push((g.clone(), Tie::Lost(group.created)));
+                }
+                lost.push((g, Tie::ExpiredMember));
+            }
+            lost.extend(candidacies.into_iter().map(|g| (g, Tie::ExpiredCandidacy)));
             self.session_mut(session).ties.extend(lost);
         }
     }
@@ -356,20 +379,23 @@ impl State {
     /// (R6); the caller may then join again.
     pub(crate) fn heartbeat(&mut self, session: SessionId, now: Instant) -> Result<Duration> {
         self.expire_due(now);
-        let s = self.session_mut(session);
-        let timeout = Duration::from_millis(s.timeout_ms.into());
-        let expired = s
-            .deadline_ms
-            .is_none()
-            .then(|| CoordinationError::SessionExpired {
-                member_id: s.member_id.clone(),
-                lost_groups: s.lost_groups(),
-            });
+        self.reopen_if_expired(session, now)?;
         self.renew(session, now);
-        match expired {
-            Some(err) => Err(err),
-            None => Ok(timeout),
+        let timeout = self.sessions[&session].timeout_ms;
+        Ok(Duration::from_millis(timeout.into()))
+    }
+
+    /// The rule of every call that needs a live session (heartbeat, join, stand for
+    /// election; R6): on a session that expired, reopen it and fail with the expiry notice,
+    /// so an expired member always learns it expired, once, before it holds anything again.
+    fn reopen_if_expired(&mut self, session: SessionId, now: Instant) -> Result<()> {
+        let s = self.session_mut(session);
+        if s.deadline_ms.is_some() {
+            return Ok(());
         }
+        let notice = s.take_expiry_notice();
+        self.renew(session, now);
+        Err(notice)
     }
 
     /// Whether `session` has expired and not heartbeat since.
@@ -589,14 +615,23 @@ impl State {
 
     // ----- membership -----
 
+    /// Join `group` as the session's member, creating the group first when `create` (tooz's
+    /// `join_group_create`). An expired session is reopened and the join fails with its
+    /// expiry notice (R6).
     pub(crate) fn join(
         &mut self,
         session: SessionId,
         group: &str,
         capabilities: Capabilities,
+        create: bool,
         now: Instant,
     ) -> Result<()> {
         capabilities.check_size(self.max_capabilities)?;
+        GroupId::check(group)?;
+        self.reopen_if_expired(session, now)?;
+        if create && !self.groups.contains_key(group) {
+            self.create_group(group)?;
+        }
         let member_id = self.sessions[&session].member_id.clone();
         let g = self.group_mut(group)?;
         if g.members.contains_key(&member_id) {
@@ -618,9 +653,6 @@ impl State {
                 revision,
             },
         );
-        if self.sessions[&session].deadline_ms.is_none() {
-            self.renew(session, now);
-        }
         let s = self.session_mut(session);
         s.groups.push(group_id.clone());
         s.untie(Tie::Lost(created), &group_id);
@@ -806,6 +838,8 @@ impl State {
         group: &str,
         now: Instant,
     ) -> Result<()> {
+        GroupId::check(group)?;
+        self.reopen_if_expired(session, now)?;
         let member_id = self.sessions[&session].member_id.clone();
         let g = self.group_mut(group)?;
         let group_id = g.id.clone();
@@ -818,9 +852,6 @@ impl State {
             return Ok(());
         }
         g.candidates.push_back(Candidate { session, member_id });
-        if self.sessions[&session].deadline_ms.is_none() {
-            self.renew(session, now);
-        }
         self.session_mut(session)
             .ties
             .push((group_id.clone(), Tie::Candidate));
@@ -945,9 +976,9 @@ mod tests {
         let a = st.open_session(member("m"), TTL, now);
         let b = st.open_session(member("m"), TTL, now);
         st.create_group("g").unwrap();
-        st.join(a, "g", "weight=2".into(), now).unwrap();
+        st.join(a, "g", "weight=2".into(), false, now).unwrap();
         let head = st.history.head();
-        let err = st.join(b, "g", "evil=1".into(), now).unwrap_err();
+        let err = st.join(b, "g", "evil=1".into(), false, now).unwrap_err();
         assert!(matches!(err, CoordinationError::MemberAlreadyExist { .. }));
         assert_eq!(st.member_capabilities("g", "m").unwrap(), "weight=2".into());
         assert_eq!(st.history.head(), head, "a failed join commits nothing");
@@ -960,7 +991,7 @@ mod tests {
         let a = st.open_session(member("a"), TTL, now);
         let b = st.open_session(member("b"), TTL * 2, now);
         st.create_group("g").unwrap();
-        st.join(a, "g", Capabilities::none(), now).unwrap();
+        st.join(a, "g", Capabilities::none(), false, now).unwrap();
         st.stand_for_election(a, "g", now).unwrap();
         st.stand_for_election(b, "g", now).unwrap();
         let before = st.history.head() + 1;
@@ -980,6 +1011,78 @@ mod tests {
             next <= expected && expected - next < Duration::from_millis(1),
             "ms precision"
         );
+    }
+
+    fn notice(err: CoordinationError) -> (Vec<GroupId>, Vec<GroupId>) {
+        match err {
+            CoordinationError::SessionExpired {
+                lost_groups,
+                lost_candidacies,
+                ..
+            } => (lost_groups, lost_candidacies),
+            other => panic!("expected the expiry notice, got {other:?}"),
+        }
+    }
+
+    fn ids(names: &[&str]) -> Vec<GroupId> {
+        names.iter().map(|n| GroupId::new(n).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_join_on_an_expired_session_fails_with_the_notice_changes_nothing_and_reopens_it() {
+        let mut st = State::new(100, 1024);
+        let now = Instant::now();
+        let a = st.open_session(member("a"), TTL, now);
+        st.create_group("g1").unwrap();
+        st.join(a, "g1", Capabilities::none(), false, now).unwrap();
+        st.stand_for_election(a, "g1", now).unwrap();
+        let later = now + TTL;
+        st.expire_due(later);
+        let head = st.history.head();
+        let err = st
+            .join(a, "g2", Capabilities::none(), true, later)
+            .unwrap_err();
+        assert_eq!(notice(err), (ids(&["g1"]), ids(&["g1"])));
+        assert_eq!(st.history.head(), head, "no group created, nothing joined");
+        assert!(!st.session_expired(a), "reopened");
+        st.join(a, "g2", Capabilities::none(), true, later).unwrap();
+        assert!(st.heartbeat(a, later).is_ok(), "told once");
+    }
+
+    #[test]
+    fn a_stand_on_an_expired_session_fails_with_the_notice() {
+        let mut st = State::new(100, 1024);
+        let now = Instant::now();
+        let a = st.open_session(member("a"), TTL, now);
+        st.create_group("g").unwrap();
+        st.join(a, "g", Capabilities::none(), false, now).unwrap();
+        st.expire_due(now + TTL);
+        let err = st.stand_for_election(a, "g", now + TTL).unwrap_err();
+        assert_eq!(notice(err), (ids(&["g"]), vec![]));
+        st.stand_for_election(a, "g", now + TTL).unwrap();
+        assert_eq!(st.leader("g").unwrap().unwrap().member_id, member("a"));
+    }
+
+    #[test]
+    fn member_expired_answers_leave_the_session_notice_whole() {
+        let mut st = State::new(100, 1024);
+        let now = Instant::now();
+        let a = st.open_session(member("a"), TTL, now);
+        for g in ["g1", "g2"] {
+            st.create_group(g).unwrap();
+            st.join(a, g, Capabilities::none(), false, now).unwrap();
+        }
+        st.expire_due(now + TTL);
+        assert!(matches!(
+            st.leave(a, "g1"),
+            Err(CoordinationError::MemberExpired { .. })
+        ));
+        assert!(matches!(
+            st.update_capabilities(a, "g2", Capabilities::none()),
+            Err(CoordinationError::MemberExpired { .. })
+        ));
+        let err = st.heartbeat(a, now + TTL).unwrap_err();
+        assert_eq!(notice(err), (ids(&["g1", "g2"]), vec![]));
     }
 
     #[test]

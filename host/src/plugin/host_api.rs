@@ -131,7 +131,7 @@ impl coordinator::Host for PluginData {
             return Ok(Err(denied));
         }
         reply(
-            self.coordinator.join_group(&group, capabilities).await,
+            self.coordinator.join_group_with(&group, capabilities).await,
             |()| (),
         )
     }

@@ -30,7 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::backend_url::BackendUrl;
-use crate::coordinator::{Coordinator, Heartbeat, get_coordinator};
+use crate::coordinator::{Coordinator, get_coordinator};
 use crate::error::CoordinationError;
 use crate::plugin::{
     HandlerConfig, HandlerHandle, PluginConfig, PluginError, PluginEvent, PluginHost,
@@ -314,7 +314,7 @@ impl Server {
                 ),
             });
         }
-        coordinator.start(Heartbeat::Background).await?;
+        coordinator.start().await?;
         let mut handles = Vec::new();
         let plugin_log = Arc::new(Mutex::new(PluginLog::default()));
         let mut recorder = None;

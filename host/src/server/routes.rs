@@ -146,9 +146,10 @@ pub(super) async fn join(
     let entry = daemon.sessions.get(&id)?;
     let c = &entry.coordinator;
     if request.create_group {
-        c.join_group_create(&group, request.capabilities).await?;
+        c.join_group_create_with(&group, request.capabilities)
+            .await?;
     } else {
-        c.join_group(&group, request.capabilities).await?;
+        c.join_group_with(&group, request.capabilities).await?;
     }
     Ok(created())
 }

@@ -83,7 +83,7 @@ impl Sessions {
             return Err(ApiError::TooManySessions(self.limit));
         }
         let coordinator = template.for_member(member_id, ttl);
-        coordinator.start(Heartbeat::Manual).await?;
+        coordinator.start_with(Heartbeat::Manual).await?;
         let entry = Arc::new(SessionEntry {
             id: uuid::Uuid::new_v4().simple().to_string(),
             coordinator,

@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use roster::plugin::{HandlerSpec, PluginHost, PluginHostOptions};
-use roster::{CoordinationError, GroupId, Heartbeat, get_coordinator};
+use roster::{CoordinationError, GroupId, get_coordinator};
 use tokio::io::AsyncReadExt;
 
 /// Print one line at once, whole.
@@ -35,10 +35,10 @@ async fn main() -> Result<(), CoordinationError> {
         }
     };
     let coordinator = get_coordinator(url, member)?;
-    coordinator.start(Heartbeat::Background).await?;
+    coordinator.start().await?;
     let mut changes = coordinator.subscribe(None)?;
     coordinator
-        .join_group_create(group, member.as_bytes().to_vec())
+        .join_group_create_with(group, member.as_bytes().to_vec())
         .await?;
     let _handler = match handler {
         Some(path) => {

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use roster::plugin::{HandlerHandle, PluginEvent, PluginHost, PluginHostOptions};
-use roster::{CoordinationError, Coordinator, EventStream, Heartbeat, Revision};
+use roster::{CoordinationError, Coordinator, EventStream, Revision};
 use tokio::sync::broadcast;
 
 use super::{Feed, GroupSnapshot, MemberSnapshot, Snapshot, Source, SourceError, Update};
@@ -84,7 +84,7 @@ impl DemoSource {
             let url = self.url();
             let failed = |e: CoordinationError| SourceError::Connection(e.to_string());
             let monitor = roster::get_coordinator(&url, "roster-tui").map_err(failed)?;
-            monitor.start(Heartbeat::Background).await.map_err(failed)?;
+            monitor.start().await.map_err(failed)?;
             for group in workload::GROUPS {
                 match monitor.create_group(group).await {
                     Ok(()) | Err(CoordinationError::GroupAlreadyExist(_)) => {}

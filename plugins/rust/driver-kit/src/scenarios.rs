@@ -308,7 +308,8 @@ pub fn expiry_removes_memberships_and_candidacies_and_is_told_once<H: Harness>()
         st.heartbeat(&a).unwrap_err(),
         E::SessionExpired(SessionExpired {
             member_id: "a".into(),
-            lost_groups: vec!["g1".into(), "g2".into()]
+            lost_groups: vec!["g1".into(), "g2".into()],
+            lost_candidacies: vec!["g1".into()]
         })
     );
     assert_eq!(st.heartbeat(&a).unwrap(), 300, "live again");

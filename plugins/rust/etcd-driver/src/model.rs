@@ -107,6 +107,12 @@ pub struct SessionDoc {
     /// Groups lost by expiry and not reported yet, with their creation revision.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lost: Vec<(String, u64)>,
+    /// Groups the last expiry took, for the expiry notice (cleared when it is given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired_groups: Vec<String>,
+    /// Candidacies the last expiry took, for the same notice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired_candidacies: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ending: Option<Ending>,
 }
@@ -515,6 +521,9 @@ impl<'a> Model<'a> {
             let key = self.tx.keys.candidacy(session, &group);
             self.tx.delete(key, true);
             self.withdraw_candidate(session, &group, end)?;
+            if expired {
+                s.doc.expired_candidacies.push(group);
+            }
         }
         while done && !ending.groups.is_empty() {
             if self.over_budget() {
@@ -526,7 +535,10 @@ impl<'a> Model<'a> {
             self.tx.delete(key, true);
             self.remove_member(&s.doc.member, &group, leave)?;
             if expired && let Some(g) = self.group(&group)? {
-                s.doc.lost.push((group, g.created));
+                s.doc.lost.push((group.clone(), g.created));
+            }
+            if expired {
+                s.doc.expired_groups.push(group);
             }
         }
         if !done {
@@ -658,18 +670,33 @@ impl<'a> Model<'a> {
         let Some(mut s) = self.session(session)? else {
             return Ok(Err(unknown_session(&self.address(), session)));
         };
-        let expired = s.doc.deadline_ms == 0;
+        if let Some(notice) = self.reopen_if_expired(session, &mut s) {
+            return Ok(Err(notice));
+        }
         self.renew(session, &mut s);
         self.put_session(session, &s);
-        if expired {
-            let mut lost_groups: Vec<String> = s.doc.lost.iter().map(|(g, _)| g.clone()).collect();
-            lost_groups.sort();
-            return Ok(Err(E::SessionExpired(SessionExpired {
-                member_id: s.doc.member,
-                lost_groups,
-            })));
-        }
         Ok(Ok(s.doc.ttl_ms))
+    }
+
+    /// State::reopen_if_expired, the rule of every call that needs a live session
+    /// (heartbeat, join, stand): an expired session is renewed (and stored) and the call
+    /// fails with the expiry notice (every group and candidacy the expiry took, each sorted,
+    /// given once). `None` when the session is live.
+    fn reopen_if_expired(&mut self, session: &str, s: &mut Session) -> Option<E> {
+        if s.doc.deadline_ms != 0 {
+            return None;
+        }
+        let mut lost_groups = std::mem::take(&mut s.doc.expired_groups);
+        let mut lost_candidacies = std::mem::take(&mut s.doc.expired_candidacies);
+        lost_groups.sort();
+        lost_candidacies.sort();
+        self.renew(session, s);
+        self.put_session(session, s);
+        Some(E::SessionExpired(SessionExpired {
+            member_id: s.doc.member.clone(),
+            lost_groups,
+            lost_candidacies,
+        }))
     }
 
     pub fn create_group(&mut self, group: &str) -> Io<Result<u64>> {
@@ -765,15 +792,18 @@ impl<'a> Model<'a> {
         capabilities: &[u8],
         create: bool,
     ) -> Io<Result<u64>> {
-        if create && self.group(group)?.is_none() {
-            self.create(group)?;
-        }
         if let Some(error) = self.too_large(capabilities) {
             return Ok(Err(error));
         }
         let Some(mut s) = self.session(session)? else {
             return Ok(Err(unknown_session(&self.address(), session)));
         };
+        if let Some(notice) = self.reopen_if_expired(session, &mut s) {
+            return Ok(Err(notice));
+        }
+        if create && self.group(group)?.is_none() {
+            self.create(group)?;
+        }
         let Some(mut g) = self.group(group)? else {
             return Ok(Err(E::GroupNotCreated(group.into())));
         };
@@ -802,10 +832,7 @@ impl<'a> Model<'a> {
         s.doc
             .lost
             .retain(|(lost, created)| !(lost == group && *created == g.created));
-        if s.doc.deadline_ms == 0 {
-            self.renew(session, &mut s);
-            self.put_session(session, &s);
-        } else if s.doc.lost.len() != lost {
+        if s.doc.lost.len() != lost {
             self.put_session(session, &s);
         }
         g.members += 1;
@@ -983,6 +1010,9 @@ impl<'a> Model<'a> {
         let Some(mut s) = self.session(session)? else {
             return Ok(Err(unknown_session(&self.address(), session)));
         };
+        if let Some(notice) = self.reopen_if_expired(session, &mut s) {
+            return Ok(Err(notice));
+        }
         let Some(mut g) = self.group(group)? else {
             return Ok(Err(E::GroupNotCreated(group.into())));
         };
@@ -998,10 +1028,6 @@ impl<'a> Model<'a> {
         self.put_group(group, &g);
         let key = self.tx.keys.candidacy(session, group);
         self.tx.put(key, Vec::new(), Lease::None, true);
-        if s.doc.deadline_ms == 0 {
-            self.renew(session, &mut s);
-            self.put_session(session, &s);
-        }
         self.elect_if_vacant(group)?;
         Ok(Ok(self.tx.head_now()))
     }

@@ -122,7 +122,8 @@ fn an_expired_record_keeps_its_grace_lease_while_its_notices_are_taken() {
         st.heartbeat(&a).unwrap_err(),
         E::SessionExpired(SessionExpired {
             member_id: "a".into(),
-            lost_groups: vec![]
+            lost_groups: vec!["g1".into(), "g2".into()],
+            lost_candidacies: vec![]
         })
     );
     assert_eq!(
@@ -228,7 +229,10 @@ fn an_expiry_larger_than_one_transaction_is_still_one_contiguous_run() {
     );
     assert!(kinds(&e[80..]).iter().all(|k| *k == "member-left"));
     match st.heartbeat(&a).unwrap_err() {
-        E::SessionExpired(s) => assert_eq!(s.lost_groups, groups),
+        E::SessionExpired(s) => {
+            assert_eq!(s.lost_groups, groups);
+            assert_eq!(s.lost_candidacies, groups[..40]);
+        }
         other => panic!("{other:?}"),
     }
     // A close as large: the same.

@@ -149,6 +149,12 @@ pub struct Session {
     /// Groups lost by expiry and not reported yet, with their creation revision.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lost: Vec<(String, u64)>,
+    /// Groups the last expiry took, for the expiry notice (cleared when it is given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired_groups: Vec<String>,
+    /// Candidacies the last expiry took, for the same notice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired_candidacies: Vec<String>,
 }
 
 /// One change-log entry: a line of a log segment.
@@ -417,7 +423,7 @@ impl Model {
 
     /// State::drop_session_state: candidacies end first, then memberships; an expiry also
     /// remembers each lost group (with its creation revision, so a recreated group of the
-    /// same name is told apart).
+    /// same name is told apart), and the whole loss for the session's expiry notice.
     fn drop_session_state(&mut self, key: &str, leave: Leave, end: End) {
         let Some(s) = self.body.sessions.get_mut(key) else {
             return;
@@ -433,16 +439,39 @@ impl Model {
         }
         if leave == Leave::Expired {
             let lost: Vec<(String, u64)> = groups
-                .into_iter()
+                .iter()
                 .filter_map(|g| {
-                    let created = self.body.groups.get(&g)?.created;
-                    Some((g, created))
+                    let created = self.body.groups.get(g)?.created;
+                    Some((g.clone(), created))
                 })
                 .collect();
             if let Some(s) = self.body.sessions.get_mut(key) {
                 s.lost.extend(lost);
+                s.expired_groups = groups;
+                s.expired_candidacies = candidacies;
             }
         }
+    }
+
+    /// State::reopen_if_expired, the rule of every call that needs a live session
+    /// (heartbeat, join, stand): an expired session is renewed and the call fails with the
+    /// expiry notice (every group and candidacy the expiry took, each sorted, given once).
+    fn reopen_if_expired(&mut self, key: &str) -> Result<()> {
+        let s = self.session(key)?;
+        if s.deadline != 0 {
+            return Ok(());
+        }
+        let mut lost_groups = std::mem::take(&mut s.expired_groups);
+        let mut lost_candidacies = std::mem::take(&mut s.expired_candidacies);
+        lost_groups.sort();
+        lost_candidacies.sort();
+        let member_id = s.member.clone();
+        self.renew(key);
+        Err(E::SessionExpired(SessionExpired {
+            member_id,
+            lost_groups,
+            lost_candidacies,
+        }))
     }
 
     /// State::open_session
@@ -474,22 +503,9 @@ impl Model {
     /// State::heartbeat: renew; an expired session is renewed too, and says once what it
     /// lost.
     pub fn heartbeat(&mut self, key: &str) -> Result<u64> {
-        let s = self.session(key)?;
-        let ttl = s.ttl;
-        let expired = (s.deadline == 0).then(|| {
-            let mut lost_groups: Vec<String> = s.lost.iter().map(|(g, _)| g.clone()).collect();
-            lost_groups.sort();
-            lost_groups.dedup();
-            E::SessionExpired(SessionExpired {
-                member_id: s.member.clone(),
-                lost_groups,
-            })
-        });
+        self.reopen_if_expired(key)?;
         self.renew(key);
-        match expired {
-            Some(err) => Err(err),
-            None => Ok(ttl),
-        }
+        Ok(self.session(key)?.ttl)
     }
 
     // ----- groups -----
@@ -580,10 +596,11 @@ impl Model {
         capabilities: &[u8],
         create: bool,
     ) -> Result<u64> {
+        self.check_size(capabilities)?;
+        self.reopen_if_expired(key)?;
         if create && !self.body.groups.contains_key(group) {
             self.create_group(group)?;
         }
-        self.check_size(capabilities)?;
         let member = self.session(key)?.member.clone();
         let g = self.group(group)?;
         if g.members.contains_key(&member) {
@@ -604,12 +621,8 @@ impl Model {
             },
         );
         let s = self.body.sessions.get_mut(key).expect("looked up above");
-        let expired = s.deadline == 0;
         s.groups.push(group.to_owned());
         s.lost.retain(|(g, c)| !(g == group && *c == created));
-        if expired {
-            self.renew(key);
-        }
         Ok(self.commit(EventDoc {
             m: member,
             c: capabilities.to_vec(),
@@ -751,6 +764,7 @@ impl Model {
     /// State::stand_for_election: to the back of the candidates (nothing if already one);
     /// a group without a leader elects its first candidate at once.
     pub fn stand(&mut self, key: &str, group: &str) -> Result<u64> {
+        self.reopen_if_expired(key)?;
         let member = self.session(key)?.member.clone();
         let g = self.group(group)?;
         let already = g.leader.as_ref().is_some_and(|l| l.session == key)
@@ -765,12 +779,8 @@ impl Model {
         });
         self.dirty = true;
         let s = self.body.sessions.get_mut(key).expect("looked up above");
-        let expired = s.deadline == 0;
         if !s.candidacies.iter().any(|c| c == group) {
             s.candidacies.push(group.to_owned());
-        }
-        if expired {
-            self.renew(key);
         }
         self.elect_if_vacant(group);
         Ok(self.head())

@@ -150,12 +150,13 @@ fn failed_calls_change_nothing() {
         store.get_member_info("g", "m").unwrap().capabilities,
         b"weight=2"
     );
-    // `create` creates the group even when the join then fails.
+    // A join that fails creates nothing, even with `create`.
     assert!(matches!(
         store.join(&a, "new", &vec![0u8; 70_000], true),
         Err(E::CapabilitiesTooLarge(_))
     ));
-    assert_eq!(store.groups().unwrap(), ["g", "new"]);
+    assert_eq!(store.groups().unwrap(), ["g"]);
+    assert_eq!(store.head().unwrap(), head);
 }
 
 #[test]
@@ -235,6 +236,7 @@ fn expiry_events_and_once_only_notices() {
         (notice.member_id.as_str(), notice.lost_groups.as_slice()),
         ("a", &["g1".to_owned(), "g2".to_owned()][..])
     );
+    assert_eq!(notice.lost_candidacies, ["g1"]);
     assert_eq!(store.heartbeat(&a).unwrap(), 100, "live again");
     assert!(matches!(store.leave(&a, "g1"), Err(E::MemberExpired(_))));
     assert!(matches!(store.leave(&a, "g1"), Err(E::MemberNotJoined(_))));
@@ -256,7 +258,7 @@ fn a_forgotten_session_comes_back_expired() {
     let Err(E::SessionExpired(notice)) = store.heartbeat(key) else {
         panic!("expired");
     };
-    assert!(notice.lost_groups.is_empty());
+    assert!(notice.lost_groups.is_empty() && notice.lost_candidacies.is_empty());
     assert_eq!(store.heartbeat(key).unwrap(), 5_000);
     assert!(matches!(store.heartbeat("made up"), Err(E::Connection(_))));
 }

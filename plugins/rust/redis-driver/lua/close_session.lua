@@ -7,5 +7,6 @@ if member then
   drop_session_state(s, member, 'left', 'resigned')
 end
 redis.call('ZREM', K_DEADLINES, s)
-redis.call('DEL', key('session', s), key('sgroups', s), key('scands', s), key('slost', s))
+redis.call('DEL', key('session', s), key('sgroups', s), key('scands', s), key('slost', s),
+  key('sxg', s), key('sxc', s))
 return { 'ok', head() }

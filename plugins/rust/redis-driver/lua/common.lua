@@ -160,7 +160,8 @@ end
 
 -- State::drop_session_state: candidacies end first, then memberships; an expiry also
 -- remembers each lost group (by its creation revision, so a recreated group of the same
--- name is told apart).
+-- name is told apart), and the whole loss for the session's expiry notice (Tie::Expired*).
+-- Set members: 'sxg' the groups, 'sxc' the candidacies.
 local function drop_session_state(s, member, leave, why)
   local groups = redis.call('ZRANGE', key('sgroups', s), 0, -1)
   local cands = redis.call('ZRANGE', key('scands', s), 0, -1)
@@ -177,6 +178,10 @@ local function drop_session_state(s, member, leave, why)
       if created then
         redis.call('SADD', key('slost', s), created .. ':' .. g)
       end
+      redis.call('SADD', key('sxg', s), g)
+    end
+    for _, g in ipairs(cands) do
+      redis.call('SADD', key('sxc', s), g)
     end
   end
 end
@@ -194,18 +199,32 @@ local function expire_due()
       local keep = math.max(tonumber(v[2]), GRACE_MS)
       redis.call('PEXPIRE', sk, keep)
       redis.call('PEXPIRE', key('slost', s), keep)
+      redis.call('PEXPIRE', key('sxg', s), keep)
+      redis.call('PEXPIRE', key('sxc', s), keep)
     end
   end
 end
 
--- Session::lost_groups, sorted.
-local function lost_groups(s)
-  local out = {}
-  for _, entry in ipairs(redis.call('SMEMBERS', key('slost', s))) do
-    out[#out + 1] = string.match(entry, '^%d+:(.*)$')
-  end
+-- The members of a set, sorted.
+local function sorted_members(k)
+  local out = redis.call('SMEMBERS', k)
   table.sort(out)
   return out
+end
+
+-- State::reopen_if_expired, the rule of every call that needs a live session (heartbeat,
+-- join, stand): an expired session is renewed and the call fails with the expiry notice
+-- (Session::take_expiry_notice: every group and candidacy the expiry took, given once).
+-- nil when the session is live.
+local function reopen_if_expired(s, sess)
+  if sess.deadline ~= 0 then
+    return nil
+  end
+  local groups = sorted_members(key('sxg', s))
+  local cands = sorted_members(key('sxc', s))
+  redis.call('DEL', key('sxg', s), key('sxc', s))
+  renew(s, sess)
+  return err('session-expired', sess.member, groups, cands)
 end
 
 -- State::not_a_member: member-expired once per lost group, member-not-joined otherwise.

@@ -5,9 +5,9 @@ local sess = session(s)
 if not sess then
   return unknown_session(s)
 end
-local expired = sess.deadline == 0
-renew(s, sess)
+local expired = reopen_if_expired(s, sess)
 if expired then
-  return err('session-expired', sess.member, lost_groups(s))
+  return expired
 end
+renew(s, sess)
 return { 'ok', sess.ttl }

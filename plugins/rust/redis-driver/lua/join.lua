@@ -2,9 +2,6 @@
 -- Coordinator::join_group_create (create first when asked), then State::join: nothing
 -- changes when a check fails; the same member id from any session is already there.
 local s, g, caps, create, limit = ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1', tonumber(ARGV[7])
-if create and not group_exists(g) then
-  create_group(g)
-end
 local large = too_large(caps, limit)
 if large then
   return large
@@ -12,6 +9,13 @@ end
 local sess = session(s)
 if not sess then
   return unknown_session(s)
+end
+local expired = reopen_if_expired(s, sess)
+if expired then
+  return expired
+end
+if create and not group_exists(g) then
+  create_group(g)
 end
 -- The group's creation revision doubles as the check that it exists.
 local created = redis.call('HGET', key('group', g), 'created')
@@ -25,9 +29,6 @@ local rev = commit(g, { 'e', 'mj', 'g', g, 'm', sess.member, 'c', caps }, true)
 redis.call('HSET', key('members', g), sess.member, s)
 redis.call('HSET', key('caps', g), sess.member, caps)
 redis.call('HSET', key('meta', g), sess.member, meta(NOW, NOW, rev))
-if sess.deadline == 0 then
-  renew(s, sess)
-end
 redis.call('ZADD', key('sgroups', s), rev, g)
 redis.call('SREM', key('slost', s), created .. ':' .. g)
 return { 'ok', rev }

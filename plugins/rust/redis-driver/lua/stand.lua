@@ -6,6 +6,10 @@ local sess = session(s)
 if not sess then
   return unknown_session(s)
 end
+local expired = reopen_if_expired(s, sess)
+if expired then
+  return expired
+end
 if not group_exists(g) then
   return err('group-not-created', g)
 end
@@ -14,9 +18,6 @@ if redis.call('HGET', key('group', g), 'leader') == s
   return { 'ok', head() }
 end
 redis.call('RPUSH', key('cands', g), s)
-if sess.deadline == 0 then
-  renew(s, sess)
-end
 redis.call('ZADD', key('scands', s), head(), g)
 elect_if_vacant(g)
 return { 'ok', head() }

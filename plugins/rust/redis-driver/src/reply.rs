@@ -132,6 +132,7 @@ impl Reply {
             "session-expired" => CoordinationError::SessionExpired(SessionExpired {
                 member_id: self.text()?,
                 lost_groups: self.nested()?.texts()?,
+                lost_candidacies: self.nested()?.texts()?,
             }),
             "capabilities-too-large" => {
                 CoordinationError::CapabilitiesTooLarge(CapabilitiesTooLarge {

@@ -143,7 +143,7 @@ impl Cluster {
         let Ok(coordinator) = get_coordinator(&self.url, &id) else {
             return;
         };
-        if coordinator.start(Heartbeat::Manual).await.is_err() {
+        if coordinator.start_with(Heartbeat::Manual).await.is_err() {
             return;
         }
         let mut groups = vec![WORK_GROUPS[self.rng.below(WORK_GROUPS.len())]];
@@ -155,7 +155,7 @@ impl Cluster {
         }
         for group in &groups {
             let caps = capabilities(&mut self.rng);
-            if let Err(e) = coordinator.join_group(group, caps).await {
+            if let Err(e) = coordinator.join_group_with(group, caps).await {
                 tracing::debug!(%id, group, %e, "join failed");
             }
             if self.rng.chance(50) {
@@ -226,7 +226,7 @@ impl Cluster {
         let Some(i) = self.pick_live() else { return };
         let coordinator = &self.members[i].coordinator;
         if coordinator
-            .join_group("trap", Capabilities::from("trap"))
+            .join_group_with("trap", Capabilities::from("trap"))
             .await
             .is_ok()
         {
