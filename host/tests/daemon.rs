@@ -646,3 +646,44 @@ async fn sigterm_makes_members_leave_and_plugins_drain_before_exit() {
     assert_eq!(last["member"], "w1", "{lines}");
     assert_eq!(last["reason"], "left", "{lines}");
 }
+
+/// How many start/stop cycles the readiness test runs: the race it guards against lost
+/// the signal in 1 to 8 of 20 fast cycles.
+const READY_CYCLES: usize = 50;
+
+#[test]
+fn sigterm_sent_as_soon_as_the_daemon_says_it_listens_shuts_it_down_gracefully() {
+    for cycle in 0..READY_CYCLES {
+        let mut child = Command::new(ROSTER)
+            .args(["serve", "--listen", "127.0.0.1:0", "--backend"])
+            .arg(format!("memory://{}", uuid_like()))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start roster serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // The supervisor's move: the daemon said it is ready, so it may be stopped.
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        assert!(line.starts_with("listening on "), "cycle {cycle}: {line:?}");
+        let output = child.wait_with_output().unwrap();
+        let log = stderr(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "cycle {cycle}: {:?}\n{log}",
+            output.status
+        );
+        assert!(
+            log.contains("shutting down") && log.contains("stopped"),
+            "cycle {cycle}: no graceful shutdown in the log:\n{log}"
+        );
+    }
+}

@@ -64,6 +64,9 @@ async fn serve(
     listen: Option<std::net::SocketAddr>,
     backend: Option<String>,
 ) -> u8 {
+    // Before anything else, and above all before the address is announced: a supervisor
+    // may stop the daemon as soon as it reads that line.
+    let signals = StopSignals::install();
     let config = match config {
         Some(path) => ServeConfig::load(&path),
         None => Ok(ServeConfig::default()),
@@ -90,7 +93,7 @@ async fn serve(
     };
     // Scripts and tests read the address (the real port when asked for port 0).
     println!("listening on {}", server.local_addr());
-    match server.run(shutdown_signal()).await {
+    match server.run(signals.received()).await {
         Ok(()) => exit::OK,
         Err(error) => {
             output::error(json, "serve-failed", &error.to_string());
@@ -99,27 +102,59 @@ async fn serve(
     }
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, listened for from the moment this is made. A signal that arrives
+/// before anything awaits [`StopSignals::received`] is kept for it: installing the handlers
+/// only once serving began left a window in which SIGTERM still had its default action and
+/// killed the daemon without a graceful shutdown.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    /// Install the handlers (inside the runtime).
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(signal) => Some(signal),
                 Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM");
-                    let _ = interrupt.await;
-                    return;
+                    tracing::warn!(%error, "cannot listen for {name}");
+                    None
                 }
             };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+            Self {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
+            }
         }
+        #[cfg(not(unix))]
+        Self {}
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+
+    /// Completes on the first SIGINT or SIGTERM since [`StopSignals::install`].
+    async fn received(self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.interrupt) => {}
+                () = next(self.terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn plugin_check(json: bool, file: &std::path::Path, world: World) -> u8 {
@@ -377,7 +412,7 @@ async fn join(
     // Heartbeat three times per TTL until interrupted, then leave by closing the session.
     let every = Duration::from_millis(session.ttl_ms / 3).max(Duration::from_millis(50));
     let mut tick = tokio::time::interval(every);
-    let stop = shutdown_signal();
+    let stop = StopSignals::install().received();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -398,11 +433,11 @@ async fn watch(
     group: Option<String>,
     from: Option<u64>,
 ) -> Result<(), RemoteError> {
+    let stop = StopSignals::install().received();
     let group = group.as_deref().map(GroupId::new).transpose()?;
     let stream = client.events(from, group.as_ref()).await?;
     tokio::pin!(stream);
     let mut last = None;
-    let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
         let item = tokio::select! {
