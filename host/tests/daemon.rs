@@ -7,8 +7,9 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::{Daemon, ROSTER, uuid_like};
 
@@ -362,6 +363,145 @@ async fn client_killed_without_leaving_disappears_after_its_ttl_with_a_left_even
         matches!(left.as_slice(), [Event::MemberLeft(e)] if e.member_id == "victim" && e.reason == LeaveReason::Expired),
         "{left:?}"
     );
+}
+
+// ----- daemons that go away -----
+
+/// Stop a daemon process for good, and wait for it to be gone.
+fn kill(mut daemon: Daemon) {
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+}
+
+/// A `roster join` process, its stderr collected as it comes.
+struct Joining {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Joining {
+    /// `roster join GROUP --member MEMBER --create --ttl TTL` against `daemon`.
+    fn start(daemon: &Daemon, member: &str, ttl: Duration) -> Self {
+        let mut child = Command::new(ROSTER)
+            .args(["--addr", &daemon.addr, "join", "g", "--member", member])
+            .args(["--create", "--ttl", &ttl.as_secs_f64().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Self { child, stderr }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Wait until its stderr says `words`.
+    async fn says(&self, words: &str) {
+        wait_until(PATIENCE, || async {
+            self.stderr().contains(words).then_some(())
+        })
+        .await;
+    }
+
+    /// Wait for it to exit; returns how, when, and all it said.
+    async fn exit(self) -> (std::process::ExitStatus, Instant, String) {
+        let Self { mut child, stderr } = self;
+        let (status, exited) = tokio::time::timeout(
+            PATIENCE,
+            tokio::task::spawn_blocking(move || (child.wait().unwrap(), Instant::now())),
+        )
+        .await
+        .expect("roster join exits in time")
+        .unwrap();
+        // Its stderr ends with it: what it said is all there once the reader saw the end.
+        let text = wait_until(PATIENCE, || async {
+            (Arc::strong_count(&stderr) == 1).then(|| stderr.lock().unwrap().clone())
+        })
+        .await;
+        (status, exited, text)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_join_rides_out_a_daemon_away_for_less_than_its_ttl() {
+    const TTL: Duration = Duration::from_secs(6);
+    let daemon = Daemon::memory("");
+    let c = &daemon.client;
+    let join = Joining::start(&daemon, "steady", TTL);
+    let joined = wait_until(PATIENCE, || async { c.member("g", "steady").await.ok() }).await;
+
+    daemon.signal("STOP");
+    let stopped = Instant::now();
+    join.says("retrying").await;
+    daemon.signal("CONT");
+    assert!(stopped.elapsed() < TTL, "away for {:?}", stopped.elapsed());
+    join.says("answers again").await;
+
+    // Still the same membership: it never left, and `join` never stopped.
+    let member = c.member("g", "steady").await.unwrap();
+    assert_eq!(member.joined_at_ms, joined.joined_at_ms);
+    let head = c.status().await.unwrap().revision;
+    let left = events(c, Some(1), head)
+        .await
+        .into_iter()
+        .any(|i| matches!(i, StreamItem::Event(Event::MemberLeft(_))));
+    assert!(!left, "the member left meanwhile");
+    let mut join = join;
+    assert!(
+        join.child.try_wait().unwrap().is_none(),
+        "{}",
+        join.stderr()
+    );
+
+    // Interrupted, it leaves as usual.
+    Command::new("kill")
+        .args(["-INT", &join.child.id().to_string()])
+        .status()
+        .unwrap();
+    let (status, _, stderr) = join.exit().await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(c.members("g").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_join_exits_unreachable_once_the_daemon_is_gone_for_longer_than_its_ttl() {
+    const TTL: Duration = Duration::from_secs(2);
+    let daemon = Daemon::memory("");
+    let c = &daemon.client;
+    let join = Joining::start(&daemon, "abandoned", TTL);
+    wait_until(PATIENCE, || async { c.member("g", "abandoned").await.ok() }).await;
+    // The membership lasts at least this long without another heartbeat.
+    let asked = Instant::now();
+    let member = c.member("g", "abandoned").await.unwrap();
+    let expires = asked + Duration::from_millis(member.expires_in_ms);
+
+    kill(daemon);
+    let gone = Instant::now();
+    join.says("retrying").await;
+    let (status, exited, stderr) = join.exit().await;
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        exited >= expires,
+        "exited {:?} before the membership could have expired",
+        expires - exited
+    );
+    assert!(
+        exited - gone < TTL + Duration::from_secs(2),
+        "exited {:?} after the daemon went",
+        exited - gone
+    );
+    assert!(stderr.contains("membership is gone"), "{stderr}");
 }
 
 // ----- the command line -----

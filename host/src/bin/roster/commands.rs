@@ -9,7 +9,7 @@ use roster::server::{ServeConfig, Server};
 use roster::{GroupId, api};
 use serde::Serialize;
 
-use crate::{Cli, Command, PluginCommand, exit, output};
+use crate::{Cli, Command, PluginCommand, exit, keepalive, output};
 
 /// The plugin worlds `plugin check` knows.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -375,6 +375,7 @@ async fn join(
     ttl: Option<f64>,
     no_keepalive: bool,
 ) -> Result<(), RemoteError> {
+    let mut stop = std::pin::pin!(StopSignals::install().received());
     let ttl = match ttl {
         Some(seconds) if seconds.is_finite() && seconds > 0.0 => {
             Some(Duration::from_secs_f64(seconds))
@@ -409,23 +410,17 @@ async fn join(
     if no_keepalive {
         return Ok(());
     }
-    // Heartbeat three times per TTL until interrupted, then leave by closing the session.
-    let every = Duration::from_millis(session.ttl_ms / 3).max(Duration::from_millis(50));
-    let mut tick = tokio::time::interval(every);
-    let stop = StopSignals::install().received();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            _ = tick.tick() => {
-                if let Err(error) = client.heartbeat(&session.session_id).await {
-                    let _ = client.close_session(&session.session_id).await;
-                    return Err(error);
-                }
-            }
+    // Heartbeat until interrupted (riding out a daemon briefly away), then leave by closing
+    // the session.
+    let session_id = &session.session_id;
+    let ttl = Duration::from_millis(session.ttl_ms);
+    if let Err(error) = keepalive::keep_alive(client, session_id, ttl, &mut stop).await {
+        if !matches!(error, RemoteError::Unreachable { .. }) {
+            let _ = client.close_session(session_id).await;
         }
+        return Err(error);
     }
-    client.close_session(&session.session_id).await.map(drop)
+    client.close_session(session_id).await.map(drop)
 }
 
 async fn watch(

@@ -6,6 +6,7 @@
 
 mod commands;
 mod exit;
+mod keepalive;
 mod output;
 
 use std::path::PathBuf;
