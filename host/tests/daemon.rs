@@ -295,7 +295,8 @@ async fn event_stream_says_resync_when_the_history_is_gone() {
         items[0],
         StreamItem::Resync(roster::api::Resync {
             requested: 1,
-            oldest: status.oldest_revision
+            oldest: status.oldest_revision,
+            store: status.store_id.clone(),
         })
     );
     assert_eq!(

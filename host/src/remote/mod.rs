@@ -540,12 +540,13 @@ mod tests {
 
     #[test]
     fn stream_messages_parse_into_events_and_resyncs() {
-        let resync = parse_message("resync", r#"{"requested":1,"oldest":5}"#).unwrap();
+        let resync = parse_message("resync", r#"{"requested":1,"oldest":5,"store":"s2"}"#).unwrap();
         assert_eq!(
             resync,
             StreamItem::Resync(api::Resync {
                 requested: 1,
-                oldest: 5
+                oldest: 5,
+                store: "s2".into()
             })
         );
         let event = parse_message(
