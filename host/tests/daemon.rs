@@ -368,10 +368,129 @@ async fn client_killed_without_leaving_disappears_after_its_ttl_with_a_left_even
 
 // ----- daemons that go away -----
 
+/// `roster serve` on `addr`, with a new `memory://` store: the daemon restarted on the
+/// address of one that is gone.
+fn serve_on(addr: &str) -> Daemon {
+    let mut child = Command::new(ROSTER)
+        .args(["serve", "--listen", addr, "--backend"])
+        .arg(format!("memory://{}", uuid_like()))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start roster serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), format!("listening on {addr}"));
+    Daemon {
+        child,
+        addr: addr.to_owned(),
+        client: Client::new(addr).unwrap(),
+    }
+}
+
 /// Stop a daemon process for good, and wait for it to be gone.
 fn kill(mut daemon: Daemon) {
     daemon.child.kill().unwrap();
     daemon.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_polling_across_a_daemon_restart_gets_a_resync_naming_the_new_store() {
+    let old = Daemon::memory("");
+    let old_store = old.client.status().await.unwrap().store_id;
+    assert_eq!(changes(&old.client, 3).await, 3);
+    let read = old
+        .client
+        .changes(0, Some(&old_store), 100, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(read.store, old_store);
+    assert_eq!(read.events.len(), 3);
+
+    let addr = old.addr.clone();
+    kill(old);
+    let new = serve_on(&addr);
+    let c = &new.client;
+    let new_store = c.status().await.unwrap().store_id;
+    assert_ne!(new_store, old_store);
+    // The new store gets past the client's revision 3: its 4 and 5 do not follow the old
+    // store's 3.
+    assert_eq!(changes(c, 5).await, 5);
+    let resync = roster::api::Resync {
+        requested: 4,
+        oldest: 1,
+        store: new_store.clone(),
+    };
+    let answer = c
+        .changes(3, Some(&old_store), 100, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(answer.store, new_store);
+    assert!(answer.events.is_empty());
+    assert_eq!(answer.resync.as_ref(), Some(&resync));
+    // As any client sees it: the header and the body name the new store.
+    let response = reqwest::get(format!(
+        "http://{addr}/v1/changes?after=3&store={old_store}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["roster-store"], new_store.as_str());
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["resync"]["store"], new_store.as_str());
+    assert_eq!(body["events"], serde_json::json!([]));
+
+    // The event stream resumed in the old store starts with the same resync, then gives
+    // the new store's history.
+    let stream = c.events_in(Some(&old_store), Some(4), None).await.unwrap();
+    assert_eq!(stream.store_id(), new_store);
+    tokio::pin!(stream);
+    let mut items = Vec::new();
+    while items.len() < 6 {
+        let item = tokio::time::timeout(PATIENCE, stream.next()).await.unwrap();
+        items.push(item.unwrap().unwrap());
+    }
+    assert_eq!(items[0], StreamItem::Resync(resync));
+    assert_eq!(revisions(&items), [1, 2, 3, 4, 5]);
+    // So does an SSE client reconnecting by itself (same URL, `Last-Event-ID`).
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/v1/events?store={old_store}"))
+        .header("Last-Event-ID", "3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["roster-store"], new_store.as_str());
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(PATIENCE, body.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.starts_with("event: resync\n"), "{text}");
+    assert!(text.contains(&new_store), "{text}");
+    // And `roster watch` resumed with the store it was watching.
+    let mut watch = Command::new(ROSTER)
+        .args([
+            "--addr", &addr, "watch", "--from", "4", "--store", &old_store,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    assert_eq!(
+        first,
+        serde_json::json!({"kind": "resync", "requested": 4, "oldest": 1, "store": new_store})
+    );
 }
 
 /// A `roster join` process, its stderr collected as it comes.

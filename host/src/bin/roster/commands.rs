@@ -323,7 +323,7 @@ async fn remote(client: &Client, json: bool, command: Command) -> Result<(), Rem
                 table
             });
         }
-        Command::Watch { group, from } => watch(client, group, from).await?,
+        Command::Watch { group, from, store } => watch(client, group, from, store).await?,
         Command::Plugins => {
             let plugins = client.plugins().await?;
             output::print(json, &plugins, |report| {
@@ -427,13 +427,21 @@ async fn watch(
     client: &Client,
     group: Option<String>,
     from: Option<u64>,
+    store: Option<String>,
 ) -> Result<(), RemoteError> {
     let stop = StopSignals::install().received();
     let group = group.as_deref().map(GroupId::new).transpose()?;
-    let stream = client.events(from, group.as_ref()).await?;
-    tokio::pin!(stream);
+    let mut stream = client
+        .events_in(store.as_deref(), from, group.as_ref())
+        .await?;
+    // The store the revisions printed are of: resuming names it, so that a daemon restarted
+    // meanwhile answers with a resync rather than its own revisions.
+    let mut store = stream.store_id().to_owned();
     let mut last = None;
     tokio::pin!(stop);
+    let resume = |last: Option<u64>, store: &str| {
+        last.map(|last| format!("resume with --from {} --store {store}", last + 1))
+    };
     loop {
         let item = tokio::select! {
             () = &mut stop => return Ok(()),
@@ -447,18 +455,23 @@ async fn watch(
             Some(Ok(StreamItem::Resync(resync))) => {
                 println!(
                     "{}",
-                    serde_json::json!({ "kind": "resync", "requested": resync.requested, "oldest": resync.oldest })
+                    serde_json::json!({
+                        "kind": "resync",
+                        "requested": resync.requested,
+                        "oldest": resync.oldest,
+                        "store": resync.store,
+                    })
                 );
+                store = resync.store;
             }
             Some(Err(error)) => {
-                if let Some(last) = last {
-                    eprintln!("roster: resume with --from {}", last + 1);
+                if let Some(resume) = resume(last, &store) {
+                    eprintln!("roster: {resume}");
                 }
                 return Err(error);
             }
             None => {
-                let resume =
-                    last.map_or(String::new(), |l| format!("; resume with --from {}", l + 1));
+                let resume = resume(last, &store).map_or(String::new(), |r| format!("; {r}"));
                 return Err(RemoteError::Unreachable {
                     address: client.address(),
                     message: format!("the daemon closed the event stream{resume}"),
