@@ -258,27 +258,40 @@ impl From<&CoordinationError> for ErrorDetail {
     }
 }
 
-/// The `resync` message of the event stream: events from `requested` up to `oldest` are no
-/// longer kept; the stream goes on from `oldest`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The `resync` message of the event stream, and the `resync` of a change-feed answer: the
+/// reader cannot go on from where it asked to, for one of two reasons.
+///
+/// - `store` is the store the reader named (or it named none): the changes from `requested`
+///   up to `oldest` are no longer kept there.
+/// - `store` is another store than the reader named: the store it was reading was replaced
+///   (a restarted `memory://` daemon), whose revisions start over; nothing the reader knew
+///   holds there, whatever the revision numbers say.
+///
+/// Either way: reload the state (`GET /v1/snapshot`), then go on in `store`, which the feed
+/// continues from `oldest`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resync {
-    /// The first revision the reader asked for.
+    /// The first revision the reader asked for (of the store it named).
     pub requested: Revision,
-    /// The revision the stream continues from.
+    /// The revision of `store` the feed continues from.
     pub oldest: Revision,
+    /// The store the feed continues in (see [`Status::store_id`]).
+    pub store: String,
 }
 
 /// The answer of `GET /v1/changes`: the changes after a revision, in order, or the news
 /// that some of them are gone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Changes {
+    /// The store the answer is of (see [`Status::store_id`]); the next poll names it.
+    pub store: String,
     /// The store's newest revision when the answer was made.
     pub head: Revision,
     /// Changes in revision order, contiguous, starting right after the revision asked for
     /// (empty when nothing changed within the wait, or on a resync).
     pub events: Vec<Event>,
-    /// Present when the changes right after the revision asked for are no longer kept: they
-    /// run from `requested` up to `oldest`; reload the state and go on from `oldest - 1`.
+    /// Present when the reader cannot go on from the revision it asked for: the changes
+    /// after it are no longer kept, or the store it named was replaced (see [`Resync`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resync: Option<Resync>,
 }

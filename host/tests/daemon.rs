@@ -7,8 +7,9 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::{Daemon, ROSTER, uuid_like};
 
@@ -294,7 +295,8 @@ async fn event_stream_says_resync_when_the_history_is_gone() {
         items[0],
         StreamItem::Resync(roster::api::Resync {
             requested: 1,
-            oldest: status.oldest_revision
+            oldest: status.oldest_revision,
+            store: status.store_id.clone(),
         })
     );
     assert_eq!(
@@ -362,6 +364,264 @@ async fn client_killed_without_leaving_disappears_after_its_ttl_with_a_left_even
         matches!(left.as_slice(), [Event::MemberLeft(e)] if e.member_id == "victim" && e.reason == LeaveReason::Expired),
         "{left:?}"
     );
+}
+
+// ----- daemons that go away -----
+
+/// `roster serve` on `addr`, with a new `memory://` store: the daemon restarted on the
+/// address of one that is gone.
+fn serve_on(addr: &str) -> Daemon {
+    let mut child = Command::new(ROSTER)
+        .args(["serve", "--listen", addr, "--backend"])
+        .arg(format!("memory://{}", uuid_like()))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start roster serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), format!("listening on {addr}"));
+    Daemon {
+        child,
+        addr: addr.to_owned(),
+        client: Client::new(addr).unwrap(),
+    }
+}
+
+/// Stop a daemon process for good, and wait for it to be gone.
+fn kill(mut daemon: Daemon) {
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_polling_across_a_daemon_restart_gets_a_resync_naming_the_new_store() {
+    let old = Daemon::memory("");
+    let old_store = old.client.status().await.unwrap().store_id;
+    assert_eq!(changes(&old.client, 3).await, 3);
+    let read = old
+        .client
+        .changes(0, Some(&old_store), 100, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(read.store, old_store);
+    assert_eq!(read.events.len(), 3);
+
+    let addr = old.addr.clone();
+    kill(old);
+    let new = serve_on(&addr);
+    let c = &new.client;
+    let new_store = c.status().await.unwrap().store_id;
+    assert_ne!(new_store, old_store);
+    // The new store gets past the client's revision 3: its 4 and 5 do not follow the old
+    // store's 3.
+    assert_eq!(changes(c, 5).await, 5);
+    let resync = roster::api::Resync {
+        requested: 4,
+        oldest: 1,
+        store: new_store.clone(),
+    };
+    let answer = c
+        .changes(3, Some(&old_store), 100, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(answer.store, new_store);
+    assert!(answer.events.is_empty());
+    assert_eq!(answer.resync.as_ref(), Some(&resync));
+    // As any client sees it: the header and the body name the new store.
+    let response = reqwest::get(format!(
+        "http://{addr}/v1/changes?after=3&store={old_store}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["roster-store"], new_store.as_str());
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["resync"]["store"], new_store.as_str());
+    assert_eq!(body["events"], serde_json::json!([]));
+
+    // The event stream resumed in the old store starts with the same resync, then gives
+    // the new store's history.
+    let stream = c.events_in(Some(&old_store), Some(4), None).await.unwrap();
+    assert_eq!(stream.store_id(), new_store);
+    tokio::pin!(stream);
+    let mut items = Vec::new();
+    while items.len() < 6 {
+        let item = tokio::time::timeout(PATIENCE, stream.next()).await.unwrap();
+        items.push(item.unwrap().unwrap());
+    }
+    assert_eq!(items[0], StreamItem::Resync(resync));
+    assert_eq!(revisions(&items), [1, 2, 3, 4, 5]);
+    // So does an SSE client reconnecting by itself (same URL, `Last-Event-ID`).
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/v1/events?store={old_store}"))
+        .header("Last-Event-ID", "3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["roster-store"], new_store.as_str());
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(PATIENCE, body.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.starts_with("event: resync\n"), "{text}");
+    assert!(text.contains(&new_store), "{text}");
+    // And `roster watch` resumed with the store it was watching.
+    let mut watch = Command::new(ROSTER)
+        .args([
+            "--addr", &addr, "watch", "--from", "4", "--store", &old_store,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    assert_eq!(
+        first,
+        serde_json::json!({"kind": "resync", "requested": 4, "oldest": 1, "store": new_store})
+    );
+}
+
+/// A `roster join` process, its stderr collected as it comes.
+struct Joining {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Joining {
+    /// `roster join GROUP --member MEMBER --create --ttl TTL` against `daemon`.
+    fn start(daemon: &Daemon, member: &str, ttl: Duration) -> Self {
+        let mut child = Command::new(ROSTER)
+            .args(["--addr", &daemon.addr, "join", "g", "--member", member])
+            .args(["--create", "--ttl", &ttl.as_secs_f64().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Self { child, stderr }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Wait until its stderr says `words`.
+    async fn says(&self, words: &str) {
+        wait_until(PATIENCE, || async {
+            self.stderr().contains(words).then_some(())
+        })
+        .await;
+    }
+
+    /// Wait for it to exit; returns how, when, and all it said.
+    async fn exit(self) -> (std::process::ExitStatus, Instant, String) {
+        let Self { mut child, stderr } = self;
+        let (status, exited) = tokio::time::timeout(
+            PATIENCE,
+            tokio::task::spawn_blocking(move || (child.wait().unwrap(), Instant::now())),
+        )
+        .await
+        .expect("roster join exits in time")
+        .unwrap();
+        // Its stderr ends with it: what it said is all there once the reader saw the end.
+        let text = wait_until(PATIENCE, || async {
+            (Arc::strong_count(&stderr) == 1).then(|| stderr.lock().unwrap().clone())
+        })
+        .await;
+        (status, exited, text)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_join_rides_out_a_daemon_away_for_less_than_its_ttl() {
+    const TTL: Duration = Duration::from_secs(6);
+    let daemon = Daemon::memory("");
+    let c = &daemon.client;
+    let join = Joining::start(&daemon, "steady", TTL);
+    let joined = wait_until(PATIENCE, || async { c.member("g", "steady").await.ok() }).await;
+
+    daemon.signal("STOP");
+    let stopped = Instant::now();
+    join.says("retrying").await;
+    daemon.signal("CONT");
+    assert!(stopped.elapsed() < TTL, "away for {:?}", stopped.elapsed());
+    join.says("answers again").await;
+
+    // Still the same membership: it never left, and `join` never stopped.
+    let member = c.member("g", "steady").await.unwrap();
+    assert_eq!(member.joined_at_ms, joined.joined_at_ms);
+    let head = c.status().await.unwrap().revision;
+    let left = events(c, Some(1), head)
+        .await
+        .into_iter()
+        .any(|i| matches!(i, StreamItem::Event(Event::MemberLeft(_))));
+    assert!(!left, "the member left meanwhile");
+    let mut join = join;
+    assert!(
+        join.child.try_wait().unwrap().is_none(),
+        "{}",
+        join.stderr()
+    );
+
+    // Interrupted, it leaves as usual.
+    Command::new("kill")
+        .args(["-INT", &join.child.id().to_string()])
+        .status()
+        .unwrap();
+    let (status, _, stderr) = join.exit().await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(c.members("g").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_join_exits_unreachable_once_the_daemon_is_gone_for_longer_than_its_ttl() {
+    const TTL: Duration = Duration::from_secs(2);
+    let daemon = Daemon::memory("");
+    let c = &daemon.client;
+    let join = Joining::start(&daemon, "abandoned", TTL);
+    wait_until(PATIENCE, || async { c.member("g", "abandoned").await.ok() }).await;
+    // The membership lasts at least this long without another heartbeat.
+    let asked = Instant::now();
+    let member = c.member("g", "abandoned").await.unwrap();
+    let expires = asked + Duration::from_millis(member.expires_in_ms);
+
+    kill(daemon);
+    let gone = Instant::now();
+    join.says("retrying").await;
+    let (status, exited, stderr) = join.exit().await;
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        exited >= expires,
+        "exited {:?} before the membership could have expired",
+        expires - exited
+    );
+    assert!(
+        exited - gone < TTL + Duration::from_secs(2),
+        "exited {:?} after the daemon went",
+        exited - gone
+    );
+    assert!(stderr.contains("membership is gone"), "{stderr}");
 }
 
 // ----- the command line -----
@@ -645,4 +905,45 @@ async fn sigterm_makes_members_leave_and_plugins_drain_before_exit() {
     assert_eq!(last["kind"], "member-left", "{lines}");
     assert_eq!(last["member"], "w1", "{lines}");
     assert_eq!(last["reason"], "left", "{lines}");
+}
+
+/// How many start/stop cycles the readiness test runs: the race it guards against lost
+/// the signal in 1 to 8 of 20 fast cycles.
+const READY_CYCLES: usize = 50;
+
+#[test]
+fn sigterm_sent_as_soon_as_the_daemon_says_it_listens_shuts_it_down_gracefully() {
+    for cycle in 0..READY_CYCLES {
+        let mut child = Command::new(ROSTER)
+            .args(["serve", "--listen", "127.0.0.1:0", "--backend"])
+            .arg(format!("memory://{}", uuid_like()))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start roster serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // The supervisor's move: the daemon said it is ready, so it may be stopped.
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        assert!(line.starts_with("listening on "), "cycle {cycle}: {line:?}");
+        let output = child.wait_with_output().unwrap();
+        let log = stderr(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "cycle {cycle}: {:?}\n{log}",
+            output.status
+        );
+        assert!(
+            log.contains("shutting down") && log.contains("stopped"),
+            "cycle {cycle}: no graceful shutdown in the log:\n{log}"
+        );
+    }
 }

@@ -136,6 +136,30 @@ impl Api {
             panic!("{method} {template} answered {status}, which is not documented: {body}");
         };
         let context = format!("{method} {template} -> {status}");
+        // Every answer names the store and its revision (the document's introduction says
+        // so); an answer that documents a header has it, as its schema says.
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().expect("a text header").to_owned())
+        };
+        for name in ["roster-revision", "roster-store"] {
+            assert!(header(name).is_some(), "{context} has no {name} header");
+        }
+        if let Some(headers) = documented.get("headers").and_then(Value::as_object) {
+            for (name, spec) in headers {
+                let spec = self.resolve(spec);
+                match header(name) {
+                    Some(value) => self.assert_valid(&spec["schema"], &json!(value), name),
+                    None => assert!(
+                        spec["required"] != true,
+                        "{context} has no {name} header, which the document requires"
+                    ),
+                }
+            }
+        }
+        let store = header("roster-store");
         match documented.get("content") {
             None => {
                 let body = response.bytes().await.expect("body");
@@ -143,7 +167,10 @@ impl Api {
                     body.is_empty(),
                     "{context} is documented without a body but has {body:?}"
                 );
-                Reply::empty(status)
+                Reply {
+                    store,
+                    ..Reply::empty(status)
+                }
             }
             Some(content) if content.get("text/event-stream").is_some() => {
                 assert!(
@@ -152,6 +179,7 @@ impl Api {
                 );
                 Reply {
                     status,
+                    store,
                     body: None,
                     stream: Some(response),
                 }
@@ -172,6 +200,7 @@ impl Api {
                 self.assert_valid(schema, &body, &context);
                 Reply {
                     status,
+                    store,
                     body: Some(body),
                     stream: None,
                 }
@@ -244,6 +273,8 @@ fn matches_template(template: &str, path: &str) -> bool {
 /// A checked answer.
 struct Reply {
     status: StatusCode,
+    /// The store the answer names (its `roster-store` header).
+    store: Option<String>,
     body: Option<Value>,
     /// The open event stream, for a `text/event-stream` answer.
     stream: Option<reqwest::Response>,
@@ -253,6 +284,7 @@ impl Reply {
     fn empty(status: StatusCode) -> Self {
         Self {
             status,
+            store: None,
             body: None,
             stream: None,
         }
@@ -723,6 +755,7 @@ fn every_event_kind_serializes_as_the_event_schema_says() {
     let resync = Resync {
         requested: 1,
         oldest: 9,
+        store: "0123abcd".into(),
     };
     api.assert_component("Resync", &serde_json::to_value(resync).unwrap());
 }
@@ -1527,7 +1560,11 @@ async fn a_stream_older_than_the_history_starts_with_a_documented_resync() {
     d.api.assert_component("Resync", &resync.data);
     d.api
         .assert_valid(stream_data_schema(&d.api), &resync.data, "resync data");
-    assert_eq!(resync.data, json!({"requested": 1, "oldest": oldest}));
+    let store = status.json()["store_id"].clone();
+    assert_eq!(
+        resync.data,
+        json!({"requested": 1, "oldest": oldest, "store": store})
+    );
     let next = stream.next().await;
     assert_eq!(next.id, Some(oldest.to_string()));
     d.api.assert_component("Event", &next.data);
@@ -1610,9 +1647,17 @@ async fn polled_changes_are_contiguous_documented_and_name_their_revision() {
     let head = d.head_revision().await;
 
     // Nothing new: an empty answer after the wait.
-    let idle = changes(format!("?after={head}&wait_ms=20")).await;
+    let store = d.call(Method::GET, "/v1/status", &[]).await.json()["store_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let idle = changes(format!("?after={head}&wait_ms=20&store={store}")).await;
     idle.expect(200, None);
-    assert_eq!(idle.json(), &json!({"head": head, "events": []}));
+    assert_eq!(
+        idle.json(),
+        &json!({"store": store, "head": head, "events": []})
+    );
+    assert_eq!(idle.store.as_deref(), Some(store.as_str()));
 
     // A change made while a poll waits ends the wait with that change.
     let poll = tokio::spawn({
@@ -1683,7 +1728,7 @@ async fn polled_changes_are_contiguous_documented_and_name_their_revision() {
         .unwrap();
     assert_eq!(
         gone.json()["resync"],
-        json!({"requested": 1, "oldest": oldest})
+        json!({"requested": 1, "oldest": oldest, "store": store})
     );
     assert_eq!(gone.json()["events"], json!([]));
 
@@ -1701,5 +1746,61 @@ async fn polled_changes_are_contiguous_documented_and_name_their_revision() {
             .await
             .expect(400, Some("bad-request"));
     }
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_or_stream_naming_another_store_gets_a_documented_resync_naming_this_one() {
+    let d = Daemon::on("memory://openapi-replaced").await;
+    for i in 0..5 {
+        d.call(Method::PUT, "/v1/groups/{group}", &[&format!("g{i}")])
+            .await
+            .expect(201, None);
+    }
+    let status = d.call(Method::GET, "/v1/status", &[]).await;
+    let store = status.json()["store_id"].as_str().unwrap().to_owned();
+    // A client that followed a store this daemon does not serve (its previous run): the
+    // changes after its revision 3 are not this store's 4 and 5, and its revision 9 is not
+    // in this store's future.
+    for after in [3, 9] {
+        let reply = d
+            .exchange(
+                Method::GET,
+                "/v1/changes",
+                "/v1/changes",
+                &format!("?after={after}&store=gone&wait_ms=30000"),
+                |r| r,
+            )
+            .await;
+        reply.expect(200, None);
+        assert_eq!(
+            reply.json(),
+            &json!({
+                "store": store,
+                "head": 5,
+                "events": [],
+                "resync": {"requested": after + 1, "oldest": 1, "store": store},
+            })
+        );
+        assert_eq!(reply.store.as_deref(), Some(store.as_str()));
+    }
+
+    // A stream resumed in that store starts with the resync, then this store's history.
+    let mut stream = d.stream("?store=gone", Some("3")).await;
+    let resync = stream.next().await;
+    assert_eq!(resync.event.as_deref(), Some("resync"));
+    d.api
+        .assert_valid(stream_data_schema(&d.api), &resync.data, "resync data");
+    assert_eq!(
+        resync.data,
+        json!({"requested": 4, "oldest": 1, "store": store})
+    );
+    assert_eq!(stream.next().await.id.as_deref(), Some("1"));
+    drop(stream);
+
+    // Naming this store changes nothing.
+    let mut stream = d.stream(&format!("?store={store}"), Some("3")).await;
+    assert_eq!(stream.next().await.id.as_deref(), Some("4"));
+    drop(stream);
     d.stop().await;
 }

@@ -4,6 +4,12 @@
 //! Every method is one HTTP call. Errors keep their meaning across the wire: a coordination
 //! failure comes back as the same [`CoordinationError`] the library would have returned, so
 //! callers match on `GroupNotCreated` whether the store is in their process or not.
+//!
+//! Revisions are only comparable within one store, and a restarted daemon serves a new one.
+//! The change feed ([`Client::changes`]) and the event stream ([`Client::events_in`]) are
+//! therefore given the store the caller's revision is of, as the daemon last named it, and
+//! the daemon answers a store that is no longer there with a resync naming the new one:
+//! callers rely on that answer instead of guessing from revision numbers.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -80,9 +86,43 @@ type Result<T, E = RemoteError> = std::result::Result<T, E>;
 pub enum StreamItem {
     /// A change, in revision order.
     Event(Event),
-    /// The history between `requested` and `oldest` is gone; reload the view, then events
-    /// continue from `oldest`.
+    /// The history between `requested` and `oldest` is gone, or the store named was
+    /// replaced by `store`; reload the view, then events continue from `oldest` of `store`.
     Resync(api::Resync),
+}
+
+/// The event stream of one connection ([`Client::events_in`]): its items, and the store
+/// they are of.
+pub struct EventStream {
+    store_id: String,
+    items: std::pin::Pin<Box<dyn Stream<Item = Result<StreamItem>> + Send>>,
+}
+
+impl EventStream {
+    /// The store the stream is of, as the daemon named it when it answered (its
+    /// `roster-store` header): the store to name when resuming it.
+    pub fn store_id(&self) -> &str {
+        &self.store_id
+    }
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream")
+            .field("store_id", &self.store_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<StreamItem>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.items.as_mut().poll_next(cx)
+    }
 }
 
 /// A connection to one daemon. Cheap to clone.
@@ -381,20 +421,30 @@ impl Client {
         Ok((reply.was_leader, revision))
     }
 
-    /// The changes after revision `after`, at most `max` of them, waiting up to `wait` for
-    /// the first when there is none yet: one poll of a change feed that misses nothing
-    /// (`resync` says when the history asked for is gone).
+    /// The changes after revision `after` of store `store`, at most `max` of them, waiting
+    /// up to `wait` for the first when there is none yet: one poll of a change feed that
+    /// misses nothing. Name the store of the last answer (or of the snapshot the caller
+    /// started from); the answer's `resync` says when the history asked for is gone, or
+    /// names the new store when `store` was replaced. `None` accepts any store, and so
+    /// cannot tell a replaced store from its own.
     pub async fn changes(
         &self,
         after: Revision,
+        store: Option<&str>,
         max: usize,
         wait: Duration,
     ) -> Result<api::Changes> {
         let mut url = self.url(&["changes"]);
-        url.query_pairs_mut()
-            .append_pair("after", &after.to_string())
-            .append_pair("max", &max.to_string())
-            .append_pair("wait_ms", &api::millis(wait).to_string());
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("after", &after.to_string())
+                .append_pair("max", &max.to_string())
+                .append_pair("wait_ms", &api::millis(wait).to_string());
+            if let Some(store) = store {
+                query.append_pair("store", store);
+            }
+        }
         let response = self
             .http
             .get(url)
@@ -412,14 +462,29 @@ impl Client {
     // ----- events -----
 
     /// Every change from revision `from` on (from the next change when `None`), only
-    /// `group`'s when given, over one connection. The stream ends with an
-    /// [`RemoteError::Unreachable`] item when the connection breaks; resume with a new call
-    /// from the last revision seen plus one.
+    /// `group`'s when given, over one connection, of whatever store the daemon serves: see
+    /// [`Client::events_in`].
     pub async fn events(
         &self,
         from: Option<Revision>,
         group: Option<&GroupId>,
-    ) -> Result<impl Stream<Item = Result<StreamItem>> + Send + 'static + use<>> {
+    ) -> Result<EventStream> {
+        self.events_in(None, from, group).await
+    }
+
+    /// Every change from revision `from` of store `store` on (from the next change when
+    /// `None`), only `group`'s when given, over one connection. When the daemon serves
+    /// another store than `store` (it was restarted), the stream starts with a
+    /// [`StreamItem::Resync`] naming the new store, then goes on with its history from the
+    /// oldest revision kept. The stream ends with an [`RemoteError::Unreachable`] item when
+    /// the connection breaks; resume with a new call naming [`EventStream::store_id`] and
+    /// the last revision seen plus one.
+    pub async fn events_in(
+        &self,
+        store: Option<&str>,
+        from: Option<Revision>,
+        group: Option<&GroupId>,
+    ) -> Result<EventStream> {
         let mut url = self.url(&["events"]);
         {
             let mut query = url.query_pairs_mut();
@@ -428,6 +493,9 @@ impl Client {
             }
             if let Some(group) = group {
                 query.append_pair("group", group.as_str());
+            }
+            if let Some(store) = store {
+                query.append_pair("store", store);
             }
         }
         let response = self
@@ -440,8 +508,9 @@ impl Client {
         if !response.status().is_success() {
             return Err(error_of(response).await);
         }
+        let store_id = store_of(&response)?;
         let address = self.address();
-        Ok(response
+        let items = response
             .bytes_stream()
             .eventsource()
             .map(move |item| match item {
@@ -450,7 +519,11 @@ impl Client {
                     address: address.clone(),
                     message: format!("event stream broke: {e}"),
                 }),
-            }))
+            });
+        Ok(EventStream {
+            store_id,
+            items: Box::pin(items),
+        })
     }
 }
 
@@ -480,6 +553,21 @@ fn revision_of(response: &reqwest::Response) -> Result<Revision> {
             RemoteError::Protocol(format!(
                 "the answer names no store revision (header {})",
                 crate::server::REVISION_HEADER
+            ))
+        })
+}
+
+/// The store a response is of (the `roster-store` header).
+fn store_of(response: &reqwest::Response) -> Result<String> {
+    response
+        .headers()
+        .get(crate::server::STORE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            RemoteError::Protocol(format!(
+                "the answer names no store (header {})",
+                crate::server::STORE_HEADER
             ))
         })
 }
@@ -540,12 +628,13 @@ mod tests {
 
     #[test]
     fn stream_messages_parse_into_events_and_resyncs() {
-        let resync = parse_message("resync", r#"{"requested":1,"oldest":5}"#).unwrap();
+        let resync = parse_message("resync", r#"{"requested":1,"oldest":5,"store":"s2"}"#).unwrap();
         assert_eq!(
             resync,
             StreamItem::Resync(api::Resync {
                 requested: 1,
-                oldest: 5
+                oldest: 5,
+                store: "s2".into()
             })
         );
         let event = parse_message(

@@ -6,6 +6,13 @@
 //! there is something to say, so a client that always has one call outstanding learns of a
 //! change as soon as a stream reader would, and revision order is all it ever sees. A start
 //! older than the history kept is answered with a `resync` naming the gap, never by skipping it.
+//!
+//! Revisions mean something only within one store, and a restarted daemon serves a new one
+//! whose revisions start over: after it, "the changes after 3" would be the new store's 4
+//! and 5, silently skipping its 1 to 3, or "revision 3 is in the future". So every answer
+//! names its store, the client names the store its `after` is of (`store`), and a store that
+//! is not the one named is answered with a `resync` naming the store there is now, whatever
+//! the revision; the client never has to guess from the numbers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +45,9 @@ pub(super) struct ChangesQuery {
     max: Option<usize>,
     /// How long to wait for a change when there is none yet (0 when absent).
     wait_ms: Option<u64>,
+    /// The store `after` is a revision of (the `store` of the client's last answer); any
+    /// store when absent.
+    store: Option<String>,
 }
 
 pub(super) async fn changes(
@@ -58,6 +68,24 @@ pub(super) async fn changes(
         )));
     }
     let store = Arc::clone(daemon.coordinator.store());
+    let store_id = daemon.coordinator.store_id();
+    if let Some(named) = &query.store
+        && *named != store_id
+    {
+        // Nothing the client has is of this store: it starts over here, from the oldest
+        // revision kept, after reloading the state.
+        let (head, oldest) = store.read(|state| (state.history.head(), state.history.oldest()));
+        return Ok(Json(api::Changes {
+            store: store_id.clone(),
+            head,
+            events: Vec::new(),
+            resync: Some(api::Resync {
+                requested: query.after.saturating_add(1),
+                oldest,
+                store: store_id,
+            }),
+        }));
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
     let mut shutdown = std::pin::pin!(daemon.shutdown_signal());
     loop {
@@ -83,9 +111,14 @@ pub(super) async fn changes(
         match read {
             Err(CoordinationError::HistoryLost { requested, oldest }) => {
                 return Ok(Json(api::Changes {
+                    store: store_id.clone(),
                     head,
                     events: Vec::new(),
-                    resync: Some(api::Resync { requested, oldest }),
+                    resync: Some(api::Resync {
+                        requested,
+                        oldest,
+                        store: store_id,
+                    }),
                 }));
             }
             Err(other) => return Err(other.into()),
@@ -93,6 +126,7 @@ pub(super) async fn changes(
         }
         if !events.is_empty() || tokio::time::Instant::now() >= deadline {
             return Ok(Json(api::Changes {
+                store: store_id,
                 head,
                 events,
                 resync: None,
@@ -102,7 +136,7 @@ pub(super) async fn changes(
             () = changed => {}
             () = tokio::time::sleep_until(deadline) => {}
             () = &mut shutdown => {
-                return Ok(Json(api::Changes { head, events, resync: None }));
+                return Ok(Json(api::Changes { store: store_id, head, events, resync: None }));
             }
         }
     }

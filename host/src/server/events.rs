@@ -8,6 +8,13 @@
 //! (`GET /v1/groups`) and carries on, knowing exactly what it missed. The stream reads the
 //! store's history as it goes and holds no copy of it, so a slow reader costs nothing but
 //! its own lag.
+//!
+//! A revision is only meaningful in its store, and a restarted daemon serves a new one whose
+//! revisions start over, so `Last-Event-ID: 3` alone would resume the new store at 4,
+//! silently skipping what it made before. The answer names its store (the `roster-store`
+//! header, and every `resync`); a reader that names the store it last saw (`store`, kept in
+//! the URL a browser reconnects to) and finds another gets a `resync` naming the store there
+//! is now, then that store's history from the oldest revision kept.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -35,6 +42,8 @@ pub(super) struct EventsQuery {
     from: Option<Revision>,
     /// Only this group's events.
     group: Option<String>,
+    /// The store `from` (or `Last-Event-ID`) is a revision of; any store when absent.
+    store: Option<String>,
 }
 
 /// How often an idle stream sends a comment, so proxies and clients see it is alive.
@@ -52,18 +61,33 @@ pub(super) async fn events(
         None => query.from,
     };
     let head = daemon.coordinator.head_revision();
-    if let Some(from) = from
-        && from > head + 1
-    {
-        return Err(ApiError::BadRequest(format!(
-            "revision {from} is in the future: the newest is {head}"
-        )));
-    }
+    let store_id = daemon.coordinator.store_id();
+    let replaced = query.store.as_ref().is_some_and(|named| *named != store_id);
+    let (from, first) = if replaced {
+        // Whatever the reader had is of a store that is gone: it starts over here.
+        let oldest = daemon.coordinator.oldest_revision();
+        let resync = api::Resync {
+            requested: from.unwrap_or(head + 1),
+            oldest,
+            store: store_id.clone(),
+        };
+        (Some(oldest), resync_message(&resync))
+    } else {
+        if let Some(from) = from
+            && from > head + 1
+        {
+            return Err(ApiError::BadRequest(format!(
+                "revision {from} is in the future: the newest is {head}"
+            )));
+        }
+        (from, None)
+    };
     let stream = daemon
         .coordinator
         .subscribe(from)?
         .filter_map(move |item| {
             let group = group.clone();
+            let store_id = store_id.clone();
             async move {
                 match item {
                     Ok(event) => {
@@ -76,9 +100,12 @@ pub(super) async fn events(
                             .data(data)))
                     }
                     Err(CoordinationError::HistoryLost { requested, oldest }) => {
-                        let data =
-                            serde_json::to_string(&api::Resync { requested, oldest }).ok()?;
-                        Some(Ok(SseEvent::default().event("resync").data(data)))
+                        resync_message(&api::Resync {
+                            requested,
+                            oldest,
+                            store: store_id,
+                        })
+                        .map(Ok)
                     }
                     Err(other) => {
                         tracing::warn!(error = %other, "event stream failed");
@@ -88,7 +115,14 @@ pub(super) async fn events(
             }
         })
         .take_until(daemon.shutdown_signal());
+    let stream = futures_util::stream::iter(first.map(Ok)).chain(stream);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// The stream's `resync` message.
+fn resync_message(resync: &api::Resync) -> Option<SseEvent> {
+    let data = serde_json::to_string(resync).ok()?;
+    Some(SseEvent::default().event("resync").data(data))
 }
 
 /// The `Last-Event-ID` header as a revision, when present.

@@ -461,16 +461,26 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
 /// The response header naming the store's newest revision once a call was answered.
 pub const REVISION_HEADER: &str = "roster-revision";
 
-/// Name the store's revision on every answer: a client that has made a change knows the
-/// revision its own view must reach to include it (read-your-writes over a change feed).
+/// The response header naming the store every answer is of (its [`Coordinator::store_id`]):
+/// revisions are only comparable within one store, and a restarted daemon serves another.
+pub const STORE_HEADER: &str = "roster-store";
+
+/// Name the store and its revision on every answer: a client that has made a change knows
+/// the revision its own view must reach to include it (read-your-writes over a change
+/// feed), and of which store.
 async fn stamp_revision(
     State(daemon): State<Arc<Daemon>>,
     mut response: axum::response::Response,
 ) -> axum::response::Response {
     let head = daemon.coordinator.head_revision();
-    response
-        .headers_mut()
-        .insert(REVISION_HEADER, axum::http::HeaderValue::from(head));
+    let headers = response.headers_mut();
+    headers.insert(REVISION_HEADER, axum::http::HeaderValue::from(head));
+    match axum::http::HeaderValue::from_str(&daemon.coordinator.store_id()) {
+        Ok(store) => {
+            headers.insert(STORE_HEADER, store);
+        }
+        Err(error) => tracing::warn!(%error, "the store id cannot be a header value"),
+    }
     response
 }
 

@@ -9,7 +9,7 @@ use roster::server::{ServeConfig, Server};
 use roster::{GroupId, api};
 use serde::Serialize;
 
-use crate::{Cli, Command, PluginCommand, exit, output};
+use crate::{Cli, Command, PluginCommand, exit, keepalive, output};
 
 /// The plugin worlds `plugin check` knows.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -64,6 +64,9 @@ async fn serve(
     listen: Option<std::net::SocketAddr>,
     backend: Option<String>,
 ) -> u8 {
+    // Before anything else, and above all before the address is announced: a supervisor
+    // may stop the daemon as soon as it reads that line.
+    let signals = StopSignals::install();
     let config = match config {
         Some(path) => ServeConfig::load(&path),
         None => Ok(ServeConfig::default()),
@@ -90,7 +93,7 @@ async fn serve(
     };
     // Scripts and tests read the address (the real port when asked for port 0).
     println!("listening on {}", server.local_addr());
-    match server.run(shutdown_signal()).await {
+    match server.run(signals.received()).await {
         Ok(()) => exit::OK,
         Err(error) => {
             output::error(json, "serve-failed", &error.to_string());
@@ -99,27 +102,59 @@ async fn serve(
     }
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, listened for from the moment this is made. A signal that arrives
+/// before anything awaits [`StopSignals::received`] is kept for it: installing the handlers
+/// only once serving began left a window in which SIGTERM still had its default action and
+/// killed the daemon without a graceful shutdown.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    /// Install the handlers (inside the runtime).
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(signal) => Some(signal),
                 Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM");
-                    let _ = interrupt.await;
-                    return;
+                    tracing::warn!(%error, "cannot listen for {name}");
+                    None
                 }
             };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+            Self {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
+            }
         }
+        #[cfg(not(unix))]
+        Self {}
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+
+    /// Completes on the first SIGINT or SIGTERM since [`StopSignals::install`].
+    async fn received(self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.interrupt) => {}
+                () = next(self.terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn plugin_check(json: bool, file: &std::path::Path, world: World) -> u8 {
@@ -288,7 +323,7 @@ async fn remote(client: &Client, json: bool, command: Command) -> Result<(), Rem
                 table
             });
         }
-        Command::Watch { group, from } => watch(client, group, from).await?,
+        Command::Watch { group, from, store } => watch(client, group, from, store).await?,
         Command::Plugins => {
             let plugins = client.plugins().await?;
             output::print(json, &plugins, |report| {
@@ -340,6 +375,7 @@ async fn join(
     ttl: Option<f64>,
     no_keepalive: bool,
 ) -> Result<(), RemoteError> {
+    let mut stop = std::pin::pin!(StopSignals::install().received());
     let ttl = match ttl {
         Some(seconds) if seconds.is_finite() && seconds > 0.0 => {
             Some(Duration::from_secs_f64(seconds))
@@ -374,36 +410,38 @@ async fn join(
     if no_keepalive {
         return Ok(());
     }
-    // Heartbeat three times per TTL until interrupted, then leave by closing the session.
-    let every = Duration::from_millis(session.ttl_ms / 3).max(Duration::from_millis(50));
-    let mut tick = tokio::time::interval(every);
-    let stop = shutdown_signal();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            _ = tick.tick() => {
-                if let Err(error) = client.heartbeat(&session.session_id).await {
-                    let _ = client.close_session(&session.session_id).await;
-                    return Err(error);
-                }
-            }
+    // Heartbeat until interrupted (riding out a daemon briefly away), then leave by closing
+    // the session.
+    let session_id = &session.session_id;
+    let ttl = Duration::from_millis(session.ttl_ms);
+    if let Err(error) = keepalive::keep_alive(client, session_id, ttl, &mut stop).await {
+        if !matches!(error, RemoteError::Unreachable { .. }) {
+            let _ = client.close_session(session_id).await;
         }
+        return Err(error);
     }
-    client.close_session(&session.session_id).await.map(drop)
+    client.close_session(session_id).await.map(drop)
 }
 
 async fn watch(
     client: &Client,
     group: Option<String>,
     from: Option<u64>,
+    store: Option<String>,
 ) -> Result<(), RemoteError> {
+    let stop = StopSignals::install().received();
     let group = group.as_deref().map(GroupId::new).transpose()?;
-    let stream = client.events(from, group.as_ref()).await?;
-    tokio::pin!(stream);
+    let mut stream = client
+        .events_in(store.as_deref(), from, group.as_ref())
+        .await?;
+    // The store the revisions printed are of: resuming names it, so that a daemon restarted
+    // meanwhile answers with a resync rather than its own revisions.
+    let mut store = stream.store_id().to_owned();
     let mut last = None;
-    let stop = shutdown_signal();
     tokio::pin!(stop);
+    let resume = |last: Option<u64>, store: &str| {
+        last.map(|last| format!("resume with --from {} --store {store}", last + 1))
+    };
     loop {
         let item = tokio::select! {
             () = &mut stop => return Ok(()),
@@ -417,18 +455,23 @@ async fn watch(
             Some(Ok(StreamItem::Resync(resync))) => {
                 println!(
                     "{}",
-                    serde_json::json!({ "kind": "resync", "requested": resync.requested, "oldest": resync.oldest })
+                    serde_json::json!({
+                        "kind": "resync",
+                        "requested": resync.requested,
+                        "oldest": resync.oldest,
+                        "store": resync.store,
+                    })
                 );
+                store = resync.store;
             }
             Some(Err(error)) => {
-                if let Some(last) = last {
-                    eprintln!("roster: resume with --from {}", last + 1);
+                if let Some(resume) = resume(last, &store) {
+                    eprintln!("roster: {resume}");
                 }
                 return Err(error);
             }
             None => {
-                let resume =
-                    last.map_or(String::new(), |l| format!("; resume with --from {}", l + 1));
+                let resume = resume(last, &store).map_or(String::new(), |r| format!("; {r}"));
                 return Err(RemoteError::Unreachable {
                     address: client.address(),
                     message: format!("the daemon closed the event stream{resume}"),

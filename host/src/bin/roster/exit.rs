@@ -8,7 +8,7 @@ pub const OK: u8 = 0;
 pub const REFUSED: u8 = 1;
 /// Bad usage or invalid input (clap uses 2 for usage errors too).
 pub const USAGE: u8 = 2;
-/// The daemon cannot be reached.
+/// The daemon cannot be reached (`join`: for a whole session TTL, see `keepalive`).
 pub const UNREACHABLE: u8 = 3;
 /// Anything else: an unexpected answer, a failure of this program.
 pub const FAILURE: u8 = 4;
@@ -17,7 +17,8 @@ pub const INVALID_COMPONENT: u8 = 5;
 
 /// The exit codes, for `--help`.
 pub const HELP: &str = "Exit codes: 0 success, 1 operation refused (e.g. group-not-created), \
-                        2 bad usage or input, 3 daemon unreachable, 4 unexpected failure, \
+                        2 bad usage or input, 3 daemon unreachable (for `join`: for a whole \
+                        session TTL, so its membership is gone), 4 unexpected failure, \
                         5 invalid plugin component.";
 
 /// The exit code for a failed call.

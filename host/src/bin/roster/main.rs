@@ -6,6 +6,7 @@
 
 mod commands;
 mod exit;
+mod keepalive;
 mod output;
 
 use std::path::PathBuf;
@@ -107,6 +108,10 @@ enum Command {
         /// Start at this revision (resume after the last one printed with its number + 1).
         #[arg(long)]
         from: Option<u64>,
+        /// The store `--from` is a revision of (the one the interrupted watch names): a
+        /// daemon serving another one since starts with a resync naming it.
+        #[arg(long)]
+        store: Option<String>,
     },
     /// List plugins with their counters.
     Plugins,
