@@ -606,6 +606,51 @@ async fn plugin_faults_show_in_the_plugin_status() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_components_are_refused_in_one_line_by_plugin_check_and_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(
+        &junk,
+        b"\x7fELF not a component at all, but long enough to parse",
+    )
+    .unwrap();
+    let expected = format!(
+        "roster: {}: not a WebAssembly file (bad magic number)",
+        junk.display()
+    );
+    for world in ["handler", "driver"] {
+        let checked = cli(
+            &[],
+            &["plugin", "check", "--world", world, junk.to_str().unwrap()],
+        );
+        assert_eq!(checked.status.code(), Some(5));
+        assert_eq!(stderr(&checked).trim_end(), expected, "{world}");
+    }
+    let config = dir.path().join("roster.toml");
+    std::fs::write(
+        &config,
+        format!("[[handlers]]\nname = \"junk\"\npath = {junk:?}\n"),
+    )
+    .unwrap();
+    let served = Command::new(ROSTER)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .args(["--backend", &format!("memory://{}", uuid_like())])
+        .env("RUST_LOG", "off")
+        .env("XDG_CACHE_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(served.status.code(), Some(2));
+    assert_eq!(
+        stderr(&served).trim_end(),
+        format!(
+            "roster: plugin: {}: not a WebAssembly file (bad magic number)",
+            junk.display()
+        )
+    );
+}
+
 // ----- shutdown -----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use roster::plugin::{
-    FaultReason, Grants, HandlerHandle, HandlerSpec, Limits, PluginConfig, PluginError,
-    PluginEvent, PluginEventKind, PluginHost, PluginHostOptions, PluginState,
+    ComponentError, ComponentReport, FaultReason, Grants, HandlerHandle, HandlerSpec, Limits,
+    PluginConfig, PluginError, PluginEvent, PluginEventKind, PluginHost, PluginHostOptions,
+    PluginState,
 };
 use roster::{Coordinator, GroupId};
 use roster_tests::{Harness, built, plugin, wait_until};
@@ -39,7 +40,7 @@ fn shared_cache() -> PathBuf {
             .unwrap();
             for entry in std::fs::read_dir(env!("ROSTER_PLUGIN_DIR")).unwrap() {
                 // Filling the cache is all that matters here; components that are not
-                // handlers (the validation fixtures) fail their check after compiling.
+                // handlers (drivers, the validation fixtures) fail their check, uncached.
                 let _ = host.check(&entry.unwrap().path());
             }
             dir
@@ -206,23 +207,187 @@ async fn rust_audit_trail_appends_json_lines_in_its_granted_directory() {
     assert_eq!(handle.stats().events_delivered, 3);
 }
 
-// ----- validation -----
+// ----- validation: every rejection is one line naming the file and the problem -----
+
+/// The problem `result` rejects `path` for, checked to be told in one line that names the
+/// file.
+fn rejection(result: Result<ComponentReport, PluginError>, path: &Path) -> ComponentError {
+    let error = result.expect_err("rejected");
+    let text = error.to_string();
+    assert!(!text.contains('\n'), "one line: {text}");
+    assert!(
+        text.starts_with(&path.display().to_string()),
+        "names the file: {text}"
+    );
+    match error {
+        PluginError::Rejected { problem, .. } => problem,
+        other => panic!("not a rejection: {other}"),
+    }
+}
+
+/// Check `path` against the handler world and against the driver world: both say the same.
+fn rejected_by_both(f: &Fixture, path: &Path) -> ComponentError {
+    let as_handler = rejection(f.host.check(path), path);
+    let as_driver = rejection(roster::check_driver(path), path);
+    assert_eq!(
+        std::mem::discriminant(&as_handler),
+        std::mem::discriminant(&as_driver)
+    );
+    as_handler
+}
+
+/// A component holding one core module whose only function does not validate (`i32.add` on
+/// an empty stack), and exporting nothing: of no world, and impossible to compile.
+const UNCOMPILABLE_COMPONENT: [u8; 36] = [
+    0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, // component header
+    0x01, 0x1a, // core module section, 26 bytes
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // module header
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type section: () -> i32
+    0x03, 0x02, 0x01, 0x00, // function section: one function of that type
+    0x0a, 0x05, 0x01, 0x03, 0x00, 0x6a, 0x0b, // code: i32.add, end
+];
 
 #[tokio::test]
-async fn component_without_the_events_export_is_rejected_naming_it() {
+async fn random_bytes_are_rejected_in_one_line_as_not_webassembly() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.wasm");
+    // Deterministic noise: a linear congruential generator's high bytes.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 56) as u8
+        })
+        .collect();
+    std::fs::write(&junk, noise).unwrap();
+    assert_eq!(rejected_by_both(&f, &junk), ComponentError::NotWasm);
+    assert!(
+        f.host
+            .check(&junk)
+            .unwrap_err()
+            .to_string()
+            .ends_with("junk.wasm: not a WebAssembly file (bad magic number)")
+    );
+}
+
+#[tokio::test]
+async fn empty_file_is_rejected_in_one_line_as_empty() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.wasm");
+    std::fs::write(&empty, b"").unwrap();
+    assert_eq!(rejected_by_both(&f, &empty), ComponentError::Empty);
+}
+
+#[tokio::test]
+async fn core_module_is_rejected_in_one_line_as_not_a_component() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("module.wasm");
+    // The smallest valid core module: magic number and version 1, no sections.
+    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+    assert_eq!(rejected_by_both(&f, &module), ComponentError::CoreModule);
+}
+
+#[tokio::test]
+async fn truncated_component_is_rejected_in_one_line_as_malformed() {
     if !built("rust") {
         return;
     }
     let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("truncated.wasm");
+    let whole = std::fs::read(plugin("rust-log-events.wasm")).unwrap();
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    assert!(matches!(
+        rejected_by_both(&f, &truncated),
+        ComponentError::Malformed { .. }
+    ));
+}
+
+#[tokio::test]
+async fn missing_file_is_a_read_error_naming_it() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.wasm");
+    let error = f.host.check(&missing).unwrap_err();
+    assert!(matches!(error, PluginError::Read { .. }), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("missing.wasm") && !text.contains('\n'),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn component_of_another_world_is_rejected_in_one_line_naming_the_missing_export() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let driver = plugin("rust-redis-driver.wasm");
+    assert_eq!(
+        rejection(f.host.check(&driver), &driver),
+        ComponentError::MissingExport {
+            world: "handler",
+            export: "roster:coordination/events@0.1.0".into()
+        }
+    );
+    let handler = plugin("rust-log-events.wasm");
+    assert_eq!(
+        rejection(roster::check_driver(&handler), &handler),
+        ComponentError::MissingExport {
+            world: "driver",
+            export: "roster:coordination/backend@0.1.0".into()
+        }
+    );
+    let not_a_handler = plugin("rust-not-a-handler.wasm");
     let err = f
         .coordinator
         .attach_handler(&f.host, spec("x", "rust-not-a-handler.wasm"))
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, PluginError::MissingExport { export, .. } if export == "roster:coordination/events@0.1.0"),
+        matches!(&err, PluginError::Rejected { path, problem: ComponentError::MissingExport { export, .. } }
+            if path == &not_a_handler && export == "roster:coordination/events@0.1.0"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_component_is_refused_before_compiling_and_leaves_no_cache_entry() {
+    if !built("rust") {
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let f = fixture_with_cache(cache.path().to_owned()).await;
+    // Compiling this one fails; being told it is of the wrong world shows it never was.
+    let uncompilable = cache.path().join("uncompilable.wasm");
+    std::fs::write(&uncompilable, UNCOMPILABLE_COMPONENT).unwrap();
+    assert!(matches!(
+        rejection(f.host.check(&uncompilable), &uncompilable),
+        ComponentError::MissingExport { .. }
+    ));
+    // A real component of another world: refused without compiling it, as fast as reading
+    // it (compiling this 400 KB driver takes over a second).
+    let driver = plugin("rust-redis-driver.wasm");
+    let started = std::time::Instant::now();
+    let problem = rejection(f.host.check(&driver), &driver);
+    let took = started.elapsed();
+    assert!(
+        matches!(problem, ComponentError::MissingExport { .. }),
+        "{problem}"
+    );
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+    let cached: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .filter(|name| name != "uncompilable.wasm")
+        .collect();
+    assert!(cached.is_empty(), "{cached:?}");
 }
 
 #[tokio::test]
@@ -231,27 +396,14 @@ async fn component_with_an_unexpected_import_is_rejected_naming_it() {
         return;
     }
     let f = fixture().await;
-    let err = f.host.check(&plugin("rust-evil-import.wasm")).unwrap_err();
-    assert!(
-        matches!(&err, PluginError::UnexpectedImport { import, .. } if import == "fixture:evil/backdoor"),
-        "{err}"
+    let path = plugin("rust-evil-import.wasm");
+    assert_eq!(
+        rejection(f.host.check(&path), &path),
+        ComponentError::UnexpectedImport {
+            world: "handler",
+            import: "fixture:evil/backdoor".into()
+        }
     );
-}
-
-#[tokio::test]
-async fn files_that_are_not_components_are_rejected_clearly() {
-    let f = fixture().await;
-    let dir = tempfile::tempdir().unwrap();
-    let junk = dir.path().join("junk.wasm");
-    std::fs::write(&junk, b"not wasm at all").unwrap();
-    assert!(matches!(
-        f.host.check(&junk),
-        Err(PluginError::Invalid { .. })
-    ));
-    assert!(matches!(
-        f.host.check(&dir.path().join("missing.wasm")),
-        Err(PluginError::Read { .. })
-    ));
 }
 
 #[tokio::test]
@@ -373,12 +525,16 @@ async fn handler_growing_memory_without_bound_hits_its_cap() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn handler_recursing_without_bound_overflows_its_stack_and_is_restarted() {
+async fn handler_overflowing_its_stack_is_reported_as_a_stack_overflow_and_restarted() {
     if built("rust") {
-        // Rust keeps most frames on a shadow stack in linear memory: overflowing it is an
-        // out-of-bounds access; overflowing the wasm call stack is "call stack exhausted".
+        // Rust keeps most frames on a shadow stack at the bottom of linear memory: running
+        // past it is an out-of-bounds access just below address 0, which wasmtime reports as
+        // only that; the fault names the likely stack overflow too, on one line.
         contained("recurse", Limits::default(), |r| {
-            matches!(r, FaultReason::Trap(m) if m.contains("stack") || m.contains("out of bounds"))
+            matches!(r, FaultReason::Trap(m)
+                if m.contains("stack overflow")
+                    && m.contains("out of bounds memory access")
+                    && !m.contains('\n'))
         })
         .await;
     }

@@ -20,9 +20,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wasmtime::Store;
 
+use super::component::describe_trap;
 use super::host_api::PluginData;
 use super::limits::{Grants, Limits};
-use super::runtime::{HostInner, PluginError, PluginHost};
+use super::runtime::{HostInner, Loaded, PluginError, PluginHost};
 use super::stats::{Counters, FaultReason, PluginEvent, PluginEventKind, PluginState, PluginStats};
 use crate::coordinator::Coordinator;
 use crate::engine::Engine;
@@ -161,14 +162,7 @@ impl PluginHost {
     ) -> Result<HandlerHandle, PluginError> {
         let start = Instant::now();
         let host = Arc::clone(&self.inner);
-        let path = spec.path.clone();
-        let loaded = tokio::task::spawn_blocking({
-            let host = Arc::clone(&host);
-            move || host.load(&path)
-        })
-        .await
-        .map_err(|e| PluginError::Engine(format!("loader task failed: {e}")))??;
-        let pre = pre_instantiate(&host, &spec.path, &loaded.component)?;
+        let loaded = load(&host, &spec.path).await?;
         let counters = Arc::new(Counters::new(&spec.name));
         // Fail now, not in the task, if a granted directory cannot be opened.
         PluginData::new(
@@ -192,7 +186,7 @@ impl PluginHost {
             store: Arc::clone(coordinator.store()),
             name: spec.name.as_str().into(),
             counters: Arc::clone(&counters),
-            pre,
+            pre: loaded.pre,
             instance: None,
             restart_pending: false,
             next: initial.revision + 1,
@@ -246,20 +240,13 @@ impl PluginHost {
     }
 }
 
-fn pre_instantiate(
-    host: &HostInner,
-    path: &std::path::Path,
-    component: &wasmtime::component::Component,
-) -> Result<HandlerPre<PluginData>, PluginError> {
-    let link = |e: wasmtime::Error| PluginError::Link {
-        path: path.to_owned(),
-        message: format!("{e:#}"),
-    };
-    let pre = host
-        .linker_for(component)
-        .instantiate_pre(component)
-        .map_err(link)?;
-    HandlerPre::new(pre).map_err(link)
+/// Load a handler component on a blocking thread (compiling takes a while).
+async fn load(host: &Arc<HostInner>, path: &std::path::Path) -> Result<Loaded, PluginError> {
+    let host = Arc::clone(host);
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || host.load(&path))
+        .await
+        .map_err(|e| PluginError::Engine(format!("loader task failed: {e}")))?
 }
 
 fn modified(path: &std::path::Path) -> Option<SystemTime> {
@@ -502,7 +489,7 @@ impl Actor {
             .await
             {
                 Ok(Ok(handler)) => handler,
-                Ok(Err(trap)) => return Err(trap_reason(&trap)),
+                Ok(Err(trap)) => return Err(FaultReason::Trap(describe_trap(&trap))),
                 Err(_) => return Err(FaultReason::Deadline(deadline)),
             };
             if std::mem::take(&mut self.restart_pending) {
@@ -541,7 +528,7 @@ impl Actor {
                 self.counters.update(|s| s.errors += 1);
                 Outcome::Refused
             }
-            Ok(Err(trap)) => Outcome::Fault(trap_reason(&trap)),
+            Ok(Err(trap)) => Outcome::Fault(FaultReason::Trap(describe_trap(&trap))),
             Err(_) => Outcome::Fault(FaultReason::Deadline(deadline)),
         }
     }
@@ -552,17 +539,9 @@ impl Actor {
             return;
         }
         self.modified = now;
-        let host = Arc::clone(&self.host);
-        let path = self.spec.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || host.load(&path)).await;
-        let result = match loaded {
-            Ok(Ok(loaded)) => pre_instantiate(&self.host, &self.spec.path, &loaded.component),
-            Ok(Err(error)) => Err(error),
-            Err(join) => Err(PluginError::Engine(join.to_string())),
-        };
-        match result {
-            Ok(pre) => {
-                self.pre = pre;
+        match load(&self.host, &self.spec.path).await {
+            Ok(loaded) => {
+                self.pre = loaded.pre;
                 self.instance = None;
                 self.emit(PluginEventKind::Reloaded);
             }
@@ -571,17 +550,6 @@ impl Actor {
             }),
         }
     }
-}
-
-/// The trap's cause in words ("call stack exhausted", "wasm `unreachable` instruction
-/// executed", "forcing trap when growing memory to ... bytes"); the full message with the
-/// backtrace goes to the debug log.
-fn trap_reason(error: &wasmtime::Error) -> FaultReason {
-    tracing::debug!("plugin trap: {error:?}");
-    FaultReason::Trap(match error.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => trap.to_string(),
-        None => error.root_cause().to_string(),
-    })
 }
 
 /// The state `spec` selects, and the history generation it was read in.

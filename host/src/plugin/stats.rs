@@ -27,7 +27,8 @@ pub enum PluginState {
 #[serde(rename_all = "kebab-case", tag = "kind", content = "detail")]
 pub enum FaultReason {
     /// The plugin trapped: a panic, `unreachable`, an out-of-bounds access, a stack overflow,
-    /// or memory it could not grow. Carries wasmtime's message.
+    /// or memory it could not grow. Carries wasmtime's message, on one line, naming a likely
+    /// stack overflow where wasmtime reports only an out-of-bounds access.
     Trap(String),
     /// The call ran past the plugin's deadline.
     Deadline(Duration),

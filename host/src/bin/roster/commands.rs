@@ -123,18 +123,19 @@ async fn shutdown_signal() {
 }
 
 fn plugin_check(json: bool, file: &std::path::Path, world: World) -> u8 {
+    use roster::plugin::{PluginError, PluginHost, PluginHostOptions};
     let checked = match world {
         World::Handler => {
-            let options = roster::plugin::PluginHostOptions::default();
-            match roster::plugin::PluginHost::new(options) {
-                Ok(host) => host.check(file).map_err(|e| e.to_string()),
-                Err(error) => {
-                    output::error(json, "plugin-host", &error.to_string());
-                    return exit::FAILURE;
-                }
-            }
+            PluginHost::new(PluginHostOptions::default()).and_then(|host| host.check(file))
         }
-        World::Driver => roster::check_driver(file).map_err(|e| e.to_string()),
+        World::Driver => roster::check_driver(file),
+    };
+    let checked = match checked {
+        Err(error @ PluginError::Engine(_)) => {
+            output::error(json, "plugin-host", &error.to_string());
+            return exit::FAILURE;
+        }
+        other => other.map_err(|e| e.to_string()),
     };
     match checked {
         Ok(report) => {
