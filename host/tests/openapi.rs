@@ -753,6 +753,8 @@ fn plugin_statistics_serialize_as_the_plugin_schema_says() {
             call_p50: Duration::from_micros(150),
             call_p99: Duration::from_millis(2),
             logs_dropped: 0,
+            loaded_from_cache: true,
+            load_time: Duration::from_millis(12),
         };
         let value = serde_json::to_value(&stats).unwrap();
         api.assert_component("PluginStats", &value);

@@ -163,7 +163,13 @@ impl PluginHost {
         let start = Instant::now();
         let host = Arc::clone(&self.inner);
         let loaded = load(&host, &spec.path).await?;
+        let took = start.elapsed().max(loaded.took);
+        log_load(&spec.name, &spec.path, loaded.cached, took);
         let counters = Arc::new(Counters::new(&spec.name));
+        counters.update(|s| {
+            s.loaded_from_cache = loaded.cached;
+            s.load_time = took;
+        });
         // Fail now, not in the task, if a granted directory cannot be opened.
         PluginData::new(
             spec.name.as_str().into(),
@@ -206,7 +212,7 @@ impl PluginHost {
             task,
             load: LoadInfo {
                 cached: loaded.cached,
-                took: start.elapsed().max(loaded.took),
+                took,
             },
         })
     }
@@ -247,6 +253,12 @@ async fn load(host: &Arc<HostInner>, path: &std::path::Path) -> Result<Loaded, P
     tokio::task::spawn_blocking(move || host.load(&path))
         .await
         .map_err(|e| PluginError::Engine(format!("loader task failed: {e}")))?
+}
+
+/// Say how a plugin was loaded: operators see whether the cache is doing its job.
+fn log_load(name: &str, path: &std::path::Path, cached: bool, took: Duration) {
+    let from = if cached { "the cache" } else { "a compile" };
+    tracing::info!(plugin = %name, path = %path.display(), cached, ?took, "plugin loaded from {from}");
 }
 
 fn modified(path: &std::path::Path) -> Option<SystemTime> {
@@ -541,6 +553,11 @@ impl Actor {
         self.modified = now;
         match load(&self.host, &self.spec.path).await {
             Ok(loaded) => {
+                log_load(&self.name, &self.spec.path, loaded.cached, loaded.took);
+                self.counters.update(|s| {
+                    s.loaded_from_cache = loaded.cached;
+                    s.load_time = loaded.took;
+                });
                 self.pre = loaded.pre;
                 self.instance = None;
                 self.emit(PluginEventKind::Reloaded);

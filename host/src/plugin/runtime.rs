@@ -62,20 +62,46 @@ pub enum PluginError {
     Engine(String),
 }
 
-/// Where and how plugins are compiled.
-#[derive(Clone, Debug, Default)]
+/// Where compiled plugins are cached.
+///
+/// There is no `Default`: a program says whether it caches. Programs that load plugins
+/// ([`PluginHostOptions::user_cache`]: the daemon, `roster plugin check`, the monitor's
+/// demo) cache in the user's cache directory unless told otherwise, so a JavaScript or
+/// Python handler compiles once (seconds) and then loads in milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PluginHostOptions {
-    /// Directory for precompiled artifacts; `None` compiles every time.
+    /// Directory for compiled components; `None` compiles at every load.
     pub cache_dir: Option<PathBuf>,
 }
 
 impl PluginHostOptions {
-    /// The default cache directory: `$XDG_CACHE_HOME/roster/components`, else
-    /// `$HOME/.cache/roster/components`.
+    /// Cache in the user's cache directory ([`PluginHostOptions::default_cache_dir`]), or
+    /// compile at every load when there is none (neither `XDG_CACHE_HOME` nor `HOME` set).
+    pub fn user_cache() -> Self {
+        Self {
+            cache_dir: Self::default_cache_dir(),
+        }
+    }
+
+    /// Cache in `dir`.
+    pub fn cache_in(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            cache_dir: Some(dir.into()),
+        }
+    }
+
+    /// Compile at every load and write nothing.
+    pub fn no_cache() -> Self {
+        Self { cache_dir: None }
+    }
+
+    /// The user's cache directory for compiled components: `$XDG_CACHE_HOME/roster/components`,
+    /// else `$HOME/.cache/roster/components` (an empty variable counts as unset).
     pub fn default_cache_dir() -> Option<PathBuf> {
-        let base = std::env::var_os("XDG_CACHE_HOME")
+        let set = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+        let base = set("XDG_CACHE_HOME")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            .or_else(|| set("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
         Some(base.join("roster").join("components"))
     }
 }
@@ -169,6 +195,11 @@ impl PluginHost {
                 events,
             }),
         })
+    }
+
+    /// The directory compiled components are cached in, if any.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.inner.cache_dir.as_deref()
     }
 
     /// Fault, restart, quarantine, resync and reload events of every plugin of this host.

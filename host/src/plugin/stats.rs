@@ -124,6 +124,12 @@ pub struct PluginStats {
     pub call_p99: Duration,
     /// Log lines dropped by the rate limit.
     pub logs_dropped: u64,
+    /// Whether the running version's compiled code came from the compiled-component cache
+    /// (rather than from compiling the file).
+    pub loaded_from_cache: bool,
+    /// How long the running version took to load: read, check, compile or fetch from the
+    /// cache, link.
+    pub load_time: Duration,
 }
 
 const LATENCY_WINDOW: usize = 1_024;
@@ -163,6 +169,8 @@ impl Counters {
                     call_p50: Duration::ZERO,
                     call_p99: Duration::ZERO,
                     logs_dropped: 0,
+                    loaded_from_cache: false,
+                    load_time: Duration::ZERO,
                 },
                 latencies: VecDeque::with_capacity(LATENCY_WINDOW),
                 logs: VecDeque::with_capacity(LOG_LINES_KEPT),

@@ -87,6 +87,8 @@ fn stats(name: &str, state: PluginState, delivered: u64, traps: u64, restarts: u
         call_p50: Duration::from_micros(20),
         call_p99: Duration::from_micros(150),
         logs_dropped: 0,
+        loaded_from_cache: true,
+        load_time: Duration::from_millis(2),
     }
 }
 

@@ -37,10 +37,16 @@ pub async fn run(cli: Cli) -> ExitCode {
             config,
             listen,
             backend,
-        } => serve(json, config, listen, backend).await,
+            no_cache,
+        } => serve(json, config, listen, backend, no_cache).await,
         Command::Plugin {
-            command: PluginCommand::Check { file, world },
-        } => plugin_check(json, &file, world),
+            command:
+                PluginCommand::Check {
+                    file,
+                    world,
+                    no_cache,
+                },
+        } => plugin_check(json, &file, world, no_cache),
         command => match Client::new(&cli.addr) {
             Ok(client) => match remote(&client, json, command).await {
                 Ok(()) => exit::OK,
@@ -63,6 +69,7 @@ async fn serve(
     config: Option<std::path::PathBuf>,
     listen: Option<std::net::SocketAddr>,
     backend: Option<String>,
+    no_cache: bool,
 ) -> u8 {
     let config = match config {
         Some(path) => ServeConfig::load(&path),
@@ -81,6 +88,7 @@ async fn serve(
     if let Some(backend) = backend {
         config.backend = backend;
     }
+    config.no_cache |= no_cache;
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(error) => {
@@ -122,11 +130,16 @@ async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
-fn plugin_check(json: bool, file: &std::path::Path, world: World) -> u8 {
+fn plugin_check(json: bool, file: &std::path::Path, world: World, no_cache: bool) -> u8 {
     use roster::plugin::{PluginError, PluginHost, PluginHostOptions};
     let checked = match world {
         World::Handler => {
-            PluginHost::new(PluginHostOptions::default()).and_then(|host| host.check(file))
+            let options = if no_cache {
+                PluginHostOptions::no_cache()
+            } else {
+                PluginHostOptions::user_cache()
+            };
+            PluginHost::new(options).and_then(|host| host.check(file))
         }
         World::Driver => roster::check_driver(file),
     };
