@@ -747,6 +747,7 @@ fn plugin_statistics_serialize_as_the_plugin_schema_says() {
             traps: 1,
             deadline_overruns: 0,
             restarts: 1,
+            events_skipped: 1,
             resyncs: 0,
             queue_depth: 2,
             handled_through: 12,
@@ -778,7 +779,7 @@ fn plugin_events_serialize_as_the_plugin_event_schema_says() {
             revisions: (10, 10),
         },
         PluginEventKind::Restarted,
-        PluginEventKind::BatchSkipped { revisions: (3, 9) },
+        PluginEventKind::EventSkipped { revision: 6 },
         PluginEventKind::Quarantined {
             duration: Duration::from_secs(2),
         },

@@ -547,7 +547,7 @@ async fn handler_faulting_repeatedly_is_quarantined_then_resumes() {
         ))
         .await;
     let _first = f.join("trap", "t1", "").await;
-    f.event(|e| matches!(e.kind, PluginEventKind::BatchSkipped { .. }))
+    f.event(|e| matches!(e.kind, PluginEventKind::EventSkipped { .. }))
         .await;
     let _second = f.join("trap", "t2", "").await;
     let quarantined = f
@@ -603,6 +603,83 @@ async fn handler_returning_an_error_is_counted_and_keeps_receiving() {
     wait_for_log(&handle, &format!("ok {}", f.coordinator.head_revision())).await;
     let stats = handle.stats();
     assert!(stats.errors >= 1 && stats.traps == 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_event_amid_a_thousand_is_skipped_alone_and_the_other_999_arrive_in_order() {
+    if !built("rust") {
+        return;
+    }
+    let mut f = fixture().await;
+    let record = tempfile::tempdir().unwrap();
+    let mut poisoned = in_groups(spec("poisoned", "rust-misbehave.wasm"), &["hold", "poison"]);
+    poisoned.grants.directory = Some(record.path().to_owned());
+    // The hold below lasts as long as the test takes to write the batch.
+    poisoned.limits.call_deadline = PATIENCE;
+    let handle = f.attach(poisoned).await;
+    // Keep the handler inside a call while the batch piles up behind it.
+    let _holder = f.join("hold", "h1", "").await;
+    wait_for_log(&handle, "holding").await;
+    let first = f.coordinator.head_revision() + 1;
+    let member = f.join("poison", "m1", "").await;
+    for i in 0..498 {
+        member
+            .update_capabilities("poison", format!("a{i}"))
+            .await
+            .unwrap();
+    }
+    let _poison = f.join("poison", "poison", "").await;
+    let poison = f.coordinator.head_revision();
+    for i in 0..499 {
+        member
+            .update_capabilities("poison", format!("b{i}"))
+            .await
+            .unwrap();
+    }
+    let last = f.coordinator.head_revision();
+    assert_eq!((last - first + 1, poison - first), (1000, 500));
+    let _release = f.join("release", "r1", "").await;
+
+    // One call had all 1 000; it faulted, and only the poison event was skipped.
+    let fault = f
+        .event(|e| e.plugin == "poisoned" && matches!(e.kind, PluginEventKind::Fault { .. }))
+        .await;
+    assert!(
+        matches!(fault.kind, PluginEventKind::Fault { revisions, .. } if revisions == (first, last)),
+        "{fault:?}"
+    );
+    let skipped = f
+        .event(|e| e.plugin == "poisoned" && matches!(e.kind, PluginEventKind::EventSkipped { .. }))
+        .await;
+    assert_eq!(
+        skipped.kind,
+        PluginEventKind::EventSkipped { revision: poison }
+    );
+    tokio::time::timeout(PATIENCE, handle.wait_handled(last))
+        .await
+        .expect("the rest of the batch is handled");
+    let received: Vec<u64> = std::fs::read_to_string(record.path().join("received"))
+        .unwrap()
+        .lines()
+        .map(|line| line.parse().unwrap())
+        .collect();
+    let expected: Vec<u64> = (first..=last).filter(|r| *r != poison).collect();
+    assert_eq!(received, expected, "the other 999, each once, in order");
+    let stats = handle.stats();
+    assert_eq!(
+        (stats.events_skipped, &stats.state),
+        (1, &PluginState::Running),
+        "{stats:?}"
+    );
+    while let Ok(event) = f.events.try_recv() {
+        assert!(
+            !matches!(
+                event.kind,
+                PluginEventKind::EventSkipped { .. } | PluginEventKind::Quarantined { .. }
+            ),
+            "{event:?}"
+        );
+    }
 }
 
 // ----- the sandbox: one test per denial -----

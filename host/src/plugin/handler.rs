@@ -7,9 +7,11 @@
 //! it needs is gone) it is given a snapshot to resync from instead of silently missing events.
 //!
 //! A trap or a deadline overrun fails that call: the store is discarded and the plugin is
-//! instantiated again from its pre-instantiated form, and the batch is delivered once more. A
-//! batch that faults twice is skipped (and reported), and a plugin that faults repeatedly is
-//! quarantined with a growing backoff. Every fault is a [`PluginEvent`].
+//! instantiated again from its pre-instantiated form. The batch is then delivered again one
+//! event at a time, so that a poison event (one the plugin faults on every time) costs only
+//! itself: an event that faults twice on its own is skipped and reported by revision, and the
+//! events after it go on in a batch. A plugin that faults repeatedly is quarantined with a
+//! growing backoff. Every fault is a [`PluginEvent`].
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -304,6 +306,9 @@ impl Actor {
             PluginEventKind::Fault { reason, revisions } => {
                 tracing::warn!(plugin = %self.name, %reason, ?revisions, "plugin fault");
             }
+            PluginEventKind::EventSkipped { revision } => {
+                tracing::warn!(plugin = %self.name, revision, "event skipped: it faulted twice on its own");
+            }
             other => tracing::info!(plugin = %self.name, event = ?other, "plugin event"),
         }
         let _ = self.host.events.send(PluginEvent {
@@ -361,39 +366,77 @@ impl Actor {
         let Some(last) = raw.last().map(Event::revision) else {
             return false;
         };
-        let first = self.next;
-        let events: Vec<w::MembershipEvent> = raw
+        let (revisions, events): (Vec<Revision>, Vec<w::MembershipEvent>) = raw
             .iter()
             .filter(|e| self.spec.wants(e))
-            .map(w::MembershipEvent::from)
-            .collect();
-        if events.is_empty() {
+            .map(|e| (e.revision(), w::MembershipEvent::from(e)))
+            .unzip();
+        if self.deliver(&revisions, &events).await {
             self.advance_to(last + 1);
-            return true;
         }
-        let count = events.len() as u64;
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match self.call(Call::Events(&events)).await {
-                Outcome::Ok => {
-                    self.counters.update(|s| s.events_delivered += count);
-                    break;
+        true
+    }
+
+    /// Deliver `events` (with their `revisions`) in order. A call that faults is not repeated
+    /// as it was: its events go again one at a time until one faults twice on its own, which
+    /// is skipped and reported; the events after it go on as a batch. Returns false when the
+    /// plugin was detached part-way (everything before `self.next` is handled).
+    async fn deliver(&mut self, revisions: &[Revision], events: &[w::MembershipEvent]) -> bool {
+        /// How the events from `start` on are being delivered.
+        enum Mode {
+            /// All in one call.
+            Batch,
+            /// One per call, since a batch faulted; `faulted` when the event at `start`
+            /// already faulted once on its own.
+            Single { faulted: bool },
+        }
+        let mut start = 0;
+        let mut mode = Mode::Batch;
+        while start < events.len() {
+            let end = match mode {
+                Mode::Batch => events.len(),
+                Mode::Single { .. } => start + 1,
+            };
+            let outcome = self.call(Call::Events(&events[start..end])).await;
+            let span = (revisions[start], revisions[end - 1]);
+            match (outcome, &mode) {
+                (Outcome::Ok, _) => {
+                    self.counters
+                        .update(|s| s.events_delivered += (end - start) as u64);
                 }
-                Outcome::Refused => break,
-                Outcome::Fault(reason) => {
-                    self.fault(reason, (first, last));
-                    if attempts >= 2 {
-                        self.emit(PluginEventKind::BatchSkipped {
-                            revisions: (first, last),
-                        });
-                        break;
-                    }
+                (Outcome::Refused, _) => {}
+                (Outcome::Fault(reason), Mode::Single { faulted: true }) => {
+                    // The same event again: one failure, counted once towards quarantine.
+                    self.fault(reason, span, false);
+                    self.counters.update(|s| s.events_skipped += 1);
+                    self.emit(PluginEventKind::EventSkipped { revision: span.0 });
+                    mode = Mode::Batch;
+                }
+                (Outcome::Fault(reason), _) => {
+                    self.fault(reason, span, true);
+                    // A single event's call is that event's first attempt.
+                    mode = Mode::Single {
+                        faulted: end - start == 1,
+                    };
                     self.quarantine_if_due().await;
+                    if self.stopping() {
+                        self.advance_to(revisions[start]);
+                        return false;
+                    }
+                    continue;
+                }
+            }
+            start = end;
+            if let Mode::Single { faulted } = &mut mode {
+                *faulted = false;
+            }
+            if start < events.len() {
+                self.advance_to(span.1 + 1);
+                if self.stopping() {
+                    return false;
                 }
             }
         }
-        self.advance_to(last + 1);
         true
     }
 
@@ -418,7 +461,7 @@ impl Actor {
             match self.call(Call::Resync(&snapshot)).await {
                 Outcome::Ok | Outcome::Refused => break,
                 Outcome::Fault(reason) => {
-                    self.fault(reason, (revision, revision));
+                    self.fault(reason, (revision, revision), true);
                     self.quarantine_if_due().await;
                     if self.stopping() {
                         return true;
@@ -433,7 +476,9 @@ impl Actor {
         true
     }
 
-    fn fault(&mut self, reason: FaultReason, revisions: (Revision, Revision)) {
+    /// Record a fault of the call that delivered `revisions`; `counts` when it counts towards
+    /// quarantine (a retry of the event that just faulted does not count again).
+    fn fault(&mut self, reason: FaultReason, revisions: (Revision, Revision), counts: bool) {
         self.instance = None;
         self.restart_pending = true;
         self.counters.update(|s| match reason {
@@ -441,6 +486,9 @@ impl Actor {
             FaultReason::Deadline(_) => s.deadline_overruns += 1,
         });
         self.emit(PluginEventKind::Fault { reason, revisions });
+        if !counts {
+            return;
+        }
         let now = Instant::now();
         self.faults.push_back(now);
         while self

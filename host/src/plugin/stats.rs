@@ -62,15 +62,17 @@ pub enum PluginEventKind {
     Fault {
         /// Why.
         reason: FaultReason,
-        /// First and last revision of the batch that was being delivered.
+        /// First and last revision of the events the call delivered (the same revision
+        /// twice for a call with one event).
         revisions: (u64, u64),
     },
     /// The plugin was instantiated again after a fault.
     Restarted,
-    /// A batch faulted twice in a row and was skipped so the plugin can go on.
-    BatchSkipped {
-        /// First and last revision skipped.
-        revisions: (u64, u64),
+    /// An event faulted twice on its own (after the batch it came in faulted) and was
+    /// skipped, so the plugin can go on; the other events of its batch were delivered.
+    EventSkipped {
+        /// The skipped event's revision.
+        revision: u64,
     },
     /// The plugin faulted too often and is paused.
     Quarantined {
@@ -112,6 +114,8 @@ pub struct PluginStats {
     pub deadline_overruns: u64,
     /// Times the plugin was instantiated again after a fault.
     pub restarts: u64,
+    /// Events skipped because they faulted twice on their own.
+    pub events_skipped: u64,
     /// Snapshots given instead of events.
     pub resyncs: u64,
     /// Events waiting for the plugin.
@@ -163,6 +167,7 @@ impl Counters {
                     traps: 0,
                     deadline_overruns: 0,
                     restarts: 0,
+                    events_skipped: 0,
                     resyncs: 0,
                     queue_depth: 0,
                     handled_through: 0,

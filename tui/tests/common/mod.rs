@@ -81,6 +81,7 @@ fn stats(name: &str, state: PluginState, delivered: u64, traps: u64, restarts: u
         traps,
         deadline_overruns: 0,
         restarts,
+        events_skipped: 0,
         resyncs: 1,
         queue_depth: 0,
         handled_through: delivered,
