@@ -866,6 +866,183 @@ async fn plugin_faults_show_in_the_plugin_status() {
     );
 }
 
+/// The compiled components in the user cache directory under `cache_home`.
+fn cached_components(cache_home: &std::path::Path) -> usize {
+    std::fs::read_dir(cache_home.join("roster/components"))
+        .map(|entries| {
+            entries
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A configuration file in `dir` attaching the handler `file` (from the built plugins).
+fn handler_config(dir: &std::path::Path, file: &str) -> std::path::PathBuf {
+    let config = dir.join("roster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[handlers]]\nname = \"handler\"\npath = {:?}\n",
+            plugin(file)
+        ),
+    )
+    .unwrap();
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_restarted_loads_its_javascript_handler_from_the_compiled_component_cache() {
+    if !built("js") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = handler_config(dir.path(), "js-hash-ring.wasm");
+    let cache_home = dir.path().join("cache-home");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--backend",
+        &format!("memory://{}", uuid_like()),
+    ];
+    // No cache_dir in the file: the daemon caches in the user's cache directory.
+    let cold = Daemon::start_with_cache_home(&args, &cache_home);
+    let compiled = cold.client.plugins().await.unwrap().plugins.remove(0);
+    assert!(!compiled.loaded_from_cache, "{compiled:?}");
+    assert_eq!(cached_components(&cache_home), 1);
+    drop(cold);
+    let warm = Daemon::start_with_cache_home(&args, &cache_home);
+    let cached = warm.client.plugins().await.unwrap().plugins.remove(0);
+    assert!(cached.loaded_from_cache, "{cached:?}");
+    assert!(
+        cached.load_time < compiled.load_time,
+        "{cached:?} {compiled:?}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&warm.cli(&["plugins", "--json"]).stdout).unwrap();
+    assert_eq!(json["plugins"][0]["loaded_from_cache"], true, "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_caches_in_its_configured_cache_dir_or_nowhere_with_no_cache() {
+    if !built("rust") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = handler_config(dir.path(), "rust-log-events.wasm");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.insert_str(0, "cache_dir = \"compiled\"\n");
+    std::fs::write(&config, text).unwrap();
+    let cache_home = dir.path().join("cache-home");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--backend",
+        &format!("memory://{}", uuid_like()),
+    ];
+    let uncached =
+        Daemon::start_with_cache_home(&[&args[..], &["--no-cache"]].concat(), &cache_home);
+    let stats = uncached.client.plugins().await.unwrap().plugins.remove(0);
+    assert!(!stats.loaded_from_cache);
+    assert!(!dir.path().join("compiled").exists() && !cache_home.exists());
+    drop(uncached);
+    for expect_cached in [false, true] {
+        let daemon = Daemon::start_with_cache_home(&args, &cache_home);
+        let stats = daemon.client.plugins().await.unwrap().plugins.remove(0);
+        assert_eq!(stats.loaded_from_cache, expect_cached, "{stats:?}");
+    }
+    // Relative to the configuration file, and the user's cache directory is left alone.
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("compiled"))
+            .unwrap()
+            .count(),
+        1
+    );
+    assert!(!cache_home.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_check_caches_a_valid_handler_unless_told_not_to() {
+    if !built("rust") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = plugin("rust-log-events.wasm");
+    let check = |cache_home: &std::path::Path, extra: &[&str]| {
+        Command::new(ROSTER)
+            .args(["plugin", "check"])
+            .args(extra)
+            .arg(&file)
+            .env("XDG_CACHE_HOME", cache_home)
+            .output()
+            .unwrap()
+    };
+    let uncached = dir.path().join("uncached");
+    assert!(check(&uncached, &["--no-cache"]).status.success());
+    assert_eq!(cached_components(&uncached), 0);
+    let cached = dir.path().join("cached");
+    assert!(check(&cached, &[]).status.success());
+    assert_eq!(cached_components(&cached), 1);
+    // What is rejected is not cached.
+    let driver = plugin("rust-redis-driver.wasm");
+    let rejected = Command::new(ROSTER)
+        .args(["plugin", "check"])
+        .arg(&driver)
+        .env("XDG_CACHE_HOME", &cached)
+        .output()
+        .unwrap();
+    assert_eq!(rejected.status.code(), Some(5));
+    assert_eq!(cached_components(&cached), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_components_are_refused_in_one_line_by_plugin_check_and_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(
+        &junk,
+        b"\x7fELF not a component at all, but long enough to parse",
+    )
+    .unwrap();
+    let expected = format!(
+        "roster: {}: not a WebAssembly file (bad magic number)",
+        junk.display()
+    );
+    for world in ["handler", "driver"] {
+        let checked = cli(
+            &[],
+            &["plugin", "check", "--world", world, junk.to_str().unwrap()],
+        );
+        assert_eq!(checked.status.code(), Some(5));
+        assert_eq!(stderr(&checked).trim_end(), expected, "{world}");
+    }
+    let config = dir.path().join("roster.toml");
+    std::fs::write(
+        &config,
+        format!("[[handlers]]\nname = \"junk\"\npath = {junk:?}\n"),
+    )
+    .unwrap();
+    let served = Command::new(ROSTER)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .args(["--backend", &format!("memory://{}", uuid_like())])
+        .env("RUST_LOG", "off")
+        .env("XDG_CACHE_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(served.status.code(), Some(2));
+    assert_eq!(
+        stderr(&served).trim_end(),
+        format!(
+            "roster: plugin: {}: not a WebAssembly file (bad magic number)",
+            junk.display()
+        )
+    );
+}
+
 // ----- shutdown -----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

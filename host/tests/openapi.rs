@@ -780,12 +780,15 @@ fn plugin_statistics_serialize_as_the_plugin_schema_says() {
             traps: 1,
             deadline_overruns: 0,
             restarts: 1,
+            events_skipped: 1,
             resyncs: 0,
             queue_depth: 2,
             handled_through: 12,
             call_p50: Duration::from_micros(150),
             call_p99: Duration::from_millis(2),
             logs_dropped: 0,
+            loaded_from_cache: true,
+            load_time: Duration::from_millis(12),
         };
         let value = serde_json::to_value(&stats).unwrap();
         api.assert_component("PluginStats", &value);
@@ -809,7 +812,7 @@ fn plugin_events_serialize_as_the_plugin_event_schema_says() {
             revisions: (10, 10),
         },
         PluginEventKind::Restarted,
-        PluginEventKind::BatchSkipped { revisions: (3, 9) },
+        PluginEventKind::EventSkipped { revision: 6 },
         PluginEventKind::Quarantined {
             duration: Duration::from_secs(2),
         },

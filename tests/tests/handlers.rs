@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use roster::plugin::{
-    FaultReason, Grants, HandlerHandle, HandlerSpec, Limits, PluginConfig, PluginError,
-    PluginEvent, PluginEventKind, PluginHost, PluginHostOptions, PluginState,
+    ComponentError, ComponentReport, FaultReason, Grants, HandlerHandle, HandlerSpec, Limits,
+    PluginConfig, PluginError, PluginEvent, PluginEventKind, PluginHost, PluginHostOptions,
+    PluginState,
 };
 use roster::{Coordinator, GroupId};
 use roster_tests::{Harness, built, plugin, wait_until};
@@ -33,13 +34,10 @@ fn shared_cache() -> PathBuf {
     CACHE
         .get_or_init(|| {
             let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("handlers-cache");
-            let host = PluginHost::new(PluginHostOptions {
-                cache_dir: Some(dir.clone()),
-            })
-            .unwrap();
+            let host = PluginHost::new(PluginHostOptions::cache_in(&dir)).unwrap();
             for entry in std::fs::read_dir(env!("ROSTER_PLUGIN_DIR")).unwrap() {
                 // Filling the cache is all that matters here; components that are not
-                // handlers (the validation fixtures) fail their check after compiling.
+                // handlers (drivers, the validation fixtures) fail their check, uncached.
                 let _ = host.check(&entry.unwrap().path());
             }
             dir
@@ -52,10 +50,7 @@ async fn fixture() -> Fixture {
 }
 
 async fn fixture_with_cache(cache_dir: PathBuf) -> Fixture {
-    let host = PluginHost::new(PluginHostOptions {
-        cache_dir: Some(cache_dir),
-    })
-    .unwrap();
+    let host = PluginHost::new(PluginHostOptions::cache_in(cache_dir)).unwrap();
     let events = host.events();
     let harness = Harness::memory("");
     let coordinator = harness.started("tester").await;
@@ -206,23 +201,187 @@ async fn rust_audit_trail_appends_json_lines_in_its_granted_directory() {
     assert_eq!(handle.stats().events_delivered, 3);
 }
 
-// ----- validation -----
+// ----- validation: every rejection is one line naming the file and the problem -----
+
+/// The problem `result` rejects `path` for, checked to be told in one line that names the
+/// file.
+fn rejection(result: Result<ComponentReport, PluginError>, path: &Path) -> ComponentError {
+    let error = result.expect_err("rejected");
+    let text = error.to_string();
+    assert!(!text.contains('\n'), "one line: {text}");
+    assert!(
+        text.starts_with(&path.display().to_string()),
+        "names the file: {text}"
+    );
+    match error {
+        PluginError::Rejected { problem, .. } => problem,
+        other => panic!("not a rejection: {other}"),
+    }
+}
+
+/// Check `path` against the handler world and against the driver world: both say the same.
+fn rejected_by_both(f: &Fixture, path: &Path) -> ComponentError {
+    let as_handler = rejection(f.host.check(path), path);
+    let as_driver = rejection(roster::check_driver(path), path);
+    assert_eq!(
+        std::mem::discriminant(&as_handler),
+        std::mem::discriminant(&as_driver)
+    );
+    as_handler
+}
+
+/// A component holding one core module whose only function does not validate (`i32.add` on
+/// an empty stack), and exporting nothing: of no world, and impossible to compile.
+const UNCOMPILABLE_COMPONENT: [u8; 36] = [
+    0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, // component header
+    0x01, 0x1a, // core module section, 26 bytes
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // module header
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type section: () -> i32
+    0x03, 0x02, 0x01, 0x00, // function section: one function of that type
+    0x0a, 0x05, 0x01, 0x03, 0x00, 0x6a, 0x0b, // code: i32.add, end
+];
 
 #[tokio::test]
-async fn component_without_the_events_export_is_rejected_naming_it() {
+async fn random_bytes_are_rejected_in_one_line_as_not_webassembly() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.wasm");
+    // Deterministic noise: a linear congruential generator's high bytes.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 56) as u8
+        })
+        .collect();
+    std::fs::write(&junk, noise).unwrap();
+    assert_eq!(rejected_by_both(&f, &junk), ComponentError::NotWasm);
+    assert!(
+        f.host
+            .check(&junk)
+            .unwrap_err()
+            .to_string()
+            .ends_with("junk.wasm: not a WebAssembly file (bad magic number)")
+    );
+}
+
+#[tokio::test]
+async fn empty_file_is_rejected_in_one_line_as_empty() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.wasm");
+    std::fs::write(&empty, b"").unwrap();
+    assert_eq!(rejected_by_both(&f, &empty), ComponentError::Empty);
+}
+
+#[tokio::test]
+async fn core_module_is_rejected_in_one_line_as_not_a_component() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("module.wasm");
+    // The smallest valid core module: magic number and version 1, no sections.
+    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+    assert_eq!(rejected_by_both(&f, &module), ComponentError::CoreModule);
+}
+
+#[tokio::test]
+async fn truncated_component_is_rejected_in_one_line_as_malformed() {
     if !built("rust") {
         return;
     }
     let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("truncated.wasm");
+    let whole = std::fs::read(plugin("rust-log-events.wasm")).unwrap();
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    assert!(matches!(
+        rejected_by_both(&f, &truncated),
+        ComponentError::Malformed { .. }
+    ));
+}
+
+#[tokio::test]
+async fn missing_file_is_a_read_error_naming_it() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.wasm");
+    let error = f.host.check(&missing).unwrap_err();
+    assert!(matches!(error, PluginError::Read { .. }), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("missing.wasm") && !text.contains('\n'),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn component_of_another_world_is_rejected_in_one_line_naming_the_missing_export() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let driver = plugin("rust-redis-driver.wasm");
+    assert_eq!(
+        rejection(f.host.check(&driver), &driver),
+        ComponentError::MissingExport {
+            world: "handler",
+            export: "roster:coordination/events@0.1.0".into()
+        }
+    );
+    let handler = plugin("rust-log-events.wasm");
+    assert_eq!(
+        rejection(roster::check_driver(&handler), &handler),
+        ComponentError::MissingExport {
+            world: "driver",
+            export: "roster:coordination/backend@0.1.0".into()
+        }
+    );
+    let not_a_handler = plugin("rust-not-a-handler.wasm");
     let err = f
         .coordinator
         .attach_handler(&f.host, spec("x", "rust-not-a-handler.wasm"))
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, PluginError::MissingExport { export, .. } if export == "roster:coordination/events@0.1.0"),
+        matches!(&err, PluginError::Rejected { path, problem: ComponentError::MissingExport { export, .. } }
+            if path == &not_a_handler && export == "roster:coordination/events@0.1.0"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_component_is_refused_before_compiling_and_leaves_no_cache_entry() {
+    if !built("rust") {
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let f = fixture_with_cache(cache.path().to_owned()).await;
+    // Compiling this one fails; being told it is of the wrong world shows it never was.
+    let uncompilable = cache.path().join("uncompilable.wasm");
+    std::fs::write(&uncompilable, UNCOMPILABLE_COMPONENT).unwrap();
+    assert!(matches!(
+        rejection(f.host.check(&uncompilable), &uncompilable),
+        ComponentError::MissingExport { .. }
+    ));
+    // A real component of another world: refused without compiling it, as fast as reading
+    // it (compiling this 400 KB driver takes over a second).
+    let driver = plugin("rust-redis-driver.wasm");
+    let started = std::time::Instant::now();
+    let problem = rejection(f.host.check(&driver), &driver);
+    let took = started.elapsed();
+    assert!(
+        matches!(problem, ComponentError::MissingExport { .. }),
+        "{problem}"
+    );
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+    let cached: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .filter(|name| name != "uncompilable.wasm")
+        .collect();
+    assert!(cached.is_empty(), "{cached:?}");
 }
 
 #[tokio::test]
@@ -231,27 +390,14 @@ async fn component_with_an_unexpected_import_is_rejected_naming_it() {
         return;
     }
     let f = fixture().await;
-    let err = f.host.check(&plugin("rust-evil-import.wasm")).unwrap_err();
-    assert!(
-        matches!(&err, PluginError::UnexpectedImport { import, .. } if import == "fixture:evil/backdoor"),
-        "{err}"
+    let path = plugin("rust-evil-import.wasm");
+    assert_eq!(
+        rejection(f.host.check(&path), &path),
+        ComponentError::UnexpectedImport {
+            world: "handler",
+            import: "fixture:evil/backdoor".into()
+        }
     );
-}
-
-#[tokio::test]
-async fn files_that_are_not_components_are_rejected_clearly() {
-    let f = fixture().await;
-    let dir = tempfile::tempdir().unwrap();
-    let junk = dir.path().join("junk.wasm");
-    std::fs::write(&junk, b"not wasm at all").unwrap();
-    assert!(matches!(
-        f.host.check(&junk),
-        Err(PluginError::Invalid { .. })
-    ));
-    assert!(matches!(
-        f.host.check(&dir.path().join("missing.wasm")),
-        Err(PluginError::Read { .. })
-    ));
 }
 
 #[tokio::test]
@@ -373,12 +519,16 @@ async fn handler_growing_memory_without_bound_hits_its_cap() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn handler_recursing_without_bound_overflows_its_stack_and_is_restarted() {
+async fn handler_overflowing_its_stack_is_reported_as_a_stack_overflow_and_restarted() {
     if built("rust") {
-        // Rust keeps most frames on a shadow stack in linear memory: overflowing it is an
-        // out-of-bounds access; overflowing the wasm call stack is "call stack exhausted".
+        // Rust keeps most frames on a shadow stack at the bottom of linear memory: running
+        // past it is an out-of-bounds access just below address 0, which wasmtime reports as
+        // only that; the fault names the likely stack overflow too, on one line.
         contained("recurse", Limits::default(), |r| {
-            matches!(r, FaultReason::Trap(m) if m.contains("stack") || m.contains("out of bounds"))
+            matches!(r, FaultReason::Trap(m)
+                if m.contains("stack overflow")
+                    && m.contains("out of bounds memory access")
+                    && !m.contains('\n'))
         })
         .await;
     }
@@ -397,7 +547,7 @@ async fn handler_faulting_repeatedly_is_quarantined_then_resumes() {
         ))
         .await;
     let _first = f.join("trap", "t1", "").await;
-    f.event(|e| matches!(e.kind, PluginEventKind::BatchSkipped { .. }))
+    f.event(|e| matches!(e.kind, PluginEventKind::EventSkipped { .. }))
         .await;
     let _second = f.join("trap", "t2", "").await;
     let quarantined = f
@@ -453,6 +603,83 @@ async fn handler_returning_an_error_is_counted_and_keeps_receiving() {
     wait_for_log(&handle, &format!("ok {}", f.coordinator.head_revision())).await;
     let stats = handle.stats();
     assert!(stats.errors >= 1 && stats.traps == 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_event_amid_a_thousand_is_skipped_alone_and_the_other_999_arrive_in_order() {
+    if !built("rust") {
+        return;
+    }
+    let mut f = fixture().await;
+    let record = tempfile::tempdir().unwrap();
+    let mut poisoned = in_groups(spec("poisoned", "rust-misbehave.wasm"), &["hold", "poison"]);
+    poisoned.grants.directory = Some(record.path().to_owned());
+    // The hold below lasts as long as the test takes to write the batch.
+    poisoned.limits.call_deadline = PATIENCE;
+    let handle = f.attach(poisoned).await;
+    // Keep the handler inside a call while the batch piles up behind it.
+    let _holder = f.join("hold", "h1", "").await;
+    wait_for_log(&handle, "holding").await;
+    let first = f.coordinator.head_revision() + 1;
+    let member = f.join("poison", "m1", "").await;
+    for i in 0..498 {
+        member
+            .update_capabilities("poison", format!("a{i}"))
+            .await
+            .unwrap();
+    }
+    let _poison = f.join("poison", "poison", "").await;
+    let poison = f.coordinator.head_revision();
+    for i in 0..499 {
+        member
+            .update_capabilities("poison", format!("b{i}"))
+            .await
+            .unwrap();
+    }
+    let last = f.coordinator.head_revision();
+    assert_eq!((last - first + 1, poison - first), (1000, 500));
+    let _release = f.join("release", "r1", "").await;
+
+    // One call had all 1 000; it faulted, and only the poison event was skipped.
+    let fault = f
+        .event(|e| e.plugin == "poisoned" && matches!(e.kind, PluginEventKind::Fault { .. }))
+        .await;
+    assert!(
+        matches!(fault.kind, PluginEventKind::Fault { revisions, .. } if revisions == (first, last)),
+        "{fault:?}"
+    );
+    let skipped = f
+        .event(|e| e.plugin == "poisoned" && matches!(e.kind, PluginEventKind::EventSkipped { .. }))
+        .await;
+    assert_eq!(
+        skipped.kind,
+        PluginEventKind::EventSkipped { revision: poison }
+    );
+    tokio::time::timeout(PATIENCE, handle.wait_handled(last))
+        .await
+        .expect("the rest of the batch is handled");
+    let received: Vec<u64> = std::fs::read_to_string(record.path().join("received"))
+        .unwrap()
+        .lines()
+        .map(|line| line.parse().unwrap())
+        .collect();
+    let expected: Vec<u64> = (first..=last).filter(|r| *r != poison).collect();
+    assert_eq!(received, expected, "the other 999, each once, in order");
+    let stats = handle.stats();
+    assert_eq!(
+        (stats.events_skipped, &stats.state),
+        (1, &PluginState::Running),
+        "{stats:?}"
+    );
+    while let Ok(event) = f.events.try_recv() {
+        assert!(
+            !matches!(
+                event.kind,
+                PluginEventKind::EventSkipped { .. } | PluginEventKind::Quarantined { .. }
+            ),
+            "{event:?}"
+        );
+    }
 }
 
 // ----- the sandbox: one test per denial -----
@@ -611,8 +838,9 @@ async fn second_load_of_a_component_comes_from_the_cache() {
     let f = fixture_with_cache(cache.path().to_owned()).await;
     let first = f.attach(spec("one", "rust-log-events.wasm")).await;
     let second = f.attach(spec("two", "rust-log-events.wasm")).await;
-    assert!(!first.load.cached);
-    assert!(second.load.cached);
+    assert!(!first.load.cached && !first.stats().loaded_from_cache);
+    assert!(second.load.cached && second.stats().loaded_from_cache);
+    assert!(second.stats().load_time > Duration::ZERO);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,10 @@
 //! its deadline poisons its store; the instance is dropped and made anew from the
 //! pre-instantiated component for the next call, which reconnects. The failed call reports
 //! [`CoordinationError::Connection`]; the host goes on.
+//!
+//! A component is checked against the driver world before it is compiled, by the same rules
+//! and with the same one-line messages as handlers ([`crate::plugin::World`]), so a file that
+//! is not a driver is refused without the cost of compiling it.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,6 +37,7 @@ use crate::engine::state::{GroupSummary, Leader, MemberInfo};
 use crate::error::CoordinationError;
 use crate::event::{Event, Revision};
 use crate::ids::{Capabilities, GroupId, MemberId};
+use crate::plugin::{ComponentError, ComponentReport, PluginError, World};
 use crate::wit::bindings::roster::coordination::{logging, types};
 use crate::wit::wit_types as w;
 
@@ -239,9 +244,6 @@ impl Runtime {
         if let Some(pre) = loaded.get(source) {
             return Ok(pre.clone());
         }
-        let failed = |what: &str, e: wasmtime::Error| {
-            CoordinationError::Connection(format!("driver {source}: {what}: {e:#}"))
-        };
         let bytes: std::borrow::Cow<'static, [u8]> = match source {
             Source::File(path) => std::fs::read(path)
                 .map_err(|e| {
@@ -255,34 +257,50 @@ impl Runtime {
                 .ok_or_else(|| CoordinationError::Connection(format!("no built-in {name} driver")))?
                 .into(),
         };
-        let component =
-            Component::new(&self.engine, bytes).map_err(|e| failed("not a valid component", e))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| failed("cannot be linked", e))?;
-        let pre = bindings::DriverPre::new(pre)
-            .map_err(|e| failed("does not export the driver world's backend", e))?;
+        let pre = self.compile(&bytes).map_err(|problem| {
+            CoordinationError::Connection(format!("driver {source}: {problem}"))
+        })?;
         loaded.insert(source.clone(), pre.clone());
         Ok(pre)
     }
+
+    /// Check `bytes` against the driver world, then compile and link them.
+    fn compile(
+        &self,
+        bytes: &[u8],
+    ) -> std::result::Result<bindings::DriverPre<DriverData>, ComponentError> {
+        World::DRIVER.check(bytes)?;
+        let component =
+            Component::new(&self.engine, bytes).map_err(|e| crate::plugin::compile_error(&e))?;
+        let link = |e: wasmtime::Error| crate::plugin::link_error(&e);
+        let pre = self.linker.instantiate_pre(&component).map_err(link)?;
+        bindings::DriverPre::new(pre).map_err(link)
+    }
 }
 
-/// Check the driver component at `path` as the host would load it: a valid component that
-/// links with what drivers are given (the logging import and WASI) and exports the driver
-/// world's `backend`. Returns its imports and exports, by name.
+/// Check the driver component at `path` as the host would load it: a component of the
+/// driver world (checked before compiling), that links with what drivers are given (the
+/// logging import and WASI). Returns its imports and exports, by name.
 ///
 /// # Errors
-/// `Connection`, saying what is wrong with it.
-pub fn check_driver(path: &std::path::Path) -> Result<crate::plugin::ComponentReport> {
-    let runtime = runtime()?;
-    let pre = runtime.load(&Source::File(path.to_owned()))?;
-    let ty = pre.instance_pre().component().component_type();
-    let names = |items: &mut dyn Iterator<Item = &str>| items.map(str::to_owned).collect();
-    Ok(crate::plugin::ComponentReport {
-        imports: names(&mut ty.imports(&runtime.engine).map(|(name, _)| name)),
-        exports: names(&mut ty.exports(&runtime.engine).map(|(name, _)| name)),
-    })
+/// [`PluginError::Read`], or [`PluginError::Rejected`] saying what is wrong with it, in one
+/// line; [`PluginError::Engine`] when the driver engine cannot be set up.
+pub fn check_driver(path: &std::path::Path) -> std::result::Result<ComponentReport, PluginError> {
+    let runtime = runtime().map_err(|e| PluginError::Engine(e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let pre = runtime
+        .compile(&bytes)
+        .map_err(|problem| PluginError::Rejected {
+            path: path.to_owned(),
+            problem,
+        })?;
+    Ok(ComponentReport::of(
+        &runtime.engine,
+        pre.instance_pre().component(),
+    ))
 }
 
 /// The data of one driver instance's store.
@@ -378,7 +396,11 @@ impl Slot {
             store.set_epoch_deadline(1);
             store.epoch_deadline_async_yield_and_update(1);
             let fault = |e: wasmtime::Error| {
-                CoordinationError::Connection(format!("driver {} failed: {e:#}", self.spec.name))
+                CoordinationError::Connection(format!(
+                    "driver {} failed: {}",
+                    self.spec.name,
+                    crate::plugin::describe_trap(&e)
+                ))
             };
             let limit = self.spec.call_limit;
             let driver = tokio::time::timeout(limit, pre.instantiate_async(&mut store))
@@ -468,7 +490,8 @@ impl Lane {
                         match tokio::time::timeout(limit, call(guest, store)).await {
                             Ok(Ok(answer)) => Ok(answer.map_err(from_wit)),
                             Ok(Err(trap)) => Err(CoordinationError::Connection(format!(
-                                "driver {name} failed: {trap:#}"
+                                "driver {name} failed: {}",
+                                crate::plugin::describe_trap(&trap)
                             ))),
                             Err(_) => Err(timed_out(&name)),
                         }

@@ -7,9 +7,11 @@
 //! it needs is gone) it is given a snapshot to resync from instead of silently missing events.
 //!
 //! A trap or a deadline overrun fails that call: the store is discarded and the plugin is
-//! instantiated again from its pre-instantiated form, and the batch is delivered once more. A
-//! batch that faults twice is skipped (and reported), and a plugin that faults repeatedly is
-//! quarantined with a growing backoff. Every fault is a [`PluginEvent`].
+//! instantiated again from its pre-instantiated form. The batch is then delivered again one
+//! event at a time, so that a poison event (one the plugin faults on every time) costs only
+//! itself: an event that faults twice on its own is skipped and reported by revision, and the
+//! events after it go on in a batch. A plugin that faults repeatedly is quarantined with a
+//! growing backoff. Every fault is a [`PluginEvent`].
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -20,9 +22,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wasmtime::Store;
 
+use super::component::describe_trap;
 use super::host_api::PluginData;
 use super::limits::{Grants, Limits};
-use super::runtime::{HostInner, PluginError, PluginHost};
+use super::runtime::{HostInner, Loaded, PluginError, PluginHost};
 use super::stats::{Counters, FaultReason, PluginEvent, PluginEventKind, PluginState, PluginStats};
 use crate::coordinator::Coordinator;
 use crate::engine::Engine;
@@ -161,15 +164,14 @@ impl PluginHost {
     ) -> Result<HandlerHandle, PluginError> {
         let start = Instant::now();
         let host = Arc::clone(&self.inner);
-        let path = spec.path.clone();
-        let loaded = tokio::task::spawn_blocking({
-            let host = Arc::clone(&host);
-            move || host.load(&path)
-        })
-        .await
-        .map_err(|e| PluginError::Engine(format!("loader task failed: {e}")))??;
-        let pre = pre_instantiate(&host, &spec.path, &loaded.component)?;
+        let loaded = load(&host, &spec.path).await?;
+        let took = start.elapsed().max(loaded.took);
+        log_load(&spec.name, &spec.path, loaded.cached, took);
         let counters = Arc::new(Counters::new(&spec.name));
+        counters.update(|s| {
+            s.loaded_from_cache = loaded.cached;
+            s.load_time = took;
+        });
         // Fail now, not in the task, if a granted directory cannot be opened.
         PluginData::new(
             spec.name.as_str().into(),
@@ -192,7 +194,7 @@ impl PluginHost {
             store: Arc::clone(coordinator.store()),
             name: spec.name.as_str().into(),
             counters: Arc::clone(&counters),
-            pre,
+            pre: loaded.pre,
             instance: None,
             restart_pending: false,
             next: initial.revision + 1,
@@ -212,7 +214,7 @@ impl PluginHost {
             task,
             load: LoadInfo {
                 cached: loaded.cached,
-                took: start.elapsed().max(loaded.took),
+                took,
             },
         })
     }
@@ -246,20 +248,19 @@ impl PluginHost {
     }
 }
 
-fn pre_instantiate(
-    host: &HostInner,
-    path: &std::path::Path,
-    component: &wasmtime::component::Component,
-) -> Result<HandlerPre<PluginData>, PluginError> {
-    let link = |e: wasmtime::Error| PluginError::Link {
-        path: path.to_owned(),
-        message: format!("{e:#}"),
-    };
-    let pre = host
-        .linker_for(component)
-        .instantiate_pre(component)
-        .map_err(link)?;
-    HandlerPre::new(pre).map_err(link)
+/// Load a handler component on a blocking thread (compiling takes a while).
+async fn load(host: &Arc<HostInner>, path: &std::path::Path) -> Result<Loaded, PluginError> {
+    let host = Arc::clone(host);
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || host.load(&path))
+        .await
+        .map_err(|e| PluginError::Engine(format!("loader task failed: {e}")))?
+}
+
+/// Say how a plugin was loaded: operators see whether the cache is doing its job.
+fn log_load(name: &str, path: &std::path::Path, cached: bool, took: Duration) {
+    let from = if cached { "the cache" } else { "a compile" };
+    tracing::info!(plugin = %name, path = %path.display(), cached, ?took, "plugin loaded from {from}");
 }
 
 fn modified(path: &std::path::Path) -> Option<SystemTime> {
@@ -304,6 +305,9 @@ impl Actor {
         match &kind {
             PluginEventKind::Fault { reason, revisions } => {
                 tracing::warn!(plugin = %self.name, %reason, ?revisions, "plugin fault");
+            }
+            PluginEventKind::EventSkipped { revision } => {
+                tracing::warn!(plugin = %self.name, revision, "event skipped: it faulted twice on its own");
             }
             other => tracing::info!(plugin = %self.name, event = ?other, "plugin event"),
         }
@@ -362,39 +366,77 @@ impl Actor {
         let Some(last) = raw.last().map(Event::revision) else {
             return false;
         };
-        let first = self.next;
-        let events: Vec<w::MembershipEvent> = raw
+        let (revisions, events): (Vec<Revision>, Vec<w::MembershipEvent>) = raw
             .iter()
             .filter(|e| self.spec.wants(e))
-            .map(w::MembershipEvent::from)
-            .collect();
-        if events.is_empty() {
+            .map(|e| (e.revision(), w::MembershipEvent::from(e)))
+            .unzip();
+        if self.deliver(&revisions, &events).await {
             self.advance_to(last + 1);
-            return true;
         }
-        let count = events.len() as u64;
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match self.call(Call::Events(&events)).await {
-                Outcome::Ok => {
-                    self.counters.update(|s| s.events_delivered += count);
-                    break;
+        true
+    }
+
+    /// Deliver `events` (with their `revisions`) in order. A call that faults is not repeated
+    /// as it was: its events go again one at a time until one faults twice on its own, which
+    /// is skipped and reported; the events after it go on as a batch. Returns false when the
+    /// plugin was detached part-way (everything before `self.next` is handled).
+    async fn deliver(&mut self, revisions: &[Revision], events: &[w::MembershipEvent]) -> bool {
+        /// How the events from `start` on are being delivered.
+        enum Mode {
+            /// All in one call.
+            Batch,
+            /// One per call, since a batch faulted; `faulted` when the event at `start`
+            /// already faulted once on its own.
+            Single { faulted: bool },
+        }
+        let mut start = 0;
+        let mut mode = Mode::Batch;
+        while start < events.len() {
+            let end = match mode {
+                Mode::Batch => events.len(),
+                Mode::Single { .. } => start + 1,
+            };
+            let outcome = self.call(Call::Events(&events[start..end])).await;
+            let span = (revisions[start], revisions[end - 1]);
+            match (outcome, &mode) {
+                (Outcome::Ok, _) => {
+                    self.counters
+                        .update(|s| s.events_delivered += (end - start) as u64);
                 }
-                Outcome::Refused => break,
-                Outcome::Fault(reason) => {
-                    self.fault(reason, (first, last));
-                    if attempts >= 2 {
-                        self.emit(PluginEventKind::BatchSkipped {
-                            revisions: (first, last),
-                        });
-                        break;
-                    }
+                (Outcome::Refused, _) => {}
+                (Outcome::Fault(reason), Mode::Single { faulted: true }) => {
+                    // The same event again: one failure, counted once towards quarantine.
+                    self.fault(reason, span, false);
+                    self.counters.update(|s| s.events_skipped += 1);
+                    self.emit(PluginEventKind::EventSkipped { revision: span.0 });
+                    mode = Mode::Batch;
+                }
+                (Outcome::Fault(reason), _) => {
+                    self.fault(reason, span, true);
+                    // A single event's call is that event's first attempt.
+                    mode = Mode::Single {
+                        faulted: end - start == 1,
+                    };
                     self.quarantine_if_due().await;
+                    if self.stopping() {
+                        self.advance_to(revisions[start]);
+                        return false;
+                    }
+                    continue;
+                }
+            }
+            start = end;
+            if let Mode::Single { faulted } = &mut mode {
+                *faulted = false;
+            }
+            if start < events.len() {
+                self.advance_to(span.1 + 1);
+                if self.stopping() {
+                    return false;
                 }
             }
         }
-        self.advance_to(last + 1);
         true
     }
 
@@ -419,7 +461,7 @@ impl Actor {
             match self.call(Call::Resync(&snapshot)).await {
                 Outcome::Ok | Outcome::Refused => break,
                 Outcome::Fault(reason) => {
-                    self.fault(reason, (revision, revision));
+                    self.fault(reason, (revision, revision), true);
                     self.quarantine_if_due().await;
                     if self.stopping() {
                         return true;
@@ -434,7 +476,9 @@ impl Actor {
         true
     }
 
-    fn fault(&mut self, reason: FaultReason, revisions: (Revision, Revision)) {
+    /// Record a fault of the call that delivered `revisions`; `counts` when it counts towards
+    /// quarantine (a retry of the event that just faulted does not count again).
+    fn fault(&mut self, reason: FaultReason, revisions: (Revision, Revision), counts: bool) {
         self.instance = None;
         self.restart_pending = true;
         self.counters.update(|s| match reason {
@@ -442,6 +486,9 @@ impl Actor {
             FaultReason::Deadline(_) => s.deadline_overruns += 1,
         });
         self.emit(PluginEventKind::Fault { reason, revisions });
+        if !counts {
+            return;
+        }
         let now = Instant::now();
         self.faults.push_back(now);
         while self
@@ -502,7 +549,7 @@ impl Actor {
             .await
             {
                 Ok(Ok(handler)) => handler,
-                Ok(Err(trap)) => return Err(trap_reason(&trap)),
+                Ok(Err(trap)) => return Err(FaultReason::Trap(describe_trap(&trap))),
                 Err(_) => return Err(FaultReason::Deadline(deadline)),
             };
             if std::mem::take(&mut self.restart_pending) {
@@ -541,7 +588,7 @@ impl Actor {
                 self.counters.update(|s| s.errors += 1);
                 Outcome::Refused
             }
-            Ok(Err(trap)) => Outcome::Fault(trap_reason(&trap)),
+            Ok(Err(trap)) => Outcome::Fault(FaultReason::Trap(describe_trap(&trap))),
             Err(_) => Outcome::Fault(FaultReason::Deadline(deadline)),
         }
     }
@@ -552,17 +599,14 @@ impl Actor {
             return;
         }
         self.modified = now;
-        let host = Arc::clone(&self.host);
-        let path = self.spec.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || host.load(&path)).await;
-        let result = match loaded {
-            Ok(Ok(loaded)) => pre_instantiate(&self.host, &self.spec.path, &loaded.component),
-            Ok(Err(error)) => Err(error),
-            Err(join) => Err(PluginError::Engine(join.to_string())),
-        };
-        match result {
-            Ok(pre) => {
-                self.pre = pre;
+        match load(&self.host, &self.spec.path).await {
+            Ok(loaded) => {
+                log_load(&self.name, &self.spec.path, loaded.cached, loaded.took);
+                self.counters.update(|s| {
+                    s.loaded_from_cache = loaded.cached;
+                    s.load_time = loaded.took;
+                });
+                self.pre = loaded.pre;
                 self.instance = None;
                 self.emit(PluginEventKind::Reloaded);
             }
@@ -571,17 +615,6 @@ impl Actor {
             }),
         }
     }
-}
-
-/// The trap's cause in words ("call stack exhausted", "wasm `unreachable` instruction
-/// executed", "forcing trap when growing memory to ... bytes"); the full message with the
-/// backtrace goes to the debug log.
-fn trap_reason(error: &wasmtime::Error) -> FaultReason {
-    tracing::debug!("plugin trap: {error:?}");
-    FaultReason::Trap(match error.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => trap.to_string(),
-        None => error.root_cause().to_string(),
-    })
 }
 
 /// The state `spec` selects, and the history generation it was read in.

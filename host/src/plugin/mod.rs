@@ -8,11 +8,14 @@
 //! keeps failing is quarantined. Nothing a plugin does can stop the host or delay another
 //! plugin.
 //!
-//! - `runtime`: the engine, epoch ticker, linker, precompiled-artifact cache and validation;
+//! - `runtime`: the engine, epoch ticker, linker, loading and the compiled-component cache;
+//! - `component`: checking a file against its world before compiling it, and one-line
+//!   messages for bad components and traps (shared with the driver runtime);
 //! - `handler`: the per-handler task (delivery, faults, quarantine, resync, hot reload);
 //! - `host_api`: what the plugin's imports do (coordinator, logging, WASI);
 //! - `limits`, `config`, `stats`: grants and limits, the TOML form, and the counters.
 
+mod component;
 mod config;
 mod handler;
 mod host_api;
@@ -20,6 +23,8 @@ mod limits;
 mod runtime;
 mod stats;
 
+pub use component::ComponentError;
+pub(crate) use component::{World, compile_error, describe_trap, link_error};
 pub use config::{GrantsConfig, HandlerConfig, LimitsConfig, PluginConfig};
 pub use handler::{HandlerHandle, HandlerSpec, LoadInfo};
 pub use limits::{Grants, Limits};

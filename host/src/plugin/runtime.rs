@@ -1,6 +1,10 @@
 //! The plugin host: one wasmtime engine for every plugin, its epoch ticker, the linkers of the
-//! `handler` world (with WASI only for components that import it), and loading (with a precompiled-artifact cache and validation against the
-//! world before anything runs).
+//! `handler` world (with WASI only for components that import it), and loading.
+//!
+//! Loading checks a file against the world before compiling it (see [`super::component`]),
+//! so a file of the wrong kind costs milliseconds, not a compile; and it writes a compiled
+//! component to the cache only once the component has passed every check, including
+//! linking, so the cache never holds a rejected file.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -10,81 +14,40 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
-use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
+use super::component::{self, ComponentError, World};
 use super::host_api::PluginData;
 use super::stats::PluginEvent;
-use crate::wit::bindings::Handler;
+use crate::wit::bindings::{Handler, HandlerPre};
 
 /// How often the epoch advances; a running plugin yields to other tasks at every tick.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The interface a handler must export, and the functions it must have.
-pub(crate) const EVENTS_EXPORT: &str = "roster:coordination/events@0.1.0";
-const EVENTS_FUNCTIONS: [&str; 2] = ["on-events", "on-resync"];
-
-/// Imports a plugin may have: Roster's own interfaces and the WASI interfaces whose access
-/// the plugin's WASI context controls (files only in a granted directory, no sockets, no
-/// environment, no stdio unless granted).
-const ALLOWED_IMPORTS: [&str; 9] = [
-    "roster:coordination/types@0.1.",
-    "roster:coordination/coordinator@0.1.",
-    "roster:coordination/logging@0.1.",
-    "wasi:cli/",
-    "wasi:io/",
-    "wasi:clocks/",
-    "wasi:random/",
-    "wasi:filesystem/",
-    "wasi:sockets/",
-];
-
-/// Why a plugin could not be loaded or run.
+/// Why a plugin could not be loaded or run. Every message is one line.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
-    /// The plugin file could not be read.
-    #[error("cannot read plugin {path}: {source}")]
+    /// The plugin file could not be read (it does not exist, is a directory, is not
+    /// readable).
+    #[error("cannot read plugin {}: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file is not a valid WebAssembly component.
-    #[error("{path} is not a valid component: {message}")]
-    Invalid {
+    /// The file is not a component of the plugin's world: not WebAssembly, a core module,
+    /// malformed, of another world, or not linkable (see [`ComponentError`]).
+    #[error("{}: {problem}", path.display())]
+    Rejected {
         /// The file.
         path: PathBuf,
-        /// wasmtime's message.
-        message: String,
-    },
-    /// The component lacks an export the world requires.
-    #[error("{path} does not export {export}, which the handler world requires")]
-    MissingExport {
-        /// The file.
-        path: PathBuf,
-        /// The missing export (`interface#function` for a function).
-        export: String,
-    },
-    /// The component imports something plugins are not given.
-    #[error("{path} imports {import}, which plugins are not given")]
-    UnexpectedImport {
-        /// The file.
-        path: PathBuf,
-        /// The import's name.
-        import: String,
-    },
-    /// The component's imports could not be satisfied (for example an incompatible version).
-    #[error("{path} cannot be linked: {message}")]
-    Link {
-        /// The file.
-        path: PathBuf,
-        /// wasmtime's message.
-        message: String,
+        /// What is wrong with it.
+        problem: ComponentError,
     },
     /// A granted directory does not exist or cannot be opened.
-    #[error("cannot grant directory {path}: {message}")]
+    #[error("cannot grant directory {}: {message}", path.display())]
     Grant {
         /// The directory.
         path: PathBuf,
@@ -94,33 +57,59 @@ pub enum PluginError {
     /// The plugin configuration is invalid.
     #[error("invalid plugin configuration: {0}")]
     Config(String),
-    /// The host's wasmtime engine could not be set up.
+    /// The host's wasmtime engine could not be set up, or the cache directory created.
     #[error("cannot set up the plugin engine: {0}")]
     Engine(String),
 }
 
-/// Where and how plugins are compiled.
-#[derive(Clone, Debug, Default)]
+/// Where compiled plugins are cached.
+///
+/// There is no `Default`: a program says whether it caches. Programs that load plugins
+/// ([`PluginHostOptions::user_cache`]: the daemon, `roster plugin check`, the monitor's
+/// demo) cache in the user's cache directory unless told otherwise, so a JavaScript or
+/// Python handler compiles once (seconds) and then loads in milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PluginHostOptions {
-    /// Directory for precompiled artifacts; `None` compiles every time.
+    /// Directory for compiled components; `None` compiles at every load.
     pub cache_dir: Option<PathBuf>,
 }
 
 impl PluginHostOptions {
-    /// The default cache directory: `$XDG_CACHE_HOME/roster/components`, else
-    /// `$HOME/.cache/roster/components`.
+    /// Cache in the user's cache directory ([`PluginHostOptions::default_cache_dir`]), or
+    /// compile at every load when there is none (neither `XDG_CACHE_HOME` nor `HOME` set).
+    pub fn user_cache() -> Self {
+        Self {
+            cache_dir: Self::default_cache_dir(),
+        }
+    }
+
+    /// Cache in `dir`.
+    pub fn cache_in(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            cache_dir: Some(dir.into()),
+        }
+    }
+
+    /// Compile at every load and write nothing.
+    pub fn no_cache() -> Self {
+        Self { cache_dir: None }
+    }
+
+    /// The user's cache directory for compiled components: `$XDG_CACHE_HOME/roster/components`,
+    /// else `$HOME/.cache/roster/components` (an empty variable counts as unset).
     pub fn default_cache_dir() -> Option<PathBuf> {
-        let base = std::env::var_os("XDG_CACHE_HOME")
+        let set = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+        let base = set("XDG_CACHE_HOME")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            .or_else(|| set("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
         Some(base.join("roster").join("components"))
     }
 }
 
-/// A loaded, validated component, ready to be pre-instantiated.
+/// A loaded component, checked against the handler world and linked, ready to instantiate.
 pub(crate) struct Loaded {
-    pub(crate) component: Component,
-    /// True when the artifact came from the cache.
+    pub(crate) pre: HandlerPre<PluginData>,
+    /// True when the compiled component came from the cache.
     pub(crate) cached: bool,
     /// How long loading took.
     pub(crate) took: Duration,
@@ -133,6 +122,17 @@ pub struct ComponentReport {
     pub imports: Vec<String>,
     /// Every export, by name.
     pub exports: Vec<String>,
+}
+
+impl ComponentReport {
+    /// The names of `component`'s imports and exports.
+    pub(crate) fn of(engine: &Engine, component: &Component) -> Self {
+        let shape = component::shape_of(engine, component);
+        Self {
+            imports: shape.imports,
+            exports: shape.exports.into_iter().map(|(name, _)| name).collect(),
+        }
+    }
 }
 
 /// Runs plugins: owns the engine (shared by all plugins), the linkers and the cache.
@@ -197,29 +197,25 @@ impl PluginHost {
         })
     }
 
+    /// The directory compiled components are cached in, if any.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.inner.cache_dir.as_deref()
+    }
+
     /// Fault, restart, quarantine, resync and reload events of every plugin of this host.
     pub fn events(&self) -> broadcast::Receiver<PluginEvent> {
         self.inner.events.subscribe()
     }
 
-    /// Validate a component against the handler world and list its imports and exports.
+    /// Validate a component against the handler world, as [`PluginHost::attach_handler`]
+    /// loads it (caching it when it passes), and list its imports and exports.
     ///
     /// # Errors
-    /// The first problem found (see [`PluginError`]).
+    /// [`PluginError::Read`], or [`PluginError::Rejected`] with the first problem found.
     pub fn check(&self, path: &Path) -> Result<ComponentReport, PluginError> {
         let loaded = self.inner.load(path)?;
-        let ty = loaded.component.component_type();
-        let engine = &self.inner.engine;
-        Ok(ComponentReport {
-            imports: ty
-                .imports(engine)
-                .map(|(name, _)| name.to_owned())
-                .collect(),
-            exports: ty
-                .exports(engine)
-                .map(|(name, _)| name.to_owned())
-                .collect(),
-        })
+        let component = loaded.pre.instance_pre().component();
+        Ok(ComponentReport::of(&self.inner.engine, component))
     }
 }
 
@@ -239,7 +235,7 @@ fn spawn_epoch_ticker(engine: &Engine) {
 
 impl HostInner {
     /// The linker for `component`: WASI is linked only for components that import it.
-    pub(crate) fn linker_for(&self, component: &Component) -> &Linker<PluginData> {
+    fn linker_for(&self, component: &Component) -> &Linker<PluginData> {
         let imports_wasi = component
             .component_type()
             .imports(&self.engine)
@@ -251,54 +247,82 @@ impl HostInner {
         }
     }
 
-    /// Read, compile (or fetch from the cache) and validate a handler component.
+    /// Read a handler component, check it, compile it (or fetch it from the cache) and link
+    /// it. A compiled component is cached only once it is linked.
     pub(crate) fn load(&self, path: &Path) -> Result<Loaded, PluginError> {
         let start = Instant::now();
         let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let (component, cached) = self.compile(path, &bytes)?;
-        self.validate(path, &component)?;
+        let rejected = |problem: ComponentError| PluginError::Rejected {
+            path: path.to_owned(),
+            problem,
+        };
+        let artifact = self
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{}.cwasm", self.cache_key(&bytes))));
+        let (component, cached) = match artifact.as_deref().and_then(|a| self.cached(a)) {
+            Some(component) => (component, true),
+            None => {
+                World::HANDLER.check(&bytes).map_err(rejected)?;
+                let component = Component::new(&self.engine, &bytes)
+                    .map_err(|e| rejected(component::compile_error(&e)))?;
+                (component, false)
+            }
+        };
+        // A cached component passed these when it was cached; they are cheap, and the rules
+        // may have changed since.
+        World::HANDLER
+            .admit(&component::shape_of(&self.engine, &component))
+            .map_err(rejected)?;
+        let link = |e: wasmtime::Error| rejected(component::link_error(&e));
+        let pre = self
+            .linker_for(&component)
+            .instantiate_pre(&component)
+            .map_err(link)?;
+        let pre = HandlerPre::new(pre).map_err(link)?;
+        if let (Some(artifact), false) = (artifact, cached) {
+            self.store_in_cache(&artifact, &component);
+        }
         Ok(Loaded {
-            component,
+            pre,
             cached,
             took: start.elapsed(),
         })
     }
 
-    fn compile(&self, path: &Path, bytes: &[u8]) -> Result<(Component, bool), PluginError> {
-        let invalid = |e: wasmtime::Error| PluginError::Invalid {
-            path: path.to_owned(),
-            message: format!("{e:#}"),
-        };
-        let Some(dir) = &self.cache_dir else {
-            return Component::new(&self.engine, bytes)
-                .map(|c| (c, false))
-                .map_err(invalid);
-        };
-        let artifact = dir.join(format!("{}.cwasm", self.cache_key(bytes)));
-        if artifact.exists() {
-            // SAFETY: `deserialize_file` trusts its input to be wasmtime's own output. The
-            // artifact was written by `serialize` below into the host's cache directory, under
-            // a name that hashes both the component's bytes and the engine's compatibility
-            // settings; a file another wasmtime version wrote fails cleanly with an error.
-            #[allow(unsafe_code)]
-            let loaded = unsafe { Component::deserialize_file(&self.engine, &artifact) };
-            match loaded {
-                Ok(component) => return Ok((component, true)),
-                Err(error) => {
-                    tracing::warn!(artifact = %artifact.display(), %error, "discarding unusable cached artifact");
-                    let _ = std::fs::remove_file(&artifact);
-                }
+    /// The compiled component cached at `artifact`, if there is a usable one.
+    fn cached(&self, artifact: &Path) -> Option<Component> {
+        if !artifact.exists() {
+            return None;
+        }
+        // SAFETY: `deserialize_file` trusts its input to be wasmtime's own output. The
+        // artifact was written by `serialize` in `store_in_cache` into the host's cache
+        // directory, under a name that hashes both the component's bytes and the engine's
+        // compatibility settings; a file another wasmtime version wrote fails cleanly with an
+        // error.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Component::deserialize_file(&self.engine, artifact) };
+        match loaded {
+            Ok(component) => Some(component),
+            Err(error) => {
+                tracing::warn!(artifact = %artifact.display(), %error, "discarding unusable cached artifact");
+                let _ = std::fs::remove_file(artifact);
+                None
             }
         }
-        let component = Component::new(&self.engine, bytes).map_err(invalid)?;
+    }
+
+    /// Write `component` to the cache at `artifact` (through a temporary file, so a reader
+    /// never sees half an artifact). Failing to cache is logged, not an error.
+    fn store_in_cache(&self, artifact: &Path, component: &Component) {
         match component.serialize() {
             Ok(serialized) => {
                 let tmp = artifact.with_extension(format!("tmp{}", std::process::id()));
-                let written = std::fs::write(&tmp, serialized)
-                    .and_then(|()| std::fs::rename(&tmp, &artifact));
+                let written =
+                    std::fs::write(&tmp, serialized).and_then(|()| std::fs::rename(&tmp, artifact));
                 if let Err(error) = written {
                     tracing::warn!(artifact = %artifact.display(), %error, "cannot cache compiled plugin");
                     let _ = std::fs::remove_file(&tmp);
@@ -306,7 +330,6 @@ impl HostInner {
             }
             Err(error) => tracing::warn!(%error, "cannot serialize compiled plugin"),
         }
-        Ok((component, false))
     }
 
     fn cache_key(&self, bytes: &[u8]) -> String {
@@ -317,43 +340,5 @@ impl HostInner {
             .hash(&mut hasher);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         format!("{hex}-{:016x}", hasher.finish())
-    }
-
-    fn validate(&self, path: &Path, component: &Component) -> Result<(), PluginError> {
-        let ty = component.component_type();
-        for (name, _) in ty.imports(&self.engine) {
-            if !ALLOWED_IMPORTS
-                .iter()
-                .any(|prefix| name.starts_with(prefix))
-            {
-                return Err(PluginError::UnexpectedImport {
-                    path: path.to_owned(),
-                    import: name.to_owned(),
-                });
-            }
-        }
-        let missing = |export: String| PluginError::MissingExport {
-            path: path.to_owned(),
-            export,
-        };
-        let events = ty
-            .exports(&self.engine)
-            .find(|(name, _)| {
-                name.strip_prefix("roster:coordination/events@0.1.")
-                    .is_some()
-            })
-            .ok_or_else(|| missing(EVENTS_EXPORT.to_owned()))?;
-        let ComponentItem::ComponentInstance(instance) = events.1.ty else {
-            return Err(missing(EVENTS_EXPORT.to_owned()));
-        };
-        for function in EVENTS_FUNCTIONS {
-            let found = instance.exports(&self.engine).any(|(name, item)| {
-                name == function && matches!(item.ty, ComponentItem::ComponentFunc(_))
-            });
-            if !found {
-                return Err(missing(format!("{EVENTS_EXPORT}#{function}")));
-            }
-        }
-        Ok(())
     }
 }

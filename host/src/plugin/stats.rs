@@ -27,7 +27,8 @@ pub enum PluginState {
 #[serde(rename_all = "kebab-case", tag = "kind", content = "detail")]
 pub enum FaultReason {
     /// The plugin trapped: a panic, `unreachable`, an out-of-bounds access, a stack overflow,
-    /// or memory it could not grow. Carries wasmtime's message.
+    /// or memory it could not grow. Carries wasmtime's message, on one line, naming a likely
+    /// stack overflow where wasmtime reports only an out-of-bounds access.
     Trap(String),
     /// The call ran past the plugin's deadline.
     Deadline(Duration),
@@ -61,15 +62,17 @@ pub enum PluginEventKind {
     Fault {
         /// Why.
         reason: FaultReason,
-        /// First and last revision of the batch that was being delivered.
+        /// First and last revision of the events the call delivered (the same revision
+        /// twice for a call with one event).
         revisions: (u64, u64),
     },
     /// The plugin was instantiated again after a fault.
     Restarted,
-    /// A batch faulted twice in a row and was skipped so the plugin can go on.
-    BatchSkipped {
-        /// First and last revision skipped.
-        revisions: (u64, u64),
+    /// An event faulted twice on its own (after the batch it came in faulted) and was
+    /// skipped, so the plugin can go on; the other events of its batch were delivered.
+    EventSkipped {
+        /// The skipped event's revision.
+        revision: u64,
     },
     /// The plugin faulted too often and is paused.
     Quarantined {
@@ -111,6 +114,8 @@ pub struct PluginStats {
     pub deadline_overruns: u64,
     /// Times the plugin was instantiated again after a fault.
     pub restarts: u64,
+    /// Events skipped because they faulted twice on their own.
+    pub events_skipped: u64,
     /// Snapshots given instead of events.
     pub resyncs: u64,
     /// Events waiting for the plugin.
@@ -123,6 +128,12 @@ pub struct PluginStats {
     pub call_p99: Duration,
     /// Log lines dropped by the rate limit.
     pub logs_dropped: u64,
+    /// Whether the running version's compiled code came from the compiled-component cache
+    /// (rather than from compiling the file).
+    pub loaded_from_cache: bool,
+    /// How long the running version took to load: read, check, compile or fetch from the
+    /// cache, link.
+    pub load_time: Duration,
 }
 
 const LATENCY_WINDOW: usize = 1_024;
@@ -156,12 +167,15 @@ impl Counters {
                     traps: 0,
                     deadline_overruns: 0,
                     restarts: 0,
+                    events_skipped: 0,
                     resyncs: 0,
                     queue_depth: 0,
                     handled_through: 0,
                     call_p50: Duration::ZERO,
                     call_p99: Duration::ZERO,
                     logs_dropped: 0,
+                    loaded_from_cache: false,
+                    load_time: Duration::ZERO,
                 },
                 latencies: VecDeque::with_capacity(LATENCY_WINDOW),
                 logs: VecDeque::with_capacity(LOG_LINES_KEPT),

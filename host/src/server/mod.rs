@@ -68,6 +68,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// membership_timeout = 30         # seconds: default session TTL
 /// history = 65536                 # events kept for resuming streams
 /// max_sessions = 100000
+/// cache_dir = "/var/cache/roster" # compiled plugins (default: the user's cache directory)
 ///
 /// [[handlers]]                    # event handler plugins, as in `roster::plugin::config`
 /// name = "log"
@@ -93,6 +94,12 @@ pub struct ServeConfig {
     /// Handler plugins to attach.
     #[serde(default)]
     pub handlers: Vec<HandlerConfig>,
+    /// Where compiled plugins are cached (relative to the configuration file); the user's
+    /// cache directory ([`PluginHostOptions::default_cache_dir`]) otherwise.
+    pub cache_dir: Option<PathBuf>,
+    /// Compile plugins at every start and cache nothing (`roster serve --no-cache`).
+    #[serde(skip)]
+    pub no_cache: bool,
     /// Directory that relative plugin paths start from (the configuration file's).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -119,6 +126,8 @@ impl Default for ServeConfig {
             history: None,
             max_sessions: default_max_sessions(),
             handlers: Vec::new(),
+            cache_dir: None,
+            no_cache: false,
             base_dir: PathBuf::from("."),
         }
     }
@@ -180,6 +189,18 @@ impl ServeConfig {
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_owned);
         Ok(config)
+    }
+
+    /// How the daemon's plugin host caches compiled plugins: in `cache_dir`, else in the
+    /// user's cache directory, unless `no_cache`.
+    pub fn plugin_host_options(&self) -> PluginHostOptions {
+        if self.no_cache {
+            PluginHostOptions::no_cache()
+        } else if let Some(dir) = &self.cache_dir {
+            PluginHostOptions::cache_in(self.base_dir.join(dir))
+        } else {
+            PluginHostOptions::user_cache()
+        }
     }
 
     /// The backend URL with the configured timeout and history size applied.
@@ -319,7 +340,13 @@ impl Server {
         let plugin_log = Arc::new(Mutex::new(PluginLog::default()));
         let mut recorder = None;
         if !config.handlers.is_empty() {
-            let host = PluginHost::new(PluginHostOptions::default())?;
+            let options = config.plugin_host_options();
+            if options.cache_dir.is_none() && !config.no_cache {
+                tracing::warn!(
+                    "no cache directory (set cache_dir, XDG_CACHE_HOME or HOME): plugins are compiled at every start"
+                );
+            }
+            let host = PluginHost::new(options)?;
             recorder = Some(tokio::spawn(record(host.events(), Arc::clone(&plugin_log))));
             let plugins = PluginConfig {
                 handlers: config.handlers,

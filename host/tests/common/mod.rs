@@ -16,13 +16,24 @@ pub struct Daemon {
     pub client: Client,
 }
 
+/// The cache home (`XDG_CACHE_HOME`) of the daemons tests start: in the target directory, so
+/// compiled plugins are kept between runs and nothing is written to the user's own cache.
+pub const CACHE_HOME: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/daemon-cache-home");
+
 impl Daemon {
     /// `roster serve` on a free port with `args` added.
     pub fn start(args: &[&str]) -> Self {
+        Self::start_with_cache_home(args, std::path::Path::new(CACHE_HOME))
+    }
+
+    /// `roster serve` on a free port with `args` added, whose user cache directory is in
+    /// `cache_home`.
+    pub fn start_with_cache_home(args: &[&str], cache_home: &std::path::Path) -> Self {
         let mut child = Command::new(ROSTER)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .env("RUST_LOG", "warn")
+            .env("XDG_CACHE_HOME", cache_home)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -42,7 +42,7 @@ async fn main() -> Result<(), CoordinationError> {
         .await?;
     let _handler = match handler {
         Some(path) => {
-            let host = PluginHost::new(PluginHostOptions::default())
+            let host = PluginHost::new(PluginHostOptions::user_cache())
                 .map_err(|e| CoordinationError::Connection(e.to_string()))?;
             let mut spec = HandlerSpec::new("probe", path);
             spec.groups = vec![GroupId::new(group)?];

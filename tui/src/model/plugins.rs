@@ -48,9 +48,7 @@ pub fn describe(event: &PluginEventKind) -> String {
             format!("fault at {}..{}: {reason}", revisions.0, revisions.1)
         }
         PluginEventKind::Restarted => "restarted".to_owned(),
-        PluginEventKind::BatchSkipped { revisions } => {
-            format!("skipped {}..{}", revisions.0, revisions.1)
-        }
+        PluginEventKind::EventSkipped { revision } => format!("skipped {revision}"),
         PluginEventKind::Quarantined { duration } => format!("quarantined for {duration:?}"),
         PluginEventKind::Resynced { revision } => format!("resynced at {revision}"),
         PluginEventKind::Reloaded => "reloaded".to_owned(),

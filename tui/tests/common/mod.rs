@@ -81,12 +81,15 @@ fn stats(name: &str, state: PluginState, delivered: u64, traps: u64, restarts: u
         traps,
         deadline_overruns: 0,
         restarts,
+        events_skipped: 0,
         resyncs: 1,
         queue_depth: 0,
         handled_through: delivered,
         call_p50: Duration::from_micros(20),
         call_p99: Duration::from_micros(150),
         logs_dropped: 0,
+        loaded_from_cache: true,
+        load_time: Duration::from_millis(2),
     }
 }
 

@@ -37,10 +37,16 @@ pub async fn run(cli: Cli) -> ExitCode {
             config,
             listen,
             backend,
-        } => serve(json, config, listen, backend).await,
+            no_cache,
+        } => serve(json, config, listen, backend, no_cache).await,
         Command::Plugin {
-            command: PluginCommand::Check { file, world },
-        } => plugin_check(json, &file, world),
+            command:
+                PluginCommand::Check {
+                    file,
+                    world,
+                    no_cache,
+                },
+        } => plugin_check(json, &file, world, no_cache),
         command => match Client::new(&cli.addr) {
             Ok(client) => match remote(&client, json, command).await {
                 Ok(()) => exit::OK,
@@ -63,6 +69,7 @@ async fn serve(
     config: Option<std::path::PathBuf>,
     listen: Option<std::net::SocketAddr>,
     backend: Option<String>,
+    no_cache: bool,
 ) -> u8 {
     // Before anything else, and above all before the address is announced: a supervisor
     // may stop the daemon as soon as it reads that line.
@@ -84,6 +91,7 @@ async fn serve(
     if let Some(backend) = backend {
         config.backend = backend;
     }
+    config.no_cache |= no_cache;
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(error) => {
@@ -157,19 +165,25 @@ impl StopSignals {
     }
 }
 
-fn plugin_check(json: bool, file: &std::path::Path, world: World) -> u8 {
+fn plugin_check(json: bool, file: &std::path::Path, world: World, no_cache: bool) -> u8 {
+    use roster::plugin::{PluginError, PluginHost, PluginHostOptions};
     let checked = match world {
         World::Handler => {
-            let options = roster::plugin::PluginHostOptions::default();
-            match roster::plugin::PluginHost::new(options) {
-                Ok(host) => host.check(file).map_err(|e| e.to_string()),
-                Err(error) => {
-                    output::error(json, "plugin-host", &error.to_string());
-                    return exit::FAILURE;
-                }
-            }
+            let options = if no_cache {
+                PluginHostOptions::no_cache()
+            } else {
+                PluginHostOptions::user_cache()
+            };
+            PluginHost::new(options).and_then(|host| host.check(file))
         }
-        World::Driver => roster::check_driver(file).map_err(|e| e.to_string()),
+        World::Driver => roster::check_driver(file),
+    };
+    let checked = match checked {
+        Err(error @ PluginError::Engine(_)) => {
+            output::error(json, "plugin-host", &error.to_string());
+            return exit::FAILURE;
+        }
+        other => other.map_err(|e| e.to_string()),
     };
     match checked {
         Ok(report) => {

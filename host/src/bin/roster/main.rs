@@ -38,7 +38,7 @@ enum Command {
     /// Run the daemon (logs go to stderr; filter them with RUST_LOG).
     Serve {
         /// Configuration file (TOML): listen, backend, membership_timeout, history,
-        /// max_sessions, [[handlers]].
+        /// max_sessions, cache_dir, [[handlers]].
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// Address to listen on (overrides the configuration).
@@ -47,6 +47,10 @@ enum Command {
         /// Backend URL (overrides the configuration), e.g. memory://roster?timeout=10.
         #[arg(long)]
         backend: Option<String>,
+        /// Compile plugins at every start instead of caching them (in the configuration's
+        /// cache_dir, else the user's cache directory).
+        #[arg(long)]
+        no_cache: bool,
     },
     /// The daemon's status.
     Status,
@@ -131,6 +135,10 @@ enum PluginCommand {
         /// The world to check against.
         #[arg(long, value_enum, default_value = "handler")]
         world: commands::World,
+        /// Do not cache the compiled handler (by default a valid one is cached in the user's
+        /// cache directory, so the daemon loads it without compiling).
+        #[arg(long)]
+        no_cache: bool,
     },
 }
 

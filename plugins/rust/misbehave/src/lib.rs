@@ -14,13 +14,21 @@
 //! | `mutate`   | tries to join the group, logs the outcome                        |
 //! | `flood`    | writes 10 000 log lines                                          |
 //! | `refuse`   | returns an error                                                 |
+//! | `hold`     | on a join, logs `holding` and waits until group `release` has a member |
+//! | `poison`   | panics on the join of member `poison`; other events are recorded |
 //!
 //! Events of any other group are accepted and logged as `ok <revision>`, so tests can see
 //! exactly which events reached it. Resyncs are always accepted.
+//!
+//! The revisions of `poison` events are appended to `/data/received` (one per line, the
+//! granted directory) when the call that delivered them returns, so the file lists exactly
+//! the events of calls that succeeded, however many calls faulted on the way.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "roster:coordination/handler" });
 
 use std::hint::black_box;
+use std::io::Write;
+use std::time::Duration;
 
 use exports::roster::coordination::events::{Guest, Resync};
 use roster::coordination::coordinator;
@@ -71,6 +79,7 @@ fn group_of(event: &MembershipEvent) -> (&str, u64) {
 
 impl Guest for Misbehave {
     fn on_events(events: Vec<MembershipEvent>) -> Result<(), String> {
+        let mut received = Vec::new();
         for event in &events {
             let (group, revision) = group_of(event);
             match group {
@@ -124,8 +133,32 @@ impl Guest for Misbehave {
                     }
                 }
                 "refuse" => return Err(format!("refused revision {revision}")),
+                "hold" => {
+                    if let MembershipEvent::MemberJoined(_) = event {
+                        log(Level::Info, "holding");
+                        while coordinator::get_members("release").map_or(true, |m| m.is_empty()) {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        log(Level::Info, "released");
+                    }
+                }
+                "poison" => match event {
+                    MembershipEvent::MemberJoined(e) if e.member_id == "poison" => {
+                        panic!("misbehave: poison event {revision}")
+                    }
+                    _ => received.push(revision),
+                },
                 _ => log(Level::Info, &format!("ok {revision}")),
             }
+        }
+        if !received.is_empty() {
+            let lines: String = received.iter().map(|r| format!("{r}\n")).collect();
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open("/data/received")
+                .and_then(|mut file| file.write_all(lines.as_bytes()))
+                .map_err(|e| format!("cannot record received events: {e}"))?;
         }
         Ok(())
     }
