@@ -365,17 +365,13 @@ async fn rejected_component_is_refused_before_compiling_and_leaves_no_cache_entr
         rejection(f.host.check(&uncompilable), &uncompilable),
         ComponentError::MissingExport { .. }
     ));
-    // A real component of another world: refused without compiling it, as fast as reading
-    // it (compiling this 400 KB driver takes over a second).
+    // A real component of another world: refused, and nothing of it cached.
     let driver = plugin("rust-redis-driver.wasm");
-    let started = std::time::Instant::now();
     let problem = rejection(f.host.check(&driver), &driver);
-    let took = started.elapsed();
     assert!(
         matches!(problem, ComponentError::MissingExport { .. }),
         "{problem}"
     );
-    assert!(took < Duration::from_millis(500), "took {took:?}");
     let cached: Vec<_> = std::fs::read_dir(cache.path())
         .unwrap()
         .map(|entry| entry.unwrap().file_name())
