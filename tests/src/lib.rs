@@ -381,6 +381,10 @@ where
 /// none at present: even a stalled process is simulated in real time, by blocking the
 /// runtime's workers ([`Harness::stall`]). A test that needs one goes in the `@paused_only`
 /// list below, with its reason in this comment.
+///
+/// Every `pub async fn NAME(h: &Harness)` of `src/conformance.rs` must be listed here once;
+/// the unit test `every_conformance_test_is_registered_once_in_the_suite` fails otherwise, so
+/// a test cannot be written and then silently never run.
 #[macro_export]
 macro_rules! conformance_suite {
     (@paused_only $attr:tt $paused:literal, $harness:expr) => {
@@ -493,4 +497,59 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@both (start_paused = true) true, $harness);
         $crate::conformance_suite!(@paused_only (start_paused = true) true, $harness);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The names of the conformance tests `src/conformance.rs` defines: every
+    /// `pub async fn NAME(h: &Harness)`.
+    fn defined() -> Vec<String> {
+        include_str!("conformance.rs")
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("pub async fn "))
+            .filter_map(|rest| rest.strip_suffix("(h: &Harness) {"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The names `conformance_suite!` registers: the identifiers listed one per line in
+    /// this file's macro.
+    fn registered() -> Vec<String> {
+        include_str!("lib.rs")
+            .lines()
+            .filter_map(|line| line.trim().strip_suffix(','))
+            .filter(|name| {
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn every_conformance_test_is_registered_once_in_the_suite() {
+        let (defined, registered) = (defined(), registered());
+        let unique: BTreeSet<&String> = registered.iter().collect();
+        assert_eq!(unique.len(), registered.len(), "a test is registered twice");
+        let defined: BTreeSet<&String> = defined.iter().collect();
+        let missing: Vec<_> = defined.difference(&unique).collect();
+        assert!(
+            missing.is_empty(),
+            "defined in conformance.rs but never run (add them to conformance_suite!): {missing:?}"
+        );
+        let unknown: Vec<_> = unique.difference(&defined).collect();
+        assert!(
+            unknown.is_empty(),
+            "registered but not defined: {unknown:?}"
+        );
+        assert!(
+            defined.len() >= 79,
+            "the parser found only {}",
+            defined.len()
+        );
+    }
 }

@@ -403,9 +403,13 @@ impl Coordinator {
     /// Refresh this member's liveness; returns the time before it would expire (tooz's
     /// `heartbeat`). The background task calls this for you.
     ///
+    /// Heartbeats do not queue behind the coordinator's other calls on a driver's store.
+    ///
     /// # Errors
     /// [`CoordinationError::SessionExpired`] once after the member expired (listing the groups
-    /// it lost); the session is live again afterwards. `NotStarted` before `start`.
+    /// and candidacies it lost), unless a join told it first; the session is live again
+    /// afterwards, standing again wherever an election callback is held (R5, R6).
+    /// `NotStarted` before `start`.
     pub async fn heartbeat(&self) -> Result<Duration> {
         let session = self.session()?;
         let beat = match &self.inner.remote {
@@ -905,6 +909,10 @@ impl Coordinator {
     /// Stand for election in `group` and call `callback` from `run_watchers` each time this
     /// member is elected. Having at least one such callback is being a candidate; the first
     /// candidate is elected at once, the others in the order they stood (R5).
+    ///
+    /// On a session that had expired it registers and stands all the same (reopening the
+    /// session, and standing again wherever a callback is held); the expiry notice is then
+    /// returned by the next `heartbeat` or join (R6).
     ///
     /// # Errors
     /// `GroupNotCreated` (no implicit creation; nothing is registered), `NotStarted`.
