@@ -63,6 +63,21 @@ async fn events(client: &Client, from: Option<Revision>, until: Revision) -> Vec
     items
 }
 
+/// The raw text of an SSE response up to the end of its first message.
+async fn first_sse_message(response: reqwest::Response) -> String {
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(PATIENCE, body.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
+}
+
 fn revisions(items: &[StreamItem]) -> Vec<Revision> {
     items
         .iter()
@@ -267,16 +282,7 @@ async fn event_stream_resumed_from_a_revision_has_no_gaps_and_no_duplicates() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let mut body = response.bytes_stream();
-    let mut text = String::new();
-    while !text.contains("\n\n") {
-        let chunk = tokio::time::timeout(PATIENCE, body.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let text = first_sse_message(response).await;
     assert!(
         text.starts_with("id: 30\n") || text.contains("\nid: 30\n"),
         "{text}"
@@ -463,16 +469,7 @@ async fn a_client_polling_across_a_daemon_restart_gets_a_resync_naming_the_new_s
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["roster-store"], new_store.as_str());
-    let mut body = response.bytes_stream();
-    let mut text = String::new();
-    while !text.contains("\n\n") {
-        let chunk = tokio::time::timeout(PATIENCE, body.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let text = first_sse_message(response).await;
     assert!(text.starts_with("event: resync\n"), "{text}");
     assert!(text.contains(&new_store), "{text}");
     // And `roster watch` resumed with the store it was watching.
