@@ -1,17 +1,18 @@
-//! Builds the guest plugins the end-to-end tests load, in every language this machine can
-//! build, into `$OUT_DIR/plugins`.
+//! Gathers the guest plugins the end-to-end tests load, in every language this machine can
+//! build, into `$OUT_DIR/plugins`: the Rust ones as `roster-guests` built them, C, JavaScript
+//! and Python built here. Also registers the conformance suite: every
+//! `pub async fn NAME(h: &Harness)` of `src/conformance.rs` goes into
+//! `for_each_conformance_test!` (`$OUT_DIR/conformance_tests.rs`).
 //!
 //! Tests find them through `ROSTER_PLUGIN_DIR`; languages whose toolchain is missing are listed
 //! in `ROSTER_SKIPPED_LANGUAGES` (the tests say so when they skip). Set
 //! `ROSTER_REQUIRE_LANGUAGES=all` (as CI does) to make a missing toolchain a build error.
 
-#[path = "../plugins/rust/build_guests.rs"]
-mod build_guests;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use build_guests::{Outcome, build_rust_guests, run};
+/// The outcome of one build step: the error says what failed, in words.
+type Outcome = Result<(), String>;
 
 /// The Rust guest crates, by library name.
 const RUST_GUESTS: [&str; 10] = [
@@ -29,6 +30,8 @@ const RUST_GUESTS: [&str; 10] = [
 
 struct Build {
     root: PathBuf,
+    /// Where `roster-guests` put the Rust guests' components.
+    rust_guests: PathBuf,
     out: PathBuf,
     plugins: PathBuf,
 }
@@ -37,11 +40,24 @@ struct Build {
 type Builder = fn(&Build) -> Outcome;
 
 fn main() {
-    let (root, out) = build_guests::root_and_out();
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let root = manifest
+        .parent()
+        .expect("the crate is inside the workspace")
+        .to_path_buf();
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
+    register_conformance_tests(&manifest, &out);
     let plugins = out.join("plugins");
     std::fs::create_dir_all(&plugins).expect("create the plugin output directory");
-    let build = Build { root, out, plugins };
-    build_guests::rerun_if_guests_change(&build.root, &RUST_GUESTS);
+    let rust_guests = PathBuf::from(
+        std::env::var("DEP_ROSTER_GUESTS_DIR").expect("roster-guests names its directory"),
+    );
+    let build = Build {
+        root,
+        rust_guests,
+        out,
+        plugins,
+    };
     for watched in [
         "plugins/js/hash-ring.js",
         "plugins/js/build.mjs",
@@ -50,6 +66,7 @@ fn main() {
         "plugins/python/quorum.py",
         "plugins/python/.venv/bin/componentize-py",
         "plugins/c/logger.c",
+        "wit",
     ] {
         println!(
             "cargo:rerun-if-changed={}",
@@ -87,25 +104,77 @@ fn main() {
     );
 }
 
+/// Runs `command`, turning a failure to start or a non-zero exit into its output.
+fn run(command: &mut Command) -> Outcome {
+    let shown = format!("{command:?}");
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{shown} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    ))
+}
+
 fn copy(from: &Path, to: &Path) -> Outcome {
     std::fs::copy(from, to)
         .map(drop)
         .map_err(|e| format!("copy {} to {}: {e}", from.display(), to.display()))
 }
 
-/// Rust guests: components straight from `rustc` for `wasm32-wasip2`, which is added to the
-/// toolchain first when missing.
+/// Rust guests: the components `roster-guests` built (it says why when it could not).
 fn build_rust(build: &Build) -> Outcome {
-    let built = build_rust_guests(&build.root, &build.out.join("rust-guests"), &[])?;
+    if let Ok(reason) = std::env::var("DEP_ROSTER_GUESTS_MISSING") {
+        return Err(reason);
+    }
     for krate in RUST_GUESTS {
         copy(
-            &built.join(format!("{krate}.wasm")),
+            &build
+                .rust_guests
+                .join(format!("{}.wasm", krate.replace('_', "-"))),
             &build
                 .plugins
                 .join(format!("rust-{}.wasm", krate.replace('_', "-"))),
         )?;
     }
     Ok(())
+}
+
+/// Writes `for_each_conformance_test!` into `out/conformance_tests.rs`: the name of every
+/// `pub async fn NAME(h: &Harness)` in `src/conformance.rs`, in order. The macro hands the
+/// names to another macro (`conformance_suite!`), so a test is registered where it is defined.
+fn register_conformance_tests(manifest: &Path, out: &Path) {
+    let suite = manifest.join("src/conformance.rs");
+    println!("cargo:rerun-if-changed={}", suite.display());
+    let text = std::fs::read_to_string(&suite).expect("read src/conformance.rs");
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("pub async fn "))
+        .filter_map(|rest| rest.strip_suffix("(h: &Harness) {"))
+        .collect();
+    let mut generated = String::from(
+        "/// Expands to `conformance_suite!($($args)*; NAME, ...)` with the name of every conformance\n\
+         /// test, in the order `src/conformance.rs` defines them (generated by `build.rs`).\n\
+         #[doc(hidden)]\n\
+         #[macro_export]\n\
+         macro_rules! for_each_conformance_test {\n    \
+         ($($args:tt)*) => {\n        $crate::conformance_suite!($($args)*;\n",
+    );
+    for name in &names {
+        generated.push_str(&format!("            {name},\n"));
+    }
+    generated.push_str("        );\n    };\n}\n\n/// The conformance tests' names, in order.\n");
+    generated.push_str("pub const CONFORMANCE_TESTS: &[&str] = &[\n");
+    for name in &names {
+        generated.push_str(&format!("    \"{name}\",\n"));
+    }
+    generated.push_str("];\n");
+    std::fs::write(out.join("conformance_tests.rs"), generated)
+        .expect("write the conformance test list");
 }
 
 /// JavaScript guests: componentize-js (installed by `plugins/setup-toolchains`), with every

@@ -372,106 +372,16 @@ where
 ///   [`Harness::memory`] and [`Harness::new`]): every test, time-based ones exact and free.
 /// - `conformance_suite!(real_time: harness)`: in real time
 ///   (`#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`), for a harness made with
-///   [`Harness::real_time`], as a backend in another process needs: every test but the
-///   paused-only ones, time spans scaled and time-based assertions within
-///   [`Harness::tolerance`].
+///   [`Harness::real_time`], as a backend in another process needs: every test, time spans
+///   scaled and time-based assertions within [`Harness::tolerance`].
 ///
-/// Paused-only tests are those that only make sense with a clock the test controls (say,
-/// asserting what happens at one exact instant, which a real clock cannot hit). There are
-/// none at present: even a stalled process is simulated in real time, by blocking the
-/// runtime's workers ([`Harness::stall`]). A test that needs one goes in the `@paused_only`
-/// list below, with its reason in this comment.
-///
-/// Every `pub async fn NAME(h: &Harness)` of `src/conformance.rs` must be listed here once;
-/// the unit test `every_conformance_test_is_registered_once_in_the_suite` fails otherwise, so
-/// a test cannot be written and then silently never run.
+/// The tests are registered where they are defined: `build.rs` lists every
+/// `pub async fn NAME(h: &Harness)` of `src/conformance.rs` into
+/// [`for_each_conformance_test!`], so a test cannot be written and then never run.
 #[macro_export]
 macro_rules! conformance_suite {
-    (@paused_only $attr:tt $paused:literal, $harness:expr) => {
-        $crate::conformance_suite!(@tests $attr $paused, $harness;);
-    };
     (@both $attr:tt $paused:literal, $harness:expr) => {
-        $crate::conformance_suite!(@tests $attr $paused, $harness;
-            stop_before_start_is_not_started,
-            is_started_follows_start_and_stop,
-            start_twice_is_already_started,
-            calls_before_start_fail_with_not_started,
-            create_group_lists_the_group,
-            create_group_twice_is_group_already_exist,
-            get_groups_lists_every_created_group,
-            group_summaries_count_members_and_name_the_leader,
-            delete_group_removes_it_and_later_joins_fail,
-            delete_missing_group_is_group_not_created,
-            delete_non_empty_group_is_group_not_empty_until_the_member_leaves,
-            join_group_lists_the_member,
-            join_missing_group_is_group_not_created,
-            join_group_create_creates_and_joins,
-            join_group_create_joins_an_existing_group,
-            join_with_a_member_id_already_in_the_group_is_member_already_exist,
-            leave_group_removes_the_member,
-            leave_missing_group_is_group_not_created,
-            leave_group_not_joined_is_member_not_joined,
-            get_members_lists_exactly_the_joined_members,
-            stop_leaves_every_group_before_returning,
-            silent_member_expires_after_the_timeout_with_one_left_event,
-            get_member_capabilities_follows_call_order,
-            complex_capabilities_round_trip,
-            get_members_with_capabilities_maps_each_member,
-            get_members_with_capabilities_of_missing_group_is_group_not_created,
-            get_members_with_capabilities_of_empty_group_is_empty,
-            member_without_capabilities_has_empty_ones,
-            get_member_capabilities_of_missing_group_is_group_not_created,
-            get_member_capabilities_of_non_member_is_member_not_joined,
-            get_member_info_reports_capabilities_times_and_revision,
-            get_member_info_errors_match_capabilities,
-            get_members_info_reports_every_member_and_its_liveness,
-            update_capabilities_replaces_them,
-            update_capabilities_errors_name_the_missing_part,
-            heartbeat_returns_the_membership_timeout,
-            background_heartbeat_keeps_membership_past_the_timeout,
-            background_heartbeat_counts_beats,
-            watch_join_fires_once_per_join_and_not_after_unwatch,
-            watch_leave_fires_once_per_leave_and_not_after_unwatch,
-            watch_missing_group_is_group_not_created_and_registers_nothing,
-            member_booted_out_by_same_id_is_no_longer_joined,
-            unwatch_unknown_callback_is_watch_callback_not_found,
-            unwatch_removes_the_hook,
-            members_present_before_a_watch_produce_no_join_event,
-            transient_changes_between_runs_are_all_delivered_in_order,
-            watch_group_from_an_older_revision_replays_history,
-            run_watchers_reports_history_lost_and_resumes,
-            callbacks_may_call_back_into_the_coordinator,
-            async_callbacks_await_coordinator_calls_in_order,
-            run_for_election_elects_the_only_candidate_once,
-            next_candidate_is_elected_when_the_leader_stops,
-            get_leader_is_none_until_a_candidate_stands,
-            standing_down_passes_leadership_between_candidates,
-            stand_down_by_a_non_leader_returns_false,
-            unwatch_elected_as_leader_withdraws_the_candidacy,
-            election_on_missing_group_is_group_not_created,
-            terms_grow_with_every_leadership,
-            expired_leader_is_replaced_with_a_leader_lost_event,
-            deleting_a_group_ends_its_leadership,
-            every_change_has_the_next_revision,
-            group_lifecycle_and_capability_updates_are_events,
-            expired_member_is_told_it_expired,
-            expiry_notice_does_not_carry_over_to_a_recreated_group,
-            expired_member_learns_it_expired_from_its_next_join,
-            join_group_create_after_expiry_creates_nothing_and_says_so,
-            expired_candidate_learns_it_expired_after_standing_again,
-            expiry_notice_lists_every_lost_group_after_member_expired_answers,
-            expired_leader_holding_its_callback_stands_again,
-            a_conflicting_store_wide_option_is_an_invalid_url,
-            stop_releases_leadership_before_returning,
-            failed_join_changes_nothing,
-            only_groups_and_members_are_listed,
-            invalid_ids_are_rejected_with_clear_errors,
-            oversized_capabilities_are_rejected,
-            heartbeat_failures_are_visible_to_the_caller,
-            subscribe_yields_every_change_in_order_and_waits_for_more,
-            subscribe_from_a_dropped_revision_says_history_lost,
-            coordinators_naming_the_same_store_see_each_other,
-        );
+        $crate::for_each_conformance_test!(@tests $attr $paused, $harness);
     };
     (@tests $attr:tt $paused:literal, $harness:expr; $($name:ident),* $(,)?) => {
         $(
@@ -495,61 +405,23 @@ macro_rules! conformance_suite {
     };
     ($harness:expr) => {
         $crate::conformance_suite!(@both (start_paused = true) true, $harness);
-        $crate::conformance_suite!(@paused_only (start_paused = true) true, $harness);
     };
 }
 
+// `for_each_conformance_test!`, generated by `build.rs` from `src/conformance.rs`.
+include!(concat!(env!("OUT_DIR"), "/conformance_tests.rs"));
+
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
-    /// The names of the conformance tests `src/conformance.rs` defines: every
-    /// `pub async fn NAME(h: &Harness)`.
-    fn defined() -> Vec<String> {
-        include_str!("conformance.rs")
-            .lines()
-            .filter_map(|line| line.trim().strip_prefix("pub async fn "))
-            .filter_map(|rest| rest.strip_suffix("(h: &Harness) {"))
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// The names `conformance_suite!` registers: the identifiers listed one per line in
-    /// this file's macro.
-    fn registered() -> Vec<String> {
-        include_str!("lib.rs")
-            .lines()
-            .filter_map(|line| line.trim().strip_suffix(','))
-            .filter(|name| {
-                !name.is_empty()
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            })
-            .map(str::to_owned)
-            .collect()
-    }
-
+    /// The build script's list and a plain count of the suite's `pub async fn`s agree: a test
+    /// written with another signature would otherwise be left out of the list silently.
     #[test]
-    fn every_conformance_test_is_registered_once_in_the_suite() {
-        let (defined, registered) = (defined(), registered());
-        let unique: BTreeSet<&String> = registered.iter().collect();
-        assert_eq!(unique.len(), registered.len(), "a test is registered twice");
-        let defined: BTreeSet<&String> = defined.iter().collect();
-        let missing: Vec<_> = defined.difference(&unique).collect();
-        assert!(
-            missing.is_empty(),
-            "defined in conformance.rs but never run (add them to conformance_suite!): {missing:?}"
-        );
-        let unknown: Vec<_> = unique.difference(&defined).collect();
-        assert!(
-            unknown.is_empty(),
-            "registered but not defined: {unknown:?}"
-        );
-        assert!(
-            defined.len() >= 79,
-            "the parser found only {}",
-            defined.len()
-        );
+    fn every_public_async_fn_of_the_suite_is_a_registered_test() {
+        let defined = include_str!("conformance.rs")
+            .lines()
+            .filter(|line| line.trim_start().starts_with("pub async fn "))
+            .count();
+        assert_eq!(super::CONFORMANCE_TESTS.len(), defined);
+        assert!(defined >= 79, "the suite has only {defined} tests");
     }
 }

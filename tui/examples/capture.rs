@@ -13,7 +13,7 @@ use ratatui::backend::TestBackend;
 use roster_tui::app::{App, AppOptions};
 use roster_tui::clock::SystemClock;
 use roster_tui::source::Source;
-use roster_tui::source::demo::{DemoOptions, DemoSource};
+use roster_tui::source::demo::{DemoOptions, DemoSource, built_plugin_dir};
 use roster_tui::source::supervisor::{Backoff, supervise};
 
 fn arg(n: usize, default: u64) -> u64 {
@@ -28,9 +28,8 @@ async fn main() {
     let seconds = arg(1, 20);
     let width = u16::try_from(arg(2, 120)).unwrap_or(120);
     let height = u16::try_from(arg(3, 40)).unwrap_or(40);
-    let built = env!("ROSTER_TUI_DEMO_PLUGINS");
     let source = DemoSource::new(DemoOptions {
-        plugin_dir: (!built.is_empty()).then(|| built.into()),
+        plugin_dir: built_plugin_dir(),
         ..DemoOptions::default()
     });
     let mut app = App::new(

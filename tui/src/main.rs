@@ -13,7 +13,7 @@ use roster_tui::app::{App, AppOptions};
 use roster_tui::clock::SystemClock;
 use roster_tui::export::ExportFormat;
 use roster_tui::source::Source;
-use roster_tui::source::demo::{DemoOptions, DemoSource};
+use roster_tui::source::demo::{DemoOptions, DemoSource, built_plugin_dir};
 use roster_tui::source::remote::RemoteSource;
 use roster_tui::source::supervisor::{Backoff, supervise};
 use roster_tui::terminal::TerminalGuard;
@@ -94,10 +94,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             name
         }
         None => {
-            let plugin_dir = args.plugin_dir.clone().or_else(|| {
-                let built = env!("ROSTER_TUI_DEMO_PLUGINS");
-                (!built.is_empty()).then(|| PathBuf::from(built))
-            });
+            let plugin_dir = args.plugin_dir.clone().or_else(built_plugin_dir);
             let source = DemoSource::new(DemoOptions {
                 plugin_dir,
                 seed: args.seed,

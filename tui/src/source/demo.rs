@@ -47,6 +47,18 @@ impl Default for DemoOptions {
     }
 }
 
+/// The directory of the demo's example handlers as this build made them (`roster-guests`), or
+/// `None`, with a warning in the log, when they could not be built.
+pub fn built_plugin_dir() -> Option<PathBuf> {
+    match roster_guests::missing() {
+        None => Some(roster_guests::dir().to_path_buf()),
+        Some(reason) => {
+            tracing::warn!("the demo runs without plugins: {reason}");
+            None
+        }
+    }
+}
+
 /// The embedded demo host as a [`Source`].
 #[derive(Debug)]
 pub struct DemoSource {

@@ -1,4 +1,4 @@
-//! `--connect ADDR`: a running `roster serve` daemon, through `roster::remote::Client`.
+//! `--connect ADDR`: a running `roster serve` daemon, through `roster::client::Client`.
 //!
 //! Each connection checks the daemon's status, sends a snapshot (every group with its
 //! members, read by the daemon at one revision; groups of more than [`MEMBERS_PER_SNAPSHOT`]
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use futures_util::{Stream, StreamExt};
-use roster::remote::{Client, RemoteError, StreamItem};
+use roster::client::{Client, ClientError, StreamItem};
 use roster::{GroupId, Revision};
 
 use super::{Feed, GroupSnapshot, MemberSnapshot, Snapshot, Source, SourceError, Update};
@@ -51,9 +51,9 @@ impl RemoteSource {
     }
 }
 
-fn source_error(error: RemoteError) -> SourceError {
+fn source_error(error: ClientError) -> SourceError {
     match error {
-        RemoteError::Unreachable { .. } => SourceError::Connection(error.to_string()),
+        ClientError::Unreachable { .. } => SourceError::Connection(error.to_string()),
         _ => SourceError::Protocol(error.to_string()),
     }
 }
@@ -133,7 +133,7 @@ fn already_seen(total: u64, before: u64, kept: usize) -> usize {
     }
 }
 
-type Events = std::pin::Pin<Box<dyn Stream<Item = Result<StreamItem, RemoteError>> + Send>>;
+type Events = std::pin::Pin<Box<dyn Stream<Item = Result<StreamItem, ClientError>> + Send>>;
 
 struct FeedState {
     client: Client,

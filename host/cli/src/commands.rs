@@ -1,0 +1,496 @@
+//! One function per command.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use roster::client::{Client, ClientError, StreamItem};
+use roster::server::{ServeConfig, Server};
+use roster::{GroupId, api};
+use serde::Serialize;
+
+use crate::{Cli, Command, PluginCommand, exit, keepalive, output};
+
+/// The plugin worlds `plugin check` knows.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum World {
+    /// `roster:coordination/handler`: membership-event handlers.
+    Handler,
+    /// `roster:coordination/driver`: backend drivers.
+    Driver,
+}
+
+impl World {
+    fn name(self) -> &'static str {
+        match self {
+            World::Handler => "roster:coordination/handler",
+            World::Driver => "roster:coordination/driver",
+        }
+    }
+}
+
+/// Run the command; returns the exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let json = cli.json;
+    let code = match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            backend,
+            no_cache,
+        } => serve(json, config, listen, backend, no_cache).await,
+        Command::Plugin {
+            command:
+                PluginCommand::Check {
+                    file,
+                    world,
+                    no_cache,
+                },
+        } => plugin_check(json, &file, world, no_cache),
+        command => match Client::new(&cli.addr) {
+            Ok(client) => match remote(&client, json, command).await {
+                Ok(()) => exit::OK,
+                Err(error) => {
+                    output::error(json, &error.code(), &error.to_string());
+                    exit::of(&error)
+                }
+            },
+            Err(error) => {
+                output::error(json, &error.code(), &error.to_string());
+                exit::of(&error)
+            }
+        },
+    };
+    code.into()
+}
+
+async fn serve(
+    json: bool,
+    config: Option<std::path::PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    backend: Option<String>,
+    no_cache: bool,
+) -> u8 {
+    // Before anything else, and above all before the address is announced: a supervisor
+    // may stop the daemon as soon as it reads that line.
+    let signals = StopSignals::install();
+    let config = match config {
+        Some(path) => ServeConfig::load(&path),
+        None => Ok(ServeConfig::default()),
+    };
+    let mut config = match config {
+        Ok(config) => config,
+        Err(error) => {
+            output::error(json, "invalid-configuration", &error.to_string());
+            return exit::USAGE;
+        }
+    };
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    if let Some(backend) = backend {
+        config.backend = backend;
+    }
+    config.no_cache |= no_cache;
+    let server = match Server::bind(config).await {
+        Ok(server) => server,
+        Err(error) => {
+            output::error(json, "cannot-start", &error.to_string());
+            return exit::USAGE;
+        }
+    };
+    // Scripts and tests read the address (the real port when asked for port 0).
+    println!("listening on {}", server.local_addr());
+    match server.run(signals.received()).await {
+        Ok(()) => exit::OK,
+        Err(error) => {
+            output::error(json, "serve-failed", &error.to_string());
+            exit::FAILURE
+        }
+    }
+}
+
+/// SIGINT and SIGTERM, listened for from the moment this is made. A signal that arrives
+/// before anything awaits [`StopSignals::received`] is kept for it: installing the handlers
+/// only once serving began left a window in which SIGTERM still had its default action and
+/// killed the daemon without a graceful shutdown.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    /// Install the handlers (inside the runtime).
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(signal) => Some(signal),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for {name}");
+                    None
+                }
+            };
+            Self {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Completes on the first SIGINT or SIGTERM since [`StopSignals::install`].
+    async fn received(self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.interrupt) => {}
+                () = next(self.terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn plugin_check(json: bool, file: &std::path::Path, world: World, no_cache: bool) -> u8 {
+    use roster::plugin::{PluginError, PluginHost, PluginHostOptions};
+    let checked = match world {
+        World::Handler => {
+            let options = if no_cache {
+                PluginHostOptions::no_cache()
+            } else {
+                PluginHostOptions::user_cache()
+            };
+            PluginHost::new(options).and_then(|host| host.check(file))
+        }
+        World::Driver => roster::check_driver(file),
+    };
+    let checked = match checked {
+        Err(error @ PluginError::Engine(_)) => {
+            output::error(json, "plugin-host", &error.to_string());
+            return exit::FAILURE;
+        }
+        other => other.map_err(|e| e.to_string()),
+    };
+    match checked {
+        Ok(report) => {
+            #[derive(Serialize)]
+            struct Report<'a> {
+                file: &'a std::path::Path,
+                world: &'static str,
+                valid: bool,
+                imports: &'a [String],
+                exports: &'a [String],
+            }
+            let report = Report {
+                file,
+                world: world.name(),
+                valid: true,
+                imports: &report.imports,
+                exports: &report.exports,
+            };
+            output::print(json, &report, |r| {
+                let mut table = output::table(&["KIND", "NAME"]);
+                for import in r.imports {
+                    table.add_row(vec!["import", import]);
+                }
+                for export in r.exports {
+                    table.add_row(vec!["export", export]);
+                }
+                println!("{}: a valid {} component", r.file.display(), r.world);
+                table
+            });
+            exit::OK
+        }
+        Err(error) => {
+            output::error(json, "invalid-component", &error);
+            exit::INVALID_COMPONENT
+        }
+    }
+}
+
+async fn remote(client: &Client, json: bool, command: Command) -> Result<(), ClientError> {
+    match command {
+        Command::Status => {
+            let status = client.status().await?;
+            output::print(json, &status, |s| {
+                let mut table = output::table(&["FIELD", "VALUE"]);
+                table
+                    .add_row(vec!["address".to_owned(), client.address()])
+                    .add_row(vec!["version".to_owned(), s.version.clone()])
+                    .add_row(vec!["backend".to_owned(), s.backend.clone()])
+                    .add_row(vec!["revision".to_owned(), s.revision.to_string()])
+                    .add_row(vec![
+                        "oldest revision".to_owned(),
+                        s.oldest_revision.to_string(),
+                    ])
+                    .add_row(vec!["groups".to_owned(), s.groups.to_string()])
+                    .add_row(vec!["sessions".to_owned(), s.sessions.to_string()])
+                    .add_row(vec!["plugins".to_owned(), s.plugins.to_string()])
+                    .add_row(vec![
+                        "membership timeout".to_owned(),
+                        output::duration(Duration::from_millis(s.membership_timeout_ms)),
+                    ])
+                    .add_row(vec![
+                        "uptime".to_owned(),
+                        output::duration(Duration::from_millis(s.uptime_ms)),
+                    ]);
+                table
+            });
+        }
+        Command::Groups => {
+            let groups = client.groups().await?;
+            output::print(json, &groups, |g| {
+                let mut table =
+                    output::table(&["GROUP", "MEMBERS", "LEADER", "TERM", "LAST CHANGE"]);
+                for s in &g.groups {
+                    let (leader, term) = s.leader.as_ref().map_or(("-".into(), "-".into()), |l| {
+                        (l.member_id.to_string(), l.term.to_string())
+                    });
+                    table.add_row(vec![
+                        s.group_id.to_string(),
+                        s.members.to_string(),
+                        leader,
+                        term,
+                        format!("#{}", s.last_change),
+                    ]);
+                }
+                table
+            });
+        }
+        Command::Members { group } => {
+            let members = api::Members {
+                group_id: GroupId::new(&group)?,
+                members: client.members(&group).await?,
+            };
+            output::print(json, &members, |m| {
+                let mut table =
+                    output::table(&["MEMBER", "CAPABILITIES", "JOINED", "EXPIRES IN", "REVISION"]);
+                for member in &m.members {
+                    table.add_row(vec![
+                        member.member_id.to_string(),
+                        output::capabilities(&member.capabilities),
+                        format!("{} ago", output::age(member.joined_at_ms)),
+                        output::duration(Duration::from_millis(member.expires_in_ms)),
+                        format!("#{}", member.revision),
+                    ]);
+                }
+                table
+            });
+        }
+        Command::CreateGroup { group } => {
+            client.create_group(&group).await?;
+            done(json, "created", &group);
+        }
+        Command::DeleteGroup { group } => {
+            client.delete_group(&group).await?;
+            done(json, "deleted", &group);
+        }
+        Command::Join {
+            group,
+            member,
+            capabilities,
+            create,
+            ttl,
+            no_keepalive,
+        } => {
+            join(
+                client,
+                json,
+                &group,
+                &member,
+                capabilities,
+                create,
+                ttl,
+                no_keepalive,
+            )
+            .await?
+        }
+        Command::Leave { group, session } => {
+            client.leave(&session, &group).await?;
+            done(json, "left", &group);
+        }
+        Command::Leader { group } => {
+            let leader = api::LeaderOf {
+                group_id: GroupId::new(&group)?,
+                leader: client.leader(&group).await?,
+            };
+            output::print(json, &leader, |l| {
+                let mut table = output::table(&["GROUP", "LEADER", "TERM"]);
+                let (who, term) = l.leader.as_ref().map_or(("-".into(), "-".into()), |l| {
+                    (l.member_id.to_string(), l.term.to_string())
+                });
+                table.add_row(vec![l.group_id.to_string(), who, term]);
+                table
+            });
+        }
+        Command::Watch { group, from, store } => watch(client, group, from, store).await?,
+        Command::Plugins => {
+            let plugins = client.plugins().await?;
+            output::print(json, &plugins, |report| {
+                let p = &report.plugins;
+                let mut table = output::table(&[
+                    "PLUGIN", "STATE", "EVENTS", "ERRORS", "TRAPS", "RESTARTS", "QUEUE", "P99",
+                ]);
+                for s in p {
+                    let state = match &s.state {
+                        roster::plugin::PluginState::Running => "running",
+                        roster::plugin::PluginState::Quarantined { .. } => "quarantined",
+                        roster::plugin::PluginState::Stopped => "stopped",
+                    };
+                    table.add_row(vec![
+                        s.name.clone(),
+                        state.to_owned(),
+                        s.events_delivered.to_string(),
+                        s.errors.to_string(),
+                        s.traps.to_string(),
+                        s.restarts.to_string(),
+                        s.queue_depth.to_string(),
+                        format!("{:?}", s.call_p99),
+                    ]);
+                }
+                table
+            });
+        }
+        Command::Serve { .. } | Command::Plugin { .. } => unreachable!("handled before"),
+    }
+    Ok(())
+}
+
+fn done(json: bool, what: &str, group: &str) {
+    if json {
+        println!("{}", serde_json::json!({ what: group }));
+    } else {
+        println!("{what} {group}");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn join(
+    client: &Client,
+    json: bool,
+    group: &str,
+    member: &str,
+    capabilities: String,
+    create: bool,
+    ttl: Option<f64>,
+    no_keepalive: bool,
+) -> Result<(), ClientError> {
+    let mut stop = std::pin::pin!(StopSignals::install().received());
+    let ttl = match ttl {
+        Some(seconds) if seconds.is_finite() && seconds > 0.0 => {
+            Some(Duration::from_secs_f64(seconds))
+        }
+        Some(seconds) => {
+            return Err(ClientError::Refused {
+                status: 400,
+                code: "bad-request".into(),
+                message: format!("--ttl {seconds} must be a positive number of seconds"),
+            });
+        }
+        None => None,
+    };
+    let session = client.open_session(member, ttl).await?;
+    if let Err(error) = client
+        .join(&session.session_id, group, capabilities.into(), create)
+        .await
+    {
+        let _ = client.close_session(&session.session_id).await;
+        return Err(error);
+    }
+    output::print(json, &session, |s| {
+        let mut table = output::table(&["GROUP", "MEMBER", "SESSION", "TTL"]);
+        table.add_row(vec![
+            group.to_owned(),
+            s.member_id.to_string(),
+            s.session_id.clone(),
+            output::duration(Duration::from_millis(s.ttl_ms)),
+        ]);
+        table
+    });
+    if no_keepalive {
+        return Ok(());
+    }
+    // Heartbeat until interrupted (riding out a daemon briefly away), then leave by closing
+    // the session.
+    let session_id = &session.session_id;
+    let ttl = Duration::from_millis(session.ttl_ms);
+    if let Err(error) = keepalive::keep_alive(client, session_id, ttl, &mut stop).await {
+        if !matches!(error, ClientError::Unreachable { .. }) {
+            let _ = client.close_session(session_id).await;
+        }
+        return Err(error);
+    }
+    client.close_session(session_id).await.map(drop)
+}
+
+async fn watch(
+    client: &Client,
+    group: Option<String>,
+    from: Option<u64>,
+    store: Option<String>,
+) -> Result<(), ClientError> {
+    let stop = StopSignals::install().received();
+    let group = group.as_deref().map(GroupId::new).transpose()?;
+    let mut stream = client
+        .events_in(store.as_deref(), from, group.as_ref())
+        .await?;
+    // The store the revisions printed are of: resuming names it, so that a daemon restarted
+    // meanwhile answers with a resync rather than its own revisions.
+    let mut store = stream.store_id().to_owned();
+    let mut last = None;
+    tokio::pin!(stop);
+    let resume = |last: Option<u64>, store: &str| {
+        last.map(|last| format!("resume with --from {} --store {store}", last + 1))
+    };
+    loop {
+        let item = tokio::select! {
+            () = &mut stop => return Ok(()),
+            item = stream.next() => item,
+        };
+        match item {
+            Some(Ok(StreamItem::Event(event))) => {
+                last = Some(event.revision());
+                println!("{}", serde_json::to_string(&event).unwrap_or_default());
+            }
+            Some(Ok(StreamItem::Resync(resync))) => {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "kind": "resync",
+                        "requested": resync.requested,
+                        "oldest": resync.oldest,
+                        "store": resync.store,
+                    })
+                );
+                store = resync.store;
+            }
+            Some(Err(error)) => {
+                if let Some(resume) = resume(last, &store) {
+                    eprintln!("roster: {resume}");
+                }
+                return Err(error);
+            }
+            None => {
+                let resume = resume(last, &store).map_or(String::new(), |r| format!("; {r}"));
+                return Err(ClientError::Unreachable {
+                    address: client.address(),
+                    message: format!("the daemon closed the event stream{resume}"),
+                });
+            }
+        }
+    }
+}

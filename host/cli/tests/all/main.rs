@@ -1,0 +1,14 @@
+//! The `roster` binary and the daemon it runs, tested from outside: one test binary, a module
+//! per concern.
+//!
+//! - `daemon`: `roster serve` as a separate process, driven through its API and command line;
+//! - `daemon_backend`: the conformance suite on `roster://` (a store in another process);
+//! - `hostile`: generated malformed and out-of-order requests;
+//! - `openapi`: the OpenAPI document and the daemon, held together;
+//! - `common`: starting a daemon process for a test.
+
+mod common;
+mod daemon;
+mod daemon_backend;
+mod hostile;
+mod openapi;

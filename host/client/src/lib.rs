@@ -1,0 +1,650 @@
+//! A client of `roster serve`'s network API, for the command line, the monitor, and Rust
+//! programs in other processes.
+//!
+//! Every method is one HTTP call. Errors keep their meaning across the wire: a coordination
+//! failure comes back as the same [`CoordinationError`] the library would have returned, so
+//! callers match on `GroupNotCreated` whether the store is in their process or not.
+//!
+//! Revisions are only comparable within one store, and a restarted daemon serves a new one.
+//! The change feed ([`Client::changes`]) and the event stream ([`Client::events_in`]) are
+//! therefore given the store the caller's revision is of, as the daemon last named it, and
+//! the daemon answers a store that is no longer there with a resync naming the new one:
+//! callers rely on that answer instead of guessing from revision numbers.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures_util::{Stream, StreamExt};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use roster_types::api;
+use roster_types::{
+    Capabilities, CoordinationError, Event, GroupId, Leader, MemberId, MemberInfo, Revision,
+};
+
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a call (other than the event stream) may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a call to the daemon failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The daemon ran the call and it failed as a coordination call does.
+    #[error(transparent)]
+    Coordination(#[from] CoordinationError),
+    /// The daemon refused the request for a reason of the API's own: `bad-request`,
+    /// `session-not-found`, `too-many-sessions`, `not-found`, ...
+    #[error("{message} ({code}, HTTP {status})")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The API's error code.
+        code: String,
+        /// The daemon's explanation.
+        message: String,
+    },
+    /// The daemon could not be reached, or the connection broke.
+    #[error("cannot reach the daemon at {address}: {message}")]
+    Unreachable {
+        /// The daemon's address.
+        address: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The daemon answered something the API does not describe (another server on that
+    /// port, or a version mismatch).
+    #[error("unexpected answer from the daemon: {0}")]
+    Protocol(String),
+    /// The address given is not `host:port` or an `http://` URL.
+    #[error("invalid daemon address {0:?}: expected host:port or http://host:port")]
+    InvalidAddress(String),
+}
+
+impl ClientError {
+    /// The error's stable code: the coordination error's or the API's, `unreachable`,
+    /// `protocol` or `invalid-address`.
+    pub fn code(&self) -> String {
+        match self {
+            Self::Coordination(error) => error.code(),
+            Self::Refused { code, .. } => code.clone(),
+            Self::Unreachable { .. } => "unreachable".into(),
+            Self::Protocol(_) => "protocol".into(),
+            Self::InvalidAddress(_) => "invalid-address".into(),
+        }
+    }
+}
+
+type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// One item of the event stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamItem {
+    /// A change, in revision order.
+    Event(Event),
+    /// The history between `requested` and `oldest` is gone, or the store named was
+    /// replaced by `store`; reload the view, then events continue from `oldest` of `store`.
+    Resync(api::Resync),
+}
+
+/// The event stream of one connection ([`Client::events_in`]): its items, and the store
+/// they are of.
+pub struct EventStream {
+    store_id: String,
+    items: std::pin::Pin<Box<dyn Stream<Item = Result<StreamItem>> + Send>>,
+}
+
+impl EventStream {
+    /// The store the stream is of, as the daemon named it when it answered (its
+    /// `roster-store` header): the store to name when resuming it.
+    pub fn store_id(&self) -> &str {
+        &self.store_id
+    }
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream")
+            .field("store_id", &self.store_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<StreamItem>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.items.as_mut().poll_next(cx)
+    }
+}
+
+/// A connection to one daemon. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: url::Url,
+}
+
+impl Client {
+    /// A client of the daemon at `address` (`host:port` or `http://host:port`). Nothing is
+    /// sent until the first call.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidAddress`].
+    pub fn new(address: &str) -> Result<Self> {
+        let invalid = || ClientError::InvalidAddress(address.to_owned());
+        let text = if address.contains("://") {
+            address.to_owned()
+        } else {
+            format!("http://{address}")
+        };
+        let base = url::Url::parse(&text).map_err(|_| invalid())?;
+        if base.scheme() != "http" || base.host_str().is_none() || base.cannot_be_a_base() {
+            return Err(invalid());
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(Self { http, base })
+    }
+
+    /// The daemon's address, as `host:port`.
+    pub fn address(&self) -> String {
+        let host = self.base.host_str().unwrap_or_default();
+        match self.base.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
+    }
+
+    fn url(&self, segments: &[&str]) -> url::Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().push("v1").extend(segments);
+        }
+        url
+    }
+
+    fn unreachable(&self, error: &reqwest::Error) -> ClientError {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message = format!("{message}: {cause}");
+            source = cause.source();
+        }
+        ClientError::Unreachable {
+            address: self.address(),
+            message,
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: url::Url,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<reqwest::Response> {
+        let mut request = self.http.request(method, url).timeout(CALL_TIMEOUT);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(error_of(response).await)
+    }
+
+    /// A call answered with a JSON body.
+    async fn call_at<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: url::Url,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T> {
+        let response = self.send(method, url, body).await?;
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T> {
+        self.call_at(method, self.url(segments), body).await
+    }
+
+    /// A call that changes the store; returns the store's revision once it was made (the
+    /// daemon's `roster-revision` header).
+    async fn act(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<Revision> {
+        let response = self.send(method, self.url(segments), body).await?;
+        revision_of(&response)
+    }
+
+    // ----- daemon -----
+
+    /// The daemon's status.
+    pub async fn status(&self) -> Result<api::Status> {
+        self.call(Method::GET, &["status"], NO_BODY).await
+    }
+
+    /// Every attached plugin's counters, and the latest plugin events.
+    pub async fn plugins(&self) -> Result<api::Plugins> {
+        self.call(Method::GET, &["plugins"], NO_BODY).await
+    }
+
+    // ----- groups -----
+
+    /// Every group with its member count, leader and latest change.
+    pub async fn groups(&self) -> Result<api::Groups> {
+        self.call(Method::GET, &["groups"], NO_BODY).await
+    }
+
+    /// Every group with its members (at most `max_members` of each; the daemon's default,
+    /// 10 000, when `None`), read at one revision: what a view needs before it follows
+    /// [`Client::events`] from the next revision.
+    pub async fn snapshot(&self, max_members: Option<usize>) -> Result<api::Snapshot> {
+        let mut url = self.url(&["snapshot"]);
+        if let Some(max) = max_members {
+            url.query_pairs_mut()
+                .append_pair("max_members", &max.to_string());
+        }
+        self.call_at(Method::GET, url, NO_BODY).await
+    }
+
+    /// Create a group; returns the revision the store reached with it.
+    pub async fn create_group(&self, group: &str) -> Result<Revision> {
+        self.act(Method::PUT, &["groups", group], NO_BODY).await
+    }
+
+    /// Delete an empty group.
+    pub async fn delete_group(&self, group: &str) -> Result<Revision> {
+        self.act(Method::DELETE, &["groups", group], NO_BODY).await
+    }
+
+    /// The members of a group with what is known about each, sorted by id.
+    pub async fn members(&self, group: &str) -> Result<Vec<api::Member>> {
+        let reply: api::Members = self
+            .call(Method::GET, &["groups", group, "members"], NO_BODY)
+            .await?;
+        Ok(reply.members)
+    }
+
+    /// [`Client::members`] in the library's form.
+    pub async fn members_info(&self, group: &str) -> Result<HashMap<MemberId, MemberInfo>> {
+        Ok(self
+            .members(group)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let info = m.info();
+                (m.member_id, info)
+            })
+            .collect())
+    }
+
+    /// One member of a group.
+    pub async fn member(&self, group: &str, member: &str) -> Result<api::Member> {
+        self.call(Method::GET, &["groups", group, "members", member], NO_BODY)
+            .await
+    }
+
+    /// A group's leader, if it has one.
+    pub async fn leader(&self, group: &str) -> Result<Option<Leader>> {
+        let reply: api::LeaderOf = self
+            .call(Method::GET, &["groups", group, "leader"], NO_BODY)
+            .await?;
+        Ok(reply.leader)
+    }
+
+    // ----- sessions -----
+
+    /// Open a session for `member_id`, living `ttl` without heartbeats (the daemon's
+    /// membership timeout when `None`).
+    pub async fn open_session(
+        &self,
+        member_id: &str,
+        ttl: Option<Duration>,
+    ) -> Result<api::Session> {
+        let request = api::OpenSession {
+            member_id: MemberId::new(member_id)?,
+            ttl_ms: ttl.map(api::millis),
+        };
+        self.call(Method::POST, &["sessions"], Some(&request)).await
+    }
+
+    /// Keep a session alive; returns the time before it would expire.
+    pub async fn heartbeat(&self, session: &str) -> Result<Duration> {
+        let reply: api::Heartbeat = self
+            .call(Method::POST, &["sessions", session, "heartbeat"], NO_BODY)
+            .await?;
+        Ok(Duration::from_millis(reply.expires_in_ms))
+    }
+
+    /// Close a session: its member leaves every group and gives up every candidacy.
+    pub async fn close_session(&self, session: &str) -> Result<Revision> {
+        self.act(Method::DELETE, &["sessions", session], NO_BODY)
+            .await
+    }
+
+    /// Join `group` as the session's member, creating the group first when `create_group`.
+    pub async fn join(
+        &self,
+        session: &str,
+        group: &str,
+        capabilities: Capabilities,
+        create_group: bool,
+    ) -> Result<Revision> {
+        let request = api::Join {
+            capabilities,
+            create_group,
+        };
+        self.act(
+            Method::PUT,
+            &["sessions", session, "groups", group],
+            Some(&request),
+        )
+        .await
+    }
+
+    /// Leave `group`.
+    pub async fn leave(&self, session: &str, group: &str) -> Result<Revision> {
+        self.act(
+            Method::DELETE,
+            &["sessions", session, "groups", group],
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// Replace the session member's capabilities in `group`.
+    pub async fn update_capabilities(
+        &self,
+        session: &str,
+        group: &str,
+        capabilities: Capabilities,
+    ) -> Result<Revision> {
+        let request = api::UpdateCapabilities { capabilities };
+        self.act(
+            Method::PUT,
+            &["sessions", session, "groups", group, "capabilities"],
+            Some(&request),
+        )
+        .await
+    }
+
+    /// Stand for election in `group`.
+    pub async fn stand(&self, session: &str, group: &str) -> Result<Revision> {
+        self.act(
+            Method::PUT,
+            &["sessions", session, "elections", group],
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// Withdraw from the election in `group`.
+    pub async fn withdraw(&self, session: &str, group: &str) -> Result<Revision> {
+        self.act(
+            Method::DELETE,
+            &["sessions", session, "elections", group],
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// Give up leadership of `group`; returns whether the member was the leader, and the
+    /// revision the store reached.
+    pub async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)> {
+        let url = self.url(&["sessions", session, "elections", group, "stand-down"]);
+        let response = self.send(Method::POST, url, NO_BODY).await?;
+        let revision = revision_of(&response)?;
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        let reply: api::StoodDown =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok((reply.was_leader, revision))
+    }
+
+    /// The changes after revision `after` of store `store`, at most `max` of them, waiting
+    /// up to `wait` for the first when there is none yet: one poll of a change feed that
+    /// misses nothing. Name the store of the last answer (or of the snapshot the caller
+    /// started from); the answer's `resync` says when the history asked for is gone, or
+    /// names the new store when `store` was replaced. `None` accepts any store, and so
+    /// cannot tell a replaced store from its own.
+    pub async fn changes(
+        &self,
+        after: Revision,
+        store: Option<&str>,
+        max: usize,
+        wait: Duration,
+    ) -> Result<api::Changes> {
+        let mut url = self.url(&["changes"]);
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("after", &after.to_string())
+                .append_pair("max", &max.to_string())
+                .append_pair("wait_ms", &api::millis(wait).to_string());
+            if let Some(store) = store {
+                query.append_pair("store", store);
+            }
+        }
+        let response = self
+            .http
+            .get(url)
+            .timeout(wait + CALL_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        if !response.status().is_success() {
+            return Err(error_of(response).await);
+        }
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    // ----- events -----
+
+    /// Every change from revision `from` on (from the next change when `None`), only
+    /// `group`'s when given, over one connection, of whatever store the daemon serves: see
+    /// [`Client::events_in`].
+    pub async fn events(
+        &self,
+        from: Option<Revision>,
+        group: Option<&GroupId>,
+    ) -> Result<EventStream> {
+        self.events_in(None, from, group).await
+    }
+
+    /// Every change from revision `from` of store `store` on (from the next change when
+    /// `None`), only `group`'s when given, over one connection. When the daemon serves
+    /// another store than `store` (it was restarted), the stream starts with a
+    /// [`StreamItem::Resync`] naming the new store, then goes on with its history from the
+    /// oldest revision kept. The stream ends with an [`ClientError::Unreachable`] item when
+    /// the connection breaks; resume with a new call naming [`EventStream::store_id`] and
+    /// the last revision seen plus one.
+    pub async fn events_in(
+        &self,
+        store: Option<&str>,
+        from: Option<Revision>,
+        group: Option<&GroupId>,
+    ) -> Result<EventStream> {
+        let mut url = self.url(&["events"]);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(from) = from {
+                query.append_pair("from", &from.to_string());
+            }
+            if let Some(group) = group {
+                query.append_pair("group", group.as_str());
+            }
+            if let Some(store) = store {
+                query.append_pair("store", store);
+            }
+        }
+        let response = self
+            .http
+            .get(url)
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        if !response.status().is_success() {
+            return Err(error_of(response).await);
+        }
+        let store_id = store_of(&response)?;
+        let address = self.address();
+        let items = response
+            .bytes_stream()
+            .eventsource()
+            .map(move |item| match item {
+                Ok(message) => parse_message(&message.event, &message.data),
+                Err(e) => Err(ClientError::Unreachable {
+                    address: address.clone(),
+                    message: format!("event stream broke: {e}"),
+                }),
+            });
+        Ok(EventStream {
+            store_id,
+            items: Box::pin(items),
+        })
+    }
+}
+
+/// No request body.
+const NO_BODY: Option<&()> = None;
+
+fn parse_message(kind: &str, data: &str) -> Result<StreamItem> {
+    let protocol = |e: serde_json::Error| ClientError::Protocol(format!("{kind} message: {e}"));
+    match kind {
+        "resync" => serde_json::from_str(data)
+            .map(StreamItem::Resync)
+            .map_err(protocol),
+        _ => serde_json::from_str(data)
+            .map(StreamItem::Event)
+            .map_err(protocol),
+    }
+}
+
+/// The store revision a response names (the `roster-revision` header).
+fn revision_of(response: &reqwest::Response) -> Result<Revision> {
+    response
+        .headers()
+        .get(api::REVISION_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| {
+            ClientError::Protocol(format!(
+                "the answer names no store revision (header {})",
+                api::REVISION_HEADER
+            ))
+        })
+}
+
+/// The store a response is of (the `roster-store` header).
+fn store_of(response: &reqwest::Response) -> Result<String> {
+    response
+        .headers()
+        .get(api::STORE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ClientError::Protocol(format!(
+                "the answer names no store (header {})",
+                api::STORE_HEADER
+            ))
+        })
+}
+
+/// The error a failed response carries.
+async fn error_of(response: reqwest::Response) -> ClientError {
+    let status = response.status();
+    let body = response.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<api::ErrorBody>(&body) {
+        Ok(api::ErrorBody { error }) => match error.coordination_error() {
+            Some(coordination) => ClientError::Coordination(coordination),
+            None => ClientError::Refused {
+                status: status.as_u16(),
+                code: error.code,
+                message: error.message,
+            },
+        },
+        Err(_) if status == StatusCode::NOT_FOUND => ClientError::Protocol(
+            "the server answered 404 without a Roster error: is it a Roster daemon?".into(),
+        ),
+        Err(_) => ClientError::Protocol(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_host_port_or_http_urls() {
+        assert_eq!(
+            Client::new("127.0.0.1:7878").unwrap().address(),
+            "127.0.0.1:7878"
+        );
+        assert_eq!(
+            Client::new("http://localhost:9000").unwrap().address(),
+            "localhost:9000"
+        );
+        for bad in ["", "https://x:1", "ftp://x", "http://"] {
+            assert!(
+                matches!(Client::new(bad), Err(ClientError::InvalidAddress(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_percent_encode_ids() {
+        let client = Client::new("127.0.0.1:1").unwrap();
+        assert_eq!(
+            client.url(&["groups", "a/b c", "members"]).as_str(),
+            "http://127.0.0.1:1/v1/groups/a%2Fb%20c/members"
+        );
+    }
+
+    #[test]
+    fn stream_messages_parse_into_events_and_resyncs() {
+        let resync = parse_message("resync", r#"{"requested":1,"oldest":5,"store":"s2"}"#).unwrap();
+        assert_eq!(
+            resync,
+            StreamItem::Resync(api::Resync {
+                requested: 1,
+                oldest: 5,
+                store: "s2".into()
+            })
+        );
+        let event = parse_message(
+            "message",
+            r#"{"kind":"group-created","revision":3,"group_id":"g"}"#,
+        )
+        .unwrap();
+        assert!(matches!(event, StreamItem::Event(Event::GroupCreated(_))));
+        assert!(matches!(
+            parse_message("message", "{"),
+            Err(ClientError::Protocol(_))
+        ));
+    }
+}

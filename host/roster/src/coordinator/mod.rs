@@ -1,0 +1,1074 @@
+//! [`Coordinator`]: tooz's coordination API for one member.
+//!
+//! A coordinator acts for one member id against one backend store. Between `start` and `stop`
+//! it holds a session in the store: its memberships and candidacies belong to that session,
+//! live as long as it heartbeats, and go when it stops (R7) or expires (R6).
+
+mod heartbeat;
+mod operation;
+mod remote;
+mod watchers;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use heartbeat::{Heartbeat, HeartbeatStatus};
+pub use operation::{Operation, OperationFuture};
+pub use watchers::WatchId;
+use watchers::{Callback, WatchKind, Watchers, boxed_async};
+
+use crate::backend_url::{BackendKind, BackendUrl};
+use crate::driver::Driver;
+use crate::driver::daemon::DaemonDriver;
+use crate::driver::mirror::Mirror;
+use crate::driver::wasm::{DriverSpec, WasmDriver};
+use crate::engine::stream::EventStream;
+use crate::engine::{Engine, GroupSummary, Leader, MemberInfo, SessionId, registry};
+use crate::plugin::{HandlerHandle, HandlerSpec, PluginError, PluginHost};
+use roster_types::error::{CoordinationError, Result};
+use roster_types::event::{Event, LeaderElected, MemberJoined, MemberLeft, Revision};
+use roster_types::ids::{Capabilities, GroupId, MemberId};
+
+/// Create a coordinator for `member_id` on the backend `url` names (tooz's
+/// `get_coordinator`). The coordinator is not started.
+///
+/// # Errors
+/// [`CoordinationError::InvalidUrl`] for a malformed URL, an unknown scheme (the message lists
+/// the known ones), an unknown or repeated option or a bad option value;
+/// [`CoordinationError::InvalidId`] for an invalid member id.
+pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
+    let url = BackendUrl::parse(url)?;
+    let member_id = MemberId::new(member_id)?;
+    // A store elsewhere is reached through a driver, made only if the process has no mirror
+    // of that store yet.
+    let make_driver: Box<dyn FnOnce() -> Result<Arc<dyn Driver>> + '_> = match &url.kind {
+        BackendKind::Embedded => {
+            let engine = registry::store_for(&url)?;
+            return Ok(Coordinator::new(url, engine, None, member_id));
+        }
+        BackendKind::Daemon { address } => {
+            Box::new(move || Ok(Arc::new(DaemonDriver::new(address)?) as Arc<dyn Driver>))
+        }
+        BackendKind::Driver {
+            name,
+            endpoint,
+            component,
+            options,
+        } => Box::new(|| {
+            Ok(Arc::new(WasmDriver::new(DriverSpec {
+                name: name.clone(),
+                component: component.clone(),
+                endpoint: endpoint.clone(),
+                options: options.clone(),
+                call_limit: DriverSpec::call_limit_for(url.membership_timeout),
+            })) as Arc<dyn Driver>)
+        }),
+    };
+    let mirror = Mirror::shared(&url, || Ok(Mirror::new(make_driver()?, url.history_size)))?;
+    let engine = Arc::clone(&mirror.engine);
+    Ok(Coordinator::new(
+        url,
+        engine,
+        Some(remote::Remote::new(mirror)),
+        member_id,
+    ))
+}
+
+impl Coordinator {
+    fn new(
+        url: BackendUrl,
+        engine: Arc<Engine>,
+        remote: Option<remote::Remote>,
+        member_id: MemberId,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                member_id,
+                url,
+                engine,
+                remote,
+                session: AtomicU64::new(NO_SESSION),
+                lifecycle: tokio::sync::Mutex::new(()),
+                heart: Mutex::new(None),
+                heartbeat_status: Arc::new(Mutex::new(HeartbeatStatus::default())),
+                watchers: Mutex::new(Watchers::default()),
+                dispatching: tokio::sync::Mutex::new(()),
+                notice: Arc::default(),
+            }),
+        }
+    }
+
+    /// A new (not started) coordinator for `member_id` on the same store, with its own
+    /// membership timeout: how the daemon gives each network session its TTL.
+    pub(crate) fn for_member(&self, member_id: MemberId, membership_timeout: Duration) -> Self {
+        let mut url = self.inner.url.clone();
+        url.membership_timeout = membership_timeout;
+        Self::new(url, Arc::clone(&self.inner.engine), None, member_id)
+    }
+
+    /// Whether the store lives in this process (the embedded backend).
+    pub fn is_embedded(&self) -> bool {
+        self.inner.remote.is_none()
+    }
+
+    /// Whether this coordinator's session has expired (its memberships are gone) and has
+    /// not heartbeat since. False when not started.
+    pub(crate) fn has_expired(&self) -> bool {
+        self.session().is_ok_and(|session| {
+            self.inner
+                .engine
+                .read(|state| state.session_expired(session))
+        })
+    }
+
+    /// The oldest revision the store's history still holds.
+    pub fn oldest_revision(&self) -> Revision {
+        self.inner.engine.read(|state| state.history.oldest())
+    }
+
+    /// Identifies the store: a store of the same name made anew (a restarted process) has
+    /// another id, and its revisions start over. For a store behind a driver, empty until the
+    /// coordinator first started.
+    pub fn store_id(&self) -> String {
+        match &self.inner.remote {
+            None => self.inner.engine.id.clone(),
+            Some(remote) => remote.mirror.store_id(),
+        }
+    }
+
+    /// Every group with its members (at most `max_members` of each, in id order), read at
+    /// one revision (returned too).
+    pub(crate) fn snapshot(
+        &self,
+        max_members: usize,
+    ) -> Operation<(Revision, Vec<crate::engine::state::GroupWithMembers>)> {
+        self.op(|state, _| {
+            let groups = state.snapshot(tokio::time::Instant::now(), max_members);
+            Ok((state.history.head(), groups))
+        })
+    }
+
+    /// The backend URL this coordinator was made from.
+    pub(crate) fn backend_url(&self) -> &BackendUrl {
+        &self.inner.url
+    }
+
+    /// The store's name (the backend URL without its options).
+    pub fn store_name(&self) -> &str {
+        &self.inner.url.store
+    }
+}
+
+const NO_SESSION: SessionId = 0;
+/// What `session` holds while started on a driver's store (the session itself is the
+/// driver's, kept by [`remote::Remote`]).
+const REMOTE_SESSION: SessionId = SessionId::MAX;
+
+/// Group membership, capabilities, watchers and leader election for one member.
+///
+/// Cheap to clone: clones share the member, its session and its callbacks. Dropping every
+/// clone without `stop` is what a crash looks like to the store: the background heartbeat
+/// ends with the last clone, and the member's groups and candidacies go when its membership
+/// timeout passes, with `expired` as the reason.
+#[derive(Clone)]
+pub struct Coordinator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    member_id: MemberId,
+    url: BackendUrl,
+    /// The store itself (embedded backend), or the mirror of its history (a driver's store).
+    engine: Arc<Engine>,
+    /// The session and call queue on a driver's store; `None` on the embedded backend.
+    remote: Option<remote::Remote>,
+    /// The session while started, `NO_SESSION` otherwise.
+    session: AtomicU64,
+    /// Serialises `start` and `stop`.
+    lifecycle: tokio::sync::Mutex<()>,
+    heart: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    heartbeat_status: Arc<Mutex<HeartbeatStatus>>,
+    watchers: Mutex<Watchers>,
+    /// Serialises `run_watchers`, so each event reaches each callback once and in order
+    /// (held while asynchronous callbacks are awaited).
+    dispatching: tokio::sync::Mutex<()>,
+    /// An expiry notice (R6) that the call which met it could not return:
+    /// `watch_elected_as_leader` registers its callback and stands whatever the session's
+    /// state (on a driver's store it returns before the store answers), so it leaves the
+    /// notice here for the next `heartbeat` or join to return.
+    notice: Notice,
+}
+
+/// Where an undelivered expiry notice waits (see `Inner::notice`).
+pub(crate) type Notice = Arc<Mutex<Option<CoordinationError>>>;
+
+impl std::fmt::Debug for Coordinator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coordinator")
+            .field("member_id", &self.inner.member_id)
+            .field("store", &self.inner.url.store)
+            .field("started", &self.is_started())
+            .finish()
+    }
+}
+
+/// `WatchCallbackNotFound` for `group`, or `InvalidId` when `group` is not a valid id.
+fn watch_not_found(group: &str) -> CoordinationError {
+    match GroupId::new(group) {
+        Ok(group) => CoordinationError::WatchCallbackNotFound(group),
+        Err(invalid) => invalid,
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Coordinator {
+    /// The newest revision known to be in the store as of `state`: the history's head or,
+    /// on a driver's store, a newer one a change returned before the feed brought it.
+    fn known_head(&self, state: &crate::engine::State) -> Revision {
+        match &self.inner.remote {
+            Some(remote) => remote.mirror.known_head(state),
+            None => state.history.head(),
+        }
+    }
+
+    /// The history generation of `state` and the known head: where a watcher registered
+    /// now starts.
+    fn history_position(&self, state: &crate::engine::State) -> (u64, Revision) {
+        (state.history.generation(), self.known_head(state))
+    }
+}
+
+impl Coordinator {
+    /// The store this coordinator works on.
+    pub(crate) fn store(&self) -> &Arc<Engine> {
+        &self.inner.engine
+    }
+
+    /// The member this coordinator acts for.
+    pub fn member_id(&self) -> &MemberId {
+        &self.inner.member_id
+    }
+
+    /// The membership timeout: how long this member lives without a heartbeat.
+    pub fn membership_timeout(&self) -> Duration {
+        self.inner.url.membership_timeout
+    }
+
+    /// Whether the coordinator is started (tooz's `is_started`).
+    pub fn is_started(&self) -> bool {
+        self.inner.session.load(Ordering::Acquire) != NO_SESSION
+    }
+
+    fn session(&self) -> Result<SessionId> {
+        match self.inner.session.load(Ordering::Acquire) {
+            NO_SESSION => Err(CoordinationError::NotStarted),
+            session => Ok(session),
+        }
+    }
+
+    /// Run `f` on the store with this coordinator's session, as a finished operation.
+    fn op<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut crate::engine::State, SessionId) -> Result<T>,
+    ) -> Operation<T> {
+        Operation::ready(
+            self.session()
+                .and_then(|session| self.inner.engine.write(|state| f(state, session))),
+        )
+    }
+
+    /// Queue `call` on the driver's store with validated `args` (see
+    /// [`Coordinator::checked`]).
+    fn via_driver<V, T, F, Fut>(
+        &self,
+        remote: &remote::Remote,
+        args: Result<V>,
+        call: F,
+    ) -> Operation<T>
+    where
+        V: Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn crate::driver::Driver>, String, V) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(T, Option<Revision>)>> + Send + 'static,
+    {
+        self.checked(args, |args| {
+            remote.call(move |driver, session| call(driver, session, args))
+        })
+    }
+
+    /// Run `call` on the driver's store with validated `args`, after the same checks the
+    /// embedded backend makes first (started, then valid ids).
+    fn checked<V, T: Send + 'static>(
+        &self,
+        args: Result<V>,
+        call: impl FnOnce(V) -> Operation<T>,
+    ) -> Operation<T> {
+        match self.session().and(args) {
+            Ok(args) => call(args),
+            Err(error) => Operation::ready(Err(error)),
+        }
+    }
+
+    /// Open a session in the store and keep it alive with a background heartbeat until
+    /// `stop` (tooz's `start()`, whose `start_heart` Roster turns on by default). The same as
+    /// `start_with(Heartbeat::Background)`.
+    ///
+    /// # Errors
+    /// [`CoordinationError::AlreadyStarted`] if it is started.
+    pub async fn start(&self) -> Result<()> {
+        self.start_with(Heartbeat::Background).await
+    }
+
+    /// Open a session in the store (tooz's `start(start_heart=...)`). With
+    /// [`Heartbeat::Background`] a task heartbeats every half membership timeout until
+    /// `stop`; with [`Heartbeat::Manual`] the caller calls `heartbeat()`. Callbacks
+    /// registered with `watch_elected_as_leader` before a `stop` stand for election again.
+    ///
+    /// # Errors
+    /// [`CoordinationError::AlreadyStarted`] if it is started.
+    pub async fn start_with(&self, heartbeat: Heartbeat) -> Result<()> {
+        let _guard = self.inner.lifecycle.lock().await;
+        if self.is_started() {
+            return Err(CoordinationError::AlreadyStarted);
+        }
+        let elections = lock(&self.inner.watchers).election_groups();
+        // A notice is about the session it was met in; a new session starts without one.
+        lock(&self.inner.notice).take();
+        let session = if let Some(remote) = &self.inner.remote {
+            remote
+                .start(&self.inner.member_id, self.membership_timeout(), &elections)
+                .await?;
+            REMOTE_SESSION
+        } else {
+            self.open_embedded_session(&elections)
+        };
+        self.inner.session.store(session, Ordering::Release);
+        if heartbeat == Heartbeat::Background {
+            let task = heartbeat::spawn(Arc::downgrade(&self.inner), self.membership_timeout());
+            *lock(&self.inner.heart) = Some(task);
+        }
+        tracing::debug!(member = %self.inner.member_id, store = %self.inner.url.store, "started");
+        Ok(())
+    }
+
+    fn open_embedded_session(&self, elections: &[GroupId]) -> SessionId {
+        let session = self.inner.engine.write(|state| {
+            let session = state.open_session(
+                self.inner.member_id.clone(),
+                self.inner.url.membership_timeout,
+                tokio::time::Instant::now(),
+            );
+            for group in elections {
+                // A group deleted while stopped simply has no election to rejoin.
+                let _ =
+                    state.stand_for_election(session, group.as_str(), tokio::time::Instant::now());
+            }
+            session
+        });
+        self.inner.engine.ensure_reaper();
+        session
+    }
+
+    /// Leave every group, give up every candidacy and close the session (tooz's `stop`),
+    /// before returning (R7). Registered callbacks are kept for a later `start`.
+    ///
+    /// # Errors
+    /// [`CoordinationError::NotStarted`] if it is not started.
+    pub async fn stop(&self) -> Result<()> {
+        let _guard = self.inner.lifecycle.lock().await;
+        let session = self.session()?;
+        if let Some(heart) = lock(&self.inner.heart).take() {
+            heart.abort();
+        }
+        let closed = match &self.inner.remote {
+            Some(remote) => remote.stop().await,
+            None => {
+                self.inner
+                    .engine
+                    .write(|state| state.close_session(session));
+                Ok(())
+            }
+        };
+        self.inner.session.store(NO_SESSION, Ordering::Release);
+        closed?;
+        tracing::debug!(member = %self.inner.member_id, "stopped");
+        Ok(())
+    }
+
+    /// Refresh this member's liveness; returns the time before it would expire (tooz's
+    /// `heartbeat`). The background task calls this for you.
+    ///
+    /// Heartbeats do not queue behind the coordinator's other calls on a driver's store.
+    ///
+    /// # Errors
+    /// [`CoordinationError::SessionExpired`] once after the member expired (listing the groups
+    /// and candidacies it lost), unless a join told it first; the session is live again
+    /// afterwards, standing again wherever an election callback is held (R5, R6).
+    /// `NotStarted` before `start`.
+    pub async fn heartbeat(&self) -> Result<Duration> {
+        let session = self.session()?;
+        let beat = match &self.inner.remote {
+            Some(remote) => remote.heartbeat().await,
+            None => {
+                let beat = self
+                    .inner
+                    .engine
+                    .write(|state| state.heartbeat(session, tokio::time::Instant::now()));
+                self.stand_again_if_expired(&beat);
+                beat
+            }
+        };
+        let notice = lock(&self.inner.notice).take();
+        match (beat, notice) {
+            (Ok(_), Some(notice)) => Err(notice),
+            (beat, _) => beat,
+        }
+    }
+
+    /// R5 on the embedded backend: holding an election callback is being a candidate. When a
+    /// call failed with `SessionExpired`, the store has reopened the session; stand again in
+    /// every group this coordinator holds an election callback for (at the back of the
+    /// queue). On a driver's store [`remote::Remote`] does the same in the call queue.
+    fn stand_again_if_expired<T>(&self, result: &Result<T>) {
+        if !matches!(result, Err(CoordinationError::SessionExpired { .. })) {
+            return;
+        }
+        let Ok(session) = self.session() else {
+            return;
+        };
+        let groups = lock(&self.inner.watchers).election_groups();
+        if groups.is_empty() {
+            return;
+        }
+        self.inner.engine.write(|state| {
+            for group in &groups {
+                // A group deleted meanwhile simply has no election to rejoin.
+                let _ =
+                    state.stand_for_election(session, group.as_str(), tokio::time::Instant::now());
+            }
+        });
+    }
+
+    /// Join on the embedded backend, after any expiry notice waiting for a join (R6).
+    fn join_embedded(
+        &self,
+        group: &str,
+        capabilities: Capabilities,
+        create: bool,
+    ) -> Operation<()> {
+        if let Some(notice) = lock(&self.inner.notice).take() {
+            return Operation::ready(Err(notice));
+        }
+        let joined = self.session().and_then(|session| {
+            self.inner.engine.write(|state| {
+                state.join(
+                    session,
+                    group,
+                    capabilities,
+                    create,
+                    tokio::time::Instant::now(),
+                )
+            })
+        });
+        self.stand_again_if_expired(&joined);
+        Operation::ready(joined)
+    }
+
+    /// What the background heartbeat task has done so far (R11).
+    pub fn heartbeat_status(&self) -> HeartbeatStatus {
+        lock(&self.inner.heartbeat_status).clone()
+    }
+
+    /// Create an empty group.
+    ///
+    /// Fails with `GroupAlreadyExist`, or `InvalidId`.
+    pub fn create_group(&self, group: &str) -> Operation<()> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                Ok(((), Some(d.create_group(g.as_str()).await?)))
+            });
+        }
+        self.op(|state, _| state.create_group(group))
+    }
+
+    /// Delete an empty group; leadership in it ends.
+    ///
+    /// Fails with `GroupNotCreated` or `GroupNotEmpty`.
+    pub fn delete_group(&self, group: &str) -> Operation<()> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                Ok(((), Some(d.delete_group(g.as_str()).await?)))
+            });
+        }
+        self.op(|state, _| state.delete_group(group))
+    }
+
+    /// Every group, sorted by id (only real groups, R9).
+    pub fn get_groups(&self) -> Operation<Vec<GroupId>> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, Ok(()), |d, _, ()| async move {
+                Ok((d.groups().await?, None))
+            });
+        }
+        self.op(|state, _| Ok(state.groups()))
+    }
+
+    /// Every group with its member count, leader and latest change, sorted by id, read at
+    /// one revision (returned too).
+    pub fn get_group_summaries(&self) -> Operation<(Revision, Vec<GroupSummary>)> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, Ok(()), |d, _, ()| async move {
+                Ok((d.group_summaries().await?, None))
+            });
+        }
+        self.op(|state, _| Ok((state.history.head(), state.group_summaries())))
+    }
+
+    /// Join `group` without capabilities (tooz's `join_group(group)`).
+    ///
+    /// Fails with `GroupNotCreated`, `MemberAlreadyExist` (changing nothing, R8), or
+    /// `SessionExpired` once after the member expired (R6).
+    pub fn join_group(&self, group: &str) -> Operation<()> {
+        self.join_group_with(group, Capabilities::none())
+    }
+
+    /// Join `group` with `capabilities` (tooz's `join_group(group, capabilities)`).
+    ///
+    /// Fails with `GroupNotCreated`, `MemberAlreadyExist` (changing nothing, R8),
+    /// `CapabilitiesTooLarge`, or `SessionExpired` once after the member expired (R6).
+    pub fn join_group_with(
+        &self,
+        group: &str,
+        capabilities: impl Into<Capabilities>,
+    ) -> Operation<()> {
+        let capabilities = capabilities.into();
+        if let Some(remote) = &self.inner.remote {
+            return self.checked(GroupId::new(group), |g| {
+                remote.join(g, capabilities, false, Arc::clone(&self.inner.notice))
+            });
+        }
+        self.join_embedded(group, capabilities, false)
+    }
+
+    /// Join `group` without capabilities, creating it first if it does not exist (tooz's
+    /// `join_group_create(group)`).
+    ///
+    /// # Errors
+    /// As [`Coordinator::join_group_create_with`].
+    pub async fn join_group_create(&self, group: &str) -> Result<()> {
+        self.join_group_create_with(group, Capabilities::none())
+            .await
+    }
+
+    /// Join `group` with `capabilities`, creating it first if it does not exist (tooz's
+    /// `join_group_create`).
+    ///
+    /// # Errors
+    /// `MemberAlreadyExist`, `CapabilitiesTooLarge`, `InvalidId`, or `SessionExpired` once
+    /// after the member expired (R6; the group is not created then).
+    pub async fn join_group_create_with(
+        &self,
+        group: &str,
+        capabilities: impl Into<Capabilities>,
+    ) -> Result<()> {
+        let capabilities = capabilities.into();
+        if let Some(remote) = &self.inner.remote {
+            return self
+                .checked(GroupId::new(group), |g| {
+                    remote.join(g, capabilities, true, Arc::clone(&self.inner.notice))
+                })
+                .await;
+        }
+        self.join_embedded(group, capabilities, true).await
+    }
+
+    /// Leave `group`.
+    ///
+    /// Fails with `GroupNotCreated` when the group does not exist, `MemberNotJoined` when
+    /// this member is not in it (R1), or `MemberExpired` once if it was removed by expiry.
+    pub fn leave_group(&self, group: &str) -> Operation<()> {
+        if let Some(remote) = &self.inner.remote {
+            return self.checked(GroupId::new(group), |g| remote.leave(g));
+        }
+        self.op(|state, session| state.leave(session, group))
+    }
+
+    /// The members of `group`, in no particular order.
+    ///
+    /// On a driver's store this reads the store's head, waits until the process's mirror has
+    /// every change up to it, and lists the members from the mirror: as current as a read at
+    /// the store, without moving the whole member list (ten thousand members in about a
+    /// millisecond, where the store's own listing takes from several to hundreds). If the
+    /// mirror cannot catch up (its feed is behind), the store lists them.
+    pub fn get_members(&self, group: &str) -> Operation<Vec<MemberId>> {
+        if let Some(remote) = &self.inner.remote {
+            let mirror = Arc::clone(&remote.mirror);
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                let head = d.head().await?;
+                if mirror.catch_up(head).await {
+                    let members = mirror.engine.read(|state| state.members(g.as_str()))?;
+                    return Ok((members, None));
+                }
+                Ok((d.members(g.as_str()).await?, None))
+            });
+        }
+        self.op(|state, _| state.members(group))
+    }
+
+    /// The capabilities `member` joined `group` with (or last updated to).
+    ///
+    /// Fails with `GroupNotCreated` or `MemberNotJoined` (R1).
+    pub fn get_member_capabilities(&self, group: &str, member: &str) -> Operation<Capabilities> {
+        if let Some(remote) = &self.inner.remote {
+            let ids = GroupId::new(group).and_then(|g| Ok((g, MemberId::new(member)?)));
+            return self.via_driver(remote, ids, |d, _, (g, m)| async move {
+                let info = d.member_info(g.as_str(), m.as_str()).await?;
+                Ok((info.capabilities, None))
+            });
+        }
+        self.op(|state, _| state.member_capabilities(group, member))
+    }
+
+    /// Every member of `group` with its capabilities.
+    pub fn get_members_with_capabilities(
+        &self,
+        group: &str,
+    ) -> Operation<HashMap<MemberId, Capabilities>> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                let members = d.members_info(g.as_str()).await?;
+                let capabilities = members
+                    .into_iter()
+                    .map(|(member, info)| (member, info.capabilities))
+                    .collect();
+                Ok((capabilities, None))
+            });
+        }
+        self.op(|state, _| {
+            state
+                .members_with_capabilities(group)
+                .map(|members| members.into_iter().collect())
+        })
+    }
+
+    /// Capabilities, join and update times, and revision of `member` in `group`.
+    pub fn get_member_info(&self, group: &str, member: &str) -> Operation<MemberInfo> {
+        if let Some(remote) = &self.inner.remote {
+            let ids = GroupId::new(group).and_then(|g| Ok((g, MemberId::new(member)?)));
+            return self.via_driver(remote, ids, |d, _, (g, m)| async move {
+                Ok((d.member_info(g.as_str(), m.as_str()).await?, None))
+            });
+        }
+        self.op(|state, _| state.member_info(group, member, tokio::time::Instant::now()))
+    }
+
+    /// [`Coordinator::get_member_info`] for every member of `group` at once.
+    ///
+    /// Fails with `GroupNotCreated`.
+    pub fn get_members_info(&self, group: &str) -> Operation<HashMap<MemberId, MemberInfo>> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                Ok((d.members_info(g.as_str()).await?, None))
+            });
+        }
+        self.op(|state, _| {
+            state
+                .members_info(group, tokio::time::Instant::now())
+                .map(|members| members.into_iter().collect())
+        })
+    }
+
+    /// Replace this member's capabilities in `group`; watchers see a
+    /// [`Event::CapabilitiesUpdated`] (R8).
+    pub fn update_capabilities(
+        &self,
+        group: &str,
+        capabilities: impl Into<Capabilities>,
+    ) -> Operation<()> {
+        let capabilities = capabilities.into();
+        if let Some(remote) = &self.inner.remote {
+            return self.checked(GroupId::new(group), |g| {
+                remote.update_capabilities(g, capabilities)
+            });
+        }
+        self.op(|state, session| state.update_capabilities(session, group, capabilities))
+    }
+
+    /// The leader of `group` and its term, if it has one.
+    pub fn get_leader(&self, group: &str) -> Operation<Option<Leader>> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
+                Ok((d.leader(g.as_str()).await?, None))
+            });
+        }
+        self.op(|state, _| state.leader(group))
+    }
+
+    /// Give up leadership of `group` if this member holds it: it goes to the back of the
+    /// candidates and the next one is elected (this member again if it is alone). Returns
+    /// whether it was the leader.
+    pub fn stand_down_group_leader(&self, group: &str) -> Operation<bool> {
+        if let Some(remote) = &self.inner.remote {
+            return self.via_driver(remote, GroupId::new(group), |d, s, g| async move {
+                let (was_leader, revision) = d.stand_down(&s, g.as_str()).await?;
+                Ok((was_leader, Some(revision)))
+            });
+        }
+        self.op(|state, session| state.stand_down(session, group))
+    }
+
+    /// The newest revision of the store this coordinator knows of: every change it made
+    /// is at or before it.
+    pub fn head_revision(&self) -> Revision {
+        self.inner.engine.read(|state| self.known_head(state))
+    }
+
+    /// Every change from revision `from` on (from the next change when `None`), as an async
+    /// stream that waits for new changes at the head. Yields
+    /// [`CoordinationError::HistoryLost`] when `from` is older than what the store keeps.
+    ///
+    /// # Errors
+    /// `NotStarted` before `start`.
+    pub fn subscribe(&self, from: Option<Revision>) -> Result<EventStream> {
+        self.session()?;
+        if let (Some(remote), None) = (&self.inner.remote, from) {
+            // "From now on" means after every call this coordinator made before, which on a
+            // driver's store may still be queued.
+            // The head is read when the queue reaches this point, not when the stream is
+            // first polled (by then later calls may have run).
+            let engine = Arc::clone(&self.inner.engine);
+            let mirror = Arc::clone(&remote.mirror);
+            let head = remote.call(move |_, _| async move {
+                Ok((engine.read(|state| mirror.known_head(state)), None))
+            });
+            return Ok(EventStream::starting(
+                Arc::clone(&self.inner.engine),
+                async move { Ok(head.await? + 1) },
+            ));
+        }
+        let from = from.unwrap_or_else(|| self.head_revision() + 1);
+        Ok(EventStream::new(Arc::clone(&self.inner.engine), from))
+    }
+
+    fn watch(&self, group: &str, from: Option<Revision>, callback: Callback) -> Result<WatchId> {
+        self.session()?;
+        let (group_id, (generation, head)) = self.inner.engine.read(|state| {
+            Ok::<_, CoordinationError>((state.group_exists(group)?, self.history_position(state)))
+        })?;
+        let seen = from.map_or(head, |from| from.saturating_sub(1).min(head));
+        Ok(lock(&self.inner.watchers).add(group_id, (generation, seen), callback))
+    }
+
+    fn unwatch(&self, group: &str, kind: WatchKind, id: WatchId) -> Result<()> {
+        if lock(&self.inner.watchers).remove(group, kind, id) {
+            return Ok(());
+        }
+        Err(watch_not_found(group))
+    }
+
+    /// Run a sandboxed Wasm event handler on this coordinator's store: it receives the
+    /// events `spec` selects, pushed in revision order by its own task (see
+    /// [`crate::plugin`]). The Wasm counterpart of the `watch_*` callbacks.
+    ///
+    /// # Errors
+    /// See [`PluginHost::attach_handler`].
+    pub async fn attach_handler(
+        &self,
+        host: &PluginHost,
+        spec: HandlerSpec,
+    ) -> std::result::Result<HandlerHandle, PluginError> {
+        host.attach_handler(self, spec).await
+    }
+
+    /// Call `callback` from `run_watchers` for every member that joins `group` from now on.
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_join_group(
+        &self,
+        group: &str,
+        callback: impl FnMut(&MemberJoined) + Send + 'static,
+    ) -> Result<WatchId> {
+        self.watch(group, None, Callback::Join(Box::new(callback)))
+    }
+
+    /// [`Coordinator::watch_join_group`] with an asynchronous callback: it is handed this
+    /// coordinator and the event, and `run_watchers` awaits the future it returns before
+    /// offering anything to the next callback, so it can await coordination calls:
+    ///
+    /// ```no_run
+    /// # async fn example(coordinator: roster::Coordinator) -> roster::Result<()> {
+    /// coordinator.watch_join_group_async("workers", |c, event| async move {
+    ///     let members = c.get_members(event.group_id.as_str()).await.unwrap_or_default();
+    ///     println!("{} joined; {} members now", event.member_id, members.len());
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Removed with [`Coordinator::unwatch_join_group`]. A callback must not call
+    /// `run_watchers` itself (it would wait for itself).
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_join_group_async<F, Fut>(&self, group: &str, callback: F) -> Result<WatchId>
+    where
+        F: FnMut(Coordinator, MemberJoined) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.watch(group, None, Callback::AsyncJoin(boxed_async(callback)))
+    }
+
+    /// Remove a join callback.
+    ///
+    /// # Errors
+    /// `WatchCallbackNotFound` if `id` is not a join callback of `group`.
+    pub fn unwatch_join_group(&self, group: &str, id: WatchId) -> Result<()> {
+        self.unwatch(group, WatchKind::Join, id)
+    }
+
+    /// Call `callback` from `run_watchers` for every member that leaves `group` from now on,
+    /// whatever the reason (left, expired, ...).
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_leave_group(
+        &self,
+        group: &str,
+        callback: impl FnMut(&MemberLeft) + Send + 'static,
+    ) -> Result<WatchId> {
+        self.watch(group, None, Callback::Leave(Box::new(callback)))
+    }
+
+    /// [`Coordinator::watch_leave_group`] with an asynchronous callback (see
+    /// [`Coordinator::watch_join_group_async`]); removed with `unwatch_leave_group`.
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_leave_group_async<F, Fut>(&self, group: &str, callback: F) -> Result<WatchId>
+    where
+        F: FnMut(Coordinator, MemberLeft) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.watch(group, None, Callback::AsyncLeave(boxed_async(callback)))
+    }
+
+    /// Remove a leave callback.
+    ///
+    /// # Errors
+    /// `WatchCallbackNotFound` if `id` is not a leave callback of `group`.
+    pub fn unwatch_leave_group(&self, group: &str, id: WatchId) -> Result<()> {
+        self.unwatch(group, WatchKind::Leave, id)
+    }
+
+    /// Call `callback` from `run_watchers` for every change to `group` (every
+    /// [`Event`] kind) after revision `from - 1`, or from now on when `from` is `None`.
+    /// Starting from an older revision replays history, joins of present members included.
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_group(
+        &self,
+        group: &str,
+        from: Option<Revision>,
+        callback: impl FnMut(&Event) + Send + 'static,
+    ) -> Result<WatchId> {
+        self.watch(group, from, Callback::Any(Box::new(callback)))
+    }
+
+    /// [`Coordinator::watch_group`] with an asynchronous callback (see
+    /// [`Coordinator::watch_join_group_async`]); removed with `unwatch_group`.
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (nothing is registered), `NotStarted`.
+    pub fn watch_group_async<F, Fut>(
+        &self,
+        group: &str,
+        from: Option<Revision>,
+        callback: F,
+    ) -> Result<WatchId>
+    where
+        F: FnMut(Coordinator, Event) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.watch(group, from, Callback::AsyncAny(boxed_async(callback)))
+    }
+
+    /// Remove a `watch_group` callback.
+    ///
+    /// # Errors
+    /// `WatchCallbackNotFound` if `id` is not such a callback of `group`.
+    pub fn unwatch_group(&self, group: &str, id: WatchId) -> Result<()> {
+        self.unwatch(group, WatchKind::Any, id)
+    }
+
+    /// Stand for election in `group` and call `callback` from `run_watchers` each time this
+    /// member is elected. Having at least one such callback is being a candidate; the first
+    /// candidate is elected at once, the others in the order they stood (R5).
+    ///
+    /// On a session that had expired it registers and stands all the same (reopening the
+    /// session, and standing again wherever a callback is held); the expiry notice is then
+    /// returned by the next `heartbeat` or join (R6).
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (no implicit creation; nothing is registered), `NotStarted`.
+    pub fn watch_elected_as_leader(
+        &self,
+        group: &str,
+        callback: impl FnMut(&LeaderElected) + Send + 'static,
+    ) -> Result<WatchId> {
+        self.watch_elected(group, Callback::Elected(Box::new(callback)))
+    }
+
+    /// [`Coordinator::watch_elected_as_leader`] with an asynchronous callback (see
+    /// [`Coordinator::watch_join_group_async`]): stands for election the same way; removed
+    /// with `unwatch_elected_as_leader`.
+    ///
+    /// # Errors
+    /// `GroupNotCreated` (no implicit creation; nothing is registered), `NotStarted`.
+    pub fn watch_elected_as_leader_async<F, Fut>(&self, group: &str, callback: F) -> Result<WatchId>
+    where
+        F: FnMut(Coordinator, LeaderElected) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.watch_elected(group, Callback::AsyncElected(boxed_async(callback)))
+    }
+
+    /// Register an election callback and stand for election in `group`.
+    fn watch_elected(&self, group: &str, callback: Callback) -> Result<WatchId> {
+        let session = self.session()?;
+        let mut watchers = lock(&self.inner.watchers);
+        if let Some(remote) = &self.inner.remote {
+            let (group_id, head) = self.inner.engine.read(|state| {
+                Ok::<_, CoordinationError>((
+                    state.group_exists(group)?,
+                    self.history_position(state),
+                ))
+            })?;
+            // Queued, so it takes effect after this coordinator's earlier calls; its outcome
+            // (the election) reaches the callback through `run_watchers`.
+            drop(remote.stand(group_id.clone(), Arc::clone(&self.inner.notice)));
+            return Ok(watchers.add(group_id, head, callback));
+        }
+        let (group_id, head) = self.inner.engine.write(|state| {
+            let group_id = state.group_exists(group)?;
+            let head = self.history_position(state);
+            let now = tokio::time::Instant::now();
+            match state.stand_for_election(session, group, now) {
+                Err(expired @ CoordinationError::SessionExpired { .. }) => {
+                    // The session is live again: stand in this group and wherever a callback
+                    // is held (R5), and keep the notice for the next heartbeat or join (R6).
+                    *lock(&self.inner.notice) = Some(expired);
+                    for g in watchers.election_groups().iter().chain([&group_id]) {
+                        let _ = state.stand_for_election(session, g.as_str(), now);
+                    }
+                }
+                other => other?,
+            }
+            Ok::<_, CoordinationError>((group_id, head))
+        })?;
+        Ok(watchers.add(group_id, head, callback))
+    }
+
+    /// Remove an election callback. Removing the last one withdraws the candidacy: a
+    /// leader resigns and the next candidate is elected.
+    ///
+    /// # Errors
+    /// `WatchCallbackNotFound` if `id` is not an election callback of `group`.
+    pub fn unwatch_elected_as_leader(&self, group: &str, id: WatchId) -> Result<()> {
+        let mut watchers = lock(&self.inner.watchers);
+        if !watchers.remove(group, WatchKind::Elected, id) {
+            return Err(watch_not_found(group));
+        }
+        if watchers.count(group, WatchKind::Elected) == 0
+            && let Ok(session) = self.session()
+            && let Ok(group_id) = GroupId::new(group)
+        {
+            match &self.inner.remote {
+                Some(remote) => drop(remote.withdraw(group_id)),
+                None => self
+                    .inner
+                    .engine
+                    .write(|state| state.withdraw(session, &group_id)),
+            }
+        }
+        Ok(())
+    }
+
+    /// How many callbacks watch `group` for joins, leaves, elections and every change, in
+    /// that order.
+    pub fn watch_counts(&self, group: &str) -> [usize; 4] {
+        let watchers = lock(&self.inner.watchers);
+        [
+            WatchKind::Join,
+            WatchKind::Leave,
+            WatchKind::Elected,
+            WatchKind::Any,
+        ]
+        .map(|kind| watchers.count(group, kind))
+    }
+
+    /// Hand every change since the last run to the callbacks that listen to it, in revision
+    /// order (tooz's `run_watchers`, R2/R4). Returns the events delivered, one per callback
+    /// call.
+    ///
+    /// # Errors
+    /// `HistoryLost` when callbacks fell so far behind that the store dropped events they had
+    /// not seen. Everything still kept has been delivered by then; only the changes between
+    /// `requested` and `oldest` are missing, so resync with `get_members` and carry on.
+    /// `NotStarted` before `start`.
+    pub async fn run_watchers(&self) -> Result<Vec<Event>> {
+        self.session()?;
+        if let Some(remote) = &self.inner.remote {
+            remote.settle().await?;
+        }
+        let _serial = self.inner.dispatching.lock().await;
+        let mut delivered = Vec::new();
+        let mut lost = None;
+        loop {
+            let (dispatch, generation, from) = {
+                let watchers = lock(&self.inner.watchers);
+                let Some((generation, from)) = watchers.oldest_unseen() else {
+                    break;
+                };
+                (watchers.dispatch(), generation, from)
+            };
+            let mut events = Vec::new();
+            let (read, generation) = self.inner.engine.read(|state| {
+                let read = state
+                    .history
+                    .read_in(generation, from, 1024, &mut events)
+                    .map(|()| state.history.head());
+                (read, state.history.generation())
+            });
+            let head = match read {
+                Ok(head) => head,
+                Err(CoordinationError::HistoryLost { oldest, .. }) => {
+                    let mut watchers = lock(&self.inner.watchers);
+                    // Callbacks of a replaced store's history start over in the new one's.
+                    let requested = watchers.rebase(generation, oldest).unwrap_or(from);
+                    watchers.mark_seen(oldest - 1);
+                    lost = Some(CoordinationError::HistoryLost { requested, oldest });
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
+            let Some(last) = events.last().map(Event::revision) else {
+                break;
+            };
+            delivered.extend(dispatch.run(&events, self).await);
+            lock(&self.inner.watchers).mark_seen(last);
+            if last >= head {
+                break;
+            }
+        }
+        match lost {
+            Some(error) => Err(error),
+            None => Ok(delivered),
+        }
+    }
+}

@@ -1,0 +1,546 @@
+//! A coordinator's link to a store behind a [driver](crate::driver): its session there, and
+//! the queue that runs its calls one after another.
+//!
+//! On the embedded backend a call takes effect before it returns. A driver's calls travel, so
+//! to keep tooz's promise that a coordinator's operations take effect in call order, each call
+//! is queued when it is made and a worker task runs the queue in order. A call that creates
+//! or deletes a group completes only once the coordinator's mirror has the change, so a watch
+//! registered next finds the group. A membership change (join, leave, capabilities,
+//! candidacy) completes when the store has made it, its revision noted in the mirror; reads go
+//! to the store, watches start after it, and `run_watchers` waits for the mirror to have
+//! everything first, so the caller sees its own changes either way, one round trip sooner.
+//!
+//! The coordinator also remembers what its member holds (groups with capabilities,
+//! candidacies). When the store turns out to be replaced (a server that came back without its
+//! data; the mirror notices, as does a heartbeat answered with an expiry), it establishes them
+//! again there, in one queued job, so other hosts see the member join again rather than lose
+//! it for good. A store that kept its data needs nothing: the session simply goes on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::{Notice, Operation};
+use crate::driver::mirror::Mirror;
+use crate::driver::{Driver, SessionKey};
+use roster_types::error::{CoordinationError, Result};
+use roster_types::event::Revision;
+use roster_types::ids::{Capabilities, GroupId, MemberId};
+
+type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The session and call queue of one coordinator on a driver's store.
+#[derive(Debug)]
+pub(super) struct Remote {
+    pub(super) mirror: Arc<Mirror>,
+    session: Mutex<Option<SessionKey>>,
+    queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    holdings: Arc<Mutex<Holdings>>,
+    /// Re-establishes the holdings when the mirror finds the store replaced.
+    keeper: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// When a queued call that changed the store completes.
+#[derive(Clone, Copy, Debug)]
+enum Completion {
+    /// Once the mirror has the change.
+    Mirrored,
+    /// At once, the change's revision noted in the mirror as known.
+    Noted,
+}
+
+/// What the session's member holds in the store, as its own successful calls left it.
+#[derive(Debug, Default)]
+struct Holdings {
+    /// The store they are held in.
+    store_id: String,
+    groups: BTreeMap<GroupId, Capabilities>,
+    candidacies: BTreeSet<GroupId>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Remote {
+    pub(super) fn new(mirror: Arc<Mirror>) -> Self {
+        Self {
+            mirror,
+            session: Mutex::new(None),
+            queue: Mutex::new(None),
+            worker: Mutex::new(None),
+            holdings: Arc::default(),
+            keeper: Mutex::new(None),
+        }
+    }
+
+    fn driver(&self) -> Arc<dyn Driver> {
+        Arc::clone(self.mirror.driver())
+    }
+
+    /// Open a session for `member` and start the call queue; stand again in `elections`.
+    pub(super) async fn start(
+        &self,
+        member: &MemberId,
+        ttl: Duration,
+        elections: &[GroupId],
+    ) -> Result<()> {
+        self.mirror.ensure_feed().await?;
+        let driver = self.driver();
+        let store_id = self.mirror.store_id();
+        let session = driver.open_session(member, ttl).await?;
+        let mut last = None;
+        let mut candidacies = BTreeSet::new();
+        for group in elections {
+            // A group deleted while stopped simply has no election to rejoin.
+            if let Ok(revision) = driver.stand(&session, group.as_str()).await {
+                last = Some(revision);
+                candidacies.insert(group.clone());
+            }
+        }
+        if let Some(revision) = last {
+            self.mirror.catch_up(revision).await;
+        }
+        *lock(&self.holdings) = Holdings {
+            store_id,
+            groups: BTreeMap::new(),
+            candidacies,
+        };
+        let (sender, mut jobs) = mpsc::unbounded_channel::<Job>();
+        let worker = tokio::spawn(async move {
+            while let Some(job) = jobs.recv().await {
+                job.await;
+            }
+        });
+        let keeper = tokio::spawn(keep(
+            self.mirror.watch_store(),
+            sender.downgrade(),
+            Arc::clone(&self.mirror),
+            session.clone(),
+            Arc::clone(&self.holdings),
+        ));
+        *lock(&self.session) = Some(session);
+        *lock(&self.queue) = Some(sender);
+        if let Some(old) = lock(&self.worker).replace(worker) {
+            old.abort();
+        }
+        if let Some(old) = lock(&self.keeper).replace(keeper) {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    /// Close the session once every queued call has run; the queue ends with it.
+    pub(super) async fn stop(&self) -> Result<()> {
+        let closed = self.call(|driver, session| async move {
+            driver.close_session(&session).await.map(|r| ((), Some(r)))
+        });
+        let result = closed.await;
+        if let Some(keeper) = lock(&self.keeper).take() {
+            keeper.abort();
+        }
+        *lock(&self.session) = None;
+        lock(&self.queue).take();
+        *lock(&self.holdings) = Holdings::default();
+        result
+    }
+
+    /// The session, for calls made outside the queue (heartbeats).
+    pub(super) fn session(&self) -> Result<SessionKey> {
+        lock(&self.session)
+            .clone()
+            .ok_or(CoordinationError::NotStarted)
+    }
+
+    /// Heartbeat the session (outside the queue: it changes nothing another call depends on).
+    ///
+    /// An expiry in a store that replaced the one the member's holdings are in is not the
+    /// member's: they are established again there, and the beat goes on. A real expiry
+    /// loses them, as on the embedded backend.
+    pub(super) async fn heartbeat(&self) -> Result<Duration> {
+        let session = self.session()?;
+        let driver = self.driver();
+        match driver.heartbeat(&session).await {
+            Err(CoordinationError::SessionExpired { .. }) if self.store_replaced().await => {
+                self.reestablish().await?;
+                driver.heartbeat(&session).await
+            }
+            Err(expired @ CoordinationError::SessionExpired { .. }) => {
+                lock(&self.holdings).groups.clear();
+                // Heartbeats run outside the queue; standing again goes through it, so it
+                // comes in order with the calls around it.
+                let holdings = Arc::clone(&self.holdings);
+                drop(self.change(move |driver, session| async move {
+                    let revision = stand_again(driver.as_ref(), &session, &holdings).await;
+                    Ok(((), revision))
+                }));
+                Err(expired)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether the store now answering is not the one the holdings are in.
+    async fn store_replaced(&self) -> bool {
+        let held = lock(&self.holdings).store_id.clone();
+        matches!(self.driver().describe().await, Ok(info) if info.store_id != held)
+    }
+
+    /// Queue the re-establishment of the holdings in the store now answering (nothing
+    /// happens if they are there already).
+    fn reestablish(&self) -> Operation<()> {
+        let mirror = Arc::clone(&self.mirror);
+        let holdings = Arc::clone(&self.holdings);
+        self.call(move |driver, session| reestablish(driver, session, mirror, holdings))
+    }
+
+    /// Join `group` (creating it first when `create`) and remember it. An expiry notice
+    /// waiting in `notice` when the join's turn comes is its answer instead (R6); a join
+    /// that finds the session expired stands again where the member was a candidate (R5).
+    pub(super) fn join(
+        &self,
+        group: GroupId,
+        capabilities: Capabilities,
+        create: bool,
+        notice: Notice,
+    ) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        let mirror = Arc::clone(&self.mirror);
+        // A group it may have created must be in the mirror before a watch is registered.
+        let completion = if create {
+            Completion::Mirrored
+        } else {
+            Completion::Noted
+        };
+        let join = move |driver: Arc<dyn Driver>, session: SessionKey| async move {
+            if let Some(notice) = lock(&notice).take() {
+                return Err(notice);
+            }
+            let mut joined = driver
+                .join(&session, group.as_str(), capabilities.clone(), create)
+                .await;
+            if let Err(CoordinationError::SessionExpired { .. }) = &joined
+                && moved_to_new_store(&driver, &session, &mirror, &holdings).await?
+            {
+                joined = driver
+                    .join(&session, group.as_str(), capabilities.clone(), create)
+                    .await;
+            }
+            if let Err(CoordinationError::SessionExpired { .. }) = &joined {
+                lock(&holdings).groups.clear();
+                stand_again(driver.as_ref(), &session, &holdings).await;
+            }
+            let revision = joined?;
+            lock(&holdings).groups.insert(group, capabilities);
+            Ok(((), Some(revision)))
+        };
+        self.queue(join, completion)
+    }
+
+    /// Leave `group` and forget it.
+    pub(super) fn leave(&self, group: GroupId) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        self.change(move |driver, session| async move {
+            let left = driver.leave(&session, group.as_str()).await;
+            if matches!(
+                left,
+                Ok(_)
+                    | Err(CoordinationError::MemberNotJoined { .. }
+                        | CoordinationError::MemberExpired { .. }
+                        | CoordinationError::GroupNotCreated(_))
+            ) {
+                lock(&holdings).groups.remove(&group);
+            }
+            Ok(((), Some(left?)))
+        })
+    }
+
+    /// Replace the member's capabilities in `group`, and remember them.
+    pub(super) fn update_capabilities(
+        &self,
+        group: GroupId,
+        capabilities: Capabilities,
+    ) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        self.change(move |driver, session| async move {
+            let revision = driver
+                .update_capabilities(&session, group.as_str(), capabilities.clone())
+                .await?;
+            lock(&holdings).groups.insert(group, capabilities);
+            Ok(((), Some(revision)))
+        })
+    }
+
+    /// Stand for election in `group`, and remember it. When the store says the session had
+    /// expired (and reopened it), stand again here and wherever the member was a candidate
+    /// (R5), and leave the expiry notice in `notice` for the next heartbeat or join (R6).
+    pub(super) fn stand(&self, group: GroupId, notice: Notice) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        let mirror = Arc::clone(&self.mirror);
+        self.change(move |driver, session| async move {
+            let mut stood = driver.stand(&session, group.as_str()).await;
+            if let Err(CoordinationError::SessionExpired { .. }) = &stood
+                && moved_to_new_store(&driver, &session, &mirror, &holdings).await?
+            {
+                stood = driver.stand(&session, group.as_str()).await;
+            }
+            match stood {
+                Err(expired @ CoordinationError::SessionExpired { .. }) => {
+                    *lock(&notice) = Some(expired);
+                    {
+                        let mut held = lock(&holdings);
+                        held.groups.clear();
+                        held.candidacies.insert(group);
+                    }
+                    let revision = stand_again(driver.as_ref(), &session, &holdings).await;
+                    Ok(((), revision))
+                }
+                stood => {
+                    let revision = stood?;
+                    lock(&holdings).candidacies.insert(group);
+                    Ok(((), Some(revision)))
+                }
+            }
+        })
+    }
+
+    /// Withdraw from the election in `group`, and forget it.
+    pub(super) fn withdraw(&self, group: GroupId) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        self.change(move |driver, session| async move {
+            let withdrawn = driver.withdraw(&session, group.as_str()).await;
+            lock(&holdings).candidacies.remove(&group);
+            Ok(((), Some(withdrawn?)))
+        })
+    }
+
+    /// Queue `call`; the operation completes when it has run and, if it returned a revision,
+    /// the mirror has caught up with it.
+    pub(super) fn call<T, F, Fut>(&self, call: F) -> Operation<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn Driver>, SessionKey) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(T, Option<Revision>)>> + Send + 'static,
+    {
+        self.queue(call, Completion::Mirrored)
+    }
+
+    /// Queue `call`; the operation completes when it has run, the revision it returned
+    /// [noted](Mirror::note) as known.
+    fn change<T, F, Fut>(&self, call: F) -> Operation<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn Driver>, SessionKey) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(T, Option<Revision>)>> + Send + 'static,
+    {
+        self.queue(call, Completion::Noted)
+    }
+
+    fn queue<T, F, Fut>(&self, call: F, completion: Completion) -> Operation<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn Driver>, SessionKey) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(T, Option<Revision>)>> + Send + 'static,
+    {
+        let (Ok(session), Some(queue)) = (self.session(), lock(&self.queue).clone()) else {
+            return Operation::ready(Err(CoordinationError::NotStarted));
+        };
+        let driver = self.driver();
+        let mirror = Arc::clone(&self.mirror);
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::pin(async move {
+            let generation = mirror.generation();
+            let result = call(driver, session).await;
+            if let Ok((_, Some(revision))) = &result {
+                match completion {
+                    Completion::Mirrored => {
+                        mirror.catch_up(*revision).await;
+                    }
+                    Completion::Noted => mirror.note(generation, *revision),
+                }
+            }
+            let _ = reply.send(result.map(|(value, _)| value));
+        });
+        if queue.send(job).is_err() {
+            return Operation::ready(Err(CoordinationError::NotStarted));
+        }
+        Operation::from_future(async move {
+            answer.await.unwrap_or_else(|_| {
+                Err(CoordinationError::Connection(
+                    "the coordinator stopped before the call ran".into(),
+                ))
+            })
+        })
+    }
+
+    /// Wait until every call queued so far has run and the mirror holds every change the
+    /// store had made by then, by anyone.
+    pub(super) async fn settle(&self) -> Result<()> {
+        self.call(|driver, _| async move {
+            let head = driver.head().await?;
+            Ok(((), Some(head)))
+        })
+        .await
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        if let Some(worker) = lock(&self.worker).take() {
+            worker.abort();
+        }
+        if let Some(keeper) = lock(&self.keeper).take() {
+            keeper.abort();
+        }
+    }
+}
+
+/// After a call found the session expired: whether that is because the store now answering
+/// replaced the one the holdings are in (a server that came back without its data, where
+/// the session comes back expired with nothing to report). The holdings are then
+/// established there first, so the caller can retry; the expiry was not the member's.
+async fn moved_to_new_store(
+    driver: &Arc<dyn Driver>,
+    session: &SessionKey,
+    mirror: &Arc<Mirror>,
+    holdings: &Arc<Mutex<Holdings>>,
+) -> Result<bool> {
+    let info = driver.describe().await?;
+    if info.store_id == lock(holdings).store_id {
+        return Ok(false);
+    }
+    reestablish(
+        Arc::clone(driver),
+        session.clone(),
+        Arc::clone(mirror),
+        Arc::clone(holdings),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Stand again in every election the holdings name, after the store reopened an expired
+/// session (R5: a member holding an election callback is a candidate). A group gone
+/// meanwhile has no election to rejoin and is forgotten. Returns the revision of the last
+/// candidacy made, if any.
+async fn stand_again(
+    driver: &dyn Driver,
+    session: &SessionKey,
+    holdings: &Mutex<Holdings>,
+) -> Option<Revision> {
+    let candidacies = lock(holdings).candidacies.clone();
+    let mut last = None;
+    for group in candidacies {
+        match driver.stand(session, group.as_str()).await {
+            Ok(revision) => last = Some(revision),
+            Err(CoordinationError::GroupNotCreated(_)) => {
+                lock(holdings).candidacies.remove(&group);
+            }
+            Err(error) => {
+                tracing::warn!(%error, group = %group, "standing again after an expiry failed");
+            }
+        }
+    }
+    last
+}
+
+/// Each time the mirror finds the store replaced, queue the re-establishment of the
+/// holdings; ends with the session's queue.
+async fn keep(
+    mut store: watch::Receiver<String>,
+    queue: mpsc::WeakUnboundedSender<Job>,
+    mirror: Arc<Mirror>,
+    session: SessionKey,
+    holdings: Arc<Mutex<Holdings>>,
+) {
+    while store.changed().await.is_ok() {
+        let current = store.borrow_and_update().clone();
+        if current == lock(&holdings).store_id {
+            continue;
+        }
+        let Some(queue) = queue.upgrade() else {
+            return;
+        };
+        let driver = Arc::clone(mirror.driver());
+        let (mirror, session, holdings) =
+            (Arc::clone(&mirror), session.clone(), Arc::clone(&holdings));
+        let job: Job = Box::pin(async move {
+            match reestablish(driver, session, Arc::clone(&mirror), holdings).await {
+                Ok(((), Some(revision))) => {
+                    mirror.catch_up(revision).await;
+                }
+                Ok(((), None)) => {}
+                // The next heartbeat tries again.
+                Err(error) => tracing::warn!(%error, "re-establishing the member failed"),
+            }
+        });
+        if queue.send(job).is_err() {
+            return;
+        }
+    }
+}
+
+/// Establish the holdings again in the store now answering, unless they are there already.
+/// Returns the revision of the last change it made.
+async fn reestablish(
+    driver: Arc<dyn Driver>,
+    session: SessionKey,
+    mirror: Arc<Mirror>,
+    holdings: Arc<Mutex<Holdings>>,
+) -> Result<((), Option<Revision>)> {
+    let info = driver.describe().await?;
+    let (groups, candidacies) = {
+        let held = lock(&holdings);
+        if held.store_id == info.store_id {
+            return Ok(((), None));
+        }
+        (held.groups.clone(), held.candidacies.clone())
+    };
+    // Changes made once the mirror follows the new store reach it as events, so watchers,
+    // streams and handlers see the member join again.
+    mirror.follow_store(&info.store_id).await;
+    // The new store knows the session only by its key: it comes back expired, with nothing
+    // to report, and this beat makes it live.
+    match driver.heartbeat(&session).await {
+        Ok(_) | Err(CoordinationError::SessionExpired { .. }) => {}
+        Err(other) => return Err(other),
+    }
+    let mut last = None;
+    for (group, capabilities) in &groups {
+        match driver
+            .join(&session, group.as_str(), capabilities.clone(), true)
+            .await
+        {
+            Ok(revision) => last = Some(revision),
+            Err(CoordinationError::MemberAlreadyExist { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    for group in &candidacies {
+        let stood = match driver.stand(&session, group.as_str()).await {
+            Err(CoordinationError::GroupNotCreated(_)) => {
+                match driver.create_group(group.as_str()).await {
+                    Ok(_) | Err(CoordinationError::GroupAlreadyExist(_)) => {}
+                    Err(other) => return Err(other),
+                }
+                driver.stand(&session, group.as_str()).await
+            }
+            other => other,
+        };
+        last = Some(stood?);
+    }
+    lock(&holdings).store_id = info.store_id.clone();
+    tracing::info!(
+        store = %info.store_id,
+        groups = groups.len(),
+        candidacies = candidacies.len(),
+        "the store was replaced; re-established the member there"
+    );
+    Ok(((), last))
+}

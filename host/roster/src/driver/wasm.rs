@@ -1,0 +1,766 @@
+//! Backend drivers as sandboxed Wasm components (world `driver`, `wit/driver.wit`).
+//!
+//! A driver reaches exactly what its backend URL names and nothing else: TCP connections to
+//! the one address of `redis://HOST:PORT` (resolved here, since a sandboxed guest gets no
+//! name lookup), or the one directory of `file:///DIR`. Every other socket, file, variable
+//! and argument is denied.
+//!
+//! Each [`WasmDriver`] runs two instances of its component, each in a store owned by one task
+//! and called one call at a time: one for the coordinator's calls, one that polls the change
+//! feed, so a poll waiting at the store never holds up a call. A call that traps or overruns
+//! its deadline poisons its store; the instance is dropped and made anew from the
+//! pre-instantiated component for the next call, which reconnects. The failed call reports
+//! [`CoordinationError::Connection`]; the host goes on.
+//!
+//! A component is checked against the driver world before it is compiled, by the same rules
+//! and with the same one-line messages as handlers ([`crate::plugin::World`]), so a file that
+//! is not a driver is refused without the cost of compiling it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::{Changes, Driver, SessionKey, StoreInfo};
+use crate::backend_url::Endpoint;
+use crate::plugin::{ComponentError, ComponentReport, PluginError, World};
+use crate::wit::bindings::roster::coordination::{logging, types};
+use crate::wit::wit_types as w;
+use roster_types::error::CoordinationError;
+use roster_types::event::{Event, Revision};
+use roster_types::ids::{Capabilities, GroupId, MemberId};
+use roster_types::{GroupSummary, Leader, MemberInfo};
+
+/// Generated from `wit/driver.wit`; the shared types and logging are the handler bindings'.
+#[allow(missing_docs)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "roster:coordination/driver",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "roster:coordination/types": crate::wit::bindings::roster::coordination::types,
+            "roster:coordination/logging": crate::wit::bindings::roster::coordination::logging,
+        },
+    });
+}
+
+use bindings::exports::roster::coordination::backend as b;
+
+type Result<T> = std::result::Result<T, CoordinationError>;
+
+/// The longest any call but a feed poll may take inside the driver; a store's membership
+/// timeout, when shorter, is its limit (a store that does not answer within the time a member
+/// would expire in is reported unreachable).
+const CALL_LIMIT: Duration = Duration::from_secs(30);
+/// The shortest call limit, however short the membership timeout.
+const MIN_CALL_LIMIT: Duration = Duration::from_millis(500);
+/// How often the epoch advances: a driver computing without end yields to the runtime (so
+/// its deadline can fire) at every tick.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Memory one driver instance may use.
+const MEMORY_LIMIT: usize = 64 << 20;
+/// Name of the granted directory inside the sandbox.
+pub(crate) const GUEST_DIRECTORY: &str = "store";
+
+/// What a driver may reach: the grant its endpoint makes, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Reach {
+    /// TCP connections to these addresses (one host:port, resolved).
+    Address(Vec<SocketAddr>),
+    /// This directory, read-write, seen by the guest as [`GUEST_DIRECTORY`].
+    Directory(PathBuf),
+}
+
+/// Which component to run, where its store is and what it is told at `open`.
+#[derive(Clone, Debug)]
+pub(crate) struct DriverSpec {
+    /// The backend's name (`redis`, `file`, ...): the component is `<name>_driver.wasm`
+    /// unless `component` names one.
+    pub(crate) name: String,
+    /// The component file, when the URL names one (`?driver=PATH`).
+    pub(crate) component: Option<PathBuf>,
+    pub(crate) endpoint: Endpoint,
+    /// The URL's options for the driver (`open` also gets `address` or `directory`).
+    pub(crate) options: Vec<(String, String)>,
+    /// How long a call may take (see [`CALL_LIMIT`]).
+    pub(crate) call_limit: Duration,
+}
+
+impl DriverSpec {
+    /// The call limit for a store whose members expire after `membership_timeout`.
+    pub(crate) fn call_limit_for(membership_timeout: Duration) -> Duration {
+        membership_timeout.clamp(MIN_CALL_LIMIT, CALL_LIMIT)
+    }
+}
+
+/// Environment variable naming the directory drivers are looked for in.
+pub const DRIVER_DIR_VARIABLE: &str = "ROSTER_DRIVER_DIR";
+
+/// Where a driver's component comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Source {
+    /// A file: named by the URL, or found in the plugin directory.
+    File(PathBuf),
+    /// Compiled into the host (see [`super::builtin`]), for the backend of this name.
+    BuiltIn(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::BuiltIn(name) => write!(f, "built-in {name} driver"),
+        }
+    }
+}
+
+impl DriverSpec {
+    /// The component to run: the URL's `driver`, else `<name>_driver.wasm` in
+    /// `$ROSTER_DRIVER_DIR`, else in `drivers/` next to the running program, else the
+    /// built-in one.
+    fn source(&self) -> Result<Source> {
+        if let Some(path) = &self.component {
+            return Ok(Source::File(path.clone()));
+        }
+        let file = format!("{}_driver.wasm", self.name);
+        let mut looked = Vec::new();
+        let dirs = std::env::var_os(DRIVER_DIR_VARIABLE)
+            .map(PathBuf::from)
+            .into_iter()
+            .chain(
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|exe| exe.parent().map(|dir| dir.join("drivers"))),
+            );
+        for dir in dirs {
+            let path = dir.join(&file);
+            if path.is_file() {
+                return Ok(Source::File(path));
+            }
+            looked.push(path.display().to_string());
+        }
+        if super::builtin::component(&self.name).is_some() {
+            return Ok(Source::BuiltIn(self.name.clone()));
+        }
+        let built_in = match super::builtin::missing_because() {
+            Some(reason) => format!("this build has no built-in drivers ({reason})"),
+            None => format!("no driver for {} is built in", self.name),
+        };
+        Err(CoordinationError::Connection(format!(
+            "no {} driver component: looked for {}, and {built_in}; name one with \
+             ?driver=PATH or set {DRIVER_DIR_VARIABLE}",
+            self.name,
+            looked.join(", ")
+        )))
+    }
+
+    /// The grant and the options `open` gets, the address resolved to IP addresses.
+    async fn resolve(&self) -> Result<(Reach, Vec<(String, String)>)> {
+        let mut options = self.options.clone();
+        let reach = match &self.endpoint {
+            Endpoint::Address(address) => {
+                let resolved: Vec<SocketAddr> = tokio::net::lookup_host(address.as_str())
+                    .await
+                    .map_err(|e| {
+                        CoordinationError::Connection(format!("cannot resolve {address}: {e}"))
+                    })?
+                    .collect();
+                let first = resolved.first().ok_or_else(|| {
+                    CoordinationError::Connection(format!("{address} resolves to no address"))
+                })?;
+                options.push(("address".into(), first.to_string()));
+                Reach::Address(resolved)
+            }
+            Endpoint::Directory(dir) => {
+                options.push(("directory".into(), GUEST_DIRECTORY.into()));
+                Reach::Directory(dir.clone())
+            }
+        };
+        Ok((reach, options))
+    }
+}
+
+/// The engine and linker every driver of the process shares, and the components loaded.
+struct Runtime {
+    engine: Engine,
+    linker: Linker<DriverData>,
+    loaded: Mutex<HashMap<Source, bindings::DriverPre<DriverData>>>,
+}
+
+fn runtime() -> Result<&'static Runtime> {
+    static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let error = |e: wasmtime::Error| format!("cannot set up the driver engine: {e:#}");
+            let mut config = Config::new();
+            config.wasm_component_model(true);
+            config.epoch_interruption(true);
+            config.concurrency_support(false);
+            let engine = Engine::new(&config).map_err(error)?;
+            let mut linker = Linker::new(&engine);
+            bindings::Driver::add_to_linker::<DriverData, HasSelf<DriverData>>(
+                &mut linker,
+                |data| data,
+            )
+            .map_err(error)?;
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(error)?;
+            let weak = engine.weak();
+            std::thread::Builder::new()
+                .name("roster-driver-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = weak.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(EPOCH_TICK);
+                    }
+                })
+                .map_err(|e| format!("cannot start the driver epoch ticker: {e}"))?;
+            Ok(Runtime {
+                engine,
+                linker,
+                loaded: Mutex::new(HashMap::new()),
+            })
+        })
+        .as_ref()
+        .map_err(|message| CoordinationError::Connection(message.clone()))
+}
+
+impl Runtime {
+    /// The pre-instantiated component from `source`, compiled once per process.
+    fn load(&self, source: &Source) -> Result<bindings::DriverPre<DriverData>> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pre) = loaded.get(source) {
+            return Ok(pre.clone());
+        }
+        let bytes: std::borrow::Cow<'static, [u8]> = match source {
+            Source::File(path) => std::fs::read(path)
+                .map_err(|e| {
+                    CoordinationError::Connection(format!(
+                        "cannot read driver {}: {e}",
+                        path.display()
+                    ))
+                })?
+                .into(),
+            Source::BuiltIn(name) => super::builtin::component(name)
+                .ok_or_else(|| CoordinationError::Connection(format!("no built-in {name} driver")))?
+                .into(),
+        };
+        let pre = self.compile(&bytes).map_err(|problem| {
+            CoordinationError::Connection(format!("driver {source}: {problem}"))
+        })?;
+        loaded.insert(source.clone(), pre.clone());
+        Ok(pre)
+    }
+
+    /// Check `bytes` against the driver world, then compile and link them.
+    fn compile(
+        &self,
+        bytes: &[u8],
+    ) -> std::result::Result<bindings::DriverPre<DriverData>, ComponentError> {
+        World::DRIVER.check(bytes)?;
+        let component =
+            Component::new(&self.engine, bytes).map_err(|e| crate::plugin::compile_error(&e))?;
+        let link = |e: wasmtime::Error| crate::plugin::link_error(&e);
+        let pre = self.linker.instantiate_pre(&component).map_err(link)?;
+        bindings::DriverPre::new(pre).map_err(link)
+    }
+}
+
+/// Check the driver component at `path` as the host would load it: a component of the
+/// driver world (checked before compiling), that links with what drivers are given (the
+/// logging import and WASI). Returns its imports and exports, by name.
+///
+/// # Errors
+/// [`PluginError::Read`], or [`PluginError::Rejected`] saying what is wrong with it, in one
+/// line; [`PluginError::Engine`] when the driver engine cannot be set up.
+pub fn check_driver(path: &std::path::Path) -> std::result::Result<ComponentReport, PluginError> {
+    let runtime = runtime().map_err(|e| PluginError::Engine(e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let pre = runtime
+        .compile(&bytes)
+        .map_err(|problem| PluginError::Rejected {
+            path: path.to_owned(),
+            problem,
+        })?;
+    Ok(ComponentReport::of(
+        &runtime.engine,
+        pre.instance_pre().component(),
+    ))
+}
+
+/// The data of one driver instance's store.
+struct DriverData {
+    name: Arc<str>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl DriverData {
+    fn new(name: &str, reach: &Reach) -> Result<Self> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.allow_udp(false).allow_ip_name_lookup(false);
+        match reach {
+            Reach::Address(allowed) => {
+                let allowed = Arc::new(allowed.clone());
+                wasi.allow_tcp(true).socket_addr_check(move |addr, usage| {
+                    let permitted = match usage {
+                        SocketAddrUse::TcpConnect => allowed.contains(&addr),
+                        // `connect` first binds implicitly to the wildcard address.
+                        SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+                        _ => false,
+                    };
+                    Box::pin(async move { permitted })
+                });
+            }
+            Reach::Directory(dir) => {
+                wasi.allow_tcp(false);
+                wasi.preopened_dir(dir, GUEST_DIRECTORY, FsPerms::ReadWrite)
+                    .map_err(|e| {
+                        CoordinationError::Connection(format!(
+                            "cannot open the store directory {}: {e:#}",
+                            dir.display()
+                        ))
+                    })?;
+            }
+        }
+        Ok(Self {
+            name: name.into(),
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(MEMORY_LIMIT)
+                .trap_on_grow_failure(true)
+                .build(),
+        })
+    }
+}
+
+impl WasiView for DriverData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for DriverData {}
+
+impl logging::Host for DriverData {
+    async fn log(&mut self, level: logging::Level, message: String) -> wasmtime::Result<()> {
+        let driver = &*self.name;
+        match level {
+            logging::Level::Trace => tracing::trace!(driver, "{message}"),
+            logging::Level::Debug => tracing::debug!(driver, "{message}"),
+            logging::Level::Info => tracing::info!(driver, "{message}"),
+            logging::Level::Warn => tracing::warn!(driver, "{message}"),
+            logging::Level::Error => tracing::error!(driver, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+/// One instance of the driver, made (and `open`ed) on first use and after a fault.
+struct Slot {
+    spec: Arc<DriverSpec>,
+    instance: Option<(Store<DriverData>, bindings::Driver)>,
+}
+
+type Reply<T> = wasmtime::Result<std::result::Result<T, w::CoordinationError>>;
+type Job = Box<dyn FnOnce(&mut Slot) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> + Send>;
+
+impl Slot {
+    async fn ready(&mut self) -> Result<(&mut Store<DriverData>, &bindings::Driver)> {
+        if self.instance.is_none() {
+            let runtime = runtime()?;
+            let pre = runtime.load(&self.spec.source()?)?;
+            let (reach, options) = self.spec.resolve().await?;
+            let mut store = Store::new(&runtime.engine, DriverData::new(&self.spec.name, &reach)?);
+            store.limiter(|data| &mut data.limits);
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_async_yield_and_update(1);
+            let fault = |e: wasmtime::Error| {
+                CoordinationError::Connection(format!(
+                    "driver {} failed: {}",
+                    self.spec.name,
+                    crate::plugin::describe_trap(&e)
+                ))
+            };
+            let limit = self.spec.call_limit;
+            let driver = tokio::time::timeout(limit, pre.instantiate_async(&mut store))
+                .await
+                .map_err(|_| timed_out(&self.spec.name))?
+                .map_err(fault)?;
+            let opened = tokio::time::timeout(
+                limit,
+                driver
+                    .roster_coordination_backend()
+                    .call_open(&mut store, &options),
+            )
+            .await
+            .map_err(|_| timed_out(&self.spec.name))?
+            .map_err(fault)?;
+            opened.map_err(from_wit)?;
+            self.instance = Some((store, driver));
+        }
+        let (store, driver) = self.instance.as_mut().expect("made above");
+        Ok((store, driver))
+    }
+}
+
+fn timed_out(name: &str) -> CoordinationError {
+    CoordinationError::Connection(format!("driver {name} did not answer in time"))
+}
+
+fn from_wit(error: w::CoordinationError) -> CoordinationError {
+    CoordinationError::try_from(error).unwrap_or_else(|invalid| {
+        CoordinationError::Connection(format!("the driver returned an invalid error: {invalid}"))
+    })
+}
+
+/// One instance's task and the queue of calls it runs.
+struct Lane {
+    spec: Arc<DriverSpec>,
+    queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+}
+
+impl Lane {
+    fn new(spec: Arc<DriverSpec>) -> Self {
+        Self {
+            spec,
+            queue: Mutex::new(None),
+        }
+    }
+
+    /// The queue, with its task started on the current runtime if it is not running.
+    fn sender(&self) -> mpsc::UnboundedSender<Job> {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = queue.as_ref().filter(|s| !s.is_closed()) {
+            return sender.clone();
+        }
+        let (sender, mut jobs) = mpsc::unbounded_channel::<Job>();
+        let mut slot = Slot {
+            spec: Arc::clone(&self.spec),
+            instance: None,
+        };
+        tokio::spawn(async move {
+            while let Some(job) = jobs.recv().await {
+                job(&mut slot).await;
+            }
+        });
+        *queue = Some(sender.clone());
+        sender
+    }
+
+    /// Run one export call with a deadline; a trap or an overrun drops the instance.
+    async fn call<T, F>(&self, limit: Duration, call: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(
+                &'a b::Guest,
+                &'a mut Store<DriverData>,
+            ) -> Pin<Box<dyn Future<Output = Reply<T>> + Send + 'a>>
+            + Send
+            + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |slot: &mut Slot| {
+            Box::pin(async move {
+                let name = slot.spec.name.clone();
+                let result = match slot.ready().await {
+                    Err(error) => Err(error),
+                    Ok((store, driver)) => {
+                        let guest = driver.roster_coordination_backend();
+                        match tokio::time::timeout(limit, call(guest, store)).await {
+                            Ok(Ok(answer)) => Ok(answer.map_err(from_wit)),
+                            Ok(Err(trap)) => Err(CoordinationError::Connection(format!(
+                                "driver {name} failed: {}",
+                                crate::plugin::describe_trap(&trap)
+                            ))),
+                            Err(_) => Err(timed_out(&name)),
+                        }
+                    }
+                };
+                let result = match result {
+                    Ok(answer) => answer,
+                    Err(fault) => {
+                        tracing::warn!(driver = %name, error = %fault, "driver instance dropped");
+                        slot.instance = None;
+                        Err(fault)
+                    }
+                };
+                let _ = reply.send(result);
+            })
+        });
+        if self.sender().send(job).is_err() {
+            return Err(CoordinationError::Connection(format!(
+                "driver {} stopped",
+                self.spec.name
+            )));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(CoordinationError::Connection(format!(
+                "driver {} stopped",
+                self.spec.name
+            )))
+        })
+    }
+}
+
+/// A backend reached through a driver component.
+pub(crate) struct WasmDriver {
+    spec: Arc<DriverSpec>,
+    calls: Lane,
+    feed: Lane,
+}
+
+impl std::fmt::Debug for WasmDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmDriver")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WasmDriver {
+    pub(crate) fn new(spec: DriverSpec) -> Self {
+        let spec = Arc::new(spec);
+        Self {
+            calls: Lane::new(Arc::clone(&spec)),
+            feed: Lane::new(Arc::clone(&spec)),
+            spec,
+        }
+    }
+}
+
+fn invalid(what: &str, error: &CoordinationError) -> CoordinationError {
+    CoordinationError::Connection(format!("the driver returned an invalid {what}: {error}"))
+}
+
+fn group_ids(ids: Vec<String>) -> Result<Vec<GroupId>> {
+    ids.into_iter()
+        .map(|id| GroupId::new(id).map_err(|e| invalid("group id", &e)))
+        .collect()
+}
+
+fn leader(leader: Option<w::Leader>) -> Result<Option<Leader>> {
+    leader
+        .map(Leader::try_from)
+        .transpose()
+        .map_err(|e| invalid("leader", &e))
+}
+
+fn events(events: Vec<w::MembershipEvent>) -> Result<Vec<Event>> {
+    events
+        .into_iter()
+        .map(|e| Event::try_from(e).map_err(|e| invalid("event", &e)))
+        .collect()
+}
+
+/// Bind `$args` by value and make the boxed call future `$body` over `guest` and `store`.
+macro_rules! call {
+    ($lane:expr, $limit:expr, |$guest:ident, $store:ident| $body:expr) => {
+        $lane
+            .call(
+                $limit,
+                move |$guest: &b::Guest, $store: &mut Store<DriverData>| {
+                    Box::pin(async move { $body.await })
+                },
+            )
+            .await
+    };
+}
+
+#[async_trait]
+impl Driver for WasmDriver {
+    async fn describe(&self) -> Result<StoreInfo> {
+        let info = call!(self.calls, self.spec.call_limit, |g, s| g.call_describe(s))?;
+        Ok(StoreInfo {
+            store_id: info.store_id,
+            head: info.head,
+            groups: group_ids(info.groups)?,
+        })
+    }
+
+    async fn head(&self) -> Result<Revision> {
+        call!(self.calls, self.spec.call_limit, |g, s| g.call_head(s))
+    }
+
+    async fn open_session(&self, member: &MemberId, ttl: Duration) -> Result<SessionKey> {
+        let member = member.to_string();
+        let ttl = roster_types::api::millis(ttl);
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_open_session(s, &member, ttl))
+    }
+
+    async fn close_session(&self, session: &str) -> Result<Revision> {
+        let session = session.to_owned();
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_close_session(s, &session))
+    }
+
+    async fn heartbeat(&self, session: &str) -> Result<Duration> {
+        let session = session.to_owned();
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_heartbeat(s, &session))
+        .map(Duration::from_millis)
+    }
+
+    async fn create_group(&self, group: &str) -> Result<Revision> {
+        let group = group.to_owned();
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_create_group(s, &group))
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<Revision> {
+        let group = group.to_owned();
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_delete_group(s, &group))
+    }
+
+    async fn groups(&self) -> Result<Vec<GroupId>> {
+        group_ids(call!(self.calls, self.spec.call_limit, |g, s| g.call_groups(s))?)
+    }
+
+    async fn group_summaries(&self) -> Result<(Revision, Vec<GroupSummary>)> {
+        let (revision, summaries) = call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_group_summaries(s))?;
+        let summaries = summaries
+            .into_iter()
+            .map(|summary| {
+                Ok(GroupSummary {
+                    group_id: GroupId::new(summary.group_id)
+                        .map_err(|e| invalid("group id", &e))?,
+                    members: usize::try_from(summary.members).unwrap_or(usize::MAX),
+                    leader: leader(summary.leader)?,
+                    last_change: summary.last_change,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok((revision, summaries))
+    }
+
+    async fn join(
+        &self,
+        session: &str,
+        group: &str,
+        capabilities: Capabilities,
+        create: bool,
+    ) -> Result<Revision> {
+        let (session, group) = (session.to_owned(), group.to_owned());
+        let capabilities = Vec::from(capabilities);
+        call!(self.calls, self.spec.call_limit, |g, s| g.call_join(
+            s,
+            &session,
+            &group,
+            &capabilities,
+            create
+        ))
+    }
+
+    async fn leave(&self, session: &str, group: &str) -> Result<Revision> {
+        let (session, group) = (session.to_owned(), group.to_owned());
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_leave(s, &session, &group))
+    }
+
+    async fn update_capabilities(
+        &self,
+        session: &str,
+        group: &str,
+        capabilities: Capabilities,
+    ) -> Result<Revision> {
+        let (session, group) = (session.to_owned(), group.to_owned());
+        let capabilities = Vec::from(capabilities);
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_update_capabilities(s, &session, &group, &capabilities))
+    }
+
+    async fn members(&self, group: &str) -> Result<Vec<MemberId>> {
+        let group = group.to_owned();
+        let members = call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_get_members(s, &group))?;
+        members
+            .into_iter()
+            .map(|member| MemberId::new(member).map_err(|e| invalid("member id", &e)))
+            .collect()
+    }
+
+    async fn members_info(&self, group: &str) -> Result<HashMap<MemberId, MemberInfo>> {
+        let group = group.to_owned();
+        let members = call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_get_members_info(s, &group))?;
+        members
+            .into_iter()
+            .map(|(member, info)| {
+                let member = MemberId::new(member).map_err(|e| invalid("member id", &e))?;
+                Ok((member, MemberInfo::from(info)))
+            })
+            .collect()
+    }
+
+    async fn member_info(&self, group: &str, member: &str) -> Result<MemberInfo> {
+        let (group, member) = (group.to_owned(), member.to_owned());
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_get_member_info(s, &group, &member))
+        .map(MemberInfo::from)
+    }
+
+    async fn leader(&self, group: &str) -> Result<Option<Leader>> {
+        let group = group.to_owned();
+        leader(call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_get_leader(s, &group))?)
+    }
+
+    async fn stand(&self, session: &str, group: &str) -> Result<Revision> {
+        let (session, group) = (session.to_owned(), group.to_owned());
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_stand(s, &session, &group))
+    }
+
+    async fn withdraw(&self, session: &str, group: &str) -> Result<Revision> {
+        let (session, group) = (session.to_owned(), group.to_owned());
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_withdraw(s, &session, &group))
+    }
+
+    async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)> {
+        let (session, group) = (session.to_owned(), group.to_owned());
+        call!(self.calls, self.spec.call_limit, |g, s| g
+            .call_stand_down(s, &session, &group))
+    }
+
+    async fn changes(&self, after: Revision, max: usize, wait: Duration) -> Result<Changes> {
+        let max = u32::try_from(max).unwrap_or(u32::MAX);
+        let wait_ms = roster_types::api::millis(wait);
+        let answer = call!(self.feed, wait + self.spec.call_limit, |g, s| g
+            .call_changes(s, after, max, wait_ms))?;
+        Ok(match answer {
+            b::Feed::Events(batch) => Changes::Events {
+                events: events(batch.events)?,
+                head: batch.head,
+            },
+            b::Feed::Resync(gap) => Changes::Resync {
+                requested: gap.requested,
+                oldest: gap.oldest,
+                head: gap.head,
+            },
+        })
+    }
+}

@@ -1,0 +1,255 @@
+//! What a plugin's imports do: the coordinator interface (reads always, changes only with the
+//! `mutate` grant), logging routed to `tracing` under the plugin's name, and WASI with only
+//! what the plugin was granted.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::counters::Counters;
+use super::limits::{Grants, Limits};
+use crate::coordinator::Coordinator;
+use crate::wit::bindings::roster::coordination::{coordinator, logging, types};
+use crate::wit::wit_types as w;
+use roster_types::error::CoordinationError;
+
+/// The data of one plugin's store.
+pub(crate) struct PluginData {
+    name: Arc<str>,
+    coordinator: Coordinator,
+    may_mutate: bool,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    counters: Arc<Counters>,
+    log_budget: LogBudget,
+}
+
+struct LogBudget {
+    per_second: u32,
+    line_bytes: usize,
+    window: Instant,
+    used: u32,
+}
+
+impl PluginData {
+    pub(crate) fn new(
+        name: Arc<str>,
+        coordinator: Coordinator,
+        grants: &Grants,
+        limits: &Limits,
+        counters: Arc<Counters>,
+    ) -> wasmtime::Result<Self> {
+        // Deny by default: no stdio, environment, arguments, network or files.
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        if let Some(dir) = &grants.directory {
+            wasi.preopened_dir(dir, Grants::GUEST_DIRECTORY, FsPerms::ReadWrite)?;
+        }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits.table_entries);
+        Ok(Self {
+            name,
+            coordinator,
+            may_mutate: grants.mutate,
+            wasi: wasi.build(),
+            table,
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                // Interpreters in a component (CPython, SpiderMonkey) are made of many core
+                // instances; memory is the cap that matters, these only stop absurd counts.
+                .instances(1_000)
+                .tables(1_000)
+                .memories(64)
+                .table_elements(100_000)
+                .trap_on_grow_failure(true)
+                .build(),
+            counters,
+            log_budget: LogBudget {
+                per_second: limits.log_lines_per_second,
+                line_bytes: limits.log_line_bytes,
+                window: Instant::now(),
+                used: 0,
+            },
+        })
+    }
+
+    fn permit(&self, operation: &str) -> Result<(), w::CoordinationError> {
+        if self.may_mutate {
+            Ok(())
+        } else {
+            Err(CoordinationError::NotPermitted(operation.to_owned()).into())
+        }
+    }
+}
+
+impl WasiView for PluginData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+type Reply<T> = wasmtime::Result<Result<T, w::CoordinationError>>;
+
+fn reply<T, U>(result: crate::Result<T>, convert: impl FnOnce(T) -> U) -> Reply<U> {
+    Ok(result.map(convert).map_err(w::CoordinationError::from))
+}
+
+impl types::Host for PluginData {}
+
+impl coordinator::Host for PluginData {
+    async fn create_group(&mut self, group: String) -> Reply<()> {
+        if let Err(denied) = self.permit("create-group") {
+            return Ok(Err(denied));
+        }
+        reply(self.coordinator.create_group(&group).await, |()| ())
+    }
+
+    async fn delete_group(&mut self, group: String) -> Reply<()> {
+        if let Err(denied) = self.permit("delete-group") {
+            return Ok(Err(denied));
+        }
+        reply(self.coordinator.delete_group(&group).await, |()| ())
+    }
+
+    async fn get_groups(&mut self) -> Reply<Vec<String>> {
+        reply(self.coordinator.get_groups().await, |groups| {
+            groups.into_iter().map(String::from).collect()
+        })
+    }
+
+    async fn join_group(&mut self, group: String, capabilities: Vec<u8>) -> Reply<()> {
+        if let Err(denied) = self.permit("join-group") {
+            return Ok(Err(denied));
+        }
+        reply(
+            self.coordinator.join_group_with(&group, capabilities).await,
+            |()| (),
+        )
+    }
+
+    async fn leave_group(&mut self, group: String) -> Reply<()> {
+        if let Err(denied) = self.permit("leave-group") {
+            return Ok(Err(denied));
+        }
+        reply(self.coordinator.leave_group(&group).await, |()| ())
+    }
+
+    async fn get_members(&mut self, group: String) -> Reply<Vec<String>> {
+        reply(self.coordinator.get_members(&group).await, |members| {
+            members.into_iter().map(String::from).collect()
+        })
+    }
+
+    async fn get_member_capabilities(&mut self, group: String, member: String) -> Reply<Vec<u8>> {
+        reply(
+            self.coordinator
+                .get_member_capabilities(&group, &member)
+                .await,
+            Vec::from,
+        )
+    }
+
+    async fn get_members_with_capabilities(
+        &mut self,
+        group: String,
+    ) -> Reply<Vec<(String, Vec<u8>)>> {
+        reply(
+            self.coordinator.get_members_with_capabilities(&group).await,
+            |members| {
+                members
+                    .into_iter()
+                    .map(|(m, c)| (String::from(m), Vec::from(c)))
+                    .collect()
+            },
+        )
+    }
+
+    async fn update_capabilities(&mut self, group: String, capabilities: Vec<u8>) -> Reply<()> {
+        if let Err(denied) = self.permit("update-capabilities") {
+            return Ok(Err(denied));
+        }
+        reply(
+            self.coordinator
+                .update_capabilities(&group, capabilities)
+                .await,
+            |()| (),
+        )
+    }
+
+    async fn get_member_info(&mut self, group: String, member: String) -> Reply<w::MemberInfo> {
+        reply(
+            self.coordinator.get_member_info(&group, &member).await,
+            |info| w::MemberInfo::from(&info),
+        )
+    }
+
+    async fn get_leader(&mut self, group: String) -> Reply<Option<w::Leader>> {
+        reply(self.coordinator.get_leader(&group).await, |leader| {
+            leader.as_ref().map(w::Leader::from)
+        })
+    }
+
+    async fn stand_down_group_leader(&mut self, group: String) -> Reply<bool> {
+        if let Err(denied) = self.permit("stand-down-group-leader") {
+            return Ok(Err(denied));
+        }
+        reply(
+            self.coordinator.stand_down_group_leader(&group).await,
+            |b| b,
+        )
+    }
+
+    async fn head_revision(&mut self) -> wasmtime::Result<u64> {
+        Ok(self.coordinator.head_revision())
+    }
+}
+
+impl logging::Host for PluginData {
+    async fn log(&mut self, level: logging::Level, message: String) -> wasmtime::Result<()> {
+        let budget = &mut self.log_budget;
+        if budget.window.elapsed().as_secs() >= 1 {
+            budget.window = Instant::now();
+            budget.used = 0;
+        }
+        if budget.used >= budget.per_second {
+            self.counters.update(|s| s.logs_dropped += 1);
+            return Ok(());
+        }
+        budget.used += 1;
+        let mut message = message;
+        if message.len() > budget.line_bytes {
+            let mut cut = budget.line_bytes;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        let plugin = &*self.name;
+        match level {
+            logging::Level::Trace => tracing::trace!(plugin, "{message}"),
+            logging::Level::Debug => tracing::debug!(plugin, "{message}"),
+            logging::Level::Info => tracing::info!(plugin, "{message}"),
+            logging::Level::Warn => tracing::warn!(plugin, "{message}"),
+            logging::Level::Error => tracing::error!(plugin, "{message}"),
+        }
+        let level = match level {
+            logging::Level::Trace => "trace",
+            logging::Level::Debug => "debug",
+            logging::Level::Info => "info",
+            logging::Level::Warn => "warn",
+            logging::Level::Error => "error",
+        };
+        self.counters.record_log(format!("{level}: {message}"));
+        Ok(())
+    }
+}

@@ -1,0 +1,127 @@
+//! Every failure of a request as one JSON error response: a 4xx (or 5xx for the backend's
+//! own failures) with `{"error": {"code", "message", "detail"}}`. Nothing a client sends can
+//! make a handler panic or hang; it ends here instead.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use roster_types::api::{ErrorBody, ErrorDetail};
+use roster_types::error::CoordinationError;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// The coordination call failed.
+    #[error(transparent)]
+    Coordination(#[from] CoordinationError),
+    /// The request is malformed: bad JSON, a missing field, a bad query or path value.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is larger than the daemon accepts.
+    #[error("request body too large: {0}")]
+    TooLarge(String),
+    /// No open session has this id (it was closed, or expired long ago).
+    #[error("no open session {0:?}; open a new one")]
+    SessionNotFound(String),
+    /// The daemon holds as many sessions as it is configured for.
+    #[error("the daemon already holds its limit of {0} sessions")]
+    TooManySessions(usize),
+    /// No route matches the path.
+    #[error("no such endpoint: {0}")]
+    NotFound(String),
+    /// The daemon is shutting down.
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        use CoordinationError as E;
+        match self {
+            Self::Coordination(error) => match error {
+                E::GroupNotCreated(_) | E::MemberNotJoined { .. } | E::WatchCallbackNotFound(_) => {
+                    StatusCode::NOT_FOUND
+                }
+                E::GroupAlreadyExist(_)
+                | E::MemberAlreadyExist { .. }
+                | E::GroupNotEmpty(_)
+                | E::NotStarted
+                | E::AlreadyStarted => StatusCode::CONFLICT,
+                E::MemberExpired { .. } | E::SessionExpired { .. } | E::HistoryLost { .. } => {
+                    StatusCode::GONE
+                }
+                E::InvalidId { .. } | E::InvalidUrl { .. } => StatusCode::BAD_REQUEST,
+                E::CapabilitiesTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                E::NotPermitted(_) => StatusCode::FORBIDDEN,
+                E::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+                E::OperationTimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
+                E::Connection(_) => StatusCode::SERVICE_UNAVAILABLE,
+            },
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::SessionNotFound(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::TooManySessions(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn detail(&self) -> ErrorDetail {
+        let code = match self {
+            Self::Coordination(error) => return ErrorDetail::from(error),
+            Self::BadRequest(_) => "bad-request",
+            Self::TooLarge(_) => "payload-too-large",
+            Self::SessionNotFound(_) => "session-not-found",
+            Self::TooManySessions(_) => "too-many-sessions",
+            Self::NotFound(_) => "not-found",
+            Self::ShuttingDown => "shutting-down",
+        };
+        ErrorDetail {
+            code: code.to_owned(),
+            message: self.to_string(),
+            detail: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(%status, error = %self, "request failed");
+        } else {
+            tracing::debug!(%status, error = %self, "request refused");
+        }
+        (
+            status,
+            Json(ErrorBody {
+                error: self.detail(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::TooLarge(e.body_text())
+            }
+            other => Self::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}

@@ -1,0 +1,560 @@
+//! `roster serve`: the host as a daemon, reachable over HTTP with JSON bodies.
+//!
+//! The daemon owns one backend store, a coordinator of its own for calls that need no member
+//! identity (group lifecycle, reads, the event stream), one coordinator per network session
+//! (see [`sessions`]), and the handler plugins its configuration names. The API is described
+//! by `host/openapi.json` (served at `/v1/openapi.json`); [`roster_types::api`] holds its bodies.
+//!
+//! Shutdown is graceful: the listener stops accepting, event streams end, every session is
+//! closed (its members leave, so watchers and plugins see left events), plugins drain those
+//! last events, and the daemon's own coordinator stops.
+
+mod changes;
+mod error;
+mod events;
+mod routes;
+mod sessions;
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::backend_url::BackendUrl;
+use crate::coordinator::{Coordinator, get_coordinator};
+use crate::plugin::{
+    HandlerConfig, HandlerHandle, PluginConfig, PluginError, PluginEvent, PluginHost,
+    PluginHostOptions,
+};
+use roster_types::error::CoordinationError;
+use sessions::Sessions;
+
+/// Shortest session TTL accepted.
+pub const MIN_TTL_MS: u64 = 100;
+/// Longest session TTL accepted (one day).
+pub const MAX_TTL_MS: u64 = 86_400_000;
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The request body limit for a store taking capabilities of up to `max_capabilities`
+/// bytes: [`MAX_BODY_BYTES`], or more when capabilities at their limit could need more as
+/// JSON text (up to six bytes per byte, `\u0007`), so that it is the capability limit that
+/// refuses them, with its own error, and not the transport.
+pub fn body_limit(max_capabilities: usize) -> usize {
+    MAX_BODY_BYTES.max(max_capabilities.saturating_mul(6).saturating_add(64 * 1024))
+}
+/// How long plugins get at shutdown to handle the last changes.
+const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
+/// How often expired sessions are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// The daemon's configuration file (TOML). Every key is optional; unknown keys are errors.
+///
+/// ```toml
+/// listen = "127.0.0.1:7878"       # the API's address (localhost by default)
+/// backend = "memory://roster"     # the store to serve
+/// membership_timeout = 30         # seconds: default session TTL
+/// history = 65536                 # events kept for resuming streams
+/// max_sessions = 100000
+/// cache_dir = "/var/cache/roster" # compiled plugins (default: the user's cache directory)
+///
+/// [[handlers]]                    # event handler plugins, as in `roster::plugin::config`
+/// name = "log"
+/// path = "plugins/log-events.wasm"
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Backend URL.
+    #[serde(default = "default_backend")]
+    pub backend: String,
+    /// Membership timeout in seconds (the default session TTL); the backend URL's own
+    /// `timeout` option otherwise.
+    pub membership_timeout: Option<f64>,
+    /// Events of history kept; the backend URL's `history` option otherwise.
+    pub history: Option<usize>,
+    /// Most sessions open at once.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: usize,
+    /// Handler plugins to attach.
+    #[serde(default)]
+    pub handlers: Vec<HandlerConfig>,
+    /// Where compiled plugins are cached (relative to the configuration file); the user's
+    /// cache directory ([`PluginHostOptions::default_cache_dir`]) otherwise.
+    pub cache_dir: Option<PathBuf>,
+    /// Compile plugins at every start and cache nothing (`roster serve --no-cache`).
+    #[serde(skip)]
+    pub no_cache: bool,
+    /// Directory that relative plugin paths start from (the configuration file's).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7878))
+}
+
+fn default_backend() -> String {
+    "memory://roster".to_owned()
+}
+
+fn default_max_sessions() -> usize {
+    100_000
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            backend: default_backend(),
+            membership_timeout: None,
+            history: None,
+            max_sessions: default_max_sessions(),
+            handlers: Vec::new(),
+            cache_dir: None,
+            no_cache: false,
+            base_dir: PathBuf::from("."),
+        }
+    }
+}
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration file could not be read.
+    #[error("cannot read {path}: {source}")]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration is not valid TOML of the expected shape, or a value is unusable.
+    #[error("invalid configuration{}: {message}", path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    Config {
+        /// The file, when the problem is in one.
+        path: Option<PathBuf>,
+        /// What is wrong.
+        message: String,
+    },
+    /// The backend URL is invalid or the store cannot be opened.
+    #[error("backend: {0}")]
+    Backend(#[from] CoordinationError),
+    /// A plugin could not be loaded.
+    #[error("plugin: {0}")]
+    Plugin(#[from] PluginError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+impl ServeConfig {
+    /// Read a configuration file; relative plugin paths are resolved against its directory.
+    ///
+    /// # Errors
+    /// [`ServeError::ReadConfig`] or [`ServeError::Config`].
+    pub fn load(path: &Path) -> Result<Self, ServeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServeError::ReadConfig {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: Self = toml::from_str(&text).map_err(|e| ServeError::Config {
+            path: Some(path.to_owned()),
+            message: e.to_string(),
+        })?;
+        config.base_dir = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_owned);
+        Ok(config)
+    }
+
+    /// How the daemon's plugin host caches compiled plugins: in `cache_dir`, else in the
+    /// user's cache directory, unless `no_cache`.
+    pub fn plugin_host_options(&self) -> PluginHostOptions {
+        if self.no_cache {
+            PluginHostOptions::no_cache()
+        } else if let Some(dir) = &self.cache_dir {
+            PluginHostOptions::cache_in(self.base_dir.join(dir))
+        } else {
+            PluginHostOptions::user_cache()
+        }
+    }
+
+    /// The backend URL with the configured timeout and history size applied.
+    ///
+    /// # Errors
+    /// [`ServeError::Config`] when a value is out of range or set both here and in the URL.
+    pub fn backend_url(&self) -> Result<String, ServeError> {
+        let config_error = |message: String| ServeError::Config {
+            path: None,
+            message,
+        };
+        BackendUrl::parse(&self.backend)?;
+        let mut url = url::Url::parse(&self.backend).map_err(|e| config_error(e.to_string()))?;
+        let present: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        let mut add = |name: &str, value: String| {
+            if present.iter().any(|k| k == name) {
+                return Err(config_error(format!(
+                    "{name} is set both in the configuration and in the backend URL"
+                )));
+            }
+            url.query_pairs_mut().append_pair(name, &value);
+            Ok(())
+        };
+        if let Some(seconds) = self.membership_timeout {
+            if !(seconds.is_finite() && seconds >= MIN_TTL_MS as f64 / 1000.0) {
+                return Err(config_error(format!(
+                    "membership_timeout {seconds} must be at least {} seconds",
+                    MIN_TTL_MS as f64 / 1000.0
+                )));
+            }
+            add("timeout", seconds.to_string())?;
+        }
+        if let Some(history) = self.history {
+            add("history", history.to_string())?;
+        }
+        let url = url.to_string();
+        BackendUrl::parse(&url)?;
+        Ok(url)
+    }
+}
+
+/// How many plugin events the daemon keeps for `GET /v1/plugins`.
+const PLUGIN_EVENTS_KEPT: usize = 256;
+
+/// The latest plugin events, and how many there have been.
+#[derive(Default)]
+struct PluginLog {
+    recent: VecDeque<PluginEvent>,
+    total: u64,
+}
+
+/// State shared by every request.
+pub(crate) struct Daemon {
+    coordinator: Coordinator,
+    /// Largest request body accepted ([`body_limit`]).
+    body_limit: usize,
+    sessions: Sessions,
+    plugins: Mutex<Vec<HandlerHandle>>,
+    plugin_log: Arc<Mutex<PluginLog>>,
+    started: std::time::Instant,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Daemon {
+    fn plugin_count(&self) -> usize {
+        self.plugins.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    fn plugin_report(&self) -> roster_types::api::Plugins {
+        let plugins = self
+            .plugins
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(HandlerHandle::stats)
+            .collect();
+        let log = self.plugin_log.lock().unwrap_or_else(|p| p.into_inner());
+        roster_types::api::Plugins {
+            plugins,
+            recent_events: log.recent.iter().cloned().collect(),
+            events_total: log.total,
+        }
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Completes once shutdown has begun.
+    fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
+        let mut receiver = self.shutdown.subscribe();
+        async move {
+            let _ = receiver.wait_for(|stopping| *stopping).await;
+        }
+    }
+}
+
+/// A daemon bound to its address, ready to serve.
+pub struct Server {
+    daemon: Arc<Daemon>,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    /// Keeps the latest plugin events for the API, while plugins run.
+    recorder: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Open the backend, attach the configured plugins and bind the listen address.
+    ///
+    /// # Errors
+    /// See [`ServeError`].
+    pub async fn bind(config: ServeConfig) -> Result<Self, ServeError> {
+        let url = config.backend_url()?;
+        let member = format!("roster-daemon-{}", std::process::id());
+        let coordinator = get_coordinator(&url, &member)?;
+        if !coordinator.is_embedded() {
+            // The daemon's sessions and event stream are its own store's: serving a store
+            // that lives elsewhere would need them to be mirrored, which they are not.
+            return Err(ServeError::Config {
+                path: None,
+                message: format!(
+                    "the daemon serves an embedded store (memory://NAME), not {}",
+                    coordinator.store_name()
+                ),
+            });
+        }
+        coordinator.start().await?;
+        let mut handles = Vec::new();
+        let plugin_log = Arc::new(Mutex::new(PluginLog::default()));
+        let mut recorder = None;
+        if !config.handlers.is_empty() {
+            let options = config.plugin_host_options();
+            if options.cache_dir.is_none() && !config.no_cache {
+                tracing::warn!(
+                    "no cache directory (set cache_dir, XDG_CACHE_HOME or HOME): plugins are compiled at every start"
+                );
+            }
+            let host = PluginHost::new(options)?;
+            recorder = Some(tokio::spawn(record(host.events(), Arc::clone(&plugin_log))));
+            let plugins = PluginConfig {
+                handlers: config.handlers,
+            };
+            handles = host
+                .attach_config(&coordinator, &plugins, &config.base_dir)
+                .await?;
+        }
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    address: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(ServeError::Serve)?;
+        let (shutdown, _) = watch::channel(false);
+        let daemon = Arc::new(Daemon {
+            body_limit: body_limit(coordinator.backend_url().max_capabilities),
+            coordinator,
+            sessions: Sessions::new(config.max_sessions),
+            plugins: Mutex::new(handles),
+            plugin_log,
+            started: std::time::Instant::now(),
+            shutdown,
+        });
+        Ok(Self {
+            daemon,
+            listener,
+            local_addr,
+            recorder,
+        })
+    }
+
+    /// The address the API listens on (the actual port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The daemon's own coordinator (for embedding the daemon in a larger program).
+    pub fn coordinator(&self) -> &Coordinator {
+        &self.daemon.coordinator
+    }
+
+    /// Serve until `shutdown` completes, then shut down gracefully (see the module docs).
+    ///
+    /// # Errors
+    /// [`ServeError::Serve`] when the listener fails.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let daemon = Arc::clone(&self.daemon);
+        let sweeper = tokio::spawn(sweep(Arc::downgrade(&daemon)));
+        let router = router(Arc::clone(&daemon));
+        tracing::info!(address = %self.local_addr, backend = %daemon.coordinator.store_name(), "serving");
+        let signal = {
+            let daemon = Arc::clone(&daemon);
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down");
+                daemon.shutdown.send_replace(true);
+            }
+        };
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(signal)
+            .await;
+        sweeper.abort();
+        daemon.shutdown.send_replace(true);
+        daemon.sessions.close_all().await;
+        let head = daemon.coordinator.head_revision();
+        let handles: Vec<HandlerHandle> =
+            std::mem::take(&mut *daemon.plugins.lock().unwrap_or_else(|p| p.into_inner()));
+        for handle in handles {
+            let name = handle.stats().name;
+            if !handle.drain(head, DRAIN_PATIENCE).await {
+                tracing::warn!(plugin = %name, "plugin did not catch up before shutdown");
+            }
+        }
+        if let Some(recorder) = self.recorder {
+            recorder.abort();
+        }
+        let _ = daemon.coordinator.stop().await;
+        tracing::info!("stopped");
+        served.map_err(ServeError::Serve)
+    }
+}
+
+/// The API's routes.
+pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
+    use routes as r;
+    Router::new()
+        .route("/v1/status", get(r::status))
+        .route("/v1/openapi.json", get(r::openapi))
+        .route("/v1/plugins", get(r::plugins))
+        .route("/v1/sessions", post(r::open_session))
+        .route(
+            "/v1/sessions/{session}",
+            get(r::get_session).delete(r::close_session),
+        )
+        .route("/v1/sessions/{session}/heartbeat", post(r::heartbeat))
+        .route(
+            "/v1/sessions/{session}/groups/{group}",
+            put(r::join).delete(r::leave),
+        )
+        .route(
+            "/v1/sessions/{session}/groups/{group}/capabilities",
+            put(r::update_capabilities),
+        )
+        .route(
+            "/v1/sessions/{session}/elections/{group}",
+            put(r::stand).delete(r::withdraw),
+        )
+        .route(
+            "/v1/sessions/{session}/elections/{group}/stand-down",
+            post(r::stand_down),
+        )
+        .route("/v1/snapshot", get(r::snapshot))
+        .route("/v1/groups", get(r::groups))
+        .route(
+            "/v1/groups/{group}",
+            put(r::create_group).delete(r::delete_group),
+        )
+        .route("/v1/groups/{group}/members", get(r::members))
+        .route("/v1/groups/{group}/members/{member}", get(r::member))
+        .route("/v1/groups/{group}/leader", get(r::leader))
+        .route("/v1/events", get(events::events))
+        .route("/v1/changes", get(changes::changes))
+        .fallback(r::not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(daemon.body_limit))
+        .layer(axum::middleware::map_response_with_state(
+            Arc::clone(&daemon),
+            stamp_revision,
+        ))
+        .with_state(daemon)
+}
+
+/// Name the store and its revision on every answer: a client that has made a change knows
+/// the revision its own view must reach to include it (read-your-writes over a change
+/// feed), and of which store.
+async fn stamp_revision(
+    State(daemon): State<Arc<Daemon>>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    let head = daemon.coordinator.head_revision();
+    let headers = response.headers_mut();
+    headers.insert(
+        roster_types::api::REVISION_HEADER,
+        axum::http::HeaderValue::from(head),
+    );
+    match axum::http::HeaderValue::from_str(&daemon.coordinator.store_id()) {
+        Ok(store) => {
+            headers.insert(roster_types::api::STORE_HEADER, store);
+        }
+        Err(error) => tracing::warn!(%error, "the store id cannot be a header value"),
+    }
+    response
+}
+
+async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> (
+    axum::http::StatusCode,
+    axum::Json<roster_types::api::ErrorBody>,
+) {
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(roster_types::api::ErrorBody {
+            error: roster_types::api::ErrorDetail {
+                code: "method-not-allowed".into(),
+                message: format!("{method} is not allowed on {}", uri.path()),
+                detail: None,
+            },
+        }),
+    )
+}
+
+/// Keep the latest plugin events, and count them all (those a slow recorder missed too).
+async fn record(
+    mut events: tokio::sync::broadcast::Receiver<PluginEvent>,
+    log: Arc<Mutex<PluginLog>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = events.recv().await;
+        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            Ok(event) => {
+                if log.recent.len() == PLUGIN_EVENTS_KEPT {
+                    log.recent.pop_front();
+                }
+                log.recent.push_back(event);
+                log.total += 1;
+            }
+            Err(RecvError::Lagged(missed)) => log.total += missed,
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Forget sessions long expired, once a second, for as long as the daemon lives.
+async fn sweep(daemon: std::sync::Weak<Daemon>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(daemon) = daemon.upgrade() else {
+            return;
+        };
+        daemon.sessions.sweep(tokio::time::Instant::now()).await;
+    }
+}
