@@ -3,7 +3,7 @@
 //! The daemon owns one backend store, a coordinator of its own for calls that need no member
 //! identity (group lifecycle, reads, the event stream), one coordinator per network session
 //! (see [`sessions`]), and the handler plugins its configuration names. The API is described
-//! by `host/openapi.json` (served at `/v1/openapi.json`); [`roster_types::api`] holds its bodies.
+//! by `host/types/openapi.json` (served at `/v1/openapi.json`); [`roster_types::api`] holds its bodies.
 //!
 //! Shutdown is graceful: the listener stops accepting, event streams end, every session is
 //! closed (its members leave, so watchers and plugins see left events), plugins drain those

@@ -1,4 +1,4 @@
-//! The rules of the embedded backend (`host/src/engine/state.rs`), step for step, over the
+//! The rules of the embedded backend (`host/roster/src/engine/state.rs`), step for step, over the
 //! documents this driver keeps in etcd; the comments name the function there. Every
 //! operation runs inside one [`Tx`], so it reads one revision of the store and its writes
 //! land together or not at all.

@@ -1,5 +1,5 @@
 //! The store's state as one document, and the rules of the embedded backend
-//! (`host/src/engine/state.rs`) over it, step for step; the comments name the function there.
+//! (`host/roster/src/engine/state.rs`) over it, step for step; the comments name the function there.
 //!
 //! A [`Model`] is one operation's view: the state read from the directory, the instant the
 //! operation runs at, and the events it commits. The store writes it back (and appends the
