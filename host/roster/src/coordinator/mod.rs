@@ -345,7 +345,7 @@ impl Coordinator {
                 .await?;
             REMOTE_SESSION
         } else {
-            self.open_embedded_session(&elections)
+            self.open_embedded_session(&elections)?
         };
         self.inner.session.store(session, Ordering::Release);
         if heartbeat == Heartbeat::Background {
@@ -356,22 +356,22 @@ impl Coordinator {
         Ok(())
     }
 
-    fn open_embedded_session(&self, elections: &[GroupId]) -> SessionId {
+    fn open_embedded_session(&self, elections: &[GroupId]) -> Result<SessionId> {
         let session = self.inner.engine.write(|state| {
             let session = state.open_session(
                 self.inner.member_id.clone(),
                 self.inner.url.membership_timeout,
                 tokio::time::Instant::now(),
-            );
+            )?;
             for group in elections {
                 // A group deleted while stopped simply has no election to rejoin.
                 let _ =
                     state.stand_for_election(session, group.as_str(), tokio::time::Instant::now());
             }
-            session
-        });
+            Ok::<_, CoordinationError>(session)
+        })?;
         self.inner.engine.ensure_reaper();
-        session
+        Ok(session)
     }
 
     /// Leave every group, give up every candidacy and close the session (tooz's `stop`),
