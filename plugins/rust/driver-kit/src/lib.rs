@@ -8,11 +8,11 @@
 //!   lifetime.
 //! - The wall clock, randomness and a warning log that every driver needs, working natively
 //!   too (for the drivers' own tests against real servers); the URL options; session keys
-//!   that name their member and TTL; the names change logs give leave reasons and
-//!   leadership ends.
-//! - The host's vocabulary (`roster-types`: events, errors, records, leave reasons and
-//!   leadership ends) converted to the driver world's types (`vocab`), for drivers that keep
-//!   their state with the shared rules or name event kinds and reasons with the host's enums.
+//!   that name their member and TTL.
+//! - The host's vocabulary (`roster-types`: events, errors, records, event kinds, leave
+//!   reasons and leadership ends) converted to the driver world's types, and read by the
+//!   names change logs give it ([`by_name`]), for drivers that keep their state with the
+//!   shared rules or name kinds and reasons with the host's enums.
 //! - (feature `scenarios`, for the drivers' tests) the scenarios every server driver passes,
 //!   written once over [`Driver`].
 
@@ -39,7 +39,7 @@ pub mod scenarios;
 mod vocab;
 
 use exports::roster::coordination::backend::{Feed, GroupSummary, SessionKey, StoreInfo};
-use roster::coordination::types::{Leader, LeadershipEnd, LeaveReason, MemberInfo};
+use roster::coordination::types::{Leader, MemberInfo};
 
 /// What a driver's store offers: one method per call of the driver world
 /// (`wit/driver.wit`, which documents each), with borrowed arguments. [`export_driver!`]
@@ -242,28 +242,7 @@ pub fn parse_session(key: &str) -> Option<(String, u64)> {
     Some((member.to_owned(), ttl))
 }
 
-/// The leave reason a change log names with its WIT case name (`left`, `expired`, ...).
-pub fn leave_reason(name: &[u8]) -> Option<LeaveReason> {
-    Some(match name {
-        b"left" => LeaveReason::Left,
-        b"expired" => LeaveReason::Expired,
-        b"session-lost" => LeaveReason::SessionLost,
-        b"group-deleted" => LeaveReason::GroupDeleted,
-        _ => return None,
-    })
-}
-
-/// The end of a leadership a change log names with its WIT case name (`stood-down`, ...).
-pub fn leadership_end(name: &[u8]) -> Option<LeadershipEnd> {
-    Some(match name {
-        b"stood-down" => LeadershipEnd::StoodDown,
-        b"resigned" => LeadershipEnd::Resigned,
-        b"expired" => LeadershipEnd::Expired,
-        b"session-lost" => LeadershipEnd::SessionLost,
-        b"group-deleted" => LeadershipEnd::GroupDeleted,
-        _ => return None,
-    })
-}
+pub use vocab::by_name;
 
 /// A server store's namespace when the URL names none.
 pub const DEFAULT_NAMESPACE: &str = "roster";
@@ -451,19 +430,5 @@ mod tests {
                 .unwrap_err();
             assert!(format!("{error:?}").contains(rule), "{bad:?}: {error:?}");
         }
-    }
-
-    #[test]
-    fn reasons_are_read_by_their_wit_case_names() {
-        assert_eq!(
-            leave_reason(b"session-lost"),
-            Some(LeaveReason::SessionLost)
-        );
-        assert_eq!(leave_reason(b"stood-down"), None);
-        assert_eq!(
-            leadership_end(b"stood-down"),
-            Some(LeadershipEnd::StoodDown)
-        );
-        assert_eq!(leadership_end(b"left"), None);
     }
 }

@@ -1,4 +1,5 @@
-//! The host's vocabulary (`roster-types`) in the driver world's types.
+//! The host's vocabulary (`roster-types`) in the driver world's types, and by the names a
+//! change log gives it.
 //!
 //! A driver that keeps its own state with the shared rules (`roster-rules`) gets events,
 //! errors and records in the host's types; a driver that reads a change log names event
@@ -9,6 +10,15 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use roster_types::{CoordinationError, Event, IdKind, LeadershipEnd, LeaveReason, UrlProblem};
+use serde::Deserialize;
+use serde::de::value::{Error as NameError, StrDeserializer};
+
+/// The value of the host's vocabulary that serializes as `name` (`left`, `stood-down`,
+/// `member-joined`, ...: a `LeaveReason`, `LeadershipEnd` or `EventKind`), `None` for any other
+/// name. Change logs store reasons and kinds by these names.
+pub fn by_name<'a, T: Deserialize<'a>>(name: &'a str) -> Option<T> {
+    T::deserialize(StrDeserializer::<NameError>::new(name)).ok()
+}
 
 use crate::exports::roster::coordination::backend::GroupSummary;
 use crate::roster::coordination::types as w;
@@ -234,9 +244,19 @@ impl From<roster_types::GroupSummary> for GroupSummary {
 mod tests {
     use std::time::Duration;
 
-    use roster_types::{GroupId, MemberId, MemberLeft};
+    use roster_types::{EventKind, GroupId, MemberId, MemberLeft};
 
     use super::*;
+
+    #[test]
+    fn the_vocabulary_is_read_by_the_names_it_serializes_with() {
+        assert_eq!(by_name("session-lost"), Some(LeaveReason::SessionLost));
+        assert_eq!(by_name::<LeaveReason>("stood-down"), None);
+        assert_eq!(by_name("stood-down"), Some(LeadershipEnd::StoodDown));
+        assert_eq!(by_name::<LeadershipEnd>("left"), None);
+        assert_eq!(by_name("leader-lost"), Some(EventKind::LeaderLost));
+        assert_eq!(by_name::<EventKind>("Left"), None);
+    }
 
     #[test]
     fn events_keep_their_fields_and_reasons() {

@@ -1,10 +1,14 @@
-//! The rules of the embedded backend (`host/roster/src/engine/state.rs`), step for step, over the
-//! documents this driver keeps in etcd; the comments name the function there. Every
-//! operation runs inside one [`Tx`], so it reads one revision of the store and its writes
-//! land together or not at all.
+//! The membership rules of `roster-rules` (`host/rules`), step for step, over the documents
+//! this driver keeps in etcd: etcd checks and applies one transaction per operation, so the
+//! rules cannot run on a state read whole, and this module restates them as reads and writes
+//! of keys. Each step names, in its comment, the `roster-rules` function it implements
+//! (`State::join` is `roster_rules::State::join`). Every operation runs inside one [`Tx`], so
+//! it reads one revision of the store and its writes land together or not at all. Event
+//! kinds, leave reasons and leadership ends are the host's enums (`roster-types`).
 
-use driver_kit::{leadership_end, leave_reason, parse_session};
-use serde::{Deserialize, Serialize};
+use driver_kit::{by_name, parse_session};
+use roster_types::{EventKind, LeadershipEnd, LeaveReason};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::Result;
 use crate::exports::roster::coordination::backend::GroupSummary;
@@ -17,9 +21,9 @@ use crate::roster::coordination::types::{
 use crate::tx::{Fail, Io, Lease, Tx};
 
 /// An expired session is kept this long (or one TTL, if longer) so that its next heartbeat
-/// can say what it lost; then its lease ends and etcd deletes it. A session key names its
-/// member and TTL, so a forgotten session comes back (expired, with nothing to report) if it
-/// is used again.
+/// can say what it lost; then its lease ends and etcd deletes it (`State::forget_expired`). A
+/// session key names its member and TTL, so a forgotten session comes back (expired, with
+/// nothing to report) if it is used again (`State::recall_session`).
 pub const GRACE_MS: u64 = 3_600_000;
 
 /// Requests one commit may hold before an expiry or a close goes on in a further commit
@@ -86,11 +90,31 @@ pub struct MemberDoc {
     pub revision: u64,
 }
 
+/// Why a session is ending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Why {
+    /// Its deadline passed (`State::expire_due`).
+    Expired,
+    /// Its coordinator closed it (`State::close_session`).
+    Closed,
+}
+
+impl Why {
+    /// What its members and leaderships are told: `expired` both, or `left` and
+    /// `resigned` (`State::drop_session_state`).
+    fn reasons(self) -> (LeaveReason, LeadershipEnd) {
+        match self {
+            Why::Expired => (LeaveReason::Expired, LeadershipEnd::Expired),
+            Why::Closed => (LeaveReason::Left, LeadershipEnd::Resigned),
+        }
+    }
+}
+
 /// An expiry or a close under way: what is left to undo, candidacies first.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Ending {
-    /// `expired`, or `closed`.
-    pub why: String,
+    pub why: Why,
     #[serde(default)]
     pub candidacies: Vec<String>,
     #[serde(default)]
@@ -117,34 +141,91 @@ pub struct SessionDoc {
     pub ending: Option<Ending>,
 }
 
+/// Why a member left or a leadership ended: the reason of a `member-left` or a
+/// `leader-lost` entry, stored by the name the host's enum serializes with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Reason {
+    /// A `member-left` entry's.
+    Left(LeaveReason),
+    /// A `leader-lost` entry's.
+    Ended(LeadershipEnd),
+}
+
 /// `{ns}/events/{revision}`: one change-log entry.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct EventDoc {
     pub revision: u64,
-    /// `group-created`, `group-deleted`, `member-joined`, `member-left`,
-    /// `capabilities-updated`, `leader-elected`, `leader-lost`.
-    pub kind: String,
+    pub kind: EventKind,
     pub group: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub member: String,
-    #[serde(default, with = "b64", skip_serializing_if = "Vec::is_empty")]
+    #[serde(with = "b64", skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<u8>,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub term: u64,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// An entry is read as it is written, except for its reason: the leave reasons and the
+/// leadership ends share some names (`expired`, ...), so the entry's kind says which one its
+/// reason names.
+impl<'de> Deserialize<'de> for EventDoc {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Stored {
+            revision: u64,
+            kind: EventKind,
+            group: String,
+            #[serde(default)]
+            member: String,
+            #[serde(default, with = "b64")]
+            capabilities: Vec<u8>,
+            #[serde(default)]
+            term: u64,
+            #[serde(default)]
+            reason: Option<String>,
+        }
+        let stored = Stored::deserialize(deserializer)?;
+        let reason = match (stored.kind, stored.reason.as_deref()) {
+            (_, None) => None,
+            (EventKind::MemberLeft, Some(name)) => by_name(name).map(Reason::Left),
+            (EventKind::LeaderLost, Some(name)) => by_name(name).map(Reason::Ended),
+            (_, Some(_)) => None,
+        };
+        if stored.reason.is_some() && reason.is_none() {
+            return Err(serde::de::Error::custom(format!(
+                "a {:?} entry with the reason {:?}",
+                stored.kind, stored.reason
+            )));
+        }
+        Ok(Self {
+            revision: stored.revision,
+            kind: stored.kind,
+            group: stored.group,
+            member: stored.member,
+            capabilities: stored.capabilities,
+            term: stored.term,
+            reason,
+        })
+    }
+}
+
 impl EventDoc {
-    fn new(kind: &str, group: &str) -> Self {
+    fn new(kind: EventKind, group: &str) -> Self {
         Self {
-            kind: kind.into(),
+            revision: 0,
+            kind,
             group: group.into(),
-            ..Self::default()
+            member: String::new(),
+            capabilities: Vec::new(),
+            term: 0,
+            reason: None,
         }
     }
 
@@ -155,9 +236,9 @@ impl EventDoc {
         }
     }
 
-    fn reason(self, reason: &str) -> Self {
+    fn reason(self, reason: Reason) -> Self {
         Self {
-            reason: reason.into(),
+            reason: Some(reason),
             ..self
         }
     }
@@ -173,43 +254,52 @@ impl EventDoc {
             term,
             reason,
         } = self;
-        Ok(match kind.as_str() {
-            "group-created" => MembershipEvent::GroupCreated(GroupCreated { revision, group_id }),
-            "group-deleted" => MembershipEvent::GroupDeleted(GroupDeleted { revision, group_id }),
-            "member-joined" => MembershipEvent::MemberJoined(MemberJoined {
+        Ok(match kind {
+            EventKind::GroupCreated => {
+                MembershipEvent::GroupCreated(GroupCreated { revision, group_id })
+            }
+            EventKind::GroupDeleted => {
+                MembershipEvent::GroupDeleted(GroupDeleted { revision, group_id })
+            }
+            EventKind::MemberJoined => MembershipEvent::MemberJoined(MemberJoined {
                 revision,
                 group_id,
                 member_id,
                 capabilities,
             }),
-            "member-left" => MembershipEvent::MemberLeft(MemberLeft {
+            EventKind::MemberLeft => MembershipEvent::MemberLeft(MemberLeft {
                 revision,
                 group_id,
                 member_id,
-                reason: leave_reason(reason.as_bytes())
-                    .ok_or_else(|| format!("an unknown leave reason {reason:?}"))?,
+                reason: match reason {
+                    Some(Reason::Left(reason)) => reason.into(),
+                    _ => return Err("no leave reason".to_owned()),
+                },
             }),
-            "capabilities-updated" => MembershipEvent::CapabilitiesUpdated(CapabilitiesUpdated {
-                revision,
-                group_id,
-                member_id,
-                capabilities,
-            }),
-            "leader-elected" => MembershipEvent::LeaderElected(LeaderElected {
+            EventKind::CapabilitiesUpdated => {
+                MembershipEvent::CapabilitiesUpdated(CapabilitiesUpdated {
+                    revision,
+                    group_id,
+                    member_id,
+                    capabilities,
+                })
+            }
+            EventKind::LeaderElected => MembershipEvent::LeaderElected(LeaderElected {
                 revision,
                 group_id,
                 member_id,
                 term,
             }),
-            "leader-lost" => MembershipEvent::LeaderLost(LeaderLost {
+            EventKind::LeaderLost => MembershipEvent::LeaderLost(LeaderLost {
                 revision,
                 group_id,
                 member_id,
                 term,
-                reason: leadership_end(reason.as_bytes())
-                    .ok_or_else(|| format!("an unknown leadership end {reason:?}"))?,
+                reason: match reason {
+                    Some(Reason::Ended(end)) => end.into(),
+                    _ => return Err("no leadership end".to_owned()),
+                },
             }),
-            other => return Err(format!("an unknown kind {other:?}")),
         })
     }
 }
@@ -307,7 +397,7 @@ impl<'a> Model<'a> {
     }
 
     /// The session; one the store has forgotten (expired long ago) comes back expired, with
-    /// nothing to report. `None` for a key this driver did not make.
+    /// nothing to report (`State::recall_session`). `None` for a key this driver did not make.
     fn session(&mut self, session: &str) -> Io<Option<Session>> {
         if let Some(found) = self.stored_session(session)? {
             return Ok(Some(found));
@@ -323,7 +413,8 @@ impl<'a> Model<'a> {
     }
 
     /// Store a session: a live one (or one being ended) for good; an expired one with the
-    /// grace lease it was given when it expired (by this transaction, or before it).
+    /// grace lease it was given when it expired (by this transaction, or before it), after
+    /// which etcd forgets it (`State::forget_expired`).
     fn put_session(&mut self, session: &str, s: &Session) {
         let key = self.tx.keys.session(session);
         let grace = Lease::Grace(s.doc.ttl_ms.max(GRACE_MS));
@@ -376,7 +467,7 @@ impl<'a> Model<'a> {
                 ..GroupDoc::default()
             },
         );
-        self.commit(EventDoc::new("group-created", group))
+        self.commit(EventDoc::new(EventKind::GroupCreated, group))
     }
 
     /// State::elect_if_vacant
@@ -398,13 +489,13 @@ impl<'a> Model<'a> {
         self.put_group(group, &g);
         self.commit(EventDoc {
             term,
-            ..EventDoc::new("leader-elected", group).member(&member)
+            ..EventDoc::new(EventKind::LeaderElected, group).member(&member)
         })?;
         Ok(())
     }
 
     /// State::withdraw_candidate
-    fn withdraw_candidate(&mut self, session: &str, group: &str, why: &str) -> Io<()> {
+    fn withdraw_candidate(&mut self, session: &str, group: &str, end: LeadershipEnd) -> Io<()> {
         let Some(mut g) = self.group(group)? else {
             return Ok(());
         };
@@ -418,11 +509,11 @@ impl<'a> Model<'a> {
         if let Some(lost) = lost {
             self.commit(EventDoc {
                 term: lost.term,
-                ..EventDoc::new("leader-lost", group)
+                ..EventDoc::new(EventKind::LeaderLost, group)
                     .member(&lost.member)
-                    .reason(why)
+                    .reason(Reason::Ended(end))
             })?;
-            if why != "group-deleted" {
+            if end != LeadershipEnd::GroupDeleted {
                 self.elect_if_vacant(group)?;
             }
         }
@@ -430,7 +521,7 @@ impl<'a> Model<'a> {
     }
 
     /// State::remove_member
-    fn remove_member(&mut self, member: &str, group: &str, why: &str) -> Io<()> {
+    fn remove_member(&mut self, member: &str, group: &str, reason: LeaveReason) -> Io<()> {
         let Some(mut g) = self.group(group)? else {
             return Ok(());
         };
@@ -442,9 +533,9 @@ impl<'a> Model<'a> {
         g.members = g.members.saturating_sub(1);
         self.put_group(group, &g);
         self.commit(
-            EventDoc::new("member-left", group)
+            EventDoc::new(EventKind::MemberLeft, group)
                 .member(member)
-                .reason(why),
+                .reason(Reason::Left(reason)),
         )?;
         Ok(())
     }
@@ -456,7 +547,7 @@ impl<'a> Model<'a> {
     /// Begin ending a session (State::drop_session_state): its candidacies and memberships
     /// become the work of an [`Ending`], tracked by the deadline key at 0, which every
     /// operation finds due and carries on with first.
-    fn begin_ending(&mut self, session: &str, s: &mut Session, why: &str) -> Io<()> {
+    fn begin_ending(&mut self, session: &str, s: &mut Session, why: Why) -> Io<()> {
         let groups = self.index(&self.tx.keys.memberships(session))?;
         let candidacies = self.index(&self.tx.keys.candidacies(session))?;
         if s.doc.deadline_ms > 0 {
@@ -465,7 +556,7 @@ impl<'a> Model<'a> {
             s.doc.deadline_ms = 0;
         }
         s.doc.ending = Some(Ending {
-            why: why.into(),
+            why,
             candidacies,
             groups,
         });
@@ -505,12 +596,8 @@ impl<'a> Model<'a> {
         let Some(mut ending) = s.doc.ending.take() else {
             return Ok(true);
         };
-        let expired = ending.why == "expired";
-        let (leave, end) = if expired {
-            ("expired", "expired")
-        } else {
-            ("left", "resigned")
-        };
+        let expired = ending.why == Why::Expired;
+        let (leave, end) = ending.why.reasons();
         let mut done = true;
         while !ending.candidacies.is_empty() {
             if self.over_budget() {
@@ -577,7 +664,7 @@ impl<'a> Model<'a> {
                     self.tx.delete(key, false);
                     continue;
                 }
-                self.begin_ending(&session, &mut s, "expired")?;
+                self.begin_ending(&session, &mut s, Why::Expired)?;
             }
             if !self.advance_ending(&session, &mut s)? {
                 return Ok(false);
@@ -653,9 +740,9 @@ impl<'a> Model<'a> {
             return Ok(Ok(Some(self.tx.head_now())));
         };
         if s.doc.ending.is_none() {
-            self.begin_ending(session, &mut s, "closed")?;
+            self.begin_ending(session, &mut s, Why::Closed)?;
         } else if let Some(ending) = &mut s.doc.ending {
-            ending.why = "closed".into();
+            ending.why = Why::Closed;
         }
         if self.advance_ending(session, &mut s)? {
             Ok(Ok(Some(self.tx.head_now())))
@@ -699,6 +786,7 @@ impl<'a> Model<'a> {
         }))
     }
 
+    /// State::create_group
     pub fn create_group(&mut self, group: &str) -> Io<Result<u64>> {
         if self.group(group)?.is_some() {
             return Ok(Err(E::GroupAlreadyExist(group.into())));
@@ -719,14 +807,15 @@ impl<'a> Model<'a> {
         }
         if let Some(leader) = &g.leader {
             let session = leader.session.clone();
-            self.withdraw_candidate(&session, group, "group-deleted")?;
+            self.withdraw_candidate(&session, group, LeadershipEnd::GroupDeleted)?;
         }
         let key = self.tx.keys.group(group);
         self.tx.delete(key, true);
-        self.commit(EventDoc::new("group-deleted", group)).map(Ok)
+        self.commit(EventDoc::new(EventKind::GroupDeleted, group))
+            .map(Ok)
     }
 
-    /// Every group id, sorted.
+    /// State::groups: every group id, sorted.
     pub fn groups(&mut self) -> Io<Vec<String>> {
         let prefix = self.tx.keys.groups();
         let kvs = self
@@ -740,6 +829,7 @@ impl<'a> Model<'a> {
         Ok(ids)
     }
 
+    /// State::group_summaries, with the head they were read at.
     pub fn group_summaries(&mut self) -> Io<Result<(u64, Vec<GroupSummary>)>> {
         let prefix = self.tx.keys.groups();
         let kvs = self.tx.range(crate::etcd::RangeRequest::prefix(&prefix))?;
@@ -764,6 +854,8 @@ impl<'a> Model<'a> {
         Ok(Ok((self.tx.head_now(), summaries)))
     }
 
+    /// The capability limit, as `State::join` and `State::update_capabilities` check it
+    /// (`Capabilities::check_size`).
     fn too_large(&self, capabilities: &[u8]) -> Option<E> {
         let size = capabilities.len() as u64;
         (size > self.max_capabilities).then_some(E::CapabilitiesTooLarge(CapabilitiesTooLarge {
@@ -783,8 +875,8 @@ impl<'a> Model<'a> {
         E::MemberNotJoined(member_ref(group, &s.doc.member))
     }
 
-    /// Coordinator::join_group_create (create first when asked), then State::join: nothing
-    /// changes when a check fails; the same member id from any session is already there.
+    /// State::join, creating the group first when asked: nothing changes when a check fails;
+    /// the same member id from any session is already there.
     pub fn join(
         &mut self,
         session: &str,
@@ -839,7 +931,7 @@ impl<'a> Model<'a> {
         self.put_group(group, &g);
         let event = EventDoc {
             capabilities: capabilities.to_vec(),
-            ..EventDoc::new("member-joined", group).member(&member)
+            ..EventDoc::new(EventKind::MemberJoined, group).member(&member)
         };
         self.commit(event).map(Ok)
     }
@@ -860,7 +952,7 @@ impl<'a> Model<'a> {
         // The owner's index entry goes, whichever session owns the member id.
         let key = self.tx.keys.membership(&m.session, group);
         self.tx.delete(key, true);
-        self.remove_member(&member, group, "left")?;
+        self.remove_member(&member, group, LeaveReason::Left)?;
         Ok(Ok(self.tx.head_now()))
     }
 
@@ -890,11 +982,12 @@ impl<'a> Model<'a> {
         self.put_member(group, &member, &m);
         let event = EventDoc {
             capabilities: capabilities.to_vec(),
-            ..EventDoc::new("capabilities-updated", group).member(&member)
+            ..EventDoc::new(EventKind::CapabilitiesUpdated, group).member(&member)
         };
         self.commit(event).map(Ok)
     }
 
+    /// State::info_of
     fn info(&self, m: MemberDoc, deadline_ms: u64) -> MemberInfo {
         MemberInfo {
             capabilities: m.capabilities,
@@ -934,6 +1027,7 @@ impl<'a> Model<'a> {
             .collect()
     }
 
+    /// State::members_info
     pub fn members_info(&mut self, group: &str) -> Io<Result<Vec<(String, MemberInfo)>>> {
         if self.group(group)?.is_none() {
             return Ok(Err(E::GroupNotCreated(group.into())));
@@ -958,10 +1052,10 @@ impl<'a> Model<'a> {
             .collect()))
     }
 
-    /// The ids of `group`'s members: the keys under its prefix, without their values or
-    /// sessions (the sweep that starts every operation has removed every expired member).
-    /// `listed` is that range as read with the transaction's first read, usable unless the
-    /// sweep changed something.
+    /// State::members: the ids of `group`'s members, the keys under its prefix, without
+    /// their values or sessions (the sweep that starts every operation has removed every
+    /// expired member). `listed` is that range as read with the transaction's first read,
+    /// usable unless the sweep changed something.
     pub fn member_ids(
         &mut self,
         group: &str,
@@ -983,6 +1077,7 @@ impl<'a> Model<'a> {
             .collect()))
     }
 
+    /// State::member_info
     pub fn member_info(&mut self, group: &str, member: &str) -> Io<Result<MemberInfo>> {
         if self.group(group)?.is_none() {
             return Ok(Err(E::GroupNotCreated(group.into())));
@@ -994,6 +1089,7 @@ impl<'a> Model<'a> {
         Ok(Ok(self.info(m, deadline)))
     }
 
+    /// State::leader
     pub fn leader(&mut self, group: &str) -> Io<Result<Option<Leader>>> {
         let Some(g) = self.group(group)? else {
             return Ok(Err(E::GroupNotCreated(group.into())));
@@ -1038,7 +1134,7 @@ impl<'a> Model<'a> {
         let key = self.tx.keys.candidacy(session, group);
         if self.tx.get(&key, false)?.is_some() {
             self.tx.delete(key, true);
-            self.withdraw_candidate(session, group, "resigned")?;
+            self.withdraw_candidate(session, group, LeadershipEnd::Resigned)?;
         }
         Ok(Ok(self.tx.head_now()))
     }
@@ -1059,11 +1155,63 @@ impl<'a> Model<'a> {
         self.put_group(group, &g);
         self.commit(EventDoc {
             term: lost.term,
-            ..EventDoc::new("leader-lost", group)
+            ..EventDoc::new(EventKind::LeaderLost, group)
                 .member(&lost.member)
-                .reason("stood-down")
+                .reason(Reason::Ended(LeadershipEnd::StoodDown))
         })?;
         self.elect_if_vacant(group)?;
         Ok(Ok((true, self.tx.head_now())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_entry_keeps_its_stored_form_and_its_kind_says_what_its_reason_names() {
+        let left = EventDoc {
+            revision: 5,
+            ..EventDoc::new(EventKind::MemberLeft, "g")
+                .member("m")
+                .reason(Reason::Left(LeaveReason::Expired))
+        };
+        let json = serde_json::to_string(&left).unwrap();
+        assert_eq!(
+            json,
+            r#"{"revision":5,"kind":"member-left","group":"g","member":"m","reason":"expired"}"#
+        );
+        assert_eq!(serde_json::from_str::<EventDoc>(&json).unwrap(), left);
+        let lost: EventDoc = serde_json::from_str(
+            r#"{"revision":6,"kind":"leader-lost","group":"g","member":"m","term":3,"reason":"expired"}"#,
+        )
+        .unwrap();
+        assert_eq!(lost.reason, Some(Reason::Ended(LeadershipEnd::Expired)));
+        for unreadable in [
+            r#"{"revision":7,"kind":"member-left","group":"g","member":"m","reason":"stood-down"}"#,
+            r#"{"revision":8,"kind":"member-moved","group":"g"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<EventDoc>(unreadable).is_err(),
+                "{unreadable}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_ending_is_stored_by_its_cause() {
+        let ending = Ending {
+            why: Why::Closed,
+            candidacies: vec![],
+            groups: vec!["g".to_owned()],
+        };
+        assert_eq!(
+            serde_json::to_string(&ending).unwrap(),
+            r#"{"why":"closed","candidacies":[],"groups":["g"]}"#
+        );
+        assert_eq!(
+            Why::Expired.reasons(),
+            (LeaveReason::Expired, LeadershipEnd::Expired)
+        );
     }
 }

@@ -1,4 +1,5 @@
--- changes(after, max): ARGV[3..4]. After the expiry sweep (which may itself make changes):
+-- changes(after, max): ARGV[3..4]. After the expiry sweep (State::expire_due, which may
+-- itself make changes):
 -- { 'resync', requested, oldest, head } when revision after+1 is no longer kept, else
 -- { 'events', head, ms until the next session deadline (-1: none), entries } with at most
 -- `max` log entries from after+1 on. The driver waits (XREAD BLOCK) outside the script.

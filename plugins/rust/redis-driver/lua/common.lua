@@ -8,14 +8,20 @@
 -- counter: every key shares the "{namespace}" hash tag, so on a cluster they all live in
 -- that key's slot.
 --
--- Rules follow the embedded backend (host/src/engine/state.rs) step for step; the comments
--- name the function there.
+-- Rules follow roster-rules (host/rules/src/: the rules the embedded backend and the file
+-- driver run) step for step, restated in Lua so that each operation is one atomic script; the
+-- comments name the roster-rules function each step implements (State::join is
+-- roster_rules::State::join). Event kinds and reasons are written by the names the driver
+-- reads into the host's enums: kinds by a short code (e = 'gc', 'gd', 'mj', 'ml', 'cu', 'le',
+-- 'll'), leave reasons and leadership ends as their enums serialize ('left', 'expired',
+-- 'stood-down', 'resigned', 'group-deleted').
 
 local P = ARGV[1]
 local HISTORY = tonumber(ARGV[2])
 -- An expired session is kept this long (or one TTL, if longer) so that its next heartbeat
--- can report what it lost; then Redis forgets it. A forgotten session's key still names its
--- member and TTL, so it comes back (expired, with nothing to report) if it is used again.
+-- can report what it lost; then Redis forgets it (State::forget_expired). A forgotten
+-- session's key still names its member and TTL, so it comes back (expired, with nothing to
+-- report) if it is used again (State::recall_session).
 local GRACE_MS = 3600000
 
 local function key(kind, name)
@@ -74,7 +80,8 @@ local function parse_session(s)
 end
 
 -- The session's record: { member, ttl, deadline } (deadline 0 once expired). A session
--- Redis has forgotten comes back expired; nil for a key this driver did not make.
+-- Redis has forgotten comes back expired (State::recall_session); nil for a key this driver
+-- did not make.
 local function session(s)
   local sk = key('session', s)
   local v = redis.call('HMGET', sk, 'member', 'ttl', 'deadline')
@@ -250,7 +257,7 @@ local function meta(joined, updated, rev)
 end
 
 -- { member, capabilities, joined, updated, revision, expires-in } of a member whose session
--- is `s` (expires-in 0 once the session has expired).
+-- is `s` (expires-in 0 once the session has expired): State::info_of.
 local function member_record(g, member, s)
   local caps = redis.call('HGET', key('caps', g), member) or ''
   local m = redis.call('HGET', key('meta', g), member) or '0:0:0'

@@ -1,2 +1,2 @@
--- groups(): every group id, sorted by bytes.
+-- groups(): every group id, sorted by bytes (State::groups).
 return { 'ok', redis.call('ZRANGE', K_GROUPS, 0, -1) }

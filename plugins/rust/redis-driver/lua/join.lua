@@ -1,6 +1,6 @@
 -- join(session, group, capabilities, create, limit): ARGV[3..7]; create is "1" or "0".
--- Coordinator::join_group_create (create first when asked), then State::join: nothing
--- changes when a check fails; the same member id from any session is already there.
+-- State::join, creating the group first when asked: nothing changes when a check fails;
+-- the same member id from any session is already there.
 local s, g, caps, create, limit = ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1', tonumber(ARGV[7])
 local large = too_large(caps, limit)
 if large then

@@ -1,4 +1,5 @@
--- leader(group): ARGV[3]. { 'ok', member, term } or { 'ok' } without a leader.
+-- leader(group): ARGV[3]. { 'ok', member, term } or { 'ok' } without a leader
+-- (State::leader).
 local g = ARGV[3]
 if not group_exists(g) then
   return err('group-not-created', g)

@@ -1,4 +1,5 @@
--- member-info(group, member): ARGV[3..4]. One member, as members-info lists it.
+-- member-info(group, member): ARGV[3..4]. One member, as members-info lists it
+-- (State::member_info).
 local g, member = ARGV[3], ARGV[4]
 if not group_exists(g) then
   return err('group-not-created', g)

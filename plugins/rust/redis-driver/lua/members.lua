@@ -1,4 +1,4 @@
--- members(group): ARGV[3]. Every member id, in no particular order.
+-- members(group): ARGV[3]. Every member id, in no particular order (State::members).
 local g = ARGV[3]
 if not group_exists(g) then
   return err('group-not-created', g)

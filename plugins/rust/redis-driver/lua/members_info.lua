@@ -1,5 +1,5 @@
 -- members-info(group): ARGV[3]. Every member as
--- { member, capabilities, joined ms, updated ms, revision, expires-in ms }.
+-- { member, capabilities, joined ms, updated ms, revision, expires-in ms } (State::members_info).
 -- Reads whole hashes (and the live sessions' deadlines) in a few calls rather than several
 -- per member: this is what `get_members` of a large group costs.
 local g = ARGV[3]

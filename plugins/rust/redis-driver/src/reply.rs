@@ -1,8 +1,10 @@
 //! Reading the scripts' replies: their fields, the errors they name, and change-log entries
-//! as membership events.
+//! as membership events. An entry's kind and reason are read into the host's enums
+//! (`EventKind`, `LeaveReason`, `LeadershipEnd`) first, then into the driver world's event.
 
-use driver_kit::{leadership_end, leave_reason};
+use driver_kit::by_name;
 use redis_protocol::resp2::types::OwnedFrame;
+use roster_types::{EventKind, LeadershipEnd, LeaveReason};
 
 use crate::Result;
 use crate::roster::coordination::types::{
@@ -187,6 +189,26 @@ fn number(frame: &OwnedFrame) -> Option<u64> {
     }
 }
 
+/// The kind of event a change-log entry's `e` field names: the scripts write each kind by a
+/// short code (`commit` in `lua/common.lua`).
+fn kind_of(code: &[u8]) -> Option<EventKind> {
+    Some(match code {
+        b"gc" => EventKind::GroupCreated,
+        b"gd" => EventKind::GroupDeleted,
+        b"mj" => EventKind::MemberJoined,
+        b"ml" => EventKind::MemberLeft,
+        b"cu" => EventKind::CapabilitiesUpdated,
+        b"le" => EventKind::LeaderElected,
+        b"ll" => EventKind::LeaderLost,
+        _ => return None,
+    })
+}
+
+/// A reason (the `r` field), by the name its enum serializes with (`left`, `stood-down`, ...).
+fn named<'a, T: serde::Deserialize<'a>>(name: &'a [u8]) -> Option<T> {
+    by_name(std::str::from_utf8(name).ok()?)
+}
+
 /// The fields of one change-log entry.
 #[derive(Default)]
 struct Entry {
@@ -242,40 +264,111 @@ pub fn event(frame: OwnedFrame, address: &str) -> Result<MembershipEvent> {
         term,
         reason,
     } = e;
-    Ok(match kind.as_slice() {
-        b"gc" => MembershipEvent::GroupCreated(GroupCreated { revision, group_id }),
-        b"gd" => MembershipEvent::GroupDeleted(GroupDeleted { revision, group_id }),
-        b"mj" => MembershipEvent::MemberJoined(MemberJoined {
+    let kind = kind_of(&kind).ok_or_else(|| bad("an unknown kind"))?;
+    Ok(match kind {
+        EventKind::GroupCreated => {
+            MembershipEvent::GroupCreated(GroupCreated { revision, group_id })
+        }
+        EventKind::GroupDeleted => {
+            MembershipEvent::GroupDeleted(GroupDeleted { revision, group_id })
+        }
+        EventKind::MemberJoined => MembershipEvent::MemberJoined(MemberJoined {
             revision,
             group_id,
             member_id,
             capabilities,
         }),
-        b"ml" => MembershipEvent::MemberLeft(MemberLeft {
+        EventKind::MemberLeft => MembershipEvent::MemberLeft(MemberLeft {
             revision,
             group_id,
             member_id,
-            reason: leave_reason(&reason).ok_or_else(|| bad("an unknown leave reason"))?,
+            reason: named::<LeaveReason>(&reason)
+                .ok_or_else(|| bad("an unknown leave reason"))?
+                .into(),
         }),
-        b"cu" => MembershipEvent::CapabilitiesUpdated(CapabilitiesUpdated {
-            revision,
-            group_id,
-            member_id,
-            capabilities,
-        }),
-        b"le" => MembershipEvent::LeaderElected(LeaderElected {
+        EventKind::CapabilitiesUpdated => {
+            MembershipEvent::CapabilitiesUpdated(CapabilitiesUpdated {
+                revision,
+                group_id,
+                member_id,
+                capabilities,
+            })
+        }
+        EventKind::LeaderElected => MembershipEvent::LeaderElected(LeaderElected {
             revision,
             group_id,
             member_id,
             term,
         }),
-        b"ll" => MembershipEvent::LeaderLost(LeaderLost {
+        EventKind::LeaderLost => MembershipEvent::LeaderLost(LeaderLost {
             revision,
             group_id,
             member_id,
             term,
-            reason: leadership_end(&reason).ok_or_else(|| bad("an unknown leadership end"))?,
+            reason: named::<LeadershipEnd>(&reason)
+                .ok_or_else(|| bad("an unknown leadership end"))?
+                .into(),
         }),
-        _ => return Err(bad("an unknown kind")),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(text: &str) -> OwnedFrame {
+        OwnedFrame::BulkString(text.as_bytes().to_vec())
+    }
+
+    /// A log entry as `XRANGE` returns it.
+    fn entry(id: &str, fields: &[&str]) -> OwnedFrame {
+        OwnedFrame::Array(vec![
+            bulk(id),
+            OwnedFrame::Array(fields.iter().map(|f| bulk(f)).collect()),
+        ])
+    }
+
+    #[test]
+    fn every_event_kind_has_a_log_code() {
+        let codes: [&[u8]; 7] = [b"gc", b"gd", b"mj", b"ml", b"cu", b"le", b"ll"];
+        let kinds: Vec<EventKind> = codes.iter().filter_map(|code| kind_of(code)).collect();
+        assert_eq!(
+            kinds,
+            [
+                EventKind::GroupCreated,
+                EventKind::GroupDeleted,
+                EventKind::MemberJoined,
+                EventKind::MemberLeft,
+                EventKind::CapabilitiesUpdated,
+                EventKind::LeaderElected,
+                EventKind::LeaderLost
+            ]
+        );
+        assert_eq!(kind_of(b"member-joined"), None);
+    }
+
+    #[test]
+    fn an_entrys_kind_says_what_its_reason_names() {
+        let lost = event(
+            entry(
+                "5-0",
+                &["e", "ll", "g", "g", "m", "a", "t", "3", "r", "expired"],
+            ),
+            "here",
+        )
+        .unwrap();
+        let MembershipEvent::LeaderLost(lost) = lost else {
+            panic!("a leader-lost event, got {lost:?}");
+        };
+        assert_eq!((lost.revision, lost.term), (5, 3));
+        assert!(matches!(
+            lost.reason,
+            crate::roster::coordination::types::LeadershipEnd::Expired
+        ));
+        let left = event(
+            entry("6-0", &["e", "ml", "g", "g", "m", "a", "r", "stood-down"]),
+            "here",
+        );
+        assert!(matches!(left, Err(CoordinationError::Connection(_))));
+    }
 }
