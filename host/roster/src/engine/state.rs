@@ -759,10 +759,6 @@ impl State {
         }
     }
 
-    pub(crate) fn member_capabilities(&self, group: &str, member: &str) -> Result<Capabilities> {
-        Ok(self.member(group, member)?.capabilities.clone())
-    }
-
     pub(crate) fn update_capabilities(
         &mut self,
         session: SessionId,
@@ -943,7 +939,10 @@ mod tests {
         let head = st.history.head();
         let err = st.join(b, "g", "evil=1".into(), false, now).unwrap_err();
         assert!(matches!(err, CoordinationError::MemberAlreadyExist { .. }));
-        assert_eq!(st.member_capabilities("g", "m").unwrap(), "weight=2".into());
+        assert_eq!(
+            st.member_info("g", "m", now).unwrap().capabilities,
+            "weight=2".into()
+        );
         assert_eq!(st.history.head(), head, "a failed join commits nothing");
     }
 
