@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use roster::client::{Client, ClientError, StreamItem};
-use roster::server::{ServeConfig, Server};
 use roster::{GroupId, api};
+use roster_server::{ServeConfig, Server};
 use serde::Serialize;
 
 use crate::{Cli, Command, PluginCommand, exit, keepalive, output};

@@ -32,6 +32,7 @@ use crate::driver::wasm::{DriverSpec, WasmDriver};
 use crate::engine::stream::EventStream;
 use crate::engine::{Engine, GroupSummary, Leader, MemberInfo, registry};
 use crate::plugin::{HandlerHandle, HandlerSpec, PluginError, PluginHost};
+use roster_types::GroupWithMembers;
 use roster_types::error::{CoordinationError, Result};
 use roster_types::event::{Event, LeaderElected, MemberJoined, MemberLeft, Revision};
 use roster_types::ids::{Capabilities, GroupId, MemberId};
@@ -121,7 +122,7 @@ impl Coordinator {
 
     /// A new (not started) coordinator for `member_id` on the same store, with its own
     /// membership timeout: how the daemon gives each network session its TTL.
-    pub(crate) fn for_member(&self, member_id: MemberId, membership_timeout: Duration) -> Self {
+    pub fn for_member(&self, member_id: MemberId, membership_timeout: Duration) -> Self {
         let mut url = self.inner.url.clone();
         url.membership_timeout = membership_timeout;
         Self::embedded(url, Arc::clone(&self.inner.engine), member_id)
@@ -134,13 +135,47 @@ impl Coordinator {
 
     /// Whether this coordinator's session has expired (its memberships are gone) and has
     /// not heartbeat since. False when not started.
-    pub(crate) fn has_expired(&self) -> bool {
+    pub fn has_expired(&self) -> bool {
         self.inner.backend.has_expired()
     }
 
     /// The oldest revision the store's history still holds.
     pub fn oldest_revision(&self) -> Revision {
         self.inner.engine.read(|state| state.history.oldest())
+    }
+
+    /// The oldest revision the history this coordinator reads still holds and the newest,
+    /// read together: the store's own on the embedded backend, its mirror's on a driver's.
+    pub fn history_window(&self) -> (Revision, Revision) {
+        self.inner
+            .engine
+            .read(|state| (state.history.oldest(), state.history.head()))
+    }
+
+    /// The changes from revision `from` on, at most `max`, appended to `out`, and the
+    /// newest revision, read together from the history this coordinator reads (see
+    /// [`Coordinator::history_window`]). Needs no session: it reads what every coordinator
+    /// of the store sees.
+    ///
+    /// # Errors
+    /// [`CoordinationError::HistoryLost`] when changes from `from` on are no longer kept
+    /// (nothing is appended then).
+    pub fn read_history(
+        &self,
+        from: Revision,
+        max: usize,
+        out: &mut Vec<Event>,
+    ) -> (Result<()>, Revision) {
+        self.inner.engine.read(|state| {
+            let head = state.history.head();
+            (state.history.read_from(from, max, out), head)
+        })
+    }
+
+    /// Completes at the next change to that history (call `enable` on the pinned future
+    /// before reading, so a change in between is not missed).
+    pub fn history_changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.engine.changed()
     }
 
     /// Identifies the store: a store of the same name made anew (a restarted process) has
@@ -152,10 +187,7 @@ impl Coordinator {
 
     /// Every group with its members (at most `max_members` of each, in id order), read at
     /// one revision (returned too).
-    pub(crate) fn snapshot(
-        &self,
-        max_members: usize,
-    ) -> Operation<(Revision, Vec<crate::engine::state::GroupWithMembers>)> {
+    pub fn snapshot(&self, max_members: usize) -> Operation<(Revision, Vec<GroupWithMembers>)> {
         Operation::ready(self.started().map(|()| {
             self.inner.engine.read(|state| {
                 let groups = state.snapshot(tokio::time::Instant::now(), max_members);
@@ -165,7 +197,7 @@ impl Coordinator {
     }
 
     /// The backend URL this coordinator was made from.
-    pub(crate) fn backend_url(&self) -> &BackendUrl {
+    pub fn backend_url(&self) -> &BackendUrl {
         &self.inner.url
     }
 

@@ -24,15 +24,12 @@ use roster_types::event::{
     LeadershipEnd, LeaveReason, MemberJoined, MemberLeft, Revision, Term,
 };
 use roster_types::ids::{Capabilities, GroupId, MemberId};
-use roster_types::{GroupSummary, Leader, MemberInfo};
+use roster_types::{GroupSummary, GroupWithMembers, Leader, MemberInfo};
 
 /// Identifies one started coordinator within a store.
 pub(crate) type SessionId = u64;
 
 type Result<T> = std::result::Result<T, CoordinationError>;
-
-/// A group and (some of) its members, as a snapshot lists them.
-pub(crate) type GroupWithMembers = (GroupSummary, Vec<(MemberId, MemberInfo)>);
 
 #[derive(Debug)]
 struct Member {
