@@ -109,17 +109,19 @@ impl Backend for Embedded {
         timeout: Duration,
         elections: &'a [GroupId],
     ) -> BoxFuture<'a, Result<()>> {
-        let session = self.engine.write(|state| {
-            let session = state.open_session(member.clone(), timeout, Instant::now());
+        let opened = self.engine.write(|state| {
+            let session = state.open_session(member.clone(), timeout, Instant::now())?;
             for group in elections {
                 // A group deleted while stopped simply has no election to rejoin.
                 let _ = state.stand_for_election(session, group.as_str(), Instant::now());
             }
-            session
+            Ok(session)
         });
-        self.engine.ensure_reaper();
-        self.session.store(session, Ordering::Release);
-        std::future::ready(Ok(())).boxed()
+        let started = opened.map(|session| {
+            self.engine.ensure_reaper();
+            self.session.store(session, Ordering::Release);
+        });
+        std::future::ready(started).boxed()
     }
 
     fn stop(&self) -> BoxFuture<'_, Result<()>> {

@@ -90,7 +90,7 @@ impl Mirror {
 
     pub(crate) fn new(driver: Arc<dyn Driver>, history_size: usize) -> Arc<Self> {
         Arc::new(Self {
-            engine: Engine::new(history_size, usize::MAX),
+            engine: Engine::mirror(history_size),
             driver,
             store: watch::Sender::new(String::new()),
             feed: Mutex::new(None),

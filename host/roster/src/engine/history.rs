@@ -48,17 +48,12 @@ impl History {
         self.head
     }
 
-    /// Revision the next change will get.
-    pub(crate) fn next_revision(&self) -> Revision {
-        self.head + 1
-    }
-
     /// Oldest revision still kept (`head + 1` when nothing is kept).
     pub(crate) fn oldest(&self) -> Revision {
         self.events.front().map_or(self.head + 1, Event::revision)
     }
 
-    /// Append the event for revision `next_revision()`.
+    /// Append the event for revision `head() + 1`.
     pub(crate) fn push(&mut self, event: Event) {
         debug_assert_eq!(
             event.revision(),

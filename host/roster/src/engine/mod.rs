@@ -1,13 +1,17 @@
 //! The embedded backend: one shared [`State`] behind a lock, a change signal for readers of
 //! the history, and a reaper that expires silent sessions on time.
 //!
-//! Every coordinator in the process that names the same store shares one `Engine` (see
-//! [`registry`]). Operations run to completion under the lock, so they are linearizable and
-//! a coordinator's calls take effect in the order it made them.
+//! The membership rules themselves are the `roster-rules` crate's; this module holds the
+//! parts that need a runtime. Every coordinator in the process that names the same store
+//! shares one `Engine` (see [`registry`]). Operations run to completion under the lock, so
+//! they are linearizable and a coordinator's calls take effect in the order it made them.
+//! The mirror of a store that lives elsewhere is an `Engine` too ([`Engine::mirror`]), whose
+//! state records that store's changes instead of making its own.
 
 pub(crate) mod history;
+mod mirrored;
 pub(crate) mod registry;
-pub mod state;
+pub(crate) mod state;
 pub(crate) mod stream;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -34,10 +38,20 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
+    /// An embedded store.
     pub(crate) fn new(history_size: usize, max_capabilities: usize) -> Arc<Self> {
+        Self::with_state(State::new(history_size, max_capabilities))
+    }
+
+    /// The mirror of a store that lives elsewhere: it records that store's changes.
+    pub(crate) fn mirror(history_size: usize) -> Arc<Self> {
+        Self::with_state(State::mirroring(history_size))
+    }
+
+    fn with_state(state: State) -> Arc<Self> {
         Arc::new(Self {
             id: uuid::Uuid::new_v4().simple().to_string(),
-            state: Mutex::new(State::new(history_size, max_capabilities)),
+            state: Mutex::new(state),
             changed: Notify::new(),
             reaper_wake: Arc::new(Notify::new()),
             reaper: Mutex::new(None),
@@ -45,7 +59,7 @@ impl Engine {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock can only come from a bug in `State`; the state it
+        // A panic while holding the lock can only come from a bug in the rules; the state it
         // left is still the best there is, so keep serving rather than poisoning every caller.
         self.state
             .lock()
