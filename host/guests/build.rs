@@ -39,7 +39,14 @@ fn main() {
         .expect("host/guests is two levels below the workspace root")
         .to_path_buf();
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
-    for watched in ["wit", "plugins/rust/Cargo.toml", "plugins/rust/Cargo.lock"] {
+    // The guests build `host/types` and `host/rules` too (path dependencies).
+    for watched in [
+        "wit",
+        "plugins/rust/Cargo.toml",
+        "plugins/rust/Cargo.lock",
+        "host/types",
+        "host/rules",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     for guest in GUESTS {

@@ -10,6 +10,9 @@
 //!   too (for the drivers' own tests against real servers); the URL options; session keys
 //!   that name their member and TTL; the names change logs give leave reasons and
 //!   leadership ends.
+//! - The host's vocabulary (`roster-types`: events, errors, records, leave reasons and
+//!   leadership ends) converted to the driver world's types (`vocab`), for drivers that keep
+//!   their state with the shared rules or name event kinds and reasons with the host's enums.
 //! - (feature `scenarios`, for the drivers' tests) the scenarios every server driver passes,
 //!   written once over [`Driver`].
 
@@ -33,6 +36,7 @@ pub type Result<T> = std::result::Result<T, roster::coordination::types::Coordin
 
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
+mod vocab;
 
 use exports::roster::coordination::backend::{Feed, GroupSummary, SessionKey, StoreInfo};
 use roster::coordination::types::{Leader, LeadershipEnd, LeaveReason, MemberInfo};

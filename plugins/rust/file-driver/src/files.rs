@@ -4,7 +4,8 @@
 //! DIR/state                      line 1: header (format, store id, head, oldest, next
 //!                                deadline, the log's current segment and its committed
 //!                                length, the body's length)
-//!                                line 2: body (groups, members, sessions)
+//!                                line 2: body (groups, members, sessions, as the rules
+//!                                keep them)
 //! DIR/lock                       "<owner>-<n> <acquired ms>" while someone changes the store
 //! DIR/log/<first revision>.jsonl change-log segments: one JSON event per line
 //! DIR/state.tmp.<owner>          the next state, while it is being written
@@ -25,7 +26,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::model::{Body, EventDoc, FORMAT, Header, LogPos};
+use roster_types::Event;
+
+use crate::model::{Body, FORMAT, Header, LogPos};
 use crate::{log_warn, now_ms};
 
 /// A lock seen unchanged for longer than this is taken to be a crashed holder's and is
@@ -65,7 +68,7 @@ pub struct HeaderCache {
 pub enum LogRead {
     /// Events from the revision asked for on, contiguous (possibly none: `from` is past the
     /// head).
-    Events(Vec<EventDoc>),
+    Events(Vec<Event>),
     /// The log does not have the revision asked for (a writer pruned it meanwhile, or the
     /// files are gone).
     Missing,
@@ -290,9 +293,11 @@ impl Dir {
         Ok(header)
     }
 
-    /// The whole state, `None` when there is none yet. The header says how long the body
-    /// is, so this reads exactly the file (no `stat`, no read to find its end).
-    pub fn read_state(&self) -> io::Result<Option<(Header, Body)>> {
+    /// The whole state, `None` when there is none yet: the header, the body and the body's
+    /// bytes as read (a writer compares them with the body it would write, to tell whether
+    /// it changed anything). The header says how long the body is, so this reads exactly the
+    /// file (no `stat`, no read to find its end).
+    pub fn read_state(&self) -> io::Result<Option<(Header, Body, Vec<u8>)>> {
         let Some(mut file) = open_if_present(&self.state_path())? else {
             return Ok(None);
         };
@@ -304,9 +309,14 @@ impl Dir {
         if data.len() < total {
             return Err(corrupt("state", &"it is shorter than its header says"));
         }
-        let body =
-            serde_json::from_slice(&data[line + 1..total]).map_err(|e| corrupt("state", &e))?;
-        Ok(Some((header, body)))
+        let mut bytes = data.split_off(line + 1);
+        bytes.truncate(total - line - 1);
+        // The newline that ends the body is not part of it.
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+        }
+        let body = serde_json::from_slice(&bytes).map_err(|e| corrupt("state", &e))?;
+        Ok(Some((header, body, bytes)))
     }
 
     // ----- the change log -----
@@ -369,16 +379,17 @@ impl Dir {
             for line in bytes.split(|b| *b == b'\n') {
                 // A line that does not parse is the torn end of an unfinished append: it is
                 // past every committed event.
-                let Ok(event) = serde_json::from_slice::<EventDoc>(line) else {
+                let Ok(event) = serde_json::from_slice::<Event>(line) else {
                     break;
                 };
-                if event.r < next {
+                let revision = event.revision();
+                if revision < next {
                     continue;
                 }
-                if event.r != next || event.r > head {
+                if revision != next || revision > head {
                     break;
                 }
-                size += event.c.len();
+                size += capabilities_len(&event);
                 out.push(event);
                 next += 1;
                 if next > head || out.len() >= max || size >= budget {
@@ -442,25 +453,22 @@ impl Guard<'_> {
     }
 
     /// Write a new state: append `events` to the log (past the current segment's committed
-    /// end, which `header.log` records and this moves on), then write the state beside
-    /// `state` and rename it over it. Returns whether a new log segment was started.
+    /// end, which `header.log` records and this moves on), then write the state (`body`, the
+    /// body serialized) beside `state` and rename it over it. Returns whether a new log
+    /// segment was started.
     ///
     /// The lock file is read first, however briefly the lock has been held: should two
     /// instances breaking the same stale lock at once have handed it to two holders, only
     /// the one whose token it holds writes.
-    pub fn commit(
-        &self,
-        header: &mut Header,
-        body: &Body,
-        events: &[EventDoc],
-    ) -> io::Result<bool> {
+    pub fn commit(&self, header: &mut Header, body: &[u8], events: &[Event]) -> io::Result<bool> {
         self.check_file()?;
         let started = if events.is_empty() {
             false
         } else {
             self.append(&mut header.log, events)?
         };
-        let mut second = serde_json::to_vec(body).map_err(io::Error::other)?;
+        let mut second = Vec::with_capacity(body.len() + 1);
+        second.extend_from_slice(body);
         second.push(b'\n');
         header.len = second.len() as u64;
         let mut bytes = serde_json::to_vec(&*header).map_err(io::Error::other)?;
@@ -474,7 +482,7 @@ impl Guard<'_> {
     }
 
     /// Append `events` to the log's current segment, starting new segments as they fill.
-    fn append(&self, log: &mut LogPos, events: &[EventDoc]) -> io::Result<bool> {
+    fn append(&self, log: &mut LogPos, events: &[Event]) -> io::Result<bool> {
         let mut started = false;
         let mut chunk: Vec<u8> = Vec::new();
         for event in events {
@@ -484,7 +492,7 @@ impl Guard<'_> {
                     chunk.clear();
                 }
                 *log = LogPos {
-                    first: event.r,
+                    first: event.revision(),
                     count: 0,
                     bytes: 0,
                 };
@@ -540,6 +548,15 @@ impl Drop for Guard<'_> {
         if self.check().is_ok() {
             let _ = fs::remove_file(self.dir.lock_path());
         }
+    }
+}
+
+/// The size of the capabilities an event carries (0 for a kind without any).
+fn capabilities_len(event: &Event) -> usize {
+    match event {
+        Event::MemberJoined(e) => e.capabilities.len(),
+        Event::CapabilitiesUpdated(e) => e.capabilities.len(),
+        _ => 0,
     }
 }
 

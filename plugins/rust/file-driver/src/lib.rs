@@ -1,6 +1,6 @@
 //! Roster's file backend driver: groups, members, sessions and elections kept in a directory
-//! that the processes of one machine share (`file:///DIR`), with the same rules as the
-//! embedded backend.
+//! that the processes of one machine share (`file:///DIR`), with the embedded backend's rules
+//! (the `roster-rules` crate, which both run).
 //!
 //! The store is one JSON state file, replaced whole (written beside it, then renamed) under a
 //! lock file, plus a change log in segment files. See README.md for the layout, the locking

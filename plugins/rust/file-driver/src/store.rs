@@ -11,6 +11,7 @@ use crate::exports::roster::coordination::backend::{
 };
 use crate::files::{Dir, HeaderCache, LogRead};
 use crate::model::{Body, FORMAT, Header, LogPos, Model};
+use crate::roster::coordination::types::MembershipEvent;
 use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo};
 use crate::{Result, log_warn, now_ms, random_hex};
 
@@ -25,7 +26,7 @@ const MAX_POLL_PAUSE: Duration = Duration::from_millis(50);
 pub struct Store {
     dir: Dir,
     history: u64,
-    max_capabilities: u64,
+    max_capabilities: usize,
     /// The store id the caller follows (as of `open`, its last `describe`, or the last
     /// resync `changes` asked for): another one means the directory was emptied and the
     /// store started over.
@@ -38,60 +39,75 @@ fn io_error(dir: &Dir, error: &std::io::Error) -> CoordinationError {
     CoordinationError::Connection(format!("file store {}: {error}", dir.root().display()))
 }
 
-/// A new store's state: no change yet.
-fn empty_state() -> (Header, Body) {
-    (
-        Header {
-            v: FORMAT,
-            id: random_hex(),
-            head: 0,
-            oldest: 1,
-            deadline: 0,
-            log: LogPos::default(),
-            len: 0,
-        },
-        Body::default(),
-    )
+fn encode_error(dir: &Dir, error: &serde_json::Error) -> CoordinationError {
+    CoordinationError::Connection(format!(
+        "file store {}: the state cannot be written ({error})",
+        dir.root().display()
+    ))
+}
+
+/// A new store's header: no change yet.
+fn empty_header() -> Header {
+    Header {
+        v: FORMAT,
+        id: random_hex(),
+        head: 0,
+        oldest: 1,
+        deadline: 0,
+        log: LogPos::default(),
+        len: 0,
+    }
 }
 
 impl Store {
+    /// The state in the directory, `None` when there is none yet, with the body's bytes as
+    /// read and this instance's capability limit in force.
+    fn read_state(&self) -> Result<Option<(Header, Body, Vec<u8>)>> {
+        let state = self.dir.read_state().map_err(|e| io_error(&self.dir, &e))?;
+        Ok(state.map(|(header, mut body, bytes)| {
+            body.set_max_capabilities(self.max_capabilities);
+            (header, body, bytes)
+        }))
+    }
+
     /// Run `op` under the lock, after the expiry sweep, and write back what it changed
-    /// (whether it succeeded or not).
+    /// (whether it succeeded or not): the events it committed, and the state when it is no
+    /// longer the one read.
     fn locked<T>(&mut self, op: &dyn Fn(&mut Model) -> Result<T>) -> Result<T> {
         let guard = self.dir.lock().map_err(|e| io_error(&self.dir, &e))?;
-        let (header, body) = match self.dir.read_state().map_err(|e| io_error(&self.dir, &e))? {
+        let (header, body, bytes) = match self.read_state()? {
             Some(state) => state,
             None => {
                 // A new store, or one whose directory was emptied: it starts over, with a new
                 // id.
                 self.dir.prepare().map_err(|e| io_error(&self.dir, &e))?;
-                let (mut header, body) = empty_state();
+                let mut header = empty_header();
+                let body = Body::new(self.max_capabilities);
+                let bytes = serde_json::to_vec(&body).map_err(|e| encode_error(&self.dir, &e))?;
                 guard
-                    .commit(&mut header, &body, &[])
+                    .commit(&mut header, &bytes, &[])
                     .map_err(|e| io_error(&self.dir, &e))?;
-                (header, body)
+                (header, body, bytes)
             }
         };
-        let mut model = Model::new(header, body, now_ms(), self.max_capabilities);
+        let mut model = Model::new(header, body, now_ms());
         model.expire_due();
         let answer = op(&mut model);
-        let deadline = Model::deadline_of(&model.body);
+        let events: Vec<_> = model.body.take_events().collect();
+        let written = serde_json::to_vec(&model.body).map_err(|e| encode_error(&self.dir, &e))?;
+        let deadline = model.deadline();
         // (A header whose deadline is not the body's is rewritten too, whatever made it so:
         // the change feed relies on it.)
-        if model.dirty || deadline != model.header.deadline {
-            let Model {
-                mut header,
-                body,
-                events,
-                ..
-            } = model;
+        if !events.is_empty() || written != bytes || deadline != model.header.deadline {
+            let mut header = model.header;
+            header.head = model.body.head();
             if !events.is_empty() {
                 let kept_from = (header.head + 1).saturating_sub(self.history).max(1);
                 header.oldest = header.oldest.max(kept_from);
             }
             header.deadline = deadline;
             let started = guard
-                .commit(&mut header, &body, &events)
+                .commit(&mut header, &written, &events)
                 .map_err(|e| io_error(&self.dir, &e))?;
             if started && let Err(e) = guard.prune(header.oldest) {
                 log_warn(&format!("removing old change-log segments: {e}"));
@@ -102,19 +118,15 @@ impl Store {
     }
 
     /// Run `op`, which changes nothing, on the state as it is, without the lock; under the
-    /// lock instead when a session is due to expire first (or `op` turns out to change
-    /// something after all).
-    fn read<T>(&mut self, op: &dyn Fn(&mut Model) -> Result<T>) -> Result<T> {
-        if let Some((header, body)) = self.dir.read_state().map_err(|e| io_error(&self.dir, &e))? {
-            let mut model = Model::new(header, body, now_ms(), self.max_capabilities);
+    /// lock instead when a session is due to expire first.
+    fn read<T>(&mut self, op: &dyn Fn(&Model) -> Result<T>) -> Result<T> {
+        if let Some((header, body, _)) = self.read_state()? {
+            let model = Model::new(header, body, now_ms());
             if !model.due() {
-                let answer = op(&mut model);
-                if !model.dirty {
-                    return answer;
-                }
+                return op(&model);
             }
         }
-        self.locked(op)
+        self.locked(&|model| op(model))
     }
 
     /// The answer to `changes` at `header`, or `None` when there is nothing to say yet.
@@ -172,18 +184,7 @@ impl Store {
                 })));
             }
         };
-        let events = events
-            .into_iter()
-            .map(|e| {
-                let revision = e.r;
-                e.event().map_err(|problem| {
-                    CoordinationError::Connection(format!(
-                        "file store {}: change-log entry {revision} has an unknown {problem}",
-                        self.dir.root().display()
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let events = events.into_iter().map(MembershipEvent::from).collect();
         Ok(Some(Feed::Events(ChangeBatch {
             events,
             head: header.head,
@@ -204,7 +205,7 @@ impl Driver for Store {
             "the file driver needs a directory (file:///DIR)",
         )?;
         let history = options.history()?;
-        let max_capabilities = options.max_capabilities()?;
+        let max_capabilities = usize::try_from(options.max_capabilities()?).unwrap_or(usize::MAX);
         let mut store = Self {
             dir: Dir::new(PathBuf::from(directory), random_hex()),
             history,

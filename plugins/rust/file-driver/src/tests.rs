@@ -160,6 +160,27 @@ fn failed_calls_change_nothing() {
 }
 
 #[test]
+fn a_call_that_changes_nothing_writes_nothing() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = TempDir::new();
+    let mut store = open(&dir);
+    let s = store.open_session("m", 60_000).unwrap();
+    store.create_group("g").unwrap();
+    let state = dir.path().join("state");
+    let file = || std::fs::metadata(&state).unwrap().ino();
+    let before = file();
+    store.withdraw(&s, "g").unwrap();
+    assert_eq!(store.stand_down(&s, "g").unwrap(), (false, 1));
+    assert!(matches!(
+        store.create_group("g"),
+        Err(E::GroupAlreadyExist(_))
+    ));
+    assert_eq!(file(), before, "the state file is the one written before");
+    store.stand(&s, "g").unwrap();
+    assert_ne!(file(), before, "a change is written");
+}
+
+#[test]
 fn elections_terms_and_stand_down() {
     let dir = TempDir::new();
     let mut store = open(&dir);
@@ -358,7 +379,7 @@ fn a_writer_whose_lock_was_taken_writes_nothing() {
     let guard = files.lock().unwrap();
     // Its lock was broken and taken by another instance meanwhile.
     std::fs::write(dir.path().join("lock"), "winner-1 0\n").unwrap();
-    let (mut header, body) = files.read_state().unwrap().unwrap();
+    let (mut header, _, body) = files.read_state().unwrap().unwrap();
     header.head += 1;
     assert!(guard.commit(&mut header, &body, &[]).is_err());
     drop(guard);
@@ -380,7 +401,9 @@ fn a_torn_log_tail_is_ignored_and_cut_off() {
     // A writer that crashed after appending, before committing its state.
     let segment = dir.path().join("log").join(format!("{:020}.jsonl", 1));
     let mut bytes = std::fs::read(&segment).unwrap();
-    bytes.extend_from_slice(b"{\"r\":3,\"k\":\"gc\",\"g\":\"ghost\"}\n{\"r\":4,\"k\":\"g");
+    bytes.extend_from_slice(
+        b"{\"kind\":\"group-created\",\"revision\":3,\"group_id\":\"ghost\"}\n{\"kind\":\"gr",
+    );
     std::fs::write(&segment, bytes).unwrap();
     assert_eq!(events(store.changes(0, 10, 0).unwrap()).len(), 2);
     assert!(events(store.changes(2, 10, 50).unwrap()).is_empty());
