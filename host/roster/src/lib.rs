@@ -25,8 +25,9 @@
 //!
 //! Layout: the vocabulary ([`ids`], [`error`], [`event`], the value types and the network
 //! API's bodies in [`api`]) comes from `roster-types`, re-exported here; `engine` holds group
-//! state, history and liveness; `coordinator` is the tooz API on top; [`plugin`] runs sandboxed
-//! Wasm event handlers; [`wit`] ties the Rust types to the WIT contract in `wit/`; [`server`] is
+//! state, history and liveness; `coordinator` is the tooz API on top; `runtime` is the one
+//! WebAssembly runtime (engine, epoch ticker, compiled-component cache, `logging`) that
+//! [`plugin`] (sandboxed Wasm event handlers) and the backend drivers share; [`wit`] ties the Rust types to the WIT contract in `wit/`; [`server`] is
 //! the daemon (`roster serve`) and [`client`] (`roster-client`) its client.
 
 pub use roster_client as client;
@@ -37,6 +38,7 @@ mod coordinator;
 mod driver;
 mod engine;
 pub mod plugin;
+mod runtime;
 pub mod server;
 pub mod wit;
 
