@@ -16,6 +16,7 @@
 
 pub(crate) mod builtin;
 pub mod daemon;
+pub(crate) mod fault;
 pub(crate) mod mirror;
 pub(crate) mod wasm;
 
