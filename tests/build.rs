@@ -8,8 +8,13 @@
 //! in `ROSTER_SKIPPED_LANGUAGES` (the tests say so when they skip). Set
 //! `ROSTER_REQUIRE_LANGUAGES=all` (as CI does) to make a missing toolchain a build error.
 
+#[path = "../host/guests/command.rs"]
+mod command;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use command::run;
 
 /// The outcome of one build step: the error says what failed, in words.
 type Outcome = Result<(), String>;
@@ -102,22 +107,6 @@ fn main() {
         "cargo:rustc-env=ROSTER_SKIPPED_LANGUAGES={}",
         skipped.join("; ")
     );
-}
-
-/// Runs `command`, turning a failure to start or a non-zero exit into its output.
-fn run(command: &mut Command) -> Outcome {
-    let shown = format!("{command:?}");
-    let output = command
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{shown} failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    ))
 }
 
 fn copy(from: &Path, to: &Path) -> Outcome {

@@ -8,8 +8,13 @@
 //! When the guests cannot be built (no rustup, or the target cannot be added) the build goes
 //! on with a warning, and [`missing`](crate) in the library says why.
 
+#[path = "command.rs"]
+mod command;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use command::run;
 
 /// Members of the guest workspace (package names); a component is `<name with _>.wasm`.
 const GUESTS: [&str; 11] = [
@@ -132,20 +137,4 @@ fn build(root: &Path, target_dir: &Path) -> Result<PathBuf, String> {
     }
     run(&mut command)?;
     Ok(target_dir.join("wasm32-wasip2/release"))
-}
-
-/// Runs `command`, turning a failure to start or a non-zero exit into its output.
-fn run(command: &mut Command) -> Result<(), String> {
-    let shown = format!("{command:?}");
-    let output = command
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{shown} failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    ))
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use roster::client::{Client, ClientError, StreamItem};
-use roster::server::{ServeConfig, Server};
 use roster::{GroupId, api};
+use roster_server::{ServeConfig, Server};
 use serde::Serialize;
 
 use crate::{Cli, Command, PluginCommand, exit, keepalive, output};
@@ -167,17 +167,15 @@ impl StopSignals {
 
 fn plugin_check(json: bool, file: &std::path::Path, world: World, no_cache: bool) -> u8 {
     use roster::plugin::{PluginError, PluginHost, PluginHostOptions};
-    let checked = match world {
-        World::Handler => {
-            let options = if no_cache {
-                PluginHostOptions::no_cache()
-            } else {
-                PluginHostOptions::user_cache()
-            };
-            PluginHost::new(options).and_then(|host| host.check(file))
-        }
-        World::Driver => roster::check_driver(file),
+    let options = if no_cache {
+        PluginHostOptions::no_cache()
+    } else {
+        PluginHostOptions::user_cache()
     };
+    let checked = PluginHost::new(options).and_then(|host| match world {
+        World::Handler => host.check(file),
+        World::Driver => host.check_driver(file),
+    });
     let checked = match checked {
         Err(error @ PluginError::Engine(_)) => {
             output::error(json, "plugin-host", &error.to_string());

@@ -135,7 +135,7 @@ enum PluginCommand {
         /// The world to check against.
         #[arg(long, value_enum, default_value = "handler")]
         world: commands::World,
-        /// Do not cache the compiled handler (by default a valid one is cached in the user's
+        /// Do not cache the compiled component (by default a valid one is cached in the user's
         /// cache directory, so the daemon loads it without compiling).
         #[arg(long)]
         no_cache: bool,

@@ -25,19 +25,22 @@
 //!
 //! Layout: the vocabulary ([`ids`], [`error`], [`event`], the value types and the network
 //! API's bodies in [`api`]) comes from `roster-types`, re-exported here; `engine` holds group
-//! state, history and liveness; `coordinator` is the tooz API on top; [`plugin`] runs sandboxed
-//! Wasm event handlers; [`wit`] ties the Rust types to the WIT contract in `wit/`; [`server`] is
-//! the daemon (`roster serve`) and [`client`] (`roster-client`) its client.
+//! state, history and liveness; `coordinator` is the tooz API on top; `runtime` is the one
+//! WebAssembly runtime (engine, epoch ticker, compiled-component cache, `logging`) that
+//! [`plugin`] (sandboxed Wasm event handlers) and the backend drivers share; [`driver`] is the
+//! contract of a store outside the process (`roster://` and Wasm drivers implement it);
+//! [`wit`] ties the Rust types to the WIT contract in `wit/`; [`client`] (`roster-client`) is
+//! the client of the daemon, which is `roster-server`.
 
 pub use roster_client as client;
 pub use roster_types::{api, error, event, ids};
 
 pub mod backend_url;
 mod coordinator;
-mod driver;
+pub mod driver;
 mod engine;
 pub mod plugin;
-pub mod server;
+mod runtime;
 pub mod wit;
 
 pub use coordinator::{

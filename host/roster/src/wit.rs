@@ -20,6 +20,23 @@ pub mod bindings {
     });
 }
 
+/// Generated from `wit/driver.wit` (world `driver`): its `backend` export. `bindgen!` makes
+/// one world at a time; the interfaces the two worlds share (`types`, `logging`) are the
+/// handler bindings', so there is one Rust type for each WIT type.
+#[allow(missing_docs)]
+pub(crate) mod driver_bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "roster:coordination/driver",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "roster:coordination/types": super::bindings::roster::coordination::types,
+            "roster:coordination/logging": super::bindings::roster::coordination::logging,
+        },
+    });
+}
+
 pub use bindings::roster::coordination::types as wit_types;
 use wit_types as w;
 

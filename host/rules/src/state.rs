@@ -12,7 +12,6 @@ use std::time::Duration;
 use roster_types::error::CoordinationError;
 use roster_types::event::{Event, LeadershipEnd, LeaveReason, Revision};
 use roster_types::ids::{DEFAULT_MAX_CAPABILITIES, GroupId, MemberId};
-use roster_types::{GroupSummary, MemberInfo};
 use serde::{Deserialize, Serialize};
 
 use crate::group::Group;
@@ -21,8 +20,7 @@ use crate::time::Now;
 
 pub(crate) type Result<T> = std::result::Result<T, CoordinationError>;
 
-/// A group and (some of) its members, as a snapshot lists them.
-pub type GroupWithMembers = (GroupSummary, Vec<(MemberId, MemberInfo)>);
+pub use roster_types::GroupWithMembers;
 
 /// What names a session in a store: the embedded engine numbers its sessions, a driver's
 /// store names them by the key it handed out.

@@ -1,4 +1,4 @@
-//! The network API's JSON bodies and headers, shared by the daemon (`roster::server`) and its
+//! The network API's JSON bodies and headers, shared by the daemon (`roster-server`) and its
 //! client (`roster-client`) so the two cannot disagree. `host/types/openapi.json` describes the same
 //! shapes for clients in other languages; a test holds the three together.
 //!

@@ -23,4 +23,4 @@ pub use event::{
     LeadershipEnd, LeaveReason, MemberJoined, MemberLeft, Revision, Term,
 };
 pub use ids::{Capabilities, GroupId, MemberId};
-pub use members::{GroupSummary, Leader, MemberInfo};
+pub use members::{GroupSummary, GroupWithMembers, Leader, MemberInfo};

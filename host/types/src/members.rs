@@ -46,3 +46,6 @@ pub struct Leader {
     /// Its fencing token.
     pub term: Term,
 }
+
+/// A group and (some of) its members, as a snapshot of the whole store lists them.
+pub type GroupWithMembers = (GroupSummary, Vec<(MemberId, MemberInfo)>);

@@ -840,6 +840,35 @@ async fn second_load_of_a_component_comes_from_the_cache() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_and_drivers_share_one_cache_of_compiled_components() {
+    if !built("rust") {
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let cached = || std::fs::read_dir(cache.path()).unwrap().count();
+    let host = PluginHost::new(PluginHostOptions::cache_in(cache.path())).unwrap();
+    host.check(&plugin("rust-log-events.wasm")).unwrap();
+    assert_eq!(cached(), 1);
+    let driver = plugin("rust-file-driver.wasm");
+    let report = host.check_driver(&driver).unwrap();
+    assert!(
+        report
+            .exports
+            .iter()
+            .any(|e| e.starts_with("roster:coordination/backend@"))
+    );
+    assert_eq!(cached(), 2);
+    // Another host on the same directory finds the driver there; one without a cache, or
+    // the library's own check, writes nothing.
+    let again = PluginHost::new(PluginHostOptions::cache_in(cache.path())).unwrap();
+    assert_eq!(again.check_driver(&driver).unwrap(), report);
+    let uncached = PluginHost::new(PluginHostOptions::no_cache()).unwrap();
+    assert_eq!(uncached.check_driver(&driver).unwrap(), report);
+    assert_eq!(roster::check_driver(&driver).unwrap(), report);
+    assert_eq!(cached(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handlers_attach_from_a_configuration_file() {
     if !built("rust") {
         return;

@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use roster::server::{ServeConfig, Server};
 use roster::{Capabilities, get_coordinator};
+use roster_server::{ServeConfig, Server};
 use roster_tui::app::App;
 use roster_tui::source::remote::RemoteSource;
 use roster_tui::source::supervisor::{Backoff, supervise};

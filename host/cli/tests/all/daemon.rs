@@ -994,6 +994,38 @@ async fn plugin_check_caches_a_valid_handler_unless_told_not_to() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_check_caches_a_valid_driver_unless_told_not_to() {
+    if !built("rust") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let check = |file: &std::path::Path, cache_home: &std::path::Path, extra: &[&str]| {
+        Command::new(ROSTER)
+            .args(["plugin", "check", "--world", "driver"])
+            .args(extra)
+            .arg(file)
+            .env("XDG_CACHE_HOME", cache_home)
+            .output()
+            .unwrap()
+    };
+    let driver = plugin("rust-redis-driver.wasm");
+    let uncached = dir.path().join("uncached");
+    assert!(check(&driver, &uncached, &["--no-cache"]).status.success());
+    assert_eq!(cached_components(&uncached), 0);
+    // Cached as a handler would be, and found there by the next check.
+    let cached = dir.path().join("cached");
+    for _ in 0..2 {
+        let checked = check(&driver, &cached, &[]);
+        assert!(checked.status.success(), "{}", stderr(&checked));
+        assert_eq!(cached_components(&cached), 1);
+    }
+    // A handler is refused as a driver, and nothing is cached for it.
+    let handler = plugin("rust-log-events.wasm");
+    assert_eq!(check(&handler, &cached, &[]).status.code(), Some(5));
+    assert_eq!(cached_components(&cached), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_components_are_refused_in_one_line_by_plugin_check_and_serve() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.wasm");

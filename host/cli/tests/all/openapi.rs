@@ -22,8 +22,8 @@ use roster::event::{
     LeadershipEnd, LeaveReason, MemberJoined, MemberLeft,
 };
 use roster::plugin::{FaultReason, PluginEvent, PluginEventKind, PluginState, PluginStats};
-use roster::server::{ServeConfig, Server};
 use roster::{Capabilities, CoordinationError, GroupId, IdKind, MemberId, UrlProblem};
+use roster_server::{ServeConfig, Server};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -318,7 +318,7 @@ struct Daemon {
     base: String,
     client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), roster::server::ServeError>>>,
+    task: Option<JoinHandle<Result<(), roster_server::ServeError>>>,
 }
 
 impl Daemon {
@@ -1272,7 +1272,7 @@ async fn malformed_requests_get_documented_errors_and_the_daemon_keeps_serving()
     .expect(400, Some("bad-request"));
     let huge = format!(
         r#"{{"member_id": "m", "padding": "{}"}}"#,
-        "x".repeat(roster::server::body_limit(64 * 1024))
+        "x".repeat(roster_server::body_limit(64 * 1024))
     );
     d.call_raw(Method::POST, SESSIONS, &[], huge.clone(), JSON)
         .await

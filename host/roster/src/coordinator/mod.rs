@@ -4,13 +4,14 @@
 //! it holds a session in the store: its memberships and candidacies belong to that session,
 //! live as long as it heartbeats, and go when it stops (R7) or expires (R6).
 
+mod backend;
+mod driven;
+mod embedded;
 mod heartbeat;
 mod operation;
-mod remote;
 mod watchers;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,14 +20,19 @@ pub use operation::{Operation, OperationFuture};
 pub use watchers::WatchId;
 use watchers::{Callback, WatchKind, Watchers, boxed_async};
 
+use backend::Backend;
+use driven::Driven;
+use embedded::Embedded;
+
 use crate::backend_url::{BackendKind, BackendUrl};
 use crate::driver::Driver;
 use crate::driver::daemon::DaemonDriver;
 use crate::driver::mirror::Mirror;
 use crate::driver::wasm::{DriverSpec, WasmDriver};
 use crate::engine::stream::EventStream;
-use crate::engine::{Engine, GroupSummary, Leader, MemberInfo, SessionId, registry};
+use crate::engine::{Engine, GroupSummary, Leader, MemberInfo, registry};
 use crate::plugin::{HandlerHandle, HandlerSpec, PluginError, PluginHost};
+use roster_types::GroupWithMembers;
 use roster_types::error::{CoordinationError, Result};
 use roster_types::event::{Event, LeaderElected, MemberJoined, MemberLeft, Revision};
 use roster_types::ids::{Capabilities, GroupId, MemberId};
@@ -46,7 +52,7 @@ pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
     let make_driver: Box<dyn FnOnce() -> Result<Arc<dyn Driver>> + '_> = match &url.kind {
         BackendKind::Embedded => {
             let engine = registry::store_for(&url)?;
-            return Ok(Coordinator::new(url, engine, None, member_id));
+            return Ok(Coordinator::embedded(url, engine, member_id));
         }
         BackendKind::Daemon { address } => {
             Box::new(move || Ok(Arc::new(DaemonDriver::new(address)?) as Arc<dyn Driver>))
@@ -67,20 +73,35 @@ pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
         }),
     };
     let mirror = Mirror::shared(&url, || Ok(Mirror::new(make_driver()?, url.history_size)))?;
-    let engine = Arc::clone(&mirror.engine);
-    Ok(Coordinator::new(
-        url,
-        engine,
-        Some(remote::Remote::new(mirror)),
-        member_id,
-    ))
+    Ok(Coordinator::driven(url, mirror, member_id))
 }
 
 impl Coordinator {
+    /// A coordinator on the embedded store `engine`.
+    fn embedded(url: BackendUrl, engine: Arc<Engine>, member_id: MemberId) -> Self {
+        let (watchers, notice) = (Arc::default(), Notice::default());
+        let backend = Embedded::new(
+            Arc::clone(&engine),
+            Arc::clone(&watchers),
+            Arc::clone(&notice),
+        );
+        Self::new(url, engine, Box::new(backend), watchers, notice, member_id)
+    }
+
+    /// A coordinator on a driver's store, of which `mirror` is the process's copy.
+    fn driven(url: BackendUrl, mirror: Arc<Mirror>, member_id: MemberId) -> Self {
+        let (watchers, notice) = (Arc::default(), Notice::default());
+        let engine = Arc::clone(&mirror.engine);
+        let backend = Driven::new(mirror, Arc::clone(&notice));
+        Self::new(url, engine, Box::new(backend), watchers, notice, member_id)
+    }
+
     fn new(
         url: BackendUrl,
         engine: Arc<Engine>,
-        remote: Option<remote::Remote>,
+        backend: Box<dyn Backend>,
+        watchers: Arc<Mutex<Watchers>>,
+        notice: Notice,
         member_id: MemberId,
     ) -> Self {
         Self {
@@ -88,39 +109,34 @@ impl Coordinator {
                 member_id,
                 url,
                 engine,
-                remote,
-                session: AtomicU64::new(NO_SESSION),
+                backend,
                 lifecycle: tokio::sync::Mutex::new(()),
                 heart: Mutex::new(None),
                 heartbeat_status: Arc::new(Mutex::new(HeartbeatStatus::default())),
-                watchers: Mutex::new(Watchers::default()),
+                watchers,
                 dispatching: tokio::sync::Mutex::new(()),
-                notice: Arc::default(),
+                notice,
             }),
         }
     }
 
     /// A new (not started) coordinator for `member_id` on the same store, with its own
     /// membership timeout: how the daemon gives each network session its TTL.
-    pub(crate) fn for_member(&self, member_id: MemberId, membership_timeout: Duration) -> Self {
+    pub fn for_member(&self, member_id: MemberId, membership_timeout: Duration) -> Self {
         let mut url = self.inner.url.clone();
         url.membership_timeout = membership_timeout;
-        Self::new(url, Arc::clone(&self.inner.engine), None, member_id)
+        Self::embedded(url, Arc::clone(&self.inner.engine), member_id)
     }
 
     /// Whether the store lives in this process (the embedded backend).
     pub fn is_embedded(&self) -> bool {
-        self.inner.remote.is_none()
+        self.inner.backend.is_embedded()
     }
 
     /// Whether this coordinator's session has expired (its memberships are gone) and has
     /// not heartbeat since. False when not started.
-    pub(crate) fn has_expired(&self) -> bool {
-        self.session().is_ok_and(|session| {
-            self.inner
-                .engine
-                .read(|state| state.session_expired(session))
-        })
+    pub fn has_expired(&self) -> bool {
+        self.inner.backend.has_expired()
     }
 
     /// The oldest revision the store's history still holds.
@@ -128,30 +144,60 @@ impl Coordinator {
         self.inner.engine.read(|state| state.history.oldest())
     }
 
+    /// The oldest revision the history this coordinator reads still holds and the newest,
+    /// read together: the store's own on the embedded backend, its mirror's on a driver's.
+    pub fn history_window(&self) -> (Revision, Revision) {
+        self.inner
+            .engine
+            .read(|state| (state.history.oldest(), state.history.head()))
+    }
+
+    /// The changes from revision `from` on, at most `max`, appended to `out`, and the
+    /// newest revision, read together from the history this coordinator reads (see
+    /// [`Coordinator::history_window`]). Needs no session: it reads what every coordinator
+    /// of the store sees.
+    ///
+    /// # Errors
+    /// [`CoordinationError::HistoryLost`] when changes from `from` on are no longer kept
+    /// (nothing is appended then).
+    pub fn read_history(
+        &self,
+        from: Revision,
+        max: usize,
+        out: &mut Vec<Event>,
+    ) -> (Result<()>, Revision) {
+        self.inner.engine.read(|state| {
+            let head = state.history.head();
+            (state.history.read_from(from, max, out), head)
+        })
+    }
+
+    /// Completes at the next change to that history (call `enable` on the pinned future
+    /// before reading, so a change in between is not missed).
+    pub fn history_changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.engine.changed()
+    }
+
     /// Identifies the store: a store of the same name made anew (a restarted process) has
     /// another id, and its revisions start over. For a store behind a driver, empty until the
     /// coordinator first started.
     pub fn store_id(&self) -> String {
-        match &self.inner.remote {
-            None => self.inner.engine.id.clone(),
-            Some(remote) => remote.mirror.store_id(),
-        }
+        self.inner.backend.store_id()
     }
 
     /// Every group with its members (at most `max_members` of each, in id order), read at
     /// one revision (returned too).
-    pub(crate) fn snapshot(
-        &self,
-        max_members: usize,
-    ) -> Operation<(Revision, Vec<crate::engine::state::GroupWithMembers>)> {
-        self.op(|state, _| {
-            let groups = state.snapshot(tokio::time::Instant::now(), max_members);
-            Ok((state.history.head(), groups))
-        })
+    pub fn snapshot(&self, max_members: usize) -> Operation<(Revision, Vec<GroupWithMembers>)> {
+        Operation::ready(self.started().map(|()| {
+            self.inner.engine.read(|state| {
+                let groups = state.snapshot(tokio::time::Instant::now(), max_members);
+                (state.history.head(), groups)
+            })
+        }))
     }
 
     /// The backend URL this coordinator was made from.
-    pub(crate) fn backend_url(&self) -> &BackendUrl {
+    pub fn backend_url(&self) -> &BackendUrl {
         &self.inner.url
     }
 
@@ -160,11 +206,6 @@ impl Coordinator {
         &self.inner.url.store
     }
 }
-
-const NO_SESSION: SessionId = 0;
-/// What `session` holds while started on a driver's store (the session itself is the
-/// driver's, kept by [`remote::Remote`]).
-const REMOTE_SESSION: SessionId = SessionId::MAX;
 
 /// Group membership, capabilities, watchers and leader election for one member.
 ///
@@ -180,17 +221,18 @@ pub struct Coordinator {
 struct Inner {
     member_id: MemberId,
     url: BackendUrl,
-    /// The store itself (embedded backend), or the mirror of its history (a driver's store).
+    /// The store itself (embedded backend), or the mirror of its history (a driver's store):
+    /// what watchers, streams and snapshots read.
     engine: Arc<Engine>,
-    /// The session and call queue on a driver's store; `None` on the embedded backend.
-    remote: Option<remote::Remote>,
-    /// The session while started, `NO_SESSION` otherwise.
-    session: AtomicU64,
+    /// Where calls go: the embedded store, or a driver's store through the call queue.
+    backend: Box<dyn Backend>,
     /// Serialises `start` and `stop`.
     lifecycle: tokio::sync::Mutex<()>,
     heart: Mutex<Option<tokio::task::JoinHandle<()>>>,
     heartbeat_status: Arc<Mutex<HeartbeatStatus>>,
-    watchers: Mutex<Watchers>,
+    /// The callbacks (shared with the backend, which stands again where election callbacks
+    /// are held, R5).
+    watchers: Arc<Mutex<Watchers>>,
     /// Serialises `run_watchers`, so each event reaches each callback once and in order
     /// (held while asynchronous callbacks are awaited).
     dispatching: tokio::sync::Mutex<()>,
@@ -230,10 +272,7 @@ impl Coordinator {
     /// The newest revision known to be in the store as of `state`: the history's head or,
     /// on a driver's store, a newer one a change returned before the feed brought it.
     fn known_head(&self, state: &crate::engine::State) -> Revision {
-        match &self.inner.remote {
-            Some(remote) => remote.mirror.known_head(state),
-            None => state.history.head(),
-        }
+        self.inner.backend.known_head(state)
     }
 
     /// The history generation of `state` and the known head: where a watcher registered
@@ -261,55 +300,26 @@ impl Coordinator {
 
     /// Whether the coordinator is started (tooz's `is_started`).
     pub fn is_started(&self) -> bool {
-        self.inner.session.load(Ordering::Acquire) != NO_SESSION
+        self.inner.backend.is_started()
     }
 
-    fn session(&self) -> Result<SessionId> {
-        match self.inner.session.load(Ordering::Acquire) {
-            NO_SESSION => Err(CoordinationError::NotStarted),
-            session => Ok(session),
+    fn started(&self) -> Result<()> {
+        if self.is_started() {
+            Ok(())
+        } else {
+            Err(CoordinationError::NotStarted)
         }
     }
 
-    /// Run `f` on the store with this coordinator's session, as a finished operation.
-    fn op<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut crate::engine::State, SessionId) -> Result<T>,
-    ) -> Operation<T> {
-        Operation::ready(
-            self.session()
-                .and_then(|session| self.inner.engine.write(|state| f(state, session))),
-        )
-    }
-
-    /// Queue `call` on the driver's store with validated `args` (see
-    /// [`Coordinator::checked`]).
-    fn via_driver<V, T, F, Fut>(
-        &self,
-        remote: &remote::Remote,
-        args: Result<V>,
-        call: F,
-    ) -> Operation<T>
-    where
-        V: Send + 'static,
-        T: Send + 'static,
-        F: FnOnce(Arc<dyn crate::driver::Driver>, String, V) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = Result<(T, Option<Revision>)>> + Send + 'static,
-    {
-        self.checked(args, |args| {
-            remote.call(move |driver, session| call(driver, session, args))
-        })
-    }
-
-    /// Run `call` on the driver's store with validated `args`, after the same checks the
-    /// embedded backend makes first (started, then valid ids).
-    fn checked<V, T: Send + 'static>(
+    /// Hand a call to the backend once the checks every backend makes first have passed:
+    /// started, then valid ids (`args`).
+    fn call<V, T: Send + 'static>(
         &self,
         args: Result<V>,
-        call: impl FnOnce(V) -> Operation<T>,
+        call: impl FnOnce(&dyn Backend, V) -> Operation<T>,
     ) -> Operation<T> {
-        match self.session().and(args) {
-            Ok(args) => call(args),
+        match self.started().and(args) {
+            Ok(args) => call(self.inner.backend.as_ref(), args),
             Err(error) => Operation::ready(Err(error)),
         }
     }
@@ -339,39 +349,16 @@ impl Coordinator {
         let elections = lock(&self.inner.watchers).election_groups();
         // A notice is about the session it was met in; a new session starts without one.
         lock(&self.inner.notice).take();
-        let session = if let Some(remote) = &self.inner.remote {
-            remote
-                .start(&self.inner.member_id, self.membership_timeout(), &elections)
-                .await?;
-            REMOTE_SESSION
-        } else {
-            self.open_embedded_session(&elections)?
-        };
-        self.inner.session.store(session, Ordering::Release);
+        self.inner
+            .backend
+            .start(&self.inner.member_id, self.membership_timeout(), &elections)
+            .await?;
         if heartbeat == Heartbeat::Background {
             let task = heartbeat::spawn(Arc::downgrade(&self.inner), self.membership_timeout());
             *lock(&self.inner.heart) = Some(task);
         }
         tracing::debug!(member = %self.inner.member_id, store = %self.inner.url.store, "started");
         Ok(())
-    }
-
-    fn open_embedded_session(&self, elections: &[GroupId]) -> Result<SessionId> {
-        let session = self.inner.engine.write(|state| {
-            let session = state.open_session(
-                self.inner.member_id.clone(),
-                self.inner.url.membership_timeout,
-                tokio::time::Instant::now(),
-            )?;
-            for group in elections {
-                // A group deleted while stopped simply has no election to rejoin.
-                let _ =
-                    state.stand_for_election(session, group.as_str(), tokio::time::Instant::now());
-            }
-            Ok::<_, CoordinationError>(session)
-        })?;
-        self.inner.engine.ensure_reaper();
-        Ok(session)
     }
 
     /// Leave every group, give up every candidacy and close the session (tooz's `stop`),
@@ -381,21 +368,11 @@ impl Coordinator {
     /// [`CoordinationError::NotStarted`] if it is not started.
     pub async fn stop(&self) -> Result<()> {
         let _guard = self.inner.lifecycle.lock().await;
-        let session = self.session()?;
+        self.started()?;
         if let Some(heart) = lock(&self.inner.heart).take() {
             heart.abort();
         }
-        let closed = match &self.inner.remote {
-            Some(remote) => remote.stop().await,
-            None => {
-                self.inner
-                    .engine
-                    .write(|state| state.close_session(session));
-                Ok(())
-            }
-        };
-        self.inner.session.store(NO_SESSION, Ordering::Release);
-        closed?;
+        self.inner.backend.stop().await?;
         tracing::debug!(member = %self.inner.member_id, "stopped");
         Ok(())
     }
@@ -411,72 +388,13 @@ impl Coordinator {
     /// afterwards, standing again wherever an election callback is held (R5, R6).
     /// `NotStarted` before `start`.
     pub async fn heartbeat(&self) -> Result<Duration> {
-        let session = self.session()?;
-        let beat = match &self.inner.remote {
-            Some(remote) => remote.heartbeat().await,
-            None => {
-                let beat = self
-                    .inner
-                    .engine
-                    .write(|state| state.heartbeat(session, tokio::time::Instant::now()));
-                self.stand_again_if_expired(&beat);
-                beat
-            }
-        };
+        self.started()?;
+        let beat = self.inner.backend.heartbeat().await;
         let notice = lock(&self.inner.notice).take();
         match (beat, notice) {
             (Ok(_), Some(notice)) => Err(notice),
             (beat, _) => beat,
         }
-    }
-
-    /// R5 on the embedded backend: holding an election callback is being a candidate. When a
-    /// call failed with `SessionExpired`, the store has reopened the session; stand again in
-    /// every group this coordinator holds an election callback for (at the back of the
-    /// queue). On a driver's store [`remote::Remote`] does the same in the call queue.
-    fn stand_again_if_expired<T>(&self, result: &Result<T>) {
-        if !matches!(result, Err(CoordinationError::SessionExpired { .. })) {
-            return;
-        }
-        let Ok(session) = self.session() else {
-            return;
-        };
-        let groups = lock(&self.inner.watchers).election_groups();
-        if groups.is_empty() {
-            return;
-        }
-        self.inner.engine.write(|state| {
-            for group in &groups {
-                // A group deleted meanwhile simply has no election to rejoin.
-                let _ =
-                    state.stand_for_election(session, group.as_str(), tokio::time::Instant::now());
-            }
-        });
-    }
-
-    /// Join on the embedded backend, after any expiry notice waiting for a join (R6).
-    fn join_embedded(
-        &self,
-        group: &str,
-        capabilities: Capabilities,
-        create: bool,
-    ) -> Operation<()> {
-        if let Some(notice) = lock(&self.inner.notice).take() {
-            return Operation::ready(Err(notice));
-        }
-        let joined = self.session().and_then(|session| {
-            self.inner.engine.write(|state| {
-                state.join(
-                    session,
-                    group,
-                    capabilities,
-                    create,
-                    tokio::time::Instant::now(),
-                )
-            })
-        });
-        self.stand_again_if_expired(&joined);
-        Operation::ready(joined)
     }
 
     /// What the background heartbeat task has done so far (R11).
@@ -488,45 +406,25 @@ impl Coordinator {
     ///
     /// Fails with `GroupAlreadyExist`, or `InvalidId`.
     pub fn create_group(&self, group: &str) -> Operation<()> {
-        if let Some(remote) = &self.inner.remote {
-            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
-                Ok(((), Some(d.create_group(g.as_str()).await?)))
-            });
-        }
-        self.op(|state, _| state.create_group(group))
+        self.call(GroupId::new(group), |backend, g| backend.create_group(g))
     }
 
     /// Delete an empty group; leadership in it ends.
     ///
     /// Fails with `GroupNotCreated` or `GroupNotEmpty`.
     pub fn delete_group(&self, group: &str) -> Operation<()> {
-        if let Some(remote) = &self.inner.remote {
-            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
-                Ok(((), Some(d.delete_group(g.as_str()).await?)))
-            });
-        }
-        self.op(|state, _| state.delete_group(group))
+        self.call(GroupId::new(group), |backend, g| backend.delete_group(g))
     }
 
     /// Every group, sorted by id (only real groups, R9).
     pub fn get_groups(&self) -> Operation<Vec<GroupId>> {
-        if let Some(remote) = &self.inner.remote {
-            return self.via_driver(remote, Ok(()), |d, _, ()| async move {
-                Ok((d.groups().await?, None))
-            });
-        }
-        self.op(|state, _| Ok(state.groups()))
+        self.call(Ok(()), |backend, ()| backend.groups())
     }
 
     /// Every group with its member count, leader and latest change, sorted by id, read at
     /// one revision (returned too).
     pub fn get_group_summaries(&self) -> Operation<(Revision, Vec<GroupSummary>)> {
-        if let Some(remote) = &self.inner.remote {
-            return self.via_driver(remote, Ok(()), |d, _, ()| async move {
-                Ok((d.group_summaries().await?, None))
-            });
-        }
-        self.op(|state, _| Ok((state.history.head(), state.group_summaries())))
+        self.call(Ok(()), |backend, ()| backend.group_summaries())
     }
 
     /// Join `group` without capabilities (tooz's `join_group(group)`).
@@ -547,12 +445,9 @@ impl Coordinator {
         capabilities: impl Into<Capabilities>,
     ) -> Operation<()> {
         let capabilities = capabilities.into();
-        if let Some(remote) = &self.inner.remote {
-            return self.checked(GroupId::new(group), |g| {
-                remote.join(g, capabilities, false, Arc::clone(&self.inner.notice))
-            });
-        }
-        self.join_embedded(group, capabilities, false)
+        self.call(GroupId::new(group), |backend, g| {
+            backend.join(g, capabilities, false)
+        })
     }
 
     /// Join `group` without capabilities, creating it first if it does not exist (tooz's
@@ -577,14 +472,10 @@ impl Coordinator {
         capabilities: impl Into<Capabilities>,
     ) -> Result<()> {
         let capabilities = capabilities.into();
-        if let Some(remote) = &self.inner.remote {
-            return self
-                .checked(GroupId::new(group), |g| {
-                    remote.join(g, capabilities, true, Arc::clone(&self.inner.notice))
-                })
-                .await;
-        }
-        self.join_embedded(group, capabilities, true).await
+        self.call(GroupId::new(group), |backend, g| {
+            backend.join(g, capabilities, true)
+        })
+        .await
     }
 
     /// Leave `group`.
@@ -592,10 +483,7 @@ impl Coordinator {
     /// Fails with `GroupNotCreated` when the group does not exist, `MemberNotJoined` when
     /// this member is not in it (R1), or `MemberExpired` once if it was removed by expiry.
     pub fn leave_group(&self, group: &str) -> Operation<()> {
-        if let Some(remote) = &self.inner.remote {
-            return self.checked(GroupId::new(group), |g| remote.leave(g));
-        }
-        self.op(|state, session| state.leave(session, group))
+        self.call(GroupId::new(group), |backend, g| backend.leave(g))
     }
 
     /// The members of `group`, in no particular order.
@@ -606,32 +494,17 @@ impl Coordinator {
     /// millisecond, where the store's own listing takes from several to hundreds). If the
     /// mirror cannot catch up (its feed is behind), the store lists them.
     pub fn get_members(&self, group: &str) -> Operation<Vec<MemberId>> {
-        if let Some(remote) = &self.inner.remote {
-            let mirror = Arc::clone(&remote.mirror);
-            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
-                let head = d.head().await?;
-                if mirror.catch_up(head).await {
-                    let members = mirror.engine.read(|state| state.members(g.as_str()))?;
-                    return Ok((members, None));
-                }
-                Ok((d.members(g.as_str()).await?, None))
-            });
-        }
-        self.op(|state, _| state.members(group))
+        self.call(GroupId::new(group), |backend, g| backend.members(g))
     }
 
     /// The capabilities `member` joined `group` with (or last updated to).
     ///
     /// Fails with `GroupNotCreated` or `MemberNotJoined` (R1).
     pub fn get_member_capabilities(&self, group: &str, member: &str) -> Operation<Capabilities> {
-        if let Some(remote) = &self.inner.remote {
-            let ids = GroupId::new(group).and_then(|g| Ok((g, MemberId::new(member)?)));
-            return self.via_driver(remote, ids, |d, _, (g, m)| async move {
-                let info = d.member_info(g.as_str(), m.as_str()).await?;
-                Ok((info.capabilities, None))
-            });
-        }
-        self.op(|state, _| state.member_capabilities(group, member))
+        self.call(
+            GroupId::new(group).and_then(|g| Ok((g, MemberId::new(member)?))),
+            |backend, (g, m)| backend.member_info(g, m).map(|info| info.capabilities),
+        )
     }
 
     /// Every member of `group` with its capabilities.
@@ -639,48 +512,29 @@ impl Coordinator {
         &self,
         group: &str,
     ) -> Operation<HashMap<MemberId, Capabilities>> {
-        if let Some(remote) = &self.inner.remote {
-            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
-                let members = d.members_info(g.as_str()).await?;
-                let capabilities = members
+        self.call(GroupId::new(group), |backend, g| {
+            backend.members_info(g).map(|members| {
+                members
                     .into_iter()
                     .map(|(member, info)| (member, info.capabilities))
-                    .collect();
-                Ok((capabilities, None))
-            });
-        }
-        self.op(|state, _| {
-            state
-                .members_with_capabilities(group)
-                .map(|members| members.into_iter().collect())
+                    .collect()
+            })
         })
     }
 
     /// Capabilities, join and update times, and revision of `member` in `group`.
     pub fn get_member_info(&self, group: &str, member: &str) -> Operation<MemberInfo> {
-        if let Some(remote) = &self.inner.remote {
-            let ids = GroupId::new(group).and_then(|g| Ok((g, MemberId::new(member)?)));
-            return self.via_driver(remote, ids, |d, _, (g, m)| async move {
-                Ok((d.member_info(g.as_str(), m.as_str()).await?, None))
-            });
-        }
-        self.op(|state, _| state.member_info(group, member, tokio::time::Instant::now()))
+        self.call(
+            GroupId::new(group).and_then(|g| Ok((g, MemberId::new(member)?))),
+            |backend, (g, m)| backend.member_info(g, m),
+        )
     }
 
     /// [`Coordinator::get_member_info`] for every member of `group` at once.
     ///
     /// Fails with `GroupNotCreated`.
     pub fn get_members_info(&self, group: &str) -> Operation<HashMap<MemberId, MemberInfo>> {
-        if let Some(remote) = &self.inner.remote {
-            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
-                Ok((d.members_info(g.as_str()).await?, None))
-            });
-        }
-        self.op(|state, _| {
-            state
-                .members_info(group, tokio::time::Instant::now())
-                .map(|members| members.into_iter().collect())
-        })
+        self.call(GroupId::new(group), |backend, g| backend.members_info(g))
     }
 
     /// Replace this member's capabilities in `group`; watchers see a
@@ -691,35 +545,21 @@ impl Coordinator {
         capabilities: impl Into<Capabilities>,
     ) -> Operation<()> {
         let capabilities = capabilities.into();
-        if let Some(remote) = &self.inner.remote {
-            return self.checked(GroupId::new(group), |g| {
-                remote.update_capabilities(g, capabilities)
-            });
-        }
-        self.op(|state, session| state.update_capabilities(session, group, capabilities))
+        self.call(GroupId::new(group), |backend, g| {
+            backend.update_capabilities(g, capabilities)
+        })
     }
 
     /// The leader of `group` and its term, if it has one.
     pub fn get_leader(&self, group: &str) -> Operation<Option<Leader>> {
-        if let Some(remote) = &self.inner.remote {
-            return self.via_driver(remote, GroupId::new(group), |d, _, g| async move {
-                Ok((d.leader(g.as_str()).await?, None))
-            });
-        }
-        self.op(|state, _| state.leader(group))
+        self.call(GroupId::new(group), |backend, g| backend.leader(g))
     }
 
     /// Give up leadership of `group` if this member holds it: it goes to the back of the
     /// candidates and the next one is elected (this member again if it is alone). Returns
     /// whether it was the leader.
     pub fn stand_down_group_leader(&self, group: &str) -> Operation<bool> {
-        if let Some(remote) = &self.inner.remote {
-            return self.via_driver(remote, GroupId::new(group), |d, s, g| async move {
-                let (was_leader, revision) = d.stand_down(&s, g.as_str()).await?;
-                Ok((was_leader, Some(revision)))
-            });
-        }
-        self.op(|state, session| state.stand_down(session, group))
+        self.call(GroupId::new(group), |backend, g| backend.stand_down(g))
     }
 
     /// The newest revision of the store this coordinator knows of: every change it made
@@ -735,28 +575,15 @@ impl Coordinator {
     /// # Errors
     /// `NotStarted` before `start`.
     pub fn subscribe(&self, from: Option<Revision>) -> Result<EventStream> {
-        self.session()?;
-        if let (Some(remote), None) = (&self.inner.remote, from) {
-            // "From now on" means after every call this coordinator made before, which on a
-            // driver's store may still be queued.
-            // The head is read when the queue reaches this point, not when the stream is
-            // first polled (by then later calls may have run).
-            let engine = Arc::clone(&self.inner.engine);
-            let mirror = Arc::clone(&remote.mirror);
-            let head = remote.call(move |_, _| async move {
-                Ok((engine.read(|state| mirror.known_head(state)), None))
-            });
-            return Ok(EventStream::starting(
-                Arc::clone(&self.inner.engine),
-                async move { Ok(head.await? + 1) },
-            ));
-        }
-        let from = from.unwrap_or_else(|| self.head_revision() + 1);
-        Ok(EventStream::new(Arc::clone(&self.inner.engine), from))
+        self.started()?;
+        Ok(match from {
+            None => self.inner.backend.subscribe_from_now(),
+            Some(from) => EventStream::new(Arc::clone(&self.inner.engine), from),
+        })
     }
 
     fn watch(&self, group: &str, from: Option<Revision>, callback: Callback) -> Result<WatchId> {
-        self.session()?;
+        self.started()?;
         let (group_id, (generation, head)) = self.inner.engine.read(|state| {
             Ok::<_, CoordinationError>((state.group_exists(group)?, self.history_position(state)))
         })?;
@@ -940,38 +767,12 @@ impl Coordinator {
 
     /// Register an election callback and stand for election in `group`.
     fn watch_elected(&self, group: &str, callback: Callback) -> Result<WatchId> {
-        let session = self.session()?;
-        let mut watchers = lock(&self.inner.watchers);
-        if let Some(remote) = &self.inner.remote {
-            let (group_id, head) = self.inner.engine.read(|state| {
-                Ok::<_, CoordinationError>((
-                    state.group_exists(group)?,
-                    self.history_position(state),
-                ))
-            })?;
-            // Queued, so it takes effect after this coordinator's earlier calls; its outcome
-            // (the election) reaches the callback through `run_watchers`.
-            drop(remote.stand(group_id.clone(), Arc::clone(&self.inner.notice)));
-            return Ok(watchers.add(group_id, head, callback));
-        }
-        let (group_id, head) = self.inner.engine.write(|state| {
-            let group_id = state.group_exists(group)?;
-            let head = self.history_position(state);
-            let now = tokio::time::Instant::now();
-            match state.stand_for_election(session, group, now) {
-                Err(expired @ CoordinationError::SessionExpired { .. }) => {
-                    // The session is live again: stand in this group and wherever a callback
-                    // is held (R5), and keep the notice for the next heartbeat or join (R6).
-                    *lock(&self.inner.notice) = Some(expired);
-                    for g in watchers.election_groups().iter().chain([&group_id]) {
-                        let _ = state.stand_for_election(session, g.as_str(), now);
-                    }
-                }
-                other => other?,
-            }
-            Ok::<_, CoordinationError>((group_id, head))
+        self.started()?;
+        let (group_id, head) = self.inner.engine.read(|state| {
+            Ok::<_, CoordinationError>((state.group_exists(group)?, self.history_position(state)))
         })?;
-        Ok(watchers.add(group_id, head, callback))
+        self.inner.backend.stand(group_id.clone())?;
+        Ok(lock(&self.inner.watchers).add(group_id, head, callback))
     }
 
     /// Remove an election callback. Removing the last one withdraws the candidacy: a
@@ -985,16 +786,10 @@ impl Coordinator {
             return Err(watch_not_found(group));
         }
         if watchers.count(group, WatchKind::Elected) == 0
-            && let Ok(session) = self.session()
+            && self.is_started()
             && let Ok(group_id) = GroupId::new(group)
         {
-            match &self.inner.remote {
-                Some(remote) => drop(remote.withdraw(group_id)),
-                None => self
-                    .inner
-                    .engine
-                    .write(|state| state.withdraw(session, &group_id)),
-            }
+            self.inner.backend.withdraw(group_id);
         }
         Ok(())
     }
@@ -1022,10 +817,8 @@ impl Coordinator {
     /// `requested` and `oldest` are missing, so resync with `get_members` and carry on.
     /// `NotStarted` before `start`.
     pub async fn run_watchers(&self) -> Result<Vec<Event>> {
-        self.session()?;
-        if let Some(remote) = &self.inner.remote {
-            remote.settle().await?;
-        }
+        self.started()?;
+        self.inner.backend.settle().await?;
         let _serial = self.inner.dispatching.lock().await;
         let mut delivered = Vec::new();
         let mut lost = None;

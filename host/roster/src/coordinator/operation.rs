@@ -49,6 +49,17 @@ impl<T: Send + 'static> Operation<T> {
         }
     }
 
+    /// The operation whose result is this one's, passed through `f` when it succeeds (a
+    /// finished operation stays finished).
+    pub fn map<U: Send + 'static>(self, f: impl FnOnce(T) -> U + Send + 'static) -> Operation<U> {
+        match self.state {
+            OpState::Ready(result) => {
+                Operation::ready(result.expect("an operation yields its result once").map(f))
+            }
+            OpState::Pending(future) => Operation::from_future(async move { future.await.map(f) }),
+        }
+    }
+
     /// Whether the result is already known (tooz's `done()`).
     pub fn done(&self) -> bool {
         matches!(self.state, OpState::Ready(_))
@@ -130,6 +141,18 @@ mod tests {
             Ok("done")
         });
         assert_eq!(op.get(Some(Duration::from_secs(2))).await, Ok("done"));
+    }
+
+    #[tokio::test]
+    async fn map_keeps_a_finished_operation_finished_and_passes_errors_through() {
+        let doubled = Operation::ready(Ok(21)).map(|n| n * 2);
+        assert!(doubled.done());
+        assert_eq!(doubled.await, Ok(42));
+        let pending = Operation::from_future(async { Ok(1) }).map(|n| n + 1);
+        assert!(!pending.done());
+        assert_eq!(pending.await, Ok(2));
+        let failed = Operation::<u8>::ready(Err(CoordinationError::NotStarted)).map(|n| n + 1);
+        assert_eq!(failed.await, Err(CoordinationError::NotStarted));
     }
 
     #[tokio::test]

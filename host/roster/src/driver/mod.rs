@@ -15,7 +15,8 @@
 //! [`Coordinator`]: crate::Coordinator
 
 pub(crate) mod builtin;
-pub(crate) mod daemon;
+pub mod daemon;
+pub(crate) mod fault;
 pub(crate) mod mirror;
 pub(crate) mod wasm;
 
@@ -32,11 +33,11 @@ use roster_types::{GroupSummary, Leader, MemberInfo};
 type Result<T> = std::result::Result<T, CoordinationError>;
 
 /// A member's session in a driver's store, as the driver names it.
-pub(crate) type SessionKey = String;
+pub type SessionKey = String;
 
 /// One answer of [`Driver::changes`].
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Changes {
+pub enum Changes {
     /// The changes right after the revision asked for, in order and contiguous (none when
     /// nothing changed within the wait), and the store's newest revision.
     Events {
@@ -58,13 +59,13 @@ pub(crate) enum Changes {
 
 /// What a store knows about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct StoreInfo {
+pub struct StoreInfo {
     /// Tells this store apart from any other, including an earlier incarnation of it.
-    pub(crate) store_id: String,
+    pub store_id: String,
     /// The store's newest revision.
-    pub(crate) head: Revision,
+    pub head: Revision,
     /// Every group, at `head`.
-    pub(crate) groups: Vec<GroupId>,
+    pub groups: Vec<GroupId>,
 }
 
 /// A backend store reached through a driver. Every call that changes the store returns the
@@ -72,7 +73,7 @@ pub(crate) struct StoreInfo {
 /// mirror to include it. Errors are the coordination errors the embedded backend returns for
 /// the same condition, or [`CoordinationError::Connection`] when the store cannot be reached.
 #[async_trait]
-pub(crate) trait Driver: Send + Sync + std::fmt::Debug {
+pub trait Driver: Send + Sync + std::fmt::Debug {
     /// The store's identity, newest revision and groups, read at one revision.
     async fn describe(&self) -> Result<StoreInfo>;
     /// The store's newest revision.

@@ -10,55 +10,56 @@
 //! feed, so a poll waiting at the store never holds up a call. A call that traps or overruns
 //! its deadline poisons its store; the instance is dropped and made anew from the
 //! pre-instantiated component for the next call, which reconnects. The failed call reports
-//! [`CoordinationError::Connection`]; the host goes on.
+//! [`CoordinationError::Connection`], whose message says which [`DriverFault`] it was (the
+//! log names it in its `fault` field); the host goes on.
 //!
-//! A component is checked against the driver world before it is compiled, by the same rules
-//! and with the same one-line messages as handlers ([`crate::plugin::World`]), so a file that
-//! is not a driver is refused without the cost of compiling it.
+//! Drivers run in the runtime handlers run in ([`crate::runtime`]): the same engine, epoch
+//! ticker, `logging` import and loading, so a component is checked against the driver world
+//! before it is compiled, by the same rules and with the same one-line messages as handlers,
+//! and a file that is not a driver is refused without the cost of compiling it. A driver
+//! that a coordinator runs (`get_coordinator("redis://...")`) is compiled once per process and
+//! kept in memory, with no cache on disk, since no [`PluginHostOptions`] names one;
+//! [`PluginHost::check_driver`] uses its host's cache.
+//!
+//! [`PluginHostOptions`]: crate::plugin::PluginHostOptions
+//! [`PluginHost::check_driver`]: crate::plugin::PluginHost::check_driver
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::fault::DriverFault;
 use super::{Changes, Driver, SessionKey, StoreInfo};
 use crate::backend_url::Endpoint;
-use crate::plugin::{ComponentError, ComponentReport, PluginError, World};
-use crate::wit::bindings::roster::coordination::{logging, types};
+use crate::plugin::{ComponentReport, PluginError};
+use crate::runtime::cache::Linked;
+use crate::runtime::component::{self, ComponentError, World};
+use crate::runtime::logging::{self, GuestLog};
+use crate::runtime::{ArtifactCache, EngineError};
+use crate::wit::driver_bindings::exports::roster::coordination::backend as b;
+use crate::wit::driver_bindings::{Driver as DriverInstance, DriverPre};
 use crate::wit::wit_types as w;
 use roster_types::error::CoordinationError;
 use roster_types::event::{Event, Revision};
 use roster_types::ids::{Capabilities, GroupId, MemberId};
 use roster_types::{GroupSummary, Leader, MemberInfo};
 
-/// Generated from `wit/driver.wit`; the shared types and logging are the handler bindings'.
-#[allow(missing_docs)]
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "roster:coordination/driver",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "roster:coordination/types": crate::wit::bindings::roster::coordination::types,
-            "roster:coordination/logging": crate::wit::bindings::roster::coordination::logging,
-        },
-    });
-}
-
-use bindings::exports::roster::coordination::backend as b;
-
 type Result<T> = std::result::Result<T, CoordinationError>;
+
+/// What a call into the driver came to: the driver's own answer (`Ok`, which may be an
+/// error it returned), or a fault of the driver.
+type Answer<T> = std::result::Result<Result<T>, DriverFault>;
 
 /// The longest any call but a feed poll may take inside the driver; a store's membership
 /// timeout, when shorter, is its limit (a store that does not answer within the time a member
@@ -66,9 +67,6 @@ type Result<T> = std::result::Result<T, CoordinationError>;
 const CALL_LIMIT: Duration = Duration::from_secs(30);
 /// The shortest call limit, however short the membership timeout.
 const MIN_CALL_LIMIT: Duration = Duration::from_millis(500);
-/// How often the epoch advances: a driver computing without end yields to the runtime (so
-/// its deadline can fire) at every tick.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Memory one driver instance may use.
 const MEMORY_LIMIT: usize = 64 << 20;
 /// Name of the granted directory inside the sandbox.
@@ -130,7 +128,7 @@ impl DriverSpec {
     /// The component to run: the URL's `driver`, else `<name>_driver.wasm` in
     /// `$ROSTER_DRIVER_DIR`, else in `drivers/` next to the running program, else the
     /// built-in one.
-    fn source(&self) -> Result<Source> {
+    fn source(&self) -> std::result::Result<Source, DriverFault> {
         if let Some(path) = &self.component {
             return Ok(Source::File(path.clone()));
         }
@@ -158,7 +156,7 @@ impl DriverSpec {
             Some(reason) => format!("this build has no built-in drivers ({reason})"),
             None => format!("no driver for {} is built in", self.name),
         };
-        Err(CoordinationError::Connection(format!(
+        Err(DriverFault::Load(format!(
             "no {} driver component: looked for {}, and {built_in}; name one with \
              ?driver=PATH or set {DRIVER_DIR_VARIABLE}",
             self.name,
@@ -167,18 +165,16 @@ impl DriverSpec {
     }
 
     /// The grant and the options `open` gets, the address resolved to IP addresses.
-    async fn resolve(&self) -> Result<(Reach, Vec<(String, String)>)> {
+    async fn resolve(&self) -> std::result::Result<(Reach, Vec<(String, String)>), DriverFault> {
         let mut options = self.options.clone();
         let reach = match &self.endpoint {
             Endpoint::Address(address) => {
                 let resolved: Vec<SocketAddr> = tokio::net::lookup_host(address.as_str())
                     .await
-                    .map_err(|e| {
-                        CoordinationError::Connection(format!("cannot resolve {address}: {e}"))
-                    })?
+                    .map_err(|e| DriverFault::Setup(format!("cannot resolve {address}: {e}")))?
                     .collect();
                 let first = resolved.first().ok_or_else(|| {
-                    CoordinationError::Connection(format!("{address} resolves to no address"))
+                    DriverFault::Setup(format!("{address} resolves to no address"))
                 })?;
                 options.push(("address".into(), first.to_string()));
                 Reach::Address(resolved)
@@ -192,127 +188,111 @@ impl DriverSpec {
     }
 }
 
-/// The engine and linker every driver of the process shares, and the components loaded.
-struct Runtime {
-    engine: Engine,
-    linker: Linker<DriverData>,
-    loaded: Mutex<HashMap<Source, bindings::DriverPre<DriverData>>>,
+/// The driver world's linker: the imports every world shares (`types`, `logging`) and WASI,
+/// whose access each instance's context limits to its grant.
+fn linker(engine: &Engine) -> std::result::Result<Linker<DriverData>, EngineError> {
+    let mut linker = Linker::new(engine);
+    let linked = logging::add_to_linker(&mut linker, |data: &mut DriverData| &mut data.log)
+        .and_then(|()| wasmtime_wasi::p2::add_to_linker_async(&mut linker));
+    linked.map_err(|e| EngineError::Linker(format!("{e:#}")))?;
+    Ok(linker)
 }
 
-fn runtime() -> Result<&'static Runtime> {
-    static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            let error = |e: wasmtime::Error| format!("cannot set up the driver engine: {e:#}");
-            let mut config = Config::new();
-            config.wasm_component_model(true);
-            config.epoch_interruption(true);
-            config.concurrency_support(false);
-            let engine = Engine::new(&config).map_err(error)?;
-            let mut linker = Linker::new(&engine);
-            bindings::Driver::add_to_linker::<DriverData, HasSelf<DriverData>>(
-                &mut linker,
-                |data| data,
-            )
-            .map_err(error)?;
-            wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(error)?;
-            let weak = engine.weak();
-            std::thread::Builder::new()
-                .name("roster-driver-epoch".into())
-                .spawn(move || {
-                    while let Some(engine) = weak.upgrade() {
-                        engine.increment_epoch();
-                        drop(engine);
-                        std::thread::sleep(EPOCH_TICK);
-                    }
-                })
-                .map_err(|e| format!("cannot start the driver epoch ticker: {e}"))?;
-            Ok(Runtime {
-                engine,
-                linker,
-                loaded: Mutex::new(HashMap::new()),
-            })
-        })
-        .as_ref()
-        .map_err(|message| CoordinationError::Connection(message.clone()))
+/// Check `bytes` against the driver world, compile them (or fetch them from `cache`) and
+/// link them with `linker`.
+fn compile(
+    engine: &Engine,
+    linker: &Linker<DriverData>,
+    cache: &ArtifactCache,
+    bytes: &[u8],
+) -> std::result::Result<Linked<DriverPre<DriverData>>, ComponentError> {
+    cache.load(engine, &World::DRIVER, bytes, |component| {
+        let link = |e: wasmtime::Error| component::link_error(&e);
+        let pre = linker.instantiate_pre(component).map_err(link)?;
+        DriverPre::new(pre).map_err(link)
+    })
 }
 
-impl Runtime {
-    /// The pre-instantiated component from `source`, compiled once per process.
-    fn load(&self, source: &Source) -> Result<bindings::DriverPre<DriverData>> {
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(pre) = loaded.get(source) {
-            return Ok(pre.clone());
-        }
-        let bytes: std::borrow::Cow<'static, [u8]> = match source {
-            Source::File(path) => std::fs::read(path)
-                .map_err(|e| {
-                    CoordinationError::Connection(format!(
-                        "cannot read driver {}: {e}",
-                        path.display()
-                    ))
-                })?
-                .into(),
-            Source::BuiltIn(name) => super::builtin::component(name)
-                .ok_or_else(|| CoordinationError::Connection(format!("no built-in {name} driver")))?
-                .into(),
-        };
-        let pre = self.compile(&bytes).map_err(|problem| {
-            CoordinationError::Connection(format!("driver {source}: {problem}"))
-        })?;
-        loaded.insert(source.clone(), pre.clone());
-        Ok(pre)
+/// The driver components this process runs, each compiled once, by where it came from.
+static LOADED: LazyLock<Mutex<HashMap<Source, DriverPre<DriverData>>>> =
+    LazyLock::new(Mutex::default);
+
+/// The pre-instantiated component from `source`, compiled once per process. No
+/// [`PluginHostOptions`](crate::plugin::PluginHostOptions) name a cache here, so nothing is
+/// cached on disk: the library's default for drivers.
+fn load(
+    engine: &Engine,
+    source: &Source,
+) -> std::result::Result<DriverPre<DriverData>, DriverFault> {
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(pre) = loaded.get(source) {
+        return Ok(pre.clone());
     }
-
-    /// Check `bytes` against the driver world, then compile and link them.
-    fn compile(
-        &self,
-        bytes: &[u8],
-    ) -> std::result::Result<bindings::DriverPre<DriverData>, ComponentError> {
-        World::DRIVER.check(bytes)?;
-        let component =
-            Component::new(&self.engine, bytes).map_err(|e| crate::plugin::compile_error(&e))?;
-        let link = |e: wasmtime::Error| crate::plugin::link_error(&e);
-        let pre = self.linker.instantiate_pre(&component).map_err(link)?;
-        bindings::DriverPre::new(pre).map_err(link)
-    }
+    let bytes: std::borrow::Cow<'static, [u8]> = match source {
+        Source::File(path) => std::fs::read(path)
+            .map_err(|e| DriverFault::Load(format!("cannot read driver {}: {e}", path.display())))?
+            .into(),
+        Source::BuiltIn(name) => super::builtin::component(name)
+            .ok_or_else(|| DriverFault::Load(format!("no built-in {name} driver")))?
+            .into(),
+    };
+    let linker = linker(engine).map_err(|e| DriverFault::Setup(e.to_string()))?;
+    let pre = compile(engine, &linker, &ArtifactCache::none(), &bytes)
+        .map_err(|problem| DriverFault::Load(format!("driver {source}: {problem}")))?
+        .pre;
+    loaded.insert(source.clone(), pre.clone());
+    Ok(pre)
 }
 
-/// Check the driver component at `path` as the host would load it: a component of the
-/// driver world (checked before compiling), that links with what drivers are given (the
-/// logging import and WASI). Returns its imports and exports, by name.
-///
-/// # Errors
-/// [`PluginError::Read`], or [`PluginError::Rejected`] saying what is wrong with it, in one
-/// line; [`PluginError::Engine`] when the driver engine cannot be set up.
-pub fn check_driver(path: &std::path::Path) -> std::result::Result<ComponentReport, PluginError> {
-    let runtime = runtime().map_err(|e| PluginError::Engine(e.to_string()))?;
+/// Check the driver component at `path` as the host would load it, compiling it or fetching
+/// it from `cache` (and caching it once it passed): a component of the driver world (checked
+/// before compiling) that links with what drivers are given. Returns its imports and exports.
+pub(crate) fn check(
+    path: &Path,
+    cache: &ArtifactCache,
+) -> std::result::Result<ComponentReport, PluginError> {
+    let engine_error = |e: EngineError| PluginError::Engine(e.to_string());
+    let engine = crate::runtime::engine().map_err(engine_error)?;
+    let linker = linker(engine).map_err(engine_error)?;
     let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
         path: path.to_owned(),
         source,
     })?;
-    let pre = runtime
-        .compile(&bytes)
-        .map_err(|problem| PluginError::Rejected {
+    let linked =
+        compile(engine, &linker, cache, &bytes).map_err(|problem| PluginError::Rejected {
             path: path.to_owned(),
             problem,
         })?;
     Ok(ComponentReport::of(
-        &runtime.engine,
-        pre.instance_pre().component(),
+        engine,
+        linked.pre.instance_pre().component(),
     ))
+}
+
+/// Check the driver component at `path` as the host would load it: a component of the
+/// driver world (checked before compiling), that links with what drivers are given (the
+/// logging import and WASI). Returns its imports and exports, by name. Nothing is cached (as
+/// for the drivers a coordinator runs); [`PluginHost::check_driver`] uses its host's cache.
+///
+/// # Errors
+/// [`PluginError::Read`], or [`PluginError::Rejected`] saying what is wrong with it, in one
+/// line; [`PluginError::Engine`] when the runtime cannot be set up.
+///
+/// [`PluginHost::check_driver`]: crate::plugin::PluginHost::check_driver
+pub fn check_driver(path: &Path) -> std::result::Result<ComponentReport, PluginError> {
+    check(path, &ArtifactCache::none())
 }
 
 /// The data of one driver instance's store.
 struct DriverData {
-    name: Arc<str>,
+    log: GuestLog,
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
 }
 
 impl DriverData {
-    fn new(name: &str, reach: &Reach) -> Result<Self> {
+    fn new(name: &str, reach: &Reach) -> std::result::Result<Self, DriverFault> {
         let mut wasi = WasiCtxBuilder::new();
         wasi.allow_udp(false).allow_ip_name_lookup(false);
         match reach {
@@ -332,7 +312,7 @@ impl DriverData {
                 wasi.allow_tcp(false);
                 wasi.preopened_dir(dir, GUEST_DIRECTORY, FsPerms::ReadWrite)
                     .map_err(|e| {
-                        CoordinationError::Connection(format!(
+                        DriverFault::Setup(format!(
                             "cannot open the store directory {}: {e:#}",
                             dir.display()
                         ))
@@ -340,7 +320,7 @@ impl DriverData {
             }
         }
         Ok(Self {
-            name: name.into(),
+            log: GuestLog::driver(name.into()),
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
@@ -360,78 +340,96 @@ impl WasiView for DriverData {
     }
 }
 
-impl types::Host for DriverData {}
-
-impl logging::Host for DriverData {
-    async fn log(&mut self, level: logging::Level, message: String) -> wasmtime::Result<()> {
-        let driver = &*self.name;
-        match level {
-            logging::Level::Trace => tracing::trace!(driver, "{message}"),
-            logging::Level::Debug => tracing::debug!(driver, "{message}"),
-            logging::Level::Info => tracing::info!(driver, "{message}"),
-            logging::Level::Warn => tracing::warn!(driver, "{message}"),
-            logging::Level::Error => tracing::error!(driver, "{message}"),
-        }
-        Ok(())
-    }
-}
-
 /// One instance of the driver, made (and `open`ed) on first use and after a fault.
 struct Slot {
     spec: Arc<DriverSpec>,
-    instance: Option<(Store<DriverData>, bindings::Driver)>,
+    instance: Option<(Store<DriverData>, DriverInstance)>,
 }
 
 type Reply<T> = wasmtime::Result<std::result::Result<T, w::CoordinationError>>;
 type Job = Box<dyn FnOnce(&mut Slot) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> + Send>;
 
 impl Slot {
-    async fn ready(&mut self) -> Result<(&mut Store<DriverData>, &bindings::Driver)> {
-        if self.instance.is_none() {
-            let runtime = runtime()?;
-            let pre = runtime.load(&self.spec.source()?)?;
-            let (reach, options) = self.spec.resolve().await?;
-            let mut store = Store::new(&runtime.engine, DriverData::new(&self.spec.name, &reach)?);
-            store.limiter(|data| &mut data.limits);
-            store.set_epoch_deadline(1);
-            store.epoch_deadline_async_yield_and_update(1);
-            let fault = |e: wasmtime::Error| {
-                CoordinationError::Connection(format!(
-                    "driver {} failed: {}",
-                    self.spec.name,
-                    crate::plugin::describe_trap(&e)
-                ))
-            };
-            let limit = self.spec.call_limit;
-            let driver = tokio::time::timeout(limit, pre.instantiate_async(&mut store))
-                .await
-                .map_err(|_| timed_out(&self.spec.name))?
-                .map_err(fault)?;
-            let opened = tokio::time::timeout(
-                limit,
-                driver
-                    .roster_coordination_backend()
-                    .call_open(&mut store, &options),
-            )
-            .await
-            .map_err(|_| timed_out(&self.spec.name))?
-            .map_err(fault)?;
-            opened.map_err(from_wit)?;
-            self.instance = Some((store, driver));
+    fn trap(&self, error: &wasmtime::Error) -> DriverFault {
+        DriverFault::Trap {
+            driver: self.spec.name.clone(),
+            trap: component::describe_trap(error),
         }
-        let (store, driver) = self.instance.as_mut().expect("made above");
-        Ok((store, driver))
+    }
+
+    fn overran(&self, limit: Duration) -> DriverFault {
+        DriverFault::Deadline {
+            driver: self.spec.name.clone(),
+            limit,
+        }
+    }
+
+    /// The instance, made and opened if there is none. `open`'s own error is the driver's
+    /// answer (`Ok(Err(..))`), not a fault: no instance is kept, and the next call tries again.
+    async fn ready(&mut self) -> Answer<(&mut Store<DriverData>, &DriverInstance)> {
+        let instance = match self.instance.take() {
+            Some(instance) => instance,
+            None => match self.open().await? {
+                Ok(instance) => instance,
+                Err(refused) => return Ok(Err(refused)),
+            },
+        };
+        let (store, driver) = self.instance.insert(instance);
+        Ok(Ok((store, driver)))
+    }
+
+    /// A new instance in a new store, instantiated and opened.
+    async fn open(&mut self) -> Answer<(Store<DriverData>, DriverInstance)> {
+        let engine = crate::runtime::engine().map_err(|e| DriverFault::Setup(e.to_string()))?;
+        let pre = load(engine, &self.spec.source()?)?;
+        let (reach, options) = self.spec.resolve().await?;
+        let data = DriverData::new(&self.spec.name, &reach)?;
+        let mut store = crate::runtime::new_store(engine, data, |data| &mut data.limits);
+        let limit = self.spec.call_limit;
+        let driver = tokio::time::timeout(limit, pre.instantiate_async(&mut store))
+            .await
+            .map_err(|_| self.overran(limit))?
+            .map_err(|e| self.trap(&e))?;
+        let opened = tokio::time::timeout(
+            limit,
+            driver
+                .roster_coordination_backend()
+                .call_open(&mut store, &options),
+        )
+        .await
+        .map_err(|_| self.overran(limit))?
+        .map_err(|e| self.trap(&e))?;
+        if let Err(refused) = opened {
+            let refused = self.answer(refused)?;
+            tracing::warn!(driver = %self.spec.name, error = %refused, "driver could not open its store");
+            return Ok(Err(refused));
+        }
+        Ok(Ok((store, driver)))
+    }
+
+    /// The coordination error the driver returned, or a fault if it is not a valid one.
+    fn answer(
+        &self,
+        error: w::CoordinationError,
+    ) -> std::result::Result<CoordinationError, DriverFault> {
+        CoordinationError::try_from(error).map_err(|invalid| DriverFault::BadData {
+            driver: self.spec.name.clone(),
+            what: "error",
+            problem: invalid.to_string(),
+        })
     }
 }
 
-fn timed_out(name: &str) -> CoordinationError {
-    CoordinationError::Connection(format!("driver {name} did not answer in time"))
-}
-
-fn from_wit(error: w::CoordinationError) -> CoordinationError {
-    CoordinationError::try_from(error).unwrap_or_else(|invalid| {
-        CoordinationError::Connection(format!("the driver returned an invalid error: {invalid}"))
-    })
+/// Log a fault of `driver`, with its kind in the field `fault`, and turn it into the
+/// coordination error the caller sees.
+fn report(driver: &str, fault: DriverFault) -> CoordinationError {
+    let kind = fault.kind();
+    if fault.poisons_instance() {
+        tracing::warn!(driver, fault = kind, error = %fault, "driver instance dropped");
+    } else {
+        tracing::warn!(driver, fault = kind, error = %fault, "driver call failed");
+    }
+    fault.into()
 }
 
 /// One instance's task and the queue of calls it runs.
@@ -482,44 +480,40 @@ impl Lane {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |slot: &mut Slot| {
             Box::pin(async move {
-                let name = slot.spec.name.clone();
-                let result = match slot.ready().await {
-                    Err(error) => Err(error),
-                    Ok((store, driver)) => {
+                let answer: Answer<T> = match slot.ready().await {
+                    Err(fault) => Err(fault),
+                    Ok(Err(refused)) => Ok(Err(refused)),
+                    Ok(Ok((store, driver))) => {
                         let guest = driver.roster_coordination_backend();
                         match tokio::time::timeout(limit, call(guest, store)).await {
-                            Ok(Ok(answer)) => Ok(answer.map_err(from_wit)),
-                            Ok(Err(trap)) => Err(CoordinationError::Connection(format!(
-                                "driver {name} failed: {}",
-                                crate::plugin::describe_trap(&trap)
-                            ))),
-                            Err(_) => Err(timed_out(&name)),
+                            Ok(Ok(Ok(value))) => Ok(Ok(value)),
+                            Ok(Ok(Err(error))) => slot.answer(error).map(Err),
+                            Ok(Err(trap)) => Err(slot.trap(&trap)),
+                            Err(_) => Err(slot.overran(limit)),
                         }
                     }
                 };
-                let result = match result {
-                    Ok(answer) => answer,
-                    Err(fault) => {
-                        tracing::warn!(driver = %name, error = %fault, "driver instance dropped");
+                let result = answer.unwrap_or_else(|fault| {
+                    if fault.poisons_instance() {
                         slot.instance = None;
-                        Err(fault)
                     }
-                };
+                    Err(report(&slot.spec.name, fault))
+                });
                 let _ = reply.send(result);
             })
         });
+        let stopped = || {
+            report(
+                &self.spec.name,
+                DriverFault::Stopped {
+                    driver: self.spec.name.clone(),
+                },
+            )
+        };
         if self.sender().send(job).is_err() {
-            return Err(CoordinationError::Connection(format!(
-                "driver {} stopped",
-                self.spec.name
-            )));
+            return Err(stopped());
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(CoordinationError::Connection(format!(
-                "driver {} stopped",
-                self.spec.name
-            )))
-        })
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
 
@@ -547,30 +541,44 @@ impl WasmDriver {
             spec,
         }
     }
-}
 
-fn invalid(what: &str, error: &CoordinationError) -> CoordinationError {
-    CoordinationError::Connection(format!("the driver returned an invalid {what}: {error}"))
-}
+    /// The driver returned a `what` the host rejects (`error` says why): a fault, reported.
+    fn invalid(&self, what: &'static str, error: &CoordinationError) -> CoordinationError {
+        report(
+            &self.spec.name,
+            DriverFault::BadData {
+                driver: self.spec.name.clone(),
+                what,
+                problem: error.to_string(),
+            },
+        )
+    }
 
-fn group_ids(ids: Vec<String>) -> Result<Vec<GroupId>> {
-    ids.into_iter()
-        .map(|id| GroupId::new(id).map_err(|e| invalid("group id", &e)))
-        .collect()
-}
+    fn valid_group_id(&self, id: String) -> Result<GroupId> {
+        GroupId::new(id).map_err(|e| self.invalid("group id", &e))
+    }
 
-fn leader(leader: Option<w::Leader>) -> Result<Option<Leader>> {
-    leader
-        .map(Leader::try_from)
-        .transpose()
-        .map_err(|e| invalid("leader", &e))
-}
+    fn valid_group_ids(&self, ids: Vec<String>) -> Result<Vec<GroupId>> {
+        ids.into_iter().map(|id| self.valid_group_id(id)).collect()
+    }
 
-fn events(events: Vec<w::MembershipEvent>) -> Result<Vec<Event>> {
-    events
-        .into_iter()
-        .map(|e| Event::try_from(e).map_err(|e| invalid("event", &e)))
-        .collect()
+    fn valid_member_id(&self, id: String) -> Result<MemberId> {
+        MemberId::new(id).map_err(|e| self.invalid("member id", &e))
+    }
+
+    fn valid_leader(&self, leader: Option<w::Leader>) -> Result<Option<Leader>> {
+        leader
+            .map(Leader::try_from)
+            .transpose()
+            .map_err(|e| self.invalid("leader", &e))
+    }
+
+    fn valid_events(&self, events: Vec<w::MembershipEvent>) -> Result<Vec<Event>> {
+        events
+            .into_iter()
+            .map(|e| Event::try_from(e).map_err(|e| self.invalid("event", &e)))
+            .collect()
+    }
 }
 
 /// Bind `$args` by value and make the boxed call future `$body` over `guest` and `store`.
@@ -594,7 +602,7 @@ impl Driver for WasmDriver {
         Ok(StoreInfo {
             store_id: info.store_id,
             head: info.head,
-            groups: group_ids(info.groups)?,
+            groups: self.valid_group_ids(info.groups)?,
         })
     }
 
@@ -635,7 +643,7 @@ impl Driver for WasmDriver {
     }
 
     async fn groups(&self) -> Result<Vec<GroupId>> {
-        group_ids(call!(self.calls, self.spec.call_limit, |g, s| g.call_groups(s))?)
+        self.valid_group_ids(call!(self.calls, self.spec.call_limit, |g, s| g.call_groups(s))?)
     }
 
     async fn group_summaries(&self) -> Result<(Revision, Vec<GroupSummary>)> {
@@ -645,10 +653,9 @@ impl Driver for WasmDriver {
             .into_iter()
             .map(|summary| {
                 Ok(GroupSummary {
-                    group_id: GroupId::new(summary.group_id)
-                        .map_err(|e| invalid("group id", &e))?,
+                    group_id: self.valid_group_id(summary.group_id)?,
                     members: usize::try_from(summary.members).unwrap_or(usize::MAX),
-                    leader: leader(summary.leader)?,
+                    leader: self.valid_leader(summary.leader)?,
                     last_change: summary.last_change,
                 })
             })
@@ -698,7 +705,7 @@ impl Driver for WasmDriver {
             .call_get_members(s, &group))?;
         members
             .into_iter()
-            .map(|member| MemberId::new(member).map_err(|e| invalid("member id", &e)))
+            .map(|member| self.valid_member_id(member))
             .collect()
     }
 
@@ -709,7 +716,7 @@ impl Driver for WasmDriver {
         members
             .into_iter()
             .map(|(member, info)| {
-                let member = MemberId::new(member).map_err(|e| invalid("member id", &e))?;
+                let member = self.valid_member_id(member)?;
                 Ok((member, MemberInfo::from(info)))
             })
             .collect()
@@ -724,7 +731,7 @@ impl Driver for WasmDriver {
 
     async fn leader(&self, group: &str) -> Result<Option<Leader>> {
         let group = group.to_owned();
-        leader(call!(self.calls, self.spec.call_limit, |g, s| g
+        self.valid_leader(call!(self.calls, self.spec.call_limit, |g, s| g
             .call_get_leader(s, &group))?)
     }
 
@@ -753,7 +760,7 @@ impl Driver for WasmDriver {
             .call_changes(s, after, max, wait_ms))?;
         Ok(match answer {
             b::Feed::Events(batch) => Changes::Events {
-                events: events(batch.events)?,
+                events: self.valid_events(batch.events)?,
                 head: batch.head,
             },
             b::Feed::Resync(gap) => Changes::Resync {

@@ -257,10 +257,6 @@ impl Mirrored {
             .collect())
     }
 
-    pub(crate) fn member_capabilities(&self, group: &str, member: &str) -> Result<Capabilities> {
-        Ok(self.member(group, member)?.capabilities.clone())
-    }
-
     pub(crate) fn leader(&self, group: &str) -> Result<Option<Leader>> {
         Ok(self.group(group)?.leader.clone())
     }

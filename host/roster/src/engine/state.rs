@@ -274,13 +274,6 @@ impl State {
         }
     }
 
-    pub(crate) fn member_capabilities(&self, group: &str, member: &str) -> Result<Capabilities> {
-        match &self.groups {
-            Groups::Own(rules) => rules.member_capabilities(group, member),
-            Groups::Mirrored(mirrored) => mirrored.member_capabilities(group, member),
-        }
-    }
-
     pub(crate) fn update_capabilities(
         &mut self,
         session: SessionId,

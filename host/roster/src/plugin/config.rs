@@ -25,8 +25,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::handler::HandlerSpec;
+use super::host::PluginError;
 use super::limits::{Grants, Limits};
-use super::runtime::PluginError;
 use roster_types::event::EventKind;
 use roster_types::ids::GroupId;
 

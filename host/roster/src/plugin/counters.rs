@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::runtime::logging::LogSink;
 use roster_types::plugin_stats::{PluginState, PluginStats};
 
 const LATENCY_WINDOW: usize = 1_024;
@@ -111,5 +112,17 @@ impl Counters {
 
     pub(crate) fn logs(&self) -> Vec<String> {
         self.lock().logs.iter().cloned().collect()
+    }
+}
+
+/// A handler's log lines are counted (dropped ones) and kept (the latest) for its statistics
+/// and [`HandlerHandle::logs`](super::HandlerHandle::logs).
+impl LogSink for Counters {
+    fn dropped(&self) {
+        self.update(|s| s.logs_dropped += 1);
+    }
+
+    fn kept(&self, line: String) {
+        self.record_log(line);
     }
 }

@@ -22,13 +22,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wasmtime::Store;
 
-use super::component::describe_trap;
 use super::counters::Counters;
+use super::host::{HostInner, Loaded, PluginError, PluginHost};
 use super::host_api::PluginData;
 use super::limits::{Grants, Limits};
-use super::runtime::{HostInner, Loaded, PluginError, PluginHost};
 use crate::coordinator::Coordinator;
 use crate::engine::Engine;
+use crate::runtime::component::describe_trap;
 use crate::wit::bindings::exports::roster::coordination::events as guest;
 use crate::wit::bindings::{Handler, HandlerPre};
 use crate::wit::wit_types as w;
@@ -539,11 +539,9 @@ impl Actor {
                 Arc::clone(&self.counters),
             )
             .map_err(|e| FaultReason::Trap(format!("cannot set up the sandbox: {e:#}")))?;
-            let mut store = Store::new(&self.host.engine, data);
-            store.limiter(|data| &mut data.limits);
+            let mut store =
+                crate::runtime::new_store(&self.host.engine, data, |data| &mut data.limits);
             store.set_hostcall_fuel(self.spec.limits.hostcall_bytes);
-            store.set_epoch_deadline(1);
-            store.epoch_deadline_async_yield_and_update(1);
             let deadline = self.spec.limits.call_deadline;
             let handler = match tokio::time::timeout(
                 deadline,

@@ -1,9 +1,8 @@
-//! What a plugin's imports do: the coordinator interface (reads always, changes only with the
-//! `mutate` grant), logging routed to `tracing` under the plugin's name, and WASI with only
-//! what the plugin was granted.
+//! What a handler's imports do: the coordinator interface (reads always, changes only with
+//! the `mutate` grant) and WASI with only what the plugin was granted. Logging is the
+//! runtime's ([`crate::runtime::logging`]), with the handler's limits.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
@@ -12,27 +11,19 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use super::counters::Counters;
 use super::limits::{Grants, Limits};
 use crate::coordinator::Coordinator;
-use crate::wit::bindings::roster::coordination::{coordinator, logging, types};
+use crate::runtime::logging::{GuestLog, LogLimits};
+use crate::wit::bindings::roster::coordination::coordinator;
 use crate::wit::wit_types as w;
 use roster_types::error::CoordinationError;
 
 /// The data of one plugin's store.
 pub(crate) struct PluginData {
-    name: Arc<str>,
+    pub(crate) log: GuestLog,
     coordinator: Coordinator,
     may_mutate: bool,
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
-    counters: Arc<Counters>,
-    log_budget: LogBudget,
-}
-
-struct LogBudget {
-    per_second: u32,
-    line_bytes: usize,
-    window: Instant,
-    used: u32,
 }
 
 impl PluginData {
@@ -53,8 +44,12 @@ impl PluginData {
         }
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.table_entries);
+        let log_limits = LogLimits {
+            lines_per_second: limits.log_lines_per_second,
+            line_bytes: limits.log_line_bytes,
+        };
         Ok(Self {
-            name,
+            log: GuestLog::handler(name, log_limits, counters),
             coordinator,
             may_mutate: grants.mutate,
             wasi: wasi.build(),
@@ -69,13 +64,6 @@ impl PluginData {
                 .table_elements(100_000)
                 .trap_on_grow_failure(true)
                 .build(),
-            counters,
-            log_budget: LogBudget {
-                per_second: limits.log_lines_per_second,
-                line_bytes: limits.log_line_bytes,
-                window: Instant::now(),
-                used: 0,
-            },
         })
     }
 
@@ -102,8 +90,6 @@ type Reply<T> = wasmtime::Result<Result<T, w::CoordinationError>>;
 fn reply<T, U>(result: crate::Result<T>, convert: impl FnOnce(T) -> U) -> Reply<U> {
     Ok(result.map(convert).map_err(w::CoordinationError::from))
 }
-
-impl types::Host for PluginData {}
 
 impl coordinator::Host for PluginData {
     async fn create_group(&mut self, group: String) -> Reply<()> {
@@ -210,46 +196,5 @@ impl coordinator::Host for PluginData {
 
     async fn head_revision(&mut self) -> wasmtime::Result<u64> {
         Ok(self.coordinator.head_revision())
-    }
-}
-
-impl logging::Host for PluginData {
-    async fn log(&mut self, level: logging::Level, message: String) -> wasmtime::Result<()> {
-        let budget = &mut self.log_budget;
-        if budget.window.elapsed().as_secs() >= 1 {
-            budget.window = Instant::now();
-            budget.used = 0;
-        }
-        if budget.used >= budget.per_second {
-            self.counters.update(|s| s.logs_dropped += 1);
-            return Ok(());
-        }
-        budget.used += 1;
-        let mut message = message;
-        if message.len() > budget.line_bytes {
-            let mut cut = budget.line_bytes;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
-        let plugin = &*self.name;
-        match level {
-            logging::Level::Trace => tracing::trace!(plugin, "{message}"),
-            logging::Level::Debug => tracing::debug!(plugin, "{message}"),
-            logging::Level::Info => tracing::info!(plugin, "{message}"),
-            logging::Level::Warn => tracing::warn!(plugin, "{message}"),
-            logging::Level::Error => tracing::error!(plugin, "{message}"),
-        }
-        let level = match level {
-            logging::Level::Trace => "trace",
-            logging::Level::Debug => "debug",
-            logging::Level::Info => "info",
-            logging::Level::Warn => "warn",
-            logging::Level::Error => "error",
-        };
-        self.counters.record_log(format!("{level}: {message}"));
-        Ok(())
     }
 }

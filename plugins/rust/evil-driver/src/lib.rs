@@ -9,11 +9,23 @@
 //!
 //! The report is `open`'s `connection` error: `what: ok` or `what: denied (error)`, joined
 //! with `; `. Every other call is `not-implemented`.
+//!
+//! Told to fault instead (a `namespace` option naming a fault), `open` succeeds and `describe`,
+//! the first call a coordinator makes, faults, so the host's tests can check that each kind
+//! of driver fault is told apart:
+//!
+//! | `namespace`      | `describe`                                                  |
+//! |------------------|-------------------------------------------------------------|
+//! | `fault-trap`     | panics (a trap)                                             |
+//! | `fault-spin`     | loops forever (a deadline overrun)                          |
+//! | `fault-bad-data` | returns a group id with a control character (bad data)      |
 
 wit_bindgen::generate!({ path: "../../../wit", world: "roster:coordination/driver" });
 
+use std::hint::black_box;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Mutex;
 
 use exports::roster::coordination::backend::{Feed, GroupSummary, Guest, SessionKey, StoreInfo};
 use roster::coordination::types::{CoordinationError, Leader, MemberInfo};
@@ -70,6 +82,9 @@ fn report(options: &[(String, String)]) -> String {
     attempts.join("; ")
 }
 
+/// The fault `open` was told to make `describe` commit, if any (`fault-trap`, ...).
+static FAULT: Mutex<Option<String>> = Mutex::new(None);
+
 fn refused<T>(call: &str) -> Result<T> {
     Err(CoordinationError::NotImplemented(call.to_owned()))
 }
@@ -78,10 +93,30 @@ struct Evil;
 
 impl Guest for Evil {
     fn open(options: Vec<(String, String)>) -> Result<()> {
+        let fault = options
+            .iter()
+            .find(|(k, v)| k == "namespace" && v.starts_with("fault-"))
+            .map(|(_, v)| v.clone());
+        if fault.is_some() {
+            *FAULT.lock().unwrap_or_else(|p| p.into_inner()) = fault;
+            return Ok(());
+        }
         Err(CoordinationError::Connection(report(&options)))
     }
     fn describe() -> Result<StoreInfo> {
-        refused("describe")
+        let fault = FAULT.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match fault.as_deref() {
+            Some("fault-trap") => panic!("evil-driver: trap on purpose"),
+            Some("fault-spin") => loop {
+                black_box(0u64);
+            },
+            Some("fault-bad-data") => Ok(StoreInfo {
+                store_id: "evil".into(),
+                head: 0,
+                groups: vec!["bad\u{7}group".into()],
+            }),
+            _ => refused("describe"),
+        }
     }
     fn head() -> Result<u64> {
         refused("head")

@@ -1,29 +1,27 @@
-//! The plugin host: one wasmtime engine for every plugin, its epoch ticker, the linkers of the
-//! `handler` world (with WASI only for components that import it), and loading.
+//! The plugin host: the handler world's linkers (with WASI only for components that import
+//! it), the cache choice, and loading a handler.
 //!
-//! Loading checks a file against the world before compiling it (see [`super::component`]),
-//! so a file of the wrong kind costs milliseconds, not a compile; and it writes a compiled
-//! component to the cache only once the component has passed every check, including
-//! linking, so the cache never holds a rejected file.
+//! The engine, its epoch ticker, the artifact cache and the `logging` import are the runtime
+//! drivers share ([`crate::runtime`]); what is here is the handler world's part. Loading
+//! checks a file against the world before compiling it, so a file of the wrong kind costs
+//! milliseconds, not a compile; and it writes a compiled component to the cache only once the
+//! component has passed every check, including linking, so the cache never holds a rejected
+//! file.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
+use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine};
 
-use super::component::{self, ComponentError, World};
 use super::host_api::PluginData;
-use crate::wit::bindings::{Handler, HandlerPre};
+use crate::runtime::component::{self, ComponentError, World};
+use crate::runtime::{ArtifactCache, logging};
+use crate::wit::bindings::HandlerPre;
+use crate::wit::bindings::roster::coordination::coordinator;
 use roster_types::plugin_stats::PluginEvent;
-
-/// How often the epoch advances; a running plugin yields to other tasks at every tick.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Why a plugin could not be loaded or run. Every message is one line.
 #[derive(Debug, thiserror::Error)]
@@ -62,12 +60,15 @@ pub enum PluginError {
     Engine(String),
 }
 
-/// Where compiled plugins are cached.
+/// Where compiled plugins (handlers, and drivers checked with [`PluginHost::check_driver`])
+/// are cached.
 ///
 /// There is no `Default`: a program says whether it caches. Programs that load plugins
 /// ([`PluginHostOptions::user_cache`]: the daemon, `roster plugin check`, the monitor's
 /// demo) cache in the user's cache directory unless told otherwise, so a JavaScript or
-/// Python handler compiles once (seconds) and then loads in milliseconds.
+/// Python handler compiles once (seconds) and then loads in milliseconds. A driver that a
+/// coordinator runs (`get_coordinator("redis://...")`) is given no options: it is compiled
+/// once per process and kept in memory, and nothing is written to disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PluginHostOptions {
     /// Directory for compiled components; `None` compiles at every load.
@@ -135,7 +136,8 @@ impl ComponentReport {
     }
 }
 
-/// Runs plugins: owns the engine (shared by all plugins), the linkers and the cache.
+/// Runs plugins: owns the handler world's linkers and the cache choice; the engine is the
+/// process's (the `runtime` module), shared by every plugin and driver.
 #[derive(Clone)]
 pub struct PluginHost {
     pub(crate) inner: Arc<HostInner>,
@@ -149,49 +151,50 @@ pub(crate) struct HostInner {
     /// Roster's interfaces and WASI, whose access each plugin's deny-all context limits, for
     /// languages whose runtime always imports WASI (Rust's standard library, Go).
     wasi_linker: Linker<PluginData>,
-    cache_dir: Option<PathBuf>,
+    pub(crate) cache: ArtifactCache,
     pub(crate) events: broadcast::Sender<PluginEvent>,
 }
 
 impl std::fmt::Debug for PluginHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginHost")
-            .field("cache_dir", &self.inner.cache_dir)
+            .field("cache_dir", &self.inner.cache.dir())
             .finish_non_exhaustive()
     }
 }
 
 impl PluginHost {
-    /// Set up the engine, start its epoch ticker and build the handler linker.
+    /// Set up the runtime (the process's engine and epoch ticker, on first use), build the
+    /// handler linkers and open the cache directory.
     ///
     /// # Errors
-    /// [`PluginError::Engine`] if wasmtime rejects the configuration or the cache directory
-    /// cannot be created.
+    /// [`PluginError::Engine`] if wasmtime rejects the configuration, the epoch ticker cannot
+    /// be started or the cache directory cannot be created.
     pub fn new(options: PluginHostOptions) -> Result<Self, PluginError> {
         let engine_error = |e: wasmtime::Error| PluginError::Engine(format!("{e:#}"));
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        config.concurrency_support(false);
-        let engine = Engine::new(&config).map_err(engine_error)?;
+        let engine = crate::runtime::engine()
+            .map_err(|e| PluginError::Engine(e.to_string()))?
+            .clone();
         let mut bare_linker = Linker::new(&engine);
-        Handler::add_to_linker::<PluginData, HasSelf<PluginData>>(&mut bare_linker, |data| data)
+        logging::add_to_linker(&mut bare_linker, |data: &mut PluginData| &mut data.log)
             .map_err(engine_error)?;
+        coordinator::add_to_linker::<PluginData, HasSelf<PluginData>>(&mut bare_linker, |data| {
+            data
+        })
+        .map_err(engine_error)?;
         let mut wasi_linker = bare_linker.clone();
         wasmtime_wasi::p2::add_to_linker_async(&mut wasi_linker).map_err(engine_error)?;
-        if let Some(dir) = &options.cache_dir {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                PluginError::Engine(format!("cache directory {}: {e}", dir.display()))
-            })?;
-        }
-        spawn_epoch_ticker(&engine);
+        let cache = ArtifactCache::open(options.cache_dir.clone()).map_err(|e| {
+            let dir = options.cache_dir.unwrap_or_default();
+            PluginError::Engine(format!("cache directory {}: {e}", dir.display()))
+        })?;
         let (events, _) = broadcast::channel(1024);
         Ok(Self {
             inner: Arc::new(HostInner {
                 engine,
                 bare_linker,
                 wasi_linker,
-                cache_dir: options.cache_dir,
+                cache,
                 events,
             }),
         })
@@ -199,7 +202,7 @@ impl PluginHost {
 
     /// The directory compiled components are cached in, if any.
     pub fn cache_dir(&self) -> Option<&Path> {
-        self.inner.cache_dir.as_deref()
+        self.inner.cache.dir()
     }
 
     /// Fault, restart, quarantine, resync and reload events of every plugin of this host.
@@ -217,20 +220,17 @@ impl PluginHost {
         let component = loaded.pre.instance_pre().component();
         Ok(ComponentReport::of(&self.inner.engine, component))
     }
-}
 
-fn spawn_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("roster-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
-        .expect("spawn the epoch ticker thread");
+    /// Validate a component against the driver world, as a coordinator loads a driver, and
+    /// list its imports and exports. Compiled with this host's cache choice: a valid driver
+    /// is cached like a handler, so checking with [`PluginHostOptions::user_cache`] caches it
+    /// in the user's cache directory and [`PluginHostOptions::no_cache`] writes nothing.
+    ///
+    /// # Errors
+    /// [`PluginError::Read`], or [`PluginError::Rejected`] with the first problem found.
+    pub fn check_driver(&self, path: &Path) -> Result<ComponentReport, PluginError> {
+        crate::driver::wasm::check(path, &self.inner.cache)
+    }
 }
 
 impl HostInner {
@@ -255,90 +255,24 @@ impl HostInner {
             path: path.to_owned(),
             source,
         })?;
-        let rejected = |problem: ComponentError| PluginError::Rejected {
-            path: path.to_owned(),
-            problem,
-        };
-        let artifact = self
-            .cache_dir
-            .as_ref()
-            .map(|dir| dir.join(format!("{}.cwasm", self.cache_key(&bytes))));
-        let (component, cached) = match artifact.as_deref().and_then(|a| self.cached(a)) {
-            Some(component) => (component, true),
-            None => {
-                World::HANDLER.check(&bytes).map_err(rejected)?;
-                let component = Component::new(&self.engine, &bytes)
-                    .map_err(|e| rejected(component::compile_error(&e)))?;
-                (component, false)
-            }
-        };
-        // A cached component passed these when it was cached; they are cheap, and the rules
-        // may have changed since.
-        World::HANDLER
-            .admit(&component::shape_of(&self.engine, &component))
-            .map_err(rejected)?;
-        let link = |e: wasmtime::Error| rejected(component::link_error(&e));
-        let pre = self
-            .linker_for(&component)
-            .instantiate_pre(&component)
-            .map_err(link)?;
-        let pre = HandlerPre::new(pre).map_err(link)?;
-        if let (Some(artifact), false) = (artifact, cached) {
-            self.store_in_cache(&artifact, &component);
-        }
+        let linked = self
+            .cache
+            .load(&self.engine, &World::HANDLER, &bytes, |component| {
+                let link = |e: wasmtime::Error| component::link_error(&e);
+                let pre = self
+                    .linker_for(component)
+                    .instantiate_pre(component)
+                    .map_err(link)?;
+                HandlerPre::new(pre).map_err(link)
+            })
+            .map_err(|problem| PluginError::Rejected {
+                path: path.to_owned(),
+                problem,
+            })?;
         Ok(Loaded {
-            pre,
-            cached,
+            pre: linked.pre,
+            cached: linked.cached,
             took: start.elapsed(),
         })
-    }
-
-    /// The compiled component cached at `artifact`, if there is a usable one.
-    fn cached(&self, artifact: &Path) -> Option<Component> {
-        if !artifact.exists() {
-            return None;
-        }
-        // SAFETY: `deserialize_file` trusts its input to be wasmtime's own output. The
-        // artifact was written by `serialize` in `store_in_cache` into the host's cache
-        // directory, under a name that hashes both the component's bytes and the engine's
-        // compatibility settings; a file another wasmtime version wrote fails cleanly with an
-        // error.
-        #[allow(unsafe_code)]
-        let loaded = unsafe { Component::deserialize_file(&self.engine, artifact) };
-        match loaded {
-            Ok(component) => Some(component),
-            Err(error) => {
-                tracing::warn!(artifact = %artifact.display(), %error, "discarding unusable cached artifact");
-                let _ = std::fs::remove_file(artifact);
-                None
-            }
-        }
-    }
-
-    /// Write `component` to the cache at `artifact` (through a temporary file, so a reader
-    /// never sees half an artifact). Failing to cache is logged, not an error.
-    fn store_in_cache(&self, artifact: &Path, component: &Component) {
-        match component.serialize() {
-            Ok(serialized) => {
-                let tmp = artifact.with_extension(format!("tmp{}", std::process::id()));
-                let written =
-                    std::fs::write(&tmp, serialized).and_then(|()| std::fs::rename(&tmp, artifact));
-                if let Err(error) = written {
-                    tracing::warn!(artifact = %artifact.display(), %error, "cannot cache compiled plugin");
-                    let _ = std::fs::remove_file(&tmp);
-                }
-            }
-            Err(error) => tracing::warn!(%error, "cannot serialize compiled plugin"),
-        }
-    }
-
-    fn cache_key(&self, bytes: &[u8]) -> String {
-        let digest = Sha256::digest(bytes);
-        let mut hasher = DefaultHasher::new();
-        self.engine
-            .precompile_compatibility_hash()
-            .hash(&mut hasher);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{hex}-{:016x}", hasher.finish())
     }
 }

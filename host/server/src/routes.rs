@@ -1,5 +1,5 @@
 //! The HTTP endpoints: one small handler per coordination call, each a thin translation
-//! between JSON and the [`Coordinator`](crate::Coordinator) API. `host/types/openapi.json`
+//! between JSON and the [`Coordinator`](roster::Coordinator) API. `host/types/openapi.json`
 //! documents them.
 //!
 //! Calls that need no member identity (group lifecycle, reads) run on the daemon's own

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::error::ApiError;
-use crate::coordinator::{Coordinator, Heartbeat, WatchId};
+use roster::{Coordinator, Heartbeat, WatchId};
 use roster_types::ids::{GroupId, MemberId};
 
 /// One open session.
@@ -47,7 +47,7 @@ impl SessionEntry {
     pub(crate) fn withdraw(&self, group: &str) -> Result<(), ApiError> {
         let group_id = GroupId::new(group)?;
         let Some(id) = lock(&self.candidacies).remove(&group_id) else {
-            return Err(crate::CoordinationError::WatchCallbackNotFound(group_id).into());
+            return Err(roster_types::CoordinationError::WatchCallbackNotFound(group_id).into());
         };
         self.coordinator.unwatch_elected_as_leader(group, id)?;
         Ok(())

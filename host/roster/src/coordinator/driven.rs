@@ -1,5 +1,5 @@
-//! A coordinator's link to a store behind a [driver](crate::driver): its session there, and
-//! the queue that runs its calls one after another.
+//! A coordinator's [`Backend`] on a store behind a [driver](crate::driver): its session
+//! there, and the queue that runs its calls one after another.
 //!
 //! On the embedded backend a call takes effect before it returns. A driver's calls travel, so
 //! to keep tooz's promise that a coordinator's operations take effect in call order, each call
@@ -16,7 +16,7 @@
 //! again there, in one queued job, so other hosts see the member join again rather than lose
 //! it for good. A store that kept its data needs nothing: the session simply goes on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -25,20 +25,29 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::{Notice, Operation};
-use crate::driver::mirror::Mirror;
-use crate::driver::{Driver, SessionKey};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use roster_types::error::{CoordinationError, Result};
 use roster_types::event::Revision;
 use roster_types::ids::{Capabilities, GroupId, MemberId};
+use roster_types::{GroupSummary, Leader, MemberInfo};
+
+use super::backend::Backend;
+use super::{Notice, Operation};
+use crate::driver::mirror::Mirror;
+use crate::driver::{Driver, SessionKey};
+use crate::engine::State;
+use crate::engine::stream::EventStream;
 
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The session and call queue of one coordinator on a driver's store.
 #[derive(Debug)]
-pub(super) struct Remote {
-    pub(super) mirror: Arc<Mirror>,
+pub(super) struct Driven {
+    mirror: Arc<Mirror>,
     session: Mutex<Option<SessionKey>>,
+    /// Where an expiry notice that a stand met waits for the next heartbeat or join (R6).
+    notice: Notice,
     queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     holdings: Arc<Mutex<Holdings>>,
@@ -68,11 +77,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Remote {
-    pub(super) fn new(mirror: Arc<Mirror>) -> Self {
+impl Driven {
+    pub(super) fn new(mirror: Arc<Mirror>, notice: Notice) -> Self {
         Self {
             mirror,
             session: Mutex::new(None),
+            notice,
             queue: Mutex::new(None),
             worker: Mutex::new(None),
             holdings: Arc::default(),
@@ -85,12 +95,7 @@ impl Remote {
     }
 
     /// Open a session for `member` and start the call queue; stand again in `elections`.
-    pub(super) async fn start(
-        &self,
-        member: &MemberId,
-        ttl: Duration,
-        elections: &[GroupId],
-    ) -> Result<()> {
+    async fn open(&self, member: &MemberId, ttl: Duration, elections: &[GroupId]) -> Result<()> {
         self.mirror.ensure_feed().await?;
         let driver = self.driver();
         let store_id = self.mirror.store_id();
@@ -137,7 +142,7 @@ impl Remote {
     }
 
     /// Close the session once every queued call has run; the queue ends with it.
-    pub(super) async fn stop(&self) -> Result<()> {
+    async fn close(&self) -> Result<()> {
         let closed = self.call(|driver, session| async move {
             driver.close_session(&session).await.map(|r| ((), Some(r)))
         });
@@ -152,7 +157,7 @@ impl Remote {
     }
 
     /// The session, for calls made outside the queue (heartbeats).
-    pub(super) fn session(&self) -> Result<SessionKey> {
+    fn session(&self) -> Result<SessionKey> {
         lock(&self.session)
             .clone()
             .ok_or(CoordinationError::NotStarted)
@@ -163,7 +168,7 @@ impl Remote {
     /// An expiry in a store that replaced the one the member's holdings are in is not the
     /// member's: they are established again there, and the beat goes on. A real expiry
     /// loses them, as on the embedded backend.
-    pub(super) async fn heartbeat(&self) -> Result<Duration> {
+    async fn beat(&self) -> Result<Duration> {
         let session = self.session()?;
         let driver = self.driver();
         match driver.heartbeat(&session).await {
@@ -200,87 +205,11 @@ impl Remote {
         self.call(move |driver, session| reestablish(driver, session, mirror, holdings))
     }
 
-    /// Join `group` (creating it first when `create`) and remember it. An expiry notice
-    /// waiting in `notice` when the join's turn comes is its answer instead (R6); a join
-    /// that finds the session expired stands again where the member was a candidate (R5).
-    pub(super) fn join(
-        &self,
-        group: GroupId,
-        capabilities: Capabilities,
-        create: bool,
-        notice: Notice,
-    ) -> Operation<()> {
-        let holdings = Arc::clone(&self.holdings);
-        let mirror = Arc::clone(&self.mirror);
-        // A group it may have created must be in the mirror before a watch is registered.
-        let completion = if create {
-            Completion::Mirrored
-        } else {
-            Completion::Noted
-        };
-        let join = move |driver: Arc<dyn Driver>, session: SessionKey| async move {
-            if let Some(notice) = lock(&notice).take() {
-                return Err(notice);
-            }
-            let mut joined = driver
-                .join(&session, group.as_str(), capabilities.clone(), create)
-                .await;
-            if let Err(CoordinationError::SessionExpired { .. }) = &joined
-                && moved_to_new_store(&driver, &session, &mirror, &holdings).await?
-            {
-                joined = driver
-                    .join(&session, group.as_str(), capabilities.clone(), create)
-                    .await;
-            }
-            if let Err(CoordinationError::SessionExpired { .. }) = &joined {
-                lock(&holdings).groups.clear();
-                stand_again(driver.as_ref(), &session, &holdings).await;
-            }
-            let revision = joined?;
-            lock(&holdings).groups.insert(group, capabilities);
-            Ok(((), Some(revision)))
-        };
-        self.queue(join, completion)
-    }
-
-    /// Leave `group` and forget it.
-    pub(super) fn leave(&self, group: GroupId) -> Operation<()> {
-        let holdings = Arc::clone(&self.holdings);
-        self.change(move |driver, session| async move {
-            let left = driver.leave(&session, group.as_str()).await;
-            if matches!(
-                left,
-                Ok(_)
-                    | Err(CoordinationError::MemberNotJoined { .. }
-                        | CoordinationError::MemberExpired { .. }
-                        | CoordinationError::GroupNotCreated(_))
-            ) {
-                lock(&holdings).groups.remove(&group);
-            }
-            Ok(((), Some(left?)))
-        })
-    }
-
-    /// Replace the member's capabilities in `group`, and remember them.
-    pub(super) fn update_capabilities(
-        &self,
-        group: GroupId,
-        capabilities: Capabilities,
-    ) -> Operation<()> {
-        let holdings = Arc::clone(&self.holdings);
-        self.change(move |driver, session| async move {
-            let revision = driver
-                .update_capabilities(&session, group.as_str(), capabilities.clone())
-                .await?;
-            lock(&holdings).groups.insert(group, capabilities);
-            Ok(((), Some(revision)))
-        })
-    }
-
-    /// Stand for election in `group`, and remember it. When the store says the session had
-    /// expired (and reopened it), stand again here and wherever the member was a candidate
-    /// (R5), and leave the expiry notice in `notice` for the next heartbeat or join (R6).
-    pub(super) fn stand(&self, group: GroupId, notice: Notice) -> Operation<()> {
+    /// Queue a stand for election in `group`, and remember it. When the store says the
+    /// session had expired (and reopened it), stand again here and wherever the member was a
+    /// candidate (R5), and leave the expiry notice for the next heartbeat or join (R6).
+    fn queue_stand(&self, group: GroupId) -> Operation<()> {
+        let notice = Arc::clone(&self.notice);
         let holdings = Arc::clone(&self.holdings);
         let mirror = Arc::clone(&self.mirror);
         self.change(move |driver, session| async move {
@@ -310,8 +239,8 @@ impl Remote {
         })
     }
 
-    /// Withdraw from the election in `group`, and forget it.
-    pub(super) fn withdraw(&self, group: GroupId) -> Operation<()> {
+    /// Queue a withdrawal from the election in `group`, and forget it.
+    fn queue_withdraw(&self, group: GroupId) -> Operation<()> {
         let holdings = Arc::clone(&self.holdings);
         self.change(move |driver, session| async move {
             let withdrawn = driver.withdraw(&session, group.as_str()).await;
@@ -322,7 +251,7 @@ impl Remote {
 
     /// Queue `call`; the operation completes when it has run and, if it returned a revision,
     /// the mirror has caught up with it.
-    pub(super) fn call<T, F, Fut>(&self, call: F) -> Operation<T>
+    fn call<T, F, Fut>(&self, call: F) -> Operation<T>
     where
         T: Send + 'static,
         F: FnOnce(Arc<dyn Driver>, SessionKey) -> Fut + Send + 'static,
@@ -381,7 +310,7 @@ impl Remote {
 
     /// Wait until every call queued so far has run and the mirror holds every change the
     /// store had made by then, by anyone.
-    pub(super) async fn settle(&self) -> Result<()> {
+    async fn drain(&self) -> Result<()> {
         self.call(|driver, _| async move {
             let head = driver.head().await?;
             Ok(((), Some(head)))
@@ -390,7 +319,197 @@ impl Remote {
     }
 }
 
-impl Drop for Remote {
+impl Backend for Driven {
+    fn is_started(&self) -> bool {
+        self.session().is_ok()
+    }
+
+    fn start<'a>(
+        &'a self,
+        member: &'a MemberId,
+        timeout: Duration,
+        elections: &'a [GroupId],
+    ) -> BoxFuture<'a, Result<()>> {
+        self.open(member, timeout, elections).boxed()
+    }
+
+    fn stop(&self) -> BoxFuture<'_, Result<()>> {
+        self.close().boxed()
+    }
+
+    fn heartbeat(&self) -> BoxFuture<'_, Result<Duration>> {
+        self.beat().boxed()
+    }
+
+    fn has_expired(&self) -> bool {
+        false
+    }
+
+    fn create_group(&self, group: GroupId) -> Operation<()> {
+        self.call(|d, _| async move { Ok(((), Some(d.create_group(group.as_str()).await?))) })
+    }
+
+    fn delete_group(&self, group: GroupId) -> Operation<()> {
+        self.call(|d, _| async move { Ok(((), Some(d.delete_group(group.as_str()).await?))) })
+    }
+
+    fn groups(&self) -> Operation<Vec<GroupId>> {
+        self.call(|d, _| async move { Ok((d.groups().await?, None)) })
+    }
+
+    fn group_summaries(&self) -> Operation<(Revision, Vec<GroupSummary>)> {
+        self.call(|d, _| async move { Ok((d.group_summaries().await?, None)) })
+    }
+
+    /// Join `group` (creating it first when `create`) and remember it. An expiry notice
+    /// waiting in the notice when the join's turn comes is its answer instead (R6); a join
+    /// that finds the session expired stands again where the member was a candidate (R5).
+    fn join(&self, group: GroupId, capabilities: Capabilities, create: bool) -> Operation<()> {
+        let notice = Arc::clone(&self.notice);
+        let holdings = Arc::clone(&self.holdings);
+        let mirror = Arc::clone(&self.mirror);
+        // A group it may have created must be in the mirror before a watch is registered.
+        let completion = if create {
+            Completion::Mirrored
+        } else {
+            Completion::Noted
+        };
+        let join = move |driver: Arc<dyn Driver>, session: SessionKey| async move {
+            if let Some(notice) = lock(&notice).take() {
+                return Err(notice);
+            }
+            let mut joined = driver
+                .join(&session, group.as_str(), capabilities.clone(), create)
+                .await;
+            if let Err(CoordinationError::SessionExpired { .. }) = &joined
+                && moved_to_new_store(&driver, &session, &mirror, &holdings).await?
+            {
+                joined = driver
+                    .join(&session, group.as_str(), capabilities.clone(), create)
+                    .await;
+            }
+            if let Err(CoordinationError::SessionExpired { .. }) = &joined {
+                lock(&holdings).groups.clear();
+                stand_again(driver.as_ref(), &session, &holdings).await;
+            }
+            let revision = joined?;
+            lock(&holdings).groups.insert(group, capabilities);
+            Ok(((), Some(revision)))
+        };
+        self.queue(join, completion)
+    }
+
+    /// Leave `group` and forget it.
+    fn leave(&self, group: GroupId) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        self.change(move |driver, session| async move {
+            let left = driver.leave(&session, group.as_str()).await;
+            if matches!(
+                left,
+                Ok(_)
+                    | Err(CoordinationError::MemberNotJoined { .. }
+                        | CoordinationError::MemberExpired { .. }
+                        | CoordinationError::GroupNotCreated(_))
+            ) {
+                lock(&holdings).groups.remove(&group);
+            }
+            Ok(((), Some(left?)))
+        })
+    }
+
+    /// Replace the member's capabilities in `group`, and remember them.
+    fn update_capabilities(&self, group: GroupId, capabilities: Capabilities) -> Operation<()> {
+        let holdings = Arc::clone(&self.holdings);
+        self.change(move |driver, session| async move {
+            let revision = driver
+                .update_capabilities(&session, group.as_str(), capabilities.clone())
+                .await?;
+            lock(&holdings).groups.insert(group, capabilities);
+            Ok(((), Some(revision)))
+        })
+    }
+
+    /// Reads the store's head, waits until the process's mirror has every change up to it,
+    /// and lists the members from the mirror: as current as a read at the store, without
+    /// moving the whole member list (ten thousand members in about a millisecond, where the
+    /// store's own listing takes from several to hundreds). If the mirror cannot catch up
+    /// (its feed is behind), the store lists them.
+    fn members(&self, group: GroupId) -> Operation<Vec<MemberId>> {
+        let mirror = Arc::clone(&self.mirror);
+        self.call(|d, _| async move {
+            let head = d.head().await?;
+            if mirror.catch_up(head).await {
+                let members = mirror.engine.read(|state| state.members(group.as_str()))?;
+                return Ok((members, None));
+            }
+            Ok((d.members(group.as_str()).await?, None))
+        })
+    }
+
+    fn member_info(&self, group: GroupId, member: MemberId) -> Operation<MemberInfo> {
+        self.call(|d, _| async move {
+            Ok((d.member_info(group.as_str(), member.as_str()).await?, None))
+        })
+    }
+
+    fn members_info(&self, group: GroupId) -> Operation<HashMap<MemberId, MemberInfo>> {
+        self.call(|d, _| async move { Ok((d.members_info(group.as_str()).await?, None)) })
+    }
+
+    fn leader(&self, group: GroupId) -> Operation<Option<Leader>> {
+        self.call(|d, _| async move { Ok((d.leader(group.as_str()).await?, None)) })
+    }
+
+    fn stand_down(&self, group: GroupId) -> Operation<bool> {
+        self.call(|d, s| async move {
+            let (was_leader, revision) = d.stand_down(&s, group.as_str()).await?;
+            Ok((was_leader, Some(revision)))
+        })
+    }
+
+    fn stand(&self, group: GroupId) -> Result<()> {
+        // Queued, so it takes effect after this coordinator's earlier calls; its outcome
+        // (the election) reaches the callback through `run_watchers`.
+        drop(self.queue_stand(group));
+        Ok(())
+    }
+
+    fn withdraw(&self, group: GroupId) {
+        drop(self.queue_withdraw(group));
+    }
+
+    fn known_head(&self, state: &State) -> Revision {
+        self.mirror.known_head(state)
+    }
+
+    fn subscribe_from_now(&self) -> EventStream {
+        // "From now on" means after every call this coordinator made before, which may still
+        // be queued: the head is read when the queue reaches this point, not when the stream
+        // is first polled (by then later calls may have run).
+        let engine = Arc::clone(&self.mirror.engine);
+        let mirror = Arc::clone(&self.mirror);
+        let head = self.call(move |_, _| async move {
+            Ok((engine.read(|state| mirror.known_head(state)), None))
+        });
+        EventStream::starting(Arc::clone(&self.mirror.engine), async move {
+            Ok(head.await? + 1)
+        })
+    }
+
+    fn settle(&self) -> BoxFuture<'_, Result<()>> {
+        self.drain().boxed()
+    }
+
+    fn store_id(&self) -> String {
+        self.mirror.store_id()
+    }
+
+    fn is_embedded(&self) -> bool {
+        false
+    }
+}
+
+impl Drop for Driven {
     fn drop(&mut self) {
         if let Some(worker) = lock(&self.worker).take() {
             worker.abort();

@@ -1,9 +1,11 @@
-//! `roster serve`: the host as a daemon, reachable over HTTP with JSON bodies.
+//! `roster serve`: the host as a daemon, reachable over HTTP with JSON bodies (crate
+//! `roster-server`, above the `roster` library and used by the `roster` program).
 //!
 //! The daemon owns one backend store, a coordinator of its own for calls that need no member
 //! identity (group lifecycle, reads, the event stream), one coordinator per network session
 //! (see [`sessions`]), and the handler plugins its configuration names. The API is described
-//! by `host/types/openapi.json` (served at `/v1/openapi.json`); [`roster_types::api`] holds its bodies.
+//! by `host/types/openapi.json` (served at `/v1/openapi.json`); [`roster_types::api`] holds
+//! its bodies.
 //!
 //! Shutdown is graceful: the listener stops accepting, event streams end, every session is
 //! closed (its members leave, so watchers and plugins see left events), plugins drain those
@@ -29,12 +31,12 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::backend_url::BackendUrl;
-use crate::coordinator::{Coordinator, get_coordinator};
-use crate::plugin::{
+use roster::backend_url::BackendUrl;
+use roster::plugin::{
     HandlerConfig, HandlerHandle, PluginConfig, PluginError, PluginEvent, PluginHost,
     PluginHostOptions,
 };
+use roster::{Coordinator, get_coordinator};
 use roster_types::error::CoordinationError;
 use sessions::Sessions;
 
@@ -558,3 +560,6 @@ async fn sweep(daemon: std::sync::Weak<Daemon>) {
         daemon.sessions.sweep(tokio::time::Instant::now()).await;
     }
 }
+
+#[cfg(test)]
+mod roster_driver_tests;

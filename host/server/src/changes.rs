@@ -1,7 +1,7 @@
 //! `GET /v1/changes`: the change history in bounded batches, for clients that poll with a
 //! deadline rather than hold a stream open.
 //!
-//! This is the call a backend driver makes (see [`crate::driver`]): "the changes after
+//! This is the call a backend driver makes (see [`roster::driver`]): "the changes after
 //! revision R, at most N of them, waiting up to W for the first one". It answers at once when
 //! there is something to say, so a client that always has one call outstanding learns of a
 //! change as soon as a stream reader would, and revision order is all it ever sees. A start
@@ -67,14 +67,14 @@ pub(super) async fn changes(
             "wait_ms {wait_ms} is too long: at most {MAX_WAIT_MS}"
         )));
     }
-    let store = Arc::clone(daemon.coordinator.store());
-    let store_id = daemon.coordinator.store_id();
+    let coordinator = &daemon.coordinator;
+    let store_id = coordinator.store_id();
     if let Some(named) = &query.store
         && *named != store_id
     {
         // Nothing the client has is of this store: it starts over here, from the oldest
         // revision kept, after reloading the state.
-        let (head, oldest) = store.read(|state| (state.history.head(), state.history.oldest()));
+        let (oldest, head) = coordinator.history_window();
         return Ok(Json(api::Changes {
             store: store_id.clone(),
             head,
@@ -89,19 +89,12 @@ pub(super) async fn changes(
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
     let mut shutdown = std::pin::pin!(daemon.shutdown_signal());
     loop {
-        let changed = store.changed();
+        let changed = coordinator.history_changed();
         tokio::pin!(changed);
         changed.as_mut().enable();
         let mut events = Vec::new();
-        let (read, head) = store.read(|state| {
-            let head = state.history.head();
-            (
-                state
-                    .history
-                    .read_from(query.after.saturating_add(1), max, &mut events),
-                head,
-            )
-        });
+        let (read, head) =
+            coordinator.read_history(query.after.saturating_add(1), max, &mut events);
         if query.after > head {
             return Err(ApiError::BadRequest(format!(
                 "revision {} is in the future: the newest is {head}",
