@@ -163,13 +163,7 @@ impl<K: SessionKey> State<K> {
         let g = self.group(group)?;
         g.members
             .get(member)
-            .ok_or_else(|| match MemberId::new(member) {
-                Ok(member_id) => CoordinationError::MemberNotJoined {
-                    group_id: g.id.clone(),
-                    member_id,
-                },
-                Err(invalid) => invalid,
-            })
+            .ok_or_else(|| CoordinationError::member_not_joined(&g.id, member))
     }
 
     /// What is known about one member at `now`.

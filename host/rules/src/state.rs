@@ -65,14 +65,6 @@ pub(crate) fn unknown_session() -> CoordinationError {
     CoordinationError::NotStarted
 }
 
-/// `GroupNotCreated` for `group`, or why it is not a group id at all.
-pub(crate) fn not_created(group: &str) -> CoordinationError {
-    match GroupId::new(group) {
-        Ok(id) => CoordinationError::GroupNotCreated(id),
-        Err(invalid) => invalid,
-    }
-}
-
 impl<K: SessionKey> State<K> {
     /// An empty store taking capabilities of at most `max_capabilities` bytes.
     pub fn new(max_capabilities: usize) -> Self {
@@ -119,11 +111,15 @@ impl<K: SessionKey> State<K> {
     }
 
     pub(crate) fn group(&self, group: &str) -> Result<&Group<K>> {
-        self.groups.get(group).ok_or_else(|| not_created(group))
+        self.groups
+            .get(group)
+            .ok_or_else(|| CoordinationError::group_not_created(group))
     }
 
     pub(crate) fn group_mut(&mut self, group: &str) -> Result<&mut Group<K>> {
-        self.groups.get_mut(group).ok_or_else(|| not_created(group))
+        self.groups
+            .get_mut(group)
+            .ok_or_else(|| CoordinationError::group_not_created(group))
     }
 
     pub(crate) fn session(&self, key: &K) -> Result<&Session> {

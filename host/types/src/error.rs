@@ -209,6 +209,27 @@ pub enum CoordinationError {
 pub type Result<T, E = CoordinationError> = std::result::Result<T, E>;
 
 impl CoordinationError {
+    /// `GroupNotCreated` for `group`, or why `group` is not a group id at all: what a store
+    /// answers for a group it does not have.
+    pub fn group_not_created(group: &str) -> Self {
+        match GroupId::new(group) {
+            Ok(id) => Self::GroupNotCreated(id),
+            Err(invalid) => invalid,
+        }
+    }
+
+    /// `MemberNotJoined` for `member` in `group_id`, or why `member` is not a member id at
+    /// all: what a store answers for a member not in a group.
+    pub fn member_not_joined(group_id: &GroupId, member: &str) -> Self {
+        match MemberId::new(member) {
+            Ok(member_id) => Self::MemberNotJoined {
+                group_id: group_id.clone(),
+                member_id,
+            },
+            Err(invalid) => invalid,
+        }
+    }
+
     /// The condition's stable name, as the network API and the command line report it
     /// (`group-not-created`, `member-already-exist`, ...).
     pub fn code(&self) -> String {

@@ -117,13 +117,6 @@ fn info_of(m: &Member) -> MemberInfo {
     }
 }
 
-fn not_created(group: &str) -> CoordinationError {
-    match GroupId::new(group) {
-        Ok(id) => CoordinationError::GroupNotCreated(id),
-        Err(invalid) => invalid,
-    }
-}
-
 /// Every group of the mirrored store, as far as the mirror has read its changes.
 #[derive(Debug, Default)]
 pub(crate) struct Mirrored {
@@ -176,20 +169,16 @@ impl Mirrored {
     }
 
     fn group(&self, group: &str) -> Result<&Group> {
-        self.groups.get(group).ok_or_else(|| not_created(group))
+        self.groups
+            .get(group)
+            .ok_or_else(|| CoordinationError::group_not_created(group))
     }
 
     fn member(&self, group: &str, member: &str) -> Result<&Member> {
         let g = self.group(group)?;
         g.members
             .get(member)
-            .ok_or_else(|| match MemberId::new(member) {
-                Ok(member_id) => CoordinationError::MemberNotJoined {
-                    group_id: g.id.clone(),
-                    member_id,
-                },
-                Err(invalid) => invalid,
-            })
+            .ok_or_else(|| CoordinationError::member_not_joined(&g.id, member))
     }
 
     /// Every group id, sorted.
