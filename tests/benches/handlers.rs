@@ -68,7 +68,7 @@ async fn measure(language: &str, file: &str, memory_mib: usize, events: u64, lat
     spec.limits.call_deadline = Duration::from_secs(5);
     spec.limits.memory_bytes = memory_mib << 20;
     let mut faults = plugins.events();
-    let handle = member.attach_handler(&plugins, spec).await.expect("attach");
+    let handle = plugins.attach_handler(&member, spec).await.expect("attach");
     while handle.stats().resyncs == 0 {
         tokio::task::yield_now().await;
     }

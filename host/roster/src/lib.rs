@@ -23,34 +23,36 @@
 //! revision and watchers see every change in order; errors are the same on every backend;
 //! leadership has a fencing term; an expired member is told so; `stop` leaves at once.
 //!
-//! Layout: the vocabulary ([`ids`], [`error`], [`event`], the value types and the network
-//! API's bodies in [`api`]) comes from `roster-types`, re-exported here; `engine` holds group
-//! state, history and liveness; `coordinator` is the tooz API on top; `runtime` is the one
-//! WebAssembly runtime (engine, epoch ticker, compiled-component cache, `logging`) that
-//! [`plugin`] (sandboxed Wasm event handlers) and the backend drivers share; [`driver`] is the
-//! contract of a store outside the process (`roster://` and Wasm drivers implement it);
-//! [`wit`] ties the Rust types to the WIT contract in `wit/`; [`client`] (`roster-client`) is
-//! the client of the daemon, which is `roster-server`.
+//! Layout: this crate is the facade. It wires the backends together ([`get_coordinator`]
+//! picks the store a URL names and the driver it needs) and re-exports the public API of the
+//! crates below it, so a program depends on `roster` alone:
+//! - `roster-types`: the vocabulary ([`ids`], [`error`], [`event`], the value types and the
+//!   network API's bodies in [`api`]);
+//! - `roster-core`: the engine (group state, history, liveness), the [`Coordinator`],
+//!   [`backend_url`] and the [`driver`] contract;
+//! - `roster-wasm`: the one WebAssembly runtime, running [`plugin`]s (sandboxed event
+//!   handlers) and driver components, and [`wit`], which ties the Rust types to `wit/`;
+//! - `roster-client` ([`client`]): the client of the daemon, which is `roster-server`.
+//!   The `roster://` driver ([`driver::daemon`]) is written here on top of it.
 
 pub use roster_client as client;
 pub use roster_types::{api, error, event, ids};
 
-pub mod backend_url;
-mod coordinator;
-pub mod driver;
-mod engine;
-pub mod plugin;
-mod runtime;
-pub mod wit;
+pub use roster_core::backend_url;
+pub use roster_wasm::{plugin, wit};
 
-pub use coordinator::{
-    Coordinator, Heartbeat, HeartbeatStatus, Operation, OperationFuture, WatchId, get_coordinator,
+mod connect;
+pub mod driver;
+
+pub use connect::get_coordinator;
+pub use roster_core::{
+    Coordinator, EventStream, GroupState, Heartbeat, HeartbeatStatus, Operation, OperationFuture,
+    StoreState, WatchId,
 };
-pub use driver::wasm::check_driver;
-pub use engine::stream::EventStream;
 pub use roster_types::{
     Capabilities, CapabilitiesUpdated, CoordinationError, Event, EventKind, GroupCreated,
     GroupDeleted, GroupId, GroupSummary, IdKind, Leader, LeaderElected, LeaderLost, LeadershipEnd,
     LeaveReason, MemberId, MemberInfo, MemberJoined, MemberLeft, Result, Revision, Term,
     UrlProblem,
 };
+pub use roster_wasm::check_driver;

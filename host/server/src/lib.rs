@@ -3,7 +3,7 @@
 //!
 //! The daemon owns one backend store, a coordinator of its own for calls that need no member
 //! identity (group lifecycle, reads, the event stream), one coordinator per network session
-//! (see [`sessions`]), and the handler plugins its configuration names. The API is described
+//! (see `sessions`), and the handler plugins its configuration names. The API is described
 //! by `host/types/openapi.json` (served at `/v1/openapi.json`); [`roster_types::api`] holds
 //! its bodies.
 //!

@@ -46,8 +46,8 @@ async fn main() -> Result<(), CoordinationError> {
                 .map_err(|e| CoordinationError::Connection(e.to_string()))?;
             let mut spec = HandlerSpec::new("probe", path);
             spec.groups = vec![GroupId::new(group)?];
-            let handle = coordinator
-                .attach_handler(&host, spec)
+            let handle = host
+                .attach_handler(&coordinator, spec)
                 .await
                 .map_err(|e| CoordinationError::Connection(e.to_string()))?;
             let handle = std::sync::Arc::new(handle);

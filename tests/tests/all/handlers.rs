@@ -64,8 +64,8 @@ async fn fixture_with_cache(cache_dir: PathBuf) -> Fixture {
 
 impl Fixture {
     async fn attach(&self, spec: HandlerSpec) -> HandlerHandle {
-        self.coordinator
-            .attach_handler(&self.host, spec)
+        self.host
+            .attach_handler(&self.coordinator, spec)
             .await
             .unwrap()
     }
@@ -340,8 +340,8 @@ async fn component_of_another_world_is_rejected_in_one_line_naming_the_missing_e
     );
     let not_a_handler = plugin("rust-not-a-handler.wasm");
     let err = f
-        .coordinator
-        .attach_handler(&f.host, spec("x", "rust-not-a-handler.wasm"))
+        .host
+        .attach_handler(&f.coordinator, spec("x", "rust-not-a-handler.wasm"))
         .await
         .unwrap_err();
     assert!(

@@ -141,7 +141,7 @@ async fn a_handler_on_a_roster_coordinator_gets_the_daemons_changes_after_a_snap
     let trail = tempfile::tempdir().unwrap();
     let mut spec = HandlerSpec::new("audit", plugin("rust-audit-trail.wasm"));
     spec.grants.directory = Some(trail.path().to_owned());
-    let handle = a.attach_handler(&host, spec).await.unwrap();
+    let handle = host.attach_handler(&a, spec).await.unwrap();
     let later = daemon.client.open_session("later", None).await.unwrap();
     daemon
         .client

@@ -6,7 +6,7 @@
 //!
 //! A restarted daemon serves a new store whose revisions start over, so "the changes after
 //! 3" means nothing without the store 3 is of. Every poll names the store its revision was
-//! read from (see [`Positions`]), and the daemon answers a store it no longer serves with a
+//! read from (see `Positions`), and the daemon answers a store it no longer serves with a
 //! resync naming the new one, which the feed takes as any resync: it reads the store anew.
 //! The feed relies on that answer, never on how the revision numbers happen to line up.
 
@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Changes, Driver, SessionKey, StoreInfo};
 use roster_client::{Client, ClientError};
+use roster_core::driver::{Changes, Driver, SessionKey, StoreInfo};
 use roster_types::error::CoordinationError;
 use roster_types::event::Revision;
 use roster_types::ids::{Capabilities, GroupId, MemberId};

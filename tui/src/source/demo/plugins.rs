@@ -34,8 +34,8 @@ pub fn attach_in_background(
         };
         for name in HANDLERS {
             let path = dir.join(format!("{name}.wasm"));
-            match monitor
-                .attach_handler(&host, HandlerSpec::new(name, &path))
+            match host
+                .attach_handler(&monitor, HandlerSpec::new(name, &path))
                 .await
             {
                 Ok(handle) => {

@@ -229,7 +229,7 @@ impl PluginHost {
     /// # Errors
     /// [`PluginError::Read`], or [`PluginError::Rejected`] with the first problem found.
     pub fn check_driver(&self, path: &Path) -> Result<ComponentReport, PluginError> {
-        crate::driver::wasm::check(path, &self.inner.cache)
+        crate::driver::check(path, &self.inner.cache)
     }
 }
 

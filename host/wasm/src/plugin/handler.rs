@@ -26,12 +26,11 @@ use super::counters::Counters;
 use super::host::{HostInner, Loaded, PluginError, PluginHost};
 use super::host_api::PluginData;
 use super::limits::{Grants, Limits};
-use crate::coordinator::Coordinator;
-use crate::engine::Engine;
 use crate::runtime::component::describe_trap;
 use crate::wit::bindings::exports::roster::coordination::events as guest;
 use crate::wit::bindings::{Handler, HandlerPre};
 use crate::wit::wit_types as w;
+use roster_core::Coordinator;
 use roster_types::event::{Event, EventKind, Revision};
 use roster_types::ids::GroupId;
 use roster_types::plugin_stats::{
@@ -190,11 +189,10 @@ impl PluginHost {
         let (stop, stopped) = watch::channel(false);
         let modified = modified(&spec.path);
         // The handler starts from the state as it is now, whenever its task gets to run.
-        let (generation, initial) = snapshot(coordinator.store(), &spec);
+        let (generation, initial) = snapshot(coordinator, &spec);
         let actor = Actor {
             host,
             coordinator: coordinator.clone(),
-            store: Arc::clone(coordinator.store()),
             name: spec.name.as_str().into(),
             counters: Arc::clone(&counters),
             pre: loaded.pre,
@@ -281,7 +279,6 @@ enum Outcome {
 struct Actor {
     host: Arc<HostInner>,
     coordinator: Coordinator,
-    store: Arc<Engine>,
     name: Arc<str>,
     counters: Arc<Counters>,
     spec: HandlerSpec,
@@ -330,8 +327,8 @@ impl Actor {
                 break;
             }
             // Listen before looking, so a change between the look and the wait is not missed.
-            let store = Arc::clone(&self.store);
-            let changed = store.changed();
+            let coordinator = self.coordinator.clone();
+            let changed = coordinator.history_changed();
             tokio::pin!(changed);
             changed.as_mut().enable();
             if self.step().await {
@@ -350,17 +347,12 @@ impl Actor {
     /// Deliver what is due. Returns false when there is nothing to do until the store changes.
     async fn step(&mut self) -> bool {
         let mut raw = Vec::new();
-        let read = self.store.read(|state| {
-            let head = state.history.head();
-            let result = state.history.read_in(
-                self.generation,
-                self.next,
-                self.spec.limits.batch_events,
-                &mut raw,
-            );
-            (head, result)
-        });
-        let (head, result) = read;
+        let (result, head) = self.coordinator.read_history_in(
+            self.generation,
+            self.next,
+            self.spec.limits.batch_events,
+            &mut raw,
+        );
         let behind = head.saturating_sub(self.next.saturating_sub(1));
         self.counters.update(|s| s.queue_depth = behind);
         if self.needs_resync || result.is_err() || behind > self.spec.limits.queue_events as u64 {
@@ -454,7 +446,7 @@ impl Actor {
         let snapshot = match self.pending_snapshot.take() {
             Some(snapshot) => snapshot,
             None => {
-                let (generation, snapshot) = snapshot(&self.store, &self.spec);
+                let (generation, snapshot) = snapshot(&self.coordinator, &self.spec);
                 self.generation = generation;
                 snapshot
             }
@@ -619,34 +611,26 @@ impl Actor {
 }
 
 /// The state `spec` selects, and the history generation it was read in.
-fn snapshot(store: &Engine, spec: &HandlerSpec) -> (u64, guest::Resync) {
-    store.read(|state| {
-        let groups = state
-            .groups()
-            .into_iter()
-            .filter(|g| spec.watches(g))
-            .map(|g| guest::GroupSnapshot {
-                members: state
-                    .members_with_capabilities(g.as_str())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(m, c)| (String::from(m), Vec::from(c)))
-                    .collect(),
-                leader: state
-                    .leader(g.as_str())
-                    .ok()
-                    .flatten()
-                    .as_ref()
-                    .map(w::Leader::from),
-                group_id: g.into(),
-            })
-            .collect();
-        let snapshot = guest::Resync {
-            revision: state.history.head(),
-            groups,
-        };
-        (state.history.generation(), snapshot)
-    })
+fn snapshot(coordinator: &Coordinator, spec: &HandlerSpec) -> (u64, guest::Resync) {
+    let state = coordinator.read_state(|group| spec.watches(group));
+    let groups = state
+        .groups
+        .into_iter()
+        .map(|g| guest::GroupSnapshot {
+            members: g
+                .members
+                .into_iter()
+                .map(|(m, c)| (String::from(m), Vec::from(c)))
+                .collect(),
+            leader: g.leader.as_ref().map(w::Leader::from),
+            group_id: g.group.into(),
+        })
+        .collect();
+    let snapshot = guest::Resync {
+        revision: state.revision,
+        groups,
+    };
+    (state.generation, snapshot)
 }
 
 enum Call<'a> {

@@ -24,59 +24,45 @@ use backend::Backend;
 use driven::Driven;
 use embedded::Embedded;
 
-use crate::backend_url::{BackendKind, BackendUrl};
+use crate::backend_url::BackendUrl;
 use crate::driver::Driver;
-use crate::driver::daemon::DaemonDriver;
 use crate::driver::mirror::Mirror;
-use crate::driver::wasm::{DriverSpec, WasmDriver};
 use crate::engine::stream::EventStream;
 use crate::engine::{Engine, GroupSummary, Leader, MemberInfo, registry};
-use crate::plugin::{HandlerHandle, HandlerSpec, PluginError, PluginHost};
 use roster_types::GroupWithMembers;
 use roster_types::error::{CoordinationError, Result};
 use roster_types::event::{Event, LeaderElected, MemberJoined, MemberLeft, Revision};
 use roster_types::ids::{Capabilities, GroupId, MemberId};
 
-/// Create a coordinator for `member_id` on the backend `url` names (tooz's
-/// `get_coordinator`). The coordinator is not started.
-///
-/// # Errors
-/// [`CoordinationError::InvalidUrl`] for a malformed URL, an unknown scheme (the message lists
-/// the known ones), an unknown or repeated option or a bad option value;
-/// [`CoordinationError::InvalidId`] for an invalid member id.
-pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
-    let url = BackendUrl::parse(url)?;
-    let member_id = MemberId::new(member_id)?;
-    // A store elsewhere is reached through a driver, made only if the process has no mirror
-    // of that store yet.
-    let make_driver: Box<dyn FnOnce() -> Result<Arc<dyn Driver>> + '_> = match &url.kind {
-        BackendKind::Embedded => {
-            let engine = registry::store_for(&url)?;
-            return Ok(Coordinator::embedded(url, engine, member_id));
-        }
-        BackendKind::Daemon { address } => {
-            Box::new(move || Ok(Arc::new(DaemonDriver::new(address)?) as Arc<dyn Driver>))
-        }
-        BackendKind::Driver {
-            name,
-            endpoint,
-            component,
-            options,
-        } => Box::new(|| {
-            Ok(Arc::new(WasmDriver::new(DriverSpec {
-                name: name.clone(),
-                component: component.clone(),
-                endpoint: endpoint.clone(),
-                options: options.clone(),
-                call_limit: DriverSpec::call_limit_for(url.membership_timeout),
-            })) as Arc<dyn Driver>)
-        }),
-    };
-    let mirror = Mirror::shared(&url, || Ok(Mirror::new(make_driver()?, url.history_size)))?;
-    Ok(Coordinator::driven(url, mirror, member_id))
-}
-
 impl Coordinator {
+    /// A coordinator for `member_id` on the process's embedded store `url` names (a
+    /// `memory://` URL), made on first use. The coordinator is not started.
+    ///
+    /// # Errors
+    /// [`CoordinationError::InvalidUrl`] when the store exists with another store-wide option
+    /// than `url` names.
+    pub fn on_embedded_store(url: BackendUrl, member_id: MemberId) -> Result<Self> {
+        let engine = registry::store_for(&url)?;
+        Ok(Self::embedded(url, engine, member_id))
+    }
+
+    /// A coordinator for `member_id` on a store outside the process that `url` names, reached
+    /// through the process's mirror of that store. The driver comes from `connect`, called
+    /// only if the process has no mirror of the store yet: coordinators of one store share
+    /// one driver. The coordinator is not started.
+    ///
+    /// # Errors
+    /// What `connect` returns; [`CoordinationError::InvalidUrl`] when the mirror exists with
+    /// another store-wide option than `url` names.
+    pub fn on_driver_store(
+        url: BackendUrl,
+        member_id: MemberId,
+        connect: impl FnOnce() -> Result<Arc<dyn Driver>>,
+    ) -> Result<Self> {
+        let mirror = Mirror::shared(&url, || Ok(Mirror::new(connect()?, url.history_size)))?;
+        Ok(Self::driven(url, mirror, member_id))
+    }
+
     /// A coordinator on the embedded store `engine`.
     fn embedded(url: BackendUrl, engine: Arc<Engine>, member_id: MemberId) -> Self {
         let (watchers, notice) = (Arc::default(), Notice::default());
@@ -178,6 +164,47 @@ impl Coordinator {
         self.inner.engine.changed()
     }
 
+    /// [`Coordinator::read_history`] for a reader positioned in a history `generation` (see
+    /// [`StoreState::generation`]): `HistoryLost` when the history has been replaced since.
+    ///
+    /// # Errors
+    /// [`CoordinationError::HistoryLost`] as for [`Coordinator::read_history`], and when
+    /// `generation` is no longer the current one.
+    pub fn read_history_in(
+        &self,
+        generation: u64,
+        from: Revision,
+        max: usize,
+        out: &mut Vec<Event>,
+    ) -> (Result<()>, Revision) {
+        self.inner.engine.read(|state| {
+            let head = state.history.head();
+            (state.history.read_in(generation, from, max, out), head)
+        })
+    }
+
+    /// The groups `include` selects, with their members, capabilities and leaders, read at
+    /// one revision of the history this coordinator reads: where a reader of the history
+    /// starts, or starts over after `HistoryLost`. Needs no session.
+    pub fn read_state(&self, include: impl Fn(&GroupId) -> bool) -> StoreState {
+        self.inner.engine.read(|state| StoreState {
+            generation: state.history.generation(),
+            revision: state.history.head(),
+            groups: state
+                .groups()
+                .into_iter()
+                .filter(|group| include(group))
+                .map(|group| GroupState {
+                    members: state
+                        .members_with_capabilities(group.as_str())
+                        .unwrap_or_default(),
+                    leader: state.leader(group.as_str()).ok().flatten(),
+                    group,
+                })
+                .collect(),
+        })
+    }
+
     /// Identifies the store: a store of the same name made anew (a restarted process) has
     /// another id, and its revisions start over. For a store behind a driver, empty until the
     /// coordinator first started.
@@ -205,6 +232,30 @@ impl Coordinator {
     pub fn store_name(&self) -> &str {
         &self.inner.url.store
     }
+}
+
+/// What [`Coordinator::read_state`] read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreState {
+    /// Which history the revision belongs to. It changes when the history a coordinator
+    /// reads is replaced (a driver's store that lost its data, a daemon that restarted), so
+    /// a reader that carries it into [`Coordinator::read_history_in`] learns of the loss.
+    pub generation: u64,
+    /// The revision the state was read at.
+    pub revision: Revision,
+    /// The groups asked for, in id order.
+    pub groups: Vec<GroupState>,
+}
+
+/// One group in a [`StoreState`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupState {
+    /// The group.
+    pub group: GroupId,
+    /// Its members with their capabilities.
+    pub members: Vec<(MemberId, Capabilities)>,
+    /// Its leader, if any.
+    pub leader: Option<Leader>,
 }
 
 /// Group membership, capabilities, watchers and leader election for one member.
@@ -283,11 +334,6 @@ impl Coordinator {
 }
 
 impl Coordinator {
-    /// The store this coordinator works on.
-    pub(crate) fn store(&self) -> &Arc<Engine> {
-        &self.inner.engine
-    }
-
     /// The member this coordinator acts for.
     pub fn member_id(&self) -> &MemberId {
         &self.inner.member_id
@@ -598,20 +644,6 @@ impl Coordinator {
         Err(watch_not_found(group))
     }
 
-    /// Run a sandboxed Wasm event handler on this coordinator's store: it receives the
-    /// events `spec` selects, pushed in revision order by its own task (see
-    /// [`crate::plugin`]). The Wasm counterpart of the `watch_*` callbacks.
-    ///
-    /// # Errors
-    /// See [`PluginHost::attach_handler`].
-    pub async fn attach_handler(
-        &self,
-        host: &PluginHost,
-        spec: HandlerSpec,
-    ) -> std::result::Result<HandlerHandle, PluginError> {
-        host.attach_handler(self, spec).await
-    }
-
     /// Call `callback` from `run_watchers` for every member that joins `group` from now on.
     ///
     /// # Errors
@@ -629,7 +661,7 @@ impl Coordinator {
     /// offering anything to the next callback, so it can await coordination calls:
     ///
     /// ```no_run
-    /// # async fn example(coordinator: roster::Coordinator) -> roster::Result<()> {
+    /// # async fn example(coordinator: roster_core::Coordinator) -> roster_types::Result<()> {
     /// coordinator.watch_join_group_async("workers", |c, event| async move {
     ///     let members = c.get_members(event.group_id.as_str()).await.unwrap_or_default();
     ///     println!("{} joined; {} members now", event.member_id, members.len());

@@ -10,10 +10,10 @@
 //! feed, so a poll waiting at the store never holds up a call. A call that traps or overruns
 //! its deadline poisons its store; the instance is dropped and made anew from the
 //! pre-instantiated component for the next call, which reconnects. The failed call reports
-//! [`CoordinationError::Connection`], whose message says which [`DriverFault`] it was (the
+//! [`CoordinationError::Connection`], whose message says which `DriverFault` it was (the
 //! log names it in its `fault` field); the host goes on.
 //!
-//! Drivers run in the runtime handlers run in ([`crate::runtime`]): the same engine, epoch
+//! Drivers run in the runtime handlers run in (`runtime`): the same engine, epoch
 //! ticker, `logging` import and loading, so a component is checked against the driver world
 //! before it is compiled, by the same rules and with the same one-line messages as handlers,
 //! and a file that is not a driver is refused without the cost of compiling it. A driver
@@ -39,9 +39,9 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::fault::DriverFault;
-use super::{Changes, Driver, SessionKey, StoreInfo};
-use crate::backend_url::Endpoint;
+mod builtin;
+mod fault;
+
 use crate::plugin::{ComponentReport, PluginError};
 use crate::runtime::cache::Linked;
 use crate::runtime::component::{self, ComponentError, World};
@@ -50,6 +50,9 @@ use crate::runtime::{ArtifactCache, EngineError};
 use crate::wit::driver_bindings::exports::roster::coordination::backend as b;
 use crate::wit::driver_bindings::{Driver as DriverInstance, DriverPre};
 use crate::wit::wit_types as w;
+use fault::DriverFault;
+use roster_core::backend_url::Endpoint;
+use roster_core::driver::{Changes, Driver, SessionKey, StoreInfo};
 use roster_types::error::CoordinationError;
 use roster_types::event::{Event, Revision};
 use roster_types::ids::{Capabilities, GroupId, MemberId};
@@ -83,22 +86,25 @@ enum Reach {
 
 /// Which component to run, where its store is and what it is told at `open`.
 #[derive(Clone, Debug)]
-pub(crate) struct DriverSpec {
+pub struct DriverSpec {
     /// The backend's name (`redis`, `file`, ...): the component is `<name>_driver.wasm`
     /// unless `component` names one.
-    pub(crate) name: String,
+    pub name: String,
     /// The component file, when the URL names one (`?driver=PATH`).
-    pub(crate) component: Option<PathBuf>,
-    pub(crate) endpoint: Endpoint,
+    pub component: Option<PathBuf>,
+    /// Where the store is: the one address or directory the driver may reach.
+    pub endpoint: Endpoint,
     /// The URL's options for the driver (`open` also gets `address` or `directory`).
-    pub(crate) options: Vec<(String, String)>,
-    /// How long a call may take (see [`CALL_LIMIT`]).
-    pub(crate) call_limit: Duration,
+    pub options: Vec<(String, String)>,
+    /// How long a call may take (see [`DriverSpec::call_limit_for`]).
+    pub call_limit: Duration,
 }
 
 impl DriverSpec {
-    /// The call limit for a store whose members expire after `membership_timeout`.
-    pub(crate) fn call_limit_for(membership_timeout: Duration) -> Duration {
+    /// The call limit for a store whose members expire after `membership_timeout`: that
+    /// timeout, within half a second and thirty seconds (a store that does not answer within
+    /// the time a member would expire in is reported unreachable).
+    pub fn call_limit_for(membership_timeout: Duration) -> Duration {
         membership_timeout.clamp(MIN_CALL_LIMIT, CALL_LIMIT)
     }
 }
@@ -149,10 +155,10 @@ impl DriverSpec {
             }
             looked.push(path.display().to_string());
         }
-        if super::builtin::component(&self.name).is_some() {
+        if builtin::component(&self.name).is_some() {
             return Ok(Source::BuiltIn(self.name.clone()));
         }
-        let built_in = match super::builtin::missing_because() {
+        let built_in = match builtin::missing_because() {
             Some(reason) => format!("this build has no built-in drivers ({reason})"),
             None => format!("no driver for {} is built in", self.name),
         };
@@ -232,7 +238,7 @@ fn load(
         Source::File(path) => std::fs::read(path)
             .map_err(|e| DriverFault::Load(format!("cannot read driver {}: {e}", path.display())))?
             .into(),
-        Source::BuiltIn(name) => super::builtin::component(name)
+        Source::BuiltIn(name) => builtin::component(name)
             .ok_or_else(|| DriverFault::Load(format!("no built-in {name} driver")))?
             .into(),
     };
@@ -518,7 +524,7 @@ impl Lane {
 }
 
 /// A backend reached through a driver component.
-pub(crate) struct WasmDriver {
+pub struct WasmDriver {
     spec: Arc<DriverSpec>,
     calls: Lane,
     feed: Lane,
@@ -533,7 +539,9 @@ impl std::fmt::Debug for WasmDriver {
 }
 
 impl WasmDriver {
-    pub(crate) fn new(spec: DriverSpec) -> Self {
+    /// The driver `spec` names. Nothing is loaded or connected yet: the component is found
+    /// and compiled, and the store reached, by the first call (whose error says what failed).
+    pub fn new(spec: DriverSpec) -> Self {
         let spec = Arc::new(spec);
         Self {
             calls: Lane::new(Arc::clone(&spec)),

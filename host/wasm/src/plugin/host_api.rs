@@ -10,10 +10,10 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::counters::Counters;
 use super::limits::{Grants, Limits};
-use crate::coordinator::Coordinator;
 use crate::runtime::logging::{GuestLog, LogLimits};
 use crate::wit::bindings::roster::coordination::coordinator;
 use crate::wit::wit_types as w;
+use roster_core::Coordinator;
 use roster_types::error::CoordinationError;
 
 /// The data of one plugin's store.
@@ -87,7 +87,7 @@ impl WasiView for PluginData {
 
 type Reply<T> = wasmtime::Result<Result<T, w::CoordinationError>>;
 
-fn reply<T, U>(result: crate::Result<T>, convert: impl FnOnce(T) -> U) -> Reply<U> {
+fn reply<T, U>(result: roster_types::Result<T>, convert: impl FnOnce(T) -> U) -> Reply<U> {
     Ok(result.map(convert).map_err(w::CoordinationError::from))
 }
 

@@ -16,7 +16,7 @@
 //! a different store (a daemon restarted with an empty memory), the mirror starts over at the
 //! store's head: readers of the missing part are told [`HistoryLost`], never left with a gap.
 //!
-//! [`HistoryLost`]: crate::CoordinationError::HistoryLost
+//! [`HistoryLost`]: roster_types::CoordinationError::HistoryLost
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};

@@ -5,7 +5,7 @@
 //! and in what a fault costs, but not in how a component is run: both are checked before they
 //! are compiled, sandboxed with a memory cap and a deadline per call, interrupted at every
 //! epoch tick, and log through the same import. So that is written once, here, and both sides
-//! use it; what is left in `plugin/` and `driver/wasm.rs` is only what their world needs.
+//! use it; what is left in `plugin/` and `driver/` is only what their world needs.
 //!
 //! - `engine`: the process's wasmtime engine (one configuration for both worlds), the one
 //!   thread that advances its epoch, and how a store is set up to yield at every tick. One

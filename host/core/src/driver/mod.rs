@@ -1,0 +1,124 @@
+//! Backend drivers: what a store outside this process must provide for a [`Coordinator`]
+//! to work on it exactly as it works on the embedded one.
+//!
+//! A [`Driver`] holds the authoritative state (groups, members with their liveness,
+//! elections) and numbers every change with the next revision. The coordinator adds what
+//! every backend shares: call order, read-your-writes, and a local mirror of the
+//! store's recent history fed by [`Driver::changes`], from which watchers, `subscribe` and
+//! handlers read. Because drivers push ordered changes with revisions rather than being
+//! polled for state, nothing in between two looks at the store is missed, and a history
+//! that is gone is said so (a resync) rather than skipped.
+//!
+//! The shape is the one a Wasm driver component exports (`roster-wasm` runs those); the
+//! `roster` facade implements it natively for `roster://` (a `roster serve` daemon).
+//!
+//! [`Coordinator`]: crate::Coordinator
+
+pub(crate) mod mirror;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use roster_types::error::CoordinationError;
+use roster_types::event::{Event, Revision};
+use roster_types::ids::{Capabilities, GroupId, MemberId};
+use roster_types::{GroupSummary, Leader, MemberInfo};
+
+type Result<T> = std::result::Result<T, CoordinationError>;
+
+/// A member's session in a driver's store, as the driver names it.
+pub type SessionKey = String;
+
+/// One answer of [`Driver::changes`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Changes {
+    /// The changes right after the revision asked for, in order and contiguous (none when
+    /// nothing changed within the wait), and the store's newest revision.
+    Events {
+        /// The changes.
+        events: Vec<Event>,
+        /// The store's newest revision.
+        head: Revision,
+    },
+    /// The changes from `requested` up to `oldest` are no longer kept.
+    Resync {
+        /// The first revision asked for.
+        requested: Revision,
+        /// The oldest revision the store still has.
+        oldest: Revision,
+        /// The store's newest revision.
+        head: Revision,
+    },
+}
+
+/// What a store knows about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreInfo {
+    /// Tells this store apart from any other, including an earlier incarnation of it.
+    pub store_id: String,
+    /// The store's newest revision.
+    pub head: Revision,
+    /// Every group, at `head`.
+    pub groups: Vec<GroupId>,
+}
+
+/// A backend store reached through a driver. Every call that changes the store returns the
+/// revision the store had reached once the change was made, so the caller can wait for its
+/// mirror to include it. Errors are the coordination errors the embedded backend returns for
+/// the same condition, or [`CoordinationError::Connection`] when the store cannot be reached.
+#[async_trait]
+pub trait Driver: Send + Sync + std::fmt::Debug {
+    /// The store's identity, newest revision and groups, read at one revision.
+    async fn describe(&self) -> Result<StoreInfo>;
+    /// The store's newest revision.
+    async fn head(&self) -> Result<Revision>;
+    /// Open a session for `member` that lives `ttl` without heartbeats.
+    async fn open_session(&self, member: &MemberId, ttl: Duration) -> Result<SessionKey>;
+    /// Close a session: its member leaves every group and gives up every candidacy.
+    async fn close_session(&self, session: &str) -> Result<Revision>;
+    /// Keep a session alive; returns the time before it would expire.
+    async fn heartbeat(&self, session: &str) -> Result<Duration>;
+    /// Create a group.
+    async fn create_group(&self, group: &str) -> Result<Revision>;
+    /// Delete an empty group.
+    async fn delete_group(&self, group: &str) -> Result<Revision>;
+    /// Every group, sorted.
+    async fn groups(&self) -> Result<Vec<GroupId>>;
+    /// Every group at a glance, sorted, read at the returned revision.
+    async fn group_summaries(&self) -> Result<(Revision, Vec<GroupSummary>)>;
+    /// Join `group` as the session's member (creating the group first when `create`).
+    async fn join(
+        &self,
+        session: &str,
+        group: &str,
+        capabilities: Capabilities,
+        create: bool,
+    ) -> Result<Revision>;
+    /// Leave `group`.
+    async fn leave(&self, session: &str, group: &str) -> Result<Revision>;
+    /// Replace the session member's capabilities in `group`.
+    async fn update_capabilities(
+        &self,
+        session: &str,
+        group: &str,
+        capabilities: Capabilities,
+    ) -> Result<Revision>;
+    /// The ids of `group`'s members.
+    async fn members(&self, group: &str) -> Result<Vec<MemberId>>;
+    /// Every member of `group` with what is known about it.
+    async fn members_info(&self, group: &str) -> Result<HashMap<MemberId, MemberInfo>>;
+    /// One member of `group`.
+    async fn member_info(&self, group: &str, member: &str) -> Result<MemberInfo>;
+    /// The leader of `group`, if any.
+    async fn leader(&self, group: &str) -> Result<Option<Leader>>;
+    /// Stand for election in `group`.
+    async fn stand(&self, session: &str, group: &str) -> Result<Revision>;
+    /// Withdraw from the election in `group`.
+    async fn withdraw(&self, session: &str, group: &str) -> Result<Revision>;
+    /// Give up leadership of `group`; returns whether the member was the leader.
+    async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)>;
+    /// The changes after `after`, at most `max`, waiting up to `wait` for the first.
+    async fn changes(&self, after: Revision, max: usize, wait: Duration) -> Result<Changes>;
+}
