@@ -42,7 +42,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 mod builtin;
 mod fault;
 
-use crate::plugin::{ComponentReport, PluginError};
+use crate::plugin::{ComponentReport, PluginError, PluginHost};
 use crate::runtime::cache::Linked;
 use crate::runtime::component::{self, ComponentError, World};
 use crate::runtime::logging::{self, GuestLog};
@@ -253,10 +253,7 @@ fn load(
 /// Check the driver component at `path` as the host would load it, compiling it or fetching
 /// it from `cache` (and caching it once it passed): a component of the driver world (checked
 /// before compiling) that links with what drivers are given. Returns its imports and exports.
-pub(crate) fn check(
-    path: &Path,
-    cache: &ArtifactCache,
-) -> std::result::Result<ComponentReport, PluginError> {
+fn check(path: &Path, cache: &ArtifactCache) -> std::result::Result<ComponentReport, PluginError> {
     let engine_error = |e: EngineError| PluginError::Engine(e.to_string());
     let engine = crate::runtime::engine().map_err(engine_error)?;
     let linker = linker(engine).map_err(engine_error)?;
@@ -273,6 +270,22 @@ pub(crate) fn check(
         engine,
         linked.pre.instance_pre().component(),
     ))
+}
+
+impl PluginHost {
+    /// Validate a component against the driver world, as a coordinator loads a driver, and
+    /// list its imports and exports. Compiled with this host's cache choice: a valid driver
+    /// is cached like a handler, so checking with [`PluginHostOptions::user_cache`] caches it
+    /// in the user's cache directory and [`PluginHostOptions::no_cache`] writes nothing.
+    ///
+    /// # Errors
+    /// [`PluginError::Read`], or [`PluginError::Rejected`] with the first problem found.
+    ///
+    /// [`PluginHostOptions::user_cache`]: crate::plugin::PluginHostOptions::user_cache
+    /// [`PluginHostOptions::no_cache`]: crate::plugin::PluginHostOptions::no_cache
+    pub fn check_driver(&self, path: &Path) -> std::result::Result<ComponentReport, PluginError> {
+        check(path, &self.inner.cache)
+    }
 }
 
 /// Check the driver component at `path` as the host would load it: a component of the

@@ -220,17 +220,6 @@ impl PluginHost {
         let component = loaded.pre.instance_pre().component();
         Ok(ComponentReport::of(&self.inner.engine, component))
     }
-
-    /// Validate a component against the driver world, as a coordinator loads a driver, and
-    /// list its imports and exports. Compiled with this host's cache choice: a valid driver
-    /// is cached like a handler, so checking with [`PluginHostOptions::user_cache`] caches it
-    /// in the user's cache directory and [`PluginHostOptions::no_cache`] writes nothing.
-    ///
-    /// # Errors
-    /// [`PluginError::Read`], or [`PluginError::Rejected`] with the first problem found.
-    pub fn check_driver(&self, path: &Path) -> Result<ComponentReport, PluginError> {
-        crate::driver::check(path, &self.inner.cache)
-    }
 }
 
 impl HostInner {
