@@ -1,6 +1,8 @@
 //! One group: its members, its candidate queue and its leader.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::state::Map;
 
 use roster_types::event::{Revision, Term};
 use roster_types::ids::{Capabilities, GroupId, MemberId};
@@ -53,7 +55,7 @@ pub(crate) struct Group<K> {
     /// Revision of the group's latest change.
     pub(crate) last_change: Revision,
     #[serde(with = "crate::seq::sorted_map")]
-    pub(crate) members: HashMap<MemberId, Member<K>>,
+    pub(crate) members: Map<MemberId, Member<K>>,
     /// Candidates waiting for leadership, in the order they stood (or stood down).
     pub(crate) candidates: VecDeque<Candidate<K>>,
     pub(crate) leader: Option<Leadership<K>>,
@@ -66,7 +68,7 @@ impl<K> Group<K> {
             id,
             created,
             last_change: created,
-            members: HashMap::new(),
+            members: Map::default(),
             candidates: VecDeque::new(),
             leader: None,
         }

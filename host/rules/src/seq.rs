@@ -27,13 +27,17 @@ where
 /// Maps written in key order, so the same state always serializes to the same bytes (a
 /// store can tell whether an operation changed anything by comparing them).
 pub(crate) mod sorted_map {
-    use std::collections::HashMap;
     use std::hash::Hash;
+
+    use crate::state::Map;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     /// Write `map` with its keys in order.
-    pub(crate) fn serialize<S, K, V>(map: &HashMap<K, V>, serializer: S) -> Result<S::Ok, S::Error>
+    pub(crate) fn serialize<S, K, V, H>(
+        map: &std::collections::HashMap<K, V, H>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error>
     where
         S: Serializer,
         K: Serialize + Ord,
@@ -45,12 +49,12 @@ pub(crate) mod sorted_map {
     }
 
     /// Read a map.
-    pub(crate) fn deserialize<'de, D, K, V>(deserializer: D) -> Result<HashMap<K, V>, D::Error>
+    pub(crate) fn deserialize<'de, D, K, V>(deserializer: D) -> Result<Map<K, V>, D::Error>
     where
         D: Deserializer<'de>,
         K: Deserialize<'de> + Eq + Hash,
         V: Deserialize<'de>,
     {
-        HashMap::<K, V>::deserialize(deserializer)
+        Map::<K, V>::deserialize(deserializer)
     }
 }

@@ -138,6 +138,39 @@ id_type!(
     GroupId,
     IdKind::Group
 );
+
+/// A group name checked as [`GroupId::new`] checks it, but borrowed: no allocation. For code
+/// that validates a name at its edge and only owns it where it must ([`GroupName::to_id`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupName<'a>(&'a str);
+
+impl<'a> GroupName<'a> {
+    /// Validate `value` as a group id.
+    ///
+    /// # Errors
+    /// As [`GroupId::new`].
+    pub fn new(value: &'a str) -> Result<Self, CoordinationError> {
+        GroupId::check(value)?;
+        Ok(Self(value))
+    }
+
+    /// The name as a string slice.
+    pub fn as_str(self) -> &'a str {
+        self.0
+    }
+
+    /// The owned id (one allocation, no second check).
+    pub fn to_id(self) -> GroupId {
+        GroupId(Arc::from(self.0))
+    }
+}
+
+impl GroupId {
+    /// The id as a [`GroupName`].
+    pub fn name(&self) -> GroupName<'_> {
+        GroupName(&self.0)
+    }
+}
 id_type!(
     /// The name of a member, unique within a group: same rules as [`GroupId`].
     MemberId,
@@ -317,6 +350,28 @@ mod tests {
             }
         ));
         assert!(err.to_string().contains("must not be empty"), "{err}");
+    }
+
+    #[test]
+    fn group_name_accepts_and_rejects_exactly_what_group_id_does() {
+        for value in [
+            "workers",
+            "a",
+            "grüppe ✓",
+            "",
+            "tab\there",
+            &"x".repeat(256),
+        ] {
+            match (GroupName::new(value), GroupId::new(value)) {
+                (Ok(name), Ok(id)) => {
+                    assert_eq!(name.to_id(), id);
+                    assert_eq!(id.name(), name);
+                    assert_eq!(name.as_str(), value);
+                }
+                (Err(by_name), Err(by_id)) => assert_eq!(by_name, by_id),
+                (name, id) => panic!("{value:?}: name {name:?}, id {id:?}"),
+            }
+        }
     }
 
     #[test]

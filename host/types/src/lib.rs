@@ -22,5 +22,5 @@ pub use event::{
     CapabilitiesUpdated, Event, EventKind, GroupCreated, GroupDeleted, LeaderElected, LeaderLost,
     LeadershipEnd, LeaveReason, MemberJoined, MemberLeft, Revision, Term,
 };
-pub use ids::{Capabilities, GroupId, MemberId};
+pub use ids::{Capabilities, GroupId, GroupName, MemberId};
 pub use members::{GroupSummary, GroupWithMembers, Leader, MemberInfo};

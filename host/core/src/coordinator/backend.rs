@@ -18,7 +18,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use roster_types::error::Result;
 use roster_types::event::Revision;
-use roster_types::ids::{Capabilities, GroupId, MemberId};
+use roster_types::ids::{Capabilities, GroupId, GroupName, MemberId};
 use roster_types::{GroupSummary, Leader, MemberInfo};
 
 use super::Operation;
@@ -26,7 +26,9 @@ use crate::engine::State;
 use crate::engine::stream::EventStream;
 
 /// What a coordinator asks of its store. Ids are validated and the coordinator is started
-/// before any call but `start` reaches it.
+/// before any call but `start` reaches it. Group names come borrowed ([`GroupName`]): the
+/// embedded store looks them up where they are, and only a driver's queue, whose calls outlive
+/// the caller's borrow, owns them.
 pub(super) trait Backend: Send + Sync + std::fmt::Debug {
     /// Whether a session is open (between `start` and `stop`).
     fn is_started(&self) -> bool;
@@ -52,10 +54,10 @@ pub(super) trait Backend: Send + Sync + std::fmt::Debug {
     fn has_expired(&self) -> bool;
 
     /// Create an empty group.
-    fn create_group(&self, group: GroupId) -> Operation<()>;
+    fn create_group(&self, group: GroupName<'_>) -> Operation<()>;
 
     /// Delete an empty group.
-    fn delete_group(&self, group: GroupId) -> Operation<()>;
+    fn delete_group(&self, group: GroupName<'_>) -> Operation<()>;
 
     /// Every group, sorted by id.
     fn groups(&self) -> Operation<Vec<GroupId>>;
@@ -65,28 +67,33 @@ pub(super) trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Join `group` (creating it first when `create`), after any expiry notice waiting for a
     /// join (R6).
-    fn join(&self, group: GroupId, capabilities: Capabilities, create: bool) -> Operation<()>;
+    fn join(&self, group: GroupName<'_>, capabilities: Capabilities, create: bool)
+    -> Operation<()>;
 
     /// Leave `group`.
-    fn leave(&self, group: GroupId) -> Operation<()>;
+    fn leave(&self, group: GroupName<'_>) -> Operation<()>;
 
     /// The members of `group`.
-    fn members(&self, group: GroupId) -> Operation<Vec<MemberId>>;
+    fn members(&self, group: GroupName<'_>) -> Operation<Vec<MemberId>>;
 
     /// What is known about `member` in `group`.
-    fn member_info(&self, group: GroupId, member: MemberId) -> Operation<MemberInfo>;
+    fn member_info(&self, group: GroupName<'_>, member: MemberId) -> Operation<MemberInfo>;
 
     /// What is known about every member of `group`.
-    fn members_info(&self, group: GroupId) -> Operation<HashMap<MemberId, MemberInfo>>;
+    fn members_info(&self, group: GroupName<'_>) -> Operation<HashMap<MemberId, MemberInfo>>;
 
     /// Replace this member's capabilities in `group`.
-    fn update_capabilities(&self, group: GroupId, capabilities: Capabilities) -> Operation<()>;
+    fn update_capabilities(
+        &self,
+        group: GroupName<'_>,
+        capabilities: Capabilities,
+    ) -> Operation<()>;
 
     /// The leader of `group`, if any.
-    fn leader(&self, group: GroupId) -> Operation<Option<Leader>>;
+    fn leader(&self, group: GroupName<'_>) -> Operation<Option<Leader>>;
 
     /// Give up leadership of `group`; whether this member held it.
-    fn stand_down(&self, group: GroupId) -> Operation<bool>;
+    fn stand_down(&self, group: GroupName<'_>) -> Operation<bool>;
 
     /// Stand for election in `group` (an election callback is being registered). On a
     /// session that had expired, stand there and wherever a callback is held, and keep the

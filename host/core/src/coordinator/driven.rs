@@ -29,7 +29,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use roster_types::error::{CoordinationError, Result};
 use roster_types::event::Revision;
-use roster_types::ids::{Capabilities, GroupId, MemberId};
+use roster_types::ids::{Capabilities, GroupId, GroupName, MemberId};
 use roster_types::{GroupSummary, Leader, MemberInfo};
 
 use super::backend::Backend;
@@ -345,11 +345,13 @@ impl Backend for Driven {
         false
     }
 
-    fn create_group(&self, group: GroupId) -> Operation<()> {
+    fn create_group(&self, group: GroupName<'_>) -> Operation<()> {
+        let group = group.to_id();
         self.call(|d, _| async move { Ok(((), Some(d.create_group(group.as_str()).await?))) })
     }
 
-    fn delete_group(&self, group: GroupId) -> Operation<()> {
+    fn delete_group(&self, group: GroupName<'_>) -> Operation<()> {
+        let group = group.to_id();
         self.call(|d, _| async move { Ok(((), Some(d.delete_group(group.as_str()).await?))) })
     }
 
@@ -364,7 +366,13 @@ impl Backend for Driven {
     /// Join `group` (creating it first when `create`) and remember it. An expiry notice
     /// waiting in the notice when the join's turn comes is its answer instead (R6); a join
     /// that finds the session expired stands again where the member was a candidate (R5).
-    fn join(&self, group: GroupId, capabilities: Capabilities, create: bool) -> Operation<()> {
+    fn join(
+        &self,
+        group: GroupName<'_>,
+        capabilities: Capabilities,
+        create: bool,
+    ) -> Operation<()> {
+        let group = group.to_id();
         let notice = Arc::clone(&self.notice);
         let holdings = Arc::clone(&self.holdings);
         let mirror = Arc::clone(&self.mirror);
@@ -400,7 +408,8 @@ impl Backend for Driven {
     }
 
     /// Leave `group` and forget it.
-    fn leave(&self, group: GroupId) -> Operation<()> {
+    fn leave(&self, group: GroupName<'_>) -> Operation<()> {
+        let group = group.to_id();
         let holdings = Arc::clone(&self.holdings);
         self.change(move |driver, session| async move {
             let left = driver.leave(&session, group.as_str()).await;
@@ -418,7 +427,12 @@ impl Backend for Driven {
     }
 
     /// Replace the member's capabilities in `group`, and remember them.
-    fn update_capabilities(&self, group: GroupId, capabilities: Capabilities) -> Operation<()> {
+    fn update_capabilities(
+        &self,
+        group: GroupName<'_>,
+        capabilities: Capabilities,
+    ) -> Operation<()> {
+        let group = group.to_id();
         let holdings = Arc::clone(&self.holdings);
         self.change(move |driver, session| async move {
             let revision = driver
@@ -434,7 +448,8 @@ impl Backend for Driven {
     /// moving the whole member list (ten thousand members in about a millisecond, where the
     /// store's own listing takes from several to hundreds). If the mirror cannot catch up
     /// (its feed is behind), the store lists them.
-    fn members(&self, group: GroupId) -> Operation<Vec<MemberId>> {
+    fn members(&self, group: GroupName<'_>) -> Operation<Vec<MemberId>> {
+        let group = group.to_id();
         let mirror = Arc::clone(&self.mirror);
         self.call(|d, _| async move {
             let head = d.head().await?;
@@ -446,21 +461,25 @@ impl Backend for Driven {
         })
     }
 
-    fn member_info(&self, group: GroupId, member: MemberId) -> Operation<MemberInfo> {
+    fn member_info(&self, group: GroupName<'_>, member: MemberId) -> Operation<MemberInfo> {
+        let group = group.to_id();
         self.call(|d, _| async move {
             Ok((d.member_info(group.as_str(), member.as_str()).await?, None))
         })
     }
 
-    fn members_info(&self, group: GroupId) -> Operation<HashMap<MemberId, MemberInfo>> {
+    fn members_info(&self, group: GroupName<'_>) -> Operation<HashMap<MemberId, MemberInfo>> {
+        let group = group.to_id();
         self.call(|d, _| async move { Ok((d.members_info(group.as_str()).await?, None)) })
     }
 
-    fn leader(&self, group: GroupId) -> Operation<Option<Leader>> {
+    fn leader(&self, group: GroupName<'_>) -> Operation<Option<Leader>> {
+        let group = group.to_id();
         self.call(|d, _| async move { Ok((d.leader(group.as_str()).await?, None)) })
     }
 
-    fn stand_down(&self, group: GroupId) -> Operation<bool> {
+    fn stand_down(&self, group: GroupName<'_>) -> Operation<bool> {
+        let group = group.to_id();
         self.call(|d, s| async move {
             let (was_leader, revision) = d.stand_down(&s, group.as_str()).await?;
             Ok((was_leader, Some(revision)))

@@ -13,7 +13,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use roster_types::error::{CoordinationError, Result};
 use roster_types::event::Revision;
-use roster_types::ids::{Capabilities, GroupId, MemberId};
+use roster_types::ids::{Capabilities, GroupId, GroupName, MemberId};
 use roster_types::{GroupSummary, Leader, MemberInfo};
 use tokio::time::Instant;
 
@@ -146,11 +146,11 @@ impl Backend for Embedded {
             .is_ok_and(|session| self.engine.read(|state| state.session_expired(session)))
     }
 
-    fn create_group(&self, group: GroupId) -> Operation<()> {
+    fn create_group(&self, group: GroupName<'_>) -> Operation<()> {
         self.run(|state, _| state.create_group(group.as_str()))
     }
 
-    fn delete_group(&self, group: GroupId) -> Operation<()> {
+    fn delete_group(&self, group: GroupName<'_>) -> Operation<()> {
         self.run(|state, _| state.delete_group(group.as_str()))
     }
 
@@ -162,7 +162,12 @@ impl Backend for Embedded {
         self.run(|state, _| Ok((state.history.head(), state.group_summaries())))
     }
 
-    fn join(&self, group: GroupId, capabilities: Capabilities, create: bool) -> Operation<()> {
+    fn join(
+        &self,
+        group: GroupName<'_>,
+        capabilities: Capabilities,
+        create: bool,
+    ) -> Operation<()> {
         if let Some(notice) = lock(&self.notice).take() {
             return Operation::ready(Err(notice));
         }
@@ -181,19 +186,19 @@ impl Backend for Embedded {
         Operation::ready(joined)
     }
 
-    fn leave(&self, group: GroupId) -> Operation<()> {
+    fn leave(&self, group: GroupName<'_>) -> Operation<()> {
         self.run(|state, session| state.leave(session, group.as_str()))
     }
 
-    fn members(&self, group: GroupId) -> Operation<Vec<MemberId>> {
+    fn members(&self, group: GroupName<'_>) -> Operation<Vec<MemberId>> {
         self.run(|state, _| state.members(group.as_str()))
     }
 
-    fn member_info(&self, group: GroupId, member: MemberId) -> Operation<MemberInfo> {
+    fn member_info(&self, group: GroupName<'_>, member: MemberId) -> Operation<MemberInfo> {
         self.run(|state, _| state.member_info(group.as_str(), member.as_str(), Instant::now()))
     }
 
-    fn members_info(&self, group: GroupId) -> Operation<HashMap<MemberId, MemberInfo>> {
+    fn members_info(&self, group: GroupName<'_>) -> Operation<HashMap<MemberId, MemberInfo>> {
         self.run(|state, _| {
             state
                 .members_info(group.as_str(), Instant::now())
@@ -201,15 +206,19 @@ impl Backend for Embedded {
         })
     }
 
-    fn update_capabilities(&self, group: GroupId, capabilities: Capabilities) -> Operation<()> {
+    fn update_capabilities(
+        &self,
+        group: GroupName<'_>,
+        capabilities: Capabilities,
+    ) -> Operation<()> {
         self.run(|state, session| state.update_capabilities(session, group.as_str(), capabilities))
     }
 
-    fn leader(&self, group: GroupId) -> Operation<Option<Leader>> {
+    fn leader(&self, group: GroupName<'_>) -> Operation<Option<Leader>> {
         self.run(|state, _| state.leader(group.as_str()))
     }
 
-    fn stand_down(&self, group: GroupId) -> Operation<bool> {
+    fn stand_down(&self, group: GroupName<'_>) -> Operation<bool> {
         self.run(|state, session| state.stand_down(session, group.as_str()))
     }
 

@@ -32,7 +32,7 @@ use crate::engine::{Engine, GroupSummary, Leader, MemberInfo, registry};
 use roster_types::GroupWithMembers;
 use roster_types::error::{CoordinationError, Result};
 use roster_types::event::{Event, LeaderElected, MemberJoined, MemberLeft, Revision};
-use roster_types::ids::{Capabilities, GroupId, MemberId};
+use roster_types::ids::{Capabilities, GroupId, GroupName, MemberId};
 
 impl Coordinator {
     /// A coordinator for `member_id` on the process's embedded store `url` names (a
@@ -452,14 +452,14 @@ impl Coordinator {
     ///
     /// Fails with `GroupAlreadyExist`, or `InvalidId`.
     pub fn create_group(&self, group: &str) -> Operation<()> {
-        self.call(GroupId::new(group), |backend, g| backend.create_group(g))
+        self.call(GroupName::new(group), |backend, g| backend.create_group(g))
     }
 
     /// Delete an empty group; leadership in it ends.
     ///
     /// Fails with `GroupNotCreated` or `GroupNotEmpty`.
     pub fn delete_group(&self, group: &str) -> Operation<()> {
-        self.call(GroupId::new(group), |backend, g| backend.delete_group(g))
+        self.call(GroupName::new(group), |backend, g| backend.delete_group(g))
     }
 
     /// Every group, sorted by id (only real groups, R9).
@@ -491,7 +491,7 @@ impl Coordinator {
         capabilities: impl Into<Capabilities>,
     ) -> Operation<()> {
         let capabilities = capabilities.into();
-        self.call(GroupId::new(group), |backend, g| {
+        self.call(GroupName::new(group), |backend, g| {
             backend.join(g, capabilities, false)
         })
     }
@@ -518,7 +518,7 @@ impl Coordinator {
         capabilities: impl Into<Capabilities>,
     ) -> Result<()> {
         let capabilities = capabilities.into();
-        self.call(GroupId::new(group), |backend, g| {
+        self.call(GroupName::new(group), |backend, g| {
             backend.join(g, capabilities, true)
         })
         .await
@@ -529,7 +529,7 @@ impl Coordinator {
     /// Fails with `GroupNotCreated` when the group does not exist, `MemberNotJoined` when
     /// this member is not in it (R1), or `MemberExpired` once if it was removed by expiry.
     pub fn leave_group(&self, group: &str) -> Operation<()> {
-        self.call(GroupId::new(group), |backend, g| backend.leave(g))
+        self.call(GroupName::new(group), |backend, g| backend.leave(g))
     }
 
     /// The members of `group`, in no particular order.
@@ -540,7 +540,7 @@ impl Coordinator {
     /// millisecond, where the store's own listing takes from several to hundreds). If the
     /// mirror cannot catch up (its feed is behind), the store lists them.
     pub fn get_members(&self, group: &str) -> Operation<Vec<MemberId>> {
-        self.call(GroupId::new(group), |backend, g| backend.members(g))
+        self.call(GroupName::new(group), |backend, g| backend.members(g))
     }
 
     /// The capabilities `member` joined `group` with (or last updated to).
@@ -548,7 +548,7 @@ impl Coordinator {
     /// Fails with `GroupNotCreated` or `MemberNotJoined` (R1).
     pub fn get_member_capabilities(&self, group: &str, member: &str) -> Operation<Capabilities> {
         self.call(
-            GroupId::new(group).and_then(|g| Ok((g, MemberId::new(member)?))),
+            GroupName::new(group).and_then(|g| Ok((g, MemberId::new(member)?))),
             |backend, (g, m)| backend.member_info(g, m).map(|info| info.capabilities),
         )
     }
@@ -558,7 +558,7 @@ impl Coordinator {
         &self,
         group: &str,
     ) -> Operation<HashMap<MemberId, Capabilities>> {
-        self.call(GroupId::new(group), |backend, g| {
+        self.call(GroupName::new(group), |backend, g| {
             backend.members_info(g).map(|members| {
                 members
                     .into_iter()
@@ -571,7 +571,7 @@ impl Coordinator {
     /// Capabilities, join and update times, and revision of `member` in `group`.
     pub fn get_member_info(&self, group: &str, member: &str) -> Operation<MemberInfo> {
         self.call(
-            GroupId::new(group).and_then(|g| Ok((g, MemberId::new(member)?))),
+            GroupName::new(group).and_then(|g| Ok((g, MemberId::new(member)?))),
             |backend, (g, m)| backend.member_info(g, m),
         )
     }
@@ -580,7 +580,7 @@ impl Coordinator {
     ///
     /// Fails with `GroupNotCreated`.
     pub fn get_members_info(&self, group: &str) -> Operation<HashMap<MemberId, MemberInfo>> {
-        self.call(GroupId::new(group), |backend, g| backend.members_info(g))
+        self.call(GroupName::new(group), |backend, g| backend.members_info(g))
     }
 
     /// Replace this member's capabilities in `group`; watchers see a
@@ -591,21 +591,21 @@ impl Coordinator {
         capabilities: impl Into<Capabilities>,
     ) -> Operation<()> {
         let capabilities = capabilities.into();
-        self.call(GroupId::new(group), |backend, g| {
+        self.call(GroupName::new(group), |backend, g| {
             backend.update_capabilities(g, capabilities)
         })
     }
 
     /// The leader of `group` and its term, if it has one.
     pub fn get_leader(&self, group: &str) -> Operation<Option<Leader>> {
-        self.call(GroupId::new(group), |backend, g| backend.leader(g))
+        self.call(GroupName::new(group), |backend, g| backend.leader(g))
     }
 
     /// Give up leadership of `group` if this member holds it: it goes to the back of the
     /// candidates and the next one is elected (this member again if it is alone). Returns
     /// whether it was the leader.
     pub fn stand_down_group_leader(&self, group: &str) -> Operation<bool> {
-        self.call(GroupId::new(group), |backend, g| backend.stand_down(g))
+        self.call(GroupName::new(group), |backend, g| backend.stand_down(g))
     }
 
     /// The newest revision of the store this coordinator knows of: every change it made
