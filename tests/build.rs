@@ -1,8 +1,8 @@
 //! Gathers the guest plugins the end-to-end tests load, in every language this machine can
 //! build, into `$OUT_DIR/plugins`: the Rust ones as `roster-guests` built them, C, JavaScript
 //! and Python built here. Also registers the conformance suite: every
-//! `pub async fn NAME(h: &Harness)` of `src/conformance.rs` goes into
-//! `for_each_conformance_test!` (`$OUT_DIR/conformance_tests.rs`).
+//! `pub async fn NAME(h: &Harness)` of `src/conformance.rs` (each public async function there,
+//! however wrapped) goes into `for_each_conformance_test!` (`$OUT_DIR/conformance_tests.rs`).
 //!
 //! Tests find them through `ROSTER_PLUGIN_DIR`; languages whose toolchain is missing are listed
 //! in `ROSTER_SKIPPED_LANGUAGES` (the tests say so when they skip). Set
@@ -140,10 +140,29 @@ fn register_conformance_tests(manifest: &Path, out: &Path) {
     let suite = manifest.join("src/conformance.rs");
     println!("cargo:rerun-if-changed={}", suite.display());
     let text = std::fs::read_to_string(&suite).expect("read src/conformance.rs");
+    // Every public async function there is a test, however its signature is wrapped: one
+    // that does not take exactly `(h: &Harness)` stops the build rather than go unrun.
     let names: Vec<&str> = text
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("pub async fn "))
-        .filter_map(|rest| rest.strip_suffix("(h: &Harness) {"))
+        .split("pub async fn ")
+        .skip(1)
+        .map(|rest| {
+            let name_end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let name = &rest[..name_end];
+            let signature: String = rest[name_end..]
+                .split('{')
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect();
+            assert!(
+                matches!(signature.as_str(), "(h:&Harness)" | "(h:&Harness,)"),
+                "src/conformance.rs: `pub async fn {name}` must take exactly `(h: &Harness)` and \
+                 return nothing: every public async function there is a conformance test"
+            );
+            name
+        })
         .collect();
     let mut generated = String::from(
         "/// Expands to `conformance_suite!($($args)*; NAME, ...)` with the name of every conformance\n\

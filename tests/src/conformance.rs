@@ -1665,6 +1665,35 @@ pub async fn subscribe_from_a_dropped_revision_says_history_lost(h: &Harness) {
     assert_eq!(stream.next().await.unwrap().unwrap().revision(), first + 2);
 }
 
+/// `for_member` (how the daemon gives each network session its own coordinator) makes a
+/// coordinator of the same store, on a driver's store too: its own member, session and
+/// timeout, sharing everything else.
+pub async fn a_coordinator_for_another_member_shares_the_store_with_a_session_of_its_own(
+    h: &Harness,
+) {
+    let a = h.started("a").await;
+    let timeout = a.membership_timeout() * 2;
+    let b = a.for_member(MemberId::new("b").unwrap(), timeout);
+    assert_eq!(
+        (
+            b.member_id().as_str(),
+            b.membership_timeout(),
+            b.is_started()
+        ),
+        ("b", timeout, false)
+    );
+    assert_eq!(b.is_embedded(), a.is_embedded());
+    b.start_with(Heartbeat::Manual).await.unwrap();
+    let g = new_group();
+    a.create_group(&g).await.unwrap();
+    b.join_group(&g).await.unwrap();
+    a.join_group(&g).await.unwrap();
+    assert_eq!(sorted(a.get_members(&g).await.unwrap()), ["a", "b"]);
+    b.stop().await.unwrap();
+    assert_eq!(sorted(a.get_members(&g).await.unwrap()), ["a"]);
+    assert!(a.is_started());
+}
+
 /// Issue point 4: coordinators that name the same store share it, `zake://` included.
 pub async fn coordinators_naming_the_same_store_see_each_other(h: &Harness) {
     let a = h.started("a").await;

@@ -71,21 +71,31 @@ impl Coordinator {
             Arc::clone(&watchers),
             Arc::clone(&notice),
         );
-        Self::new(url, engine, Box::new(backend), watchers, notice, member_id)
+        let backend = Box::new(backend);
+        Self::new(url, engine, backend, None, watchers, notice, member_id)
     }
 
     /// A coordinator on a driver's store, of which `mirror` is the process's copy.
     fn driven(url: BackendUrl, mirror: Arc<Mirror>, member_id: MemberId) -> Self {
         let (watchers, notice) = (Arc::default(), Notice::default());
         let engine = Arc::clone(&mirror.engine);
-        let backend = Driven::new(mirror, Arc::clone(&notice));
-        Self::new(url, engine, Box::new(backend), watchers, notice, member_id)
+        let backend = Box::new(Driven::new(Arc::clone(&mirror), Arc::clone(&notice)));
+        Self::new(
+            url,
+            engine,
+            backend,
+            Some(mirror),
+            watchers,
+            notice,
+            member_id,
+        )
     }
 
     fn new(
         url: BackendUrl,
         engine: Arc<Engine>,
         backend: Box<dyn Backend>,
+        mirror: Option<Arc<Mirror>>,
         watchers: Arc<Mutex<Watchers>>,
         notice: Notice,
         member_id: MemberId,
@@ -96,6 +106,7 @@ impl Coordinator {
                 url,
                 engine,
                 backend,
+                mirror,
                 lifecycle: tokio::sync::Mutex::new(()),
                 heart: Mutex::new(None),
                 heartbeat_status: Arc::new(Mutex::new(HeartbeatStatus::default())),
@@ -107,11 +118,15 @@ impl Coordinator {
     }
 
     /// A new (not started) coordinator for `member_id` on the same store, with its own
-    /// membership timeout: how the daemon gives each network session its TTL.
+    /// session and membership timeout (how the daemon gives each network session its TTL).
+    /// On a driver's store it shares this process's mirror and driver.
     pub fn for_member(&self, member_id: MemberId, membership_timeout: Duration) -> Self {
         let mut url = self.inner.url.clone();
         url.membership_timeout = membership_timeout;
-        Self::embedded(url, Arc::clone(&self.inner.engine), member_id)
+        match &self.inner.mirror {
+            Some(mirror) => Self::driven(url, Arc::clone(mirror), member_id),
+            None => Self::embedded(url, Arc::clone(&self.inner.engine), member_id),
+        }
     }
 
     /// Whether the store lives in this process (the embedded backend).
@@ -277,6 +292,9 @@ struct Inner {
     engine: Arc<Engine>,
     /// Where calls go: the embedded store, or a driver's store through the call queue.
     backend: Box<dyn Backend>,
+    /// The process's mirror of a driver's store (none for the embedded backend): what a
+    /// coordinator for another member of the same store shares.
+    mirror: Option<Arc<Mirror>>,
     /// Serialises `start` and `stop`.
     lifecycle: tokio::sync::Mutex<()>,
     heart: Mutex<Option<tokio::task::JoinHandle<()>>>,
