@@ -120,7 +120,4 @@ pub(super) trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Identifies the store (empty for a driver's store not yet reached).
     fn store_id(&self) -> String;
-
-    /// Whether the store lives in this process.
-    fn is_embedded(&self) -> bool;
 }

@@ -522,10 +522,6 @@ impl Backend for Driven {
     fn store_id(&self) -> String {
         self.mirror.store_id()
     }
-
-    fn is_embedded(&self) -> bool {
-        false
-    }
 }
 
 impl Drop for Driven {

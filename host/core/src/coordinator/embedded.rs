@@ -264,8 +264,4 @@ impl Backend for Embedded {
     fn store_id(&self) -> String {
         self.engine.id.clone()
     }
-
-    fn is_embedded(&self) -> bool {
-        true
-    }
 }

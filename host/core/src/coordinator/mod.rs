@@ -131,7 +131,7 @@ impl Coordinator {
 
     /// Whether the store lives in this process (the embedded backend).
     pub fn is_embedded(&self) -> bool {
-        self.inner.backend.is_embedded()
+        self.inner.mirror.is_none()
     }
 
     /// Whether this coordinator's session has expired (its memberships are gone) and has
