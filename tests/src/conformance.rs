@@ -1451,7 +1451,10 @@ pub async fn expired_leader_holding_its_callback_stands_again(h: &Harness) {
     }
     settled(&a).await;
     b.stop().await.unwrap();
+    // `a` heartbeats by hand: it keeps its reopened session alive while it waits, however
+    // long the store takes to hand the leadership on.
     h.eventually(|| async {
+        a.heartbeat().await.unwrap();
         let leader = a.get_leader(&g).await.unwrap();
         leader.is_some_and(|l| l.member_id == "a").then_some(())
     })

@@ -5,6 +5,14 @@
 //! failure comes back as the same [`CoordinationError`] the library would have returned, so
 //! callers match on `GroupNotCreated` whether the store is in their process or not.
 //!
+//! A client may name several daemons (`HOST1:PORT,HOST2:PORT,...`) serving one store
+//! outside their processes (Redis, etcd, a directory). Calls go to one of them; when it
+//! cannot be reached (refused, timed out, the connection broke), the call goes on to the
+//! next one in the list, and later calls stay there. A session is the store's, so it goes on
+//! through whichever daemon answers. A call whose daemon went away while answering is sent
+//! again to the next one: it may have taken effect already, in which case a join answers
+//! `member-already-exist` and a leave `member-not-joined`.
+//!
 //! Revisions are only comparable within one store, and a restarted daemon serves a new one.
 //! The change feed ([`Client::changes`]) and the event stream ([`Client::events_in`]) are
 //! therefore given the store the caller's revision is of, as the daemon last named it, and
@@ -12,6 +20,8 @@
 //! callers rely on that answer instead of guessing from revision numbers.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;
@@ -124,56 +134,112 @@ impl Stream for EventStream {
     }
 }
 
-/// A connection to one daemon. Cheap to clone.
+/// A connection to one daemon, or to whichever of several answers. Cheap to clone; clones
+/// share the daemon in use.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
-    base: url::Url,
+    bases: Arc<[url::Url]>,
+    /// Index in `bases` of the daemon calls go to.
+    current: Arc<AtomicUsize>,
+}
+
+/// One request: where it goes under the base URL, and how.
+struct Request<'a, B: ?Sized> {
+    method: Method,
+    segments: &'a [&'a str],
+    query: &'a [(&'a str, String)],
+    body: Option<&'a B>,
+    /// How long the whole answer may take (none for a stream).
+    timeout: Option<Duration>,
+    accept: Option<&'static str>,
+}
+
+impl<'a> Request<'a, ()> {
+    fn new(method: Method, segments: &'a [&'a str]) -> Self {
+        Self {
+            method,
+            segments,
+            query: &[],
+            body: None,
+            timeout: Some(CALL_TIMEOUT),
+            accept: None,
+        }
+    }
+}
+
+impl<'a, B: ?Sized> Request<'a, B> {
+    fn query(self, query: &'a [(&'a str, String)]) -> Self {
+        Self { query, ..self }
+    }
+
+    fn body<C: ?Sized>(self, body: Option<&'a C>) -> Request<'a, C> {
+        Request {
+            method: self.method,
+            segments: self.segments,
+            query: self.query,
+            body,
+            timeout: self.timeout,
+            accept: self.accept,
+        }
+    }
 }
 
 impl Client {
-    /// A client of the daemon at `address` (`host:port` or `http://host:port`). Nothing is
-    /// sent until the first call.
+    /// A client of the daemon at `address` (`host:port` or `http://host:port`), or of
+    /// several serving one store (`HOST1:PORT,HOST2:PORT,...`, tried in that order). Nothing
+    /// is sent until the first call.
     ///
     /// # Errors
     /// [`ClientError::InvalidAddress`].
     pub fn new(address: &str) -> Result<Self> {
-        let invalid = || ClientError::InvalidAddress(address.to_owned());
-        let text = if address.contains("://") {
-            address.to_owned()
-        } else {
-            format!("http://{address}")
-        };
-        let base = url::Url::parse(&text).map_err(|_| invalid())?;
-        if base.scheme() != "http" || base.host_str().is_none() || base.cannot_be_a_base() {
-            return Err(invalid());
-        }
+        let bases = address
+            .split(',')
+            .map(|one| {
+                parse_base(one.trim())
+                    .ok_or_else(|| ClientError::InvalidAddress(address.to_owned()))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
             .build()
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        Ok(Self { http, base })
+        Ok(Self {
+            http,
+            bases: bases.into(),
+            current: Arc::default(),
+        })
     }
 
-    /// The daemon's address, as `host:port`.
+    /// The address of the daemon calls go to, as `host:port`.
     pub fn address(&self) -> String {
-        let host = self.base.host_str().unwrap_or_default();
-        match self.base.port_or_known_default() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        }
+        address_of(&self.bases[self.current.load(Ordering::Relaxed)])
     }
 
-    fn url(&self, segments: &[&str]) -> url::Url {
-        let mut url = self.base.clone();
+    /// Every daemon this client may call, as `host:port`, in the order given.
+    pub fn addresses(&self) -> Vec<String> {
+        self.bases.iter().map(address_of).collect()
+    }
+
+    fn url_at(&self, base: usize, segments: &[&str], query: &[(&str, String)]) -> url::Url {
+        let mut url = self.bases[base].clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().push("v1").extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         url
     }
 
-    fn unreachable(&self, error: &reqwest::Error) -> ClientError {
+    #[cfg(test)]
+    fn url(&self, segments: &[&str]) -> url::Url {
+        self.url_at(0, segments, &[])
+    }
+
+    fn unreachable(&self, base: usize, error: &reqwest::Error) -> ClientError {
         let mut message = error.to_string();
         let mut source = std::error::Error::source(error);
         while let Some(cause) = source {
@@ -181,37 +247,68 @@ impl Client {
             source = cause.source();
         }
         ClientError::Unreachable {
-            address: self.address(),
+            address: address_of(&self.bases[base]),
             message,
         }
     }
 
-    async fn send(
+    /// Send `request` to the daemon in use; when it cannot be reached, to the next one, each
+    /// daemon once. Returns the answer, read whole unless `stream`, and the daemon's index.
+    async fn send<B: Serialize + ?Sized>(
         &self,
-        method: Method,
-        url: url::Url,
-        body: Option<&(impl Serialize + ?Sized)>,
-    ) -> Result<reqwest::Response> {
-        let mut request = self.http.request(method, url).timeout(CALL_TIMEOUT);
-        if let Some(body) = body {
-            request = request.json(body);
+        request: &Request<'_, B>,
+    ) -> Result<(reqwest::Response, usize)> {
+        let mut base = self.current.load(Ordering::Relaxed);
+        let mut tries = self.bases.len();
+        loop {
+            let url = self.url_at(base, request.segments, request.query);
+            let mut builder = self.http.request(request.method.clone(), url);
+            if let Some(timeout) = request.timeout {
+                builder = builder.timeout(timeout);
+            }
+            if let Some(body) = request.body {
+                builder = builder.json(body);
+            }
+            if let Some(accept) = request.accept {
+                builder = builder.header("accept", accept);
+            }
+            match builder.send().await {
+                Ok(response) if response.status().is_success() => return Ok((response, base)),
+                Ok(response) => return Err(error_of(response).await),
+                Err(error) => {
+                    let unreachable = self.unreachable(base, &error);
+                    tries -= 1;
+                    if tries == 0 {
+                        return Err(unreachable);
+                    }
+                    let next = (base + 1) % self.bases.len();
+                    // Another call may have moved on already: follow it rather than skip one.
+                    base = match self.current.compare_exchange(
+                        base,
+                        next,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => next,
+                        Err(moved) if moved != base => moved,
+                        Err(_) => next,
+                    };
+                    tracing::warn!(error = %unreachable, next = %address_of(&self.bases[base]), "trying the next daemon");
+                }
+            }
         }
-        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        Err(error_of(response).await)
     }
 
     /// A call answered with a JSON body.
-    async fn call_at<T: DeserializeOwned>(
+    async fn fetch<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
-        method: Method,
-        url: url::Url,
-        body: Option<&(impl Serialize + ?Sized)>,
+        request: &Request<'_, B>,
     ) -> Result<T> {
-        let response = self.send(method, url, body).await?;
-        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        let (response, base) = self.send(request).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(base, &e))?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
@@ -221,7 +318,7 @@ impl Client {
         segments: &[&str],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<T> {
-        self.call_at(method, self.url(segments), body).await
+        self.fetch(&Request::new(method, segments).body(body)).await
     }
 
     /// A call that changes the store; returns the store's revision once it was made (the
@@ -232,7 +329,9 @@ impl Client {
         segments: &[&str],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<Revision> {
-        let response = self.send(method, self.url(segments), body).await?;
+        let (response, _) = self
+            .send(&Request::new(method, segments).body(body))
+            .await?;
         revision_of(&response)
     }
 
@@ -259,12 +358,12 @@ impl Client {
     /// 10 000, when `None`), read at one revision: what a view needs before it follows
     /// [`Client::events`] from the next revision.
     pub async fn snapshot(&self, max_members: Option<usize>) -> Result<api::Snapshot> {
-        let mut url = self.url(&["snapshot"]);
-        if let Some(max) = max_members {
-            url.query_pairs_mut()
-                .append_pair("max_members", &max.to_string());
-        }
-        self.call_at(Method::GET, url, NO_BODY).await
+        let query: Vec<(&str, String)> = max_members
+            .map(|max| ("max_members", max.to_string()))
+            .into_iter()
+            .collect();
+        self.fetch(&Request::new(Method::GET, &["snapshot"]).query(&query))
+            .await
     }
 
     /// Create a group; returns the revision the store reached with it.
@@ -411,10 +510,13 @@ impl Client {
     /// Give up leadership of `group`; returns whether the member was the leader, and the
     /// revision the store reached.
     pub async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)> {
-        let url = self.url(&["sessions", session, "elections", group, "stand-down"]);
-        let response = self.send(Method::POST, url, NO_BODY).await?;
+        let segments = ["sessions", session, "elections", group, "stand-down"];
+        let (response, base) = self.send(&Request::new(Method::POST, &segments)).await?;
         let revision = revision_of(&response)?;
-        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(base, &e))?;
         let reply: api::StoodDown =
             serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
         Ok((reply.was_leader, revision))
@@ -433,29 +535,19 @@ impl Client {
         max: usize,
         wait: Duration,
     ) -> Result<api::Changes> {
-        let mut url = self.url(&["changes"]);
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("after", &after.to_string())
-                .append_pair("max", &max.to_string())
-                .append_pair("wait_ms", &api::millis(wait).to_string());
-            if let Some(store) = store {
-                query.append_pair("store", store);
-            }
+        let mut query = vec![
+            ("after", after.to_string()),
+            ("max", max.to_string()),
+            ("wait_ms", api::millis(wait).to_string()),
+        ];
+        if let Some(store) = store {
+            query.push(("store", store.to_owned()));
         }
-        let response = self
-            .http
-            .get(url)
-            .timeout(wait + CALL_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        if !response.status().is_success() {
-            return Err(error_of(response).await);
-        }
-        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+        let request = Request {
+            timeout: Some(wait + CALL_TIMEOUT),
+            ..Request::new(Method::GET, &["changes"]).query(&query)
+        };
+        self.fetch(&request).await
     }
 
     // ----- events -----
@@ -484,31 +576,25 @@ impl Client {
         from: Option<Revision>,
         group: Option<&GroupId>,
     ) -> Result<EventStream> {
-        let mut url = self.url(&["events"]);
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some(from) = from {
-                query.append_pair("from", &from.to_string());
-            }
-            if let Some(group) = group {
-                query.append_pair("group", group.as_str());
-            }
-            if let Some(store) = store {
-                query.append_pair("store", store);
-            }
+        let mut query = Vec::new();
+        if let Some(from) = from {
+            query.push(("from", from.to_string()));
         }
-        let response = self
-            .http
-            .get(url)
-            .header("accept", "text/event-stream")
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        if !response.status().is_success() {
-            return Err(error_of(response).await);
+        if let Some(group) = group {
+            query.push(("group", group.as_str().to_owned()));
         }
+        if let Some(store) = store {
+            query.push(("store", store.to_owned()));
+        }
+        let request = Request {
+            // The stream lasts as long as the reader reads.
+            timeout: None,
+            accept: Some("text/event-stream"),
+            ..Request::new(Method::GET, &["events"]).query(&query)
+        };
+        let (response, base) = self.send(&request).await?;
         let store_id = store_of(&response)?;
-        let address = self.address();
+        let address = address_of(&self.bases[base]);
         let items = response
             .bytes_stream()
             .eventsource()
@@ -528,6 +614,27 @@ impl Client {
 
 /// No request body.
 const NO_BODY: Option<&()> = None;
+
+/// The base URL of one daemon's address, `host:port` or `http://host:port`.
+fn parse_base(address: &str) -> Option<url::Url> {
+    let text = if address.contains("://") {
+        address.to_owned()
+    } else {
+        format!("http://{address}")
+    };
+    let base = url::Url::parse(&text).ok()?;
+    (base.scheme() == "http" && base.host_str().is_some() && !base.cannot_be_a_base())
+        .then_some(base)
+}
+
+/// A base URL's `host:port`.
+fn address_of(base: &url::Url) -> String {
+    let host = base.host_str().unwrap_or_default();
+    match base.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
 
 fn parse_message(kind: &str, data: &str) -> Result<StreamItem> {
     let protocol = |e: serde_json::Error| ClientError::Protocol(format!("{kind} message: {e}"));
@@ -608,7 +715,10 @@ mod tests {
             Client::new("http://localhost:9000").unwrap().address(),
             "localhost:9000"
         );
-        for bad in ["", "https://x:1", "ftp://x", "http://"] {
+        let both = Client::new("127.0.0.1:7001, http://localhost:7002").unwrap();
+        assert_eq!(both.addresses(), ["127.0.0.1:7001", "localhost:7002"]);
+        assert_eq!(both.address(), "127.0.0.1:7001");
+        for bad in ["", "https://x:1", "ftp://x", "http://", "a:1,", "a:1,,b:2"] {
             assert!(
                 matches!(Client::new(bad), Err(ClientError::InvalidAddress(_))),
                 "{bad}"

@@ -50,9 +50,11 @@ pub enum Endpoint {
 pub enum BackendKind {
     /// In this process (`memory://`, `zake://`).
     Embedded,
-    /// In a `roster serve` daemon at `address` (`host:port`).
+    /// In a `roster serve` daemon at `address` (`host:port`), or in the store several
+    /// daemons serve (`host:port,host:port,...`): calls go on through the next one when the
+    /// one in use cannot be reached.
     Daemon {
-        /// The daemon's `host:port`.
+        /// The daemon's `host:port`, or several, comma-separated.
         address: String,
     },
     /// Behind a Wasm driver component.
@@ -108,6 +110,43 @@ pub struct BackendUrl {
     text: String,
 }
 
+/// `text` with only the first of the daemons a `roster://H1:P1,H2:P2,...` URL names, and the
+/// `host:port` of the others; other URLs unchanged.
+fn daemon_list(text: &str) -> Result<(String, Vec<String>), UrlProblem> {
+    let prefix = format!("{DAEMON_SCHEME}://");
+    let Some(rest) = text.strip_prefix(&prefix) else {
+        return Ok((text.to_owned(), Vec::new()));
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let Some((first, others)) = authority.split_once(',') else {
+        return Ok((text.to_owned(), Vec::new()));
+    };
+    let malformed = |address: &str| {
+        UrlProblem::Malformed(format!(
+            "{address:?} is not HOST:PORT: a {DAEMON_SCHEME}:// URL names its daemons as \
+             {DAEMON_SCHEME}://HOST:PORT[,HOST:PORT...]"
+        ))
+    };
+    let more = others
+        .split(',')
+        .map(|address| {
+            let url = Url::parse(&format!("{prefix}{address}")).map_err(|_| malformed(address))?;
+            match (url.host_str(), url.port()) {
+                (Some(host), Some(port))
+                    if url.username().is_empty()
+                        && url.password().is_none()
+                        && url.path().is_empty() =>
+                {
+                    Ok(format!("{host}:{port}"))
+                }
+                _ => Err(malformed(address)),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((format!("{prefix}{first}{tail}"), more))
+}
+
 impl BackendUrl {
     fn pass_to_driver(&mut self, name: &str, value: &str) {
         if let BackendKind::Driver { options, .. } = &mut self.kind {
@@ -160,7 +199,8 @@ impl BackendUrl {
             url: text.to_owned(),
             problem,
         };
-        let url = Url::parse(text).map_err(|e| invalid(UrlProblem::Malformed(e.to_string())))?;
+        let (first, more) = daemon_list(text).map_err(invalid)?;
+        let url = Url::parse(&first).map_err(|e| invalid(UrlProblem::Malformed(e.to_string())))?;
         if !SCHEMES.contains(&url.scheme()) {
             return Err(invalid(UrlProblem::UnknownScheme {
                 scheme: url.scheme().to_owned(),
@@ -197,7 +237,10 @@ impl BackendUrl {
                     url.scheme()
                 ))));
             };
-            let address = format!("{host}:{port}");
+            let address = std::iter::once(format!("{host}:{port}"))
+                .chain(more)
+                .collect::<Vec<_>>()
+                .join(",");
             let store = format!("{}://{address}", url.scheme());
             match driver {
                 None => (BackendKind::Daemon { address }, store, &DAEMON_OPTIONS[..]),
@@ -427,6 +470,29 @@ mod tests {
             problem("roster://h:1/x"),
             UrlProblem::UnexpectedComponent(_)
         ));
+        let list = BackendUrl::parse("roster://a:1,b:2,127.0.0.1:3?timeout=2").unwrap();
+        assert_eq!(
+            list.kind,
+            BackendKind::Daemon {
+                address: "a:1,b:2,127.0.0.1:3".into()
+            }
+        );
+        assert_eq!(list.store, "roster://a:1,b:2,127.0.0.1:3");
+        assert_eq!(list.membership_timeout, Duration::from_secs(2));
+        for bad in [
+            "roster://a:1,b",
+            "roster://a:1,",
+            "roster://a:1,u@b:2",
+            "roster://a:1,b:2/x",
+        ] {
+            assert!(
+                matches!(
+                    problem(bad),
+                    UrlProblem::Malformed(_) | UrlProblem::UnexpectedComponent(_)
+                ),
+                "{bad}"
+            );
+        }
         let p = problem("roster://h:1?max_capabilities=3");
         assert!(
             p.to_string().contains("known options: timeout, history"),

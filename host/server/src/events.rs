@@ -60,6 +60,14 @@ pub(super) async fn events(
         Some(last) => Some(last.saturating_add(1)),
         None => query.from,
     };
+    if let Some(from) = from
+        && !daemon.coordinator.is_embedded()
+        && from > daemon.coordinator.head_revision() + 1
+    {
+        // A reader that came from another daemon of the same store may have seen revisions
+        // this daemon's copy of the store has yet to bring.
+        daemon.coordinator.wait_for_revision(from - 1).await;
+    }
     let head = daemon.coordinator.head_revision();
     let store_id = daemon.coordinator.store_id();
     let replaced = query.store.as_ref().is_some_and(|named| *named != store_id);

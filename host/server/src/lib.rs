@@ -1,15 +1,20 @@
 //! `roster serve`: the host as a daemon, reachable over HTTP with JSON bodies (crate
 //! `roster-server`, above the `roster` library and used by the `roster` program).
 //!
-//! The daemon owns one backend store, a coordinator of its own for calls that need no member
-//! identity (group lifecycle, reads, the event stream), one coordinator per network session
-//! (see `sessions`), and the handler plugins its configuration names. The API is described
-//! by `host/types/openapi.json` (served at `/v1/openapi.json`); [`roster_types::api`] holds
-//! its bodies.
+//! The daemon serves one store of any kind (`memory://`, `redis://`, `etcd3+http://`,
+//! `file://`, another daemon's `roster://`) through a coordinator of its own for calls that
+//! need no member identity (group lifecycle, reads, the event stream), one coordinator per
+//! network session (see `sessions`), and the handler plugins its configuration names. On a
+//! store outside the process, sessions live in the store, so several daemons serve the same
+//! groups, members, revisions and events, and a client goes on with its session through
+//! any of them. The API is described by `host/types/openapi.json` (served at
+//! `/v1/openapi.json`); [`roster_types::api`] holds its bodies.
 //!
-//! Shutdown is graceful: the listener stops accepting, event streams end, every session is
-//! closed (its members leave, so watchers and plugins see left events), plugins drain those
-//! last events, and the daemon's own coordinator stops.
+//! Shutdown is graceful: the listener stops accepting, event streams end, every session of
+//! an embedded store is closed (its members leave, so watchers and plugins see left events)
+//! while those of a store outside the process are handed over (they stay in the store, and
+//! their clients go on through another daemon), plugins drain the last events, and the
+//! daemon's own coordinator stops.
 
 mod changes;
 mod error;
@@ -63,7 +68,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 ///
 /// ```toml
 /// listen = "127.0.0.1:7878"       # the API's address (localhost by default)
-/// backend = "memory://roster"     # the store to serve
+/// backend = "memory://roster"     # the store to serve: memory://, redis://, etcd3+http://, file://
 /// membership_timeout = 30         # seconds: default session TTL
 /// history = 65536                 # events kept for resuming streams
 /// max_sessions = 100000
@@ -284,6 +289,18 @@ impl Daemon {
         }
     }
 
+    /// The session `id` (see [`Sessions::find`]); a daemon shutting down takes none over.
+    async fn session(
+        &self,
+        id: &str,
+        unknown: sessions::Unknown,
+    ) -> Result<Arc<sessions::SessionEntry>, error::ApiError> {
+        if self.is_shutting_down() {
+            return self.sessions.get(id).ok_or(error::ApiError::ShuttingDown);
+        }
+        self.sessions.find(id, &self.coordinator, unknown).await
+    }
+
     fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }
@@ -321,19 +338,13 @@ impl Server {
     /// See [`ServeError`].
     pub async fn bind(config: ServeConfig) -> Result<Self, ServeError> {
         let url = config.backend_url()?;
-        let member = format!("roster-daemon-{}", std::process::id());
+        // Unique among the daemons sharing a store.
+        let member = format!(
+            "roster-daemon-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         let coordinator = get_coordinator(&url, &member)?;
-        if !coordinator.is_embedded() {
-            // The daemon's sessions and event stream are its own store's: serving a store
-            // that lives elsewhere would need them to be mirrored, which they are not.
-            return Err(ServeError::Config {
-                path: None,
-                message: format!(
-                    "the daemon serves an embedded store (memory://NAME), not {}",
-                    coordinator.store_name()
-                ),
-            });
-        }
         coordinator.start().await?;
         let mut handles = Vec::new();
         let plugin_log = Arc::new(Mutex::new(PluginLog::default()));
@@ -415,7 +426,13 @@ impl Server {
             .await;
         sweeper.abort();
         daemon.shutdown.send_replace(true);
-        daemon.sessions.close_all().await;
+        let handed_over = daemon.sessions.close_all().await;
+        if handed_over > 0 {
+            tracing::info!(
+                sessions = handed_over,
+                "sessions handed over: they stay in the store for another daemon to take over"
+            );
+        }
         let head = daemon.coordinator.head_revision();
         let handles: Vec<HandlerHandle> =
             std::mem::take(&mut *daemon.plugins.lock().unwrap_or_else(|p| p.into_inner()));

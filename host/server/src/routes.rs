@@ -16,6 +16,7 @@ use axum::response::IntoResponse;
 
 use super::Daemon;
 use super::error::ApiError;
+use super::sessions::Unknown;
 use roster_types::api;
 use roster_types::ids::{GroupId, MemberId};
 
@@ -107,7 +108,7 @@ pub(super) async fn get_session(
     path: Result<Path<String>, PathRejection>,
 ) -> Reply<Json<api::Session>> {
     let Path(id) = take(path)?;
-    let entry = daemon.sessions.get(&id)?;
+    let entry = daemon.session(&id, Unknown::NotFound).await?;
     Ok(Json(api::Session {
         session_id: entry.id.clone(),
         member_id: entry.coordinator.member_id().clone(),
@@ -120,7 +121,7 @@ pub(super) async fn heartbeat(
     path: Result<Path<String>, PathRejection>,
 ) -> Reply<Json<api::Heartbeat>> {
     let Path(id) = take(path)?;
-    let entry = daemon.sessions.get(&id)?;
+    let entry = daemon.session(&id, Unknown::Reopen).await?;
     let expires_in = entry.coordinator.heartbeat().await?;
     Ok(Json(api::Heartbeat {
         expires_in_ms: api::millis(expires_in),
@@ -132,7 +133,7 @@ pub(super) async fn close_session(
     path: Result<Path<String>, PathRejection>,
 ) -> Reply<StatusCode> {
     let Path(id) = take(path)?;
-    daemon.sessions.close(&id).await?;
+    daemon.sessions.close(&id, &daemon.coordinator).await?;
     Ok(done())
 }
 
@@ -143,7 +144,7 @@ pub(super) async fn join(
 ) -> Reply<StatusCode> {
     let Path((id, group)) = take(path)?;
     let Json(request) = take(body)?;
-    let entry = daemon.sessions.get(&id)?;
+    let entry = daemon.session(&id, Unknown::Reopen).await?;
     let c = &entry.coordinator;
     if request.create_group {
         c.join_group_create_with(&group, request.capabilities)
@@ -159,7 +160,7 @@ pub(super) async fn leave(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Reply<StatusCode> {
     let Path((id, group)) = take(path)?;
-    let entry = daemon.sessions.get(&id)?;
+    let entry = daemon.session(&id, Unknown::Reopen).await?;
     entry.coordinator.leave_group(&group).await?;
     Ok(done())
 }
@@ -171,7 +172,7 @@ pub(super) async fn update_capabilities(
 ) -> Reply<StatusCode> {
     let Path((id, group)) = take(path)?;
     let Json(request) = take(body)?;
-    let entry = daemon.sessions.get(&id)?;
+    let entry = daemon.session(&id, Unknown::Reopen).await?;
     entry
         .coordinator
         .update_capabilities(&group, request.capabilities)
@@ -184,7 +185,7 @@ pub(super) async fn stand(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Reply<StatusCode> {
     let Path((id, group)) = take(path)?;
-    daemon.sessions.get(&id)?.stand(&group)?;
+    daemon.session(&id, Unknown::Reopen).await?.stand(&group)?;
     Ok(done())
 }
 
@@ -193,7 +194,10 @@ pub(super) async fn withdraw(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Reply<StatusCode> {
     let Path((id, group)) = take(path)?;
-    daemon.sessions.get(&id)?.withdraw(&group)?;
+    daemon
+        .session(&id, Unknown::Reopen)
+        .await?
+        .withdraw(&group)?;
     Ok(done())
 }
 
@@ -202,7 +206,7 @@ pub(super) async fn stand_down(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Reply<Json<api::StoodDown>> {
     let Path((id, group)) = take(path)?;
-    let entry = daemon.sessions.get(&id)?;
+    let entry = daemon.session(&id, Unknown::Reopen).await?;
     let was_leader = entry.coordinator.stand_down_group_leader(&group).await?;
     Ok(Json(api::StoodDown { was_leader }))
 }

@@ -29,8 +29,26 @@ impl Daemon {
     /// `roster serve` on a free port with `args` added, whose user cache directory is in
     /// `cache_home`.
     pub fn start_with_cache_home(args: &[&str], cache_home: &std::path::Path) -> Self {
+        Self::spawn("127.0.0.1:0", args, cache_home)
+    }
+
+    /// `roster serve --listen LISTEN --backend BACKEND`: on a chosen address (that of a
+    /// daemon that is gone, say), serving `backend`.
+    pub fn serve(listen: &str, backend: &str) -> Self {
+        let daemon = Self::spawn(
+            listen,
+            &["--backend", backend],
+            std::path::Path::new(CACHE_HOME),
+        );
+        if !listen.ends_with(":0") {
+            assert_eq!(daemon.addr, listen);
+        }
+        daemon
+    }
+
+    fn spawn(listen: &str, args: &[&str], cache_home: &std::path::Path) -> Self {
         let mut child = Command::new(ROSTER)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(args)
             .env("RUST_LOG", "warn")
             .env("XDG_CACHE_HOME", cache_home)

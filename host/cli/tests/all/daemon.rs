@@ -375,23 +375,7 @@ async fn client_killed_without_leaving_disappears_after_its_ttl_with_a_left_even
 /// `roster serve` on `addr`, with a new `memory://` store: the daemon restarted on the
 /// address of one that is gone.
 fn serve_on(addr: &str) -> Daemon {
-    let mut child = Command::new(ROSTER)
-        .args(["serve", "--listen", addr, "--backend"])
-        .arg(format!("memory://{}", uuid_like()))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start roster serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), format!("listening on {addr}"));
-    Daemon {
-        child,
-        addr: addr.to_owned(),
-        client: Client::new(addr).unwrap(),
-    }
+    Daemon::serve(addr, &format!("memory://{}", uuid_like()))
 }
 
 /// Stop a daemon process for good, and wait for it to be gone.

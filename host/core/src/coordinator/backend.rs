@@ -22,6 +22,7 @@ use roster_types::ids::{Capabilities, GroupId, GroupName, MemberId};
 use roster_types::{GroupSummary, Leader, MemberInfo};
 
 use super::Operation;
+use crate::driver::SessionKey;
 use crate::engine::State;
 use crate::engine::stream::EventStream;
 
@@ -41,6 +42,19 @@ pub(super) trait Backend: Send + Sync + std::fmt::Debug {
         timeout: Duration,
         elections: &'a [GroupId],
     ) -> BoxFuture<'a, Result<()>>;
+
+    /// Go on with the session `key` that another coordinator opened in this store for
+    /// `member` (a daemon taking over the client of another daemon on the same store). Nothing
+    /// changes in the store: it answers for the session at the next call, `SessionExpired`
+    /// if it is gone.
+    ///
+    /// # Errors
+    /// `NotImplemented` on the embedded store, whose sessions live in one process.
+    fn resume<'a>(&'a self, member: &'a MemberId, key: SessionKey) -> BoxFuture<'a, Result<()>>;
+
+    /// The session's key in a driver's store: what [`Backend::resume`] takes (`None` on the
+    /// embedded store, and when not started).
+    fn session_key(&self) -> Option<SessionKey>;
 
     /// Leave every group, withdraw every candidacy and close the session (R7).
     fn stop(&self) -> BoxFuture<'_, Result<()>>;

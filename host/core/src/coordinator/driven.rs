@@ -112,11 +112,55 @@ impl Driven {
         if let Some(revision) = last {
             self.mirror.catch_up(revision).await;
         }
-        *lock(&self.holdings) = Holdings {
-            store_id,
-            groups: BTreeMap::new(),
-            candidacies,
-        };
+        self.begin(
+            session,
+            Holdings {
+                store_id,
+                groups: BTreeMap::new(),
+                candidacies,
+            },
+        );
+        Ok(())
+    }
+
+    /// Go on with the session `key` of `member`, opened by another coordinator: what the
+    /// member holds is read from the mirror (its groups with their capabilities, and the
+    /// elections it leads; a candidacy that does not lead is not in any history, so it is
+    /// established again after a store is replaced only once it is asked for anew).
+    async fn resume(&self, member: &MemberId, key: SessionKey) -> Result<()> {
+        self.mirror.ensure_feed().await?;
+        let store_id = self.mirror.store_id();
+        let (groups, candidacies) = self.mirror.engine.read(|state| {
+            let mut groups = BTreeMap::new();
+            let mut candidacies = BTreeSet::new();
+            for group in state.groups() {
+                if let Ok(members) = state.members_with_capabilities(group.as_str())
+                    && let Some((_, capabilities)) = members.into_iter().find(|(m, _)| m == member)
+                {
+                    groups.insert(group.clone(), capabilities);
+                }
+                if let Ok(Some(leader)) = state.leader(group.as_str())
+                    && leader.member_id == *member
+                {
+                    candidacies.insert(group);
+                }
+            }
+            (groups, candidacies)
+        });
+        self.begin(
+            key,
+            Holdings {
+                store_id,
+                groups,
+                candidacies,
+            },
+        );
+        Ok(())
+    }
+
+    /// Start the call queue and the keeper of `holdings` for `session`.
+    fn begin(&self, session: SessionKey, holdings: Holdings) {
+        *lock(&self.holdings) = holdings;
         let (sender, mut jobs) = mpsc::unbounded_channel::<Job>();
         let worker = tokio::spawn(async move {
             while let Some(job) = jobs.recv().await {
@@ -138,7 +182,6 @@ impl Driven {
         if let Some(old) = lock(&self.keeper).replace(keeper) {
             old.abort();
         }
-        Ok(())
     }
 
     /// Close the session once every queued call has run; the queue ends with it.
@@ -331,6 +374,14 @@ impl Backend for Driven {
         elections: &'a [GroupId],
     ) -> BoxFuture<'a, Result<()>> {
         self.open(member, timeout, elections).boxed()
+    }
+
+    fn resume<'a>(&'a self, member: &'a MemberId, key: SessionKey) -> BoxFuture<'a, Result<()>> {
+        Driven::resume(self, member, key).boxed()
+    }
+
+    fn session_key(&self) -> Option<SessionKey> {
+        self.session().ok()
     }
 
     fn stop(&self) -> BoxFuture<'_, Result<()>> {

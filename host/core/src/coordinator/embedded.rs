@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use super::backend::Backend;
 use super::watchers::Watchers;
 use super::{Notice, Operation, lock};
+use crate::driver::SessionKey;
 use crate::engine::stream::EventStream;
 use crate::engine::{Engine, SessionId, State};
 
@@ -122,6 +123,18 @@ impl Backend for Embedded {
             self.session.store(session, Ordering::Release);
         });
         std::future::ready(started).boxed()
+    }
+
+    fn resume<'a>(&'a self, _: &'a MemberId, _: SessionKey) -> BoxFuture<'a, Result<()>> {
+        std::future::ready(Err(CoordinationError::NotImplemented(
+            "resuming a session: an embedded store's sessions live in the process that opened them"
+                .into(),
+        )))
+        .boxed()
+    }
+
+    fn session_key(&self) -> Option<SessionKey> {
+        None
     }
 
     fn stop(&self) -> BoxFuture<'_, Result<()>> {

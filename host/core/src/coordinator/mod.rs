@@ -25,8 +25,8 @@ use driven::Driven;
 use embedded::Embedded;
 
 use crate::backend_url::BackendUrl;
-use crate::driver::Driver;
 use crate::driver::mirror::Mirror;
+use crate::driver::{Driver, SessionKey};
 use crate::engine::stream::EventStream;
 use crate::engine::{Engine, GroupSummary, Leader, MemberInfo, registry};
 use roster_types::GroupWithMembers;
@@ -417,12 +417,58 @@ impl Coordinator {
             .backend
             .start(&self.inner.member_id, self.membership_timeout(), &elections)
             .await?;
+        self.keep_alive(heartbeat);
+        tracing::debug!(member = %self.inner.member_id, store = %self.inner.url.store, "started");
+        Ok(())
+    }
+
+    /// Go on with a session of this store that another coordinator opened for the same
+    /// member, given its [`Coordinator::session_key`]: how a daemon takes over the client of
+    /// another daemon serving the same store. Nothing changes in the store; it answers for
+    /// the session at the next call (`SessionExpired` if it is gone). The member's groups,
+    /// capabilities and the elections it leads are read from the process's copy of the
+    /// store, to be established again should the store be replaced.
+    ///
+    /// # Errors
+    /// [`CoordinationError::AlreadyStarted`] if it is started; `NotImplemented` on the
+    /// embedded store, whose sessions live in one process; the driver's when the store
+    /// cannot be read.
+    pub async fn resume(&self, key: SessionKey, heartbeat: Heartbeat) -> Result<()> {
+        let _guard = self.inner.lifecycle.lock().await;
+        if self.is_started() {
+            return Err(CoordinationError::AlreadyStarted);
+        }
+        lock(&self.inner.notice).take();
+        self.inner
+            .backend
+            .resume(&self.inner.member_id, key)
+            .await?;
+        self.keep_alive(heartbeat);
+        tracing::debug!(member = %self.inner.member_id, store = %self.inner.url.store, "resumed");
+        Ok(())
+    }
+
+    /// The key of this coordinator's session in a driver's store, for
+    /// [`Coordinator::resume`]; `None` on the embedded store and when not started.
+    pub fn session_key(&self) -> Option<SessionKey> {
+        self.inner.backend.session_key()
+    }
+
+    /// Wait until the history this coordinator reads holds `revision` (a driver's store's
+    /// mirror may be behind the store), at most a few seconds; returns whether it does.
+    pub async fn wait_for_revision(&self, revision: Revision) -> bool {
+        match &self.inner.mirror {
+            Some(mirror) => mirror.catch_up(revision).await,
+            None => self.inner.engine.read(|state| state.history.head()) >= revision,
+        }
+    }
+
+    /// Start the background heartbeat when `heartbeat` asks for it.
+    fn keep_alive(&self, heartbeat: Heartbeat) {
         if heartbeat == Heartbeat::Background {
             let task = heartbeat::spawn(Arc::downgrade(&self.inner), self.membership_timeout());
             *lock(&self.inner.heart) = Some(task);
         }
-        tracing::debug!(member = %self.inner.member_id, store = %self.inner.url.store, "started");
-        Ok(())
     }
 
     /// Leave every group, give up every candidacy and close the session (tooz's `stop`),

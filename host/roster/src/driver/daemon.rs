@@ -4,13 +4,20 @@
 //! Each coordinator gets a session of its own in the daemon, so its memberships are as
 //! ephemeral there as they are in-process; the daemon's `GET /v1/changes` is the change feed.
 //!
+//! The URL may name several daemons serving one store (`roster://H1:P1,H2:P2`): the client
+//! goes on through the next when the one in use cannot be reached, and the session with it
+//! (it is the store's). A daemon that takes a session over knows its memberships from the
+//! store, but not which elections it stands in, so the driver stands in them again there
+//! (standing twice changes nothing) before the session's next call.
+//!
 //! A restarted daemon serves a new store whose revisions start over, so "the changes after
 //! 3" means nothing without the store 3 is of. Every poll names the store its revision was
 //! read from (see `Positions`), and the daemon answers a store it no longer serves with a
 //! resync naming the new one, which the feed takes as any resync: it reads the store anew.
 //! The feed relies on that answer, never on how the revision numbers happen to line up.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -30,19 +37,91 @@ type Result<T> = std::result::Result<T, CoordinationError>;
 pub struct DaemonDriver {
     client: Client,
     positions: Mutex<Positions>,
+    candidacies: Mutex<HashMap<SessionKey, Candidacies>>,
+}
+
+/// The elections a session stands in, and the daemon that knows it.
+#[derive(Debug, Default)]
+struct Candidacies {
+    groups: BTreeSet<String>,
+    /// The address of the daemon they were declared to.
+    declared_at: String,
 }
 
 impl DaemonDriver {
-    /// A driver for the daemon at `address` (`host:port`); nothing is sent yet.
+    /// A driver for the daemon at `address` (`host:port`), or for the store of several
+    /// (`host:port,host:port,...`); nothing is sent yet.
     pub fn new(address: &str) -> Result<Self> {
         Ok(Self {
             client: Client::new(address).map_err(coordination)?,
             positions: Mutex::default(),
+            candidacies: Mutex::default(),
         })
     }
 
     fn positions(&self) -> std::sync::MutexGuard<'_, Positions> {
         self.positions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn candidacies(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, Candidacies>> {
+        self.candidacies.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stand again, through the daemon now in use, wherever `session` stands, if the
+    /// daemon it declared them to is another one.
+    async fn declare(&self, session: &str) {
+        let address = self.client.address();
+        let groups = match self.candidacies().get(session) {
+            Some(held) if held.declared_at != address => held.groups.clone(),
+            _ => return,
+        };
+        for group in &groups {
+            match self.client.stand(session, group).await {
+                Ok(_) => {}
+                Err(ClientError::Coordination(CoordinationError::GroupNotCreated(_))) => {
+                    if let Some(held) = self.candidacies().get_mut(session) {
+                        held.groups.remove(group);
+                    }
+                }
+                // The next call tries again.
+                Err(error) => {
+                    tracing::warn!(%error, group, "standing again through another daemon failed");
+                    return;
+                }
+            }
+        }
+        if let Some(held) = self.candidacies().get_mut(session) {
+            held.declared_at = address;
+        }
+        tracing::info!(daemon = %self.client.address(), elections = groups.len(), "the session goes on through another daemon");
+    }
+
+    /// Run `call` for `session`, its candidacies declared to the daemon that answers it.
+    async fn for_session<T, F: Future<Output = std::result::Result<T, ClientError>>>(
+        &self,
+        session: &str,
+        call: F,
+    ) -> Result<T> {
+        self.declare(session).await;
+        let answer = call.await;
+        self.declare(session).await;
+        answer.map_err(coordination)
+    }
+
+    /// Remember how `session`'s candidacy in `group` changed.
+    fn note_candidacy(&self, session: &str, group: &str, standing: bool) {
+        let mut all = self.candidacies();
+        let held = all
+            .entry(session.to_owned())
+            .or_insert_with(|| Candidacies {
+                groups: BTreeSet::new(),
+                declared_at: self.client.address(),
+            });
+        if standing {
+            held.groups.insert(group.to_owned());
+        } else {
+            held.groups.remove(group);
+        }
     }
 }
 
@@ -120,6 +199,7 @@ impl Driver for DaemonDriver {
     }
 
     async fn close_session(&self, session: &str) -> Result<Revision> {
+        self.candidacies().remove(session);
         match self.client.close_session(session).await {
             // The daemon already forgot it (it expired long ago): closed is what was wanted.
             Err(ClientError::Refused { code, .. }) if code == "session-not-found" => {
@@ -130,7 +210,8 @@ impl Driver for DaemonDriver {
     }
 
     async fn heartbeat(&self, session: &str) -> Result<Duration> {
-        self.client.heartbeat(session).await.map_err(coordination)
+        self.for_session(session, self.client.heartbeat(session))
+            .await
     }
 
     async fn create_group(&self, group: &str) -> Result<Revision> {
@@ -158,17 +239,16 @@ impl Driver for DaemonDriver {
         capabilities: Capabilities,
         create: bool,
     ) -> Result<Revision> {
-        self.client
-            .join(session, group, capabilities, create)
-            .await
-            .map_err(coordination)
+        self.for_session(
+            session,
+            self.client.join(session, group, capabilities, create),
+        )
+        .await
     }
 
     async fn leave(&self, session: &str, group: &str) -> Result<Revision> {
-        self.client
-            .leave(session, group)
+        self.for_session(session, self.client.leave(session, group))
             .await
-            .map_err(coordination)
     }
 
     async fn update_capabilities(
@@ -177,10 +257,12 @@ impl Driver for DaemonDriver {
         group: &str,
         capabilities: Capabilities,
     ) -> Result<Revision> {
-        self.client
-            .update_capabilities(session, group, capabilities)
-            .await
-            .map_err(coordination)
+        self.for_session(
+            session,
+            self.client
+                .update_capabilities(session, group, capabilities),
+        )
+        .await
     }
 
     async fn members(&self, group: &str) -> Result<Vec<MemberId>> {
@@ -206,24 +288,26 @@ impl Driver for DaemonDriver {
     }
 
     async fn stand(&self, session: &str, group: &str) -> Result<Revision> {
-        self.client
-            .stand(session, group)
-            .await
-            .map_err(coordination)
+        let stood = self
+            .for_session(session, self.client.stand(session, group))
+            .await?;
+        self.note_candidacy(session, group, true);
+        Ok(stood)
     }
 
     async fn withdraw(&self, session: &str, group: &str) -> Result<Revision> {
-        self.client
-            .withdraw(session, group)
-            .await
-            .map_err(coordination)
+        let withdrawn = self
+            .for_session(session, self.client.withdraw(session, group))
+            .await;
+        if !matches!(withdrawn, Err(CoordinationError::Connection(_))) {
+            self.note_candidacy(session, group, false);
+        }
+        withdrawn
     }
 
     async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)> {
-        self.client
-            .stand_down(session, group)
+        self.for_session(session, self.client.stand_down(session, group))
             .await
-            .map_err(coordination)
     }
 
     async fn changes(&self, after: Revision, max: usize, wait: Duration) -> Result<Changes> {
