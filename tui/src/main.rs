@@ -29,7 +29,8 @@ struct Args {
     /// Run an embedded Roster host with generated traffic and example plugins.
     #[arg(long, group = "source")]
     demo: bool,
-    /// Attach to a running `roster serve` daemon (host:port or http://host:port).
+    /// Attach to a running `roster serve` daemon (host:port or http://host:port), or to
+    /// whichever of several serving one store answers (host:port,host:port,...).
     #[arg(long, group = "source", value_name = "ADDR")]
     connect: Option<String>,
     /// Seed of the demo's generated traffic.

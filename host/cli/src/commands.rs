@@ -443,6 +443,13 @@ async fn watch(
 ) -> Result<(), ClientError> {
     let stop = StopSignals::install().received();
     let group = group.as_deref().map(GroupId::new).transpose()?;
+    // With several daemons to go on through, the stream starts at a revision it can resume
+    // from.
+    let several = client.addresses().len() > 1;
+    let from = match from {
+        None if several => Some(client.status().await?.revision + 1),
+        from => from,
+    };
     let mut stream = client
         .events_in(store.as_deref(), from, group.as_ref())
         .await?;
@@ -459,10 +466,11 @@ async fn watch(
             () = &mut stop => return Ok(()),
             item = stream.next() => item,
         };
-        match item {
+        let (broke, resume_said) = match item {
             Some(Ok(StreamItem::Event(event))) => {
                 last = Some(event.revision());
                 println!("{}", serde_json::to_string(&event).unwrap_or_default());
+                continue;
             }
             Some(Ok(StreamItem::Resync(resync))) => {
                 println!(
@@ -475,20 +483,30 @@ async fn watch(
                     })
                 );
                 store = resync.store;
+                continue;
             }
-            Some(Err(error)) => {
-                if let Some(resume) = resume(last, &store) {
-                    eprintln!("roster: {resume}");
-                }
-                return Err(error);
-            }
+            Some(Err(error)) => (error, false),
             None => {
                 let resume = resume(last, &store).map_or(String::new(), |r| format!("; {r}"));
-                return Err(ClientError::Unreachable {
+                let closed = ClientError::Unreachable {
                     address: client.address(),
                     message: format!("the daemon closed the event stream{resume}"),
-                });
+                };
+                (closed, true)
+            }
+        };
+        // Another daemon of the store goes on from the next revision.
+        let next = last.map(|last| last + 1).or(from);
+        if several {
+            eprintln!("roster: {broke}; going on through another daemon");
+            if let Ok(resumed) = client.events_in(Some(&store), next, group.as_ref()).await {
+                stream = resumed;
+                continue;
             }
         }
+        if let Some(resume) = resume(last, &store).filter(|_| !resume_said) {
+            eprintln!("roster: {resume}");
+        }
+        return Err(broke);
     }
 }

@@ -18,7 +18,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "roster", version, about, after_help = exit::HELP)]
 struct Cli {
-    /// The daemon's address (host:port or http://host:port).
+    /// The daemon's address (host:port or http://host:port), or several daemons serving one
+    /// store (host:port,host:port,...): calls go on through the next when one is gone.
     #[arg(
         long,
         global = true,
