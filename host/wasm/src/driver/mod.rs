@@ -5,9 +5,13 @@
 //! name lookup), or the one directory of `file:///DIR`. Every other socket, file, variable
 //! and argument is denied.
 //!
-//! Each [`WasmDriver`] runs two instances of its component, each in a store owned by one task
-//! and called one call at a time: one for the coordinator's calls, one that polls the change
-//! feed, so a poll waiting at the store never holds up a call. A call that traps or overruns
+//! Each [`WasmDriver`] runs instances of its component, each in a store owned by one task
+//! and called one call at a time, each with its own connection: up to [`CALL_LANES`] for the
+//! calls of the process's coordinators (a call goes to the instance with the fewest calls
+//! waiting, so one alone always finds the first; each coordinator sends its calls one after
+//! another, so they keep their order), and one that polls the change feed, so a poll waiting
+//! at the store never holds up a call. Instances are made on first use. A call that traps or
+//! overruns
 //! its deadline poisons its store; the instance is dropped and made anew from the
 //! pre-instantiated component for the next call, which reconnects. The failed call reports
 //! [`CoordinationError::Connection`], whose message says which `DriverFault` it was (the
@@ -29,6 +33,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -451,10 +456,65 @@ fn report(driver: &str, fault: DriverFault) -> CoordinationError {
     fault.into()
 }
 
+/// Most instances serving coordinators' calls at once, each with its own connection.
+pub const CALL_LANES: usize = 4;
+
 /// One instance's task and the queue of calls it runs.
 struct Lane {
     spec: Arc<DriverSpec>,
     queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    /// Calls sent and not answered yet.
+    pending: AtomicUsize,
+}
+
+/// Counts a call as pending for as long as its caller awaits it.
+struct Pending<'a>(&'a AtomicUsize);
+
+impl<'a> Pending<'a> {
+    fn count(pending: &'a AtomicUsize) -> Self {
+        pending.fetch_add(1, Ordering::Relaxed);
+        Self(pending)
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The lanes for coordinators' calls.
+struct Lanes(Vec<Lane>);
+
+impl Lanes {
+    fn new(spec: &Arc<DriverSpec>) -> Self {
+        Self(
+            (0..CALL_LANES)
+                .map(|_| Lane::new(Arc::clone(spec)))
+                .collect(),
+        )
+    }
+
+    /// The lane with the fewest calls waiting (the first of those).
+    fn pick(&self) -> &Lane {
+        self.0
+            .iter()
+            .min_by_key(|lane| lane.pending.load(Ordering::Relaxed))
+            .unwrap_or(&self.0[0])
+    }
+
+    async fn call<T, F>(&self, limit: Duration, call: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(
+                &'a b::Guest,
+                &'a mut Store<DriverData>,
+            ) -> Pin<Box<dyn Future<Output = Reply<T>> + Send + 'a>>
+            + Send
+            + 'static,
+    {
+        self.pick().call(limit, call).await
+    }
 }
 
 impl Lane {
@@ -462,6 +522,7 @@ impl Lane {
         Self {
             spec,
             queue: Mutex::new(None),
+            pending: AtomicUsize::new(0),
         }
     }
 
@@ -532,6 +593,7 @@ impl Lane {
         if self.sender().send(job).is_err() {
             return Err(stopped());
         }
+        let _pending = Pending::count(&self.pending);
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
@@ -539,7 +601,7 @@ impl Lane {
 /// A backend reached through a driver component.
 pub struct WasmDriver {
     spec: Arc<DriverSpec>,
-    calls: Lane,
+    calls: Lanes,
     feed: Lane,
 }
 
@@ -557,7 +619,7 @@ impl WasmDriver {
     pub fn new(spec: DriverSpec) -> Self {
         let spec = Arc::new(spec);
         Self {
-            calls: Lane::new(Arc::clone(&spec)),
+            calls: Lanes::new(&spec),
             feed: Lane::new(Arc::clone(&spec)),
             spec,
         }
