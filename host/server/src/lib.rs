@@ -346,6 +346,9 @@ impl Server {
         );
         let coordinator = get_coordinator(&url, &member)?;
         coordinator.start().await?;
+        // Clients of another daemon of the store, or of this one before a restart, resume
+        // from revisions older than this daemon's start.
+        coordinator.fill_history().await?;
         let mut handles = Vec::new();
         let plugin_log = Arc::new(Mutex::new(PluginLog::default()));
         let mut recorder = None;

@@ -88,6 +88,20 @@ fn contiguous(seen: &Mutex<Vec<Result<Event, CoordinationError>>>) -> Vec<Event>
     events
 }
 
+/// Every change up to the store's head as `probe` reports it, once `seen` has them all,
+/// checked to be contiguous.
+async fn everything(
+    seen: &Mutex<Vec<Result<Event, CoordinationError>>>,
+    probe: &roster::client::Client,
+) -> Vec<Event> {
+    let head = probe.status().await.unwrap().revision;
+    wait_until(PATIENCE, || async {
+        (seen.lock().unwrap().len() as u64 >= head).then_some(())
+    })
+    .await;
+    contiguous(seen)
+}
+
 fn left_events(events: &[Event]) -> Vec<(String, LeaveReason)> {
     events
         .iter()
@@ -175,12 +189,7 @@ async fn clients_ride_out_a_daemon_killed_with_sigkill(store: Store) {
     for c in &clients {
         c.stop().await.unwrap();
     }
-    let head = probe.status().await.unwrap().revision;
-    wait_until(PATIENCE, || async {
-        (seen.lock().unwrap().len() as u64 >= head).then_some(())
-    })
-    .await;
-    let events = contiguous(&seen);
+    let events = everything(&seen, probe).await;
     let left = left_events(&events);
     assert_eq!(left.len(), 30, "{left:?}");
     assert!(
@@ -200,15 +209,19 @@ async fn etcd_clients_ride_out_a_daemon_killed_with_sigkill() {
     clients_ride_out_a_daemon_killed_with_sigkill(Store::etcd()).await;
 }
 
-/// A session opened through one daemon is used through another: both serve the store's
-/// sessions, members, revisions and events.
+/// A session opened through one daemon is used through another, started later: both serve
+/// the store's sessions, members, revisions and events, its whole history included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemons_on_one_store_serve_the_same_sessions_members_and_revisions() {
     let store = Store::redis();
-    let daemons = store.daemons(2);
-    let (a, b) = (&daemons[0].client, &daemons[1].client);
-    let g = new_group();
+    let first = Daemon::start(&["--backend", store.url()]);
+    let a = &first.client;
+    let (g, other) = (new_group(), new_group());
     let session = a.open_session("w1", None).await.unwrap();
+    a.create_group(&other).await.unwrap();
+    // A daemon started later serves the history from before it too.
+    let second = Daemon::start(&["--backend", store.url()]);
+    let b = &second.client;
     let joined = b
         .join(&session.session_id, &g, "cap".into(), true)
         .await
@@ -228,6 +241,7 @@ async fn daemons_on_one_store_serve_the_same_sessions_members_and_revisions() {
         .changes(0, Some(&sb.store_id), 100, PATIENCE)
         .await
         .unwrap();
+    assert_eq!(through_a.events.first().unwrap().revision(), 1);
     assert_eq!(through_a.events.last().unwrap().revision(), joined);
     assert_eq!(through_a.events, through_b.events);
     // Closed through the first daemon, the session is gone for both.
@@ -256,13 +270,11 @@ async fn a_store_backed_daemon_restarted_loses_nothing() {
     let after = daemon.client.member(&g, "steady").await.unwrap();
     assert_eq!(after.joined_at_ms, before.joined_at_ms);
     c.leave_group(&g).await.unwrap();
-    let head = daemon.client.status().await.unwrap().revision;
-    wait_until(PATIENCE, || async {
-        (seen.lock().unwrap().len() as u64 >= head).then_some(())
-    })
-    .await;
-    let left = left_events(&contiguous(&seen));
-    assert_eq!(left, [("steady".to_owned(), LeaveReason::Left)]);
+    let events = everything(&seen, &daemon.client).await;
+    assert_eq!(
+        left_events(&events),
+        [("steady".to_owned(), LeaveReason::Left)]
+    );
 }
 
 /// A `memory://` daemon restarted is a new store: the client's watchers are told the history
@@ -319,13 +331,11 @@ async fn sigterm_on_a_store_backed_daemon_hands_its_sessions_over() {
     tokio::time::sleep(Duration::from_secs(2 * TTL + 1)).await;
     assert_eq!(other.members(&g).await.unwrap()[0].member_id, "steady");
     c.leave_group(&g).await.unwrap();
-    let head = other.status().await.unwrap().revision;
-    wait_until(PATIENCE, || async {
-        (seen.lock().unwrap().len() as u64 >= head).then_some(())
-    })
-    .await;
-    let left = left_events(&contiguous(&seen));
-    assert_eq!(left, [("steady".to_owned(), LeaveReason::Left)]);
+    let events = everything(&seen, other).await;
+    assert_eq!(
+        left_events(&events),
+        [("steady".to_owned(), LeaveReason::Left)]
+    );
 }
 
 /// A session id names its member and TTL, so a daemon that never saw it can go on with it;

@@ -454,6 +454,22 @@ impl Coordinator {
         self.inner.backend.session_key()
     }
 
+    /// On a driver's store, fill the history this coordinator reads (the process's copy of
+    /// the store, which starts at the store's head) with the changes the store made before,
+    /// as far back as both keep: what a daemon does when it starts, so that clients resuming
+    /// from older revisions, through it or from another daemon of the store, go on without a
+    /// resync. Nothing to do on the embedded store.
+    ///
+    /// # Errors
+    /// `NotStarted` before `start`; the driver's when the store cannot be read.
+    pub async fn fill_history(&self) -> Result<()> {
+        self.started()?;
+        match &self.inner.mirror {
+            Some(mirror) => mirror.fill_history(self.inner.url.history_size).await,
+            None => Ok(()),
+        }
+    }
+
     /// Wait until the history this coordinator reads holds `revision` (a driver's store's
     /// mirror may be behind the store), at most a few seconds; returns whether it does.
     pub async fn wait_for_revision(&self, revision: Revision) -> bool {

@@ -29,7 +29,7 @@ use super::{Changes, Driver};
 use crate::backend_url::BackendUrl;
 use crate::engine::Engine;
 use roster_types::error::CoordinationError;
-use roster_types::event::Revision;
+use roster_types::event::{Event, Revision};
 
 /// Most events asked for per poll.
 const BATCH: usize = 1_000;
@@ -169,6 +169,44 @@ impl Mirror {
             return Ok(());
         }
         *feed = Some(tokio::spawn(follow(Arc::downgrade(self))));
+        Ok(())
+    }
+
+    /// Fill the history in with what the store made before the mirror started at its head,
+    /// as far back as the store and the mirror's capacity both keep: so that a reader who
+    /// resumes from an older revision (the client of another daemon of the same store, or
+    /// of this one before a restart) goes on without a resync. Reads up to `limit` changes.
+    ///
+    /// # Errors
+    /// The driver's, when the store cannot be read.
+    pub(crate) async fn fill_history(&self, limit: usize) -> Result<(), CoordinationError> {
+        let (generation, oldest) = self
+            .engine
+            .read(|state| (state.history.generation(), state.history.oldest()));
+        let mut after = oldest.saturating_sub(1).saturating_sub(limit as Revision);
+        let mut older = Vec::new();
+        while after + 1 < oldest {
+            match self.driver.changes(after, BATCH, Duration::ZERO).await? {
+                Changes::Events { events, .. } => {
+                    let Some(last) = events.last().map(Event::revision) else {
+                        break;
+                    };
+                    older.extend(events.into_iter().take_while(|e| e.revision() < oldest));
+                    after = last;
+                }
+                // The store keeps less: start at its oldest.
+                Changes::Resync { oldest: kept, .. } if kept > after + 1 => {
+                    after = kept - 1;
+                }
+                Changes::Resync { .. } => break,
+            }
+        }
+        self.engine.write(|state| {
+            // A store replaced meanwhile makes these revisions another store's.
+            if state.history.generation() == generation {
+                state.history.backfill(older);
+            }
+        });
         Ok(())
     }
 

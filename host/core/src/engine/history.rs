@@ -78,6 +78,25 @@ impl History {
         }
     }
 
+    /// Keep `older`, the changes right before the oldest kept one (contiguous, oldest
+    /// first), as far as the capacity allows: a mirror that started at the store's head
+    /// fills in the history the store made before. Anything else is ignored.
+    pub(crate) fn backfill(&mut self, older: Vec<Event>) {
+        let Some(last) = older.last() else {
+            return;
+        };
+        let contiguous = older
+            .windows(2)
+            .all(|pair| pair[1].revision() == pair[0].revision() + 1);
+        if !contiguous || last.revision() + 1 != self.oldest() {
+            return;
+        }
+        let room = self.capacity - self.events.len();
+        for event in older.into_iter().rev().take(room) {
+            self.events.push_front(event);
+        }
+    }
+
     /// [`History::read_from`] for a reader positioned in `generation`: `HistoryLost` (with
     /// the oldest revision of the current generation) when that is no longer the current one.
     pub(crate) fn read_in(
@@ -149,6 +168,22 @@ mod tests {
         let mut out = Vec::new();
         h.read_from(from, max, &mut out).unwrap();
         out.iter().map(Event::revision).collect()
+    }
+
+    #[test]
+    fn backfill_keeps_the_changes_right_before_the_oldest_as_room_allows() {
+        let mut h = History::new(4);
+        h.reset(5, false);
+        h.push(event(6));
+        h.backfill((1..=5).map(event).collect());
+        assert_eq!(h.oldest(), 3);
+        assert_eq!(revisions(&h, 3, 10), [3, 4, 5, 6]);
+        // Not right before the oldest, or with a gap: ignored.
+        let mut h = History::new(10);
+        h.reset(5, false);
+        h.backfill((1..=4).map(event).collect());
+        h.backfill(vec![event(3), event(5)]);
+        assert_eq!(h.oldest(), 6);
     }
 
     #[test]

@@ -10,10 +10,10 @@
 //! calls of the process's coordinators (a call goes to the instance with the fewest calls
 //! waiting, so one alone always finds the first; each coordinator sends its calls one after
 //! another, so they keep their order), and one that polls the change feed, so a poll waiting
-//! at the store never holds up a call. Instances are made on first use. A call that traps or
-//! overruns
-//! its deadline poisons its store; the instance is dropped and made anew from the
-//! pre-instantiated component for the next call, which reconnects. The failed call reports
+//! at the store never holds up a call (a poll that does not wait is a call like the others).
+//! Instances are made on first use. A call that traps or overruns its deadline poisons its
+//! store; the instance is dropped and made anew from the pre-instantiated component for the
+//! next call, which reconnects. The failed call reports
 //! [`CoordinationError::Connection`], whose message says which `DriverFault` it was (the
 //! log names it in its `fault` field); the host goes on.
 //!
@@ -502,19 +502,6 @@ impl Lanes {
             .min_by_key(|lane| lane.pending.load(Ordering::Relaxed))
             .unwrap_or(&self.0[0])
     }
-
-    async fn call<T, F>(&self, limit: Duration, call: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: for<'a> FnOnce(
-                &'a b::Guest,
-                &'a mut Store<DriverData>,
-            ) -> Pin<Box<dyn Future<Output = Reply<T>> + Send + 'a>>
-            + Send
-            + 'static,
-    {
-        self.pick().call(limit, call).await
-    }
 }
 
 impl Lane {
@@ -681,7 +668,8 @@ macro_rules! call {
 #[async_trait]
 impl Driver for WasmDriver {
     async fn describe(&self) -> Result<StoreInfo> {
-        let info = call!(self.calls, self.spec.call_limit, |g, s| g.call_describe(s))?;
+        let info = call!(self.calls.pick(), self.spec.call_limit, |g, s| g
+            .call_describe(s))?;
         Ok(StoreInfo {
             store_id: info.store_id,
             head: info.head,
@@ -690,47 +678,49 @@ impl Driver for WasmDriver {
     }
 
     async fn head(&self) -> Result<Revision> {
-        call!(self.calls, self.spec.call_limit, |g, s| g.call_head(s))
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
+            .call_head(s))
     }
 
     async fn open_session(&self, member: &MemberId, ttl: Duration) -> Result<SessionKey> {
         let member = member.to_string();
         let ttl = roster_types::api::millis(ttl);
-        call!(self.calls, self.spec.call_limit, |g, s| g
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_open_session(s, &member, ttl))
     }
 
     async fn close_session(&self, session: &str) -> Result<Revision> {
         let session = session.to_owned();
-        call!(self.calls, self.spec.call_limit, |g, s| g
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_close_session(s, &session))
     }
 
     async fn heartbeat(&self, session: &str) -> Result<Duration> {
         let session = session.to_owned();
-        call!(self.calls, self.spec.call_limit, |g, s| g
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_heartbeat(s, &session))
         .map(Duration::from_millis)
     }
 
     async fn create_group(&self, group: &str) -> Result<Revision> {
         let group = group.to_owned();
-        call!(self.calls, self.spec.call_limit, |g, s| g
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_create_group(s, &group))
     }
 
     async fn delete_group(&self, group: &str) -> Result<Revision> {
         let group = group.to_owned();
-        call!(self.calls, self.spec.call_limit, |g, s| g
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_delete_group(s, &group))
     }
 
     async fn groups(&self) -> Result<Vec<GroupId>> {
-        self.valid_group_ids(call!(self.calls, self.spec.call_limit, |g, s| g.call_groups(s))?)
+        self.valid_group_ids(call!(self.calls.pick(), self.spec.call_limit, |g, s| g
+            .call_groups(s))?)
     }
 
     async fn group_summaries(&self) -> Result<(Revision, Vec<GroupSummary>)> {
-        let (revision, summaries) = call!(self.calls, self.spec.call_limit, |g, s| g
+        let (revision, summaries) = call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_group_summaries(s))?;
         let summaries = summaries
             .into_iter()
@@ -755,7 +745,7 @@ impl Driver for WasmDriver {
     ) -> Result<Revision> {
         let (session, group) = (session.to_owned(), group.to_owned());
         let capabilities = Vec::from(capabilities);
-        call!(self.calls, self.spec.call_limit, |g, s| g.call_join(
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g.call_join(
             s,
             &session,
             &group,
@@ -766,7 +756,7 @@ impl Driver for WasmDriver {
 
     async fn leave(&self, session: &str, group: &str) -> Result<Revision> {
         let (session, group) = (session.to_owned(), group.to_owned());
-        call!(self.calls, self.spec.call_limit, |g, s| g
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_leave(s, &session, &group))
     }
 
@@ -778,13 +768,13 @@ impl Driver for WasmDriver {
     ) -> Result<Revision> {
         let (session, group) = (session.to_owned(), group.to_owned());
         let capabilities = Vec::from(capabilities);
-        call!(self.calls, self.spec.call_limit, |g, s| g
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_update_capabilities(s, &session, &group, &capabilities))
     }
 
     async fn members(&self, group: &str) -> Result<Vec<MemberId>> {
         let group = group.to_owned();
-        let members = call!(self.calls, self.spec.call_limit, |g, s| g
+        let members = call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_get_members(s, &group))?;
         members
             .into_iter()
@@ -794,7 +784,7 @@ impl Driver for WasmDriver {
 
     async fn members_info(&self, group: &str) -> Result<HashMap<MemberId, MemberInfo>> {
         let group = group.to_owned();
-        let members = call!(self.calls, self.spec.call_limit, |g, s| g
+        let members = call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_get_members_info(s, &group))?;
         members
             .into_iter()
@@ -807,39 +797,46 @@ impl Driver for WasmDriver {
 
     async fn member_info(&self, group: &str, member: &str) -> Result<MemberInfo> {
         let (group, member) = (group.to_owned(), member.to_owned());
-        call!(self.calls, self.spec.call_limit, |g, s| g
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_get_member_info(s, &group, &member))
         .map(MemberInfo::from)
     }
 
     async fn leader(&self, group: &str) -> Result<Option<Leader>> {
         let group = group.to_owned();
-        self.valid_leader(call!(self.calls, self.spec.call_limit, |g, s| g
+        self.valid_leader(call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_get_leader(s, &group))?)
     }
 
     async fn stand(&self, session: &str, group: &str) -> Result<Revision> {
         let (session, group) = (session.to_owned(), group.to_owned());
-        call!(self.calls, self.spec.call_limit, |g, s| g
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_stand(s, &session, &group))
     }
 
     async fn withdraw(&self, session: &str, group: &str) -> Result<Revision> {
         let (session, group) = (session.to_owned(), group.to_owned());
-        call!(self.calls, self.spec.call_limit, |g, s| g
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_withdraw(s, &session, &group))
     }
 
     async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)> {
         let (session, group) = (session.to_owned(), group.to_owned());
-        call!(self.calls, self.spec.call_limit, |g, s| g
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_stand_down(s, &session, &group))
     }
 
     async fn changes(&self, after: Revision, max: usize, wait: Duration) -> Result<Changes> {
         let max = u32::try_from(max).unwrap_or(u32::MAX);
         let wait_ms = roster_types::api::millis(wait);
-        let answer = call!(self.feed, wait + self.spec.call_limit, |g, s| g
+        // A poll that may wait has an instance of its own; one that answers at once (a
+        // history being filled in) is a call like any other.
+        let lane = if wait.is_zero() {
+            self.calls.pick()
+        } else {
+            &self.feed
+        };
+        let answer = call!(lane, wait + self.spec.call_limit, |g, s| g
             .call_changes(s, after, max, wait_ms))?;
         Ok(match answer {
             b::Feed::Events(batch) => Changes::Events {
