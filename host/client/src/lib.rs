@@ -142,6 +142,19 @@ pub struct Client {
     bases: Arc<[url::Url]>,
     /// Index in `bases` of the daemon calls go to.
     current: Arc<AtomicUsize>,
+    /// How long a call may take before the daemon counts as unreachable.
+    call_timeout: Duration,
+}
+
+/// How long a request's whole answer may take.
+#[derive(Clone, Copy, Debug)]
+enum Timeout {
+    /// The client's call timeout.
+    Call,
+    /// A wait the daemon was asked for, then the call timeout.
+    After(Duration),
+    /// No limit (a stream lasts as long as its reader reads).
+    None,
 }
 
 /// One request: where it goes under the base URL, and how.
@@ -150,8 +163,7 @@ struct Request<'a, B: ?Sized> {
     segments: &'a [&'a str],
     query: &'a [(&'a str, String)],
     body: Option<&'a B>,
-    /// How long the whole answer may take (none for a stream).
-    timeout: Option<Duration>,
+    timeout: Timeout,
     accept: Option<&'static str>,
 }
 
@@ -162,7 +174,7 @@ impl<'a> Request<'a, ()> {
             segments,
             query: &[],
             body: None,
-            timeout: Some(CALL_TIMEOUT),
+            timeout: Timeout::Call,
             accept: None,
         }
     }
@@ -209,7 +221,19 @@ impl Client {
             http,
             bases: bases.into(),
             current: Arc::default(),
+            call_timeout: CALL_TIMEOUT,
         })
+    }
+
+    /// The same client, counting a daemon that has not answered a call within `timeout` as
+    /// unreachable (30 s by default): with several daemons, how soon a call goes on through
+    /// the next one when the daemon in use hangs.
+    #[must_use]
+    pub fn with_call_timeout(self, timeout: Duration) -> Self {
+        Self {
+            call_timeout: timeout,
+            ..self
+        }
     }
 
     /// The address of the daemon calls go to, as `host:port`.
@@ -263,8 +287,10 @@ impl Client {
         loop {
             let url = self.url_at(base, request.segments, request.query);
             let mut builder = self.http.request(request.method.clone(), url);
-            if let Some(timeout) = request.timeout {
-                builder = builder.timeout(timeout);
+            match request.timeout {
+                Timeout::Call => builder = builder.timeout(self.call_timeout),
+                Timeout::After(wait) => builder = builder.timeout(wait + self.call_timeout),
+                Timeout::None => {}
             }
             if let Some(body) = request.body {
                 builder = builder.json(body);
@@ -544,7 +570,7 @@ impl Client {
             query.push(("store", store.to_owned()));
         }
         let request = Request {
-            timeout: Some(wait + CALL_TIMEOUT),
+            timeout: Timeout::After(wait),
             ..Request::new(Method::GET, &["changes"]).query(&query)
         };
         self.fetch(&request).await
@@ -587,8 +613,7 @@ impl Client {
             query.push(("store", store.to_owned()));
         }
         let request = Request {
-            // The stream lasts as long as the reader reads.
-            timeout: None,
+            timeout: Timeout::None,
             accept: Some("text/event-stream"),
             ..Request::new(Method::GET, &["events"]).query(&query)
         };

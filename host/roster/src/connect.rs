@@ -32,9 +32,12 @@ pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
     // of that store yet.
     match url.kind.clone() {
         BackendKind::Embedded => Coordinator::on_embedded_store(url, member_id),
-        BackendKind::Daemon { address } => Coordinator::on_driver_store(url, member_id, || {
-            Ok(Arc::new(DaemonDriver::new(&address)?) as Arc<dyn Driver>)
-        }),
+        BackendKind::Daemon { address } => {
+            let ttl = url.membership_timeout;
+            Coordinator::on_driver_store(url, member_id, || {
+                Ok(Arc::new(DaemonDriver::new(&address, ttl)?) as Arc<dyn Driver>)
+            })
+        }
         BackendKind::Driver {
             name,
             endpoint,

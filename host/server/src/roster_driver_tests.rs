@@ -68,7 +68,7 @@ fn events(answer: &Changes) -> Vec<Revision> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feed_that_outlives_its_daemon_is_told_the_store_was_replaced() {
     let daemon = Serving::start("127.0.0.1:0".parse().unwrap()).await;
-    let driver = DaemonDriver::new(&daemon.addr.to_string()).unwrap();
+    let driver = DaemonDriver::new(&daemon.addr.to_string(), Duration::from_secs(30)).unwrap();
     let first = driver.describe().await.unwrap();
     daemon.changes(3).await;
     let read = driver

@@ -353,3 +353,30 @@ async fn a_session_id_that_names_no_session_is_not_found() {
         }
     }
 }
+
+/// A daemon that hangs (SIGSTOP) counts as gone once a call has waited a third of the TTL:
+/// the session goes on through the other daemon, and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_daemon_is_left_for_the_next_within_the_ttl() {
+    let store = Store::redis();
+    let daemons = store.daemons(2);
+    let c = get_coordinator(&list_url(&daemons, 0), "steady").unwrap();
+    c.start().await.unwrap();
+    let g = new_group();
+    c.join_group_create_with(&g, "before").await.unwrap();
+    let seen = follow(&c);
+
+    daemons[0].signal("STOP");
+    c.update_capabilities(&g, "after").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2 * TTL + 1)).await;
+    let other = &daemons[1].client;
+    let member = other.member(&g, "steady").await.unwrap();
+    assert_eq!(member.capabilities, "after".into());
+    daemons[0].signal("CONT");
+    c.leave_group(&g).await.unwrap();
+    let events = everything(&seen, other).await;
+    assert_eq!(
+        left_events(&events),
+        [("steady".to_owned(), LeaveReason::Left)]
+    );
+}

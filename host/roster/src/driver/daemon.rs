@@ -50,10 +50,16 @@ struct Candidacies {
 
 impl DaemonDriver {
     /// A driver for the daemon at `address` (`host:port`), or for the store of several
-    /// (`host:port,host:port,...`); nothing is sent yet.
-    pub fn new(address: &str) -> Result<Self> {
+    /// (`host:port,host:port,...`), whose sessions live `ttl` without a heartbeat; nothing is
+    /// sent yet. With several daemons, one that leaves a call unanswered for a third of `ttl`
+    /// (at least a second) counts as gone, so the session goes on through the next in time.
+    pub fn new(address: &str, ttl: Duration) -> Result<Self> {
+        let mut client = Client::new(address).map_err(coordination)?;
+        if client.addresses().len() > 1 {
+            client = client.with_call_timeout((ttl / 3).clamp(MIN_CALL_TIMEOUT, MAX_CALL_TIMEOUT));
+        }
         Ok(Self {
-            client: Client::new(address).map_err(coordination)?,
+            client,
             positions: Mutex::default(),
             candidacies: Mutex::default(),
         })
@@ -124,6 +130,11 @@ impl DaemonDriver {
         }
     }
 }
+
+/// Shortest time a daemon of several is given to answer a call.
+const MIN_CALL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest time a daemon of several is given to answer a call.
+const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How many [`Positions`] are remembered.
 const POSITIONS_KEPT: usize = 4;
