@@ -426,6 +426,7 @@ async fn join(
     // the session.
     let session_id = &session.session_id;
     let ttl = Duration::from_millis(session.ttl_ms);
+    let client = &client.clone().for_sessions_of(ttl);
     if let Err(error) = keepalive::keep_alive(client, session_id, ttl, &mut stop).await {
         if !matches!(error, ClientError::Unreachable { .. }) {
             let _ = client.close_session(session_id).await;

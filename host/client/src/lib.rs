@@ -39,6 +39,8 @@ use roster_types::{
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a call (other than the event stream) may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Shortest time [`Client::for_sessions_of`] gives a daemon of several to answer.
+const MIN_FAILOVER_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why a call to the daemon failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -223,6 +225,19 @@ impl Client {
             current: Arc::default(),
             call_timeout: CALL_TIMEOUT,
         })
+    }
+
+    /// The same client, made for sessions that live `ttl` without a heartbeat: given several
+    /// daemons, it leaves one that has not answered a call within a third of `ttl` (at least
+    /// a second, at most the default 30 s), so a session goes on through the next daemon
+    /// before it expires. A client of one daemon is returned unchanged.
+    #[must_use]
+    pub fn for_sessions_of(self, ttl: Duration) -> Self {
+        if self.bases.len() < 2 {
+            return self;
+        }
+        let timeout = (ttl / 3).clamp(MIN_FAILOVER_TIMEOUT, CALL_TIMEOUT);
+        self.with_call_timeout(timeout)
     }
 
     /// The same client, counting a daemon that has not answered a call within `timeout` as
@@ -749,6 +764,21 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn several_daemons_get_a_third_of_the_session_ttl_to_answer() {
+        let secs = Duration::from_secs;
+        let timeout = |address: &str, ttl| {
+            Client::new(address)
+                .unwrap()
+                .for_sessions_of(ttl)
+                .call_timeout
+        };
+        assert_eq!(timeout("a:1,b:2", secs(9)), secs(3));
+        assert_eq!(timeout("a:1,b:2", Duration::from_millis(300)), secs(1));
+        assert_eq!(timeout("a:1,b:2", secs(3600)), CALL_TIMEOUT);
+        assert_eq!(timeout("a:1", secs(9)), CALL_TIMEOUT);
     }
 
     #[test]

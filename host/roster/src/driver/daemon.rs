@@ -54,10 +54,9 @@ impl DaemonDriver {
     /// sent yet. With several daemons, one that leaves a call unanswered for a third of `ttl`
     /// (at least a second) counts as gone, so the session goes on through the next in time.
     pub fn new(address: &str, ttl: Duration) -> Result<Self> {
-        let mut client = Client::new(address).map_err(coordination)?;
-        if client.addresses().len() > 1 {
-            client = client.with_call_timeout((ttl / 3).clamp(MIN_CALL_TIMEOUT, MAX_CALL_TIMEOUT));
-        }
+        let client = Client::new(address)
+            .map_err(coordination)?
+            .for_sessions_of(ttl);
         Ok(Self {
             client,
             positions: Mutex::default(),
@@ -130,11 +129,6 @@ impl DaemonDriver {
         }
     }
 }
-
-/// Shortest time a daemon of several is given to answer a call.
-const MIN_CALL_TIMEOUT: Duration = Duration::from_secs(1);
-/// Longest time a daemon of several is given to answer a call.
-const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How many [`Positions`] are remembered.
 const POSITIONS_KEPT: usize = 4;
