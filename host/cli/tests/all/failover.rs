@@ -380,3 +380,51 @@ async fn a_hung_daemon_is_left_for_the_next_within_the_ttl() {
         [("steady".to_owned(), LeaveReason::Left)]
     );
 }
+
+/// `roster watch` given several daemons goes on through the next when its daemon is
+/// killed: every revision once, in order, with no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_watch_goes_on_through_the_next_daemon() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let store = Store::redis();
+    let mut daemons = store.daemons(2);
+    let addresses = format!("{},{}", daemons[0].addr, daemons[1].addr);
+    let mut watch = Command::new(crate::common::ROSTER)
+        .args(["--addr", &addresses, "watch", "--from", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if lines.send(event["revision"].as_u64().unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let next = || {
+        received
+            .recv_timeout(PATIENCE)
+            .expect("a line from roster watch")
+    };
+
+    let other = daemons[1].client.clone();
+    for _ in 0..3 {
+        other.create_group(&new_group()).await.unwrap();
+    }
+    let mut seen: Vec<u64> = (0..3).map(|_| next()).collect();
+    kill(daemons.remove(0)).await;
+    for _ in 0..3 {
+        other.create_group(&new_group()).await.unwrap();
+    }
+    seen.extend((0..3).map(|_| next()));
+    assert_eq!(seen, (1..=6).collect::<Vec<_>>());
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
