@@ -401,9 +401,10 @@ async fn join(
         }
         None => None,
     };
+    let capabilities = roster::Capabilities::from(capabilities);
     let session = client.open_session(member, ttl).await?;
     if let Err(error) = client
-        .join(&session.session_id, group, capabilities.into(), create)
+        .join(&session.session_id, group, capabilities.clone(), create)
         .await
     {
         let _ = client.close_session(&session.session_id).await;
@@ -427,13 +428,35 @@ async fn join(
     let session_id = &session.session_id;
     let ttl = Duration::from_millis(session.ttl_ms);
     let client = &client.clone().for_sessions_of(ttl);
-    if let Err(error) = keepalive::keep_alive(client, session_id, ttl, &mut stop).await {
-        if !matches!(error, ClientError::Unreachable { .. }) {
-            let _ = client.close_session(session_id).await;
+    let mut store = client.status().await?.store_id;
+    loop {
+        match keepalive::keep_alive(client, session_id, ttl, &mut stop).await {
+            Ok(()) => return client.close_session(session_id).await.map(drop),
+            // A `memory://` daemon restarted serves a new store, which reopened the session
+            // with nothing in it: the member joins again there.
+            Err(ClientError::Coordination(roster::CoordinationError::SessionExpired {
+                lost_groups,
+                ..
+            })) if lost_groups.is_empty()
+                && let Ok(status) = client.status().await
+                && status.store_id != store =>
+            {
+                eprintln!(
+                    "roster: the daemon serves a new store (it was restarted); joining {group} again there"
+                );
+                client
+                    .join(session_id, group, capabilities.clone(), true)
+                    .await?;
+                store = status.store_id;
+            }
+            Err(error) => {
+                if !matches!(error, ClientError::Unreachable { .. }) {
+                    let _ = client.close_session(session_id).await;
+                }
+                return Err(error);
+            }
         }
-        return Err(error);
     }
-    client.close_session(session_id).await.map(drop)
 }
 
 async fn watch(

@@ -428,3 +428,32 @@ async fn cli_watch_goes_on_through_the_next_daemon() {
     let _ = watch.kill();
     let _ = watch.wait();
 }
+
+/// `roster join` on a `memory://` daemon that restarts joins again in the new store: the
+/// daemon reopened its session there, empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_join_joins_again_when_a_memory_daemon_comes_back_as_a_new_store() {
+    use std::process::{Command, Stdio};
+
+    let daemon = Daemon::memory("");
+    let g = new_group();
+    let mut join = Command::new(crate::common::ROSTER)
+        .args(["--addr", &daemon.addr, "join", &g, "--member", "m1"])
+        .args(["--create", "--capabilities", "cap", "--ttl", "3"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = daemon.client.clone();
+    wait_until(PATIENCE, || async { client.member(&g, "m1").await.ok() }).await;
+
+    let addr = daemon.addr.clone();
+    drop(daemon);
+    let daemon = Daemon::serve(&addr, &format!("memory://{}", uuid_like()));
+    let client = &daemon.client;
+    let member = wait_until(PATIENCE, || async { client.member(&g, "m1").await.ok() }).await;
+    assert_eq!(member.capabilities, "cap".into());
+    assert!(join.try_wait().unwrap().is_none(), "roster join exited");
+    let _ = join.kill();
+    let _ = join.wait();
+}
