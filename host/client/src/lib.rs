@@ -324,16 +324,10 @@ impl Client {
                     }
                     let next = (base + 1) % self.bases.len();
                     // Another call may have moved on already: follow it rather than skip one.
-                    base = match self.current.compare_exchange(
-                        base,
-                        next,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => next,
-                        Err(moved) if moved != base => moved,
-                        Err(_) => next,
-                    };
+                    base = self
+                        .current
+                        .compare_exchange(base, next, Ordering::Relaxed, Ordering::Relaxed)
+                        .map_or_else(|moved| moved, |_| next);
                     tracing::warn!(error = %unreachable, next = %address_of(&self.bases[base]), "trying the next daemon");
                 }
             }

@@ -88,7 +88,7 @@ pub(super) async fn changes(
     }
     // A client that came from another daemon of the same store may have seen revisions
     // this daemon's copy of the store has yet to bring.
-    if !coordinator.is_embedded() && query.after > coordinator.history_window().1 {
+    if query.after > coordinator.history_window().1 {
         coordinator.wait_for_revision(query.after).await;
     }
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);

@@ -60,8 +60,10 @@ pub(super) async fn events(
         Some(last) => Some(last.saturating_add(1)),
         None => query.from,
     };
+    let store_id = daemon.coordinator.store_id();
+    let replaced = query.store.as_ref().is_some_and(|named| *named != store_id);
     if let Some(from) = from
-        && !daemon.coordinator.is_embedded()
+        && !replaced
         && from > daemon.coordinator.head_revision() + 1
     {
         // A reader that came from another daemon of the same store may have seen revisions
@@ -69,8 +71,6 @@ pub(super) async fn events(
         daemon.coordinator.wait_for_revision(from - 1).await;
     }
     let head = daemon.coordinator.head_revision();
-    let store_id = daemon.coordinator.store_id();
-    let replaced = query.store.as_ref().is_some_and(|named| *named != store_id);
     let (from, first) = if replaced {
         // Whatever the reader had is of a store that is gone: it starts over here.
         let oldest = daemon.coordinator.oldest_revision();

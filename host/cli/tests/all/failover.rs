@@ -270,9 +270,8 @@ async fn a_store_backed_daemon_restarted_loses_nothing() {
     let after = daemon.client.member(&g, "steady").await.unwrap();
     assert_eq!(after.joined_at_ms, before.joined_at_ms);
     c.leave_group(&g).await.unwrap();
-    let events = everything(&seen, &daemon.client).await;
     assert_eq!(
-        left_events(&events),
+        left_events(&everything(&seen, &daemon.client).await),
         [("steady".to_owned(), LeaveReason::Left)]
     );
 }
@@ -331,9 +330,8 @@ async fn sigterm_on_a_store_backed_daemon_hands_its_sessions_over() {
     tokio::time::sleep(Duration::from_secs(2 * TTL + 1)).await;
     assert_eq!(other.members(&g).await.unwrap()[0].member_id, "steady");
     c.leave_group(&g).await.unwrap();
-    let events = everything(&seen, other).await;
     assert_eq!(
-        left_events(&events),
+        left_events(&everything(&seen, other).await),
         [("steady".to_owned(), LeaveReason::Left)]
     );
 }
@@ -374,9 +372,8 @@ async fn a_hung_daemon_is_left_for_the_next_within_the_ttl() {
     assert_eq!(member.capabilities, "after".into());
     daemons[0].signal("CONT");
     c.leave_group(&g).await.unwrap();
-    let events = everything(&seen, other).await;
     assert_eq!(
-        left_events(&events),
+        left_events(&everything(&seen, other).await),
         [("steady".to_owned(), LeaveReason::Left)]
     );
 }

@@ -133,11 +133,10 @@ impl Driven {
         let (groups, candidacies) = self.mirror.engine.read(|state| {
             let mut groups = BTreeMap::new();
             let mut candidacies = BTreeSet::new();
+            let now = tokio::time::Instant::now();
             for group in state.groups() {
-                if let Ok(members) = state.members_with_capabilities(group.as_str())
-                    && let Some((_, capabilities)) = members.into_iter().find(|(m, _)| m == member)
-                {
-                    groups.insert(group.clone(), capabilities);
+                if let Ok(info) = state.member_info(group.as_str(), member.as_str(), now) {
+                    groups.insert(group.clone(), info.capabilities);
                 }
                 if let Ok(Some(leader)) = state.leader(group.as_str())
                     && leader.member_id == *member

@@ -75,7 +75,10 @@ impl DaemonDriver {
     /// Stand again, through the daemon now in use, wherever `session` stands, if the
     /// daemon it declared them to is another one.
     async fn declare(&self, session: &str) {
-        let address = self.client.address();
+        let address = match self.candidacies().get(session) {
+            Some(held) if !held.groups.is_empty() => self.client.address(),
+            _ => return,
+        };
         let groups = match self.candidacies().get(session) {
             Some(held) if held.declared_at != address => held.groups.clone(),
             _ => return,
