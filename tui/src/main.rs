@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use roster::client::Credentials;
 use roster_tui::app::{App, AppOptions};
 use roster_tui::clock::SystemClock;
 use roster_tui::export::ExportFormat;
@@ -29,10 +30,24 @@ struct Args {
     /// Run an embedded Roster host with generated traffic and example plugins.
     #[arg(long, group = "source")]
     demo: bool,
-    /// Attach to a running `roster serve` daemon (host:port or http://host:port), or to
-    /// whichever of several serving one store answers (host:port,host:port,...).
+    /// Attach to a running `roster serve` daemon (host:port, http://host:port or
+    /// https://host:port), or to whichever of several serving one store answers
+    /// (host:port,host:port,...).
     #[arg(long, group = "source", value_name = "ADDR")]
     connect: Option<String>,
+    /// With --connect: a file holding the daemon's bearer token (the token itself may be
+    /// given in ROSTER_TOKEN instead).
+    #[arg(long, env = "ROSTER_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// With --connect: CA certificates (PEM) to trust for https:// daemons.
+    #[arg(long, env = "ROSTER_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// With --connect: a client certificate (PEM), for daemons that require one.
+    #[arg(long, env = "ROSTER_CERT_FILE", requires = "key_file")]
+    cert_file: Option<PathBuf>,
+    /// With --connect: the client certificate's private key (PEM).
+    #[arg(long, env = "ROSTER_KEY_FILE", requires = "cert_file")]
+    key_file: Option<PathBuf>,
     /// Seed of the demo's generated traffic.
     #[arg(long, default_value_t = DemoOptions::default().seed)]
     seed: u64,
@@ -89,7 +104,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (sender, updates) = tokio::sync::mpsc::channel(16_384);
     let name = match &args.connect {
         Some(address) => {
-            let source = RemoteSource::new(address).context("cannot use that daemon address")?;
+            let token = match &args.token_file {
+                Some(file) => Some(Credentials::read_token(file)?),
+                None => std::env::var("ROSTER_TOKEN")
+                    .ok()
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty()),
+            };
+            let credentials = Credentials {
+                token,
+                ca_file: args.ca_file.clone(),
+                identity: args.cert_file.clone().zip(args.key_file.clone()),
+            };
+            let source = RemoteSource::with_credentials(address, &credentials)
+                .context("cannot use that daemon address and credentials")?;
             let name = source.describe();
             tokio::spawn(supervise(source, sender, Backoff::default()));
             name

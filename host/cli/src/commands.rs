@@ -1,15 +1,16 @@
 //! One function per command.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use roster::client::{Client, ClientError, StreamItem};
+use roster::client::{Client, ClientError, Credentials, StreamItem};
 use roster::{GroupId, api};
 use roster_server::{ServeConfig, Server};
 use serde::Serialize;
 
-use crate::{Cli, Command, PluginCommand, exit, keepalive, output};
+use crate::{Cli, Command, PluginCommand, TokenCommand, exit, keepalive, output};
 
 /// The plugin worlds `plugin check` knows.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -38,7 +39,11 @@ pub async fn run(cli: Cli) -> ExitCode {
             listen,
             backend,
             no_cache,
-        } => serve(json, config, listen, backend, no_cache).await,
+            insecure,
+        } => serve(json, config, listen, backend, no_cache, insecure).await,
+        Command::Token {
+            command: TokenCommand::New { name, role, groups },
+        } => token_new(json, &name, role, &groups),
         Command::Plugin {
             command:
                 PluginCommand::Check {
@@ -47,7 +52,12 @@ pub async fn run(cli: Cli) -> ExitCode {
                     no_cache,
                 },
         } => plugin_check(json, &file, world, no_cache),
-        command => match Client::new(&cli.addr) {
+        command => match client(
+            &cli.addr,
+            cli.token_file,
+            cli.ca_file,
+            cli.cert_file.zip(cli.key_file),
+        ) {
             Ok(client) => match remote(&client, json, command).await {
                 Ok(()) => exit::OK,
                 Err(error) => {
@@ -64,12 +74,94 @@ pub async fn run(cli: Cli) -> ExitCode {
     code.into()
 }
 
+/// A client of the daemons at `address`, with the token (`--token-file`, else
+/// `ROSTER_TOKEN`), CA and client certificate the command line names.
+fn client(
+    address: &str,
+    token_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    identity: Option<(PathBuf, PathBuf)>,
+) -> Result<Client, ClientError> {
+    let token = match token_file {
+        Some(file) => Some(Credentials::read_token(&file)?),
+        None => std::env::var("ROSTER_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty()),
+    };
+    Client::with_credentials(
+        address,
+        &Credentials {
+            token,
+            ca_file,
+            identity,
+        },
+    )
+}
+
+/// A token's role, as the command line names it.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum TokenRole {
+    /// Reads only.
+    Read,
+    /// Reads and sessions.
+    Member,
+    /// Everything.
+    Admin,
+}
+
+/// `roster token new`: a random token, and the configuration entry naming its hash.
+fn token_new(json: bool, name: &str, role: TokenRole, groups: &[String]) -> u8 {
+    let mut bytes = [0u8; 32];
+    if let Err(error) = getrandom::fill(&mut bytes) {
+        output::error(
+            json,
+            "no-randomness",
+            &format!("cannot draw random bytes: {error}"),
+        );
+        return exit::FAILURE;
+    }
+    let token: String = std::iter::once("roster_".to_owned())
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect();
+    let hash = roster_server::token_hash(&token);
+    let role = match role {
+        TokenRole::Read => "read",
+        TokenRole::Member => "member",
+        TokenRole::Admin => "admin",
+    };
+    let quoted = |text: &str| serde_json::to_string(text).unwrap_or_default();
+    let mut entry = format!(
+        "[[tokens]]\nname = {}\nrole = \"{role}\"\nsha256 = \"{hash}\"\n",
+        quoted(name)
+    );
+    if !groups.is_empty() {
+        let list: Vec<String> = groups.iter().map(|g| quoted(g)).collect();
+        entry.push_str(&format!("groups = [{}]\n", list.join(", ")));
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"token": token, "sha256": hash, "config": entry})
+        );
+    } else {
+        println!("token: {token}");
+        println!(
+            "(give it to the client, e.g. in ROSTER_TOKEN or a --token-file; it is shown only now)"
+        );
+        println!();
+        print!("{entry}");
+    }
+    exit::OK
+}
+
 async fn serve(
     json: bool,
     config: Option<std::path::PathBuf>,
     listen: Option<std::net::SocketAddr>,
     backend: Option<String>,
     no_cache: bool,
+    insecure: bool,
 ) -> u8 {
     // Before anything else, and above all before the address is announced: a supervisor
     // may stop the daemon as soon as it reads that line.
@@ -92,6 +184,7 @@ async fn serve(
         config.backend = backend;
     }
     config.no_cache |= no_cache;
+    config.insecure |= insecure;
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(error) => {
@@ -363,7 +456,9 @@ async fn remote(client: &Client, json: bool, command: Command) -> Result<(), Cli
                 table
             });
         }
-        Command::Serve { .. } | Command::Plugin { .. } => unreachable!("handled before"),
+        Command::Serve { .. } | Command::Plugin { .. } | Command::Token { .. } => {
+            unreachable!("handled before")
+        }
     }
     Ok(())
 }

@@ -25,7 +25,8 @@ pub const HELP: &str = "Exit codes: 0 success, 1 operation refused (e.g. group-n
 pub fn of(error: &ClientError) -> u8 {
     match error {
         ClientError::Coordination(roster::CoordinationError::InvalidId { .. })
-        | ClientError::InvalidAddress(_) => USAGE,
+        | ClientError::InvalidAddress(_)
+        | ClientError::Credentials(_) => USAGE,
         ClientError::Coordination(_) => REFUSED,
         ClientError::Refused { status, .. } if *status == 400 => USAGE,
         ClientError::Refused { .. } => REFUSED,

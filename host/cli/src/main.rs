@@ -27,6 +27,19 @@ struct Cli {
         default_value = "127.0.0.1:7878"
     )]
     addr: String,
+    /// A file holding the bearer token for a daemon that asks for one (the token itself may
+    /// be given in ROSTER_TOKEN instead).
+    #[arg(long, global = true, env = "ROSTER_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for https:// daemons, besides the system's.
+    #[arg(long, global = true, env = "ROSTER_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) for daemons that require one (with --key-file).
+    #[arg(long, global = true, env = "ROSTER_CERT_FILE", requires = "key_file")]
+    cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, global = true, env = "ROSTER_KEY_FILE", requires = "cert_file")]
+    key_file: Option<PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -39,7 +52,7 @@ enum Command {
     /// Run the daemon (logs go to stderr; filter them with RUST_LOG).
     Serve {
         /// Configuration file (TOML): listen, backend, membership_timeout, history,
-        /// max_sessions, cache_dir, [[handlers]].
+        /// max_sessions, cache_dir, [tls], [[tokens]], [[handlers]].
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// Address to listen on (overrides the configuration).
@@ -52,6 +65,15 @@ enum Command {
         /// cache_dir, else the user's cache directory).
         #[arg(long)]
         no_cache: bool,
+        /// Listen beyond localhost without TLS or without tokens. Anyone who reaches the
+        /// address can then read and change every group; the daemon warns at every start.
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Work with bearer tokens for the daemon's configuration.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// The daemon's status.
     Status,
@@ -124,6 +146,23 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Make a new random token: prints it once, with the [[tokens]] entry that names it by
+    /// its hash (the daemon's configuration never holds the token itself).
+    New {
+        /// The token's name, shown in access logs.
+        #[arg(long)]
+        name: String,
+        /// What it may do.
+        #[arg(long, value_enum)]
+        role: commands::TokenRole,
+        /// Limit it to groups whose names start with these prefixes (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
     },
 }
 

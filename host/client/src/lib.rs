@@ -20,6 +20,7 @@
 //! callers rely on that answer instead of guessing from revision numbers.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -71,9 +72,14 @@ pub enum ClientError {
     /// port, or a version mismatch).
     #[error("unexpected answer from the daemon: {0}")]
     Protocol(String),
-    /// The address given is not `host:port` or an `http://` URL.
-    #[error("invalid daemon address {0:?}: expected host:port or http://host:port")]
+    /// The address given is not `host:port` or an `http://` or `https://` URL.
+    #[error(
+        "invalid daemon address {0:?}: expected host:port, http://host:port or https://host:port"
+    )]
     InvalidAddress(String),
+    /// A token, CA or client certificate file cannot be read or used.
+    #[error("credentials: {0}")]
+    Credentials(String),
 }
 
 impl ClientError {
@@ -86,11 +92,102 @@ impl ClientError {
             Self::Unreachable { .. } => "unreachable".into(),
             Self::Protocol(_) => "protocol".into(),
             Self::InvalidAddress(_) => "invalid-address".into(),
+            Self::Credentials(_) => "credentials".into(),
         }
     }
 }
 
 type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// What a client shows a daemon that asks for it: a bearer token, and for `https://`
+/// daemons the CA that signed their certificate (besides the system's) and a client
+/// certificate for those that require one.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    /// The bearer token sent with every call.
+    pub token: Option<String>,
+    /// A PEM file of CA certificates to trust besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// PEM files of a client certificate (chain) and its private key.
+    pub identity: Option<(PathBuf, PathBuf)>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("ca_file", &self.ca_file)
+            .field("identity", &self.identity)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// The token in `path` (surrounding whitespace removed).
+    ///
+    /// # Errors
+    /// [`ClientError::Credentials`] when it cannot be read or is empty.
+    pub fn read_token(path: &Path) -> Result<String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ClientError::Credentials(format!(
+                "cannot read the token file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(ClientError::Credentials(format!(
+                "the token file {} is empty",
+                path.display()
+            )));
+        }
+        Ok(token.to_owned())
+    }
+
+    /// An HTTP client presenting these credentials.
+    fn http_client(&self) -> Result<reqwest::Client> {
+        let unusable = |what: &str, path: &Path, e: &dyn std::fmt::Display| {
+            ClientError::Credentials(format!("{what} {}: {e}", path.display()))
+        };
+        let read =
+            |what: &str, path: &Path| std::fs::read(path).map_err(|e| unusable(what, path, &e));
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .use_rustls_tls();
+        if let Some(token) = &self.token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| {
+                    ClientError::Credentials("the token is not valid header text".into())
+                })?;
+            value.set_sensitive(true);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            builder = builder.default_headers(headers);
+        }
+        if let Some(path) = &self.ca_file {
+            let certificates = reqwest::Certificate::from_pem_bundle(&read("CA file", path)?)
+                .map_err(|e| unusable("CA file", path, &e))?;
+            if certificates.is_empty() {
+                return Err(unusable("CA file", path, &"no certificate in it"));
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if let Some((cert, key)) = &self.identity {
+            let mut pem = read("client certificate", cert)?;
+            pem.push(b'\n');
+            pem.extend(read("client key", key)?);
+            let identity = reqwest::Identity::from_pem(&pem)
+                .map_err(|e| unusable("client certificate", cert, &e))?;
+            builder = builder.identity(identity);
+        }
+        builder
+            .build()
+            .map_err(|e| ClientError::Credentials(e.to_string()))
+    }
+}
 
 /// One item of the event stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,13 +297,22 @@ impl<'a, B: ?Sized> Request<'a, B> {
 }
 
 impl Client {
-    /// A client of the daemon at `address` (`host:port` or `http://host:port`), or of
-    /// several serving one store (`HOST1:PORT,HOST2:PORT,...`, tried in that order). Nothing
-    /// is sent until the first call.
+    /// A client of the daemon at `address` (`host:port`, `http://host:port` or
+    /// `https://host:port`), or of several serving one store (`HOST1:PORT,HOST2:PORT,...`,
+    /// tried in that order). Nothing is sent until the first call.
     ///
     /// # Errors
     /// [`ClientError::InvalidAddress`].
     pub fn new(address: &str) -> Result<Self> {
+        Self::with_credentials(address, &Credentials::default())
+    }
+
+    /// A client of `address` (as [`Client::new`] takes it) that shows `credentials`.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidAddress`], or [`ClientError::Credentials`] when a file cannot
+    /// be read or used.
+    pub fn with_credentials(address: &str, credentials: &Credentials) -> Result<Self> {
         let bases = address
             .split(',')
             .map(|one| {
@@ -214,11 +320,7 @@ impl Client {
                     .ok_or_else(|| ClientError::InvalidAddress(address.to_owned()))
             })
             .collect::<Result<Vec<_>>>()?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let http = credentials.http_client()?;
         Ok(Self {
             http,
             bases: bases.into(),
@@ -657,8 +759,10 @@ fn parse_base(address: &str) -> Option<url::Url> {
         format!("http://{address}")
     };
     let base = url::Url::parse(&text).ok()?;
-    (base.scheme() == "http" && base.host_str().is_some() && !base.cannot_be_a_base())
-        .then_some(base)
+    (matches!(base.scheme(), "http" | "https")
+        && base.host_str().is_some()
+        && !base.cannot_be_a_base())
+    .then_some(base)
 }
 
 /// A base URL's `host:port`.
@@ -740,7 +844,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_are_host_port_or_http_urls() {
+    fn addresses_are_host_port_or_http_or_https_urls() {
         assert_eq!(
             Client::new("127.0.0.1:7878").unwrap().address(),
             "127.0.0.1:7878"
@@ -749,10 +853,14 @@ mod tests {
             Client::new("http://localhost:9000").unwrap().address(),
             "localhost:9000"
         );
+        assert_eq!(
+            Client::new("https://localhost:9443").unwrap().address(),
+            "localhost:9443"
+        );
         let both = Client::new("127.0.0.1:7001, http://localhost:7002").unwrap();
         assert_eq!(both.addresses(), ["127.0.0.1:7001", "localhost:7002"]);
         assert_eq!(both.address(), "127.0.0.1:7001");
-        for bad in ["", "https://x:1", "ftp://x", "http://", "a:1,", "a:1,,b:2"] {
+        for bad in ["", "ftp://x", "http://", "a:1,", "a:1,,b:2"] {
             assert!(
                 matches!(Client::new(bad), Err(ClientError::InvalidAddress(_))),
                 "{bad}"

@@ -1,6 +1,7 @@
 //! Backend URLs: `memory://[NAME][?timeout=SECONDS&history=EVENTS&max_capabilities=BYTES]`
-//! for the embedded backend, `roster://HOST:PORT[?timeout=SECONDS&history=EVENTS]` for a
-//! `roster serve` daemon in another process, and for stores reached through a Wasm driver
+//! for the embedded backend, `roster://HOST:PORT[,HOST:PORT...][?timeout=SECONDS&history=EVENTS]`
+//! for `roster serve` daemons in other processes (with `tls=true`, `ca_file`, `cert_file`,
+//! `key_file`, and `token` or `token_file` for a daemon that asks for them), and for stores reached through a Wasm driver
 //! `redis://HOST:PORT`, `etcd3+http://HOST:PORT` (tooz's names) and `file:///DIR`, with
 //! `timeout`, `history`, `driver=PATH` (the component) and, for servers, `namespace`.
 //!
@@ -56,6 +57,8 @@ pub enum BackendKind {
     Daemon {
         /// The daemon's `host:port`, or several, comma-separated.
         address: String,
+        /// How to reach it securely.
+        security: DaemonSecurity,
     },
     /// Behind a Wasm driver component.
     Driver {
@@ -70,6 +73,33 @@ pub enum BackendKind {
     },
 }
 
+/// What a `roster://` URL says about reaching its daemons securely.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct DaemonSecurity {
+    /// Speak HTTPS (`tls=true`).
+    pub tls: bool,
+    /// The bearer token (`token`).
+    pub token: Option<String>,
+    /// A file holding the bearer token (`token_file`).
+    pub token_file: Option<std::path::PathBuf>,
+    /// CA certificates to trust besides the system's (`ca_file`, PEM).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// A client certificate and its key (`cert_file` and `key_file`, PEM).
+    pub identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl std::fmt::Debug for DaemonSecurity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DaemonSecurity")
+            .field("tls", &self.tls)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("token_file", &self.token_file)
+            .field("ca_file", &self.ca_file)
+            .field("identity", &self.identity)
+            .finish()
+    }
+}
+
 /// The membership timeout used when the URL names none (tooz's default).
 pub const DEFAULT_MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -79,7 +109,16 @@ pub const DEFAULT_HISTORY_SIZE: usize = 65_536;
 const OPTIONS: [&str; 3] = ["timeout", "history", "max_capabilities"];
 
 /// Options of `roster://`: the daemon enforces its own capability limit.
-const DAEMON_OPTIONS: [&str; 2] = ["timeout", "history"];
+const DAEMON_OPTIONS: [&str; 8] = [
+    "timeout",
+    "history",
+    "tls",
+    "token",
+    "token_file",
+    "ca_file",
+    "cert_file",
+    "key_file",
+];
 
 /// Options of a driver on a server.
 const SERVER_DRIVER_OPTIONS: [&str; 4] = ["timeout", "history", "driver", "namespace"];
@@ -108,6 +147,29 @@ pub struct BackendUrl {
     explicit: Vec<(&'static str, String)>,
     /// The URL as given, for errors that name it.
     text: String,
+}
+
+/// `text` with the value of a `token` option hidden, for errors and logs.
+fn without_secrets(text: &str) -> String {
+    let Some((head, query)) = text.split_once('?') else {
+        return text.to_owned();
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((query, fragment)) => (query, Some(fragment)),
+        None => (query, None),
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("token", _)) => "token=…".to_owned(),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    let mut shown = format!("{head}?{}", query.join("&"));
+    if let Some(fragment) = fragment {
+        shown = format!("{shown}#{fragment}");
+    }
+    shown
 }
 
 /// `text` with only the first of the daemons a `roster://H1:P1,H2:P2,...` URL names, and the
@@ -148,6 +210,14 @@ fn daemon_list(text: &str) -> Result<(String, Vec<String>), UrlProblem> {
 }
 
 impl BackendUrl {
+    /// The security options of a `roster://` URL (only its options reach here).
+    fn security_mut(&mut self) -> &mut DaemonSecurity {
+        match &mut self.kind {
+            BackendKind::Daemon { security, .. } => security,
+            _ => unreachable!("only roster:// URLs take security options"),
+        }
+    }
+
     fn pass_to_driver(&mut self, name: &str, value: &str) {
         if let BackendKind::Driver { options, .. } = &mut self.kind {
             options.push((name.to_owned(), value.to_owned()));
@@ -195,8 +265,9 @@ impl BackendUrl {
     /// # Errors
     /// [`CoordinationError::InvalidUrl`] naming the problem.
     pub fn parse(text: &str) -> Result<Self, CoordinationError> {
+        let shown = without_secrets(text);
         let invalid = |problem| CoordinationError::InvalidUrl {
-            url: text.to_owned(),
+            url: shown.clone(),
             problem,
         };
         let (first, more) = daemon_list(text).map_err(invalid)?;
@@ -243,7 +314,14 @@ impl BackendUrl {
                 .join(",");
             let store = format!("{}://{address}", url.scheme());
             match driver {
-                None => (BackendKind::Daemon { address }, store, &DAEMON_OPTIONS[..]),
+                None => (
+                    BackendKind::Daemon {
+                        address,
+                        security: DaemonSecurity::default(),
+                    },
+                    store,
+                    &DAEMON_OPTIONS[..],
+                ),
                 Some(name) => (
                     BackendKind::Driver {
                         name: name.to_owned(),
@@ -285,8 +363,9 @@ impl BackendUrl {
             history_size: DEFAULT_HISTORY_SIZE,
             max_capabilities: DEFAULT_MAX_CAPABILITIES,
             explicit: Vec::new(),
-            text: text.to_owned(),
+            text: shown.clone(),
         };
+        let mut identity = (None, None);
         let mut seen: Vec<String> = Vec::new();
         for (name, value) in url.query_pairs() {
             if seen.iter().any(|s| *s == name) {
@@ -338,6 +417,28 @@ impl BackendUrl {
                     }
                     parsed.explicit.push(("driver", value.to_string()));
                 }
+                "tls" => {
+                    let on = match &*value {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => return Err(bad_value("true or false")),
+                    };
+                    parsed.security_mut().tls = on;
+                }
+                "token" | "token_file" | "ca_file" | "cert_file" | "key_file" => {
+                    if value.is_empty() {
+                        return Err(bad_value("a non-empty value"));
+                    }
+                    let path = || Some(std::path::PathBuf::from(&*value));
+                    let security = parsed.security_mut();
+                    match &*name {
+                        "token" => security.token = Some(value.to_string()),
+                        "token_file" => security.token_file = path(),
+                        "ca_file" => security.ca_file = path(),
+                        "cert_file" => identity.0 = path(),
+                        _ => identity.1 = path(),
+                    }
+                }
                 "max_capabilities" => {
                     parsed.max_capabilities = value
                         .parse::<usize>()
@@ -352,6 +453,20 @@ impl BackendUrl {
                         known: OPTIONS.iter().map(|s| (*s).to_owned()).collect(),
                     }));
                 }
+            }
+        }
+        if let BackendKind::Daemon { security, .. } = &mut parsed.kind {
+            let conflict = |message: &str| invalid(UrlProblem::Malformed(message.to_owned()));
+            security.identity = match identity {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => return Err(conflict("cert_file and key_file go together")),
+            };
+            if security.token.is_some() && security.token_file.is_some() {
+                return Err(conflict("token and token_file are exclusive: name one"));
+            }
+            if !security.tls && (security.ca_file.is_some() || security.identity.is_some()) {
+                return Err(conflict("ca_file, cert_file and key_file need tls=true"));
             }
         }
         // Namespaces of one server are separate stores.
@@ -456,7 +571,8 @@ mod tests {
         assert_eq!(
             url.kind,
             BackendKind::Daemon {
-                address: "127.0.0.1:7878".into()
+                address: "127.0.0.1:7878".into(),
+                security: DaemonSecurity::default(),
             }
         );
         assert_eq!(url.store, "roster://127.0.0.1:7878");
@@ -474,7 +590,8 @@ mod tests {
         assert_eq!(
             list.kind,
             BackendKind::Daemon {
-                address: "a:1,b:2,127.0.0.1:3".into()
+                address: "a:1,b:2,127.0.0.1:3".into(),
+                security: DaemonSecurity::default(),
             }
         );
         assert_eq!(list.store, "roster://a:1,b:2,127.0.0.1:3");
@@ -498,6 +615,39 @@ mod tests {
             p.to_string().contains("known options: timeout, history"),
             "{p}"
         );
+    }
+
+    #[test]
+    fn daemon_urls_say_how_to_reach_their_daemons_securely() {
+        let url = BackendUrl::parse(
+            "roster://a:1,b:2?tls=true&token_file=/t&ca_file=/ca.pem&cert_file=/c.pem&key_file=/k.pem",
+        )
+        .unwrap();
+        let BackendKind::Daemon { security, .. } = &url.kind else {
+            panic!("{:?}", url.kind);
+        };
+        assert!(security.tls);
+        assert_eq!(
+            security.token_file.as_deref(),
+            Some(std::path::Path::new("/t"))
+        );
+        assert_eq!(
+            security.ca_file.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
+        assert!(security.identity.is_some());
+        let with_token = BackendUrl::parse("roster://a:1?token=s3cret").unwrap();
+        assert!(!format!("{with_token:?}").contains("s3cret"));
+        for (bad, expected) in [
+            ("roster://a:1?token=s3cret&token_file=/t", "exclusive"),
+            ("roster://a:1?ca_file=/ca.pem", "tls=true"),
+            ("roster://a:1?tls=true&cert_file=/c.pem", "go together"),
+            ("roster://a:1?tls=yes&token=s3cret", "true or false"),
+        ] {
+            let error = BackendUrl::parse(bad).unwrap_err().to_string();
+            assert!(error.contains(expected), "{bad}: {error}");
+            assert!(!error.contains("s3cret"), "{error}");
+        }
     }
 
     #[test]

@@ -32,10 +32,13 @@ pub fn get_coordinator(url: &str, member_id: &str) -> Result<Coordinator> {
     // of that store yet.
     match url.kind.clone() {
         BackendKind::Embedded => Coordinator::on_embedded_store(url, member_id),
-        BackendKind::Daemon { address } => {
+        BackendKind::Daemon { address, security } => {
             let ttl = url.membership_timeout;
             Coordinator::on_driver_store(url, member_id, || {
-                Ok(Arc::new(DaemonDriver::new(&address, ttl)?) as Arc<dyn Driver>)
+                Ok(
+                    Arc::new(DaemonDriver::with_security(&address, ttl, &security)?)
+                        as Arc<dyn Driver>,
+                )
             })
         }
         BackendKind::Driver {

@@ -55,6 +55,7 @@ pub(super) async fn changes(
     query: Result<Query<ChangesQuery>, QueryRejection>,
 ) -> Result<Json<api::Changes>, ApiError> {
     let Query(query) = query?;
+    let _reader = super::metrics::Reader::count(&daemon.metrics);
     let max = query.max.unwrap_or(DEFAULT_CHANGES);
     if !(1..=MAX_CHANGES).contains(&max) {
         return Err(ApiError::BadRequest(format!(

@@ -34,6 +34,18 @@ pub(crate) enum ApiError {
     /// The daemon is shutting down.
     #[error("the daemon is shutting down")]
     ShuttingDown,
+    /// The daemon needs a token and the request names none, or one it does not know.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The token's role may not make this call.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The token is limited to group-name prefixes and the call reaches beyond them.
+    #[error("{0}")]
+    OutOfScope(String),
+    /// The store does not answer (readiness).
+    #[error("the store does not answer: {0}")]
+    StoreUnavailable(String),
 }
 
 impl ApiError {
@@ -63,7 +75,9 @@ impl ApiError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::SessionNotFound(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::TooManySessions(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ShuttingDown | Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::OutOfScope(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -76,6 +90,10 @@ impl ApiError {
             Self::TooManySessions(_) => "too-many-sessions",
             Self::NotFound(_) => "not-found",
             Self::ShuttingDown => "shutting-down",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::OutOfScope(_) => "out-of-scope",
+            Self::StoreUnavailable(_) => "store-unavailable",
         };
         ErrorDetail {
             code: code.to_owned(),
@@ -93,13 +111,21 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(%status, error = %self, "request refused");
         }
-        (
+        let challenge = matches!(self, Self::Unauthenticated(_));
+        let mut response = (
             status,
             Json(ErrorBody {
                 error: self.detail(),
             }),
         )
-            .into_response()
+            .into_response();
+        if challenge {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"roster\""),
+            );
+        }
+        response
     }
 }
 

@@ -90,10 +90,13 @@ pub(super) async fn events(
         }
         (from, None)
     };
+    let reader = super::metrics::Reader::count(&daemon.metrics);
     let stream = daemon
         .coordinator
         .subscribe(from)?
         .filter_map(move |item| {
+            // Counted as a reader for as long as the stream lives.
+            let _reader = &reader;
             let group = group.clone();
             let store_id = store_id.clone();
             async move {

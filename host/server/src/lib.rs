@@ -16,11 +16,14 @@
 //! their clients go on through another daemon), plugins drain the last events, and the
 //! daemon's own coordinator stops.
 
+pub mod auth;
 mod changes;
 mod error;
 mod events;
+mod metrics;
 mod routes;
 mod sessions;
+pub mod tls;
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -44,6 +47,9 @@ use roster::plugin::{
 use roster::{Coordinator, get_coordinator};
 use roster_types::error::CoordinationError;
 use sessions::Sessions;
+
+pub use auth::{Role, TokenConfig, token_hash};
+pub use tls::TlsConfig;
 
 /// Shortest session TTL accepted.
 pub const MIN_TTL_MS: u64 = 100;
@@ -74,6 +80,15 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// max_sessions = 100000
 /// cache_dir = "/var/cache/roster" # compiled plugins (default: the user's cache directory)
 ///
+/// [tls]                           # serve HTTPS (see `tls::TlsConfig`)
+/// cert = "server.pem"
+/// key = "server.key"
+///
+/// [[tokens]]                      # bearer tokens with roles (see `auth::TokenConfig`)
+/// name = "ops"
+/// role = "admin"
+/// sha256 = "…"
+///
 /// [[handlers]]                    # event handler plugins, as in `roster::plugin::config`
 /// name = "log"
 /// path = "plugins/log-events.wasm"
@@ -101,9 +116,17 @@ pub struct ServeConfig {
     /// Where compiled plugins are cached (relative to the configuration file); the user's
     /// cache directory ([`PluginHostOptions::default_cache_dir`]) otherwise.
     pub cache_dir: Option<PathBuf>,
+    /// TLS: the API is served over HTTPS when present.
+    pub tls: Option<TlsConfig>,
+    /// Bearer tokens; when there are none, every caller may do everything.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
     /// Compile plugins at every start and cache nothing (`roster serve --no-cache`).
     #[serde(skip)]
     pub no_cache: bool,
+    /// Listen beyond localhost without TLS or without tokens (`roster serve --insecure`).
+    #[serde(skip)]
+    pub insecure: bool,
     /// Directory that relative plugin paths start from (the configuration file's).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -131,7 +154,10 @@ impl Default for ServeConfig {
             max_sessions: default_max_sessions(),
             handlers: Vec::new(),
             cache_dir: None,
+            tls: None,
+            tokens: Vec::new(),
             no_cache: false,
+            insecure: false,
             base_dir: PathBuf::from("."),
         }
     }
@@ -173,6 +199,20 @@ pub enum ServeError {
     /// Serving failed.
     #[error("server: {0}")]
     Serve(std::io::Error),
+    /// The listen address reaches beyond this machine and the API would go unprotected.
+    #[error(
+        "refusing to listen on {address} without {missing}: anyone who reaches it could read and change every group. \
+         Configure {how} in the configuration file (see `roster serve --help`), listen on 127.0.0.1, \
+         or pass --insecure to accept the risk"
+    )]
+    Insecure {
+        /// The address.
+        address: SocketAddr,
+        /// What is missing: "TLS", "tokens" or both.
+        missing: String,
+        /// Where to configure it.
+        how: String,
+    },
 }
 
 impl ServeConfig {
@@ -259,6 +299,10 @@ struct PluginLog {
 /// State shared by every request.
 pub(crate) struct Daemon {
     coordinator: Coordinator,
+    tokens: auth::Tokens,
+    metrics: metrics::Metrics,
+    /// The store's revision when the daemon started serving it.
+    first_revision: u64,
     /// Largest request body accepted ([`body_limit`]).
     body_limit: usize,
     sessions: Sessions,
@@ -301,6 +345,11 @@ impl Daemon {
         self.sessions.find(id, &self.coordinator, unknown).await
     }
 
+    /// Changes the store made since the daemon started serving it, up to `head`.
+    fn changes_since_start(&self, head: u64) -> u64 {
+        head.saturating_sub(self.first_revision)
+    }
+
     fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }
@@ -314,10 +363,16 @@ impl Daemon {
     }
 }
 
+/// Where connections come from.
+enum Listener {
+    Plain(TcpListener),
+    Tls(tls::TlsListener),
+}
+
 /// A daemon bound to its address, ready to serve.
 pub struct Server {
     daemon: Arc<Daemon>,
-    listener: TcpListener,
+    listener: Listener,
     local_addr: SocketAddr,
     /// Keeps the latest plugin events for the API, while plugins run.
     recorder: Option<tokio::task::JoinHandle<()>>,
@@ -338,6 +393,18 @@ impl Server {
     /// See [`ServeError`].
     pub async fn bind(config: ServeConfig) -> Result<Self, ServeError> {
         let url = config.backend_url()?;
+        let config_error = |message: String| ServeError::Config {
+            path: None,
+            message,
+        };
+        let tokens = auth::Tokens::load(&config.tokens, &config.base_dir).map_err(config_error)?;
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| tls.server_config(&config.base_dir))
+            .transpose()
+            .map_err(config_error)?;
+        check_exposure(&config, tls.is_some(), tokens.required())?;
         // Unique among the daemons sharing a store.
         let member = format!(
             "roster-daemon-{}-{}",
@@ -376,9 +443,18 @@ impl Server {
                     source,
                 })?;
         let local_addr = listener.local_addr().map_err(ServeError::Serve)?;
+        let listener = match tls {
+            Some(tls) => {
+                Listener::Tls(tls::TlsListener::new(listener, tls).map_err(ServeError::Serve)?)
+            }
+            None => Listener::Plain(listener),
+        };
         let (shutdown, _) = watch::channel(false);
         let daemon = Arc::new(Daemon {
             body_limit: body_limit(coordinator.backend_url().max_capabilities),
+            first_revision: coordinator.head_revision(),
+            tokens,
+            metrics: metrics::Metrics::new(),
             coordinator,
             sessions: Sessions::new(config.max_sessions),
             plugins: Mutex::new(handles),
@@ -424,9 +500,18 @@ impl Server {
                 daemon.shutdown.send_replace(true);
             }
         };
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(signal)
-            .await;
+        let served = match self.listener {
+            Listener::Plain(listener) => {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(signal)
+                    .await
+            }
+            Listener::Tls(listener) => {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(signal)
+                    .await
+            }
+        };
         sweeper.abort();
         daemon.shutdown.send_replace(true);
         let handed_over = daemon.sessions.close_all().await;
@@ -458,6 +543,9 @@ impl Server {
 pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
     use routes as r;
     Router::new()
+        .route("/healthz", get(r::healthz))
+        .route("/readyz", get(r::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/status", get(r::status))
         .route("/v1/openapi.json", get(r::openapi))
         .route("/v1/plugins", get(r::plugins))
@@ -497,11 +585,43 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .fallback(r::not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(daemon.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&daemon),
+            auth::authorize,
+        ))
         .layer(axum::middleware::map_response_with_state(
             Arc::clone(&daemon),
             stamp_revision,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&daemon),
+            metrics::observe,
+        ))
         .with_state(daemon)
+}
+
+/// Refuse to serve beyond localhost without TLS and tokens, unless told to (then warn).
+fn check_exposure(config: &ServeConfig, tls: bool, tokens: bool) -> Result<(), ServeError> {
+    if config.listen.ip().is_loopback() || (tls && tokens) {
+        return Ok(());
+    }
+    let (missing, how) = match (tls, tokens) {
+        (false, false) => ("TLS and tokens", "[tls] and [[tokens]]"),
+        (false, true) => ("TLS", "[tls]"),
+        _ => ("tokens", "[[tokens]]"),
+    };
+    if config.insecure {
+        tracing::warn!(
+            address = %config.listen,
+            "--insecure: listening beyond localhost without {missing}; anyone who reaches this address can read and change every group"
+        );
+        return Ok(());
+    }
+    Err(ServeError::Insecure {
+        address: config.listen,
+        missing: missing.to_owned(),
+        how: how.to_owned(),
+    })
 }
 
 /// Name the store and its revision on every answer: a client that has made a change knows
@@ -577,7 +697,8 @@ async fn sweep(daemon: std::sync::Weak<Daemon>) {
         let Some(daemon) = daemon.upgrade() else {
             return;
         };
-        daemon.sessions.sweep(tokio::time::Instant::now()).await;
+        let forgotten = daemon.sessions.sweep(tokio::time::Instant::now()).await;
+        daemon.metrics.sessions_expired.inc_by(forgotten as u64);
     }
 }
 

@@ -8,15 +8,16 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
-use super::Daemon;
 use super::error::ApiError;
 use super::sessions::Unknown;
+use super::{Daemon, auth};
 use roster_types::api;
 use roster_types::ids::{GroupId, MemberId};
 
@@ -52,6 +53,30 @@ pub(super) async fn status(State(daemon): Shared) -> Reply<Json<api::Status>> {
         plugins: daemon.plugin_count(),
         membership_timeout_ms: api::millis(c.membership_timeout()),
         uptime_ms: api::millis(daemon.started.elapsed()),
+    }))
+}
+
+/// How long `/readyz` waits for the store.
+const READY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+pub(super) async fn healthz() -> Json<api::Health> {
+    Json(api::Health {
+        status: "up".to_owned(),
+    })
+}
+
+pub(super) async fn readyz(State(daemon): Shared) -> Reply<Json<api::Ready>> {
+    if daemon.is_shutting_down() {
+        return Err(ApiError::ShuttingDown);
+    }
+    let c = &daemon.coordinator;
+    let store_revision = tokio::time::timeout(READY_PATIENCE, c.store_revision())
+        .await
+        .map_err(|_| ApiError::StoreUnavailable(format!("no answer within {READY_PATIENCE:?}")))?
+        .map_err(|e| ApiError::StoreUnavailable(e.to_string()))?;
+    Ok(Json(api::Ready {
+        store_revision,
+        mirror_revision: c.head_revision(),
     }))
 }
 
@@ -224,8 +249,19 @@ pub(super) struct SnapshotQuery {
 /// Members listed per group in a snapshot when the query does not say.
 const DEFAULT_SNAPSHOT_MEMBERS: usize = 10_000;
 
+/// The caller of a request (a daemon without tokens: anyone).
+type Caller = Option<Extension<Arc<auth::Caller>>>;
+
+/// Whether `caller` reaches `group` (see [`auth`]).
+fn reaches(caller: &Caller, group: &GroupId) -> bool {
+    caller
+        .as_ref()
+        .is_none_or(|Extension(caller)| caller.reaches(group.as_str()))
+}
+
 pub(super) async fn snapshot(
     State(daemon): Shared,
+    caller: Caller,
     query: Result<Query<SnapshotQuery>, QueryRejection>,
 ) -> Reply<Json<api::Snapshot>> {
     let Query(query) = take(query)?;
@@ -236,6 +272,7 @@ pub(super) async fn snapshot(
         revision,
         groups: groups
             .into_iter()
+            .filter(|(summary, _)| reaches(&caller, &summary.group_id))
             .map(|(summary, members)| api::GroupState {
                 complete: members.len() == summary.members,
                 group_id: summary.group_id,
@@ -251,8 +288,9 @@ pub(super) async fn snapshot(
     }))
 }
 
-pub(super) async fn groups(State(daemon): Shared) -> Reply<Json<api::Groups>> {
-    let (revision, groups) = daemon.coordinator.get_group_summaries().await?;
+pub(super) async fn groups(State(daemon): Shared, caller: Caller) -> Reply<Json<api::Groups>> {
+    let (revision, mut groups) = daemon.coordinator.get_group_summaries().await?;
+    groups.retain(|group| reaches(&caller, &group.group_id));
     Ok(Json(api::Groups { revision, groups }))
 }
 

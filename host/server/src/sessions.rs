@@ -274,15 +274,19 @@ impl Sessions {
     }
 
     /// Forget sessions that have been expired for longer than their TTL (embedded store),
-    /// or not heard of for two TTLs (a driver's store: they are left to the store).
-    pub(crate) async fn sweep(&self, now: Instant) {
+    /// or not heard of for two TTLs (a driver's store: they are left to the store). Returns
+    /// how many were forgotten.
+    pub(crate) async fn sweep(&self, now: Instant) -> usize {
+        let mut forgotten = 0;
         let gone: Vec<Arc<SessionEntry>> = {
             let mut map = lock(&self.map);
             let mut gone = Vec::new();
             map.retain(|_, entry| {
                 if !entry.is_embedded() {
                     let idle = now.saturating_duration_since(*lock(&entry.last_seen));
-                    return idle < entry.ttl * 2;
+                    let keep = idle < entry.ttl * 2;
+                    forgotten += usize::from(!keep);
+                    return keep;
                 }
                 if !entry.coordinator.has_expired() {
                     *lock(&entry.expired_since) = None;
@@ -297,10 +301,12 @@ impl Sessions {
             });
             gone
         };
+        forgotten += gone.len();
         for entry in gone {
             tracing::debug!(session = %entry.id, "expired session forgotten");
             stop(&entry).await;
         }
+        forgotten
     }
 
     /// At shutdown: close every session of the embedded store (its members leave), and hand

@@ -184,6 +184,22 @@ pub struct GroupState {
     pub complete: bool,
 }
 
+/// `GET /healthz`: the process is up and answering.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `"up"`.
+    pub status: String,
+}
+
+/// `GET /readyz`: the store answers, so calls can be served.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ready {
+    /// The store's newest revision, as it just said.
+    pub store_revision: Revision,
+    /// The newest revision of the daemon's copy of the store.
+    pub mirror_revision: Revision,
+}
+
 /// `GET /v1/status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {

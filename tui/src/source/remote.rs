@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use futures_util::{Stream, StreamExt};
-use roster::client::{Client, ClientError, StreamItem};
+use roster::client::{Client, ClientError, Credentials, StreamItem};
 use roster::{GroupId, Revision};
 
 use super::{Feed, GroupSnapshot, MemberSnapshot, Snapshot, Source, SourceError, Update};
@@ -42,7 +42,16 @@ impl RemoteSource {
     /// # Errors
     /// The address is not valid.
     pub fn new(address: &str) -> Result<Self, SourceError> {
-        let client = Client::new(address).map_err(source_error)?;
+        Self::with_credentials(address, &Credentials::default())
+    }
+
+    /// A source for the daemon at `address` (also `https://host:port`), showing it
+    /// `credentials` (a token, a CA, a client certificate).
+    ///
+    /// # Errors
+    /// The address is not valid, or a credentials file cannot be read or used.
+    pub fn with_credentials(address: &str, credentials: &Credentials) -> Result<Self, SourceError> {
+        let client = Client::with_credentials(address, credentials).map_err(source_error)?;
         Ok(Self {
             client,
             store_id: None,

@@ -470,6 +470,29 @@ impl Coordinator {
         }
     }
 
+    /// The store's newest revision, asked of the store itself: a driver's store answers over
+    /// its connection, so this fails when the store cannot be reached (what a readiness probe
+    /// wants to know), and the difference from [`Coordinator::head_revision`] is how far this
+    /// process's copy of the store is behind it. The embedded store is this process.
+    ///
+    /// # Errors
+    /// The driver's, when the store does not answer.
+    pub async fn store_revision(&self) -> Result<Revision> {
+        match &self.inner.mirror {
+            Some(mirror) => mirror.driver().head().await,
+            None => Ok(self.head_revision()),
+        }
+    }
+
+    /// The counters of the driver this coordinator's store is reached through (`None` on the
+    /// embedded store).
+    pub fn driver_stats(&self) -> Option<crate::driver::DriverStats> {
+        self.inner
+            .mirror
+            .as_ref()
+            .map(|mirror| mirror.driver().stats())
+    }
+
     /// Wait until the history this coordinator reads holds `revision` (a driver's store's
     /// mirror may be behind the store), at most a few seconds; returns whether it does.
     pub async fn wait_for_revision(&self, revision: Revision) -> bool {

@@ -64,6 +64,18 @@ pub struct StoreInfo {
     pub groups: Vec<GroupId>,
 }
 
+/// What a driver has done since it was made: the daemon's metrics report it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriverStats {
+    /// Calls made to the store.
+    pub calls: u64,
+    /// Calls that ended in a fault of the driver (a trap, an overrun, bad data, a component
+    /// that cannot be loaded), not in an answer of the store.
+    pub errors: u64,
+    /// Driver instances dropped after a fault, to be made again at the next call.
+    pub restarts: u64,
+}
+
 /// A backend store reached through a driver. Every call that changes the store returns the
 /// revision the store had reached once the change was made, so the caller can wait for its
 /// mirror to include it. Errors are the coordination errors the embedded backend returns for
@@ -121,4 +133,8 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
     async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)>;
     /// The changes after `after`, at most `max`, waiting up to `wait` for the first.
     async fn changes(&self, after: Revision, max: usize, wait: Duration) -> Result<Changes>;
+    /// The driver's counters (none by default).
+    fn stats(&self) -> DriverStats {
+        DriverStats::default()
+    }
 }

@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use roster_client::{Client, ClientError};
+use roster_client::{Client, ClientError, Credentials};
+use roster_core::backend_url::DaemonSecurity;
 use roster_core::driver::{Changes, Driver, SessionKey, StoreInfo};
 use roster_types::error::CoordinationError;
 use roster_types::event::Revision;
@@ -54,7 +55,36 @@ impl DaemonDriver {
     /// sent yet. With several daemons, one that leaves a call unanswered for a third of `ttl`
     /// (at least a second) counts as gone, so the session goes on through the next in time.
     pub fn new(address: &str, ttl: Duration) -> Result<Self> {
-        let client = Client::new(address)
+        Self::with_security(address, ttl, &DaemonSecurity::default())
+    }
+
+    /// A driver as [`DaemonDriver::new`] makes it, reaching its daemons as `security` says
+    /// (HTTPS, a bearer token, a CA, a client certificate).
+    ///
+    /// # Errors
+    /// `InvalidUrl` for a bad address, `Connection` when a token or certificate file cannot
+    /// be read or used.
+    pub fn with_security(address: &str, ttl: Duration, security: &DaemonSecurity) -> Result<Self> {
+        let token = match (&security.token, &security.token_file) {
+            (Some(token), _) => Some(token.clone()),
+            (None, Some(file)) => Some(Credentials::read_token(file).map_err(coordination)?),
+            (None, None) => None,
+        };
+        let credentials = Credentials {
+            token,
+            ca_file: security.ca_file.clone(),
+            identity: security.identity.clone(),
+        };
+        let address = if security.tls {
+            address
+                .split(',')
+                .map(|one| format!("https://{}", one.trim()))
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            address.to_owned()
+        };
+        let client = Client::with_credentials(&address, &credentials)
             .map_err(coordination)?
             .for_sessions_of(ttl);
         Ok(Self {
@@ -177,6 +207,12 @@ impl Positions {
 fn coordination(error: ClientError) -> CoordinationError {
     match error {
         ClientError::Coordination(error) => error,
+        // The daemon does not take this token, or not for this call.
+        ClientError::Refused {
+            status: 401 | 403,
+            message,
+            code,
+        } => CoordinationError::NotPermitted(format!("{message} ({code})")),
         other => CoordinationError::Connection(other.to_string()),
     }
 }

@@ -33,7 +33,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -57,7 +57,7 @@ use crate::wit::driver_bindings::{Driver as DriverInstance, DriverPre};
 use crate::wit::wit_types as w;
 use fault::DriverFault;
 use roster_core::backend_url::Endpoint;
-use roster_core::driver::{Changes, Driver, SessionKey, StoreInfo};
+use roster_core::driver::{Changes, Driver, DriverStats, SessionKey, StoreInfo};
 use roster_types::error::CoordinationError;
 use roster_types::event::{Event, Revision};
 use roster_types::ids::{Capabilities, GroupId, MemberId};
@@ -368,6 +368,15 @@ impl WasiView for DriverData {
 struct Slot {
     spec: Arc<DriverSpec>,
     instance: Option<(Store<DriverData>, DriverInstance)>,
+    counters: Arc<Counters>,
+}
+
+/// What every lane of one driver has done, for [`Driver::stats`].
+#[derive(Debug, Default)]
+struct Counters {
+    calls: AtomicU64,
+    errors: AtomicU64,
+    restarts: AtomicU64,
 }
 
 type Reply<T> = wasmtime::Result<std::result::Result<T, w::CoordinationError>>;
@@ -462,6 +471,7 @@ pub const CALL_LANES: usize = 4;
 /// One instance's task and the queue of calls it runs.
 struct Lane {
     spec: Arc<DriverSpec>,
+    counters: Arc<Counters>,
     queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     /// Calls sent and not answered yet.
     pending: AtomicUsize,
@@ -487,10 +497,10 @@ impl Drop for Pending<'_> {
 struct Lanes(Vec<Lane>);
 
 impl Lanes {
-    fn new(spec: &Arc<DriverSpec>) -> Self {
+    fn new(spec: &Arc<DriverSpec>, counters: &Arc<Counters>) -> Self {
         Self(
             (0..CALL_LANES)
-                .map(|_| Lane::new(Arc::clone(spec)))
+                .map(|_| Lane::new(Arc::clone(spec), Arc::clone(counters)))
                 .collect(),
         )
     }
@@ -505,9 +515,10 @@ impl Lanes {
 }
 
 impl Lane {
-    fn new(spec: Arc<DriverSpec>) -> Self {
+    fn new(spec: Arc<DriverSpec>, counters: Arc<Counters>) -> Self {
         Self {
             spec,
+            counters,
             queue: Mutex::new(None),
             pending: AtomicUsize::new(0),
         }
@@ -523,6 +534,7 @@ impl Lane {
         let mut slot = Slot {
             spec: Arc::clone(&self.spec),
             instance: None,
+            counters: Arc::clone(&self.counters),
         };
         tokio::spawn(async move {
             while let Some(job) = jobs.recv().await {
@@ -560,9 +572,11 @@ impl Lane {
                         }
                     }
                 };
+                slot.counters.calls.fetch_add(1, Ordering::Relaxed);
                 let result = answer.unwrap_or_else(|fault| {
-                    if fault.poisons_instance() {
-                        slot.instance = None;
+                    slot.counters.errors.fetch_add(1, Ordering::Relaxed);
+                    if fault.poisons_instance() && slot.instance.take().is_some() {
+                        slot.counters.restarts.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(report(&slot.spec.name, fault))
                 });
@@ -590,6 +604,7 @@ pub struct WasmDriver {
     spec: Arc<DriverSpec>,
     calls: Lanes,
     feed: Lane,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for WasmDriver {
@@ -605,10 +620,12 @@ impl WasmDriver {
     /// and compiled, and the store reached, by the first call (whose error says what failed).
     pub fn new(spec: DriverSpec) -> Self {
         let spec = Arc::new(spec);
+        let counters = Arc::default();
         Self {
-            calls: Lanes::new(&spec),
-            feed: Lane::new(Arc::clone(&spec)),
+            calls: Lanes::new(&spec, &counters),
+            feed: Lane::new(Arc::clone(&spec), Arc::clone(&counters)),
             spec,
+            counters,
         }
     }
 
@@ -849,5 +866,14 @@ impl Driver for WasmDriver {
                 head: gap.head,
             },
         })
+    }
+
+    fn stats(&self) -> DriverStats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        DriverStats {
+            calls: read(&self.counters.calls),
+            errors: read(&self.counters.errors),
+            restarts: read(&self.counters.restarts),
+        }
     }
 }
