@@ -20,6 +20,7 @@ pub mod auth;
 mod changes;
 mod error;
 mod events;
+mod linger;
 mod metrics;
 mod routes;
 mod sessions;
@@ -588,6 +589,10 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&daemon),
             auth::authorize,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            daemon.body_limit,
+            linger::linger,
         ))
         .layer(axum::middleware::map_response_with_state(
             Arc::clone(&daemon),

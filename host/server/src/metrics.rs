@@ -5,7 +5,7 @@
 //! registry's own metrics; and those read at each scrape from the daemon's state (sessions,
 //! groups, members, revisions, the driver's and each plugin's counters), gathered by the
 //! handler, which may ask the store, and encoded by a [`Collector`] from that one reading.
-//! Routes are labelled by their template (`/v1/groups/{group}`), so the number of series
+//! Routes are labelled by their template (`/v1/groups/:group`), so the number of series
 //! does not grow with the names clients use.
 
 use std::sync::{Arc, Mutex};
@@ -164,8 +164,7 @@ pub(crate) async fn observe(
     let started = Instant::now();
     let route = matched
         .as_ref()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+        .map_or_else(|| "unmatched".to_owned(), |m| route_label(m.as_str()));
     let method = request.method().clone();
     let response = next.run(request).await;
     let took = started.elapsed();
@@ -185,6 +184,13 @@ pub(crate) async fn observe(
         micros = took.as_micros() as u64,
     );
     response
+}
+
+/// A route's label: its template with `:name` for `{name}` (`/v1/groups/:group`), the way
+/// most exporters spell parameters, and without braces, which some text parsers take for the
+/// end of the label set.
+fn route_label(template: &str) -> String {
+    template.replace('{', ":").replace('}', "")
 }
 
 /// `GET /metrics`.

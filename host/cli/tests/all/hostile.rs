@@ -2,6 +2,8 @@
 //! out-of-order requests. Every one must get an answer (a JSON error for anything wrong,
 //! never a 5xx, a dropped connection or a hang), the daemon must keep serving, and after
 //! random sequences of calls its state must be exactly what the successful calls made it.
+//! Each test runs against a plain daemon and again against one serving HTTPS that requires a
+//! bearer token (sent with every request).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -15,36 +17,95 @@ use roster::api::ErrorBody;
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
 struct Target {
-    daemon: Daemon,
+    /// The daemon process, stopped with the target.
+    _daemon: Daemon,
     http: reqwest::Client,
+    /// `http://HOST:PORT` or `https://localhost:PORT`.
+    base: String,
+    /// The bearer token every request carries, for a daemon that requires one.
+    token: Option<String>,
     runtime: tokio::runtime::Runtime,
+    /// The daemon's certificates and configuration, kept while it runs.
+    _files: Option<tempfile::TempDir>,
 }
 
-/// One daemon for every case: a daemon that has swallowed hundreds of bad requests is
-/// exactly what must keep working. It is shared while some test holds it, and stopped with
-/// the last one (a process-wide static would never be dropped, leaving the daemon behind).
-fn target() -> Arc<Target> {
-    static TARGET: Mutex<Weak<Target>> = Mutex::new(Weak::new());
-    let mut shared = TARGET.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(target) = shared.upgrade() {
+/// Which daemon a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Plain HTTP, no tokens.
+    Plain,
+    /// HTTPS, and a token on every call.
+    Secure,
+}
+
+/// The token of the secure daemon.
+const TOKEN: &str = "hostile-admin-token-0123456789";
+
+/// One daemon of each kind for every case: a daemon that has swallowed hundreds of bad
+/// requests is exactly what must keep working. It is shared while some test holds it, and
+/// stopped with the last one (a process-wide static would never be dropped, leaving the
+/// daemon behind).
+fn target(kind: Kind) -> Arc<Target> {
+    static TARGETS: Mutex<[Weak<Target>; 2]> = Mutex::new([Weak::new(), Weak::new()]);
+    let mut shared = TARGETS.lock().unwrap_or_else(|p| p.into_inner());
+    let slot = &mut shared[kind as usize];
+    if let Some(target) = slot.upgrade() {
         return target;
     }
-    let target = Arc::new(Target {
-        daemon: Daemon::memory("timeout=30"),
-        // A connection per request: the daemon closes a connection after refusing an
-        // oversized body unread, and a pooled client could pick that one up again.
-        http: reqwest::Client::builder()
-            .timeout(ANSWER_WITHIN)
-            .pool_max_idle_per_host(0)
-            .build()
-            .unwrap(),
-        runtime: tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap(),
+    // A connection per request: the daemon closes a connection after refusing an oversized
+    // body unread, and a pooled client could pick that one up again.
+    let http = reqwest::Client::builder()
+        .timeout(ANSWER_WITHIN)
+        .pool_max_idle_per_host(0)
+        .use_rustls_tls();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let target = Arc::new(match kind {
+        Kind::Plain => {
+            let daemon = Daemon::memory("timeout=30");
+            Target {
+                base: format!("http://{}", daemon.addr),
+                _daemon: daemon,
+                http: http.build().unwrap(),
+                token: None,
+                runtime,
+                _files: None,
+            }
+        }
+        Kind::Secure => {
+            let pki = crate::exposure::Pki::new();
+            let config = pki.path("roster.toml");
+            std::fs::write(
+                &config,
+                format!(
+                    "backend = \"memory://{}?timeout=30\"\n\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\n\
+                     [[tokens]]\nname = \"hostile\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+                    crate::common::uuid_like(),
+                    roster_server::token_hash(TOKEN)
+                ),
+            )
+            .unwrap();
+            let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+            let port = daemon.addr.rsplit(':').next().unwrap().to_owned();
+            let ca = std::fs::read(pki.path("ca.pem")).unwrap();
+            let http = http
+                .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+                .build()
+                .unwrap();
+            Target {
+                base: format!("https://localhost:{port}"),
+                _daemon: daemon,
+                http,
+                token: Some(TOKEN.to_owned()),
+                runtime,
+                _files: Some(pki.into_dir()),
+            }
+        }
     });
-    *shared = Arc::downgrade(&target);
+    *slot = Arc::downgrade(&target);
     target
 }
 
@@ -56,12 +117,20 @@ struct Answer {
     streaming: bool,
 }
 
-fn send(method: &str, path: &str, body: Option<Vec<u8>>, headers: &[(&str, String)]) -> Answer {
-    let t = target();
+fn send(
+    t: &Target,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+    headers: &[(&str, String)],
+) -> Answer {
     t.runtime.block_on(async {
-        let url = format!("http://{}{path}", t.daemon.addr);
+        let url = format!("{}{path}", t.base);
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = t.http.request(method, url);
+        if let Some(token) = &t.token {
+            request = request.bearer_auth(token);
+        }
         for (name, value) in headers {
             request = request.header(*name, value);
         }
@@ -71,7 +140,7 @@ fn send(method: &str, path: &str, body: Option<Vec<u8>>, headers: &[(&str, Strin
         let response = request
             .send()
             .await
-            .unwrap_or_else(|e| panic!("no answer to {path}: {e}"));
+            .unwrap_or_else(|e| panic!("no answer to {path}: {e:?}"));
         let status = response.status().as_u16();
         let streaming = response
             .headers()
@@ -96,8 +165,8 @@ fn send(method: &str, path: &str, body: Option<Vec<u8>>, headers: &[(&str, Strin
 }
 
 /// The daemon answers a plain status call.
-fn assert_serving() {
-    let answer = send("GET", "/v1/status", None, &[]);
+fn assert_serving(t: &Target) {
+    let answer = send(t, "GET", "/v1/status", None, &[]);
     assert_eq!(answer.status, 200, "{answer:?}");
 }
 
@@ -236,19 +305,29 @@ fn cases(cases: u32) -> ProptestConfig {
 
 #[test]
 fn malformed_and_oversized_requests_get_json_errors() {
-    let _daemon = target();
+    malformed_and_oversized_requests(Kind::Plain);
+}
+
+#[test]
+fn malformed_and_oversized_requests_get_json_errors_over_tls_with_a_token() {
+    malformed_and_oversized_requests(Kind::Secure);
+}
+
+fn malformed_and_oversized_requests(kind: Kind) {
+    let t = target(kind);
+    let t = &*t;
     proptest!(cases(400), |(
         method in method(),
         path in path(),
         body in body(),
         headers in headers(),
     )| {
-        let answer = send(method, &path, body, &headers);
+        let answer = send(t, method, &path, body, &headers);
         assert_well_formed(method, &path, &answer);
         if answer.streaming {
             prop_assert_eq!(answer.status, 200);
         }
-        assert_serving();
+        assert_serving(t);
     });
 }
 
@@ -294,7 +373,17 @@ fn op() -> impl Strategy<Value = Op> {
 
 #[test]
 fn out_of_order_calls_are_refused_cleanly_and_leave_a_consistent_state() {
-    let _daemon = target();
+    out_of_order_calls(Kind::Plain);
+}
+
+#[test]
+fn out_of_order_calls_are_refused_cleanly_over_tls_with_a_token() {
+    out_of_order_calls(Kind::Secure);
+}
+
+fn out_of_order_calls(kind: Kind) {
+    let t = target(kind);
+    let t = &*t;
     proptest!(cases(64), |(ops in prop::collection::vec(op(), 1..40))| {
         let prefix = crate::common::uuid_like();
         let group = |g: usize| format!("{prefix}-g{g}");
@@ -324,7 +413,7 @@ fn out_of_order_calls_are_refused_cleanly_and_leave_a_consistent_state() {
                 Op::Delete(g) => ("DELETE", format!("/v1/groups/{}", group(*g)), None),
             };
             let headers = [("content-type", "application/json".to_owned())];
-            let answer = send(method, &path, body.map(String::into_bytes), &headers);
+            let answer = send(t, method, &path, body.map(String::into_bytes), &headers);
             assert_well_formed(method, &path, &answer);
             let ok = answer.status < 300;
             match op {
@@ -335,7 +424,7 @@ fn out_of_order_calls_are_refused_cleanly_and_leave_a_consistent_state() {
                         slots[free] = Some((session.session_id, format!("{prefix}-m{m}")));
                     } else {
                         // No slot to remember it by: close it again.
-                        let closed = send("DELETE", &format!("/v1/sessions/{}", session.session_id), None, &[]);
+                        let closed = send(t, "DELETE", &format!("/v1/sessions/{}", session.session_id), None, &[]);
                         prop_assert_eq!(closed.status, 204);
                     }
                 }
@@ -362,7 +451,7 @@ fn out_of_order_calls_are_refused_cleanly_and_leave_a_consistent_state() {
         }
         // The daemon's view is what the successful calls made it.
         for g in 0..GROUPS {
-            let answer = send("GET", &format!("/v1/groups/{}/members", group(g)), None, &[]);
+            let answer = send(t, "GET", &format!("/v1/groups/{}/members", group(g)), None, &[]);
             let expected: BTreeSet<String> =
                 joined.get(&group(g)).map(|m| m.keys().cloned().collect()).unwrap_or_default();
             if answer.status == 404 {
@@ -374,9 +463,9 @@ fn out_of_order_calls_are_refused_cleanly_and_leave_a_consistent_state() {
             prop_assert_eq!(actual, expected);
         }
         for (id, _) in slots.into_iter().flatten() {
-            let closed = send("DELETE", &format!("/v1/sessions/{id}"), None, &[]);
+            let closed = send(t, "DELETE", &format!("/v1/sessions/{id}"), None, &[]);
             prop_assert_eq!(closed.status, 204);
         }
-        assert_serving();
+        assert_serving(t);
     });
 }

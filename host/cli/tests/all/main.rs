@@ -3,14 +3,18 @@
 //!
 //! - `daemon`: `roster serve` as a separate process, driven through its API and command line;
 //! - `daemon_backend`: the conformance suite on `roster://` (a store in another process);
+//! - `exposure`: tokens and roles, group-prefix limits, TLS, the refusal to listen unprotected;
 //! - `failover`: daemons on a shared store, and clients that ride out the loss of one;
 //! - `hostile`: generated malformed and out-of-order requests;
+//! - `metrics`: `/metrics`, `/healthz` and `/readyz`;
 //! - `openapi`: the OpenAPI document and the daemon, held together;
 //! - `common`: starting a daemon process for a test.
 
 mod common;
 mod daemon;
 mod daemon_backend;
+mod exposure;
 mod failover;
 mod hostile;
+mod metrics;
 mod openapi;

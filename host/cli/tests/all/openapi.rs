@@ -35,7 +35,7 @@ const DOCUMENT: &str = roster::api::OPENAPI;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The HTTP methods a path can be asked for (HEAD follows GET in the router).
-const METHODS: [Method; 5] = [
+pub(crate) const METHODS: [Method; 5] = [
     Method::GET,
     Method::PUT,
     Method::POST,
@@ -44,15 +44,15 @@ const METHODS: [Method; 5] = [
 ];
 
 /// The document and the checks it supports.
-struct Api {
-    doc: Value,
+pub(crate) struct Api {
+    pub(crate) doc: Value,
     /// The document with every component object schema closed (`additionalProperties:
     /// false`), so responses cannot carry fields the document does not name.
     strict: Value,
 }
 
 impl Api {
-    fn load() -> Self {
+    pub(crate) fn load() -> Self {
         let doc: Value = serde_json::from_str(DOCUMENT).expect("openapi.json is JSON");
         let mut strict = doc.clone();
         close_objects(&mut strict["components"]["schemas"]);
@@ -60,7 +60,7 @@ impl Api {
     }
 
     /// Every documented (path template, method).
-    fn operations(&self) -> Vec<(String, Method)> {
+    pub(crate) fn operations(&self) -> Vec<(String, Method)> {
         let mut operations = Vec::new();
         for (path, item) in self.doc["paths"].as_object().expect("paths") {
             for method in METHODS {
@@ -72,7 +72,7 @@ impl Api {
         operations
     }
 
-    fn operation(&self, template: &str, method: &Method) -> &Value {
+    pub(crate) fn operation(&self, template: &str, method: &Method) -> &Value {
         self.doc["paths"]
             .get(template)
             .and_then(|item| item.get(method.as_str().to_lowercase()))
@@ -184,6 +184,25 @@ impl Api {
                     stream: Some(response),
                 }
             }
+            Some(content) if content.get("application/json").is_none() => {
+                // A text format of its own (the metrics): the documented media type.
+                let (media, _) = content
+                    .as_object()
+                    .and_then(|types| types.iter().next())
+                    .unwrap_or_else(|| panic!("{context}: no media type documented"));
+                assert!(
+                    content_type.starts_with(media.as_str()),
+                    "{context} has Content-Type {content_type:?}, documented {media}"
+                );
+                let text = response.text().await.expect("body");
+                assert!(!text.is_empty(), "{context} has an empty body");
+                Reply {
+                    status,
+                    store,
+                    body: None,
+                    stream: None,
+                }
+            }
             Some(content) => {
                 let schema = &content["application/json"]["schema"];
                 assert!(
@@ -237,7 +256,7 @@ fn segment(text: &str) -> String {
 }
 
 /// The template with its `{parameters}` replaced by `args`, in order, percent-encoded.
-fn fill(template: &str, args: &[&str]) -> String {
+pub(crate) fn fill(template: &str, args: &[&str]) -> String {
     let mut args = args.iter();
     let path = template
         .split('/')
@@ -904,7 +923,7 @@ fn every_coordination_error_serializes_as_the_error_schema_says() {
 // ----- router and document -----
 
 /// Placeholder arguments for a template's parameters.
-fn probe_args(template: &str) -> Vec<&'static str> {
+pub(crate) fn probe_args(template: &str) -> Vec<&'static str> {
     template
         .split('/')
         .filter(|part| part.starts_with('{'))

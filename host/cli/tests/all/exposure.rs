@@ -1,0 +1,654 @@
+//! A daemon exposed beyond localhost: bearer tokens and roles, group-prefix limits, TLS with
+//! and without client certificates, and the refusal to listen unprotected.
+//!
+//! The role test reads the OpenAPI document: every documented operation is asked for with no
+//! token, an unknown token and a token of each role, and must answer as its `x-roster-role`
+//! says, so a new route cannot go untested (nor undocumented: the openapi module checks that
+//! the router and the document agree).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode};
+use roster::client::{Client, ClientError, Credentials};
+use roster_server::{Role, ServeConfig, Server, TlsConfig, TokenConfig, token_hash};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::common::ROSTER;
+use crate::openapi::{Api, fill, probe_args};
+
+/// The tokens of the daemons here, by role.
+const READ: &str = "read-token-0123456789";
+const MEMBER: &str = "member-token-0123456789";
+const ADMIN: &str = "admin-token-0123456789";
+/// An admin token limited to groups starting with `billing-`.
+const BILLING: &str = "billing-token-0123456789";
+
+fn token(name: &str, role: Role, text: &str, groups: &[&str]) -> TokenConfig {
+    TokenConfig {
+        name: name.into(),
+        role,
+        sha256: Some(token_hash(text)),
+        file: None,
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+    }
+}
+
+fn tokens() -> Vec<TokenConfig> {
+    vec![
+        token("reader", Role::Read, READ, &[]),
+        token("member", Role::Member, MEMBER, &[]),
+        token("admin", Role::Admin, ADMIN, &[]),
+        token("billing", Role::Admin, BILLING, &["billing-"]),
+    ]
+}
+
+/// A daemon in this process, stopped when dropped.
+pub(crate) struct Running {
+    pub addr: std::net::SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Running {
+    pub(crate) async fn start(config: ServeConfig) -> Self {
+        let server = Server::bind(ServeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..config
+        })
+        .await
+        .expect("the daemon starts");
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn with_tokens(store: &str) -> ServeConfig {
+    ServeConfig {
+        backend: format!("memory://{store}"),
+        tokens: tokens(),
+        ..Default::default()
+    }
+}
+
+/// One request; its status and JSON body (`Null` when it has none).
+async fn ask(
+    http: &reqwest::Client,
+    method: Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut request = http.request(method, url);
+    if let Some(token) = token {
+        request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if let Some(body) = body {
+        request = request
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_owned());
+    }
+    let response = request.send().await.expect("the daemon answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    // Event streams stay open: only their headers are read.
+    let body = if is_json {
+        response.json().await.unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    (status, headers, body)
+}
+
+fn role_named(name: &str) -> Option<Role> {
+    match name {
+        "none" => None,
+        "read" => Some(Role::Read),
+        "member" => Some(Role::Member),
+        "admin" => Some(Role::Admin),
+        other => panic!("x-roster-role {other:?} is not a role"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_route_answers_each_role_as_the_document_says() {
+    let api = Api::load();
+    let daemon = Running::start(with_tokens("exposure-roles")).await;
+    let http = reqwest::Client::new();
+    let callers = [
+        (None, None),
+        (Some("not-a-token-of-this-daemon"), None),
+        (Some(READ), Some(Role::Read)),
+        (Some(MEMBER), Some(Role::Member)),
+        (Some(ADMIN), Some(Role::Admin)),
+    ];
+    let mut checked = 0;
+    for (template, method) in api.operations() {
+        let operation = api.operation(&template, &method);
+        let declared = operation["x-roster-role"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {template} has no x-roster-role"));
+        let needed = role_named(declared);
+        let documented = &operation["responses"];
+        let path = fill(&template, &probe_args(&template));
+        let body = operation["requestBody"].is_object().then_some("{}");
+        for (token, role) in callers {
+            let url = format!("{}{path}", daemon.base());
+            let (status, headers, answer) = ask(&http, method.clone(), &url, token, body).await;
+            let context = format!("{method} {template} as {role:?} (token {token:?})");
+            assert!(
+                documented.get(status.as_str()).is_some(),
+                "{context}: {status} is not documented"
+            );
+            match (needed, role) {
+                (None, _) => assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "{context}: {status} on an open route"
+                ),
+                (Some(_), None) => {
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{context}");
+                    assert_eq!(answer["error"]["code"], "unauthenticated", "{context}");
+                    assert!(headers.contains_key(WWW_AUTHENTICATE), "{context}");
+                }
+                (Some(needed), Some(role)) if role < needed => {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{context}");
+                    assert_eq!(answer["error"]["code"], "forbidden", "{context}");
+                }
+                (Some(_), Some(_)) => assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "{context}: refused with {status}: {answer}"
+                ),
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5 * 20, "only {checked} requests");
+    // Paths no endpoint has: a stranger learns nothing, a token holder gets the 404.
+    let url = format!("{}/v1/nothing", daemon.base());
+    let (status, _, _) = ask(&http, Method::GET, &url, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, answer) = ask(&http, Method::GET, &url, Some(READ), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(answer["error"]["code"], "not-found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_limited_to_prefixes_reaches_only_those_groups() {
+    let daemon = Running::start(with_tokens("exposure-prefixes")).await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", daemon.base());
+    for group in ["other", "billing-a"] {
+        let (status, _, _) = ask(
+            &http,
+            Method::PUT,
+            &url(&format!("/v1/groups/{group}")),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{group}");
+    }
+    let scoped = Some(BILLING);
+    let expect =
+        |status: StatusCode, answer: &Value, wanted: StatusCode, code: Option<&str>, what: &str| {
+            assert_eq!(status, wanted, "{what}: {answer}");
+            if let Some(code) = code {
+                assert_eq!(answer["error"]["code"], code, "{what}");
+            }
+        };
+    // Named groups: inside the prefix or not, however the name is spelled in the path.
+    let (s, _, a) = ask(
+        &http,
+        Method::PUT,
+        &url("/v1/groups/billing-b"),
+        scoped,
+        None,
+    )
+    .await;
+    expect(s, &a, StatusCode::CREATED, None, "create billing-b");
+    let (s, _, a) = ask(
+        &http,
+        Method::PUT,
+        &url("/v1/groups/%62illing-c"),
+        scoped,
+        None,
+    )
+    .await;
+    expect(
+        s,
+        &a,
+        StatusCode::CREATED,
+        None,
+        "create billing-c, percent-encoded",
+    );
+    for path in [
+        "/v1/groups/other",
+        "/v1/groups/other%2Fbilling-",
+        "/v1/groups/Billing-x",
+    ] {
+        let (s, _, a) = ask(&http, Method::PUT, &url(path), scoped, None).await;
+        expect(s, &a, StatusCode::FORBIDDEN, Some("out-of-scope"), path);
+    }
+    let (s, _, a) = ask(
+        &http,
+        Method::GET,
+        &url("/v1/groups/other/members"),
+        scoped,
+        None,
+    )
+    .await;
+    expect(
+        s,
+        &a,
+        StatusCode::FORBIDDEN,
+        Some("out-of-scope"),
+        "members of other",
+    );
+    // Lists show only the groups within reach.
+    let (s, _, a) = ask(&http, Method::GET, &url("/v1/groups"), scoped, None).await;
+    expect(s, &a, StatusCode::OK, None, "groups");
+    let names: Vec<&str> = a["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["billing-a", "billing-b", "billing-c"]);
+    let (_, _, a) = ask(&http, Method::GET, &url("/v1/snapshot"), scoped, None).await;
+    let names: Vec<&str> = a["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["billing-a", "billing-b", "billing-c"]);
+    let (_, _, a) = ask(&http, Method::GET, &url("/v1/groups"), Some(READ), None).await;
+    assert_eq!(
+        a["groups"].as_array().unwrap().len(),
+        4,
+        "an unlimited token sees all"
+    );
+    // The whole history carries every group's changes; one group's events do not.
+    let (s, _, a) = ask(
+        &http,
+        Method::GET,
+        &url("/v1/changes?after=0"),
+        scoped,
+        None,
+    )
+    .await;
+    expect(
+        s,
+        &a,
+        StatusCode::FORBIDDEN,
+        Some("out-of-scope"),
+        "changes",
+    );
+    let (s, _, a) = ask(&http, Method::GET, &url("/v1/events?from=1"), scoped, None).await;
+    expect(
+        s,
+        &a,
+        StatusCode::FORBIDDEN,
+        Some("out-of-scope"),
+        "every group's events",
+    );
+    let (s, _, a) = ask(
+        &http,
+        Method::GET,
+        &url("/v1/events?from=1&group=other"),
+        scoped,
+        None,
+    )
+    .await;
+    expect(
+        s,
+        &a,
+        StatusCode::FORBIDDEN,
+        Some("out-of-scope"),
+        "other's events",
+    );
+    let (s, _, _) = ask(
+        &http,
+        Method::GET,
+        &url("/v1/events?from=1&group=billing-a"),
+        scoped,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "billing-a's events");
+    // A session joins within reach only.
+    let (s, _, session) = ask(
+        &http,
+        Method::POST,
+        &url("/v1/sessions"),
+        scoped,
+        Some(r#"{"member_id": "worker-1"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{session}");
+    let id = session["session_id"]
+        .as_str()
+        .expect("a session id")
+        .to_owned();
+    let join = |group: &str| url(&format!("/v1/sessions/{id}/groups/{group}"));
+    let (s, _, a) = ask(&http, Method::PUT, &join("billing-a"), scoped, Some("{}")).await;
+    assert!(s.is_success(), "{s}: {a}");
+    let (s, _, a) = ask(&http, Method::PUT, &join("other"), scoped, Some("{}")).await;
+    expect(
+        s,
+        &a,
+        StatusCode::FORBIDDEN,
+        Some("out-of-scope"),
+        "join other",
+    );
+}
+
+/// A CA, and certificates it signed for the daemon (localhost) and for a client.
+pub(crate) struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    pub(crate) fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "Roster test CA");
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        write("ca.pem", ca.pem());
+        for (name, names) in [
+            (
+                "server",
+                vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+            ),
+            ("client", vec!["client.roster.test".to_owned()]),
+        ] {
+            let key = KeyPair::generate().unwrap();
+            let cert = CertificateParams::new(names)
+                .unwrap()
+                .signed_by(&key, &ca)
+                .unwrap();
+            write(&format!("{name}.pem"), cert.pem());
+            write(&format!("{name}.key"), key.serialize_pem());
+        }
+        Self { dir }
+    }
+
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The directory, kept (deleted when the returned value is dropped).
+    pub(crate) fn into_dir(self) -> tempfile::TempDir {
+        self.dir
+    }
+
+    fn tls(&self, client_certificates: bool) -> TlsConfig {
+        TlsConfig {
+            cert: self.path("server.pem"),
+            key: self.path("server.key"),
+            client_ca: client_certificates.then(|| self.path("ca.pem")),
+        }
+    }
+
+    fn credentials(&self, token: Option<&str>, client_certificate: bool) -> Credentials {
+        Credentials {
+            token: token.map(str::to_owned),
+            ca_file: Some(self.path("ca.pem")),
+            identity: client_certificate
+                .then(|| (self.path("client.pem"), self.path("client.key"))),
+        }
+    }
+}
+
+fn unreachable(result: Result<impl std::fmt::Debug, ClientError>, what: &str) {
+    match result {
+        Err(ClientError::Unreachable { .. }) => {}
+        other => panic!("{what}: expected the daemon to be unreachable, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_serves_https_to_clients_that_trust_its_ca() {
+    let pki = Pki::new();
+    let daemon = Running::start(ServeConfig {
+        tls: Some(pki.tls(false)),
+        ..with_tokens("exposure-tls")
+    })
+    .await;
+    let https = format!("https://localhost:{}", daemon.addr.port());
+    let client = Client::with_credentials(&https, &pki.credentials(Some(ADMIN), false)).unwrap();
+    client
+        .create_group("over-tls")
+        .await
+        .expect("a call over TLS");
+    assert_eq!(client.groups().await.unwrap().groups.len(), 1);
+    // Without the token: refused; without trusting the CA, or in plain HTTP: no daemon.
+    let anonymous = Client::with_credentials(&https, &pki.credentials(None, false)).unwrap();
+    match anonymous.groups().await {
+        Err(ClientError::Refused { status: 401, .. }) => {}
+        other => panic!("expected 401, got {other:?}"),
+    }
+    let untrusting = Client::with_credentials(
+        &https,
+        &Credentials {
+            token: Some(ADMIN.into()),
+            ..Credentials::default()
+        },
+    )
+    .unwrap();
+    unreachable(untrusting.groups().await, "a client without the CA");
+    let plain = Client::with_credentials(
+        &format!("http://localhost:{}", daemon.addr.port()),
+        &Credentials {
+            token: Some(ADMIN.into()),
+            ..Credentials::default()
+        },
+    )
+    .unwrap();
+    assert!(plain.groups().await.is_err(), "plain HTTP to a TLS port");
+    // A coordinator on roster:// with the same credentials in its URL.
+    let token_file = pki.path("token");
+    std::fs::write(&token_file, format!("{MEMBER}\n")).unwrap();
+    let url = format!(
+        "roster://localhost:{}?tls=true&ca_file={}&token_file={}",
+        daemon.addr.port(),
+        pki.path("ca.pem").display(),
+        token_file.display()
+    );
+    let coordinator = roster::get_coordinator(&url, "tls-member").unwrap();
+    coordinator.start().await.expect("a session over TLS");
+    coordinator.join_group("over-tls").await.unwrap();
+    let members = coordinator.get_members("over-tls").await.unwrap();
+    assert_eq!(members.len(), 1);
+    // The member token may not delete groups: the coordinator says so.
+    match coordinator.delete_group("over-tls").await {
+        Err(roster::CoordinationError::NotPermitted(message)) => {
+            assert!(message.contains("forbidden"), "{message}")
+        }
+        other => panic!("expected NotPermitted, got {other:?}"),
+    }
+    coordinator.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_requiring_client_certificates_refuses_clients_without_one() {
+    let pki = Pki::new();
+    let daemon = Running::start(ServeConfig {
+        tls: Some(pki.tls(true)),
+        ..with_tokens("exposure-mtls")
+    })
+    .await;
+    let https = format!("https://127.0.0.1:{}", daemon.addr.port());
+    let with_certificate =
+        Client::with_credentials(&https, &pki.credentials(Some(READ), true)).unwrap();
+    with_certificate
+        .status()
+        .await
+        .expect("a client with a certificate");
+    let without = Client::with_credentials(&https, &pki.credentials(Some(READ), false)).unwrap();
+    unreachable(without.status().await, "a client without a certificate");
+    // A certificate the CA did not sign is no better: the daemon's own is signed for a
+    // server, and by the CA, so sign a client with another CA.
+    let stranger = Pki::new();
+    let foreign = Client::with_credentials(
+        &https,
+        &Credentials {
+            token: Some(READ.into()),
+            ca_file: Some(pki.path("ca.pem")),
+            identity: Some((stranger.path("client.pem"), stranger.path("client.key"))),
+        },
+    )
+    .unwrap();
+    unreachable(foreign.status().await, "a client certificate of another CA");
+}
+
+#[test]
+fn credentials_that_cannot_be_used_are_refused_before_any_call() {
+    let missing = Credentials {
+        ca_file: Some(PathBuf::from("/nonexistent/ca.pem")),
+        ..Credentials::default()
+    };
+    match Client::with_credentials("https://localhost:1", &missing) {
+        Err(ClientError::Credentials(message)) => assert!(message.contains("ca.pem"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("token");
+    std::fs::write(&empty, "\n").unwrap();
+    assert!(matches!(
+        Credentials::read_token(&empty),
+        Err(ClientError::Credentials(_))
+    ));
+}
+
+/// `roster serve` with `args` on `listen`: its exit status and stderr, or `None` if it
+/// started serving (then it is stopped).
+fn serve_outcome(listen: &str, args: &[&str], config: Option<&Path>) -> (Option<i32>, String) {
+    let mut command = Command::new(ROSTER);
+    command
+        .args([
+            "serve",
+            "--listen",
+            listen,
+            "--backend",
+            "memory://exposure-cli",
+        ])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let mut child = command.spawn().expect("roster serve runs");
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let serving = line.starts_with("listening on ");
+    if serving {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (if serving { None } else { output.status.code() }, stderr)
+}
+
+#[test]
+fn listening_beyond_localhost_unprotected_is_refused_unless_insecure() {
+    let (code, stderr) = serve_outcome("0.0.0.0:0", &[], None);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("without TLS and tokens"), "{stderr}");
+    assert!(stderr.contains("--insecure"), "{stderr}");
+    // Tokens alone are not enough either.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[tokens]]\nname = \"ops\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+            token_hash(ADMIN)
+        ),
+    )
+    .unwrap();
+    let (code, stderr) = serve_outcome("0.0.0.0:0", &[], Some(&config));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("without TLS:"), "{stderr}");
+    // Accepted with --insecure, with a warning.
+    let (code, stderr) = serve_outcome("0.0.0.0:0", &["--insecure"], None);
+    assert_eq!(code, None, "{stderr}");
+    assert!(stderr.contains("--insecure"), "{stderr}");
+    // Localhost needs neither.
+    let (code, stderr) = serve_outcome("127.0.0.1:0", &[], None);
+    assert_eq!(code, None, "{stderr}");
+}
+
+#[test]
+fn roster_token_new_prints_a_token_and_the_entry_that_names_its_hash() {
+    let output = Command::new(ROSTER)
+        .args([
+            "token",
+            "new",
+            "--name",
+            "ci",
+            "--role",
+            "member",
+            "--groups",
+            "ci-,build-",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let token = printed["token"].as_str().unwrap();
+    assert!(token.len() >= 64, "{token}");
+    assert_eq!(printed["sha256"], token_hash(token));
+    // The entry is a valid configuration naming the token by its hash.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.toml");
+    std::fs::write(&path, printed["config"].as_str().unwrap()).unwrap();
+    let config = ServeConfig::load(&path).expect("the printed entry is a configuration");
+    let [entry] = config.tokens.as_slice() else {
+        panic!("{:?}", config.tokens);
+    };
+    assert_eq!(entry.name, "ci");
+    assert_eq!(entry.role, Role::Member);
+    assert_eq!(entry.sha256.as_deref(), Some(token_hash(token).as_str()));
+    assert_eq!(entry.groups, ["ci-", "build-"]);
+    let again = Command::new(ROSTER)
+        .args(["token", "new", "--name", "ci", "--role", "member", "--json"])
+        .output()
+        .unwrap();
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_ne!(again["token"], printed["token"], "tokens are random");
+}
