@@ -1,8 +1,8 @@
 //! Load on daemons: many concurrent sessions joining, heartbeating, updating and leaving
 //! for a while, over HTTP, against `roster serve` running as its own process; then the same
-//! load on three daemons sharing one Redis, one of which is killed halfway through. Both
-//! run side by side in one run, so their ratio means something on a machine whose speed
-//! varies.
+//! load over HTTPS with a bearer token on every call (what TLS and authentication cost); then
+//! on three daemons sharing one Redis, one of which is killed halfway through. All run side
+//! by side in one run, so their ratios mean something on a machine whose speed varies.
 //!
 //! Checks what must hold under load and prints the figures:
 //! - no event lost: a reader of the event stream sees every revision from 1 to the head,
@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use roster::client::{Client, ClientError, StreamItem};
+use roster::client::{Client, ClientError, Credentials, StreamItem};
 
 const GROUPS: usize = 20;
 /// The sessions' TTL on the shared store: failover must happen well within it.
@@ -180,13 +180,73 @@ fn report(name: &str, mut samples: Vec<Duration>, seconds: f64) {
 /// A `roster serve` process on `backend`.
 struct Daemon {
     child: Child,
+    /// `host:port`, or `https://localhost:port` for a daemon serving TLS.
     addr: String,
+}
+
+/// A daemon's TLS certificate (signed by a CA of the bench's own) and token.
+struct Secure {
+    dir: tempfile::TempDir,
+    token: String,
+}
+
+impl Secure {
+    fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let dir = tempfile::tempdir().expect("a directory");
+        let write = |name: &str, text: String| {
+            std::fs::write(dir.path().join(name), text).expect("write a certificate")
+        };
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("key")).expect("CA");
+        let key = KeyPair::generate().expect("key");
+        let cert = CertificateParams::new(vec!["localhost".to_owned()])
+            .expect("certificate")
+            .signed_by(&key, &ca)
+            .expect("certificate");
+        write("ca.pem", ca.pem());
+        write("server.pem", cert.pem());
+        write("server.key", key.serialize_pem());
+        let token = "bench-token-0123456789abcdef".to_owned();
+        write(
+            "roster.toml",
+            format!(
+                "[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\n[[tokens]]\nname = \"bench\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+                roster_server::token_hash(&token)
+            ),
+        );
+        Self { dir, token }
+    }
+
+    fn credentials(&self) -> Credentials {
+        Credentials {
+            token: Some(self.token.clone()),
+            ca_file: Some(self.dir.path().join("ca.pem")),
+            identity: None,
+        }
+    }
 }
 
 impl Daemon {
     fn start(backend: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--backend", backend])
+        Self::spawn(backend, None)
+    }
+
+    /// A daemon serving TLS and requiring `secure`'s token.
+    fn start_secure(backend: &str, secure: &Secure) -> Self {
+        Self::spawn(backend, Some(secure))
+    }
+
+    fn spawn(backend: &str, secure: Option<&Secure>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--backend", backend]);
+        if let Some(secure) = secure {
+            command
+                .arg("--config")
+                .arg(secure.dir.path().join("roster.toml"));
+        }
+        let mut child = command
             .env("RUST_LOG", "error")
             .stdout(Stdio::piped())
             .spawn()
@@ -200,6 +260,13 @@ impl Daemon {
             .strip_prefix("listening on ")
             .expect("the daemon printed its address")
             .to_owned();
+        let addr = match secure {
+            Some(_) => format!(
+                "https://localhost:{}",
+                addr.rsplit(':').next().unwrap_or("0")
+            ),
+            None => addr,
+        };
         Self { child, addr }
     }
 }
@@ -264,6 +331,7 @@ struct Figures {
 async fn load(
     name: &str,
     daemons: &mut Vec<Daemon>,
+    credentials: &Credentials,
     sessions: usize,
     seconds: u64,
     kill: bool,
@@ -274,7 +342,9 @@ async fn load(
             .collect::<Vec<_>>()
             .join(",")
     };
-    let api = Client::new(&list(daemons.len() - 1)).expect("client");
+    let client =
+        |first: usize| Client::with_credentials(&list(first), credentials).expect("client");
+    let api = client(daemons.len() - 1);
     // The reader starts at revision 1 and must see every revision exactly once; it
     // stops at the head the daemons report once the clients are done.
     let (stop_at, stop) = tokio::sync::watch::channel(None::<u64>);
@@ -285,18 +355,24 @@ async fn load(
     let until = start + Duration::from_secs(seconds);
     let clients: Vec<_> = (0..sessions)
         .map(|i| {
-            let client = Client::new(&list(i % daemons.len())).expect("client");
-            tokio::spawn(client_task(client, i, until, Arc::clone(&failover)))
+            tokio::spawn(client_task(
+                client(i % daemons.len()),
+                i,
+                until,
+                Arc::clone(&failover),
+            ))
         })
         .collect();
     let mut on_killed = 0;
     if kill {
         tokio::time::sleep(Duration::from_secs(seconds) / 2).await;
         let mut victim = daemons.remove(0);
+        // Named before the kill: a client may be through another daemon before `wait`
+        // returns.
+        failover.lock().unwrap().killed = Some((Instant::now(), victim.addr.clone()));
         let _ = victim.child.kill();
         let _ = victim.child.wait();
         on_killed = sessions.div_ceil(3);
-        failover.lock().unwrap().killed = Some((Instant::now(), victim.addr.clone()));
     }
     let mut all = Latencies::default();
     let mut rounds = 0;
@@ -377,22 +453,44 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
+        let plain = Credentials::default();
         let mut memory = vec![Daemon::start("memory://load?history=8000000")];
         let alone = load(
             "one daemon on memory://",
             &mut memory,
+            &plain,
             sessions,
             seconds,
             false,
         )
         .await;
         drop(memory);
+        let secure = Secure::new();
+        let mut memory = vec![Daemon::start_secure(
+            "memory://load?history=8000000",
+            &secure,
+        )];
+        let guarded = load(
+            "one daemon on memory://, over TLS with a token",
+            &mut memory,
+            &secure.credentials(),
+            sessions,
+            seconds,
+            false,
+        )
+        .await;
+        drop(memory);
+        println!(
+            "TLS and a token / plain HTTP: {:.2} of the throughput",
+            guarded.calls_per_second / alone.calls_per_second
+        );
         let redis = roster_tests::Harness::redis(1.0);
         let backend = format!("{}&history=4000000", redis.url());
         let mut shared: Vec<Daemon> = (0..3).map(|_| Daemon::start(&backend)).collect();
         let three = load(
             "three daemons on one Redis, the first killed halfway",
             &mut shared,
+            &plain,
             sessions,
             seconds,
             true,

@@ -18,8 +18,9 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "roster", version, about, after_help = exit::HELP)]
 struct Cli {
-    /// The daemon's address (host:port or http://host:port), or several daemons serving one
-    /// store (host:port,host:port,...): calls go on through the next when one is gone.
+    /// The daemon's address (host:port, http://host:port, or https://host:port for one serving
+    /// TLS), or several daemons serving one store (host:port,host:port,...): calls go on
+    /// through the next when one is gone.
     #[arg(
         long,
         global = true,
@@ -49,7 +50,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the daemon (logs go to stderr; filter them with RUST_LOG).
+    /// Run the daemon (logs go to stderr; filter them with RUST_LOG, e.g.
+    /// RUST_LOG=info,roster::access=info for access logs).
     Serve {
         /// Configuration file (TOML): listen, backend, membership_timeout, history,
         /// max_sessions, cache_dir, [tls], [[tokens]], [[handlers]].
@@ -185,7 +187,13 @@ enum PluginCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let serving = matches!(cli.command, Command::Serve { .. });
-    init_logging(if serving { "info" } else { "warn" });
+    // Access logs (target `roster::access`) are opt-in: a busy daemon answers thousands of
+    // calls a second.
+    init_logging(if serving {
+        "info,roster::access=warn"
+    } else {
+        "warn"
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -612,6 +612,81 @@ fn listening_beyond_localhost_unprotected_is_refused_unless_insecure() {
     assert_eq!(code, None, "{stderr}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_logs_name_the_token_never_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "backend = \"memory://exposure-access\"\n\n[[tokens]]\nname = \"reader\"\nrole = \"read\"\nsha256 = \"{}\"\n",
+            token_hash(READ)
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("stderr");
+    let mut child = Command::new(ROSTER)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn,roster::access=info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("serving")
+        .to_owned();
+    let reader = Client::with_credentials(
+        &addr,
+        &Credentials {
+            token: Some(READ.into()),
+            ..Credentials::default()
+        },
+    )
+    .unwrap();
+    reader.groups().await.unwrap();
+    let refused = reader.create_group("not-for-readers").await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    let _ = Client::new(&addr).unwrap().groups().await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("roster::access"))
+        .collect();
+    let logged = |needles: &[&str]| lines.iter().any(|l| needles.iter().all(|n| l.contains(n)));
+    assert!(
+        logged(&[
+            "token=\"reader\"",
+            "route=\"/v1/groups\"",
+            "status=200",
+            "micros="
+        ]),
+        "{text}"
+    );
+    assert!(
+        logged(&["token=\"reader\"", "method=PUT", "status=403"]),
+        "{text}"
+    );
+    assert!(logged(&["token=\"-\"", "status=401"]), "{text}");
+    assert!(
+        !text.contains(READ),
+        "the token itself is never logged: {text}"
+    );
+}
+
 #[test]
 fn roster_token_new_prints_a_token_and_the_entry_that_names_its_hash() {
     let output = Command::new(ROSTER)
