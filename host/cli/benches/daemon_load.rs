@@ -365,7 +365,7 @@ async fn load(
         .collect();
     let mut on_killed = 0;
     if kill {
-        tokio::time::sleep(Duration::from_secs(seconds) / 2).await;
+        tokio::time::sleep_until((start + Duration::from_secs(seconds) / 2).into()).await;
         let mut victim = daemons.remove(0);
         // Named before the kill: a client may be through another daemon before `wait`
         // returns.

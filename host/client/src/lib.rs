@@ -144,17 +144,25 @@ impl Credentials {
         Ok(token.to_owned())
     }
 
-    /// An HTTP client presenting these credentials.
-    fn http_client(&self) -> Result<reqwest::Client> {
+    /// An HTTP client presenting these credentials; with `tls`, one that trusts the system's
+    /// CAs and `ca_file` (a client of `http://` daemons only reads no CA at all).
+    fn http_client(&self, tls: bool) -> Result<reqwest::Client> {
         let unusable = |what: &str, path: &Path, e: &dyn std::fmt::Display| {
             ClientError::Credentials(format!("{what} {}: {e}", path.display()))
         };
         let read =
             |what: &str, path: &Path| std::fs::read(path).map_err(|e| unusable(what, path, &e));
+        // The system's CAs, read once per process rather than by every client made.
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
-            .use_rustls_tls();
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false);
+        if tls {
+            for certificate in system_roots() {
+                builder = builder.add_root_certificate(certificate.clone());
+            }
+        }
         if let Some(token) = &self.token {
             let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
                 .map_err(|_| {
@@ -320,7 +328,7 @@ impl Client {
                     .ok_or_else(|| ClientError::InvalidAddress(address.to_owned()))
             })
             .collect::<Result<Vec<_>>>()?;
-        let http = credentials.http_client()?;
+        let http = credentials.http_client(bases.iter().any(|b| b.scheme() == "https"))?;
         Ok(Self {
             http,
             bases: bases.into(),
@@ -750,6 +758,23 @@ impl Client {
 
 /// No request body.
 const NO_BODY: Option<&()> = None;
+
+/// The system's trusted CA certificates, read on first use (those that do not parse are
+/// left out, as every TLS client does).
+fn system_roots() -> &'static [reqwest::Certificate] {
+    static ROOTS: std::sync::OnceLock<Vec<reqwest::Certificate>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for error in &found.errors {
+            tracing::debug!(%error, "a system CA certificate could not be read");
+        }
+        found
+            .certs
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+            .collect()
+    })
+}
 
 /// The base URL of one daemon's address, `host:port` or `http://host:port`.
 fn parse_base(address: &str) -> Option<url::Url> {
