@@ -121,3 +121,53 @@ async fn an_error_the_driver_returns_is_its_answer_not_a_fault() {
     assert!(message.starts_with("connect 127.0.0.1:1: "), "{message}");
     assert_eq!(kinds, Vec::<String>::new());
 }
+
+/// The fixture told to commit `fault`, as a driver of its own.
+fn faulting_driver(fault: &str) -> roster_wasm::WasmDriver {
+    roster_wasm::WasmDriver::new(roster_wasm::DriverSpec {
+        name: "redis".into(),
+        component: Some(plugin("rust-evil-driver.wasm")),
+        endpoint: roster::backend_url::Endpoint::Address("127.0.0.1:1".into()),
+        options: vec![("namespace".into(), fault.into())],
+        call_limit: std::time::Duration::from_millis(500),
+    })
+}
+
+#[tokio::test]
+async fn a_drivers_calls_faults_and_restarts_are_counted() {
+    use roster::driver::{Driver, DriverStats};
+    let trapping = faulting_driver("fault-trap");
+    for _ in 0..2 {
+        assert!(trapping.describe().await.is_err());
+    }
+    // Each trap drops the instance; the next call makes it again.
+    assert_eq!(
+        trapping.stats(),
+        DriverStats {
+            calls: 2,
+            errors: 2,
+            restarts: 2,
+        }
+    );
+    let lying = faulting_driver("fault-bad-data");
+    assert!(lying.describe().await.is_err());
+    assert_eq!(
+        lying.stats(),
+        DriverStats {
+            calls: 1,
+            errors: 1,
+            restarts: 0,
+        }
+    );
+    // The store's own refusal is an answer, not a fault.
+    let refusing = faulting_driver("127.0.0.1:2");
+    assert!(refusing.describe().await.is_err());
+    assert_eq!(
+        refusing.stats(),
+        DriverStats {
+            calls: 1,
+            errors: 0,
+            restarts: 0,
+        }
+    );
+}

@@ -117,9 +117,11 @@ async fn every_metric_family_is_reported_and_moves_under_load() {
     std::fs::write(
         &config,
         format!(
-            "backend = {:?}\n\n[[handlers]]\nname = \"log\"\npath = {:?}\n",
+            "backend = {:?}\n\n[[handlers]]\nname = \"log\"\npath = {:?}\n\n\
+             [[handlers]]\nname = \"misbehave\"\npath = {:?}\ngroups = [\"trap\", \"refuse\"]\n",
             store.url(),
-            plugin("rust-log-events.wasm")
+            plugin("rust-log-events.wasm"),
+            plugin("rust-misbehave.wasm")
         ),
     )
     .unwrap();
@@ -145,6 +147,9 @@ async fn every_metric_family_is_reported_and_moves_under_load() {
             .unwrap();
     }
     client.leave(&opened.session_id, "metrics-0").await.unwrap();
+    // The misbehaving plugin traps on any event of `trap` and refuses those of `refuse`.
+    client.create_group("trap").await.unwrap();
+    client.create_group("refuse").await.unwrap();
     let head = client.status().await.unwrap().revision;
     // Waits for a change that does not come: a reader until it is aborted.
     let follower = tokio::spawn({
@@ -157,7 +162,11 @@ async fn every_metric_family_is_reported_and_moves_under_load() {
         let base = base.clone();
         async move {
             let scrape = Scrape::of(&http, &base).await;
-            (scrape.sum("roster_plugin_delivered_total", &[r#"plugin="log""#]) >= 11.0
+            let misbehave = [r#"plugin="misbehave""#];
+            (scrape.sum("roster_plugin_delivered_total", &[r#"plugin="log""#]) >= 13.0
+                && scrape.sum("roster_plugin_traps_total", &misbehave) >= 1.0
+                && scrape.sum("roster_plugin_restarts_total", &misbehave) >= 1.0
+                && scrape.sum("roster_plugin_errors_total", &misbehave) >= 1.0
                 && scrape.sum("roster_stream_readers", &[]) >= 1.0)
                 .then_some(scrape)
         }
@@ -201,8 +210,19 @@ async fn every_metric_family_is_reported_and_moves_under_load() {
     moved("roster_driver_calls_total", &[]);
     moved("roster_stream_readers", &[]);
     moved("roster_plugin_delivered_total", &[r#"plugin="log""#]);
+    for family in [
+        "roster_plugin_traps_total",
+        "roster_plugin_restarts_total",
+        "roster_plugin_errors_total",
+    ] {
+        moved(family, &[r#"plugin="misbehave""#]);
+    }
+    // Gauges that are zero at rest (a plugin's queue, the mirror's lag) are read at every
+    // scrape; the driver's faults are counted where they happen (the driver_faults tests).
+    assert!(after.sum("roster_mirror_lag", &[]) >= 0.0);
+    assert!(after.has("roster_plugin_queue_depth"));
     assert_eq!(after.sum("roster_store_up", &[]), 1.0);
-    assert_eq!(after.sum("roster_groups", &[]), 5.0);
+    assert_eq!(after.sum("roster_groups", &[]), 7.0);
     assert_eq!(after.sum("roster_members", &[]), 4.0);
     // Expired sessions: one opened with a short TTL and left alone.
     client

@@ -631,6 +631,7 @@ impl WasmDriver {
 
     /// The driver returned a `what` the host rejects (`error` says why): a fault, reported.
     fn invalid(&self, what: &'static str, error: &CoordinationError) -> CoordinationError {
+        self.counters.errors.fetch_add(1, Ordering::Relaxed);
         report(
             &self.spec.name,
             DriverFault::BadData {
