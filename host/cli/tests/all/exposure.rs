@@ -196,175 +196,111 @@ async fn every_documented_route_answers_each_role_as_the_document_says() {
     assert_eq!(answer["error"]["code"], "not-found");
 }
 
+/// The billing token's view of a daemon: each call's status and JSON body.
+struct Scoped<'a> {
+    http: &'a reqwest::Client,
+    base: String,
+}
+
+impl Scoped<'_> {
+    async fn ask(&self, method: Method, path: &str, body: Option<&str>) -> (StatusCode, Value) {
+        let url = format!("{}{path}", self.base);
+        let (status, _, answer) = ask(self.http, method, &url, Some(BILLING), body).await;
+        (status, answer)
+    }
+
+    /// `method path` is refused as out of the token's reach.
+    async fn refused(&self, method: Method, path: &str, body: Option<&str>) {
+        let (status, answer) = self.ask(method.clone(), path, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
+        assert_eq!(answer["error"]["code"], "out-of-scope", "{method} {path}");
+    }
+
+    /// The ids of the groups `GET path` lists.
+    async fn listed(&self, path: &str) -> Vec<String> {
+        let (status, answer) = self.ask(Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+        answer["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["group_id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_limited_to_prefixes_reaches_only_those_groups() {
     let daemon = Running::start(with_tokens("exposure-prefixes")).await;
     let http = reqwest::Client::new();
-    let url = |path: &str| format!("{}{path}", daemon.base());
     for group in ["other", "billing-a"] {
-        let (status, _, _) = ask(
-            &http,
-            Method::PUT,
-            &url(&format!("/v1/groups/{group}")),
-            Some(ADMIN),
-            None,
-        )
-        .await;
+        let url = format!("{}/v1/groups/{group}", daemon.base());
+        let (status, _, _) = ask(&http, Method::PUT, &url, Some(ADMIN), None).await;
         assert_eq!(status, StatusCode::CREATED, "{group}");
     }
-    let scoped = Some(BILLING);
-    let expect =
-        |status: StatusCode, answer: &Value, wanted: StatusCode, code: Option<&str>, what: &str| {
-            assert_eq!(status, wanted, "{what}: {answer}");
-            if let Some(code) = code {
-                assert_eq!(answer["error"]["code"], code, "{what}");
-            }
-        };
+    let scoped = Scoped {
+        http: &http,
+        base: daemon.base(),
+    };
     // Named groups: inside the prefix or not, however the name is spelled in the path.
-    let (s, _, a) = ask(
-        &http,
-        Method::PUT,
-        &url("/v1/groups/billing-b"),
-        scoped,
-        None,
-    )
-    .await;
-    expect(s, &a, StatusCode::CREATED, None, "create billing-b");
-    let (s, _, a) = ask(
-        &http,
-        Method::PUT,
-        &url("/v1/groups/%62illing-c"),
-        scoped,
-        None,
-    )
-    .await;
-    expect(
-        s,
-        &a,
-        StatusCode::CREATED,
-        None,
-        "create billing-c, percent-encoded",
-    );
+    for path in ["/v1/groups/billing-b", "/v1/groups/%62illing-c"] {
+        let (status, answer) = scoped.ask(Method::PUT, path, None).await;
+        assert_eq!(status, StatusCode::CREATED, "{path}: {answer}");
+    }
     for path in [
         "/v1/groups/other",
         "/v1/groups/other%2Fbilling-",
         "/v1/groups/Billing-x",
     ] {
-        let (s, _, a) = ask(&http, Method::PUT, &url(path), scoped, None).await;
-        expect(s, &a, StatusCode::FORBIDDEN, Some("out-of-scope"), path);
+        scoped.refused(Method::PUT, path, None).await;
     }
-    let (s, _, a) = ask(
-        &http,
-        Method::GET,
-        &url("/v1/groups/other/members"),
-        scoped,
-        None,
-    )
-    .await;
-    expect(
-        s,
-        &a,
-        StatusCode::FORBIDDEN,
-        Some("out-of-scope"),
-        "members of other",
-    );
-    // Lists show only the groups within reach.
-    let (s, _, a) = ask(&http, Method::GET, &url("/v1/groups"), scoped, None).await;
-    expect(s, &a, StatusCode::OK, None, "groups");
-    let names: Vec<&str> = a["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["group_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["billing-a", "billing-b", "billing-c"]);
-    let (_, _, a) = ask(&http, Method::GET, &url("/v1/snapshot"), scoped, None).await;
-    let names: Vec<&str> = a["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["group_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["billing-a", "billing-b", "billing-c"]);
-    let (_, _, a) = ask(&http, Method::GET, &url("/v1/groups"), Some(READ), None).await;
-    assert_eq!(
-        a["groups"].as_array().unwrap().len(),
-        4,
-        "an unlimited token sees all"
-    );
+    scoped
+        .refused(Method::GET, "/v1/groups/other/members", None)
+        .await;
+    // Lists show only the groups within reach; an unlimited token sees them all.
+    let billing = ["billing-a", "billing-b", "billing-c"];
+    assert_eq!(scoped.listed("/v1/groups").await, billing);
+    assert_eq!(scoped.listed("/v1/snapshot").await, billing);
+    let url = format!("{}/v1/groups", daemon.base());
+    let (_, _, all) = ask(&http, Method::GET, &url, Some(READ), None).await;
+    assert_eq!(all["groups"].as_array().unwrap().len(), 4);
     // The whole history carries every group's changes; one group's events do not.
-    let (s, _, a) = ask(
-        &http,
-        Method::GET,
-        &url("/v1/changes?after=0"),
-        scoped,
-        None,
-    )
-    .await;
-    expect(
-        s,
-        &a,
-        StatusCode::FORBIDDEN,
-        Some("out-of-scope"),
-        "changes",
-    );
-    let (s, _, a) = ask(&http, Method::GET, &url("/v1/events?from=1"), scoped, None).await;
-    expect(
-        s,
-        &a,
-        StatusCode::FORBIDDEN,
-        Some("out-of-scope"),
-        "every group's events",
-    );
-    let (s, _, a) = ask(
-        &http,
-        Method::GET,
-        &url("/v1/events?from=1&group=other"),
-        scoped,
-        None,
-    )
-    .await;
-    expect(
-        s,
-        &a,
-        StatusCode::FORBIDDEN,
-        Some("out-of-scope"),
-        "other's events",
-    );
-    let (s, _, _) = ask(
-        &http,
-        Method::GET,
-        &url("/v1/events?from=1&group=billing-a"),
-        scoped,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "billing-a's events");
+    scoped
+        .refused(Method::GET, "/v1/changes?after=0", None)
+        .await;
+    scoped.refused(Method::GET, "/v1/events?from=1", None).await;
+    scoped
+        .refused(Method::GET, "/v1/events?from=1&group=other", None)
+        .await;
+    let (status, _) = scoped
+        .ask(Method::GET, "/v1/events?from=1&group=billing-a", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "billing-a's events");
     // A session joins within reach only.
-    let (s, _, session) = ask(
-        &http,
-        Method::POST,
-        &url("/v1/sessions"),
-        scoped,
-        Some(r#"{"member_id": "worker-1"}"#),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{session}");
-    let id = session["session_id"]
-        .as_str()
-        .expect("a session id")
-        .to_owned();
-    let join = |group: &str| url(&format!("/v1/sessions/{id}/groups/{group}"));
-    let (s, _, a) = ask(&http, Method::PUT, &join("billing-a"), scoped, Some("{}")).await;
-    assert!(s.is_success(), "{s}: {a}");
-    let (s, _, a) = ask(&http, Method::PUT, &join("other"), scoped, Some("{}")).await;
-    expect(
-        s,
-        &a,
-        StatusCode::FORBIDDEN,
-        Some("out-of-scope"),
-        "join other",
-    );
+    let (status, session) = scoped
+        .ask(
+            Method::POST,
+            "/v1/sessions",
+            Some(r#"{"member_id": "worker-1"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let id = session["session_id"].as_str().expect("a session id");
+    let (status, answer) = scoped
+        .ask(
+            Method::PUT,
+            &format!("/v1/sessions/{id}/groups/billing-a"),
+            Some("{}"),
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {answer}");
+    scoped
+        .refused(
+            Method::PUT,
+            &format!("/v1/sessions/{id}/groups/other"),
+            Some("{}"),
+        )
+        .await;
 }
 
 /// A CA, and certificates it signed for the daemon (localhost) and for a client.
