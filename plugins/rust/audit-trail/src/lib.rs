@@ -1,17 +1,19 @@
 //! Appends every membership event as one JSON line to `/data/audit.jsonl`: an audit trail.
 //! Needs the `directory` grant (the host shows the granted directory as `/data`).
 
-wit_bindgen::generate!({ path: "../../../wit", world: "roster:coordination/handler" });
-
 use std::fs::OpenOptions;
 use std::io::Write;
 
-use exports::roster::coordination::events::{Guest, Resync};
-use roster::coordination::types::{LeaveReason, MembershipEvent};
+use handler_kit::types::{LeaveReason, MembershipEvent};
+use handler_kit::{EventExt, Handler, Result, Resync};
 
 const TRAIL: &str = "/data/audit.jsonl";
 
-struct AuditTrail;
+/// The lines of the batch being handled, appended together at its end.
+#[derive(Default)]
+struct AuditTrail {
+    batch: String,
+}
 
 /// A JSON string literal.
 fn quoted(text: &str) -> String {
@@ -30,28 +32,11 @@ fn quoted(text: &str) -> String {
 }
 
 fn line(event: &MembershipEvent) -> String {
-    let (kind, revision, group, member, extra) = match event {
-        MembershipEvent::GroupCreated(e) => (
-            "group-created",
-            e.revision,
-            &e.group_id,
-            None,
-            String::new(),
-        ),
-        MembershipEvent::GroupDeleted(e) => (
-            "group-deleted",
-            e.revision,
-            &e.group_id,
-            None,
-            String::new(),
-        ),
-        MembershipEvent::MemberJoined(e) => (
-            "member-joined",
-            e.revision,
-            &e.group_id,
-            Some(&e.member_id),
-            String::new(),
-        ),
+    let (member, extra) = match event {
+        MembershipEvent::GroupCreated(_) | MembershipEvent::GroupDeleted(_) => {
+            (None, String::new())
+        }
+        MembershipEvent::MemberJoined(e) => (Some(&e.member_id), String::new()),
         MembershipEvent::MemberLeft(e) => {
             let reason = match e.reason {
                 LeaveReason::Left => "left",
@@ -59,46 +44,24 @@ fn line(event: &MembershipEvent) -> String {
                 LeaveReason::SessionLost => "session-lost",
                 LeaveReason::GroupDeleted => "group-deleted",
             };
-            (
-                "member-left",
-                e.revision,
-                &e.group_id,
-                Some(&e.member_id),
-                format!(",\"reason\":\"{reason}\""),
-            )
+            (Some(&e.member_id), format!(",\"reason\":\"{reason}\""))
         }
-        MembershipEvent::CapabilitiesUpdated(e) => (
-            "capabilities-updated",
-            e.revision,
-            &e.group_id,
-            Some(&e.member_id),
-            String::new(),
-        ),
-        MembershipEvent::LeaderElected(e) => (
-            "leader-elected",
-            e.revision,
-            &e.group_id,
-            Some(&e.member_id),
-            format!(",\"term\":{}", e.term),
-        ),
-        MembershipEvent::LeaderLost(e) => (
-            "leader-lost",
-            e.revision,
-            &e.group_id,
-            Some(&e.member_id),
-            format!(",\"term\":{}", e.term),
-        ),
+        MembershipEvent::CapabilitiesUpdated(e) => (Some(&e.member_id), String::new()),
+        MembershipEvent::LeaderElected(e) => (Some(&e.member_id), format!(",\"term\":{}", e.term)),
+        MembershipEvent::LeaderLost(e) => (Some(&e.member_id), format!(",\"term\":{}", e.term)),
     };
     let member = member
         .map(|m| format!(",\"member\":{}", quoted(m)))
         .unwrap_or_default();
     format!(
-        "{{\"revision\":{revision},\"kind\":\"{kind}\",\"group\":{}{member}{extra}}}\n",
-        quoted(group)
+        "{{\"revision\":{},\"kind\":\"{}\",\"group\":{}{member}{extra}}}\n",
+        event.revision(),
+        event.kind(),
+        quoted(event.group_id())
     )
 }
 
-fn append(text: &str) -> Result<(), String> {
+fn append(text: &str) -> Result {
     OpenOptions::new()
         .create(true)
         .append(true)
@@ -107,12 +70,18 @@ fn append(text: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot append to {TRAIL}: {e}"))
 }
 
-impl Guest for AuditTrail {
-    fn on_events(events: Vec<MembershipEvent>) -> Result<(), String> {
-        append(&events.iter().map(line).collect::<String>())
+impl Handler for AuditTrail {
+    fn event(&mut self, event: &MembershipEvent) -> Result {
+        self.batch.push_str(&line(event));
+        Ok(())
     }
 
-    fn on_resync(snapshot: Resync) -> Result<(), String> {
+    fn batch_handled(&mut self, _last: u64) -> Result {
+        // Taken either way: a batch that fails is delivered again, and written again.
+        append(&std::mem::take(&mut self.batch))
+    }
+
+    fn resync(&mut self, snapshot: &Resync) -> Result {
         append(&format!(
             "{{\"revision\":{},\"kind\":\"resync\",\"groups\":{}}}\n",
             snapshot.revision,
@@ -121,4 +90,4 @@ impl Guest for AuditTrail {
     }
 }
 
-export!(AuditTrail);
+handler_kit::export_handler!(AuditTrail);

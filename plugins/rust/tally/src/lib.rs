@@ -2,14 +2,12 @@
 //! line per batch: cheap per event, so it also serves as the throughput benchmark's handler.
 //! Needs no grants.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "roster:coordination/handler" });
-
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use exports::roster::coordination::events::{Guest, Resync};
-use roster::coordination::logging::{Level, log};
-use roster::coordination::types::MembershipEvent;
+use handler_kit::types::{
+    GroupCreated, GroupDeleted, LeaderElected, LeaderLost, MemberJoined, MemberLeft,
+};
+use handler_kit::{Handler, Result, Resync, info};
 
 #[derive(Default)]
 struct GroupTally {
@@ -17,84 +15,80 @@ struct GroupTally {
     leader: Option<String>,
 }
 
-thread_local! {
-    static GROUPS: RefCell<BTreeMap<String, GroupTally>> = const { RefCell::new(BTreeMap::new()) };
+#[derive(Default)]
+struct Tally {
+    groups: BTreeMap<String, GroupTally>,
 }
 
-struct Tally;
+impl Tally {
+    /// The tally of group `id`, made if it is new (the id copied only then).
+    fn group(&mut self, id: &str) -> &mut GroupTally {
+        if !self.groups.contains_key(id) {
+            self.groups.insert(id.to_owned(), GroupTally::default());
+        }
+        self.groups.get_mut(id).expect("inserted above")
+    }
+}
 
-impl Guest for Tally {
-    fn on_events(events: Vec<MembershipEvent>) -> Result<(), String> {
-        let Some(last) = events.last().map(revision) else {
-            return Ok(());
-        };
-        GROUPS.with_borrow_mut(|groups| {
-            for event in events {
-                match event {
-                    MembershipEvent::GroupCreated(e) => {
-                        groups.entry(e.group_id).or_default();
-                    }
-                    MembershipEvent::GroupDeleted(e) => {
-                        groups.remove(&e.group_id);
-                    }
-                    MembershipEvent::MemberJoined(e) => {
-                        groups.entry(e.group_id).or_default().members += 1
-                    }
-                    MembershipEvent::MemberLeft(e) => {
-                        let group = groups.entry(e.group_id).or_default();
-                        group.members = group.members.saturating_sub(1);
-                    }
-                    MembershipEvent::CapabilitiesUpdated(_) => {}
-                    MembershipEvent::LeaderElected(e) => {
-                        groups.entry(e.group_id).or_default().leader = Some(e.member_id);
-                    }
-                    MembershipEvent::LeaderLost(e) => {
-                        groups.entry(e.group_id).or_default().leader = None
-                    }
-                }
-            }
-            let summary: Vec<String> = groups
-                .iter()
-                .map(|(id, g)| match &g.leader {
-                    Some(leader) => format!("{id}={} (leader {leader})", g.members),
-                    None => format!("{id}={}", g.members),
-                })
-                .collect();
-            log(
-                Level::Info,
-                &format!("after #{last}: {}", summary.join(", ")),
-            );
-        });
+impl Handler for Tally {
+    fn group_created(&mut self, e: &GroupCreated) -> Result {
+        self.group(&e.group_id);
         Ok(())
     }
 
-    fn on_resync(snapshot: Resync) -> Result<(), String> {
-        GROUPS.with_borrow_mut(|groups| {
-            groups.clear();
-            for group in snapshot.groups {
-                groups.insert(
-                    group.group_id,
-                    GroupTally {
-                        members: group.members.len() as u64,
-                        leader: group.leader.map(|l| l.member_id),
-                    },
-                );
-            }
-        });
+    fn group_deleted(&mut self, e: &GroupDeleted) -> Result {
+        self.groups.remove(&e.group_id);
+        Ok(())
+    }
+
+    fn member_joined(&mut self, e: &MemberJoined) -> Result {
+        self.group(&e.group_id).members += 1;
+        Ok(())
+    }
+
+    fn member_left(&mut self, e: &MemberLeft) -> Result {
+        let group = self.group(&e.group_id);
+        group.members = group.members.saturating_sub(1);
+        Ok(())
+    }
+
+    fn leader_elected(&mut self, e: &LeaderElected) -> Result {
+        self.group(&e.group_id).leader = Some(e.member_id.clone());
+        Ok(())
+    }
+
+    fn leader_lost(&mut self, e: &LeaderLost) -> Result {
+        self.group(&e.group_id).leader = None;
+        Ok(())
+    }
+
+    fn batch_handled(&mut self, last: u64) -> Result {
+        let summary: Vec<String> = self
+            .groups
+            .iter()
+            .map(|(id, g)| match &g.leader {
+                Some(leader) => format!("{id}={} (leader {leader})", g.members),
+                None => format!("{id}={}", g.members),
+            })
+            .collect();
+        info!("after #{last}: {}", summary.join(", "));
+        Ok(())
+    }
+
+    fn resync(&mut self, snapshot: &Resync) -> Result {
+        self.groups = snapshot
+            .groups
+            .iter()
+            .map(|group| {
+                let tally = GroupTally {
+                    members: group.members.len() as u64,
+                    leader: group.leader.as_ref().map(|l| l.member_id.clone()),
+                };
+                (group.group_id.clone(), tally)
+            })
+            .collect();
         Ok(())
     }
 }
 
-fn revision(event: &MembershipEvent) -> u64 {
-    match event {
-        MembershipEvent::GroupCreated(e) => e.revision,
-        MembershipEvent::GroupDeleted(e) => e.revision,
-        MembershipEvent::MemberJoined(e) => e.revision,
-        MembershipEvent::MemberLeft(e) => e.revision,
-        MembershipEvent::CapabilitiesUpdated(e) => e.revision,
-        MembershipEvent::LeaderElected(e) => e.revision,
-        MembershipEvent::LeaderLost(e) => e.revision,
-    }
-}
-
-export!(Tally);
+handler_kit::export_handler!(Tally);
