@@ -11,6 +11,7 @@
 //! be paused (`conformance_suite!(real_time: harness.real_time(0.1))`).
 
 pub mod conformance;
+pub mod pki;
 pub mod probe;
 pub mod servers;
 

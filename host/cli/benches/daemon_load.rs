@@ -186,43 +186,29 @@ struct Daemon {
 
 /// A daemon's TLS certificate (signed by a CA of the bench's own) and token.
 struct Secure {
-    dir: tempfile::TempDir,
+    pki: roster_tests::pki::Pki,
     token: String,
 }
 
 impl Secure {
     fn new() -> Self {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-        let dir = tempfile::tempdir().expect("a directory");
-        let write = |name: &str, text: String| {
-            std::fs::write(dir.path().join(name), text).expect("write a certificate")
-        };
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("key")).expect("CA");
-        let key = KeyPair::generate().expect("key");
-        let cert = CertificateParams::new(vec!["localhost".to_owned()])
-            .expect("certificate")
-            .signed_by(&key, &ca)
-            .expect("certificate");
-        write("ca.pem", ca.pem());
-        write("server.pem", cert.pem());
-        write("server.key", key.serialize_pem());
+        let pki = roster_tests::pki::Pki::new();
         let token = "bench-token-0123456789abcdef".to_owned();
-        write(
-            "roster.toml",
+        std::fs::write(
+            pki.path("roster.toml"),
             format!(
                 "[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\n[[tokens]]\nname = \"bench\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
                 roster_server::token_hash(&token)
             ),
-        );
-        Self { dir, token }
+        )
+        .expect("write the configuration");
+        Self { pki, token }
     }
 
     fn credentials(&self) -> Credentials {
         Credentials {
             token: Some(self.token.clone()),
-            ca_file: Some(self.dir.path().join("ca.pem")),
+            ca_file: Some(self.pki.path("ca.pem")),
             identity: None,
         }
     }
@@ -244,7 +230,7 @@ impl Daemon {
         if let Some(secure) = secure {
             command
                 .arg("--config")
-                .arg(secure.dir.path().join("roster.toml"));
+                .arg(secure.pki.path("roster.toml"));
         }
         let mut child = command
             .env("RUST_LOG", "error")

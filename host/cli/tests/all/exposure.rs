@@ -16,6 +16,8 @@ use roster_server::{Role, ServeConfig, Server, TlsConfig, TokenConfig, token_has
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use roster_tests::pki::Pki;
+
 use crate::common::ROSTER;
 use crate::openapi::{Api, fill, probe_args};
 
@@ -303,49 +305,13 @@ async fn a_token_limited_to_prefixes_reaches_only_those_groups() {
         .await;
 }
 
-/// A CA, and certificates it signed for the daemon (localhost) and for a client.
-pub(crate) struct Pki {
-    dir: tempfile::TempDir,
+/// What the daemons and clients here make of the test CA's files.
+trait TlsFiles {
+    fn tls(&self, client_certificates: bool) -> TlsConfig;
+    fn credentials(&self, token: Option<&str>, client_certificate: bool) -> Credentials;
 }
 
-impl Pki {
-    pub(crate) fn new() -> Self {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "Roster test CA");
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-        write("ca.pem", ca.pem());
-        for (name, names) in [
-            (
-                "server",
-                vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
-            ),
-            ("client", vec!["client.roster.test".to_owned()]),
-        ] {
-            let key = KeyPair::generate().unwrap();
-            let cert = CertificateParams::new(names)
-                .unwrap()
-                .signed_by(&key, &ca)
-                .unwrap();
-            write(&format!("{name}.pem"), cert.pem());
-            write(&format!("{name}.key"), key.serialize_pem());
-        }
-        Self { dir }
-    }
-
-    pub(crate) fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// The directory, kept (deleted when the returned value is dropped).
-    pub(crate) fn into_dir(self) -> tempfile::TempDir {
-        self.dir
-    }
-
+impl TlsFiles for Pki {
     fn tls(&self, client_certificates: bool) -> TlsConfig {
         TlsConfig {
             cert: self.path("server.pem"),
@@ -464,6 +430,79 @@ async fn a_daemon_requiring_client_certificates_refuses_clients_without_one() {
     )
     .unwrap();
     unreachable(foreign.status().await, "a client certificate of another CA");
+}
+
+/// `roster ARGS` with `env` set (and `ROSTER_TOKEN` unset unless `env` sets it): its exit
+/// code, stdout and stderr.
+async fn cli(args: Vec<String>, env: Vec<(&'static str, String)>) -> (Option<i32>, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let output = Command::new(ROSTER)
+            .args(&args)
+            .env_remove("ROSTER_TOKEN")
+            .envs(env)
+            .output()
+            .expect("roster runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_reaches_a_daemon_over_tls_with_its_token() {
+    let pki = Pki::new();
+    let daemon = Running::start(ServeConfig {
+        tls: Some(pki.tls(false)),
+        ..with_tokens("exposure-cli")
+    })
+    .await;
+    let token_file = pki.path("admin.token");
+    std::fs::write(&token_file, format!("{ADMIN}\n")).unwrap();
+    let address = format!("https://localhost:{}", daemon.addr.port());
+    let ca = pki.path("ca.pem").display().to_string();
+    let args = |more: &[&str]| {
+        let mut args = vec!["--addr".to_owned(), address.clone()];
+        args.extend(more.iter().map(|a| (*a).to_owned()));
+        args
+    };
+    let token_args = [
+        "--ca-file",
+        &ca,
+        "--token-file",
+        token_file.to_str().unwrap(),
+    ];
+    let (code, _, stderr) = cli(
+        args(&[&token_args[..], &["create-group", "cli-tls"]].concat()),
+        vec![],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    // The token from the environment, a read token: it lists, and may not create.
+    let reader = vec![("ROSTER_TOKEN", READ.to_owned())];
+    let (code, stdout, stderr) = cli(
+        args(&["--ca-file", &ca, "--json", "groups"]),
+        reader.clone(),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("cli-tls"), "{stdout}");
+    let (code, _, stderr) = cli(args(&["--ca-file", &ca, "create-group", "nope"]), reader).await;
+    assert_eq!(code, Some(1), "refused: {stderr}");
+    assert!(stderr.contains("forbidden"), "{stderr}");
+    // No token: refused; no CA: no daemon to be found there.
+    let (code, _, stderr) = cli(args(&["--ca-file", &ca, "groups"]), vec![]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("unauthenticated"), "{stderr}");
+    let (code, _, stderr) = cli(
+        args(&["--token-file", token_file.to_str().unwrap(), "groups"]),
+        vec![],
+    )
+    .await;
+    assert_eq!(code, Some(3), "{stderr}");
 }
 
 #[test]

@@ -76,7 +76,7 @@ fn target(kind: Kind) -> Arc<Target> {
             }
         }
         Kind::Secure => {
-            let pki = crate::exposure::Pki::new();
+            let pki = roster_tests::pki::Pki::new();
             let config = pki.path("roster.toml");
             std::fs::write(
                 &config,
