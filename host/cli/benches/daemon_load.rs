@@ -228,9 +228,7 @@ impl Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
         command.args(["serve", "--listen", "127.0.0.1:0", "--backend", backend]);
         if let Some(secure) = secure {
-            command
-                .arg("--config")
-                .arg(secure.pki.path("roster.toml"));
+            command.arg("--config").arg(secure.pki.path("roster.toml"));
         }
         let mut child = command
             .env("RUST_LOG", "error")

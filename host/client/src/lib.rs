@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;
@@ -249,8 +249,28 @@ pub struct Client {
     bases: Arc<[url::Url]>,
     /// Index in `bases` of the daemon calls go to.
     current: Arc<AtomicUsize>,
+    /// What this client and its clones have done.
+    counters: Arc<Counters>,
     /// How long a call may take before the daemon counts as unreachable.
     call_timeout: Duration,
+}
+
+/// What a client has done (see [`Client::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Calls made.
+    pub calls: u64,
+    /// Attempts that found their daemon unreachable (refused, timed out, broken).
+    pub unreachable: u64,
+    /// Times a call went on through the next daemon.
+    pub failovers: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    calls: AtomicU64,
+    unreachable: AtomicU64,
+    failovers: AtomicU64,
 }
 
 /// How long a request's whole answer may take.
@@ -333,6 +353,7 @@ impl Client {
             http,
             bases: bases.into(),
             current: Arc::default(),
+            counters: Arc::default(),
             call_timeout: CALL_TIMEOUT,
         })
     }
@@ -358,6 +379,16 @@ impl Client {
         Self {
             call_timeout: timeout,
             ..self
+        }
+    }
+
+    /// What this client and its clones have done since the first was made.
+    pub fn stats(&self) -> ClientStats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        ClientStats {
+            calls: read(&self.counters.calls),
+            unreachable: read(&self.counters.unreachable),
+            failovers: read(&self.counters.failovers),
         }
     }
 
@@ -407,6 +438,7 @@ impl Client {
         &self,
         request: &Request<'_, B>,
     ) -> Result<(reqwest::Response, usize)> {
+        self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let mut base = self.current.load(Ordering::Relaxed);
         let mut tries = self.bases.len();
         loop {
@@ -428,10 +460,12 @@ impl Client {
                 Ok(response) => return Err(error_of(response).await),
                 Err(error) => {
                     let unreachable = self.unreachable(base, &error);
+                    self.counters.unreachable.fetch_add(1, Ordering::Relaxed);
                     tries -= 1;
                     if tries == 0 {
                         return Err(unreachable);
                     }
+                    self.counters.failovers.fetch_add(1, Ordering::Relaxed);
                     let next = (base + 1) % self.bases.len();
                     // Another call may have moved on already: follow it rather than skip one.
                     base = self

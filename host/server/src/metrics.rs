@@ -304,12 +304,12 @@ impl Collector for ScrapeCollector {
         )?;
         counter(
             "roster_driver_errors",
-            "Driver calls that ended in a fault of the driver",
+            "Driver calls that ended in a fault of the driver (roster://: a daemon unreachable)",
             driver.errors,
         )?;
         counter(
             "roster_driver_restarts",
-            "Driver instances dropped after a fault and made again",
+            "Driver instances dropped after a fault and made again (roster://: failovers)",
             driver.restarts,
         )?;
         type Field = fn(&PluginStats) -> u64;

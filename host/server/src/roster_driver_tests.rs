@@ -123,3 +123,18 @@ async fn a_feed_that_outlives_its_daemon_is_told_the_store_was_replaced() {
     let _ = daemon.stop.send(());
     daemon.task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drivers_calls_unreachable_daemons_and_failovers_are_counted() {
+    let daemon = Serving::start("127.0.0.1:0".parse().unwrap()).await;
+    // Nothing listens on port 1: the first call finds it so, and goes on through the daemon.
+    let driver = DaemonDriver::new(
+        &format!("127.0.0.1:1,{}", daemon.addr),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    driver.head().await.expect("the second daemon answers");
+    driver.head().await.expect("and goes on answering");
+    let stats = driver.stats();
+    assert_eq!((stats.calls, stats.errors, stats.restarts), (2, 1, 1));
+}

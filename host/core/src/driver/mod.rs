@@ -70,9 +70,11 @@ pub struct DriverStats {
     /// Calls made to the store.
     pub calls: u64,
     /// Calls that ended in a fault of the driver (a trap, an overrun, bad data, a component
-    /// that cannot be loaded), not in an answer of the store.
+    /// that cannot be loaded; for `roster://`, a daemon that could not be reached), not in an
+    /// answer of the store.
     pub errors: u64,
-    /// Driver instances dropped after a fault, to be made again at the next call.
+    /// Driver instances dropped after a fault, to be made again at the next call (for
+    /// `roster://`: calls that went on through the next daemon).
     pub restarts: u64,
 }
 

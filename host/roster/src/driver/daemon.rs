@@ -25,7 +25,7 @@ use async_trait::async_trait;
 
 use roster_client::{Client, ClientError, Credentials};
 use roster_core::backend_url::DaemonSecurity;
-use roster_core::driver::{Changes, Driver, SessionKey, StoreInfo};
+use roster_core::driver::{Changes, Driver, DriverStats, SessionKey, StoreInfo};
 use roster_types::error::CoordinationError;
 use roster_types::event::Revision;
 use roster_types::ids::{Capabilities, GroupId, MemberId};
@@ -352,6 +352,15 @@ impl Driver for DaemonDriver {
     async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)> {
         self.for_session(session, self.client.stand_down(session, group))
             .await
+    }
+
+    fn stats(&self) -> DriverStats {
+        let client = self.client.stats();
+        DriverStats {
+            calls: client.calls,
+            errors: client.unreachable,
+            restarts: client.failovers,
+        }
     }
 
     async fn changes(&self, after: Revision, max: usize, wait: Duration) -> Result<Changes> {
