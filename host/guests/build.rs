@@ -16,8 +16,9 @@ use std::process::Command;
 
 use command::run;
 
-/// Members of the guest workspace (package names); a component is `<name with _>.wasm`.
-const GUESTS: [&str; 11] = [
+/// The components of the guest workspace (package names); a component is
+/// `<name with _>.wasm`.
+const GUESTS: [&str; 10] = [
     "log-events",
     "tally",
     "audit-trail",
@@ -28,8 +29,10 @@ const GUESTS: [&str; 11] = [
     "evil-driver",
     "etcd-driver",
     "file-driver",
-    "driver-kit",
 ];
+
+/// The libraries of the guest workspace the components are built from: watched, not copied.
+const LIBRARIES: [&str; 4] = ["driver-kit", "handler-kit", "redis-store", "etcd-store"];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
@@ -49,10 +52,10 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
-    for guest in GUESTS {
+    for crate_dir in GUESTS.iter().chain(&LIBRARIES) {
         println!(
             "cargo:rerun-if-changed={}",
-            root.join("plugins/rust").join(guest).display()
+            root.join("plugins/rust").join(crate_dir).display()
         );
     }
     println!("cargo::rustc-check-cfg=cfg(roster_guests_built)");
@@ -61,7 +64,7 @@ fn main() {
         .map_err(|e| format!("create {}: {e}", components.display()))
         .and_then(|()| build(&root, &shared_target_dir(&out)))
         .and_then(|release| {
-            for guest in GUESTS.iter().filter(|g| **g != "driver-kit") {
+            for guest in GUESTS {
                 let from = release.join(format!("{}.wasm", guest.replace('-', "_")));
                 let to = components.join(format!("{guest}.wasm"));
                 std::fs::copy(&from, &to)

@@ -7,6 +7,10 @@
 //!   groups (tooz's "b2"), in rounds that alternate Roster and tooz, so a slow spell of this
 //!   shared machine falls on both; the median of each side is reported, and every round's
 //!   ratio;
+//! - the same joins and leaves made by the driver's own code compiled natively and called
+//!   directly from this process (the same scripts or transactions on one connection, no Wasm,
+//!   no coordinator, no mirror): the native baseline, in the same rounds, and Roster's ratio
+//!   to it ("the Wasm and host tax");
 //! - `get_members` of one group of 10 000 members (tooz's "f"), p50;
 //! - cross-host latency: a join made by one host until a handler on another host (a
 //!   `roster-probe` process) has taken it, pushed by the driver's change feed (no polling),
@@ -106,6 +110,43 @@ async fn roster_throughput(url: &str, groups: usize) -> Throughput {
     }
     let leaves_per_s = groups as f64 / t.elapsed().as_secs_f64();
     client.stop().await.expect("stop");
+    Throughput {
+        joins_per_s,
+        leaves_per_s,
+    }
+}
+
+/// The native baseline: joins and leaves of `groups` groups by the driver's own store code,
+/// compiled natively and called directly, one connection, each call waited for.
+fn native_throughput<S: driver_kit::Driver>(
+    address: &str,
+    namespace: &str,
+    groups: usize,
+) -> Throughput {
+    let options = vec![
+        ("address".to_owned(), address.to_owned()),
+        ("namespace".to_owned(), namespace.to_owned()),
+    ];
+    let mut store = S::open(&options).unwrap_or_else(|e| panic!("native {}: {e:?}", S::NAME));
+    let session = store
+        .open_session("bench-native", 300_000)
+        .expect("native session");
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let names: Vec<String> = (0..groups).map(|i| format!("n-{run}-{i}")).collect();
+    for g in &names {
+        store.create_group(g).expect("native create");
+    }
+    let t = Instant::now();
+    for g in &names {
+        store.join(&session, g, b"", false).expect("native join");
+    }
+    let joins_per_s = groups as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for g in &names {
+        store.leave(&session, g).expect("native leave");
+    }
+    let leaves_per_s = groups as f64 / t.elapsed().as_secs_f64();
+    store.close_session(&session).expect("native close");
     Throughput {
         joins_per_s,
         leaves_per_s,
@@ -281,6 +322,14 @@ fn report(
 
 /// Measure Roster and tooz on one backend and print the rows.
 async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, members: usize) {
+    let native = |namespace: String| {
+        let address = address.to_owned();
+        let backend = backend.to_owned();
+        tokio::task::spawn_blocking(move || match backend.as_str() {
+            "redis" => native_throughput::<redis_store::Store>(&address, &namespace, groups),
+            _ => native_throughput::<etcd_store::Store>(&address, &namespace, groups),
+        })
+    };
     let namespace = format!("bench{}", uuid::Uuid::new_v4().simple());
     // The driver built into the host, as a user gets it. Members live 5 minutes without a
     // heartbeat: loading ten thousand takes longer than the default 30 s.
@@ -288,7 +337,9 @@ async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, memb
     let tooz_url = format!("{scheme}://{address}");
     let python = tooz_python();
     let mut rounds = Vec::with_capacity(ROUNDS);
+    let mut natives = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
+        natives.push(native(format!("{namespace}n")).await.expect("native run"));
         let roster = roster_throughput(&roster_url, groups).await;
         let tooz = python
             .as_ref()
@@ -317,6 +368,18 @@ async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, memb
             get_members_p50_ms: reads.get_members_p50_ms,
         });
     report(backend, roster, tooz, members, &rounds);
+    let native_joins = median(natives.iter().map(|n| n.joins_per_s).collect());
+    let native_leaves = median(natives.iter().map(|n| n.leaves_per_s).collect());
+    println!(
+        "{backend:<6} {:<34} {native_joins:>12.1}  Roster/native {:.2}",
+        "joins/s, native driver code",
+        roster.joins_per_s / native_joins
+    );
+    println!(
+        "{backend:<6} {:<34} {native_leaves:>12.1}  Roster/native {:.2}",
+        "leaves/s, native driver code",
+        roster.leaves_per_s / native_leaves
+    );
     println!(
         "{backend:<6} join -> handler on another host p50 {:.3} ms, p99 {:.3} ms (pushed by the driver's feed, no polling)",
         ms(p50),

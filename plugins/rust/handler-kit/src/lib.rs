@@ -222,9 +222,9 @@ macro_rules! export_handler {
                 fn on_resync(snapshot: $crate::Resync) -> $crate::Result {
                     HANDLER.with_borrow_mut(|handler| $crate::Handler::resync(handler, &snapshot))
                 }
-    }
+            }
 
-            $crate::export_handler_world!(Exported with_types_in $crate);
+    $crate::export_handler_world!(Exported with_types_in $crate);
         };
     };
 }

@@ -1,26 +1,5 @@
-//! Roster's Redis backend driver: groups, members, sessions and elections kept in Redis,
-//! with the same rules as the embedded backend, for every host that names the same
-//! `redis://HOST:PORT` and namespace.
-//!
-//! Each operation is one Lua script (`lua/`), so it is atomic however many hosts share the
-//! server; the change history is a Redis stream. See README.md for the key layout.
+//! Roster's Redis backend driver, as a component: the driver world exported from
+//! [`redis_store::Store`]. The code, its tests and its design are in the crate `redis-store`
+//! (`../redis-store`), a library so that the drivers benchmark can run the same code natively.
 
-mod conn;
-mod reply;
-mod scripts;
-mod store;
-#[cfg(test)]
-mod tests;
-
-pub use driver_kit::{exports, roster};
-
-use roster::coordination::types::CoordinationError;
-
-type Result<T> = std::result::Result<T, CoordinationError>;
-
-/// Log a warning through the host (a line on stderr where there is no host: native tests).
-pub(crate) fn log_warn(message: &str) {
-    driver_kit::log_warn("redis-driver", message);
-}
-
-driver_kit::export_driver!(store::Store);
+driver_kit::export_driver!(redis_store::Store);
