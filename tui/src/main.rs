@@ -104,18 +104,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (sender, updates) = tokio::sync::mpsc::channel(16_384);
     let name = match &args.connect {
         Some(address) => {
-            let token = match &args.token_file {
-                Some(file) => Some(Credentials::read_token(file)?),
-                None => std::env::var("ROSTER_TOKEN")
-                    .ok()
-                    .map(|t| t.trim().to_owned())
-                    .filter(|t| !t.is_empty()),
-            };
-            let credentials = Credentials {
-                token,
-                ca_file: args.ca_file.clone(),
-                identity: args.cert_file.clone().zip(args.key_file.clone()),
-            };
+            let credentials = Credentials::from_command_line(
+                args.token_file.as_deref(),
+                args.ca_file.clone(),
+                args.cert_file.clone().zip(args.key_file.clone()),
+            )?;
             let source = RemoteSource::with_credentials(address, &credentials)
                 .context("cannot use that daemon address and credentials")?;
             let name = source.describe();

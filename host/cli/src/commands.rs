@@ -82,21 +82,8 @@ fn client(
     ca_file: Option<PathBuf>,
     identity: Option<(PathBuf, PathBuf)>,
 ) -> Result<Client, ClientError> {
-    let token = match token_file {
-        Some(file) => Some(Credentials::read_token(&file)?),
-        None => std::env::var("ROSTER_TOKEN")
-            .ok()
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty()),
-    };
-    Client::with_credentials(
-        address,
-        &Credentials {
-            token,
-            ca_file,
-            identity,
-        },
-    )
+    let credentials = Credentials::from_command_line(token_file.as_deref(), ca_file, identity)?;
+    Client::with_credentials(address, &credentials)
 }
 
 /// A token's role, as the command line names it.

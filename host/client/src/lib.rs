@@ -99,6 +99,10 @@ impl ClientError {
 
 type Result<T, E = ClientError> = std::result::Result<T, E>;
 
+/// The environment variable command-line programs read a token from (see
+/// [`Credentials::from_command_line`]).
+pub const TOKEN_VARIABLE: &str = "ROSTER_TOKEN";
+
 /// What a client shows a daemon that asks for it: a bearer token, and for `https://`
 /// daemons the CA that signed their certificate (besides the system's) and a client
 /// certificate for those that require one.
@@ -123,6 +127,31 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
+    /// What a command-line program is given: the token in `token_file`, else in the
+    /// environment variable `ROSTER_TOKEN` (none when it is unset or blank); the CA file; the
+    /// client certificate and its key.
+    ///
+    /// # Errors
+    /// [`ClientError::Credentials`] when the token file cannot be read or is empty.
+    pub fn from_command_line(
+        token_file: Option<&Path>,
+        ca_file: Option<PathBuf>,
+        identity: Option<(PathBuf, PathBuf)>,
+    ) -> Result<Self> {
+        let token = match token_file {
+            Some(file) => Some(Self::read_token(file)?),
+            None => std::env::var(TOKEN_VARIABLE)
+                .ok()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty()),
+        };
+        Ok(Self {
+            token,
+            ca_file,
+            identity,
+        })
+    }
+
     /// The token in `path` (surrounding whitespace removed).
     ///
     /// # Errors

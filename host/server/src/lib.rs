@@ -68,6 +68,8 @@ pub fn body_limit(max_capabilities: usize) -> usize {
 }
 /// How long plugins get at shutdown to handle the last changes.
 const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
+/// How long `/readyz` and a metrics scrape wait for the store to say its revision.
+const STORE_PATIENCE: Duration = Duration::from_secs(2);
 /// How often expired sessions are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -344,6 +346,17 @@ impl Daemon {
             return self.sessions.get(id).ok_or(error::ApiError::ShuttingDown);
         }
         self.sessions.find(id, &self.coordinator, unknown).await
+    }
+
+    /// The store's newest revision, as the store says it within [`STORE_PATIENCE`]: what
+    /// `/readyz` and each metrics scrape ask.
+    async fn store_revision(&self) -> Result<u64, error::ApiError> {
+        tokio::time::timeout(STORE_PATIENCE, self.coordinator.store_revision())
+            .await
+            .map_err(|_| {
+                error::ApiError::StoreUnavailable(format!("no answer within {STORE_PATIENCE:?}"))
+            })?
+            .map_err(|e| error::ApiError::StoreUnavailable(e.to_string()))
     }
 
     /// Changes the store made since the daemon started serving it, up to `head`.

@@ -22,6 +22,10 @@ const PATIENCE: Duration = Duration::from_secs(5);
 
 /// Give the request a body that is read to its end even if the handler drops it.
 pub(crate) async fn linger(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    // Most requests have no body: nothing can be left of it.
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
     let request = request.map(|body| {
         Body::new(Lingering {
             inner: Some(body),

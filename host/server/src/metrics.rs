@@ -30,9 +30,6 @@ use super::auth::CallerName;
 /// The content type of `GET /metrics`.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// How long a scrape waits for the store to say its revision.
-const STORE_PATIENCE: Duration = Duration::from_secs(2);
-
 /// Labels of a request's figures.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -221,10 +218,7 @@ async fn gather(daemon: &Daemon) -> Scrape {
         ),
         Err(_) => (0, 0),
     };
-    let store_revision = tokio::time::timeout(STORE_PATIENCE, coordinator.store_revision())
-        .await
-        .ok()
-        .and_then(Result::ok);
+    let store_revision = daemon.store_revision().await.ok();
     let mirror_revision = coordinator.head_revision();
     Scrape {
         sessions: daemon.sessions.len() as u64,

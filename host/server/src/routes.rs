@@ -56,9 +56,6 @@ pub(super) async fn status(State(daemon): Shared) -> Reply<Json<api::Status>> {
     }))
 }
 
-/// How long `/readyz` waits for the store.
-const READY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
-
 pub(super) async fn healthz() -> Json<api::Health> {
     Json(api::Health {
         status: "up".to_owned(),
@@ -69,14 +66,10 @@ pub(super) async fn readyz(State(daemon): Shared) -> Reply<Json<api::Ready>> {
     if daemon.is_shutting_down() {
         return Err(ApiError::ShuttingDown);
     }
-    let c = &daemon.coordinator;
-    let store_revision = tokio::time::timeout(READY_PATIENCE, c.store_revision())
-        .await
-        .map_err(|_| ApiError::StoreUnavailable(format!("no answer within {READY_PATIENCE:?}")))?
-        .map_err(|e| ApiError::StoreUnavailable(e.to_string()))?;
+    let store_revision = daemon.store_revision().await?;
     Ok(Json(api::Ready {
         store_revision,
-        mirror_revision: c.head_revision(),
+        mirror_revision: daemon.coordinator.head_revision(),
     }))
 }
 

@@ -53,7 +53,7 @@ def translate(status: int, body: bytes) -> tooz.ToozError:
         return coordination.GroupAlreadyExist(group_of(detail))
     if code == "group-not-empty":
         return coordination.GroupNotEmpty(group_of(detail))
-    if code in ("member-already-exist",):
+    if code == "member-already-exist":
         return coordination.MemberAlreadyExist(group_of(detail), member_of(detail))
     if code in ("member-not-joined", "member-expired"):
         return coordination.MemberNotJoined(group_of(detail), member_of(detail))

@@ -361,30 +361,21 @@ class RosterDriver(coordination.CoordinationDriver):
                 continue
             member_id = event.get("member_id", "").encode("utf-8")
             kind = event["kind"]
+            if kind == "member-left" and member_id == self._member_bytes:
+                self._joined_groups.discard(group_id)
             if kind == "member-joined":
-                results.extend(
-                    self._hooks_join_group[group_id].run(
-                        coordination.MemberJoinedGroup(group_id, member_id)
-                    )
-                    if group_id in self._hooks_join_group
-                    else []
-                )
+                hooks = self._hooks_join_group.get(group_id)
+                reported = coordination.MemberJoinedGroup(group_id, member_id)
             elif kind == "member-left":
-                if member_id == self._member_bytes:
-                    self._joined_groups.discard(group_id)
-                if group_id in self._hooks_leave_group:
-                    results.extend(
-                        self._hooks_leave_group[group_id].run(
-                            coordination.MemberLeftGroup(group_id, member_id)
-                        )
-                    )
-            elif kind == "leader-elected":
-                if member_id == self._member_bytes and group_id in self._hooks_elected_leader:
-                    results.extend(
-                        self._hooks_elected_leader[group_id].run(
-                            coordination.LeaderElected(group_id, member_id)
-                        )
-                    )
+                hooks = self._hooks_leave_group.get(group_id)
+                reported = coordination.MemberLeftGroup(group_id, member_id)
+            elif kind == "leader-elected" and member_id == self._member_bytes:
+                hooks = self._hooks_elected_leader.get(group_id)
+                reported = coordination.LeaderElected(group_id, member_id)
+            else:
+                continue
+            if hooks:
+                results.extend(hooks.run(reported))
         return results
 
     def _read_feed(self) -> list[dict[str, Any]]:

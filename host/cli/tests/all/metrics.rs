@@ -98,6 +98,15 @@ impl Scrape {
             .sum()
     }
 
+    /// Scrape until `holds` says the figures are as expected; that scrape.
+    async fn until(http: &reqwest::Client, base: &str, holds: impl Fn(&Scrape) -> bool) -> Self {
+        wait_until(PATIENCE, || async {
+            let scrape = Scrape::of(http, base).await;
+            holds(&scrape).then_some(scrape)
+        })
+        .await
+    }
+
     fn has(&self, family: &str) -> bool {
         self.0.keys().any(|key| {
             key.strip_prefix(family)
@@ -158,19 +167,13 @@ async fn every_metric_family_is_reported_and_moves_under_load() {
         async move { client.changes(head, None, 1, Duration::from_secs(25)).await }
     });
     let _ = http.get(format!("{base}/v1/nothing")).send().await.unwrap();
-    let after = wait_until(PATIENCE, || {
-        let http = http.clone();
-        let base = base.clone();
-        async move {
-            let scrape = Scrape::of(&http, &base).await;
-            let misbehave = [r#"plugin="misbehave""#];
-            (scrape.sum("roster_plugin_delivered_total", &[r#"plugin="log""#]) >= 13.0
-                && scrape.sum("roster_plugin_traps_total", &misbehave) >= 1.0
-                && scrape.sum("roster_plugin_restarts_total", &misbehave) >= 1.0
-                && scrape.sum("roster_plugin_errors_total", &misbehave) >= 1.0
-                && scrape.sum("roster_stream_readers", &[]) >= 1.0)
-                .then_some(scrape)
-        }
+    let misbehave = [r#"plugin="misbehave""#];
+    let after = Scrape::until(&http, &base, |scrape| {
+        scrape.sum("roster_plugin_delivered_total", &[r#"plugin="log""#]) >= 13.0
+            && scrape.sum("roster_plugin_traps_total", &misbehave) >= 1.0
+            && scrape.sum("roster_plugin_restarts_total", &misbehave) >= 1.0
+            && scrape.sum("roster_plugin_errors_total", &misbehave) >= 1.0
+            && scrape.sum("roster_stream_readers", &[]) >= 1.0
     })
     .await;
     follower.abort();
@@ -227,28 +230,16 @@ async fn every_metric_family_is_reported_and_moves_under_load() {
         .await
         .unwrap();
     client.create_group("hold-later").await.unwrap();
-    wait_until(PATIENCE, || {
-        let http = http.clone();
-        let base = base.clone();
-        async move {
-            let scrape = Scrape::of(&http, &base).await;
-            (scrape.sum("roster_plugin_queue_depth", &[r#"plugin="misbehave""#]) >= 1.0)
-                .then_some(())
-        }
+    Scrape::until(&http, &base, |s| {
+        s.sum("roster_plugin_queue_depth", &misbehave) >= 1.0
     })
     .await;
     client
         .join(&opened.session_id, "release", Default::default(), false)
         .await
         .unwrap();
-    wait_until(PATIENCE, || {
-        let http = http.clone();
-        let base = base.clone();
-        async move {
-            let scrape = Scrape::of(&http, &base).await;
-            (scrape.sum("roster_plugin_queue_depth", &[r#"plugin="misbehave""#]) == 0.0)
-                .then_some(())
-        }
+    Scrape::until(&http, &base, |s| {
+        s.sum("roster_plugin_queue_depth", &misbehave) == 0.0
     })
     .await;
     // The mirror's lag is zero at rest; the driver's faults are counted where they happen
@@ -262,13 +253,8 @@ async fn every_metric_family_is_reported_and_moves_under_load() {
         .open_session("metrics-short", Some(Duration::from_millis(300)))
         .await
         .unwrap();
-    wait_until(PATIENCE, || {
-        let http = http.clone();
-        let base = base.clone();
-        async move {
-            let scrape = Scrape::of(&http, &base).await;
-            (scrape.sum("roster_sessions_expired_total", &[]) >= 1.0).then_some(())
-        }
+    Scrape::until(&http, &base, |s| {
+        s.sum("roster_sessions_expired_total", &[]) >= 1.0
     })
     .await;
 }
