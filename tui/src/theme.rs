@@ -56,6 +56,8 @@ impl Theme {
                 Event::CapabilitiesUpdated(_) => self.fg(Color::Cyan),
                 Event::LeaderElected(_) => self.fg(Color::Magenta).add_modifier(Modifier::BOLD),
                 Event::LeaderLost(_) => self.fg(Color::Magenta),
+                Event::LockAcquired(_) => self.fg(Color::LightCyan).add_modifier(Modifier::BOLD),
+                Event::LockReleased(_) => self.fg(Color::LightCyan),
             },
         }
     }

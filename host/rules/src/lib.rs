@@ -1,6 +1,6 @@
 //! Roster's membership rules, stated once: groups, their members and candidates, the sessions
-//! that own them, expiry and its notices, leader election, and the event each change commits
-//! with the next revision.
+//! that own them, expiry and its notices, leader election, named locks, and the event each
+//! change commits with the next revision.
 //!
 //! Every backend that keeps the state itself applies these rules: the embedded engine
 //! (`roster`'s `engine`, which adds locking, change notification and a reaper) and the file
@@ -20,6 +20,7 @@
 mod election;
 mod group;
 mod groups;
+mod locks;
 mod membership;
 mod seq;
 mod session;

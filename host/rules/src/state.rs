@@ -15,11 +15,12 @@ use std::hash::Hash;
 use std::time::Duration;
 
 use roster_types::error::CoordinationError;
-use roster_types::event::{Event, LeadershipEnd, LeaveReason, Revision};
-use roster_types::ids::{DEFAULT_MAX_CAPABILITIES, GroupId, MemberId};
+use roster_types::event::{Event, LeadershipEnd, LeaveReason, LockReleaseReason, Revision};
+use roster_types::ids::{DEFAULT_MAX_CAPABILITIES, GroupId, LockName, MemberId};
 use serde::{Deserialize, Serialize};
 
 use crate::group::Group;
+use crate::locks::Lock;
 use crate::session::{Session, Tie};
 use crate::time::Now;
 
@@ -55,6 +56,13 @@ pub struct State<K> {
     pub(crate) groups: Map<GroupId, Group<K>>,
     #[serde(with = "crate::seq::sorted_map")]
     pub(crate) sessions: Map<K, Session>,
+    /// Locks with a holder or a waiter.
+    #[serde(with = "crate::seq::sorted_map", default = "Map::default")]
+    pub(crate) locks: Map<LockName, Lock<K>>,
+    /// The locks each session holds or waits for (only sessions with one), kept beside the
+    /// sessions so a session record stays small for the many members that hold no lock.
+    #[serde(with = "crate::seq::sorted_map", default = "Map::default")]
+    pub(crate) session_locks: Map<K, Vec<LockName>>,
     /// Live sessions by deadline, so expiry finds the due ones without a scan.
     pub(crate) deadlines: BTreeSet<(u64, K)>,
     #[serde(skip, default = "default_max_capabilities")]
@@ -77,6 +85,8 @@ impl<K: SessionKey> State<K> {
             head: 0,
             groups: Map::default(),
             sessions: Map::default(),
+            locks: Map::default(),
+            session_locks: Map::default(),
             deadlines: BTreeSet::new(),
             max_capabilities,
             events: Vec::new(),
@@ -107,7 +117,7 @@ impl<K: SessionKey> State<K> {
     pub(crate) fn commit(&mut self, make: impl FnOnce(Revision) -> Event) -> Revision {
         let revision = self.next_revision();
         let event = make(revision);
-        if let Some(group) = self.groups.get_mut(event.group_id()) {
+        if let Some(group) = event.group_id().and_then(|g| self.groups.get_mut(g)) {
             group.last_change = revision;
         }
         self.head = revision;
@@ -176,7 +186,8 @@ impl<K: SessionKey> State<K> {
         }
     }
 
-    /// End a session's memberships and candidacies: candidacies first, then memberships. An
+    /// End a session's memberships, candidacies and locks: candidacies first, then
+    /// memberships, then locks (holds released, waits dropped). An
     /// expiry also remembers each lost group (by its creation revision, so a recreated group
     /// of the same name is told apart) and the whole loss, for the expiry notice.
     pub(crate) fn drop_session_state(&mut self, key: &K, leave: LeaveReason, end: LeadershipEnd) {
@@ -192,6 +203,14 @@ impl<K: SessionKey> State<K> {
         for group in &groups {
             self.remove_member(&member_id, group, leave);
         }
+        self.drop_session_locks(
+            key,
+            match leave {
+                LeaveReason::Expired => LockReleaseReason::Expired,
+                LeaveReason::SessionLost => LockReleaseReason::SessionLost,
+                LeaveReason::Left | LeaveReason::GroupDeleted => LockReleaseReason::SessionClosed,
+            },
+        );
         if leave == LeaveReason::Expired {
             let mut lost: Vec<(GroupId, Tie)> = Vec::new();
             for g in groups {

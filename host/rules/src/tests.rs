@@ -638,3 +638,5 @@ fn a_session_stays_within_its_memory_budget() {
     assert!(std::mem::size_of::<crate::session::Session>() <= 64);
     assert!(std::mem::size_of::<crate::group::Member<u64>>() <= 56);
 }
+
+mod locks;

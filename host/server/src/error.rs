@@ -60,7 +60,8 @@ impl ApiError {
                 | E::MemberAlreadyExist { .. }
                 | E::GroupNotEmpty(_)
                 | E::NotStarted
-                | E::AlreadyStarted => StatusCode::CONFLICT,
+                | E::AlreadyStarted
+                | E::LockNotHeld(_) => StatusCode::CONFLICT,
                 E::MemberExpired { .. } | E::SessionExpired { .. } | E::HistoryLost { .. } => {
                     StatusCode::GONE
                 }

@@ -102,7 +102,7 @@ pub(super) async fn events(
             async move {
                 match item {
                     Ok(event) => {
-                        if group.as_ref().is_some_and(|g| g != event.group_id()) {
+                        if group.is_some() && event.group_id() != group.as_ref() {
                             return None;
                         }
                         let data = serde_json::to_string(&event).ok()?;

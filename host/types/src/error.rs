@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Revision;
-use crate::ids::{GroupId, MemberId};
+use crate::ids::{GroupId, LockName, MemberId};
 
 /// Which kind of identifier failed validation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -20,6 +20,8 @@ pub enum IdKind {
     Group,
     /// A member id.
     Member,
+    /// A lock's name.
+    Lock,
 }
 
 impl std::fmt::Display for IdKind {
@@ -27,6 +29,7 @@ impl std::fmt::Display for IdKind {
         f.write_str(match self {
             Self::Group => "group id",
             Self::Member => "member id",
+            Self::Lock => "lock name",
         })
     }
 }
@@ -199,6 +202,10 @@ pub enum CoordinationError {
         /// Oldest revision still kept.
         oldest: Revision,
     },
+    /// `release` of a lock the caller neither holds nor waits for (tooz's `release` answers
+    /// `False` here; Roster says which lock).
+    #[error("lock {0:?} is not held by this coordinator")]
+    LockNotHeld(LockName),
     /// A plugin called an operation its grants do not allow; carries the operation's name.
     /// Mutating coordinator calls need the `mutate` grant.
     #[error("{0} is not permitted: the plugin's grants do not allow it")]

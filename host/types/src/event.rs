@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Capabilities, GroupId, MemberId};
+use crate::ids::{Capabilities, GroupId, LockName, MemberId};
 
 /// Position of a change in a backend's history. Revision 0 is the empty initial state; every
 /// change takes the next number.
@@ -18,6 +18,44 @@ pub type Revision = u64;
 /// A leadership's fencing token: the revision at which it was won. Terms only grow, across
 /// groups and across a group being deleted and created again.
 pub type Term = u64;
+
+/// A lock's fencing token: the revision at which a holder acquired it. Tokens only grow, so a
+/// resource guarded by the lock can refuse a holder whose token is older than one it has seen.
+pub type FencingToken = u64;
+
+/// How a lock is held.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockMode {
+    /// One holder at a time, and no shared holder beside it.
+    #[default]
+    Exclusive,
+    /// Any number of shared (reader) holders together, and no exclusive one.
+    Shared,
+}
+
+impl fmt::Display for LockMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Exclusive => "exclusive",
+            Self::Shared => "shared",
+        })
+    }
+}
+
+/// Why a lock holder no longer holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockReleaseReason {
+    /// The holder released it.
+    Released,
+    /// The holder stopped heartbeating for longer than the membership timeout.
+    Expired,
+    /// The holder's coordinator stopped (its session was closed).
+    SessionClosed,
+    /// The holder's backend session ended for good (drivers report this).
+    SessionLost,
+}
 
 /// Why a member is no longer in a group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -134,6 +172,38 @@ pub struct LeaderLost {
     pub reason: LeadershipEnd,
 }
 
+/// A member's session acquired a lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockAcquired {
+    /// Revision of the change.
+    pub revision: Revision,
+    /// The lock.
+    pub lock: LockName,
+    /// The member now holding it.
+    pub member_id: MemberId,
+    /// How it holds it.
+    pub mode: LockMode,
+    /// The acquisition's fencing token (equal to `revision`).
+    pub token: FencingToken,
+}
+
+/// A holder no longer holds a lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockReleased {
+    /// Revision of the change.
+    pub revision: Revision,
+    /// The lock.
+    pub lock: LockName,
+    /// The former holder.
+    pub member_id: MemberId,
+    /// How it held it.
+    pub mode: LockMode,
+    /// The fencing token of the acquisition that ended.
+    pub token: FencingToken,
+    /// Why it ended.
+    pub reason: LockReleaseReason,
+}
+
 /// One change to membership state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -152,6 +222,10 @@ pub enum Event {
     LeaderElected(LeaderElected),
     /// See [`LeaderLost`].
     LeaderLost(LeaderLost),
+    /// See [`LockAcquired`].
+    LockAcquired(LockAcquired),
+    /// See [`LockReleased`].
+    LockReleased(LockReleased),
 }
 
 /// The kind of an [`Event`], for filtering.
@@ -172,6 +246,10 @@ pub enum EventKind {
     LeaderElected,
     /// [`Event::LeaderLost`]
     LeaderLost,
+    /// [`Event::LockAcquired`]
+    LockAcquired,
+    /// [`Event::LockReleased`]
+    LockReleased,
 }
 
 impl Event {
@@ -185,19 +263,47 @@ impl Event {
             Self::CapabilitiesUpdated(e) => e.revision,
             Self::LeaderElected(e) => e.revision,
             Self::LeaderLost(e) => e.revision,
+            Self::LockAcquired(e) => e.revision,
+            Self::LockReleased(e) => e.revision,
         }
     }
 
-    /// The group the change belongs to (every change belongs to one).
-    pub fn group_id(&self) -> &GroupId {
+    /// The group the change belongs to; `None` for a lock's change, which belongs to the
+    /// lock ([`Event::lock`]).
+    pub fn group_id(&self) -> Option<&GroupId> {
         match self {
-            Self::GroupCreated(e) => &e.group_id,
-            Self::GroupDeleted(e) => &e.group_id,
-            Self::MemberJoined(e) => &e.group_id,
-            Self::MemberLeft(e) => &e.group_id,
-            Self::CapabilitiesUpdated(e) => &e.group_id,
-            Self::LeaderElected(e) => &e.group_id,
-            Self::LeaderLost(e) => &e.group_id,
+            Self::GroupCreated(e) => Some(&e.group_id),
+            Self::GroupDeleted(e) => Some(&e.group_id),
+            Self::MemberJoined(e) => Some(&e.group_id),
+            Self::MemberLeft(e) => Some(&e.group_id),
+            Self::CapabilitiesUpdated(e) => Some(&e.group_id),
+            Self::LeaderElected(e) => Some(&e.group_id),
+            Self::LeaderLost(e) => Some(&e.group_id),
+            Self::LockAcquired(_) | Self::LockReleased(_) => None,
+        }
+    }
+
+    /// The lock the change belongs to, for a lock's change.
+    pub fn lock(&self) -> Option<&LockName> {
+        match self {
+            Self::LockAcquired(e) => Some(&e.lock),
+            Self::LockReleased(e) => Some(&e.lock),
+            _ => None,
+        }
+    }
+
+    /// The name of what the change belongs to: its group, or its lock.
+    pub fn subject(&self) -> &str {
+        match self {
+            Self::LockAcquired(e) => e.lock.as_str(),
+            Self::LockReleased(e) => e.lock.as_str(),
+            Self::GroupCreated(e) => e.group_id.as_str(),
+            Self::GroupDeleted(e) => e.group_id.as_str(),
+            Self::MemberJoined(e) => e.group_id.as_str(),
+            Self::MemberLeft(e) => e.group_id.as_str(),
+            Self::CapabilitiesUpdated(e) => e.group_id.as_str(),
+            Self::LeaderElected(e) => e.group_id.as_str(),
+            Self::LeaderLost(e) => e.group_id.as_str(),
         }
     }
 
@@ -210,6 +316,8 @@ impl Event {
             Self::CapabilitiesUpdated(e) => Some(&e.member_id),
             Self::LeaderElected(e) => Some(&e.member_id),
             Self::LeaderLost(e) => Some(&e.member_id),
+            Self::LockAcquired(e) => Some(&e.member_id),
+            Self::LockReleased(e) => Some(&e.member_id),
         }
     }
 
@@ -223,6 +331,8 @@ impl Event {
             Self::CapabilitiesUpdated(_) => EventKind::CapabilitiesUpdated,
             Self::LeaderElected(_) => EventKind::LeaderElected,
             Self::LeaderLost(_) => EventKind::LeaderLost,
+            Self::LockAcquired(_) => EventKind::LockAcquired,
+            Self::LockReleased(_) => EventKind::LockReleased,
         }
     }
 }
@@ -260,6 +370,16 @@ impl fmt::Display for Event {
                 f,
                 "group {}: {} lost leadership (term {}, {:?})",
                 e.group_id, e.member_id, e.term, e.reason
+            ),
+            Self::LockAcquired(e) => write!(
+                f,
+                "lock {}: {} acquired ({}, token {})",
+                e.lock, e.member_id, e.mode, e.token
+            ),
+            Self::LockReleased(e) => write!(
+                f,
+                "lock {}: {} released ({}, token {}, {:?})",
+                e.lock, e.member_id, e.mode, e.token, e.reason
             ),
         }
     }

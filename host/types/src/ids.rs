@@ -177,6 +177,13 @@ id_type!(
     IdKind::Member
 );
 
+id_type!(
+    /// The name of a lock: same rules as [`GroupId`]. Locks are named apart from groups: a
+    /// lock and a group may share a name.
+    LockName,
+    IdKind::Lock
+);
+
 /// A member's capabilities: opaque bytes (JSON or msgpack by convention).
 ///
 /// A member that joined without capabilities has empty ones. Cloning is cheap (shared

@@ -19,8 +19,12 @@ pub mod plugin_stats;
 
 pub use error::{CoordinationError, IdKind, Result, UrlProblem};
 pub use event::{
-    CapabilitiesUpdated, Event, EventKind, GroupCreated, GroupDeleted, LeaderElected, LeaderLost,
-    LeadershipEnd, LeaveReason, MemberJoined, MemberLeft, Revision, Term,
+    CapabilitiesUpdated, Event, EventKind, FencingToken, GroupCreated, GroupDeleted, LeaderElected,
+    LeaderLost, LeadershipEnd, LeaveReason, LockAcquired, LockMode, LockReleaseReason,
+    LockReleased, MemberJoined, MemberLeft, Revision, Term,
 };
-pub use ids::{Capabilities, GroupId, GroupName, MemberId};
-pub use members::{GroupSummary, GroupWithMembers, Leader, MemberInfo};
+pub use ids::{Capabilities, GroupId, GroupName, LockName, MemberId};
+pub use members::{
+    GroupSummary, GroupWithMembers, Leader, LockAttempt, LockHolder, LockInfo, LockWaiter,
+    MemberInfo,
+};

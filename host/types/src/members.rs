@@ -1,13 +1,12 @@
 //! The value types a coordinator answers with: what is known about a member, a group at a
-//! glance, a group's leader.
+//! glance, a group's leader, a lock's holders and waiters.
 
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Revision, Term};
-use crate::ids::MemberId;
-use crate::ids::{Capabilities, GroupId};
+use crate::event::{FencingToken, LockMode, Revision, Term};
+use crate::ids::{Capabilities, GroupId, LockName, MemberId};
 
 /// What is known about one member of a group.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,3 +48,50 @@ pub struct Leader {
 
 /// A group and (some of) its members, as a snapshot of the whole store lists them.
 pub type GroupWithMembers = (GroupSummary, Vec<(MemberId, MemberInfo)>);
+
+/// One holder of a lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    /// The holding member.
+    pub member_id: MemberId,
+    /// How it holds the lock.
+    pub mode: LockMode,
+    /// Its acquisition's fencing token (the revision it was acquired at).
+    pub token: FencingToken,
+}
+
+/// One member waiting for a lock, in the order waiters are served.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockWaiter {
+    /// The waiting member.
+    pub member_id: MemberId,
+    /// How it wants the lock.
+    pub mode: LockMode,
+}
+
+/// A lock at a glance: who holds it and who waits for it. A lock nobody holds or waits for
+/// has no holders and no waiters (the store keeps nothing for it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// The lock.
+    pub lock: LockName,
+    /// Its holders: one exclusive holder, or any number of shared ones.
+    pub holders: Vec<LockHolder>,
+    /// Its waiters, first served first.
+    pub waiters: Vec<LockWaiter>,
+}
+
+/// The answer of an acquisition attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum LockAttempt {
+    /// The session holds the lock, with this fencing token.
+    Acquired {
+        /// The acquisition's fencing token.
+        token: FencingToken,
+    },
+    /// The session waits in the lock's queue (it asked to wait).
+    Queued,
+    /// The lock is held or has waiters ahead (the session asked not to wait).
+    Busy,
+}

@@ -43,9 +43,10 @@ use wit_types as w;
 use roster_types::error::{CoordinationError, IdKind, UrlProblem};
 use roster_types::event::{
     CapabilitiesUpdated, Event, GroupCreated, GroupDeleted, LeaderElected, LeaderLost,
-    LeadershipEnd, LeaveReason, MemberJoined, MemberLeft,
+    LeadershipEnd, LeaveReason, LockAcquired, LockMode, LockReleaseReason, LockReleased,
+    MemberJoined, MemberLeft,
 };
-use roster_types::ids::{Capabilities, GroupId, MemberId};
+use roster_types::ids::{Capabilities, GroupId, LockName, MemberId};
 use roster_types::{Leader, MemberInfo};
 
 type Result<T> = std::result::Result<T, CoordinationError>;
@@ -56,6 +57,10 @@ fn group(id: String) -> Result<GroupId> {
 
 fn member(id: String) -> Result<MemberId> {
     MemberId::new(id)
+}
+
+fn lock_name(name: String) -> Result<LockName> {
+    LockName::new(name)
 }
 
 fn millis(time: std::time::SystemTime) -> u64 {
@@ -109,6 +114,46 @@ impl From<w::LeadershipEnd> for LeadershipEnd {
     }
 }
 
+impl From<LockMode> for w::LockMode {
+    fn from(value: LockMode) -> Self {
+        match value {
+            LockMode::Exclusive => Self::Exclusive,
+            LockMode::Shared => Self::Shared,
+        }
+    }
+}
+
+impl From<w::LockMode> for LockMode {
+    fn from(value: w::LockMode) -> Self {
+        match value {
+            w::LockMode::Exclusive => Self::Exclusive,
+            w::LockMode::Shared => Self::Shared,
+        }
+    }
+}
+
+impl From<LockReleaseReason> for w::LockReleaseReason {
+    fn from(value: LockReleaseReason) -> Self {
+        match value {
+            LockReleaseReason::Released => Self::Released,
+            LockReleaseReason::Expired => Self::Expired,
+            LockReleaseReason::SessionClosed => Self::SessionClosed,
+            LockReleaseReason::SessionLost => Self::SessionLost,
+        }
+    }
+}
+
+impl From<w::LockReleaseReason> for LockReleaseReason {
+    fn from(value: w::LockReleaseReason) -> Self {
+        match value {
+            w::LockReleaseReason::Released => Self::Released,
+            w::LockReleaseReason::Expired => Self::Expired,
+            w::LockReleaseReason::SessionClosed => Self::SessionClosed,
+            w::LockReleaseReason::SessionLost => Self::SessionLost,
+        }
+    }
+}
+
 impl From<&Event> for w::MembershipEvent {
     /// Copies the ids and capabilities straight out of the borrowed event.
     fn from(event: &Event) -> Self {
@@ -150,6 +195,21 @@ impl From<&Event> for w::MembershipEvent {
                 group_id: e.group_id.to_string(),
                 member_id: e.member_id.to_string(),
                 term: e.term,
+                reason: e.reason.into(),
+            }),
+            Event::LockAcquired(e) => Self::LockAcquired(w::LockAcquired {
+                revision: e.revision,
+                lock: e.lock.to_string(),
+                member_id: e.member_id.to_string(),
+                mode: e.mode.into(),
+                token: e.token,
+            }),
+            Event::LockReleased(e) => Self::LockReleased(w::LockReleased {
+                revision: e.revision,
+                lock: e.lock.to_string(),
+                member_id: e.member_id.to_string(),
+                mode: e.mode.into(),
+                token: e.token,
                 reason: e.reason.into(),
             }),
         }
@@ -200,6 +260,21 @@ impl TryFrom<w::MembershipEvent> for Event {
                 group_id: group(e.group_id)?,
                 member_id: member(e.member_id)?,
                 term: e.term,
+                reason: e.reason.into(),
+            }),
+            w::MembershipEvent::LockAcquired(e) => Self::LockAcquired(LockAcquired {
+                revision: e.revision,
+                lock: lock_name(e.lock)?,
+                member_id: member(e.member_id)?,
+                mode: e.mode.into(),
+                token: e.token,
+            }),
+            w::MembershipEvent::LockReleased(e) => Self::LockReleased(LockReleased {
+                revision: e.revision,
+                lock: lock_name(e.lock)?,
+                member_id: member(e.member_id)?,
+                mode: e.mode.into(),
+                token: e.token,
                 reason: e.reason.into(),
             }),
         })
@@ -363,6 +438,7 @@ impl From<CoordinationError> for w::CoordinationError {
                 kind: match kind {
                     IdKind::Group => w::IdKind::Group,
                     IdKind::Member => w::IdKind::Member,
+                    IdKind::Lock => w::IdKind::Lock,
                 },
                 value,
                 reason,
@@ -378,6 +454,7 @@ impl From<CoordinationError> for w::CoordinationError {
                 Self::HistoryLost(w::HistoryLost { requested, oldest })
             }
             E::NotPermitted(op) => Self::NotPermitted(op),
+            E::LockNotHeld(name) => Self::LockNotHeld(name.into()),
         }
     }
 }
@@ -427,6 +504,7 @@ impl TryFrom<w::CoordinationError> for CoordinationError {
                 kind: match i.kind {
                     w::IdKind::Group => IdKind::Group,
                     w::IdKind::Member => IdKind::Member,
+                    w::IdKind::Lock => IdKind::Lock,
                 },
                 value: i.value,
                 reason: i.reason,
@@ -444,6 +522,7 @@ impl TryFrom<w::CoordinationError> for CoordinationError {
                 oldest: h.oldest,
             },
             W::NotPermitted(op) => Self::NotPermitted(op),
+            W::LockNotHeld(name) => Self::LockNotHeld(lock_name(name)?),
         })
     }
 }
@@ -501,6 +580,21 @@ mod tests {
                 term: 6,
                 reason: LeadershipEnd::StoodDown,
             }),
+            Event::LockAcquired(LockAcquired {
+                revision: 8,
+                lock: LockName::new("l").unwrap(),
+                member_id: m("x"),
+                mode: LockMode::Shared,
+                token: 8,
+            }),
+            Event::LockReleased(LockReleased {
+                revision: 9,
+                lock: LockName::new("l").unwrap(),
+                member_id: m("x"),
+                mode: LockMode::Shared,
+                token: 8,
+                reason: LockReleaseReason::Expired,
+            }),
         ]
     }
 
@@ -551,6 +645,12 @@ mod tests {
                 oldest: 5,
             },
             E::NotPermitted("join-group".into()),
+            E::LockNotHeld(LockName::new("l").unwrap()),
+            E::InvalidId {
+                kind: IdKind::Lock,
+                value: "".into(),
+                reason: "must not be empty".into(),
+            },
         ]
     }
 

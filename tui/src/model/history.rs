@@ -76,10 +76,10 @@ impl Row {
         }
     }
 
-    /// The group, if the row has one.
+    /// The group (or, for a lock's event, the lock), if the row has one.
     pub fn group(&self) -> Option<&str> {
         match self {
-            Self::Event { event, .. } => Some(event.group_id().as_str()),
+            Self::Event { event, .. } => Some(event.subject()),
             Self::Gap { .. } | Self::Restart { .. } => None,
         }
     }
@@ -125,6 +125,8 @@ pub fn kind_name(kind: EventKind) -> &'static str {
         EventKind::CapabilitiesUpdated => "capabilities-updated",
         EventKind::LeaderElected => "leader-elected",
         EventKind::LeaderLost => "leader-lost",
+        EventKind::LockAcquired => "lock-acquired",
+        EventKind::LockReleased => "lock-released",
     }
 }
 
@@ -152,6 +154,16 @@ fn detail(event: &Event) -> String {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
             format!("{} lost term {} ({why})", e.member_id, e.term)
+        }
+        Event::LockAcquired(e) => {
+            format!("{} holds lock {} ({}, token {})", e.member_id, e.lock, e.mode, e.token)
+        }
+        Event::LockReleased(e) => {
+            let why = serde_json::to_value(e.reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            format!("{} let go of lock {} (token {}, {why})", e.member_id, e.lock, e.token)
         }
     }
 }

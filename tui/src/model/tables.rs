@@ -197,7 +197,10 @@ impl Tables {
             self.groups.remove(&e.group_id);
             return;
         }
-        let group_id = event.group_id();
+        let Some(group_id) = event.group_id() else {
+            // A lock's change: no group to update.
+            return;
+        };
         let group = self
             .groups
             .entry(group_id.clone())
@@ -205,7 +208,10 @@ impl Tables {
         group.last_change = Some(revision);
         group.last_change_at = Some(at);
         match event {
-            Event::GroupCreated(_) | Event::GroupDeleted(_) => {}
+            Event::GroupCreated(_)
+            | Event::GroupDeleted(_)
+            | Event::LockAcquired(_)
+            | Event::LockReleased(_) => {}
             Event::MemberJoined(e) => {
                 let member = Member {
                     id: e.member_id.clone(),

@@ -246,7 +246,7 @@ impl Dispatch {
         for event in events {
             for (group, seen, active, callback) in &self.hooks {
                 if event.revision() <= *seen
-                    || event.group_id() != group
+                    || event.group_id() != Some(group)
                     || !active.load(Ordering::Acquire)
                 {
                     continue;

@@ -3,6 +3,8 @@
 //! store reports, for what reads the mirror (watch registration, handler snapshots, member
 //! lists once the mirror has caught up).
 //!
+//! Locks are not mirrored: lock calls ask the store, which holds them.
+//!
 //! No rules run here: the store applied them. Mirrored members belong to no session of this
 //! process (liveness is the store's business), so their info has no time left to report.
 
@@ -88,7 +90,10 @@ impl Group {
                     self.leader = None;
                 }
             }
-            Event::GroupCreated(_) | Event::GroupDeleted(_) => {}
+            Event::GroupCreated(_)
+            | Event::GroupDeleted(_)
+            | Event::LockAcquired(_)
+            | Event::LockReleased(_) => {}
         }
     }
 
@@ -138,7 +143,7 @@ impl Mirrored {
                 self.groups.remove(&deleted.group_id);
             }
             other => {
-                if let Some(group) = self.groups.get_mut(other.group_id()) {
+                if let Some(group) = other.group_id().and_then(|g| self.groups.get_mut(g)) {
                     group.last_change = revision;
                     group.apply(other, now_ms);
                 }

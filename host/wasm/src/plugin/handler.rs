@@ -80,7 +80,7 @@ impl HandlerSpec {
     }
 
     fn wants(&self, event: &Event) -> bool {
-        (self.groups.is_empty() || self.groups.contains(event.group_id()))
+        (self.groups.is_empty() || event.group_id().is_some_and(|g| self.groups.contains(g)))
             && (self.kinds.is_empty() || self.kinds.contains(&event.kind()))
     }
 

@@ -49,15 +49,18 @@ fn line(event: &MembershipEvent) -> String {
         MembershipEvent::CapabilitiesUpdated(e) => (Some(&e.member_id), String::new()),
         MembershipEvent::LeaderElected(e) => (Some(&e.member_id), format!(",\"term\":{}", e.term)),
         MembershipEvent::LeaderLost(e) => (Some(&e.member_id), format!(",\"term\":{}", e.term)),
+        MembershipEvent::LockAcquired(e) => (Some(&e.member_id), format!(",\"token\":{}", e.token)),
+        MembershipEvent::LockReleased(e) => (Some(&e.member_id), format!(",\"token\":{}", e.token)),
     };
     let member = member
         .map(|m| format!(",\"member\":{}", quoted(m)))
         .unwrap_or_default();
+    let subject = if event.lock().is_some() { "lock" } else { "group" };
     format!(
-        "{{\"revision\":{},\"kind\":\"{}\",\"group\":{}{member}{extra}}}\n",
+        "{{\"revision\":{},\"kind\":\"{}\",\"{subject}\":{}{member}{extra}}}\n",
         event.revision(),
         event.kind(),
-        quoted(event.group_id())
+        quoted(event.subject())
     )
 }
 

@@ -9,7 +9,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use roster_types::{CoordinationError, Event, IdKind, LeadershipEnd, LeaveReason, UrlProblem};
+use roster_types::{
+    CoordinationError, Event, IdKind, LeadershipEnd, LeaveReason, LockMode, LockReleaseReason,
+    UrlProblem,
+};
 use serde::Deserialize;
 use serde::de::value::{Error as NameError, StrDeserializer};
 
@@ -42,6 +45,26 @@ impl From<LeadershipEnd> for w::LeadershipEnd {
             LeadershipEnd::Expired => Self::Expired,
             LeadershipEnd::SessionLost => Self::SessionLost,
             LeadershipEnd::GroupDeleted => Self::GroupDeleted,
+        }
+    }
+}
+
+impl From<LockMode> for w::LockMode {
+    fn from(mode: LockMode) -> Self {
+        match mode {
+            LockMode::Exclusive => Self::Exclusive,
+            LockMode::Shared => Self::Shared,
+        }
+    }
+}
+
+impl From<LockReleaseReason> for w::LockReleaseReason {
+    fn from(reason: LockReleaseReason) -> Self {
+        match reason {
+            LockReleaseReason::Released => Self::Released,
+            LockReleaseReason::Expired => Self::Expired,
+            LockReleaseReason::SessionClosed => Self::SessionClosed,
+            LockReleaseReason::SessionLost => Self::SessionLost,
         }
     }
 }
@@ -88,6 +111,21 @@ impl From<Event> for w::MembershipEvent {
                 term: e.term,
                 reason: e.reason.into(),
             }),
+            Event::LockAcquired(e) => Self::LockAcquired(w::LockAcquired {
+                revision: e.revision,
+                lock: e.lock.into(),
+                member_id: e.member_id.into(),
+                mode: e.mode.into(),
+                token: e.token,
+            }),
+            Event::LockReleased(e) => Self::LockReleased(w::LockReleased {
+                revision: e.revision,
+                lock: e.lock.into(),
+                member_id: e.member_id.into(),
+                mode: e.mode.into(),
+                token: e.token,
+                reason: e.reason.into(),
+            }),
         }
     }
 }
@@ -104,6 +142,7 @@ impl From<IdKind> for w::IdKind {
         match kind {
             IdKind::Group => Self::Group,
             IdKind::Member => Self::Member,
+            IdKind::Lock => Self::Lock,
         }
     }
 }
@@ -198,6 +237,7 @@ impl From<CoordinationError> for w::CoordinationError {
                 Self::HistoryLost(w::HistoryLost { requested, oldest })
             }
             E::NotPermitted(operation) => Self::NotPermitted(operation),
+            E::LockNotHeld(name) => Self::LockNotHeld(name.into()),
         }
     }
 }

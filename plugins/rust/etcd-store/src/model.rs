@@ -300,6 +300,9 @@ impl EventDoc {
                     _ => return Err("no leadership end".to_owned()),
                 },
             }),
+            EventKind::LockAcquired | EventKind::LockReleased => {
+                return Err("a lock event, which this store's log does not hold".to_owned());
+            }
         })
     }
 }

@@ -42,8 +42,8 @@ pub use exports::roster::coordination::events::{GroupSnapshot, Resync};
 pub use roster::coordination::{coordinator, logging, types};
 
 use types::{
-    CapabilitiesUpdated, GroupCreated, GroupDeleted, LeaderElected, LeaderLost, MemberJoined,
-    MemberLeft, MembershipEvent,
+    CapabilitiesUpdated, GroupCreated, GroupDeleted, LeaderElected, LeaderLost, LockAcquired,
+    LockReleased, MemberJoined, MemberLeft, MembershipEvent,
 };
 
 /// What every handler method returns: an error makes the host count a failure and deliver
@@ -85,6 +85,14 @@ pub trait Handler: Default + 'static {
     fn leader_lost(&mut self, _event: &LeaderLost) -> Result {
         Ok(())
     }
+    /// A member acquired a lock.
+    fn lock_acquired(&mut self, _event: &LockAcquired) -> Result {
+        Ok(())
+    }
+    /// A holder no longer holds a lock (its `reason` says why).
+    fn lock_released(&mut self, _event: &LockReleased) -> Result {
+        Ok(())
+    }
     /// A batch was handled, its last event at revision `last`: the place for one summary per
     /// batch rather than per event.
     fn batch_handled(&mut self, _last: u64) -> Result {
@@ -111,6 +119,8 @@ pub fn dispatch<H: Handler>(handler: &mut H, events: &[MembershipEvent]) -> Resu
             MembershipEvent::CapabilitiesUpdated(e) => handler.capabilities_updated(e)?,
             MembershipEvent::LeaderElected(e) => handler.leader_elected(e)?,
             MembershipEvent::LeaderLost(e) => handler.leader_lost(e)?,
+            MembershipEvent::LockAcquired(e) => handler.lock_acquired(e)?,
+            MembershipEvent::LockReleased(e) => handler.lock_released(e)?,
         }
     }
     match events.last() {
@@ -123,8 +133,12 @@ pub fn dispatch<H: Handler>(handler: &mut H, events: &[MembershipEvent]) -> Resu
 pub trait EventExt {
     /// The revision that orders it.
     fn revision(&self) -> u64;
-    /// The group it belongs to.
-    fn group_id(&self) -> &str;
+    /// The group it belongs to (`None` for a lock's event).
+    fn group_id(&self) -> Option<&str>;
+    /// The lock it belongs to (`None` for a group's event).
+    fn lock(&self) -> Option<&str>;
+    /// What it belongs to: its group, or its lock.
+    fn subject(&self) -> &str;
     /// Its kind, as the API names it (`member-joined`, ...).
     fn kind(&self) -> &'static str;
 }
@@ -139,19 +153,34 @@ impl EventExt for MembershipEvent {
             Self::CapabilitiesUpdated(e) => e.revision,
             Self::LeaderElected(e) => e.revision,
             Self::LeaderLost(e) => e.revision,
+            Self::LockAcquired(e) => e.revision,
+            Self::LockReleased(e) => e.revision,
         }
     }
 
-    fn group_id(&self) -> &str {
+    fn group_id(&self) -> Option<&str> {
         match self {
-            Self::GroupCreated(e) => &e.group_id,
-            Self::GroupDeleted(e) => &e.group_id,
-            Self::MemberJoined(e) => &e.group_id,
-            Self::MemberLeft(e) => &e.group_id,
-            Self::CapabilitiesUpdated(e) => &e.group_id,
-            Self::LeaderElected(e) => &e.group_id,
-            Self::LeaderLost(e) => &e.group_id,
+            Self::GroupCreated(e) => Some(&e.group_id),
+            Self::GroupDeleted(e) => Some(&e.group_id),
+            Self::MemberJoined(e) => Some(&e.group_id),
+            Self::MemberLeft(e) => Some(&e.group_id),
+            Self::CapabilitiesUpdated(e) => Some(&e.group_id),
+            Self::LeaderElected(e) => Some(&e.group_id),
+            Self::LeaderLost(e) => Some(&e.group_id),
+            Self::LockAcquired(_) | Self::LockReleased(_) => None,
         }
+    }
+
+    fn lock(&self) -> Option<&str> {
+        match self {
+            Self::LockAcquired(e) => Some(&e.lock),
+            Self::LockReleased(e) => Some(&e.lock),
+            _ => None,
+        }
+    }
+
+    fn subject(&self) -> &str {
+        self.group_id().or(self.lock()).unwrap_or_default()
     }
 
     fn kind(&self) -> &'static str {
@@ -163,6 +192,8 @@ impl EventExt for MembershipEvent {
             Self::CapabilitiesUpdated(_) => "capabilities-updated",
             Self::LeaderElected(_) => "leader-elected",
             Self::LeaderLost(_) => "leader-lost",
+            Self::LockAcquired(_) => "lock-acquired",
+            Self::LockReleased(_) => "lock-released",
         }
     }
 }
@@ -303,12 +334,12 @@ mod tests {
     fn every_event_names_its_revision_group_and_kind() {
         let event = joined(7, "a");
         assert_eq!(
-            (event.revision(), event.group_id(), event.kind()),
+            (event.revision(), event.subject(), event.kind()),
             (7, "g", "member-joined")
         );
         let event = created(1, "h");
         assert_eq!(
-            (event.revision(), event.group_id(), event.kind()),
+            (event.revision(), event.subject(), event.kind()),
             (1, "h", "group-created")
         );
     }

@@ -74,6 +74,8 @@ fn group_of(event: &MembershipEvent) -> (&str, u64) {
         MembershipEvent::CapabilitiesUpdated(e) => (&e.group_id, e.revision),
         MembershipEvent::LeaderElected(e) => (&e.group_id, e.revision),
         MembershipEvent::LeaderLost(e) => (&e.group_id, e.revision),
+        MembershipEvent::LockAcquired(e) => (&e.lock, e.revision),
+        MembershipEvent::LockReleased(e) => (&e.lock, e.revision),
     }
 }
 

@@ -309,6 +309,9 @@ pub fn event(frame: OwnedFrame, address: &str) -> Result<MembershipEvent> {
                 .ok_or_else(|| bad("an unknown leadership end"))?
                 .into(),
         }),
+        EventKind::LockAcquired | EventKind::LockReleased => {
+            return Err(bad("a lock event, which this store's log does not hold"));
+        }
     })
 }
 

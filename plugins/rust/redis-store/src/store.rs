@@ -421,5 +421,7 @@ fn revision_of(event: &MembershipEvent) -> u64 {
         MembershipEvent::CapabilitiesUpdated(e) => e.revision,
         MembershipEvent::LeaderElected(e) => e.revision,
         MembershipEvent::LeaderLost(e) => e.revision,
+        MembershipEvent::LockAcquired(e) => e.revision,
+        MembershipEvent::LockReleased(e) => e.revision,
     }
 }
