@@ -11,6 +11,7 @@
 //! be paused (`conformance_suite!(real_time: harness.real_time(0.1))`).
 
 pub mod conformance;
+pub mod lock_conformance;
 pub mod pki;
 pub mod probe;
 pub mod servers;
@@ -375,16 +376,22 @@ where
 ///   (`#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`), for a harness made with
 ///   [`Harness::real_time`], as a backend in another process needs: every test, time spans
 ///   scaled and time-based assertions within [`Harness::tolerance`].
+/// - `conformance_suite!(locks: harness)` and `conformance_suite!(locks real_time: harness)`:
+///   the lock suite ([`lock_conformance`]), the same way, for a backend that keeps locks.
 ///
 /// The tests are registered where they are defined: `build.rs` lists every
 /// `pub async fn NAME(h: &Harness)` of `src/conformance.rs` into
-/// [`for_each_conformance_test!`], so a test cannot be written and then never run.
+/// [`for_each_conformance_test!`] (and of `src/lock_conformance.rs` into
+/// [`for_each_lock_test!`]), so a test cannot be written and then never run.
 #[macro_export]
 macro_rules! conformance_suite {
     (@both $attr:tt $paused:literal, $harness:expr) => {
         $crate::for_each_conformance_test!(@tests $attr $paused, $harness);
     };
-    (@tests $attr:tt $paused:literal, $harness:expr; $($name:ident),* $(,)?) => {
+    (@locks $attr:tt $paused:literal, $harness:expr) => {
+        $crate::for_each_lock_test!(@tests $attr $paused, $harness);
+    };
+    (@tests $attr:tt $paused:literal, $harness:expr; $module:ident; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test $attr]
             async fn $name() {
@@ -395,7 +402,7 @@ macro_rules! conformance_suite {
                     "conformance_suite!(harness) takes a harness on the paused clock, \
                      conformance_suite!(real_time: harness) one made with .real_time(scale)"
                 );
-                $crate::conformance::$name(&harness).await;
+                $crate::$module::$name(&harness).await;
             }
         )*
     };
@@ -403,6 +410,14 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(
             @both (flavor = "multi_thread", worker_threads = 2) false, $harness
         );
+    };
+    (locks real_time: $harness:expr) => {
+        $crate::conformance_suite!(
+            @locks (flavor = "multi_thread", worker_threads = 2) false, $harness
+        );
+    };
+    (locks: $harness:expr) => {
+        $crate::conformance_suite!(@locks (start_paused = true) true, $harness);
     };
     ($harness:expr) => {
         $crate::conformance_suite!(@both (start_paused = true) true, $harness);
@@ -424,5 +439,10 @@ mod tests {
             .count();
         assert_eq!(super::CONFORMANCE_TESTS.len(), defined);
         assert!(defined >= 79, "the suite has only {defined} tests");
+        let locks = include_str!("lock_conformance.rs")
+            .lines()
+            .filter(|line| line.trim_start().starts_with("pub async fn "))
+            .count();
+        assert_eq!(super::LOCK_TESTS.len(), locks);
     }
 }

@@ -18,7 +18,7 @@ pub mod driver;
 mod engine;
 
 pub use coordinator::{
-    Coordinator, GroupState, Heartbeat, HeartbeatStatus, Operation, OperationFuture, StoreState,
-    WatchId,
+    Blocking, Coordinator, GroupState, Heartbeat, HeartbeatStatus, Lock, Operation,
+    OperationFuture, StoreState, WatchId,
 };
 pub use engine::stream::EventStream;

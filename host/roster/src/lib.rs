@@ -46,13 +46,14 @@ pub mod driver;
 
 pub use connect::get_coordinator;
 pub use roster_core::{
-    Coordinator, EventStream, GroupState, Heartbeat, HeartbeatStatus, Operation, OperationFuture,
-    StoreState, WatchId,
+    Blocking, Coordinator, EventStream, GroupState, Heartbeat, HeartbeatStatus, Lock, Operation,
+    OperationFuture, StoreState, WatchId,
 };
 pub use roster_types::{
-    Capabilities, CapabilitiesUpdated, CoordinationError, Event, EventKind, GroupCreated,
-    GroupDeleted, GroupId, GroupSummary, IdKind, Leader, LeaderElected, LeaderLost, LeadershipEnd,
-    LeaveReason, MemberId, MemberInfo, MemberJoined, MemberLeft, Result, Revision, Term,
-    UrlProblem,
+    Capabilities, CapabilitiesUpdated, CoordinationError, Event, EventKind, FencingToken,
+    GroupCreated, GroupDeleted, GroupId, GroupSummary, IdKind, Leader, LeaderElected, LeaderLost,
+    LeadershipEnd, LeaveReason, LockAcquired, LockAttempt, LockHolder, LockInfo, LockMode,
+    LockName, LockReleaseReason, LockReleased, LockStanding, LockWaiter, MemberId, MemberInfo,
+    MemberJoined, MemberLeft, Result, Revision, Term, UrlProblem,
 };
 pub use roster_wasm::check_driver;

@@ -21,9 +21,11 @@
 use std::collections::VecDeque;
 
 use roster_types::error::CoordinationError;
-use roster_types::event::{Event, FencingToken, LockAcquired, LockMode, LockReleaseReason, LockReleased};
+use roster_types::event::{
+    Event, FencingToken, LockAcquired, LockMode, LockReleaseReason, LockReleased,
+};
 use roster_types::ids::{LockName, MemberId};
-use roster_types::{LockAttempt, LockHolder, LockInfo, LockWaiter};
+use roster_types::{LockAttempt, LockHolder, LockInfo, LockStanding, LockWaiter};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{Result, SessionKey, State};
@@ -157,7 +159,10 @@ impl<K: SessionKey> State<K> {
                 member_id,
                 mode,
             });
-        self.session_locks.entry(key.clone()).or_default().push(name);
+        self.session_locks
+            .entry(key.clone())
+            .or_default()
+            .push(name);
         Ok(LockAttempt::Queued)
     }
 
@@ -192,13 +197,38 @@ impl<K: SessionKey> State<K> {
         Ok(token)
     }
 
-    /// The session's hold on `lock`: its mode and fencing token (`None` when it does not
-    /// hold it, or only waits).
-    pub fn held_lock(&self, key: &K, lock: &str) -> Option<(LockMode, FencingToken)> {
-        self.locks
-            .get(lock)
-            .and_then(|l| l.holds(key))
-            .map(|h| (h.mode, h.token))
+    /// Stop waiting for `lock`: a session still in the queue leaves it (the waiters it
+    /// blocked are served) and gets `None`; one that was granted the lock meanwhile keeps it
+    /// and gets its token. What a waiter whose patience ran out calls, so a grant that came
+    /// at the last moment is neither lost nor left held unknowingly. A session that neither
+    /// holds nor waits gets `None`.
+    ///
+    /// # Errors
+    /// `InvalidId`.
+    pub fn abandon_lock_wait(&mut self, key: &K, lock: &str) -> Result<Option<FencingToken>> {
+        LockName::check(lock)?;
+        match self.lock_standing(key, lock) {
+            LockStanding::Holding { token, .. } => Ok(Some(token)),
+            LockStanding::Waiting { .. } => self.release_lock(key, lock),
+            LockStanding::Neither => Ok(None),
+        }
+    }
+
+    /// Where the session stands with `lock`.
+    pub fn lock_standing(&self, key: &K, lock: &str) -> LockStanding {
+        let Some(l) = self.locks.get(lock) else {
+            return LockStanding::Neither;
+        };
+        if let Some(h) = l.holds(key) {
+            return LockStanding::Holding {
+                mode: h.mode,
+                token: h.token,
+            };
+        }
+        match l.waiters.iter().find(|w| w.session == *key) {
+            Some(w) => LockStanding::Waiting { mode: w.mode },
+            None => LockStanding::Neither,
+        }
     }
 
     /// Who holds and who waits for `lock` (nobody, for a lock the store does not keep).
@@ -269,7 +299,12 @@ impl<K: SessionKey> State<K> {
 
     /// Remove the session's hold (`LockReleased{reason}`; returns its token) or wait on
     /// `name`. Does not serve the waiters behind.
-    fn let_go(&mut self, key: &K, name: &LockName, reason: LockReleaseReason) -> Option<FencingToken> {
+    fn let_go(
+        &mut self,
+        key: &K,
+        name: &LockName,
+        reason: LockReleaseReason,
+    ) -> Option<FencingToken> {
         let l = self.locks.get_mut(name)?;
         l.waiters.retain(|w| w.session != *key);
         let index = l.holders.iter().position(|h| h.session == *key);

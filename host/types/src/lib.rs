@@ -25,6 +25,6 @@ pub use event::{
 };
 pub use ids::{Capabilities, GroupId, GroupName, LockName, MemberId};
 pub use members::{
-    GroupSummary, GroupWithMembers, Leader, LockAttempt, LockHolder, LockInfo, LockWaiter,
-    MemberInfo,
+    GroupSummary, GroupWithMembers, Leader, LockAttempt, LockHolder, LockInfo, LockStanding,
+    LockWaiter, MemberInfo,
 };

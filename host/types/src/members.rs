@@ -95,3 +95,23 @@ pub enum LockAttempt {
     /// The lock is held or has waiters ahead (the session asked not to wait).
     Busy,
 }
+
+/// Where a session stands with a lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum LockStanding {
+    /// It holds the lock.
+    Holding {
+        /// How it holds it.
+        mode: LockMode,
+        /// Its acquisition's fencing token.
+        token: FencingToken,
+    },
+    /// It waits in the lock's queue.
+    Waiting {
+        /// How it wants the lock.
+        mode: LockMode,
+    },
+    /// It neither holds nor waits for the lock.
+    Neither,
+}

@@ -73,7 +73,7 @@ async fn main() -> Result<(), CoordinationError> {
     loop {
         tokio::select! {
             change = changes.next() => match change {
-                Some(Ok(event)) if event.group_id().as_str() == group => {
+                Some(Ok(event)) if event.group_id().is_some_and(|g| g.as_str() == group) => {
                     emit(&serde_json::to_string(&event).expect("events serialize"));
                 }
                 Some(Ok(_)) => {}

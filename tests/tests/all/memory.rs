@@ -39,3 +39,9 @@ fn get_coordinator_rejects_bad_urls_with_the_problem_named() {
         UrlProblem::InvalidOptionValue { .. }
     ));
 }
+
+mod locks {
+    use roster_tests::{Harness, conformance_suite};
+
+    conformance_suite!(locks: Harness::memory(""));
+}

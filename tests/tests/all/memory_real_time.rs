@@ -5,3 +5,9 @@
 use roster_tests::{Harness, conformance_suite};
 
 conformance_suite!(real_time: Harness::memory("").real_time(0.1));
+
+mod locks {
+    use roster_tests::{Harness, conformance_suite};
+
+    conformance_suite!(locks real_time: Harness::memory("").real_time(0.1));
+}

@@ -156,14 +156,20 @@ fn detail(event: &Event) -> String {
             format!("{} lost term {} ({why})", e.member_id, e.term)
         }
         Event::LockAcquired(e) => {
-            format!("{} holds lock {} ({}, token {})", e.member_id, e.lock, e.mode, e.token)
+            format!(
+                "{} holds lock {} ({}, token {})",
+                e.member_id, e.lock, e.mode, e.token
+            )
         }
         Event::LockReleased(e) => {
             let why = serde_json::to_value(e.reason)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            format!("{} let go of lock {} (token {}, {why})", e.member_id, e.lock, e.token)
+            format!(
+                "{} let go of lock {} (token {}, {why})",
+                e.member_id, e.lock, e.token
+            )
         }
     }
 }

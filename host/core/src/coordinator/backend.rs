@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use roster_types::error::Result;
-use roster_types::event::Revision;
-use roster_types::ids::{Capabilities, GroupId, GroupName, MemberId};
-use roster_types::{GroupSummary, Leader, MemberInfo};
+use roster_types::event::{FencingToken, LockMode, Revision};
+use roster_types::ids::{Capabilities, GroupId, GroupName, LockName, MemberId};
+use roster_types::{GroupSummary, Leader, LockAttempt, LockInfo, LockStanding, MemberInfo};
 
 use super::Operation;
 use crate::driver::SessionKey;
@@ -120,6 +120,25 @@ pub(super) trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Withdraw from the election in `group` (its last election callback is gone).
     fn withdraw(&self, group: GroupId);
+
+    /// Acquire `lock` in `mode`, or queue for it when `wait`, after any expiry notice
+    /// waiting for a call that needs a live session (R6).
+    fn acquire_lock(&self, lock: LockName, mode: LockMode, wait: bool) -> Operation<LockAttempt>;
+
+    /// Release the session's hold on `lock`, or give up its wait; the released hold's token.
+    fn release_lock(&self, lock: LockName) -> Operation<Option<FencingToken>>;
+
+    /// Stop waiting for `lock`, keeping it (and returning its token) if it was granted.
+    fn abandon_lock_wait(&self, lock: LockName) -> Operation<Option<FencingToken>>;
+
+    /// Where the session stands with `lock`.
+    fn lock_standing(&self, lock: LockName) -> Operation<LockStanding>;
+
+    /// Who holds and waits for `lock`.
+    fn lock_info(&self, lock: LockName) -> Operation<LockInfo>;
+
+    /// Every lock with a holder or a waiter, sorted by name.
+    fn locks(&self) -> Operation<Vec<LockInfo>>;
 
     /// The newest revision known to be in the store as of `state` (the engine's, or the
     /// mirror's for a driver's store, where a call may have returned a newer one first).

@@ -28,9 +28,9 @@ use tokio::task::JoinHandle;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use roster_types::error::{CoordinationError, Result};
-use roster_types::event::Revision;
-use roster_types::ids::{Capabilities, GroupId, GroupName, MemberId};
-use roster_types::{GroupSummary, Leader, MemberInfo};
+use roster_types::event::{FencingToken, LockMode, Revision};
+use roster_types::ids::{Capabilities, GroupId, GroupName, LockName, MemberId};
+use roster_types::{GroupSummary, Leader, LockAttempt, LockInfo, LockStanding, MemberInfo};
 
 use super::backend::Backend;
 use super::{Notice, Operation};
@@ -534,6 +534,59 @@ impl Backend for Driven {
             let (was_leader, revision) = d.stand_down(&s, group.as_str()).await?;
             Ok((was_leader, Some(revision)))
         })
+    }
+
+    fn acquire_lock(&self, name: LockName, mode: LockMode, wait: bool) -> Operation<LockAttempt> {
+        let notice = Arc::clone(&self.notice);
+        let holdings = Arc::clone(&self.holdings);
+        let mirror = Arc::clone(&self.mirror);
+        self.change(move |driver, session| async move {
+            if let Some(notice) = lock(&notice).take() {
+                return Err(notice);
+            }
+            let mut acquired = driver
+                .acquire_lock(&session, name.as_str(), mode, wait)
+                .await;
+            if let Err(CoordinationError::SessionExpired { .. }) = &acquired
+                && moved_to_new_store(&driver, &session, &mirror, &holdings).await?
+            {
+                acquired = driver
+                    .acquire_lock(&session, name.as_str(), mode, wait)
+                    .await;
+            }
+            if let Err(CoordinationError::SessionExpired { .. }) = &acquired {
+                lock(&holdings).groups.clear();
+                stand_again(driver.as_ref(), &session, &holdings).await;
+            }
+            let (attempt, revision) = acquired?;
+            Ok((attempt, Some(revision)))
+        })
+    }
+
+    fn release_lock(&self, name: LockName) -> Operation<Option<FencingToken>> {
+        self.change(|d, s| async move {
+            let (token, revision) = d.release_lock(&s, name.as_str()).await?;
+            Ok((token, Some(revision)))
+        })
+    }
+
+    fn abandon_lock_wait(&self, name: LockName) -> Operation<Option<FencingToken>> {
+        self.change(|d, s| async move {
+            let (token, revision) = d.abandon_lock_wait(&s, name.as_str()).await?;
+            Ok((token, Some(revision)))
+        })
+    }
+
+    fn lock_standing(&self, name: LockName) -> Operation<LockStanding> {
+        self.call(|d, s| async move { Ok((d.lock_standing(&s, name.as_str()).await?, None)) })
+    }
+
+    fn lock_info(&self, name: LockName) -> Operation<LockInfo> {
+        self.call(|d, _| async move { Ok((d.lock_info(name.as_str()).await?, None)) })
+    }
+
+    fn locks(&self) -> Operation<Vec<LockInfo>> {
+        self.call(|d, _| async move { Ok((d.locks().await?, None)) })
     }
 
     fn stand(&self, group: GroupId) -> Result<()> {

@@ -12,9 +12,9 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use roster_types::error::{CoordinationError, Result};
-use roster_types::event::Revision;
-use roster_types::ids::{Capabilities, GroupId, GroupName, MemberId};
-use roster_types::{GroupSummary, Leader, MemberInfo};
+use roster_types::event::{FencingToken, LockMode, Revision};
+use roster_types::ids::{Capabilities, GroupId, GroupName, LockName, MemberId};
+use roster_types::{GroupSummary, Leader, LockAttempt, LockInfo, LockStanding, MemberInfo};
 use tokio::time::Instant;
 
 use super::backend::Backend;
@@ -229,6 +229,44 @@ impl Backend for Embedded {
 
     fn leader(&self, group: GroupName<'_>) -> Operation<Option<Leader>> {
         self.run(|state, _| state.leader(group.as_str()))
+    }
+
+    fn acquire_lock(
+        &self,
+        lock_name: LockName,
+        mode: LockMode,
+        wait: bool,
+    ) -> Operation<LockAttempt> {
+        if let Some(notice) = lock(&self.notice).take() {
+            return Operation::ready(Err(notice));
+        }
+        let acquired = self.session().and_then(|session| {
+            self.engine.write(|state| {
+                state.acquire_lock(session, lock_name.as_str(), mode, wait, Instant::now())
+            })
+        });
+        self.stand_again_if_expired(&acquired);
+        Operation::ready(acquired)
+    }
+
+    fn release_lock(&self, lock: LockName) -> Operation<Option<FencingToken>> {
+        self.run(|state, session| state.release_lock(session, lock.as_str()))
+    }
+
+    fn abandon_lock_wait(&self, lock: LockName) -> Operation<Option<FencingToken>> {
+        self.run(|state, session| state.abandon_lock_wait(session, lock.as_str()))
+    }
+
+    fn lock_standing(&self, lock: LockName) -> Operation<LockStanding> {
+        self.run(|state, session| state.lock_standing(session, lock.as_str()))
+    }
+
+    fn lock_info(&self, lock: LockName) -> Operation<LockInfo> {
+        self.run(|state, _| state.lock_info(lock.as_str()))
+    }
+
+    fn locks(&self) -> Operation<Vec<LockInfo>> {
+        self.run(|state, _| state.locks())
     }
 
     fn stand_down(&self, group: GroupName<'_>) -> Operation<bool> {

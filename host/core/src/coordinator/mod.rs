@@ -2,12 +2,14 @@
 //!
 //! A coordinator acts for one member id against one backend store. Between `start` and `stop`
 //! it holds a session in the store: its memberships and candidacies belong to that session,
-//! live as long as it heartbeats, and go when it stops (R7) or expires (R6).
+//! live as long as it heartbeats, and go when it stops (R7) or expires (R6). So do the
+//! locks it holds ([`Lock`]).
 
 mod backend;
 mod driven;
 mod embedded;
 mod heartbeat;
+mod locks;
 mod operation;
 mod watchers;
 
@@ -16,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use heartbeat::{Heartbeat, HeartbeatStatus};
+pub use locks::{Blocking, Lock};
 pub use operation::{Operation, OperationFuture};
 pub use watchers::WatchId;
 use watchers::{Callback, WatchKind, Watchers, boxed_async};
@@ -113,6 +116,7 @@ impl Coordinator {
                 watchers,
                 dispatching: tokio::sync::Mutex::new(()),
                 notice,
+                lock_gates: locks::Gates::default(),
             }),
         }
     }
@@ -310,6 +314,8 @@ struct Inner {
     /// state (on a driver's store it returns before the store answers), so it leaves the
     /// notice here for the next `heartbeat` or join to return.
     notice: Notice,
+    /// One gate per lock name, so the tasks sharing this coordinator take turns.
+    lock_gates: locks::Gates,
 }
 
 /// Where an undelivered expiry notice waits (see `Inner::notice`).

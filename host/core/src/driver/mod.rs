@@ -22,9 +22,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use roster_types::error::CoordinationError;
-use roster_types::event::{Event, Revision};
+use roster_types::event::{Event, FencingToken, LockMode, Revision};
 use roster_types::ids::{Capabilities, GroupId, MemberId};
-use roster_types::{GroupSummary, Leader, MemberInfo};
+use roster_types::{GroupSummary, Leader, LockAttempt, LockInfo, LockStanding, MemberInfo};
 
 type Result<T> = std::result::Result<T, CoordinationError>;
 
@@ -76,6 +76,11 @@ pub struct DriverStats {
     /// Driver instances dropped after a fault, to be made again at the next call (for
     /// `roster://`: calls that went on through the next daemon).
     pub restarts: u64,
+}
+
+/// What a driver whose store keeps no locks answers to a lock call.
+fn locks_not_kept() -> CoordinationError {
+    CoordinationError::NotImplemented("locks".to_owned())
 }
 
 /// A backend store reached through a driver. Every call that changes the store returns the
@@ -135,6 +140,48 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
     async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)>;
     /// The changes after `after`, at most `max`, waiting up to `wait` for the first.
     async fn changes(&self, after: Revision, max: usize, wait: Duration) -> Result<Changes>;
+    /// Acquire `lock` in `mode` for the session, or queue for it when `wait`; the store's
+    /// revision after the call.
+    ///
+    /// Locks are optional for a driver: one whose store does not keep them answers every
+    /// lock call with [`CoordinationError::NotImplemented`], as these defaults do.
+    async fn acquire_lock(
+        &self,
+        _session: &str,
+        _lock: &str,
+        _mode: LockMode,
+        _wait: bool,
+    ) -> Result<(LockAttempt, Revision)> {
+        Err(locks_not_kept())
+    }
+    /// Release the session's hold on `lock` (its token), or give up its wait (`None`).
+    async fn release_lock(
+        &self,
+        _session: &str,
+        _lock: &str,
+    ) -> Result<(Option<FencingToken>, Revision)> {
+        Err(locks_not_kept())
+    }
+    /// Stop waiting for `lock`; the token if it was granted meanwhile (and is kept).
+    async fn abandon_lock_wait(
+        &self,
+        _session: &str,
+        _lock: &str,
+    ) -> Result<(Option<FencingToken>, Revision)> {
+        Err(locks_not_kept())
+    }
+    /// Where the session stands with `lock`.
+    async fn lock_standing(&self, _session: &str, _lock: &str) -> Result<LockStanding> {
+        Err(locks_not_kept())
+    }
+    /// Who holds and waits for `lock`.
+    async fn lock_info(&self, _lock: &str) -> Result<LockInfo> {
+        Err(locks_not_kept())
+    }
+    /// Every lock with a holder or a waiter, sorted by name.
+    async fn locks(&self) -> Result<Vec<LockInfo>> {
+        Err(locks_not_kept())
+    }
     /// The driver's counters (none by default).
     fn stats(&self) -> DriverStats {
         DriverStats::default()

@@ -16,9 +16,9 @@ use super::history::History;
 use super::mirrored::{Mirrored, MirroredGroup};
 use roster_rules::Now;
 use roster_types::error::CoordinationError;
-use roster_types::event::{Event, Revision};
+use roster_types::event::{Event, FencingToken, LockMode, Revision};
 use roster_types::ids::{Capabilities, GroupId, MemberId};
-use roster_types::{GroupSummary, Leader, MemberInfo};
+use roster_types::{GroupSummary, Leader, LockAttempt, LockInfo, LockStanding, MemberInfo};
 
 pub(crate) use roster_rules::GroupWithMembers;
 
@@ -314,6 +314,63 @@ impl State {
         match &self.groups {
             Groups::Own(rules) => rules.leader(group),
             Groups::Mirrored(mirrored) => mirrored.leader(group),
+        }
+    }
+
+    // ----- locks -----
+
+    /// Acquire `lock` for the session, or queue for it when `wait` (see the rules).
+    pub(crate) fn acquire_lock(
+        &mut self,
+        session: SessionId,
+        lock: &str,
+        mode: LockMode,
+        wait: bool,
+        now: Instant,
+    ) -> Result<LockAttempt> {
+        let now = self.now(now);
+        self.change(|rules| rules.acquire_lock(&session, lock, mode, wait, now))
+    }
+
+    /// Release the session's hold on `lock` or give up its wait.
+    pub(crate) fn release_lock(
+        &mut self,
+        session: SessionId,
+        lock: &str,
+    ) -> Result<Option<FencingToken>> {
+        self.change(|rules| rules.release_lock(&session, lock))
+    }
+
+    /// Stop waiting for `lock`, keeping it if it was granted meanwhile.
+    pub(crate) fn abandon_lock_wait(
+        &mut self,
+        session: SessionId,
+        lock: &str,
+    ) -> Result<Option<FencingToken>> {
+        self.change(|rules| rules.abandon_lock_wait(&session, lock))
+    }
+
+    /// Where the session stands with `lock`.
+    pub(crate) fn lock_standing(&self, session: SessionId, lock: &str) -> Result<LockStanding> {
+        match &self.groups {
+            Groups::Own(rules) => Ok(rules.lock_standing(&session, lock)),
+            Groups::Mirrored(_) => Err(mirrored()),
+        }
+    }
+
+    /// Who holds and waits for `lock`.
+    pub(crate) fn lock_info(&self, lock: &str) -> Result<LockInfo> {
+        match &self.groups {
+            Groups::Own(rules) => rules.lock_info(lock),
+            Groups::Mirrored(_) => Err(mirrored()),
+        }
+    }
+
+    /// Every lock with a holder or a waiter.
+    pub(crate) fn locks(&self) -> Result<Vec<LockInfo>> {
+        match &self.groups {
+            Groups::Own(rules) => Ok(rules.locks()),
+            Groups::Mirrored(_) => Err(mirrored()),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use roster_types::error::CoordinationError;
 use roster_types::event::{Event, LockMode, LockReleaseReason};
-use roster_types::{LockAttempt, LockInfo};
+use roster_types::{LockAttempt, LockInfo, LockStanding};
 
 use super::{T0, TTL, TTL_MS, at, events, member, open, store};
 
@@ -28,8 +28,14 @@ fn an_exclusive_lock_has_one_holder_and_its_token_is_the_acquisitions_revision()
     assert_eq!(token, st.head());
     assert_eq!(acquire(&mut st, 2, Exclusive, false), LockAttempt::Busy);
     assert_eq!(acquire(&mut st, 2, Shared, false), LockAttempt::Busy);
-    assert_eq!(st.held_lock(&1, "l"), Some((Exclusive, token)));
-    assert_eq!(st.held_lock(&2, "l"), None);
+    assert_eq!(
+        st.lock_standing(&1, "l"),
+        LockStanding::Holding {
+            mode: Exclusive,
+            token
+        }
+    );
+    assert_eq!(st.lock_standing(&2, "l"), LockStanding::Neither);
     let all = events(&mut st);
     assert!(matches!(
         &all[..],
@@ -43,8 +49,14 @@ fn shared_holders_share_and_exclude_an_exclusive_one() {
     open(&mut st, 1, "a", TTL);
     open(&mut st, 2, "b", TTL);
     open(&mut st, 3, "c", TTL);
-    assert!(matches!(acquire(&mut st, 1, Shared, false), LockAttempt::Acquired { .. }));
-    assert!(matches!(acquire(&mut st, 2, Shared, false), LockAttempt::Acquired { .. }));
+    assert!(matches!(
+        acquire(&mut st, 1, Shared, false),
+        LockAttempt::Acquired { .. }
+    ));
+    assert!(matches!(
+        acquire(&mut st, 2, Shared, false),
+        LockAttempt::Acquired { .. }
+    ));
     assert_eq!(acquire(&mut st, 3, Exclusive, false), LockAttempt::Busy);
     assert_eq!(holders(&st), ["a", "b"]);
 }
@@ -53,8 +65,15 @@ fn shared_holders_share_and_exclude_an_exclusive_one() {
 fn locks_are_not_reentrant() {
     let mut st = store();
     open(&mut st, 1, "a", TTL);
-    assert!(matches!(acquire(&mut st, 1, Exclusive, true), LockAttempt::Acquired { .. }));
-    assert_eq!(acquire(&mut st, 1, Exclusive, true), LockAttempt::Busy, "no waiting for oneself");
+    assert!(matches!(
+        acquire(&mut st, 1, Exclusive, true),
+        LockAttempt::Acquired { .. }
+    ));
+    assert_eq!(
+        acquire(&mut st, 1, Exclusive, true),
+        LockAttempt::Busy,
+        "no waiting for oneself"
+    );
     assert_eq!(acquire(&mut st, 1, Shared, false), LockAttempt::Busy);
 }
 
@@ -64,9 +83,16 @@ fn waiters_are_served_in_arrival_order_and_no_one_jumps_the_queue() {
     for (key, name) in [(1, "a"), (2, "b"), (3, "c"), (4, "d")] {
         open(&mut st, key, name, TTL);
     }
-    assert!(matches!(acquire(&mut st, 1, Shared, false), LockAttempt::Acquired { .. }));
+    assert!(matches!(
+        acquire(&mut st, 1, Shared, false),
+        LockAttempt::Acquired { .. }
+    ));
     assert_eq!(acquire(&mut st, 2, Exclusive, true), LockAttempt::Queued);
-    assert_eq!(acquire(&mut st, 2, Exclusive, true), LockAttempt::Queued, "asking again keeps its place");
+    assert_eq!(
+        acquire(&mut st, 2, Exclusive, true),
+        LockAttempt::Queued,
+        "asking again keeps its place"
+    );
     assert_eq!(
         acquire(&mut st, 3, Shared, false),
         LockAttempt::Busy,
@@ -78,7 +104,11 @@ fn waiters_are_served_in_arrival_order_and_no_one_jumps_the_queue() {
     assert_eq!(st.release_lock(&1, "l").unwrap().is_some(), true);
     assert_eq!(holders(&st), ["b"]);
     assert_eq!(st.release_lock(&2, "l").unwrap().is_some(), true);
-    assert_eq!(holders(&st), ["c", "d"], "consecutive shared waiters are granted together");
+    assert_eq!(
+        holders(&st),
+        ["c", "d"],
+        "consecutive shared waiters are granted together"
+    );
     let tokens: Vec<u64> = events(&mut st)
         .iter()
         .filter_map(|e| match e {
@@ -86,7 +116,10 @@ fn waiters_are_served_in_arrival_order_and_no_one_jumps_the_queue() {
             _ => None,
         })
         .collect();
-    assert!(tokens.windows(2).all(|w| w[0] < w[1]), "tokens only grow: {tokens:?}");
+    assert!(
+        tokens.windows(2).all(|w| w[0] < w[1]),
+        "tokens only grow: {tokens:?}"
+    );
 }
 
 #[test]
@@ -98,7 +131,11 @@ fn giving_up_a_wait_serves_those_it_blocked() {
     acquire(&mut st, 1, Shared, false);
     assert_eq!(acquire(&mut st, 2, Exclusive, true), LockAttempt::Queued);
     assert_eq!(acquire(&mut st, 3, Shared, true), LockAttempt::Queued);
-    assert_eq!(st.release_lock(&2, "l"), Ok(None), "a wait given up has no token");
+    assert_eq!(
+        st.release_lock(&2, "l"),
+        Ok(None),
+        "a wait given up has no token"
+    );
     assert_eq!(holders(&st), ["a", "c"]);
 }
 
@@ -109,11 +146,23 @@ fn releasing_a_lock_one_does_not_hold_is_an_error() {
     open(&mut st, 2, "b", TTL);
     acquire(&mut st, 1, Exclusive, false);
     assert!(matches!(st.release_lock(&2, "l"), Err(CoordinationError::LockNotHeld(n)) if n == "l"));
-    assert!(matches!(st.release_lock(&2, "other"), Err(CoordinationError::LockNotHeld(_))));
-    assert!(matches!(st.release_lock(&2, ""), Err(CoordinationError::InvalidId { .. })));
+    assert!(matches!(
+        st.release_lock(&2, "other"),
+        Err(CoordinationError::LockNotHeld(_))
+    ));
+    assert!(matches!(
+        st.release_lock(&2, ""),
+        Err(CoordinationError::InvalidId { .. })
+    ));
     st.release_lock(&1, "l").unwrap();
-    assert!(matches!(st.release_lock(&1, "l"), Err(CoordinationError::LockNotHeld(_))));
-    assert!(st.locks().is_empty(), "a lock nobody holds or waits for is forgotten");
+    assert!(matches!(
+        st.release_lock(&1, "l"),
+        Err(CoordinationError::LockNotHeld(_))
+    ));
+    assert!(
+        st.locks().is_empty(),
+        "a lock nobody holds or waits for is forgotten"
+    );
 }
 
 #[test]
@@ -140,7 +189,10 @@ fn an_expired_holder_loses_the_lock_and_its_waits_are_dropped() {
     open(&mut st, 2, "b", TTL * 2);
     st.acquire_lock(&2, "m", Exclusive, false, at(T0)).unwrap();
     acquire(&mut st, 1, Exclusive, false);
-    assert_eq!(st.acquire_lock(&1, "m", Exclusive, true, at(T0)), Ok(LockAttempt::Queued));
+    assert_eq!(
+        st.acquire_lock(&1, "m", Exclusive, true, at(T0)),
+        Ok(LockAttempt::Queued)
+    );
     assert_eq!(acquire(&mut st, 2, Exclusive, true), LockAttempt::Queued);
     events(&mut st);
     st.expire_due(at(T0 + TTL_MS));
@@ -150,11 +202,17 @@ fn an_expired_holder_loses_the_lock_and_its_waits_are_dropped() {
         [Event::LockReleased(r), Event::LockAcquired(a)]
             if r.reason == LockReleaseReason::Expired && a.member_id == member("b")
     ));
-    assert!(st.lock_info("m").unwrap().waiters.is_empty(), "the expired waiter is gone");
-    assert!(matches!(
-        st.acquire_lock(&1, "l", Exclusive, false, at(T0 + TTL_MS)),
-        Err(CoordinationError::SessionExpired { .. })
-    ), "the expired session hears of its expiry first");
+    assert!(
+        st.lock_info("m").unwrap().waiters.is_empty(),
+        "the expired waiter is gone"
+    );
+    assert!(
+        matches!(
+            st.acquire_lock(&1, "l", Exclusive, false, at(T0 + TTL_MS)),
+            Err(CoordinationError::SessionExpired { .. })
+        ),
+        "the expired session hears of its expiry first"
+    );
 }
 
 #[test]
@@ -177,7 +235,10 @@ fn lock_names_are_checked() {
     open(&mut st, 1, "a", TTL);
     assert!(matches!(
         st.acquire_lock(&1, "bad\nname", Exclusive, false, at(T0)),
-        Err(CoordinationError::InvalidId { kind: roster_types::IdKind::Lock, .. })
+        Err(CoordinationError::InvalidId {
+            kind: roster_types::IdKind::Lock,
+            ..
+        })
     ));
     assert!(st.lock_info("").is_err());
 }
@@ -194,4 +255,40 @@ fn locks_survive_serialization_with_their_queue() {
     assert_eq!(back.lock_info("l").unwrap(), st.lock_info("l").unwrap());
     back.release_lock(&1, "l").unwrap();
     assert_eq!(holders(&back), ["b"]);
+}
+
+#[test]
+fn abandoning_a_wait_keeps_a_lock_granted_at_the_last_moment() {
+    let mut st = store();
+    open(&mut st, 1, "a", TTL);
+    open(&mut st, 2, "b", TTL);
+    open(&mut st, 3, "c", TTL);
+    acquire(&mut st, 1, Exclusive, false);
+    assert_eq!(acquire(&mut st, 2, Exclusive, true), LockAttempt::Queued);
+    assert_eq!(acquire(&mut st, 3, Exclusive, true), LockAttempt::Queued);
+    assert_eq!(
+        st.lock_standing(&3, "l"),
+        LockStanding::Waiting { mode: Exclusive }
+    );
+    assert_eq!(
+        st.abandon_lock_wait(&3, "l"),
+        Ok(None),
+        "still queued: leaves the queue"
+    );
+    assert_eq!(st.lock_standing(&3, "l"), LockStanding::Neither);
+    st.release_lock(&1, "l").unwrap();
+    let LockStanding::Holding { token, .. } = st.lock_standing(&2, "l") else {
+        panic!("b was next");
+    };
+    assert_eq!(
+        st.abandon_lock_wait(&2, "l"),
+        Ok(Some(token)),
+        "granted: keeps it"
+    );
+    assert_eq!(holders(&st), ["b"]);
+    assert_eq!(
+        st.abandon_lock_wait(&3, "l"),
+        Ok(None),
+        "nothing to abandon"
+    );
 }

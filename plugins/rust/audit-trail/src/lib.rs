@@ -55,7 +55,11 @@ fn line(event: &MembershipEvent) -> String {
     let member = member
         .map(|m| format!(",\"member\":{}", quoted(m)))
         .unwrap_or_default();
-    let subject = if event.lock().is_some() { "lock" } else { "group" };
+    let subject = if event.lock().is_some() {
+        "lock"
+    } else {
+        "group"
+    };
     format!(
         "{{\"revision\":{},\"kind\":\"{}\",\"{subject}\":{}{member}{extra}}}\n",
         event.revision(),
