@@ -33,7 +33,8 @@ use serde::de::DeserializeOwned;
 
 use roster_types::api;
 use roster_types::{
-    Capabilities, CoordinationError, Event, GroupId, Leader, MemberId, MemberInfo, Revision,
+    Capabilities, CoordinationError, Event, FencingToken, GroupId, Leader, LockAttempt, LockInfo,
+    LockMode, LockStanding, MemberId, MemberInfo, Revision,
 };
 
 /// How long a connection attempt may take.
@@ -520,6 +521,23 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
+    /// A call that changes the store answered with a JSON body: the body, and the store's
+    /// revision once it was made.
+    async fn fetch_with_revision<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        request: &Request<'_, B>,
+    ) -> Result<(T, Revision)> {
+        let (response, base) = self.send(request).await?;
+        let revision = revision_of(&response)?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(base, &e))?;
+        let body =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok((body, revision))
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -719,15 +737,96 @@ impl Client {
     /// revision the store reached.
     pub async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)> {
         let segments = ["sessions", session, "elections", group, "stand-down"];
-        let (response, base) = self.send(&Request::new(Method::POST, &segments)).await?;
-        let revision = revision_of(&response)?;
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.unreachable(base, &e))?;
-        let reply: api::StoodDown =
-            serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let (reply, revision): (api::StoodDown, _) = self
+            .fetch_with_revision(&Request::new(Method::POST, &segments))
+            .await?;
         Ok((reply.was_leader, revision))
+    }
+
+    // ----- locks -----
+
+    /// Acquire `lock` in `mode` for the session, or queue for it when `wait` (the daemon
+    /// waits up to `patience` for the grant before it answers `Queued`).
+    pub async fn acquire_lock(
+        &self,
+        session: &str,
+        lock: &str,
+        mode: LockMode,
+        wait: bool,
+        patience: Duration,
+    ) -> Result<(LockAttempt, Revision)> {
+        let body = api::AcquireLock {
+            mode,
+            wait,
+            wait_ms: api::millis(patience),
+        };
+        let segments = ["sessions", session, "locks", lock];
+        let request = Request {
+            timeout: Timeout::After(patience),
+            ..Request::new(Method::POST, &segments).body(Some(&body))
+        };
+        self.fetch_with_revision(&request).await
+    }
+
+    /// Wait up to `patience` for the grant of `lock`, which the session is queued for.
+    pub async fn wait_for_lock(
+        &self,
+        session: &str,
+        lock: &str,
+        patience: Duration,
+    ) -> Result<LockAttempt> {
+        let body = api::WaitForLock {
+            wait_ms: api::millis(patience),
+        };
+        let segments = ["sessions", session, "locks", lock, "wait"];
+        let request = Request {
+            timeout: Timeout::After(patience),
+            ..Request::new(Method::POST, &segments).body(Some(&body))
+        };
+        self.fetch(&request).await
+    }
+
+    /// Stop waiting for `lock`: the token if it was granted meanwhile (and is kept).
+    pub async fn abandon_lock_wait(
+        &self,
+        session: &str,
+        lock: &str,
+    ) -> Result<(Option<FencingToken>, Revision)> {
+        let segments = ["sessions", session, "locks", lock, "abandon"];
+        let (reply, revision): (api::LockToken, _) = self
+            .fetch_with_revision(&Request::new(Method::POST, &segments))
+            .await?;
+        Ok((reply.token, revision))
+    }
+
+    /// Release the session's hold on `lock` (its token), or give up its wait (`None`).
+    pub async fn release_lock(
+        &self,
+        session: &str,
+        lock: &str,
+    ) -> Result<(Option<FencingToken>, Revision)> {
+        let segments = ["sessions", session, "locks", lock];
+        let (reply, revision): (api::LockToken, _) = self
+            .fetch_with_revision(&Request::new(Method::DELETE, &segments))
+            .await?;
+        Ok((reply.token, revision))
+    }
+
+    /// Where the session stands with `lock`.
+    pub async fn lock_standing(&self, session: &str, lock: &str) -> Result<LockStanding> {
+        self.call(Method::GET, &["sessions", session, "locks", lock], NO_BODY)
+            .await
+    }
+
+    /// Who holds and waits for `lock`.
+    pub async fn lock_info(&self, lock: &str) -> Result<LockInfo> {
+        self.call(Method::GET, &["locks", lock], NO_BODY).await
+    }
+
+    /// Every lock with a holder or a waiter.
+    pub async fn locks(&self) -> Result<Vec<LockInfo>> {
+        let reply: api::Locks = self.call(Method::GET, &["locks"], NO_BODY).await?;
+        Ok(reply.locks)
     }
 
     /// The changes after revision `after` of store `store`, at most `max` of them, waiting

@@ -14,9 +14,11 @@
 //! grow, for one lock and across locks, and across a lock that was forgotten (no holder, no
 //! waiter) and used again.
 //!
-//! A session holds or waits for a lock at most once: locks are not re-entrant. An
-//! acquisition by a session that already holds the lock is `Busy`; one by a session that
-//! already waits is `Queued` again.
+//! A session holds or waits for a lock at most once. Asking again is answered with where it
+//! stands, so a call retried after a lost answer changes nothing: a session that holds the
+//! lock in the mode asked gets its acquisition's token again (no new event), in the other
+//! mode `Busy`; one that waits is `Queued` again. Several tasks sharing one session take
+//! turns above the store (the coordinator's lock handles do), so locks are not re-entrant.
 
 use std::collections::VecDeque;
 
@@ -130,8 +132,12 @@ impl<K: SessionKey> State<K> {
         self.reopen_if_expired(key, now)?;
         let member_id = self.session(key)?.member_id.clone();
         if let Some(l) = self.locks.get(lock) {
-            if l.holds(key).is_some() {
-                return Ok(LockAttempt::Busy);
+            if let Some(hold) = l.holds(key) {
+                return Ok(if hold.mode == mode {
+                    LockAttempt::Acquired { token: hold.token }
+                } else {
+                    LockAttempt::Busy
+                });
             }
             if l.waits(key) {
                 return Ok(LockAttempt::Queued);

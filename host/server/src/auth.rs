@@ -342,7 +342,7 @@ fn check(
     if let Some(group) = group_named(template, request) {
         if !caller.reaches(&group) {
             return out_of_scope(format!(
-                "group {group:?} is out of this token's reach (groups starting with {:?})",
+                "{group:?} is out of this token's reach (groups and locks starting with {:?})",
                 caller.prefixes
             ));
         }
@@ -355,8 +355,9 @@ fn check(
     Ok(())
 }
 
-/// The group a request names: its `{group}` path segment, or `/v1/events`' `group` query
-/// parameter. Undecodable values are left to the handler, which refuses them.
+/// The group (or lock: a token's prefixes limit both) a request names: its `{group}` or
+/// `{lock}` path segment, or `/v1/events`' `group` query parameter. Undecodable values are
+/// left to the handler, which refuses them.
 fn group_named(template: &str, request: &Request) -> Option<String> {
     if template == "/v1/events" {
         let query = request.uri().query().unwrap_or_default();
@@ -364,7 +365,9 @@ fn group_named(template: &str, request: &Request) -> Option<String> {
             .find(|(name, _)| name == "group")
             .map(|(_, value)| value.into_owned());
     }
-    let position = template.split('/').position(|s| s == "{group}")?;
+    let position = template
+        .split('/')
+        .position(|s| s == "{group}" || s == "{lock}")?;
     let raw = request.uri().path().split('/').nth(position)?;
     percent_encoding::percent_decode_str(raw)
         .decode_utf8()

@@ -21,6 +21,7 @@ mod changes;
 mod error;
 mod events;
 mod linger;
+mod locks;
 mod metrics;
 mod routes;
 mod sessions;
@@ -585,6 +586,22 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
             "/v1/sessions/{session}/elections/{group}/stand-down",
             post(r::stand_down),
         )
+        .route(
+            "/v1/sessions/{session}/locks/{lock}",
+            get(locks::standing)
+                .post(locks::acquire)
+                .delete(locks::release),
+        )
+        .route(
+            "/v1/sessions/{session}/locks/{lock}/wait",
+            post(locks::wait),
+        )
+        .route(
+            "/v1/sessions/{session}/locks/{lock}/abandon",
+            post(locks::abandon),
+        )
+        .route("/v1/locks", get(locks::list))
+        .route("/v1/locks/{lock}", get(locks::info))
         .route("/v1/snapshot", get(r::snapshot))
         .route("/v1/groups", get(r::groups))
         .route(

@@ -10,9 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoordinationError;
-use crate::event::{Event, Revision};
+use crate::event::{Event, FencingToken, LockMode, Revision};
 use crate::ids::{Capabilities, GroupId, MemberId};
-use crate::members::{GroupSummary, Leader, MemberInfo};
+use crate::members::{GroupSummary, Leader, LockInfo, MemberInfo};
 use crate::plugin_stats::{PluginEvent, PluginStats};
 
 /// The API's version prefix.
@@ -84,6 +84,51 @@ pub struct UpdateCapabilities {
 pub struct StoodDown {
     /// Whether the member was the leader.
     pub was_leader: bool,
+}
+
+/// `POST /v1/sessions/{id}/locks/{lock}`: acquire a lock, or queue for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcquireLock {
+    /// `exclusive` (the default) or `shared`.
+    #[serde(default)]
+    pub mode: LockMode,
+    /// Whether to join the lock's queue when it is taken (else the answer is `busy`).
+    #[serde(default)]
+    pub wait: bool,
+    /// With `wait`: how long the daemon waits for the grant before answering (`queued` if
+    /// it has not come; the session stays queued). At most [`MAX_LOCK_WAIT_MS`]; 0 answers
+    /// at once.
+    #[serde(default)]
+    pub wait_ms: u64,
+}
+
+/// `POST /v1/sessions/{id}/locks/{lock}/wait`: wait for a lock the session is queued for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitForLock {
+    /// How long the daemon waits for the grant before answering `queued`; at most
+    /// [`MAX_LOCK_WAIT_MS`].
+    pub wait_ms: u64,
+}
+
+/// The longest a lock call waits in the daemon before it answers (a client waits longer by
+/// asking again, keeping its place in the queue).
+pub const MAX_LOCK_WAIT_MS: u64 = 60_000;
+
+/// `DELETE /v1/sessions/{id}/locks/{lock}` and `POST .../abandon`: the token of the hold
+/// released (or kept, for an abandoned wait that had been granted); `null` for a wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockToken {
+    /// The hold's fencing token.
+    pub token: Option<FencingToken>,
+}
+
+/// `GET /v1/locks`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Locks {
+    /// Every lock with a holder or a waiter, sorted by name.
+    pub locks: Vec<LockInfo>,
 }
 
 /// `GET /v1/groups`.

@@ -204,7 +204,7 @@ pub enum CoordinationError {
     },
     /// `release` of a lock the caller neither holds nor waits for (tooz's `release` answers
     /// `False` here; Roster says which lock).
-    #[error("lock {0:?} is not held by this coordinator")]
+    #[error("lock {0:?} is neither held nor awaited by the caller")]
     LockNotHeld(LockName),
     /// A plugin called an operation its grants do not allow; carries the operation's name.
     /// Mutating coordinator calls need the `mutate` grant.

@@ -1,5 +1,5 @@
 //! `roster://HOST:PORT`: coordinators in this process whose store is a `roster serve` daemon
-//! running as a separate process. The whole conformance suite runs against it, in real time
+//! running as a separate process. The whole conformance suite (and the lock suite) runs against it, in real time
 //! (scaled), one daemon per test; then what only a store in another process has: sharing it
 //! with other clients, handlers fed by its changes, and a daemon that goes away.
 
@@ -20,6 +20,13 @@ fn daemon_harness() -> Harness {
 }
 
 conformance_suite!(real_time: daemon_harness());
+
+/// The lock suite on `roster://`: locks kept by the daemon's store, reached over its API.
+mod locks {
+    use roster_tests::conformance_suite;
+
+    conformance_suite!(locks real_time: super::daemon_harness());
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_joined_through_roster_urls_are_the_daemons_members() {

@@ -911,6 +911,12 @@ fn every_coordination_error_serializes_as_the_error_schema_says() {
             oldest: 9,
         },
         CoordinationError::NotPermitted("create_group".into()),
+        CoordinationError::LockNotHeld(roster::LockName::new("l").unwrap()),
+        CoordinationError::InvalidId {
+            kind: IdKind::Lock,
+            value: String::new(),
+            reason: "must not be empty".into(),
+        },
     ];
     for error in &errors {
         let body = ErrorBody {
@@ -1028,6 +1034,146 @@ async fn the_daemon_serves_this_document() {
 }
 
 // ----- the calls, as documented -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_are_acquired_waited_for_and_released_as_documented() {
+    const LOCK: &str = "/v1/sessions/{session}/locks/{lock}";
+    const WAIT: &str = "/v1/sessions/{session}/locks/{lock}/wait";
+    const ABANDON: &str = "/v1/sessions/{session}/locks/{lock}/abandon";
+    let d = Daemon::on("memory://openapi-locks").await;
+    let alice = d.open_session("alice").await;
+    let bob = d.open_session("bob").await;
+    let carol = d.open_session("carol").await;
+
+    let first = d
+        .call_json(Method::POST, LOCK, &[&alice, "jobs/1"], json!({}))
+        .await;
+    first.expect(200, None);
+    assert_eq!(first.json()["state"], "acquired");
+    let token = first.json()["token"].as_u64().unwrap();
+    let again = d
+        .call_json(Method::POST, LOCK, &[&alice, "jobs/1"], json!({}))
+        .await;
+    again.expect(200, None);
+    assert_eq!(
+        again.json()["token"],
+        token,
+        "a retry answers with the same acquisition"
+    );
+    let busy = d
+        .call_json(
+            Method::POST,
+            LOCK,
+            &[&bob, "jobs/1"],
+            json!({"mode": "shared"}),
+        )
+        .await;
+    busy.expect(200, None);
+    assert_eq!(busy.json()["state"], "busy");
+    let queued = d
+        .call_json(
+            Method::POST,
+            LOCK,
+            &[&bob, "jobs/1"],
+            json!({"mode": "exclusive", "wait": true, "wait_ms": 50}),
+        )
+        .await;
+    queued.expect(200, None);
+    assert_eq!(queued.json()["state"], "queued");
+    let standing = d.call(Method::GET, LOCK, &[&bob, "jobs/1"]).await;
+    standing.expect(200, None);
+    assert_eq!(
+        standing.json(),
+        &json!({"state": "waiting", "mode": "exclusive"})
+    );
+    d.call_json(
+        Method::POST,
+        LOCK,
+        &[&carol, "jobs/1"],
+        json!({"wait": true}),
+    )
+    .await
+    .expect(200, None);
+    let info = d.call(Method::GET, "/v1/locks/{lock}", &["jobs/1"]).await;
+    info.expect(200, None);
+    assert_eq!(info.json()["holders"][0]["member_id"], "alice");
+    assert_eq!(info.json()["waiters"][0]["member_id"], "bob");
+    assert_eq!(info.json()["waiters"][1]["member_id"], "carol");
+    let listed = d.call(Method::GET, "/v1/locks", &[]).await;
+    listed.expect(200, None);
+    assert_eq!(listed.json()["locks"][0]["lock"], "jobs/1");
+
+    // Carol gives up; alice's release serves bob, whose wait ends with the grant.
+    let abandoned = d.call(Method::POST, ABANDON, &[&carol, "jobs/1"]).await;
+    abandoned.expect(200, None);
+    assert_eq!(abandoned.json()["token"], Value::Null);
+    let released = d.call(Method::DELETE, LOCK, &[&alice, "jobs/1"]).await;
+    released.expect(200, None);
+    assert_eq!(released.json()["token"], token);
+    let granted = d
+        .call_json(
+            Method::POST,
+            WAIT,
+            &[&bob, "jobs/1"],
+            json!({"wait_ms": 1000}),
+        )
+        .await;
+    granted.expect(200, None);
+    assert_eq!(granted.json()["state"], "acquired");
+    assert!(
+        granted.json()["token"].as_u64().unwrap() > token,
+        "tokens only grow"
+    );
+
+    // Errors.
+    d.call(Method::DELETE, LOCK, &[&alice, "jobs/1"])
+        .await
+        .expect(409, Some("lock-not-held"));
+    d.call_json(
+        Method::POST,
+        WAIT,
+        &[&carol, "jobs/1"],
+        json!({"wait_ms": 0}),
+    )
+    .await
+    .expect(409, Some("lock-not-held"));
+    d.call_json(
+        Method::POST,
+        LOCK,
+        &[&alice, "x"],
+        json!({"wait_ms": 60_001}),
+    )
+    .await
+    .expect(400, Some("bad-request"));
+    d.call_json(
+        Method::POST,
+        LOCK,
+        &[&alice, "x"],
+        json!({"mode": "sideways"}),
+    )
+    .await
+    .expect(400, Some("bad-request"));
+    d.call_json(Method::POST, LOCK, &[&alice, "a\u{7}"], json!({}))
+        .await
+        .expect(400, Some("invalid-id"));
+    d.call(Method::GET, "/v1/locks/{lock}", &["a\u{7}"])
+        .await
+        .expect(400, Some("invalid-id"));
+    d.call_json(Method::POST, LOCK, &["no-such-session", "x"], json!({}))
+        .await
+        .expect(404, Some("session-not-found"));
+
+    // A closed session's hold goes to nobody waiting: the lock is forgotten.
+    d.call(Method::DELETE, "/v1/sessions/{session}", &[&bob])
+        .await
+        .expect(204, None);
+    let gone = d.call(Method::GET, "/v1/locks/{lock}", &["jobs/1"]).await;
+    gone.expect(200, None);
+    assert_eq!(
+        gone.json(),
+        &json!({"lock": "jobs/1", "holders": [], "waiters": []})
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_join_elect_and_leave_as_documented() {
@@ -1471,6 +1617,7 @@ fn stream_data_schema(api: &Api) -> &Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_sends_every_change_as_a_documented_event() {
     const MEMBERSHIP: &str = "/v1/sessions/{session}/groups/{group}";
+    const LOCK: &str = "/v1/sessions/{session}/locks/{lock}";
     const ELECTION: &str = "/v1/sessions/{session}/elections/{group}";
     let d = Daemon::on("memory://openapi-events").await;
     let session = d.open_session("m").await;
@@ -1508,6 +1655,12 @@ async fn the_event_stream_sends_every_change_as_a_documented_event() {
     d.call(Method::DELETE, "/v1/groups/{group}", &["g"])
         .await
         .expect(204, None);
+    d.call_json(Method::POST, LOCK, &[&session, "l"], json!({}))
+        .await
+        .expect(200, None);
+    d.call(Method::DELETE, LOCK, &[&session, "l"])
+        .await
+        .expect(200, None);
     let head = d.head_revision().await;
 
     let data_schema = stream_data_schema(&d.api);

@@ -27,9 +27,9 @@ use roster_client::{Client, ClientError, Credentials};
 use roster_core::backend_url::DaemonSecurity;
 use roster_core::driver::{Changes, Driver, DriverStats, SessionKey, StoreInfo};
 use roster_types::error::CoordinationError;
-use roster_types::event::Revision;
+use roster_types::event::{FencingToken, LockMode, Revision};
 use roster_types::ids::{Capabilities, GroupId, MemberId};
-use roster_types::{GroupSummary, Leader, MemberInfo};
+use roster_types::{GroupSummary, Leader, LockAttempt, LockInfo, LockStanding, MemberInfo};
 
 type Result<T> = std::result::Result<T, CoordinationError>;
 
@@ -352,6 +352,53 @@ impl Driver for DaemonDriver {
     async fn stand_down(&self, session: &str, group: &str) -> Result<(bool, Revision)> {
         self.for_session(session, self.client.stand_down(session, group))
             .await
+    }
+
+    async fn acquire_lock(
+        &self,
+        session: &str,
+        lock: &str,
+        mode: LockMode,
+        wait: bool,
+    ) -> Result<(LockAttempt, Revision)> {
+        // The coordinator waits for the grant itself, with the store's changes.
+        let at_once = Duration::ZERO;
+        self.for_session(
+            session,
+            self.client.acquire_lock(session, lock, mode, wait, at_once),
+        )
+        .await
+    }
+
+    async fn release_lock(
+        &self,
+        session: &str,
+        lock: &str,
+    ) -> Result<(Option<FencingToken>, Revision)> {
+        self.for_session(session, self.client.release_lock(session, lock))
+            .await
+    }
+
+    async fn abandon_lock_wait(
+        &self,
+        session: &str,
+        lock: &str,
+    ) -> Result<(Option<FencingToken>, Revision)> {
+        self.for_session(session, self.client.abandon_lock_wait(session, lock))
+            .await
+    }
+
+    async fn lock_standing(&self, session: &str, lock: &str) -> Result<LockStanding> {
+        self.for_session(session, self.client.lock_standing(session, lock))
+            .await
+    }
+
+    async fn lock_info(&self, lock: &str) -> Result<LockInfo> {
+        self.client.lock_info(lock).await.map_err(coordination)
+    }
+
+    async fn locks(&self) -> Result<Vec<LockInfo>> {
+        self.client.locks().await.map_err(coordination)
     }
 
     fn stats(&self) -> DriverStats {
