@@ -311,6 +311,42 @@ pub async fn an_expired_holder_loses_the_lock_to_the_next_waiter(h: &Harness) {
     ));
 }
 
+pub async fn breaking_a_lock_ends_its_holds_and_frees_it(h: &Harness) {
+    let (a, b, c) = (
+        h.started("a").await,
+        h.started("b").await,
+        h.started("c").await,
+    );
+    let name = new_lock();
+    let (la, lb, lc) = (
+        a.get_lock(&name).unwrap(),
+        b.get_lock(&name).unwrap(),
+        c.get_lock(&name).unwrap(),
+    );
+    let first = la
+        .acquire(LockMode::Exclusive, Blocking::No)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        lb.acquire(LockMode::Exclusive, Blocking::No).await.unwrap(),
+        None
+    );
+    assert_eq!(b.break_lock(&name).await.unwrap(), [first]);
+    let second = lb.acquire(LockMode::Exclusive, Blocking::No).await.unwrap();
+    assert!(second.is_some_and(|t| t > first));
+    assert!(
+        matches!(la.release().await, Err(E::LockNotHeld(_))),
+        "a's hold was broken"
+    );
+    assert_eq!(
+        lc.acquire(LockMode::Exclusive, Blocking::No).await.unwrap(),
+        None,
+        "b holds it"
+    );
+    assert!(b.break_lock(&new_lock()).await.unwrap().is_empty());
+}
+
 pub async fn lock_changes_are_events_with_their_reason(h: &Harness) {
     let (a, b) = (h.started("a").await, h.started("b").await);
     let name = new_lock();

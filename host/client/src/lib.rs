@@ -812,6 +812,19 @@ impl Client {
         Ok((reply.token, revision))
     }
 
+    /// Break `lock`: every hold ends; the tokens of the holds broken.
+    pub async fn break_lock(
+        &self,
+        session: &str,
+        lock: &str,
+    ) -> Result<(Vec<FencingToken>, Revision)> {
+        let segments = ["sessions", session, "locks", lock, "break"];
+        let (reply, revision): (api::BrokenLock, _) = self
+            .fetch_with_revision(&Request::new(Method::POST, &segments))
+            .await?;
+        Ok((reply.tokens, revision))
+    }
+
     /// Where the session stands with `lock`.
     pub async fn lock_standing(&self, session: &str, lock: &str) -> Result<LockStanding> {
         self.call(Method::GET, &["sessions", session, "locks", lock], NO_BODY)

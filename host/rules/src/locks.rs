@@ -193,12 +193,7 @@ impl<K: SessionKey> State<K> {
         }
         let name = l.name.clone();
         let token = self.let_go(key, &name, LockReleaseReason::Released);
-        if let Some(names) = self.session_locks.get_mut(key) {
-            names.retain(|l| *l != name);
-            if names.is_empty() {
-                self.session_locks.remove(key);
-            }
-        }
+        self.forget_session_lock(key, &name);
         self.serve_waiters(&name);
         Ok(token)
     }
@@ -218,6 +213,29 @@ impl<K: SessionKey> State<K> {
             LockStanding::Waiting { .. } => self.release_lock(key, lock),
             LockStanding::Neither => Ok(None),
         }
+    }
+
+    /// Break `lock` (tooz's `break_`): every hold ends at once (`LockReleased{broken}`) and
+    /// the waiters that now fit are served. Returns the tokens of the holds broken (none for
+    /// a lock nobody held). For a holder that is gone without releasing; the fencing tokens
+    /// of the next holders tell a resource to refuse the broken ones.
+    ///
+    /// # Errors
+    /// `InvalidId`.
+    pub fn break_lock(&mut self, lock: &str) -> Result<Vec<FencingToken>> {
+        LockName::check(lock)?;
+        let Some(l) = self.locks.get(lock) else {
+            return Ok(Vec::new());
+        };
+        let name = l.name.clone();
+        let holders: Vec<K> = l.holders.iter().map(|h| h.session.clone()).collect();
+        let mut tokens = Vec::new();
+        for key in holders {
+            tokens.extend(self.let_go(&key, &name, LockReleaseReason::Broken));
+            self.forget_session_lock(&key, &name);
+        }
+        self.serve_waiters(&name);
+        Ok(tokens)
     }
 
     /// Where the session stands with `lock`.
@@ -265,6 +283,16 @@ impl<K: SessionKey> State<K> {
         for name in names {
             self.let_go(key, &name, reason);
             self.serve_waiters(&name);
+        }
+    }
+
+    /// The session no longer holds or waits for `name`.
+    fn forget_session_lock(&mut self, key: &K, name: &LockName) {
+        if let Some(names) = self.session_locks.get_mut(key) {
+            names.retain(|l| l != name);
+            if names.is_empty() {
+                self.session_locks.remove(key);
+            }
         }
     }
 

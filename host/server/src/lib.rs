@@ -600,6 +600,10 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
             "/v1/sessions/{session}/locks/{lock}/abandon",
             post(locks::abandon),
         )
+        .route(
+            "/v1/sessions/{session}/locks/{lock}/break",
+            post(locks::break_lock),
+        )
         .route("/v1/locks", get(locks::list))
         .route("/v1/locks/{lock}", get(locks::info))
         .route("/v1/snapshot", get(r::snapshot))

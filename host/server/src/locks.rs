@@ -1,5 +1,5 @@
 //! The lock endpoints: acquire (or queue, and wait a while in the daemon), wait again,
-//! abandon a wait, release, where a session stands, and who holds what.
+//! abandon a wait, release, break, where a session stands, and who holds what.
 //!
 //! A wait happens in the daemon for at most [`api::MAX_LOCK_WAIT_MS`] per request; a
 //! client that wants to wait longer asks again, keeping its place in the lock's queue, so
@@ -96,6 +96,16 @@ pub(super) async fn release(
     let entry = daemon.session(&id, Unknown::Reopen).await?;
     let token = entry.coordinator.release_lock(&lock).await?;
     Ok(Json(api::LockToken { token }))
+}
+
+pub(super) async fn break_lock(
+    State(daemon): Shared,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Reply<Json<api::BrokenLock>> {
+    let Path((id, lock)) = path?;
+    let entry = daemon.session(&id, Unknown::Reopen).await?;
+    let tokens = entry.coordinator.break_lock(&lock).await?;
+    Ok(Json(api::BrokenLock { tokens }))
 }
 
 pub(super) async fn standing(

@@ -124,6 +124,13 @@ pub struct LockToken {
     pub token: Option<FencingToken>,
 }
 
+/// `POST /v1/sessions/{id}/locks/{lock}/break`: the tokens of the holds broken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokenLock {
+    /// One per hold that ended (none for a lock nobody held).
+    pub tokens: Vec<FencingToken>,
+}
+
 /// `GET /v1/locks`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Locks {

@@ -55,6 +55,8 @@ pub enum LockReleaseReason {
     SessionClosed,
     /// The holder's backend session ended for good (drivers report this).
     SessionLost,
+    /// Another member broke the lock (tooz's `break_`): every hold ended at once.
+    Broken,
 }
 
 /// Why a member is no longer in a group.

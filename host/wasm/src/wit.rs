@@ -139,6 +139,7 @@ impl From<LockReleaseReason> for w::LockReleaseReason {
             LockReleaseReason::Expired => Self::Expired,
             LockReleaseReason::SessionClosed => Self::SessionClosed,
             LockReleaseReason::SessionLost => Self::SessionLost,
+            LockReleaseReason::Broken => Self::Broken,
         }
     }
 }
@@ -150,6 +151,7 @@ impl From<w::LockReleaseReason> for LockReleaseReason {
             w::LockReleaseReason::Expired => Self::Expired,
             w::LockReleaseReason::SessionClosed => Self::SessionClosed,
             w::LockReleaseReason::SessionLost => Self::SessionLost,
+            w::LockReleaseReason::Broken => Self::Broken,
         }
     }
 }

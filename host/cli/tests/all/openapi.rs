@@ -1120,10 +1120,20 @@ async fn locks_are_acquired_waited_for_and_released_as_documented() {
         .await;
     granted.expect(200, None);
     assert_eq!(granted.json()["state"], "acquired");
-    assert!(
-        granted.json()["token"].as_u64().unwrap() > token,
-        "tokens only grow"
-    );
+    let bobs = granted.json()["token"].as_u64().unwrap();
+    assert!(bobs > token, "tokens only grow");
+    let broken = d
+        .call(
+            Method::POST,
+            "/v1/sessions/{session}/locks/{lock}/break",
+            &[&carol, "jobs/1"],
+        )
+        .await;
+    broken.expect(200, None);
+    assert_eq!(broken.json()["tokens"], json!([bobs]));
+    d.call(Method::DELETE, LOCK, &[&bob, "jobs/1"])
+        .await
+        .expect(409, Some("lock-not-held"));
 
     // Errors.
     d.call(Method::DELETE, LOCK, &[&alice, "jobs/1"])

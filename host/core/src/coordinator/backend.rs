@@ -131,6 +131,9 @@ pub(super) trait Backend: Send + Sync + std::fmt::Debug {
     /// Stop waiting for `lock`, keeping it (and returning its token) if it was granted.
     fn abandon_lock_wait(&self, lock: LockName) -> Operation<Option<FencingToken>>;
 
+    /// Break `lock`: every hold ends at once; the tokens of the holds broken.
+    fn break_lock(&self, lock: LockName) -> Operation<Vec<FencingToken>>;
+
     /// Where the session stands with `lock`.
     fn lock_standing(&self, lock: LockName) -> Operation<LockStanding>;
 

@@ -577,6 +577,13 @@ impl Backend for Driven {
         })
     }
 
+    fn break_lock(&self, name: LockName) -> Operation<Vec<FencingToken>> {
+        self.change(|d, s| async move {
+            let (tokens, revision) = d.break_lock(&s, name.as_str()).await?;
+            Ok((tokens, Some(revision)))
+        })
+    }
+
     fn lock_standing(&self, name: LockName) -> Operation<LockStanding> {
         self.call(|d, s| async move { Ok((d.lock_standing(&s, name.as_str()).await?, None)) })
     }

@@ -257,6 +257,10 @@ impl Backend for Embedded {
         self.run(|state, session| state.abandon_lock_wait(session, lock.as_str()))
     }
 
+    fn break_lock(&self, lock: LockName) -> Operation<Vec<FencingToken>> {
+        self.run(|state, _| state.break_lock(lock.as_str()))
+    }
+
     fn lock_standing(&self, lock: LockName) -> Operation<LockStanding> {
         self.run(|state, session| state.lock_standing(session, lock.as_str()))
     }

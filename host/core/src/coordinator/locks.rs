@@ -150,6 +150,17 @@ impl Coordinator {
         self.with_lock_name(lock, |backend, name| backend.release_lock(name))
     }
 
+    /// Break `lock` (tooz's `break_`): every hold ends at once (`LockReleased{broken}`),
+    /// whoever holds it, and the waiters that now fit are served. For a holder known to be
+    /// gone; the next holders' fencing tokens tell a guarded resource to refuse the broken
+    /// ones. Returns the tokens of the holds broken.
+    ///
+    /// # Errors
+    /// `InvalidId`, `NotStarted`.
+    pub fn break_lock(&self, lock: &str) -> Operation<Vec<FencingToken>> {
+        self.with_lock_name(lock, |backend, name| backend.break_lock(name))
+    }
+
     /// Where this coordinator stands with `lock`: holding it (mode and token), waiting, or
     /// neither.
     ///

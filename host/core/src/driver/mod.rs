@@ -170,6 +170,14 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
     ) -> Result<(Option<FencingToken>, Revision)> {
         Err(locks_not_kept())
     }
+    /// Break `lock` (the session asks): every hold ends; the tokens of the holds broken.
+    async fn break_lock(
+        &self,
+        _session: &str,
+        _lock: &str,
+    ) -> Result<(Vec<FencingToken>, Revision)> {
+        Err(locks_not_kept())
+    }
     /// Where the session stands with `lock`.
     async fn lock_standing(&self, _session: &str, _lock: &str) -> Result<LockStanding> {
         Err(locks_not_kept())

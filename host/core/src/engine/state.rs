@@ -350,6 +350,11 @@ impl State {
         self.change(|rules| rules.abandon_lock_wait(&session, lock))
     }
 
+    /// Break `lock`: every hold ends; the tokens of the holds broken.
+    pub(crate) fn break_lock(&mut self, lock: &str) -> Result<Vec<FencingToken>> {
+        self.change(|rules| rules.break_lock(lock))
+    }
+
     /// Where the session stands with `lock`.
     pub(crate) fn lock_standing(&self, session: SessionId, lock: &str) -> Result<LockStanding> {
         match &self.groups {

@@ -388,6 +388,11 @@ impl Driver for DaemonDriver {
             .await
     }
 
+    async fn break_lock(&self, session: &str, lock: &str) -> Result<(Vec<FencingToken>, Revision)> {
+        self.for_session(session, self.client.break_lock(session, lock))
+            .await
+    }
+
     async fn lock_standing(&self, session: &str, lock: &str) -> Result<LockStanding> {
         self.for_session(session, self.client.lock_standing(session, lock))
             .await

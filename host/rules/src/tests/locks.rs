@@ -296,3 +296,30 @@ fn abandoning_a_wait_keeps_a_lock_granted_at_the_last_moment() {
         "nothing to abandon"
     );
 }
+
+#[test]
+fn breaking_a_lock_ends_every_hold_and_serves_the_waiters() {
+    let mut st = store();
+    for (key, name) in [(1, "a"), (2, "b"), (3, "c")] {
+        open(&mut st, key, name, TTL);
+    }
+    acquire(&mut st, 1, Shared, false);
+    acquire(&mut st, 2, Shared, false);
+    assert_eq!(acquire(&mut st, 3, Exclusive, true), LockAttempt::Queued);
+    events(&mut st);
+    let broken = st.break_lock("l").unwrap();
+    assert_eq!(broken.len(), 2);
+    let all = events(&mut st);
+    assert!(matches!(
+        &all[..],
+        [Event::LockReleased(x), Event::LockReleased(y), Event::LockAcquired(z)]
+            if x.reason == LockReleaseReason::Broken
+                && y.reason == LockReleaseReason::Broken
+                && z.member_id == member("c")
+    ));
+    assert!(matches!(
+        st.release_lock(&1, "l"),
+        Err(CoordinationError::LockNotHeld(_))
+    ));
+    assert_eq!(st.break_lock("unused"), Ok(Vec::new()));
+}

@@ -65,6 +65,7 @@ impl From<LockReleaseReason> for w::LockReleaseReason {
             LockReleaseReason::Expired => Self::Expired,
             LockReleaseReason::SessionClosed => Self::SessionClosed,
             LockReleaseReason::SessionLost => Self::SessionLost,
+            LockReleaseReason::Broken => Self::Broken,
         }
     }
 }
