@@ -83,6 +83,8 @@ class Client:
         self._current = 0
         self._lock = threading.Lock()
         self._timeout = urllib3.Timeout(connect=min(timeout, 5.0), read=timeout)
+        #: How long a call may take (a wait the daemon was asked for comes on top).
+        self.timeout = timeout
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"

@@ -13,6 +13,10 @@ heartbeat; the daemon's default otherwise), ``token`` or ``token_file`` (for a d
 asks for a bearer token), ``tls=true`` and ``ca_file`` (for a daemon serving HTTPS).
 Several daemons of one store: ``roster://H1:P1,H2:P2``.
 
+Locks (``get_lock``) are the store's: held by the coordinator's session, so released when it
+stops or expires rather than after a lock timeout; exclusive or shared; waiters served in
+arrival order; every acquisition has a fencing token (``lock.token``), which only grows.
+
 Ids: tooz's bytes ids are Roster's string ids, UTF-8; anything else is refused with a
 ``ValueError`` naming the id. Capabilities are stored as tooz's other drivers store them
 (msgpack), so they round-trip any value tooz accepts.
@@ -23,10 +27,12 @@ from __future__ import annotations
 import base64
 import collections
 import threading
+import time
+import weakref
 from typing import Any, Callable, TypeVar
 
 import tooz
-from tooz import coordination, utils
+from tooz import coordination, locking, utils
 
 from roster_tooz.client import Client, RosterError
 
@@ -34,6 +40,10 @@ T = TypeVar("T")
 
 #: Changes read per call of the change feed.
 BATCH = 1000
+
+#: The longest the daemon waits for a lock's grant in one request (its API's limit); a
+#: longer wait asks again, keeping its place in the lock's queue.
+MAX_LOCK_WAIT = 60.0
 
 
 class Done(coordination.CoordAsyncResult[T]):
@@ -127,6 +137,9 @@ class RosterDriver(coordination.CoordinationDriver):
         # Revision at which each group's watching started: earlier changes are not reported.
         self._watched_since: dict[bytes, int] = {}
         self._feed_lock = threading.Lock()
+        # One gate per lock name, shared by this coordinator's lock objects.
+        self._gates: weakref.WeakValueDictionary[str, _Gate] = weakref.WeakValueDictionary()
+        self._gates_lock = threading.Lock()
 
     # ----- session -----
 
@@ -355,6 +368,9 @@ class RosterDriver(coordination.CoordinationDriver):
             events = self._read_feed()
         results: list[Any] = []
         for event in events:
+            if "group_id" not in event:
+                # A lock's change: tooz has no watcher for it.
+                continue
             group_id = event["group_id"].encode("utf-8")
             since = self._watched_since.get(group_id)
             if since is None or event["revision"] <= since:
@@ -402,5 +418,163 @@ class RosterDriver(coordination.CoordinationDriver):
 
     # ----- locks -----
 
-    def get_lock(self, name: bytes) -> Any:
-        raise tooz.NotImplemented("Roster's locks are not offered through tooz yet")
+    def get_lock(self, name: bytes) -> "RosterLock":
+        return RosterLock(self, name)
+
+    def _gate(self, name: str) -> "_Gate":
+        """This coordinator's gate for the lock ``name``, shared by its lock objects."""
+        with self._gates_lock:
+            gate = self._gates.get(name)
+            if gate is None:
+                gate = _Gate()
+                self._gates[name] = gate
+            return gate
+
+
+class _WaitEnded(Exception):
+    """The session no longer waits for the lock (its wait ended with an expiry)."""
+
+
+class _Gate:
+    """Where the threads of one coordinator take turns at one lock: the daemon's store
+    knows the coordinator's session, which holds a lock once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+class RosterLock(locking.Lock):
+    """A lock of the Roster daemon's store, held by the coordinator's session: released when
+    the coordinator stops or its session expires (no lock outlives its holder), waiters
+    served in arrival order across every client of the store.
+
+    Several lock objects of one coordinator, and the threads using them, take turns as
+    objects of different coordinators do. A shared acquisition of an object that already
+    holds the lock shared counts, and is released as many times.
+    """
+
+    def __init__(self, driver: RosterDriver, name: bytes) -> None:
+        super().__init__(name)
+        self._driver = driver
+        self._lock_name = text(name, "lock")
+        self._gate = driver._gate(self._lock_name)
+        # How this object holds the lock (None: it does not), and its shared count.
+        self._mode: str | None = None
+        self._count = 0
+        self._state = threading.Lock()
+        #: The fencing token of this object's hold.
+        self.token: int | None = None
+
+    def _segments(self, *rest: str) -> list[str]:
+        return ["sessions", self._driver._session_id(), "locks", self._lock_name, *rest]
+
+    def acquire(
+        self, blocking: bool | float = True, shared: bool = False, timeout: float | None = None
+    ) -> bool:
+        blocking, timeout = utils.convert_blocking(blocking, timeout)
+        mode = "shared" if shared else "exclusive"
+        with self._state:
+            if shared and self._mode == "shared":
+                self._count += 1
+                return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not blocking:
+            turn = self._gate.lock.acquire(False)
+        elif deadline is None:
+            turn = self._gate.lock.acquire()
+        else:
+            turn = self._gate.lock.acquire(timeout=max(0.0, timeout))
+        if not turn:
+            return False
+        try:
+            token = self._acquire_in_store(mode, blocking, deadline)
+        except BaseException:
+            self._gate.lock.release()
+            raise
+        if token is None:
+            self._gate.lock.release()
+            return False
+        with self._state:
+            self._mode, self._count, self.token = mode, 1, token
+        return True
+
+    def _patience(self, deadline: float | None) -> float:
+        if deadline is None:
+            return MAX_LOCK_WAIT
+        return min(MAX_LOCK_WAIT, max(0.0, deadline - time.monotonic()))
+
+    def _acquire_in_store(self, mode: str, blocking: bool, deadline: float | None) -> int | None:
+        """Acquire in the daemon's store, waiting in the lock's queue until ``deadline``:
+        the fencing token, or ``None`` when it was not acquired."""
+        client = self._driver._client
+        while True:
+            wait = self._patience(deadline) if blocking else 0.0
+            answer = client.call(
+                "POST",
+                self._segments(),
+                {"mode": mode, "wait": blocking, "wait_ms": int(wait * 1000)},
+                read_timeout=wait + client.timeout,
+            )
+            try:
+                answer = self._wait_while_queued(answer, deadline)
+            except _WaitEnded:
+                # The wait ended with the session (an expiry): ask again.
+                continue
+            return int(answer["token"]) if answer["state"] == "acquired" else None
+
+    def _wait_while_queued(self, answer: dict[str, Any], deadline: float | None) -> dict[str, Any]:
+        """Wait while ``answer`` says the session is queued; the answer that ends it."""
+        client = self._driver._client
+        while answer["state"] == "queued":
+            if deadline is not None and time.monotonic() >= deadline:
+                # Patience ran out: leave the queue, unless the grant came meanwhile.
+                kept = client.call("POST", self._segments("abandon"))["token"]
+                return {"state": "busy"} if kept is None else {"state": "acquired", "token": kept}
+            wait = self._patience(deadline)
+            try:
+                answer = client.call(
+                    "POST",
+                    self._segments("wait"),
+                    {"wait_ms": int(wait * 1000)},
+                    read_timeout=wait + client.timeout,
+                )
+            except RosterError as error:
+                if error.code == "lock-not-held":
+                    raise _WaitEnded from error
+                raise
+        return answer
+
+    def release(self) -> bool:
+        with self._state:
+            if self._mode is None:
+                return False
+            if self._mode == "shared" and self._count > 1:
+                self._count -= 1
+                return True
+            self._mode, self._count, self.token = None, 0, None
+        try:
+            self._driver._client.call("DELETE", self._segments())
+            return True
+        except RosterError as error:
+            if error.code in ("lock-not-held", "session-not-found", "not-started"):
+                # The hold ended with the session, or was broken.
+                return False
+            raise
+        except tooz.ToozError as error:
+            if "not started" in str(error):
+                return False
+            raise
+        finally:
+            self._gate.lock.release()
+
+    def break_(self) -> bool:
+        """End every hold on the lock, whoever holds it (its waiters are served next)."""
+        self._driver._client.call("POST", self._segments("break"))
+        return True
+
+    def is_still_owner(self) -> bool:
+        with self._state:
+            if self._mode is None:
+                return False
+        standing = self._driver._client.call("GET", self._segments())
+        return standing["state"] == "holding"

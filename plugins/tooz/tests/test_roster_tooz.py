@@ -1,6 +1,7 @@
 """roster-tooz against a running ``roster serve`` (``ROSTER_TOOZ_URL``, e.g.
-``roster://127.0.0.1:7878``): tooz's own examples run unchanged but for their URL, and what
-Roster's change feed adds over drivers that compare snapshots.
+``roster://127.0.0.1:7878``): tooz's own examples run unchanged but for their URL, what
+Roster's change feed adds over drivers that compare snapshots, and what its locks add over
+tooz's (released with their holder's session, served in order, fencing tokens).
 
 ``ROSTER_TOOZ_EXAMPLES`` names the ``examples`` directory of tooz's source distribution;
 ``plugins/tooz/check`` sets both.
@@ -13,6 +14,8 @@ import pathlib
 import re
 import subprocess
 import sys
+import threading
+import time
 import uuid
 
 import pytest
@@ -21,8 +24,6 @@ from tooz import coordination
 
 URL = os.environ["ROSTER_TOOZ_URL"]
 EXAMPLES = pathlib.Path(os.environ["ROSTER_TOOZ_EXAMPLES"])
-#: tooz's examples that need locks, which roster-tooz does not offer yet.
-NEEDS_LOCKS = {"lock.py"}
 
 
 def new_id() -> bytes:
@@ -42,7 +43,7 @@ def coordinator_examples() -> list[str]:
     return sorted(
         p.name
         for p in EXAMPLES.glob("*.py")
-        if "get_coordinator(" in p.read_text() and p.name not in NEEDS_LOCKS
+        if "get_coordinator(" in p.read_text()
     )
 
 
@@ -118,8 +119,69 @@ def test_errors_are_toozs_exceptions(coordinator):
         coordinator.join_group(group).get()
     with pytest.raises(coordination.GroupNotEmpty):
         coordinator.delete_group(group).get()
-    with pytest.raises(tooz.NotImplemented):
-        coordinator.get_lock(b"not-yet")
+
+
+def test_a_lock_goes_with_its_holders_session_and_the_next_waiter_gets_it(coordinator):
+    name = new_id()
+    other = coordination.get_coordinator(URL, new_id())
+    other.start()
+    held = other.get_lock(name)
+    assert held.acquire(blocking=False)
+    first = held.token
+    waiter = coordinator.get_lock(name)
+    got = []
+    thread = threading.Thread(target=lambda: got.append(waiter.acquire(blocking=10)))
+    thread.start()
+    # No lock timeout to wait for: stopping the holder's coordinator releases its lock.
+    other.stop()
+    thread.join(15)
+    assert got == [True]
+    assert waiter.token > first, "fencing tokens only grow"
+    assert waiter.is_still_owner()
+    assert waiter.release()
+    assert not waiter.release(), "released once"
+
+
+def test_waiters_are_served_in_arrival_order(coordinator):
+    name = new_id()
+    holder = coordinator.get_lock(name)
+    assert holder.acquire()
+    order = []
+    others = []
+    threads = []
+    for i in range(3):
+        c = coordination.get_coordinator(URL, new_id())
+        c.start()
+        others.append(c)
+        lock = c.get_lock(name)
+
+        def take(lock=lock, i=i):
+            assert lock.acquire(blocking=10)
+            order.append(i)
+            lock.release()
+
+        thread = threading.Thread(target=take)
+        thread.start()
+        threads.append(thread)
+        # The next one queues only once this one is in the queue.
+        wait_until(lambda n=i + 1: len(waiters(coordinator, name)) == n)
+    holder.release()
+    for thread in threads:
+        thread.join(15)
+    for c in others:
+        c.stop()
+    assert order == [0, 1, 2]
+
+
+def waiters(coordinator, name: bytes) -> list:
+    return coordinator._client.call("GET", ["locks", name.decode()])["waiters"]
+
+
+def wait_until(check, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_ids_that_are_not_utf8_are_refused_with_their_value():
