@@ -10,7 +10,7 @@ use roster::{GroupId, api};
 use roster_server::{ServeConfig, Server};
 use serde::Serialize;
 
-use crate::{Cli, Command, PluginCommand, TokenCommand, exit, keepalive, output};
+use crate::{Cli, Command, PluginCommand, TokenCommand, exit, keepalive, lock, output};
 
 /// The plugin worlds `plugin check` knows.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -58,12 +58,28 @@ pub async fn run(cli: Cli) -> ExitCode {
             cli.ca_file,
             cli.cert_file.zip(cli.key_file),
         ) {
-            Ok(client) => match remote(&client, json, command).await {
-                Ok(()) => exit::OK,
-                Err(error) => {
-                    output::error(json, &error.code(), &error.to_string());
-                    exit::of(&error)
-                }
+            Ok(client) => match command {
+                Command::Lock {
+                    name,
+                    member,
+                    shared,
+                    timeout,
+                    ttl,
+                    command,
+                } => match lock_run(name, member, shared, timeout, ttl, command) {
+                    Ok(job) => lock::run(&client, json, job).await,
+                    Err(error) => {
+                        output::error(json, &error.code(), &error.to_string());
+                        exit::of(&error)
+                    }
+                },
+                command => match remote(&client, json, command).await {
+                    Ok(()) => exit::OK,
+                    Err(error) => {
+                        output::error(json, &error.code(), &error.to_string());
+                        exit::of(&error)
+                    }
+                },
             },
             Err(error) => {
                 output::error(json, &error.code(), &error.to_string());
@@ -72,6 +88,47 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
     };
     code.into()
+}
+
+/// A number of seconds from the command line (`--ttl`, `--timeout`): finite, and positive
+/// unless `zero` is allowed.
+fn seconds(flag: &str, value: f64, zero: bool) -> Result<Duration, ClientError> {
+    if value.is_finite() && (value > 0.0 || (zero && value == 0.0)) {
+        return Ok(Duration::from_secs_f64(value));
+    }
+    let expected = if zero {
+        "zero or more"
+    } else {
+        "a positive number of"
+    };
+    Err(ClientError::Refused {
+        status: 400,
+        code: "bad-request".into(),
+        message: format!("{flag} {value} must be {expected} seconds"),
+    })
+}
+
+/// `roster lock`'s arguments, checked.
+fn lock_run(
+    name: String,
+    member: Option<String>,
+    shared: bool,
+    timeout: Option<f64>,
+    ttl: Option<f64>,
+    command: Vec<String>,
+) -> Result<lock::LockRun, ClientError> {
+    let member = member.unwrap_or_else(|| {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_owned());
+        format!("lock-{host}-{}", std::process::id())
+    });
+    Ok(lock::LockRun {
+        name,
+        member,
+        shared,
+        timeout: timeout.map(|t| seconds("--timeout", t, true)).transpose()?,
+        ttl: ttl.map(|t| seconds("--ttl", t, false)).transpose()?,
+        command,
+    })
 }
 
 /// A client of the daemons at `address`, with the token (`--token-file`, else
@@ -194,7 +251,7 @@ async fn serve(
 /// before anything awaits [`StopSignals::received`] is kept for it: installing the handlers
 /// only once serving began left a window in which SIGTERM still had its default action and
 /// killed the daemon without a graceful shutdown.
-struct StopSignals {
+pub(crate) struct StopSignals {
     #[cfg(unix)]
     interrupt: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -203,7 +260,7 @@ struct StopSignals {
 
 impl StopSignals {
     /// Install the handlers (inside the runtime).
-    fn install() -> Self {
+    pub(crate) fn install() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -224,7 +281,7 @@ impl StopSignals {
     }
 
     /// Completes on the first SIGINT or SIGTERM since [`StopSignals::install`].
-    async fn received(self) {
+    pub(crate) async fn received(self) {
         #[cfg(unix)]
         {
             async fn next(signal: Option<tokio::signal::unix::Signal>) {
@@ -443,7 +500,43 @@ async fn remote(client: &Client, json: bool, command: Command) -> Result<(), Cli
                 table
             });
         }
-        Command::Serve { .. } | Command::Plugin { .. } | Command::Token { .. } => {
+        Command::Locks => {
+            let locks = api::Locks {
+                locks: client.locks().await?,
+            };
+            output::print(json, &locks, |l| {
+                let mut table = output::table(&["LOCK", "HOLDERS", "WAITERS"]);
+                for lock in &l.locks {
+                    let holders: Vec<String> = lock
+                        .holders
+                        .iter()
+                        .map(|h| format!("{} ({}, token {})", h.member_id, h.mode, h.token))
+                        .collect();
+                    let waiters: Vec<String> = lock
+                        .waiters
+                        .iter()
+                        .map(|w| format!("{} ({})", w.member_id, w.mode))
+                        .collect();
+                    let listed = |items: Vec<String>| {
+                        if items.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            items.join(", ")
+                        }
+                    };
+                    table.add_row(vec![
+                        lock.lock.to_string(),
+                        listed(holders),
+                        listed(waiters),
+                    ]);
+                }
+                table
+            });
+        }
+        Command::Serve { .. }
+        | Command::Plugin { .. }
+        | Command::Token { .. }
+        | Command::Lock { .. } => {
             unreachable!("handled before")
         }
     }
@@ -470,19 +563,7 @@ async fn join(
     no_keepalive: bool,
 ) -> Result<(), ClientError> {
     let mut stop = std::pin::pin!(StopSignals::install().received());
-    let ttl = match ttl {
-        Some(seconds) if seconds.is_finite() && seconds > 0.0 => {
-            Some(Duration::from_secs_f64(seconds))
-        }
-        Some(seconds) => {
-            return Err(ClientError::Refused {
-                status: 400,
-                code: "bad-request".into(),
-                message: format!("--ttl {seconds} must be a positive number of seconds"),
-            });
-        }
-        None => None,
-    };
+    let ttl = ttl.map(|t| seconds("--ttl", t, false)).transpose()?;
     let capabilities = roster::Capabilities::from(capabilities);
     let session = client.open_session(member, ttl).await?;
     if let Err(error) = client

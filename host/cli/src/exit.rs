@@ -14,12 +14,16 @@ pub const UNREACHABLE: u8 = 3;
 pub const FAILURE: u8 = 4;
 /// `plugin check`: the component is not a valid plugin of that world.
 pub const INVALID_COMPONENT: u8 = 5;
+/// `lock`: interrupted (SIGINT or SIGTERM) while waiting or running the command, as a shell
+/// reports a command ended by SIGINT.
+pub const INTERRUPTED: u8 = 130;
 
 /// The exit codes, for `--help`.
 pub const HELP: &str = "Exit codes: 0 success, 1 operation refused (e.g. group-not-created), \
                         2 bad usage or input, 3 daemon unreachable (for `join`: for a whole \
                         session TTL, so its membership is gone), 4 unexpected failure, \
-                        5 invalid plugin component.";
+                        5 invalid plugin component. `lock` exits with its command's code, \
+                        1 when the lock was not acquired in time, 130 when interrupted.";
 
 /// The exit code for a failed call.
 pub fn of(error: &ClientError) -> u8 {

@@ -7,6 +7,7 @@
 mod commands;
 mod exit;
 mod keepalive;
+mod lock;
 mod output;
 
 use std::path::PathBuf;
@@ -129,6 +130,33 @@ enum Command {
     Leader {
         /// The group.
         group: String,
+    },
+    /// List the locks in use: holders (mode, fencing token) and waiters in order.
+    Locks,
+    /// Run a command while holding a lock (exclusive unless --shared), as `flock` does: the
+    /// lock is held by a session heartbeated meanwhile and released when the command ends.
+    /// The command gets the fencing token in ROSTER_LOCK_TOKEN; it is killed if the session
+    /// is lost. Exits with the command's exit code.
+    Lock {
+        /// The lock.
+        name: String,
+        /// The member id to hold it as (default: lock-HOSTNAME-PID).
+        #[arg(long)]
+        member: Option<String>,
+        /// Hold it shared (readers) rather than exclusive.
+        #[arg(long)]
+        shared: bool,
+        /// Give up (exit code 1) when the lock is not acquired within this many seconds
+        /// (0: do not wait). Waits for it by default.
+        #[arg(long)]
+        timeout: Option<f64>,
+        /// Session time to live in seconds (the daemon's membership timeout by default): how
+        /// long the lock outlives this process if it dies.
+        #[arg(long)]
+        ttl: Option<f64>,
+        /// The command and its arguments (after `--`).
+        #[arg(required = true, last = true)]
+        command: Vec<String>,
     },
     /// Print events as JSON lines, following new ones.
     Watch {

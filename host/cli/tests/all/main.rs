@@ -6,6 +6,7 @@
 //! - `exposure`: tokens and roles, group-prefix limits, TLS, the refusal to listen unprotected;
 //! - `failover`: daemons on a shared store, and clients that ride out the loss of one;
 //! - `hostile`: generated malformed and out-of-order requests;
+//! - `locks`: `roster locks` and `roster lock NAME -- COMMAND`;
 //! - `metrics`: `/metrics`, `/healthz` and `/readyz`;
 //! - `openapi`: the OpenAPI document and the daemon, held together;
 //! - `common`: starting a daemon process for a test.
@@ -16,5 +17,6 @@ mod daemon_backend;
 mod exposure;
 mod failover;
 mod hostile;
+mod locks;
 mod metrics;
 mod openapi;
