@@ -2,9 +2,10 @@
 
     python bench.py URL [URL ...]      (ROSTER_BENCH_SECONDS, default 10 per figure)
 
-For each URL: joins and leaves per second (one client, each call waited for), and the time
-from a member's join returning to the callback of another client that calls
-``run_watchers`` in a loop (p50 and p99 over the joins). tooz's own drivers read the whole
+For each URL: joins and leaves per second (one client, each call waited for), lock acquire
+and release pairs per second (one client, one lock, never contended), and the time from a
+member's join returning to the callback of another client that calls ``run_watchers`` in a
+loop (p50 and p99 over the joins). tooz's own drivers read the whole
 membership of every watched group at each ``run_watchers`` and compare it with the last;
 roster:// reads only the changes since its last call.
 """
@@ -18,6 +19,7 @@ import threading
 import time
 import uuid
 
+import tooz
 from tooz import coordination
 
 SECONDS = float(os.environ.get("ROSTER_BENCH_SECONDS", "10"))
@@ -44,6 +46,28 @@ def joins_and_leaves(url: str) -> float:
     c.delete_group(group).get()
     c.stop()
     return pairs / elapsed
+
+
+def lock_pairs(url: str) -> float | None:
+    """Acquire-and-release pairs per second of one client on one lock; ``None`` for a
+    backend that offers no locks."""
+    c = coordination.get_coordinator(url, new_id())
+    c.start()
+    lock = c.get_lock(new_id())
+    pairs = 0
+    try:
+        until = time.monotonic() + SECONDS
+        started = time.monotonic()
+        while time.monotonic() < until:
+            if not lock.acquire(blocking=False):
+                raise RuntimeError(f"{url}: an uncontended lock was refused")
+            lock.release()
+            pairs += 1
+        return pairs / (time.monotonic() - started)
+    except tooz.NotImplemented:
+        return None
+    finally:
+        c.stop()
 
 
 def join_to_callback(url: str) -> list[float]:
@@ -85,13 +109,18 @@ def join_to_callback(url: str) -> list[float]:
 
 def main(urls: list[str]) -> None:
     print(f"one tooz client per backend, {SECONDS:.0f} s per figure")
-    print(f"{'backend':<48} {'join+leave pairs/s':>18} {'join→callback p50':>18} {'p99':>9}")
+    print(
+        f"{'backend':<48} {'join+leave pairs/s':>18} {'lock pairs/s':>12}"
+        f" {'join→callback p50':>18} {'p99':>9}"
+    )
     for url in urls:
         rate = joins_and_leaves(url)
+        locks = lock_pairs(url)
+        locked = "n/a" if locks is None else f"{locks:.0f}"
         samples = sorted(join_to_callback(url))
         p50 = statistics.median(samples) * 1e3
         p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1e3
-        print(f"{url:<48} {rate:>18.0f} {p50:>15.2f} ms {p99:>6.2f} ms")
+        print(f"{url:<48} {rate:>18.0f} {locked:>12} {p50:>15.2f} ms {p99:>6.2f} ms")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ use roster_types::event::{
     MemberJoined, MemberLeft,
 };
 use roster_types::ids::{Capabilities, GroupId, LockName, MemberId};
-use roster_types::{Leader, MemberInfo};
+use roster_types::{Leader, LockInfo, MemberInfo};
 
 type Result<T> = std::result::Result<T, CoordinationError>;
 
@@ -153,6 +153,63 @@ impl From<w::LockReleaseReason> for LockReleaseReason {
             w::LockReleaseReason::SessionLost => Self::SessionLost,
             w::LockReleaseReason::Broken => Self::Broken,
         }
+    }
+}
+
+impl From<&LockInfo> for w::LockInfo {
+    fn from(info: &LockInfo) -> Self {
+        Self {
+            lock: info.lock.to_string(),
+            holders: info
+                .holders
+                .iter()
+                .map(|h| w::LockHolder {
+                    member_id: h.member_id.to_string(),
+                    mode: h.mode.into(),
+                    token: h.token,
+                })
+                .collect(),
+            waiters: info
+                .waiters
+                .iter()
+                .map(|waiter| w::LockWaiter {
+                    member_id: waiter.member_id.to_string(),
+                    mode: waiter.mode.into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<w::LockInfo> for LockInfo {
+    /// The guest sent an invalid lock name or member id.
+    type Error = CoordinationError;
+
+    fn try_from(info: w::LockInfo) -> Result<Self> {
+        Ok(Self {
+            lock: lock_name(info.lock)?,
+            holders: info
+                .holders
+                .into_iter()
+                .map(|h| {
+                    Ok(roster_types::LockHolder {
+                        member_id: member(h.member_id)?,
+                        mode: h.mode.into(),
+                        token: h.token,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            waiters: info
+                .waiters
+                .into_iter()
+                .map(|waiter| {
+                    Ok(roster_types::LockWaiter {
+                        member_id: member(waiter.member_id)?,
+                        mode: waiter.mode.into(),
+                    })
+                })
+                .collect::<Result<_>>()?,
+        })
     }
 }
 

@@ -5,3 +5,10 @@
 use roster_tests::{Harness, conformance_suite};
 
 conformance_suite!(real_time: Harness::file(0.1));
+
+/// The lock suite: the file driver keeps locks with the shared rules, in its state file.
+mod locks {
+    use roster_tests::{Harness, conformance_suite};
+
+    conformance_suite!(locks real_time: Harness::file(0.1));
+}

@@ -752,6 +752,43 @@ async fn handler_with_the_mutate_grant_can_join() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_cannot_take_locks_without_the_mutate_grant() {
+    if built("rust") {
+        let logs = denial("lock", "", Grants::default(), "lock: ").await;
+        assert!(
+            logs.iter()
+                .any(|l| l.contains("lock: denied") && l.contains("NotPermitted")),
+            "{logs:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_with_the_mutate_grant_takes_a_lock_its_coordinator_holds() {
+    if !built("rust") {
+        return;
+    }
+    let f = fixture().await;
+    let mut probe = in_groups(spec("probe", "rust-misbehave.wasm"), &["lock"]);
+    probe.grants.mutate = true;
+    let handle = f.attach(probe).await;
+    let _member = f.join("lock", "m1", "").await;
+    let logs = wait_for_log(&handle, "lock: ").await;
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("lock: allowed: acquired with token")),
+        "{logs:?}"
+    );
+    let info = f.coordinator.get_lock_info("guarded").await.unwrap();
+    assert_eq!(info.holders.len(), 1, "{info:?}");
+    assert_eq!(info.holders[0].member_id, *f.coordinator.member_id());
+    assert!(matches!(
+        f.coordinator.lock_standing("guarded").await.unwrap(),
+        roster::LockStanding::Holding { .. }
+    ));
+}
+
 // ----- backpressure, reload, cache, configuration -----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

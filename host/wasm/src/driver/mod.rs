@@ -59,9 +59,9 @@ use fault::DriverFault;
 use roster_core::backend_url::Endpoint;
 use roster_core::driver::{Changes, Driver, DriverStats, SessionKey, StoreInfo};
 use roster_types::error::CoordinationError;
-use roster_types::event::{Event, Revision};
+use roster_types::event::{Event, FencingToken, LockMode, Revision};
 use roster_types::ids::{Capabilities, GroupId, MemberId};
-use roster_types::{GroupSummary, Leader, MemberInfo};
+use roster_types::{GroupSummary, Leader, LockAttempt, LockInfo, LockStanding, MemberInfo};
 
 type Result<T> = std::result::Result<T, CoordinationError>;
 
@@ -842,6 +842,81 @@ impl Driver for WasmDriver {
         let (session, group) = (session.to_owned(), group.to_owned());
         call!(self.calls.pick(), self.spec.call_limit, |g, s| g
             .call_stand_down(s, &session, &group))
+    }
+
+    async fn acquire_lock(
+        &self,
+        session: &str,
+        lock: &str,
+        mode: LockMode,
+        wait: bool,
+    ) -> Result<(LockAttempt, Revision)> {
+        let (session, lock) = (session.to_owned(), lock.to_owned());
+        let mode = w::LockMode::from(mode);
+        let (attempt, revision) = call!(self.calls.pick(), self.spec.call_limit, |g, s| g
+            .call_acquire_lock(s, &session, &lock, mode, wait))?;
+        let attempt = match attempt {
+            b::LockAttempt::Acquired(token) => LockAttempt::Acquired { token },
+            b::LockAttempt::Queued => LockAttempt::Queued,
+            b::LockAttempt::Busy => LockAttempt::Busy,
+        };
+        Ok((attempt, revision))
+    }
+
+    async fn release_lock(
+        &self,
+        session: &str,
+        lock: &str,
+    ) -> Result<(Option<FencingToken>, Revision)> {
+        let (session, lock) = (session.to_owned(), lock.to_owned());
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
+            .call_release_lock(s, &session, &lock))
+    }
+
+    async fn abandon_lock_wait(
+        &self,
+        session: &str,
+        lock: &str,
+    ) -> Result<(Option<FencingToken>, Revision)> {
+        let (session, lock) = (session.to_owned(), lock.to_owned());
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
+            .call_abandon_lock_wait(s, &session, &lock))
+    }
+
+    async fn break_lock(&self, session: &str, lock: &str) -> Result<(Vec<FencingToken>, Revision)> {
+        let (session, lock) = (session.to_owned(), lock.to_owned());
+        call!(self.calls.pick(), self.spec.call_limit, |g, s| g
+            .call_break_lock(s, &session, &lock))
+    }
+
+    async fn lock_standing(&self, session: &str, lock: &str) -> Result<LockStanding> {
+        let (session, lock) = (session.to_owned(), lock.to_owned());
+        let standing = call!(self.calls.pick(), self.spec.call_limit, |g, s| g
+            .call_get_lock_standing(s, &session, &lock))?;
+        Ok(match standing {
+            b::LockStanding::Holding(hold) => LockStanding::Holding {
+                mode: hold.mode.into(),
+                token: hold.token,
+            },
+            b::LockStanding::Waiting(mode) => LockStanding::Waiting { mode: mode.into() },
+            b::LockStanding::Neither => LockStanding::Neither,
+        })
+    }
+
+    async fn lock_info(&self, lock: &str) -> Result<LockInfo> {
+        let lock = lock.to_owned();
+        let info = call!(self.calls.pick(), self.spec.call_limit, |g, s| g
+            .call_get_lock(s, &lock))?;
+        LockInfo::try_from(info).map_err(|e| self.invalid("lock", &e))
+    }
+
+    async fn locks(&self) -> Result<Vec<LockInfo>> {
+        let locks = call!(self.calls.pick(), self.spec.call_limit, |g, s| g
+            .call_get_locks(s))?;
+        locks
+            .into_iter()
+            .map(|info| LockInfo::try_from(info).map_err(|e| self.invalid("lock", &e)))
+            .collect()
     }
 
     async fn changes(&self, after: Revision, max: usize, wait: Duration) -> Result<Changes> {

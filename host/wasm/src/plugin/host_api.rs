@@ -1,5 +1,5 @@
-//! What a handler's imports do: the coordinator interface (reads always, changes only with
-//! the `mutate` grant) and WASI with only what the plugin was granted. Logging is the
+//! What a handler's imports do: the coordinator interface (reads always, changes, locks
+//! included, only with the `mutate` grant) and WASI with only what the plugin was granted. Logging is the
 //! runtime's ([`crate::runtime::logging`]), with the handler's limits.
 
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use crate::runtime::logging::{GuestLog, LogLimits};
 use crate::wit::bindings::roster::coordination::coordinator;
 use crate::wit::wit_types as w;
 use roster_core::Coordinator;
+use roster_types::LockAttempt;
 use roster_types::error::CoordinationError;
 
 /// The data of one plugin's store.
@@ -192,6 +193,33 @@ impl coordinator::Host for PluginData {
             self.coordinator.stand_down_group_leader(&group).await,
             |b| b,
         )
+    }
+
+    async fn try_acquire_lock(&mut self, lock: String, mode: w::LockMode) -> Reply<Option<u64>> {
+        if let Err(denied) = self.permit("try-acquire-lock") {
+            return Ok(Err(denied));
+        }
+        let attempt = self
+            .coordinator
+            .acquire_lock(&lock, mode.into(), false)
+            .await;
+        reply(attempt, |attempt| match attempt {
+            LockAttempt::Acquired { token } => Some(token),
+            LockAttempt::Busy | LockAttempt::Queued => None,
+        })
+    }
+
+    async fn release_lock(&mut self, lock: String) -> Reply<()> {
+        if let Err(denied) = self.permit("release-lock") {
+            return Ok(Err(denied));
+        }
+        reply(self.coordinator.release_lock(&lock).await, drop)
+    }
+
+    async fn get_lock(&mut self, lock: String) -> Reply<w::LockInfo> {
+        reply(self.coordinator.get_lock_info(&lock).await, |info| {
+            w::LockInfo::from(&info)
+        })
     }
 
     async fn head_revision(&mut self) -> wasmtime::Result<u64> {

@@ -38,8 +38,10 @@ pub type Result<T> = std::result::Result<T, roster::coordination::types::Coordin
 pub mod scenarios;
 mod vocab;
 
-use exports::roster::coordination::backend::{Feed, GroupSummary, SessionKey, StoreInfo};
-use roster::coordination::types::{Leader, MemberInfo};
+use exports::roster::coordination::backend::{
+    Feed, GroupSummary, LockAttempt, LockStanding, SessionKey, StoreInfo,
+};
+use roster::coordination::types::{Leader, LockInfo, LockMode, MemberInfo};
 
 /// What a driver's store offers: one method per call of the driver world
 /// (`wit/driver.wit`, which documents each), with borrowed arguments. [`export_driver!`]
@@ -80,6 +82,42 @@ pub trait Driver: Sized + 'static {
     fn withdraw(&mut self, session: &str, group: &str) -> Result<u64>;
     fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)>;
     fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed>;
+
+    // Locks are optional: a store that keeps none answers every lock call with
+    // `not-implemented("locks")`, as these defaults do.
+
+    fn acquire_lock(
+        &mut self,
+        _session: &str,
+        _lock: &str,
+        _mode: LockMode,
+        _wait: bool,
+    ) -> Result<(LockAttempt, u64)> {
+        Err(locks_not_kept())
+    }
+    fn release_lock(&mut self, _session: &str, _lock: &str) -> Result<(Option<u64>, u64)> {
+        Err(locks_not_kept())
+    }
+    fn abandon_lock_wait(&mut self, _session: &str, _lock: &str) -> Result<(Option<u64>, u64)> {
+        Err(locks_not_kept())
+    }
+    fn break_lock(&mut self, _session: &str, _lock: &str) -> Result<(Vec<u64>, u64)> {
+        Err(locks_not_kept())
+    }
+    fn lock_standing(&mut self, _session: &str, _lock: &str) -> Result<LockStanding> {
+        Err(locks_not_kept())
+    }
+    fn get_lock(&mut self, _lock: &str) -> Result<LockInfo> {
+        Err(locks_not_kept())
+    }
+    fn get_locks(&mut self) -> Result<Vec<LockInfo>> {
+        Err(locks_not_kept())
+    }
+}
+
+/// What a store that keeps no locks answers to a lock call.
+fn locks_not_kept() -> roster::coordination::types::CoordinationError {
+    roster::coordination::types::CoordinationError::NotImplemented("locks".to_owned())
 }
 
 thread_local! {
@@ -188,6 +226,39 @@ impl<S: Driver> exports::roster::coordination::backend::Guest for Exported<S> {
 
     fn changes(after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
         with_store(|s: &mut S| s.changes(after, max, wait_ms))
+    }
+
+    fn acquire_lock(
+        session: String,
+        lock: String,
+        mode: LockMode,
+        wait: bool,
+    ) -> Result<(LockAttempt, u64)> {
+        with_store(|s: &mut S| s.acquire_lock(&session, &lock, mode, wait))
+    }
+
+    fn release_lock(session: String, lock: String) -> Result<(Option<u64>, u64)> {
+        with_store(|s: &mut S| s.release_lock(&session, &lock))
+    }
+
+    fn abandon_lock_wait(session: String, lock: String) -> Result<(Option<u64>, u64)> {
+        with_store(|s: &mut S| s.abandon_lock_wait(&session, &lock))
+    }
+
+    fn break_lock(session: String, lock: String) -> Result<(Vec<u64>, u64)> {
+        with_store(|s: &mut S| s.break_lock(&session, &lock))
+    }
+
+    fn get_lock_standing(session: String, lock: String) -> Result<LockStanding> {
+        with_store(|s: &mut S| s.lock_standing(&session, &lock))
+    }
+
+    fn get_lock(lock: String) -> Result<LockInfo> {
+        with_store(|s: &mut S| s.get_lock(&lock))
+    }
+
+    fn get_locks() -> Result<Vec<LockInfo>> {
+        with_store(S::get_locks)
     }
 }
 

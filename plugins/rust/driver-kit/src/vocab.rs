@@ -23,7 +23,9 @@ pub fn by_name<'a, T: Deserialize<'a>>(name: &'a str) -> Option<T> {
     T::deserialize(StrDeserializer::<NameError>::new(name)).ok()
 }
 
-use crate::exports::roster::coordination::backend::GroupSummary;
+use crate::exports::roster::coordination::backend::{
+    GroupSummary, LockAttempt, LockHold, LockStanding,
+};
 use crate::roster::coordination::types as w;
 
 impl From<LeaveReason> for w::LeaveReason {
@@ -66,6 +68,63 @@ impl From<LockReleaseReason> for w::LockReleaseReason {
             LockReleaseReason::SessionClosed => Self::SessionClosed,
             LockReleaseReason::SessionLost => Self::SessionLost,
             LockReleaseReason::Broken => Self::Broken,
+        }
+    }
+}
+
+impl From<w::LockMode> for LockMode {
+    fn from(mode: w::LockMode) -> Self {
+        match mode {
+            w::LockMode::Exclusive => Self::Exclusive,
+            w::LockMode::Shared => Self::Shared,
+        }
+    }
+}
+
+impl From<roster_types::LockInfo> for w::LockInfo {
+    fn from(info: roster_types::LockInfo) -> Self {
+        Self {
+            lock: info.lock.into(),
+            holders: info
+                .holders
+                .into_iter()
+                .map(|h| w::LockHolder {
+                    member_id: h.member_id.into(),
+                    mode: h.mode.into(),
+                    token: h.token,
+                })
+                .collect(),
+            waiters: info
+                .waiters
+                .into_iter()
+                .map(|waiter| w::LockWaiter {
+                    member_id: waiter.member_id.into(),
+                    mode: waiter.mode.into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<roster_types::LockAttempt> for LockAttempt {
+    fn from(attempt: roster_types::LockAttempt) -> Self {
+        match attempt {
+            roster_types::LockAttempt::Acquired { token } => Self::Acquired(token),
+            roster_types::LockAttempt::Queued => Self::Queued,
+            roster_types::LockAttempt::Busy => Self::Busy,
+        }
+    }
+}
+
+impl From<roster_types::LockStanding> for LockStanding {
+    fn from(standing: roster_types::LockStanding) -> Self {
+        match standing {
+            roster_types::LockStanding::Holding { mode, token } => Self::Holding(LockHold {
+                mode: mode.into(),
+                token,
+            }),
+            roster_types::LockStanding::Waiting { mode } => Self::Waiting(mode.into()),
+            roster_types::LockStanding::Neither => Self::Neither,
         }
     }
 }

@@ -27,8 +27,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Mutex;
 
-use exports::roster::coordination::backend::{Feed, GroupSummary, Guest, SessionKey, StoreInfo};
-use roster::coordination::types::{CoordinationError, Leader, MemberInfo};
+use exports::roster::coordination::backend::{
+    Feed, GroupSummary, Guest, LockAttempt, LockStanding, SessionKey, StoreInfo,
+};
+use roster::coordination::types::{CoordinationError, Leader, LockInfo, LockMode, MemberInfo};
 
 type Result<T> = std::result::Result<T, CoordinationError>;
 
@@ -174,6 +176,27 @@ impl Guest for Evil {
     }
     fn changes(_: u64, _: u32, _: u64) -> Result<Feed> {
         refused("changes")
+    }
+    fn acquire_lock(_: SessionKey, _: String, _: LockMode, _: bool) -> Result<(LockAttempt, u64)> {
+        refused("acquire-lock")
+    }
+    fn release_lock(_: SessionKey, _: String) -> Result<(Option<u64>, u64)> {
+        refused("release-lock")
+    }
+    fn abandon_lock_wait(_: SessionKey, _: String) -> Result<(Option<u64>, u64)> {
+        refused("abandon-lock-wait")
+    }
+    fn break_lock(_: SessionKey, _: String) -> Result<(Vec<u64>, u64)> {
+        refused("break-lock")
+    }
+    fn get_lock_standing(_: SessionKey, _: String) -> Result<LockStanding> {
+        refused("get-lock-standing")
+    }
+    fn get_lock(_: String) -> Result<LockInfo> {
+        refused("get-lock")
+    }
+    fn get_locks() -> Result<Vec<LockInfo>> {
+        refused("get-locks")
     }
 }
 

@@ -2,10 +2,11 @@
 //! the shared rules (`roster-rules`) state them, over the state read from the directory at one
 //! instant.
 //!
-//! The rules keep groups, members, sessions and elections, and commit one event per change;
-//! what is left here is the edge between them and the driver world: a session key names its
-//! member and TTL (so a session the store forgot comes back when it is used again), ids
-//! arrive as strings and leave validated, and answers and errors leave in the world's types.
+//! The rules keep groups, members, sessions, elections and locks, and commit one event per
+//! change; what is left here is the edge between them and the driver world: a session key
+//! names its member and TTL (so a session the store forgot comes back when it is used again),
+//! ids arrive as strings and leave validated, and answers and errors leave in the world's
+//! types.
 
 use std::time::Duration;
 
@@ -15,8 +16,10 @@ use roster_types::ids::{Capabilities, MemberId};
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
-use crate::exports::roster::coordination::backend::GroupSummary;
-use crate::roster::coordination::types::{CoordinationError as E, Leader, MemberInfo};
+use crate::exports::roster::coordination::backend::{GroupSummary, LockAttempt, LockStanding};
+use crate::roster::coordination::types::{
+    CoordinationError as E, Leader, LockInfo, LockMode, MemberInfo,
+};
 
 /// The state file's format; a file of another format is not read.
 pub const FORMAT: u32 = 2;
@@ -254,5 +257,56 @@ impl Model {
     pub fn stand_down(&mut self, key: &str, group: &str) -> Result<(bool, u64)> {
         let was_leader = self.body.stand_down(&key.to_owned(), group)?;
         Ok((was_leader, self.head()))
+    }
+
+    // ----- locks -----
+
+    /// `State::acquire_lock`
+    pub fn acquire_lock(
+        &mut self,
+        key: &str,
+        lock: &str,
+        mode: LockMode,
+        wait: bool,
+    ) -> Result<(LockAttempt, u64)> {
+        let key = self.recall(key)?;
+        let attempt = self
+            .body
+            .acquire_lock(&key, lock, mode.into(), wait, self.now)?;
+        Ok((attempt.into(), self.head()))
+    }
+
+    /// `State::release_lock`
+    pub fn release_lock(&mut self, key: &str, lock: &str) -> Result<(Option<u64>, u64)> {
+        let token = self.body.release_lock(&key.to_owned(), lock)?;
+        Ok((token, self.head()))
+    }
+
+    /// `State::abandon_lock_wait`
+    pub fn abandon_lock_wait(&mut self, key: &str, lock: &str) -> Result<(Option<u64>, u64)> {
+        let token = self.body.abandon_lock_wait(&key.to_owned(), lock)?;
+        Ok((token, self.head()))
+    }
+
+    /// `State::break_lock`
+    pub fn break_lock(&mut self, lock: &str) -> Result<(Vec<u64>, u64)> {
+        let tokens = self.body.break_lock(lock)?;
+        Ok((tokens, self.head()))
+    }
+
+    /// `State::lock_standing`
+    pub fn lock_standing(&self, key: &str, lock: &str) -> Result<LockStanding> {
+        roster_types::ids::LockName::check(lock)?;
+        Ok(self.body.lock_standing(&key.to_owned(), lock).into())
+    }
+
+    /// `State::lock_info`
+    pub fn lock_info(&self, lock: &str) -> Result<LockInfo> {
+        Ok(self.body.lock_info(lock)?.into())
+    }
+
+    /// `State::locks`
+    pub fn locks(&self) -> Vec<LockInfo> {
+        self.body.locks().into_iter().map(Into::into).collect()
     }
 }

@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 use driver_kit::{Driver, new_session_key};
 
 use crate::exports::roster::coordination::backend::{
-    ChangeBatch, Feed, GroupSummary, ResyncNeeded, SessionKey, StoreInfo,
+    ChangeBatch, Feed, GroupSummary, LockAttempt, LockStanding, ResyncNeeded, SessionKey, StoreInfo,
 };
 use crate::files::{Dir, HeaderCache, LogRead};
 use crate::model::{Body, FORMAT, Header, LogPos, Model};
 use crate::roster::coordination::types::MembershipEvent;
-use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo};
+use crate::roster::coordination::types::{
+    CoordinationError, Leader, LockInfo, LockMode, MemberInfo,
+};
 use crate::{Result, log_warn, now_ms, random_hex};
 
 /// Capabilities one `changes` answer carries at most (beyond its first event), in bytes.
@@ -318,6 +320,40 @@ impl Driver for Store {
 
     fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)> {
         self.locked(&|m| m.stand_down(session, group))
+    }
+
+    fn acquire_lock(
+        &mut self,
+        session: &str,
+        lock: &str,
+        mode: LockMode,
+        wait: bool,
+    ) -> Result<(LockAttempt, u64)> {
+        self.locked(&|m| m.acquire_lock(session, lock, mode, wait))
+    }
+
+    fn release_lock(&mut self, session: &str, lock: &str) -> Result<(Option<u64>, u64)> {
+        self.locked(&|m| m.release_lock(session, lock))
+    }
+
+    fn abandon_lock_wait(&mut self, session: &str, lock: &str) -> Result<(Option<u64>, u64)> {
+        self.locked(&|m| m.abandon_lock_wait(session, lock))
+    }
+
+    fn break_lock(&mut self, _session: &str, lock: &str) -> Result<(Vec<u64>, u64)> {
+        self.locked(&|m| m.break_lock(lock))
+    }
+
+    fn lock_standing(&mut self, session: &str, lock: &str) -> Result<LockStanding> {
+        self.read(&|m| m.lock_standing(session, lock))
+    }
+
+    fn get_lock(&mut self, lock: &str) -> Result<LockInfo> {
+        self.read(&|m| m.lock_info(lock))
+    }
+
+    fn get_locks(&mut self) -> Result<Vec<LockInfo>> {
+        self.read(&|m| Ok(m.locks()))
     }
 
     /// The events after `after`. Each check reads the state's first line only (head,

@@ -129,6 +129,19 @@ impl Guest for Misbehave {
                         "joined".into()
                     });
                 }
+                "lock" => {
+                    if let MembershipEvent::MemberJoined(_) = event {
+                        let mode = roster::coordination::types::LockMode::Exclusive;
+                        outcome(
+                            "lock",
+                            coordinator::try_acquire_lock("guarded", mode),
+                            |token| match token {
+                                Some(token) => format!("acquired with token {token}"),
+                                None => "busy".into(),
+                            },
+                        );
+                    }
+                }
                 "flood" => {
                     for i in 0..10_000 {
                         log(Level::Info, &format!("flood {i}"));
