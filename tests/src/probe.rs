@@ -28,6 +28,8 @@ pub struct Probe {
     /// With a handler: each revision its handler had handled everything through, and when
     /// (nanoseconds since the Unix epoch), in the order reported.
     pub handled: Vec<(Revision, u64)>,
+    /// With a lock: the fencing token it acquired the lock with, once it has.
+    pub locked: Option<u64>,
 }
 
 impl Probe {
@@ -56,6 +58,36 @@ impl Probe {
         )
     }
 
+    /// [`Probe::start`], the probe then acquiring the lock `lock` (waiting as long as it
+    /// takes); [`Probe::locked_token`] tells when it holds it.
+    pub fn start_holding(
+        exe: impl AsRef<Path>,
+        url: &str,
+        member: &str,
+        group: &str,
+        lock: &str,
+    ) -> Self {
+        Self::spawn(
+            Command::new(exe.as_ref())
+                .args([url, member, group])
+                .args(["--lock", lock]),
+        )
+    }
+
+    /// The fencing token the probe acquired its lock with, waiting until it has.
+    ///
+    /// # Panics
+    /// As [`Probe::read_until`].
+    pub fn locked_token(&mut self) -> u64 {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(token) = self.locked {
+                return token;
+            }
+            self.read_line(deadline);
+        }
+    }
+
     fn spawn(command: &mut Command) -> Self {
         let mut child = command
             .env("RUST_LOG", "warn")
@@ -82,6 +114,7 @@ impl Probe {
             events: Vec::new(),
             errors: Vec::new(),
             handled: Vec::new(),
+            locked: None,
         };
         let ready = probe.lines.recv_timeout(PATIENCE).expect("the probe joins");
         assert!(ready.starts_with("{\"ready\""), "{ready}");
@@ -127,6 +160,7 @@ impl Probe {
         match serde_json::from_str(&line) {
             Ok(Reported::Error { error }) => self.errors.push(error),
             Ok(Reported::Handled { handled, unix_ns }) => self.handled.push((handled, unix_ns)),
+            Ok(Reported::Locked { locked }) => self.locked = Some(locked),
             Err(_) => {
                 let event: Event = serde_json::from_str(&line)
                     .unwrap_or_else(|e| panic!("probe printed {line:?}: {e}"));
@@ -157,6 +191,8 @@ enum Reported {
     /// `{"handled": REVISION, "unix_ns": TIME}`: its handler had taken every change through
     /// `REVISION` at `TIME`.
     Handled { handled: Revision, unix_ns: u64 },
+    /// `{"locked": TOKEN}`: it holds its lock, acquired with this fencing token.
+    Locked { locked: u64 },
 }
 
 /// Whether `member` joined, among `events`.

@@ -7,13 +7,17 @@
 //! error of its change stream. With a handler component, it also runs that handler on the
 //! group and prints `{"handled": REVISION, "unix_ns": TIME}` each time the handler has taken
 //! every change through a newer revision (the wall-clock time it did).
+//!
+//! `roster-probe URL MEMBER GROUP --lock LOCK` also acquires the lock `LOCK` once it has
+//! joined, waiting for it as long as it takes, and prints `{"locked": TOKEN}` with the fencing
+//! token when it holds it (then holds it until it stops or is killed).
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use roster::plugin::{HandlerSpec, PluginHost, PluginHostOptions};
-use roster::{CoordinationError, GroupId, get_coordinator};
+use roster::{Blocking, CoordinationError, GroupId, LockMode, get_coordinator};
 use tokio::io::AsyncReadExt;
 
 /// Print one line at once, whole.
@@ -26,11 +30,14 @@ fn emit(line: &str) {
 #[tokio::main]
 async fn main() -> Result<(), CoordinationError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (url, member, group, handler) = match args.as_slice() {
-        [url, member, group] => (url, member, group, None),
-        [url, member, group, handler] => (url, member, group, Some(handler)),
+    let (url, member, group, handler, lock) = match args.as_slice() {
+        [url, member, group] => (url, member, group, None, None),
+        [url, member, group, flag, lock] if flag == "--lock" => {
+            (url, member, group, None, Some(lock))
+        }
+        [url, member, group, handler] => (url, member, group, Some(handler), None),
         _ => {
-            eprintln!("usage: roster-probe URL MEMBER GROUP [HANDLER.wasm]");
+            eprintln!("usage: roster-probe URL MEMBER GROUP [HANDLER.wasm | --lock LOCK]");
             std::process::exit(2);
         }
     };
@@ -68,6 +75,26 @@ async fn main() -> Result<(), CoordinationError> {
         None => None,
     };
     emit(&format!("{{\"ready\": {}}}", coordinator.head_revision()));
+    let _lock = match lock {
+        Some(name) => {
+            let lock = std::sync::Arc::new(coordinator.get_lock(name)?);
+            let holding = std::sync::Arc::clone(&lock);
+            tokio::spawn(async move {
+                match holding
+                    .acquire(LockMode::Exclusive, Blocking::Forever)
+                    .await
+                {
+                    Ok(Some(token)) => emit(&format!("{{\"locked\": {token}}}")),
+                    Ok(None) => emit(r#"{"error": "the lock was not acquired"}"#),
+                    Err(error) => {
+                        emit(&serde_json::json!({ "error": error.to_string() }).to_string())
+                    }
+                }
+            });
+            Some(lock)
+        }
+        None => None,
+    };
     let mut stdin = tokio::io::stdin();
     let mut byte = [0u8; 1];
     loop {

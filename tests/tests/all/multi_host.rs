@@ -162,6 +162,7 @@ scenarios_on!(etcd, Etcd:
 scenarios_on!(directory, Directory:
     hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_order,
     a_host_killed_with_sigkill_has_its_members_expire_on_the_others,
+    a_lock_held_by_a_host_killed_with_sigkill_goes_to_the_next_waiter,
 );
 
 /// A started coordinator on `url`, once the store answers.
@@ -254,6 +255,38 @@ async fn a_host_killed_with_sigkill_has_its_members_expire_on_the_others(engine:
     // The witness is still there.
     let observer = started(&url, "observer", Heartbeat::Manual).await;
     assert_eq!(observer.get_members(&g).await.unwrap(), ["witness"]);
+}
+
+/// Locks across hosts: the holder killed with SIGKILL releases nothing, and its lock goes
+/// to the host waiting next once the holder's session expires (not before), with a token
+/// greater than the holder's.
+async fn a_lock_held_by_a_host_killed_with_sigkill_goes_to_the_next_waiter(engine: Engine) {
+    let server = Server::start(engine);
+    let url = server.url(engine.kill_timeout());
+    let (g, lock) = (new_group(), new_group());
+    let mut holder = Probe::start_holding(PROBE, &url, "holder", &g, &lock);
+    let first = holder.locked_token();
+    let mut waiter = Probe::start_holding(PROBE, &url, "waiter", &g, &lock);
+    let observer = started(&url, "observer", Heartbeat::Background).await;
+    wait_until(PATIENCE, || async {
+        let info = observer.get_lock_info(&lock).await.ok()?;
+        (info.waiters.len() == 1 && info.waiters[0].member_id == "waiter").then_some(())
+    })
+    .await;
+    let killed = Instant::now();
+    holder.kill();
+
+    let second = waiter.locked_token();
+    let after = killed.elapsed();
+    assert!(second > first, "tokens only grow: {first} then {second}");
+    assert!(
+        after >= engine.least_expiry_after_kill(),
+        "not before the holder's timeout: {after:?}"
+    );
+    let info = observer.get_lock_info(&lock).await.unwrap();
+    assert_eq!(info.holders.len(), 1);
+    assert_eq!(info.holders[0].member_id, "waiter");
+    assert_eq!(info.holders[0].token, second);
 }
 
 async fn a_host_rides_out_a_server_restart_and_misses_no_change(engine: Engine) {
