@@ -105,9 +105,9 @@ fn waiters_are_served_in_arrival_order_and_no_one_jumps_the_queue() {
     assert_eq!(acquire(&mut st, 3, Shared, true), LockAttempt::Queued);
     assert_eq!(acquire(&mut st, 4, Shared, true), LockAttempt::Queued);
     events(&mut st);
-    assert_eq!(st.release_lock(&1, "l").unwrap().is_some(), true);
+    assert!(st.release_lock(&1, "l").unwrap().is_some());
     assert_eq!(holders(&st), ["b"]);
-    assert_eq!(st.release_lock(&2, "l").unwrap().is_some(), true);
+    assert!(st.release_lock(&2, "l").unwrap().is_some());
     assert_eq!(
         holders(&st),
         ["c", "d"],

@@ -135,6 +135,8 @@ pub fn kind(e: &Ev) -> &'static str {
         Ev::CapabilitiesUpdated(_) => "capabilities-updated",
         Ev::LeaderElected(_) => "leader-elected",
         Ev::LeaderLost(_) => "leader-lost",
+        Ev::LockAcquired(_) => "lock-acquired",
+        Ev::LockReleased(_) => "lock-released",
     }
 }
 
@@ -151,6 +153,8 @@ pub fn revision(e: &Ev) -> u64 {
         Ev::CapabilitiesUpdated(e) => e.revision,
         Ev::LeaderElected(e) => e.revision,
         Ev::LeaderLost(e) => e.revision,
+        Ev::LockAcquired(e) => e.revision,
+        Ev::LockReleased(e) => e.revision,
     }
 }
 

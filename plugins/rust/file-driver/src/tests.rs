@@ -11,10 +11,11 @@ use driver_kit::scenarios::revision;
 
 use driver_kit::Driver;
 
-use crate::exports::roster::coordination::backend::Feed;
+use crate::exports::roster::coordination::backend::{Feed, LockAttempt, LockHold, LockStanding};
 use crate::files::{Dir, STALE};
 use crate::roster::coordination::types::{
-    CoordinationError as E, LeadershipEnd, LeaveReason, MembershipEvent,
+    CoordinationError as E, LeadershipEnd, LeaveReason, LockMode, LockReleaseReason,
+    MembershipEvent,
 };
 use crate::store::Store;
 
@@ -72,6 +73,8 @@ fn kind(event: &MembershipEvent) -> &'static str {
         MembershipEvent::CapabilitiesUpdated(_) => "cu",
         MembershipEvent::LeaderElected(_) => "le",
         MembershipEvent::LeaderLost(_) => "ll",
+        MembershipEvent::LockAcquired(_) => "la",
+        MembershipEvent::LockReleased(_) => "lr",
     }
 }
 
@@ -214,6 +217,48 @@ fn elections_terms_and_stand_down() {
     assert!(store.get_leader("g").unwrap().is_none());
     store.stand(&b, "g").unwrap();
     assert!(store.get_leader("g").unwrap().unwrap().term > third.term);
+}
+
+#[test]
+fn locks_are_kept_in_the_state_file_and_go_with_their_session() {
+    let dir = TempDir::new();
+    let mut store = open(&dir);
+    let a = store.open_session("a", 10_000).unwrap();
+    let b = store.open_session("b", 10_000).unwrap();
+    let (attempt, head) = store
+        .acquire_lock(&a, "l", LockMode::Exclusive, false)
+        .unwrap();
+    assert!(matches!(attempt, LockAttempt::Acquired(token) if token == head));
+    let (queued, _) = store.acquire_lock(&b, "l", LockMode::Shared, true).unwrap();
+    assert!(matches!(queued, LockAttempt::Queued));
+    // Another instance (another process) reads the same lock and queue from the file.
+    let mut other = open(&dir);
+    let info = other.get_lock("l").unwrap();
+    assert_eq!(info.holders[0].member_id, "a");
+    assert_eq!(info.waiters[0].member_id, "b");
+    assert!(matches!(
+        other.lock_standing(&b, "l").unwrap(),
+        LockStanding::Waiting(LockMode::Shared)
+    ));
+    other.close_session(&a).unwrap();
+    assert!(matches!(
+        store.lock_standing(&b, "l").unwrap(),
+        LockStanding::Holding(LockHold {
+            mode: LockMode::Shared,
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.release_lock(&a, "l"),
+        Err(E::LockNotHeld(_))
+    ));
+    let all = events(store.changes(0, 100, 0).unwrap());
+    assert_eq!(kinds(&all), ["la", "lr", "la"]);
+    let MembershipEvent::LockReleased(released) = &all[1] else {
+        unreachable!()
+    };
+    assert_eq!(released.reason, LockReleaseReason::SessionClosed);
+    assert_eq!(store.get_locks().unwrap().len(), 1);
 }
 
 #[test]
