@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use roster::{
-    Blocking, CoordinationError as E, Event, LockAttempt, LockMode, LockReleaseReason, LockStanding,
+    Blocking, CoordinationError as E, Event, Lock, LockAttempt, LockMode, LockReleaseReason,
+    LockStanding,
 };
 
 use crate::{Harness, new_group};
@@ -19,6 +20,11 @@ use crate::{Harness, new_group};
 /// A lock name no other test uses.
 fn new_lock() -> String {
     format!("lock-{}", new_group())
+}
+
+/// Whether `lock` is acquired in `mode` at once (without waiting).
+async fn takes(lock: &Lock, mode: LockMode) -> bool {
+    lock.acquire(mode, Blocking::No).await.unwrap().is_some()
 }
 
 /// The holders of `lock`, as `c` reads them.
@@ -53,9 +59,7 @@ pub async fn releasing_a_lock_not_held_is_lock_not_held(h: &Harness) {
         a.release_lock(&name).await,
         Err(E::LockNotHeld(_))
     ));
-    lock.acquire(LockMode::Exclusive, Blocking::No)
-        .await
-        .unwrap();
+    assert!(takes(&lock, LockMode::Exclusive).await);
     lock.release().await.unwrap();
     assert!(
         matches!(lock.release().await, Err(E::LockNotHeld(_))),
@@ -67,20 +71,9 @@ pub async fn an_exclusive_lock_excludes_other_coordinators_until_released(h: &Ha
     let (a, b) = (h.started("a").await, h.started("b").await);
     let name = new_lock();
     let (la, lb) = (a.get_lock(&name).unwrap(), b.get_lock(&name).unwrap());
-    assert!(
-        la.acquire(LockMode::Exclusive, Blocking::No)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert_eq!(
-        lb.acquire(LockMode::Exclusive, Blocking::No).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        lb.acquire(LockMode::Shared, Blocking::No).await.unwrap(),
-        None
-    );
+    assert!(takes(&la, LockMode::Exclusive).await);
+    assert!(!takes(&lb, LockMode::Exclusive).await);
+    assert!(!takes(&lb, LockMode::Shared).await);
     assert!(matches!(lb.release().await, Err(E::LockNotHeld(_))));
     la.release().await.unwrap();
     assert!(
@@ -95,37 +88,17 @@ pub async fn two_handles_of_one_coordinator_exclude_each_other(h: &Harness) {
     let a = h.started("a").await;
     let name = new_lock();
     let (first, second) = (a.get_lock(&name).unwrap(), a.get_lock(&name).unwrap());
-    assert!(
-        first
-            .acquire(LockMode::Exclusive, Blocking::No)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert_eq!(
-        second
-            .acquire(LockMode::Exclusive, Blocking::No)
-            .await
-            .unwrap(),
-        None
-    );
+    assert!(takes(&first, LockMode::Exclusive).await);
+    assert!(!takes(&second, LockMode::Exclusive).await);
     assert!(matches!(second.release().await, Err(E::LockNotHeld(_))));
     first.release().await.unwrap();
-    assert!(
-        second
-            .acquire(LockMode::Exclusive, Blocking::No)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(takes(&second, LockMode::Exclusive).await);
 }
 
 pub async fn a_task_waiting_on_a_shared_handle_gets_the_lock_once_released(h: &Harness) {
     let a = h.started("a").await;
     let lock = Arc::new(a.get_lock(&new_lock()).unwrap());
-    lock.acquire(LockMode::Exclusive, Blocking::No)
-        .await
-        .unwrap();
+    assert!(takes(&lock, LockMode::Exclusive).await);
     let waiter = {
         let lock = Arc::clone(&lock);
         tokio::spawn(async move {
@@ -152,44 +125,23 @@ pub async fn shared_holders_coexist_and_exclude_an_exclusive_one(h: &Harness) {
         b.get_lock(&name).unwrap(),
         c.get_lock(&name).unwrap(),
     );
-    assert!(
-        la.acquire(LockMode::Shared, Blocking::No)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        lb.acquire(LockMode::Shared, Blocking::No)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert_eq!(
-        lc.acquire(LockMode::Exclusive, Blocking::No).await.unwrap(),
-        None
-    );
+    assert!(takes(&la, LockMode::Shared).await);
+    assert!(takes(&lb, LockMode::Shared).await);
+    assert!(!takes(&lc, LockMode::Exclusive).await);
     let mut both = holders(&c, &name).await;
     both.sort();
     assert_eq!(both, ["a", "b"]);
     la.release().await.unwrap();
     lb.release().await.unwrap();
-    assert!(
-        lc.acquire(LockMode::Exclusive, Blocking::No)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert_eq!(
-        la.acquire(LockMode::Shared, Blocking::No).await.unwrap(),
-        None
-    );
+    assert!(takes(&lc, LockMode::Exclusive).await);
+    assert!(!takes(&la, LockMode::Shared).await);
 }
 
 pub async fn an_acquisition_gives_up_when_its_timeout_passes(h: &Harness) {
     let (a, b) = (h.started("a").await, h.started("b").await);
     let name = new_lock();
     let (la, lb) = (a.get_lock(&name).unwrap(), b.get_lock(&name).unwrap());
-    la.acquire(LockMode::Exclusive, Blocking::No).await.unwrap();
+    assert!(takes(&la, LockMode::Exclusive).await);
     let waited = lb
         .acquire(LockMode::Exclusive, Blocking::For(h.secs(1)))
         .await;
@@ -200,12 +152,7 @@ pub async fn an_acquisition_gives_up_when_its_timeout_passes(h: &Harness) {
         "a waiter that gave up leaves the queue: {info:?}"
     );
     la.release().await.unwrap();
-    assert!(
-        lb.acquire(LockMode::Exclusive, Blocking::No)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(takes(&lb, LockMode::Exclusive).await);
 }
 
 // ----- Roster's own -----
@@ -214,9 +161,7 @@ pub async fn waiters_are_served_in_arrival_order(h: &Harness) {
     let holder = h.started("holder").await;
     let name = new_lock();
     let lock = holder.get_lock(&name).unwrap();
-    lock.acquire(LockMode::Exclusive, Blocking::No)
-        .await
-        .unwrap();
+    assert!(takes(&lock, LockMode::Exclusive).await);
     let mut waiters = Vec::new();
     for member in ["w1", "w2", "w3"] {
         let c = h.started(member).await;
@@ -295,7 +240,7 @@ pub async fn an_expired_holder_loses_the_lock_to_the_next_waiter(h: &Harness) {
     let b = h.with_timeout(60).started("b").await;
     let name = new_lock();
     let la = a.get_lock(&name).unwrap();
-    la.acquire(LockMode::Exclusive, Blocking::No).await.unwrap();
+    assert!(takes(&la, LockMode::Exclusive).await);
     let lb = b.get_lock(&name).unwrap();
     let granted = lb
         .acquire(LockMode::Exclusive, Blocking::For(h.patience(8)))
@@ -328,10 +273,7 @@ pub async fn breaking_a_lock_ends_its_holds_and_frees_it(h: &Harness) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        lb.acquire(LockMode::Exclusive, Blocking::No).await.unwrap(),
-        None
-    );
+    assert!(!takes(&lb, LockMode::Exclusive).await);
     assert_eq!(b.break_lock(&name).await.unwrap(), [first]);
     let second = lb.acquire(LockMode::Exclusive, Blocking::No).await.unwrap();
     assert!(second.is_some_and(|t| t > first));
@@ -339,11 +281,7 @@ pub async fn breaking_a_lock_ends_its_holds_and_frees_it(h: &Harness) {
         matches!(la.release().await, Err(E::LockNotHeld(_))),
         "a's hold was broken"
     );
-    assert_eq!(
-        lc.acquire(LockMode::Exclusive, Blocking::No).await.unwrap(),
-        None,
-        "b holds it"
-    );
+    assert!(!takes(&lc, LockMode::Exclusive).await, "b holds it");
     assert!(b.break_lock(&new_lock()).await.unwrap().is_empty());
 }
 

@@ -59,6 +59,8 @@ def translate(status: int, body: bytes) -> tooz.ToozError:
         return coordination.MemberNotJoined(group_of(detail), member_of(detail))
     if code == "operation-timed-out":
         return coordination.OperationTimedOut(message)
+    if code == "not-implemented":
+        return tooz.NotImplemented(message)
     if code in ("connection", "shutting-down", "store-unavailable"):
         return coordination.ToozConnectionError(message)
     return RosterError(status, code, message)

@@ -303,6 +303,47 @@ async fn a_token_limited_to_prefixes_reaches_only_those_groups() {
             Some("{}"),
         )
         .await;
+    // Locks are named within the same prefixes, and listed only within reach.
+    let (status, answer) = scoped
+        .ask(
+            Method::POST,
+            &format!("/v1/sessions/{id}/locks/billing-run"),
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    scoped
+        .refused(
+            Method::POST,
+            &format!("/v1/sessions/{id}/locks/other-run"),
+            Some("{}"),
+        )
+        .await;
+    scoped
+        .refused(Method::GET, "/v1/locks/other-run", None)
+        .await;
+    let url = format!("{}/v1/sessions", daemon.base());
+    let (_, _, outside) = ask(
+        &http,
+        Method::POST,
+        &url,
+        Some(ADMIN),
+        Some(r#"{"member_id": "ops"}"#),
+    )
+    .await;
+    let outside = outside["session_id"].as_str().expect("a session id");
+    let url = format!("{}/v1/sessions/{outside}/locks/other-run", daemon.base());
+    let (status, _, _) = ask(&http, Method::POST, &url, Some(ADMIN), Some("{}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, locks) = scoped.ask(Method::GET, "/v1/locks", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = locks["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["lock"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["billing-run"], "only the locks within reach");
 }
 
 /// What the daemons and clients here make of the test CA's files.
