@@ -4,3 +4,10 @@
 use roster_tests::{Harness, conformance_suite};
 
 conformance_suite!(real_time: Harness::redis(0.1));
+
+/// The lock suite: the Redis driver keeps locks in Lua scripts, as the shared rules state them.
+mod locks {
+    use roster_tests::{Harness, conformance_suite};
+
+    conformance_suite!(locks real_time: Harness::redis(0.1));
+}

@@ -13,8 +13,8 @@
 -- comments name the roster-rules function each step implements (State::join is
 -- roster_rules::State::join). Event kinds and reasons are written by the names the driver
 -- reads into the host's enums: kinds by a short code (e = 'gc', 'gd', 'mj', 'ml', 'cu', 'le',
--- 'll'), leave reasons and leadership ends as their enums serialize ('left', 'expired',
--- 'stood-down', 'resigned', 'group-deleted').
+-- 'll', 'la', 'lr'), leave reasons, leadership ends, lock modes and lock release reasons as
+-- their enums serialize ('left', 'expired', 'stood-down', 'exclusive', 'session-closed', ...).
 
 local P = ARGV[1]
 local HISTORY = tonumber(ARGV[2])
@@ -32,6 +32,10 @@ local K_REV = P .. 'rev'            -- string: the head revision
 local K_LOG = P .. 'log'            -- stream: one entry per change, id "<revision>-0"
 local K_GROUPS = P .. 'groups'      -- sorted set, all scores 0: group ids in byte order
 local K_DEADLINES = P .. 'deadlines' -- sorted set: live session key -> deadline (Unix ms)
+local K_LOCKS = P .. 'locks'        -- sorted set, all scores 0: locks with a holder or waiter
+-- Per lock L: 'lholders:L' (list: holding sessions, in acquisition order), 'lhold:L' (hash:
+-- session -> "<mode>:<token>"), 'lwait:L' (list: "<mode>:<session>", first served first).
+-- Per session S: 'slocks:S' (set: the locks it holds or waits for).
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -165,9 +169,138 @@ local function remove_member(member, g, why, exists)
   return commit(g, { 'e', 'ml', 'g', g, 'm', member, 'r', why }, true)
 end
 
--- State::drop_session_state: candidacies end first, then memberships; an expiry also
--- remembers each lost group (by its creation revision, so a recreated group of the same
--- name is told apart), and the whole loss for the session's expiry notice (Tie::Expired*).
+-- ----- locks (roster-rules' locks.rs) -----
+
+-- The member a session acts for.
+local function session_member(s)
+  return redis.call('HGET', key('session', s), 'member') or parse_session(s)
+end
+
+-- State::commit for a lock's change: the next revision and one log entry (a lock belongs to
+-- no group). `fields` as for commit, with k = lock, o = mode.
+local function commit_lock(fields)
+  local rev = redis.call('INCR', K_REV)
+  redis.call('XADD', K_LOG, 'MAXLEN', HISTORY, int(rev) .. '-0', unpack(fields))
+  return rev
+end
+
+-- A hold's mode and token.
+local function hold_of(l, s)
+  local hold = redis.call('HGET', key('lhold', l), s)
+  if not hold then
+    return nil
+  end
+  local mode, token = string.match(hold, '^(%a+):(%d+)$')
+  return mode, tonumber(token)
+end
+
+-- The mode the session waits for `l` in, nil when it does not wait.
+local function wait_of(l, s)
+  for _, w in ipairs(redis.call('LRANGE', key('lwait', l), 0, -1)) do
+    local mode, ws = string.match(w, '^(%a+):(.*)$')
+    if ws == s then
+      return mode
+    end
+  end
+  return nil
+end
+
+-- Lock::fits: an exclusive holder needs no holders, a shared one only shared ones.
+local function lock_fits(l, mode)
+  local holds = redis.call('HVALS', key('lhold', l))
+  if mode == 'exclusive' then
+    return #holds == 0
+  end
+  for _, h in ipairs(holds) do
+    if string.match(h, '^(%a+):') ~= 'shared' then
+      return false
+    end
+  end
+  return true
+end
+
+-- State::grant: the session holds `l` (lock-acquired); returns the fencing token.
+local function grant_lock(s, l, mode)
+  local token = head() + 1
+  redis.call('RPUSH', key('lholders', l), s)
+  redis.call('HSET', key('lhold', l), s, mode .. ':' .. int(token))
+  redis.call('SADD', key('slocks', s), l)
+  redis.call('ZADD', K_LOCKS, 0, l)
+  commit_lock({ 'e', 'la', 'k', l, 'm', session_member(s), 'o', mode, 't', int(token) })
+  return token
+end
+
+-- State::let_go: the session's wait on `l` ends, and its hold (lock-released for `why`;
+-- returns the hold's token). The waiters behind are not served here.
+local function let_go(s, l, why)
+  local mode = wait_of(l, s)
+  if mode then
+    redis.call('LREM', key('lwait', l), 0, mode .. ':' .. s)
+  end
+  local held, token = hold_of(l, s)
+  if not held then
+    return nil
+  end
+  redis.call('HDEL', key('lhold', l), s)
+  redis.call('LREM', key('lholders', l), 0, s)
+  commit_lock({ 'e', 'lr', 'k', l, 'm', session_member(s), 'o', held, 't', int(token),
+    'r', why })
+  return token
+end
+
+-- State::serve_waiters: grant `l` to the waiters at the front that fit, in order; forget
+-- the lock once nobody holds or waits for it.
+local function serve_waiters(l)
+  while true do
+    local front = redis.call('LINDEX', key('lwait', l), 0)
+    if not front then
+      break
+    end
+    local mode, s = string.match(front, '^(%a+):(.*)$')
+    if not lock_fits(l, mode) then
+      break
+    end
+    redis.call('LPOP', key('lwait', l))
+    grant_lock(s, l, mode)
+  end
+  if redis.call('HLEN', key('lhold', l)) == 0 and redis.call('LLEN', key('lwait', l)) == 0 then
+    redis.call('ZREM', K_LOCKS, l)
+    redis.call('DEL', key('lholders', l))
+  end
+end
+
+-- State::drop_session_locks: every hold and wait of the session ends, for `why`.
+local function drop_session_locks(s, why)
+  local names = redis.call('SMEMBERS', key('slocks', s))
+  redis.call('DEL', key('slocks', s))
+  table.sort(names)
+  for _, l in ipairs(names) do
+    let_go(s, l, why)
+    serve_waiters(l)
+  end
+end
+
+-- Lock::info: { lock, { {member, mode, token}, ... }, { {member, mode}, ... } }.
+local function lock_record(l)
+  local holders = {}
+  for _, s in ipairs(redis.call('LRANGE', key('lholders', l), 0, -1)) do
+    local mode, token = hold_of(l, s)
+    if mode then
+      table.insert(holders, { session_member(s), mode, token })
+    end
+  end
+  local waiters = {}
+  for _, w in ipairs(redis.call('LRANGE', key('lwait', l), 0, -1)) do
+    local mode, s = string.match(w, '^(%a+):(.*)$')
+    table.insert(waiters, { session_member(s), mode })
+  end
+  return { l, holders, waiters }
+end
+
+-- State::drop_session_state: candidacies end first, then memberships, then locks; an
+-- expiry also remembers each lost group (by its creation revision, so a recreated group of
+-- the same name is told apart), and the whole loss for the session's expiry notice
+-- (Tie::Expired*).
 -- Set members: 'sxg' the groups, 'sxc' the candidacies.
 local function drop_session_state(s, member, leave, why)
   local groups = redis.call('ZRANGE', key('sgroups', s), 0, -1)
@@ -179,6 +312,11 @@ local function drop_session_state(s, member, leave, why)
   for _, g in ipairs(groups) do
     remove_member(member, g, leave)
   end
+  local released = 'session-closed'
+  if leave == 'expired' or leave == 'session-lost' then
+    released = leave
+  end
+  drop_session_locks(s, released)
   if leave == 'expired' then
     for _, g in ipairs(groups) do
       local created = redis.call('HGET', key('group', g), 'created')

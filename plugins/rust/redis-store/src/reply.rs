@@ -4,13 +4,13 @@
 
 use driver_kit::by_name;
 use redis_protocol::resp2::types::OwnedFrame;
-use roster_types::{EventKind, LeadershipEnd, LeaveReason};
+use roster_types::{EventKind, LeadershipEnd, LeaveReason, LockMode, LockReleaseReason};
 
 use crate::Result;
 use crate::roster::coordination::types::{
     CapabilitiesTooLarge, CapabilitiesUpdated, CoordinationError, GroupCreated, GroupDeleted,
-    LeaderElected, LeaderLost, MemberJoined, MemberLeft, MemberRef, MembershipEvent,
-    SessionExpired,
+    LeaderElected, LeaderLost, LockAcquired, LockHolder, LockInfo, LockReleased, LockWaiter,
+    MemberJoined, MemberLeft, MemberRef, MembershipEvent, SessionExpired,
 };
 
 /// The items of one reply, read in order. A reply that is not what the script returns
@@ -136,6 +136,7 @@ impl Reply {
                 lost_groups: self.nested()?.texts()?,
                 lost_candidacies: self.nested()?.texts()?,
             }),
+            "lock-not-held" => CoordinationError::LockNotHeld(self.text()?),
             "capabilities-too-large" => {
                 CoordinationError::CapabilitiesTooLarge(CapabilitiesTooLarge {
                     size: self.number()?,
@@ -153,6 +154,52 @@ impl Reply {
                 "redis at {}: a script failed with {other:?}",
                 self.address
             )),
+        })
+    }
+
+    /// A lock mode, by the name it serializes with.
+    pub fn mode(&mut self) -> Result<crate::roster::coordination::types::LockMode> {
+        let frame = self.next();
+        let mode = match &frame {
+            OwnedFrame::BulkString(name) | OwnedFrame::SimpleString(name) => {
+                named::<LockMode>(name)
+            }
+            _ => None,
+        };
+        mode.map(Into::into).ok_or_else(|| self.unexpected(&frame))
+    }
+
+    /// `{lock, {{member, mode, token}, ...}, {{member, mode}, ...}}` as a lock's info.
+    pub fn lock_info(mut self) -> Result<LockInfo> {
+        let address = self.address.clone();
+        let lock = self.text()?;
+        let holders = self
+            .list()?
+            .into_iter()
+            .map(|holder| {
+                let mut holder = Reply::new(holder, &address)?;
+                Ok(LockHolder {
+                    member_id: holder.text()?,
+                    mode: holder.mode()?,
+                    token: holder.number()?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let waiters = self
+            .list()?
+            .into_iter()
+            .map(|waiter| {
+                let mut waiter = Reply::new(waiter, &address)?;
+                Ok(LockWaiter {
+                    member_id: waiter.text()?,
+                    mode: waiter.mode()?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(LockInfo {
+            lock,
+            holders,
+            waiters,
         })
     }
 
@@ -200,6 +247,8 @@ fn kind_of(code: &[u8]) -> Option<EventKind> {
         b"cu" => EventKind::CapabilitiesUpdated,
         b"le" => EventKind::LeaderElected,
         b"ll" => EventKind::LeaderLost,
+        b"la" => EventKind::LockAcquired,
+        b"lr" => EventKind::LockReleased,
         _ => return None,
     })
 }
@@ -218,6 +267,8 @@ struct Entry {
     capabilities: Vec<u8>,
     term: u64,
     reason: Vec<u8>,
+    lock: String,
+    mode: Vec<u8>,
 }
 
 /// One change-log entry (`[id, [field, value, ...]]`, id `<revision>-0`) as its event.
@@ -253,6 +304,8 @@ pub fn event(frame: OwnedFrame, address: &str) -> Result<MembershipEvent> {
                     .map_err(|_| bad("a term that is not a number"))?;
             }
             b"r" => e.reason = value,
+            b"k" => e.lock = text(value)?,
+            b"o" => e.mode = value,
             _ => {}
         }
     }
@@ -263,7 +316,14 @@ pub fn event(frame: OwnedFrame, address: &str) -> Result<MembershipEvent> {
         capabilities,
         term,
         reason,
+        lock,
+        mode,
     } = e;
+    let mode = || {
+        named::<LockMode>(&mode)
+            .map(Into::into)
+            .ok_or_else(|| bad("an unknown lock mode"))
+    };
     let kind = kind_of(&kind).ok_or_else(|| bad("an unknown kind"))?;
     Ok(match kind {
         EventKind::GroupCreated => {
@@ -309,9 +369,23 @@ pub fn event(frame: OwnedFrame, address: &str) -> Result<MembershipEvent> {
                 .ok_or_else(|| bad("an unknown leadership end"))?
                 .into(),
         }),
-        EventKind::LockAcquired | EventKind::LockReleased => {
-            return Err(bad("a lock event, which this store's log does not hold"));
-        }
+        EventKind::LockAcquired => MembershipEvent::LockAcquired(LockAcquired {
+            revision,
+            lock,
+            member_id,
+            mode: mode()?,
+            token: term,
+        }),
+        EventKind::LockReleased => MembershipEvent::LockReleased(LockReleased {
+            revision,
+            lock,
+            member_id,
+            mode: mode()?,
+            token: term,
+            reason: named::<LockReleaseReason>(&reason)
+                .ok_or_else(|| bad("an unknown lock release reason"))?
+                .into(),
+        }),
     })
 }
 

@@ -26,12 +26,19 @@ pub enum Script {
     Withdraw,
     StandDown,
     Changes,
+    AcquireLock,
+    ReleaseLock,
+    AbandonLockWait,
+    BreakLock,
+    LockStanding,
+    GetLock,
+    GetLocks,
 }
 
 const COMMON: &str = include_str!("../lua/common.lua");
 
 impl Script {
-    pub const ALL: [Script; 20] = [
+    pub const ALL: [Script; 27] = [
         Script::Describe,
         Script::Head,
         Script::OpenSession,
@@ -52,6 +59,13 @@ impl Script {
         Script::Withdraw,
         Script::StandDown,
         Script::Changes,
+        Script::AcquireLock,
+        Script::ReleaseLock,
+        Script::AbandonLockWait,
+        Script::BreakLock,
+        Script::LockStanding,
+        Script::GetLock,
+        Script::GetLocks,
     ];
 
     /// The operation's own part of the script.
@@ -77,6 +91,13 @@ impl Script {
             Script::Withdraw => include_str!("../lua/withdraw.lua"),
             Script::StandDown => include_str!("../lua/stand_down.lua"),
             Script::Changes => include_str!("../lua/changes.lua"),
+            Script::AcquireLock => include_str!("../lua/acquire_lock.lua"),
+            Script::ReleaseLock => include_str!("../lua/release_lock.lua"),
+            Script::AbandonLockWait => include_str!("../lua/abandon_lock_wait.lua"),
+            Script::BreakLock => include_str!("../lua/break_lock.lua"),
+            Script::LockStanding => include_str!("../lua/lock_standing.lua"),
+            Script::GetLock => include_str!("../lua/get_lock.lua"),
+            Script::GetLocks => include_str!("../lua/get_locks.lua"),
         }
     }
 

@@ -9,10 +9,13 @@ use driver_kit::Driver;
 use crate::Result;
 use crate::conn::Conn;
 use crate::exports::roster::coordination::backend::{
-    ChangeBatch, Feed, GroupSummary, ResyncNeeded, SessionKey, StoreInfo,
+    ChangeBatch, Feed, GroupSummary, LockAttempt, LockHold, LockStanding, ResyncNeeded,
+    SessionKey, StoreInfo,
 };
 use crate::reply::{Reply, event};
-use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo, MembershipEvent};
+use crate::roster::coordination::types::{
+    CoordinationError, Leader, LockInfo, LockMode, MemberInfo, MembershipEvent,
+};
 use crate::scripts::Script;
 
 /// One store: a namespace of one Redis server.
@@ -344,6 +347,79 @@ impl Driver for Store {
         Ok((was_leader, reply.number()?))
     }
 
+    fn acquire_lock(
+        &mut self,
+        session: &str,
+        lock: &str,
+        mode: LockMode,
+        wait: bool,
+    ) -> Result<(LockAttempt, u64)> {
+        let wait: &[u8] = if wait { b"1" } else { b"0" };
+        let mut reply = self.ok(
+            Script::AcquireLock,
+            &[session.as_bytes(), lock.as_bytes(), mode_name(mode), wait],
+        )?;
+        let state = reply.text()?;
+        let token = reply.number()?;
+        let attempt = match state.as_str() {
+            "acquired" => LockAttempt::Acquired(token),
+            "queued" => LockAttempt::Queued,
+            _ => LockAttempt::Busy,
+        };
+        Ok((attempt, reply.number()?))
+    }
+
+    fn release_lock(&mut self, session: &str, lock: &str) -> Result<(Option<u64>, u64)> {
+        let mut reply = self.ok(Script::ReleaseLock, &[session.as_bytes(), lock.as_bytes()])?;
+        Ok((token(reply.number()?), reply.number()?))
+    }
+
+    fn abandon_lock_wait(&mut self, session: &str, lock: &str) -> Result<(Option<u64>, u64)> {
+        let mut reply = self.ok(
+            Script::AbandonLockWait,
+            &[session.as_bytes(), lock.as_bytes()],
+        )?;
+        Ok((token(reply.number()?), reply.number()?))
+    }
+
+    fn break_lock(&mut self, session: &str, lock: &str) -> Result<(Vec<u64>, u64)> {
+        let mut reply = self.ok(Script::BreakLock, &[session.as_bytes(), lock.as_bytes()])?;
+        let head = reply.number()?;
+        let mut tokens = reply.nested()?;
+        let mut broken = Vec::new();
+        while let Some(token) = tokens.optional_number()? {
+            broken.push(token);
+        }
+        Ok((broken, head))
+    }
+
+    fn lock_standing(&mut self, session: &str, lock: &str) -> Result<LockStanding> {
+        let mut reply = self.ok(Script::LockStanding, &[session.as_bytes(), lock.as_bytes()])?;
+        Ok(match reply.text()?.as_str() {
+            "holding" => LockStanding::Holding(LockHold {
+                mode: reply.mode()?,
+                token: reply.number()?,
+            }),
+            "waiting" => LockStanding::Waiting(reply.mode()?),
+            _ => LockStanding::Neither,
+        })
+    }
+
+    fn get_lock(&mut self, lock: &str) -> Result<LockInfo> {
+        self.ok(Script::GetLock, &[lock.as_bytes()])?
+            .nested()?
+            .lock_info()
+    }
+
+    fn get_locks(&mut self) -> Result<Vec<LockInfo>> {
+        let address = self.conn.address().to_owned();
+        self.ok(Script::GetLocks, &[])?
+            .list()?
+            .into_iter()
+            .map(|record| Reply::new(record, &address)?.lock_info())
+            .collect()
+    }
+
     /// The events after `after`: read by a script (which first expires whatever is due);
     /// when there are none yet, wait on the change log (XREAD BLOCK) for at most `wait_ms`
     /// in all, and never past the next session deadline, then read again. So a member
@@ -409,6 +485,19 @@ fn member_record(mut record: Reply) -> Result<(String, MemberInfo)> {
             expires_in_ms: record.number()?,
         },
     ))
+}
+
+/// A lock mode as the scripts name it (as the host's enum serializes).
+fn mode_name(mode: LockMode) -> &'static [u8] {
+    match mode {
+        LockMode::Exclusive => b"exclusive",
+        LockMode::Shared => b"shared",
+    }
+}
+
+/// A fencing token a script answered with, 0 for none.
+fn token(value: u64) -> Option<u64> {
+    (value != 0).then_some(value)
 }
 
 /// The revision an event carries.
