@@ -9,8 +9,8 @@ use driver_kit::Driver;
 use crate::Result;
 use crate::conn::Conn;
 use crate::exports::roster::coordination::backend::{
-    ChangeBatch, Feed, GroupSummary, LockAttempt, LockHold, LockStanding, ResyncNeeded,
-    SessionKey, StoreInfo,
+    ChangeBatch, Feed, GroupSummary, LockAttempt, LockHold, LockStanding, ResyncNeeded, SessionKey,
+    StoreInfo,
 };
 use crate::reply::{Reply, event};
 use crate::roster::coordination::types::{

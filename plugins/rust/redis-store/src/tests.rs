@@ -76,3 +76,67 @@ fn a_new_store_id_after_the_data_is_gone_and_scripts_come_back() {
     assert_eq!(st.groups().unwrap(), ["g"]);
     Redis::flush(&address, &ns);
 }
+
+#[test]
+fn locks_queue_in_arrival_order_and_expire_with_their_session() {
+    use crate::exports::roster::coordination::backend::{LockAttempt, LockHold, LockStanding};
+    use crate::roster::coordination::types::{
+        CoordinationError, LockMode, LockReleaseReason, MembershipEvent,
+    };
+    let Some(address) = Redis::address() else {
+        return;
+    };
+    let ns = Redis::namespace();
+    let mut st = Redis::open(&address, &ns, &[]);
+    let a = st.open_session("a", 300).unwrap();
+    let b = st.open_session("b", 60_000).unwrap();
+    let c = st.open_session("c", 60_000).unwrap();
+    let (first, _) = st.acquire_lock(&a, "l", LockMode::Shared, false).unwrap();
+    let LockAttempt::Acquired(first) = first else {
+        panic!("a free lock is granted: {first:?}");
+    };
+    let (queued, _) = st.acquire_lock(&b, "l", LockMode::Exclusive, true).unwrap();
+    assert!(matches!(queued, LockAttempt::Queued));
+    let (busy, _) = st.acquire_lock(&c, "l", LockMode::Shared, false).unwrap();
+    assert!(
+        matches!(busy, LockAttempt::Busy),
+        "no acquisition jumps the queue"
+    );
+    assert!(matches!(
+        st.release_lock(&c, "l"),
+        Err(CoordinationError::LockNotHeld(_))
+    ));
+    // a stops heartbeating: once its TTL has passed, the next script's expiry sweep hands
+    // the lock to b.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let token = loop {
+        if let LockStanding::Holding(LockHold {
+            mode: LockMode::Exclusive,
+            token,
+        }) = st.lock_standing(&b, "l").unwrap()
+        {
+            break token;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a's lock never expired"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(token > first, "tokens only grow");
+    let info = st.get_lock("l").unwrap();
+    assert_eq!(info.holders[0].member_id, "b");
+    let events = driver_kit::scenarios::events(&mut st, 0);
+    let released = events.iter().find_map(|e| match e {
+        MembershipEvent::LockReleased(r) => Some(r),
+        _ => None,
+    });
+    assert_eq!(
+        released.map(|r| (r.member_id.as_str(), r.reason)),
+        Some(("a", LockReleaseReason::Expired))
+    );
+    let (tokens, _) = st.break_lock(&c, "l").unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert!(st.get_locks().unwrap().is_empty(), "forgotten once unused");
+    Redis::flush(&address, &ns);
+}
