@@ -4,3 +4,11 @@
 use roster_tests::{Harness, conformance_suite};
 
 conformance_suite!(real_time: Harness::etcd(0.1));
+
+/// The lock suite: the etcd driver keeps locks in transactions, as the shared rules state
+/// them.
+mod locks {
+    use roster_tests::{Harness, conformance_suite};
+
+    conformance_suite!(locks real_time: Harness::etcd(0.1));
+}

@@ -156,6 +156,7 @@ scenarios_on!(redis, Redis:
 scenarios_on!(etcd, Etcd:
     hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_order,
     a_host_killed_with_sigkill_has_its_members_expire_on_the_others,
+    a_lock_held_by_a_host_killed_with_sigkill_goes_to_the_next_waiter,
     a_host_rides_out_a_server_restart_and_misses_no_change,
     hosts_join_again_when_the_server_comes_back_without_its_data,
     an_unresponsive_server_is_reported_within_the_membership_timeout,

@@ -11,10 +11,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::Driver;
-use crate::exports::roster::coordination::backend::Feed;
+use crate::exports::roster::coordination::backend::{Feed, LockAttempt, LockHold, LockStanding};
 use crate::roster::coordination::types::{
-    CapabilitiesTooLarge, CoordinationError as E, LeadershipEnd, LeaveReason, MemberRef,
-    MembershipEvent as Ev, SessionExpired,
+    CapabilitiesTooLarge, CoordinationError as E, LeadershipEnd, LeaveReason, LockMode,
+    LockReleaseReason, MemberRef, MembershipEvent as Ev, SessionExpired,
 };
 
 /// How the scenarios reach one driver's server.
@@ -101,6 +101,10 @@ macro_rules! server_scenarios {
             #[test]
             fn concurrent_joins_of_one_member_id_let_exactly_one_in() {
                 $crate::scenarios::concurrent_joins_of_one_member_id_let_exactly_one_in::<$harness>();
+            }
+            #[test]
+            fn locks_queue_in_arrival_order_and_go_with_an_expired_session() {
+                $crate::scenarios::locks_queue_in_arrival_order_and_go_with_an_expired_session::<$harness>();
             }
             #[test]
             fn an_unreachable_server_is_a_connection_error_naming_it() {
@@ -531,6 +535,53 @@ pub fn concurrent_joins_of_one_member_id_let_exactly_one_in<H: Harness>() {
         .filter(Result::is_ok)
         .count();
     assert_eq!(ok, 1);
+    H::flush(&address, &ns);
+}
+
+/// Locks: an acquisition that would fit still waits behind a queued waiter; a holder whose
+/// session expires loses its hold in the expiry, which grants the next waiter with a greater
+/// token; a lock nobody holds or waits for is forgotten.
+pub fn locks_queue_in_arrival_order_and_go_with_an_expired_session<H: Harness>() {
+    let Some(address) = H::address() else { return };
+    let ns = H::namespace();
+    let mut st = H::open(&address, &ns, &[]);
+    let a = st.open_session("a", 300).unwrap();
+    let b = st.open_session("b", 60_000).unwrap();
+    let c = st.open_session("c", 60_000).unwrap();
+    let (first, _) = st.acquire_lock(&a, "l", LockMode::Shared, false).unwrap();
+    let LockAttempt::Acquired(first) = first else {
+        panic!("a free lock is granted: {first:?}");
+    };
+    let (queued, _) = st.acquire_lock(&b, "l", LockMode::Exclusive, true).unwrap();
+    assert!(matches!(queued, LockAttempt::Queued));
+    let (busy, _) = st.acquire_lock(&c, "l", LockMode::Shared, false).unwrap();
+    assert!(
+        matches!(busy, LockAttempt::Busy),
+        "no acquisition jumps the queue"
+    );
+    assert!(matches!(st.release_lock(&c, "l"), Err(E::LockNotHeld(_))));
+    // A poll that waits returns with the expiry once a's deadline passes.
+    let before = st.head().unwrap();
+    let Feed::Events(batch) = st.changes(before, 100, 5_000).unwrap() else {
+        panic!()
+    };
+    assert_eq!(kinds(&batch.events), ["lock-released", "lock-acquired"]);
+    let Ev::LockReleased(released) = &batch.events[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (released.member_id.as_str(), released.reason),
+        ("a", LockReleaseReason::Expired)
+    );
+    let LockStanding::Holding(LockHold { mode, token }) = st.lock_standing(&b, "l").unwrap() else {
+        panic!("b was next");
+    };
+    assert!(matches!(mode, LockMode::Exclusive));
+    assert!(token > first, "tokens only grow");
+    assert_eq!(st.get_lock("l").unwrap().holders[0].member_id, "b");
+    let (broken, _) = st.break_lock(&c, "l").unwrap();
+    assert_eq!(broken, [token]);
+    assert!(st.get_locks().unwrap().is_empty(), "forgotten once unused");
     H::flush(&address, &ns);
 }
 

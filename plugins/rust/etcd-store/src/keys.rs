@@ -136,6 +136,29 @@ impl Keys {
         format!("{}{}", self.candidacies(session), escape(group))
     }
 
+    /// Every lock with a holder or a waiter: one document each.
+    pub fn locks(&self) -> String {
+        format!("{}locks/", self.prefix)
+    }
+
+    pub fn lock(&self, lock: &str) -> String {
+        format!("{}locks/{}", self.prefix, escape(lock))
+    }
+
+    /// The lock a lock key names.
+    pub fn lock_name(&self, key: &str) -> Option<String> {
+        key.strip_prefix(&self.locks()).map(unescape)
+    }
+
+    /// The lock index of one session: one key per lock it holds or waits for.
+    pub fn session_locks(&self, session: &str) -> String {
+        format!("{}slocks/{}/", self.prefix, escape(session))
+    }
+
+    pub fn session_lock(&self, session: &str, lock: &str) -> String {
+        format!("{}{}", self.session_locks(session), escape(lock))
+    }
+
     /// The deadline index: one key per session with a deadline, sorted by deadline.
     pub fn deadlines(&self) -> String {
         format!("{}deadlines/", self.prefix)
@@ -160,12 +183,19 @@ impl Keys {
     }
 
     /// Whether `key` is one `{ns}/head` guards: every write of it rewrites the head in the
-    /// same transaction (a group, a member, or an entry of a session's indexes).
+    /// same transaction (a group, a member, a lock, or an entry of a session's indexes).
     pub fn is_guarded(&self, key: &str) -> bool {
         key.strip_prefix(&self.prefix).is_some_and(|rest| {
-            ["groups/", "members/", "memberships/", "candidacies/"]
-                .iter()
-                .any(|kind| rest.starts_with(kind))
+            [
+                "groups/",
+                "members/",
+                "memberships/",
+                "candidacies/",
+                "locks/",
+                "slocks/",
+            ]
+            .iter()
+            .any(|kind| rest.starts_with(kind))
         })
     }
 
@@ -196,6 +226,10 @@ mod tests {
         assert_ne!(k.candidacy("s", "g"), k.membership("s", "g"));
         assert!(k.is_guarded(&k.membership("s", "g")));
         assert!(k.is_guarded(&k.candidacy("s", "g")));
+        assert!(k.is_guarded(&k.lock("l")));
+        assert!(k.is_guarded(&k.session_lock("s", "l")));
+        assert_eq!(k.lock_name(&k.lock("a/b")).unwrap(), "a/b");
+        assert_ne!(k.session_lock("s/l", "m"), k.session_lock("s", "l/m"));
         assert!(!k.is_guarded(&k.session("s")));
         assert!(
             !Keys::new("a/groups")

@@ -7,7 +7,9 @@
 //! kinds, leave reasons and leadership ends are the host's enums (`roster-types`).
 
 use driver_kit::{by_name, parse_session};
-use roster_types::{EventKind, LeadershipEnd, LeaveReason};
+use roster_types::{
+    EventKind, LeadershipEnd, LeaveReason, LockAttempt, LockMode, LockReleaseReason, LockStanding,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::Result;
@@ -15,8 +17,8 @@ use crate::exports::roster::coordination::backend::GroupSummary;
 use crate::keys::LAYOUT;
 use crate::roster::coordination::types::{
     CapabilitiesTooLarge, CapabilitiesUpdated, CoordinationError as E, GroupCreated, GroupDeleted,
-    Leader, LeaderElected, LeaderLost, MemberInfo, MemberJoined, MemberLeft, MemberRef,
-    MembershipEvent, SessionExpired,
+    Leader, LeaderElected, LeaderLost, LockAcquired, LockReleased, MemberInfo, MemberJoined,
+    MemberLeft, MemberRef, MembershipEvent, SessionExpired,
 };
 use crate::tx::{Fail, Io, Lease, Tx};
 
@@ -90,6 +92,75 @@ pub struct MemberDoc {
     pub revision: u64,
 }
 
+/// `{ns}/locks/{l}`: a lock with a holder or a waiter (`roster-rules`' `Lock`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct LockDoc {
+    /// In the order they acquired it.
+    #[serde(default)]
+    pub holders: Vec<HoldDoc>,
+    /// First served first.
+    #[serde(default)]
+    pub waiters: Vec<WaitDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HoldDoc {
+    pub session: String,
+    pub member: String,
+    pub mode: LockMode,
+    pub token: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WaitDoc {
+    pub session: String,
+    pub member: String,
+    pub mode: LockMode,
+}
+
+impl LockDoc {
+    /// Lock::fits: an exclusive holder needs no holders, a shared one only shared ones.
+    fn fits(&self, mode: LockMode) -> bool {
+        match mode {
+            LockMode::Exclusive => self.holders.is_empty(),
+            LockMode::Shared => self.holders.iter().all(|h| h.mode == LockMode::Shared),
+        }
+    }
+
+    fn hold(&self, session: &str) -> Option<&HoldDoc> {
+        self.holders.iter().find(|h| h.session == session)
+    }
+
+    fn wait(&self, session: &str) -> Option<&WaitDoc> {
+        self.waiters.iter().find(|w| w.session == session)
+    }
+
+    /// Lock::info, in the driver world's types.
+    fn info(&self, lock: &str) -> crate::roster::coordination::types::LockInfo {
+        use crate::roster::coordination::types as w;
+        w::LockInfo {
+            lock: lock.into(),
+            holders: self
+                .holders
+                .iter()
+                .map(|h| w::LockHolder {
+                    member_id: h.member.clone(),
+                    mode: h.mode.into(),
+                    token: h.token,
+                })
+                .collect(),
+            waiters: self
+                .waiters
+                .iter()
+                .map(|waiter| w::LockWaiter {
+                    member_id: waiter.member.clone(),
+                    mode: waiter.mode.into(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Why a session is ending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -109,6 +180,14 @@ impl Why {
             Why::Closed => (LeaveReason::Left, LeadershipEnd::Resigned),
         }
     }
+
+    /// What its locks' releases are told.
+    fn released(self) -> LockReleaseReason {
+        match self {
+            Why::Expired => LockReleaseReason::Expired,
+            Why::Closed => LockReleaseReason::SessionClosed,
+        }
+    }
 }
 
 /// An expiry or a close under way: what is left to undo, candidacies first.
@@ -119,6 +198,9 @@ pub struct Ending {
     pub candidacies: Vec<String>,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Locks it holds or waits for, released last.
+    #[serde(default)]
+    pub locks: Vec<String>,
 }
 
 /// `{ns}/sessions/{s}`: one session.
@@ -141,8 +223,9 @@ pub struct SessionDoc {
     pub ending: Option<Ending>,
 }
 
-/// Why a member left or a leadership ended: the reason of a `member-left` or a
-/// `leader-lost` entry, stored by the name the host's enum serializes with.
+/// Why a member left, a leadership ended or a hold on a lock ended: the reason of a
+/// `member-left`, `leader-lost` or `lock-released` entry, stored by the name the host's enum
+/// serializes with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Reason {
@@ -150,14 +233,21 @@ pub enum Reason {
     Left(LeaveReason),
     /// A `leader-lost` entry's.
     Ended(LeadershipEnd),
+    /// A `lock-released` entry's.
+    Released(LockReleaseReason),
 }
 
-/// `{ns}/events/{revision}`: one change-log entry.
+/// `{ns}/events/{revision}`: one change-log entry. A lock's entry names its lock (and the
+/// hold's mode; its token is in `term`) instead of a group (`group` is empty).
 #[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct EventDoc {
     pub revision: u64,
     pub kind: EventKind,
     pub group: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub lock: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<LockMode>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub member: String,
     #[serde(with = "b64", skip_serializing_if = "Vec::is_empty")]
@@ -183,6 +273,10 @@ impl<'de> Deserialize<'de> for EventDoc {
             kind: EventKind,
             group: String,
             #[serde(default)]
+            lock: String,
+            #[serde(default)]
+            mode: Option<LockMode>,
+            #[serde(default)]
             member: String,
             #[serde(default, with = "b64")]
             capabilities: Vec<u8>,
@@ -196,6 +290,7 @@ impl<'de> Deserialize<'de> for EventDoc {
             (_, None) => None,
             (EventKind::MemberLeft, Some(name)) => by_name(name).map(Reason::Left),
             (EventKind::LeaderLost, Some(name)) => by_name(name).map(Reason::Ended),
+            (EventKind::LockReleased, Some(name)) => by_name(name).map(Reason::Released),
             (_, Some(_)) => None,
         };
         if stored.reason.is_some() && reason.is_none() {
@@ -208,6 +303,8 @@ impl<'de> Deserialize<'de> for EventDoc {
             revision: stored.revision,
             kind: stored.kind,
             group: stored.group,
+            lock: stored.lock,
+            mode: stored.mode,
             member: stored.member,
             capabilities: stored.capabilities,
             term: stored.term,
@@ -222,6 +319,8 @@ impl EventDoc {
             revision: 0,
             kind,
             group: group.into(),
+            lock: String::new(),
+            mode: None,
             member: String::new(),
             capabilities: Vec::new(),
             term: 0,
@@ -249,11 +348,17 @@ impl EventDoc {
             revision,
             kind,
             group: group_id,
+            lock,
+            mode,
             member: member_id,
             capabilities,
             term,
             reason,
         } = self;
+        let mode = || {
+            mode.map(Into::into)
+                .ok_or_else(|| "no lock mode".to_owned())
+        };
         Ok(match kind {
             EventKind::GroupCreated => {
                 MembershipEvent::GroupCreated(GroupCreated { revision, group_id })
@@ -300,9 +405,24 @@ impl EventDoc {
                     _ => return Err("no leadership end".to_owned()),
                 },
             }),
-            EventKind::LockAcquired | EventKind::LockReleased => {
-                return Err("a lock event, which this store's log does not hold".to_owned());
-            }
+            EventKind::LockAcquired => MembershipEvent::LockAcquired(LockAcquired {
+                revision,
+                lock,
+                member_id,
+                mode: mode()?,
+                token: term,
+            }),
+            EventKind::LockReleased => MembershipEvent::LockReleased(LockReleased {
+                revision,
+                lock,
+                member_id,
+                mode: mode()?,
+                token: term,
+                reason: match reason {
+                    Some(Reason::Released(reason)) => reason.into(),
+                    _ => return Err("no lock release reason".to_owned()),
+                },
+            }),
         })
     }
 }
@@ -387,6 +507,24 @@ impl<'a> Model<'a> {
         self.tx.put(key, encode(doc), Lease::None, true);
     }
 
+    fn lock_doc(&mut self, lock: &str) -> Io<LockDoc> {
+        let key = self.tx.keys.lock(lock);
+        match self.tx.get(&key, false)? {
+            Some(bytes) => decode(&self.address(), &key, &bytes),
+            None => Ok(LockDoc::default()),
+        }
+    }
+
+    /// Store a lock, or forget it once nobody holds or waits for it.
+    fn put_lock(&mut self, lock: &str, doc: &LockDoc) {
+        let key = self.tx.keys.lock(lock);
+        if doc.holders.is_empty() && doc.waiters.is_empty() {
+            self.tx.delete(key, true);
+        } else {
+            self.tx.put(key, encode(doc), Lease::None, true);
+        }
+    }
+
     /// The session stored at `session`, if any.
     fn stored_session(&mut self, session: &str) -> Io<Option<Session>> {
         let key = self.tx.keys.session(session);
@@ -445,6 +583,78 @@ impl<'a> Model<'a> {
         }
         self.tx.push_event(encode(&event));
         Ok(revision)
+    }
+
+    /// State::commit for a lock's change: the next revision and one log entry (a lock
+    /// belongs to no group).
+    fn commit_lock(&mut self, mut event: EventDoc) -> u64 {
+        let revision = self.tx.next_revision();
+        event.revision = revision;
+        self.tx.push_event(encode(&event));
+        revision
+    }
+
+    /// State::grant: the session holds `lock` (`lock-acquired`); returns the token.
+    fn grant(
+        &mut self,
+        doc: &mut LockDoc,
+        lock: &str,
+        session: &str,
+        member: &str,
+        mode: LockMode,
+    ) -> u64 {
+        let token = self.tx.next_revision();
+        doc.holders.push(HoldDoc {
+            session: session.into(),
+            member: member.into(),
+            mode,
+            token,
+        });
+        let key = self.tx.keys.session_lock(session, lock);
+        self.tx.put(key, Vec::new(), Lease::None, true);
+        self.commit_lock(EventDoc {
+            lock: lock.into(),
+            mode: Some(mode),
+            term: token,
+            ..EventDoc::new(EventKind::LockAcquired, "").member(member)
+        })
+    }
+
+    /// State::let_go: the session's wait on `lock` ends, and its hold (`lock-released`
+    /// for `why`; returns the hold's token). The waiters behind are not served here.
+    fn let_go(
+        &mut self,
+        doc: &mut LockDoc,
+        lock: &str,
+        session: &str,
+        why: LockReleaseReason,
+    ) -> Option<u64> {
+        doc.waiters.retain(|w| w.session != session);
+        let index = doc.holders.iter().position(|h| h.session == session)?;
+        let hold = doc.holders.remove(index);
+        self.commit_lock(EventDoc {
+            lock: lock.into(),
+            mode: Some(hold.mode),
+            term: hold.token,
+            ..EventDoc::new(EventKind::LockReleased, "")
+                .member(&hold.member)
+                .reason(Reason::Released(why))
+        });
+        Some(hold.token)
+    }
+
+    /// State::serve_waiters: grant `lock` to the waiters at the front that fit, in order.
+    fn serve_waiters(&mut self, doc: &mut LockDoc, lock: &str) {
+        while doc.waiters.first().is_some_and(|w| doc.fits(w.mode)) {
+            let next = doc.waiters.remove(0);
+            self.grant(doc, lock, &next.session, &next.member, next.mode);
+        }
+    }
+
+    /// The session no longer holds or waits for `lock`: its index entry goes.
+    fn unindex_lock(&mut self, session: &str, lock: &str) {
+        let key = self.tx.keys.session_lock(session, lock);
+        self.tx.delete(key, true);
     }
 
     /// State::renew: a new deadline, in the session and in the deadline index.
@@ -547,12 +757,13 @@ impl<'a> Model<'a> {
         self.tx.cost() >= BUDGET || self.tx.compares() >= BUDGET
     }
 
-    /// Begin ending a session (State::drop_session_state): its candidacies and memberships
-    /// become the work of an [`Ending`], tracked by the deadline key at 0, which every
+    /// Begin ending a session (State::drop_session_state): its candidacies, memberships and
+    /// locks become the work of an [`Ending`], tracked by the deadline key at 0, which every
     /// operation finds due and carries on with first.
     fn begin_ending(&mut self, session: &str, s: &mut Session, why: Why) -> Io<()> {
         let groups = self.index(&self.tx.keys.memberships(session))?;
         let candidacies = self.index(&self.tx.keys.candidacies(session))?;
+        let locks = self.index(&self.tx.keys.session_locks(session))?;
         if s.doc.deadline_ms > 0 {
             let old = self.tx.keys.deadline(s.doc.deadline_ms, session);
             self.tx.delete(old, false);
@@ -562,6 +773,7 @@ impl<'a> Model<'a> {
             why,
             candidacies,
             groups,
+            locks,
         });
         let key = self.tx.keys.deadline(0, session);
         self.tx
@@ -594,7 +806,8 @@ impl<'a> Model<'a> {
 
     /// Carry an ending on as far as this commit has room for; returns whether it is done
     /// (then the session is stored expired, or deleted when closed). Candidacies end first,
-    /// then memberships; an expiry remembers each lost group, by its creation revision.
+    /// then memberships, then locks; an expiry remembers each lost group, by its creation
+    /// revision.
     fn advance_ending(&mut self, session: &str, s: &mut Session) -> Io<bool> {
         let Some(mut ending) = s.doc.ending.take() else {
             return Ok(true);
@@ -630,6 +843,18 @@ impl<'a> Model<'a> {
             if expired {
                 s.doc.expired_groups.push(group);
             }
+        }
+        while done && !ending.locks.is_empty() {
+            if self.over_budget() {
+                done = false;
+                break;
+            }
+            let lock = ending.locks.remove(0);
+            self.unindex_lock(session, &lock);
+            let mut doc = self.lock_doc(&lock)?;
+            self.let_go(&mut doc, &lock, session, ending.why.released());
+            self.serve_waiters(&mut doc, &lock);
+            self.put_lock(&lock, &doc);
         }
         if !done {
             s.doc.ending = Some(ending);
@@ -1165,6 +1390,139 @@ impl<'a> Model<'a> {
         self.elect_if_vacant(group)?;
         Ok(Ok((true, self.tx.head_now())))
     }
+
+    // ----- locks -----
+
+    /// State::acquire_lock: granted when it fits beside the holders and nobody waits ahead;
+    /// else queued when asked to wait, else busy. Asking again answers with where the
+    /// session stands.
+    pub fn acquire_lock(
+        &mut self,
+        session: &str,
+        lock: &str,
+        mode: LockMode,
+        wait: bool,
+    ) -> Io<Result<(LockAttempt, u64)>> {
+        let Some(mut s) = self.session(session)? else {
+            return Ok(Err(unknown_session(&self.address(), session)));
+        };
+        if let Some(notice) = self.reopen_if_expired(session, &mut s) {
+            return Ok(Err(notice));
+        }
+        let mut doc = self.lock_doc(lock)?;
+        let attempt = if let Some(hold) = doc.hold(session) {
+            if hold.mode == mode {
+                LockAttempt::Acquired { token: hold.token }
+            } else {
+                LockAttempt::Busy
+            }
+        } else if doc.wait(session).is_some() {
+            LockAttempt::Queued
+        } else if doc.waiters.is_empty() && doc.fits(mode) {
+            let token = self.grant(&mut doc, lock, session, &s.doc.member, mode);
+            self.put_lock(lock, &doc);
+            LockAttempt::Acquired { token }
+        } else if wait {
+            doc.waiters.push(WaitDoc {
+                session: session.into(),
+                member: s.doc.member.clone(),
+                mode,
+            });
+            let key = self.tx.keys.session_lock(session, lock);
+            self.tx.put(key, Vec::new(), Lease::None, true);
+            self.put_lock(lock, &doc);
+            LockAttempt::Queued
+        } else {
+            LockAttempt::Busy
+        };
+        Ok(Ok((attempt, self.tx.head_now())))
+    }
+
+    /// State::release_lock: the hold ends (`released`) or the wait; the waiters that now fit
+    /// are served. Neither held nor awaited: `lock-not-held`.
+    pub fn release_lock(&mut self, session: &str, lock: &str) -> Io<Result<(Option<u64>, u64)>> {
+        let mut doc = self.lock_doc(lock)?;
+        if doc.hold(session).is_none() && doc.wait(session).is_none() {
+            return Ok(Err(E::LockNotHeld(lock.into())));
+        }
+        let token = self.let_go(&mut doc, lock, session, LockReleaseReason::Released);
+        self.unindex_lock(session, lock);
+        self.serve_waiters(&mut doc, lock);
+        self.put_lock(lock, &doc);
+        Ok(Ok((token, self.tx.head_now())))
+    }
+
+    /// State::abandon_lock_wait: a session granted the lock keeps it; one still queued
+    /// leaves the queue.
+    pub fn abandon_lock_wait(
+        &mut self,
+        session: &str,
+        lock: &str,
+    ) -> Io<Result<(Option<u64>, u64)>> {
+        let mut doc = self.lock_doc(lock)?;
+        if let Some(hold) = doc.hold(session) {
+            return Ok(Ok((Some(hold.token), self.tx.head_now())));
+        }
+        if doc.wait(session).is_some() {
+            self.let_go(&mut doc, lock, session, LockReleaseReason::Released);
+            self.unindex_lock(session, lock);
+            self.serve_waiters(&mut doc, lock);
+            self.put_lock(lock, &doc);
+        }
+        Ok(Ok((None, self.tx.head_now())))
+    }
+
+    /// State::break_lock: every hold ends (`broken`); the waiters are served.
+    pub fn break_lock(&mut self, lock: &str) -> Io<Result<(Vec<u64>, u64)>> {
+        let mut doc = self.lock_doc(lock)?;
+        let holders: Vec<String> = doc.holders.iter().map(|h| h.session.clone()).collect();
+        let mut tokens = Vec::new();
+        for session in holders {
+            tokens.extend(self.let_go(&mut doc, lock, &session, LockReleaseReason::Broken));
+            self.unindex_lock(&session, lock);
+        }
+        self.serve_waiters(&mut doc, lock);
+        self.put_lock(lock, &doc);
+        Ok(Ok((tokens, self.tx.head_now())))
+    }
+
+    /// State::lock_standing
+    pub fn lock_standing(&mut self, session: &str, lock: &str) -> Io<Result<LockStanding>> {
+        let doc = self.lock_doc(lock)?;
+        Ok(Ok(match (doc.hold(session), doc.wait(session)) {
+            (Some(hold), _) => LockStanding::Holding {
+                mode: hold.mode,
+                token: hold.token,
+            },
+            (None, Some(wait)) => LockStanding::Waiting { mode: wait.mode },
+            (None, None) => LockStanding::Neither,
+        }))
+    }
+
+    /// State::lock_info
+    pub fn lock_info(
+        &mut self,
+        lock: &str,
+    ) -> Io<Result<crate::roster::coordination::types::LockInfo>> {
+        let doc = self.lock_doc(lock)?;
+        Ok(Ok(doc.info(lock)))
+    }
+
+    /// State::locks, sorted by name.
+    pub fn locks(&mut self) -> Io<Result<Vec<crate::roster::coordination::types::LockInfo>>> {
+        let prefix = self.tx.keys.locks();
+        let kvs = self.tx.range(crate::etcd::RangeRequest::prefix(&prefix))?;
+        let mut locks = Vec::new();
+        for kv in kvs {
+            let Some(name) = self.tx.keys.lock_name(&kv.key) else {
+                continue;
+            };
+            let doc: LockDoc = decode(&self.address(), &kv.key, &kv.value)?;
+            locks.push(doc.info(&name));
+        }
+        locks.sort_by(|a, b| a.lock.cmp(&b.lock));
+        Ok(Ok(locks))
+    }
 }
 
 #[cfg(test)]
@@ -1190,6 +1548,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(lost.reason, Some(Reason::Ended(LeadershipEnd::Expired)));
+        let released = EventDoc {
+            revision: 9,
+            lock: "l".into(),
+            mode: Some(LockMode::Shared),
+            term: 4,
+            ..EventDoc::new(EventKind::LockReleased, "")
+                .member("m")
+                .reason(Reason::Released(LockReleaseReason::Expired))
+        };
+        let json = serde_json::to_string(&released).unwrap();
+        assert_eq!(
+            json,
+            r#"{"revision":9,"kind":"lock-released","group":"","lock":"l","mode":"shared","member":"m","term":4,"reason":"expired"}"#
+        );
+        assert_eq!(serde_json::from_str::<EventDoc>(&json).unwrap(), released);
         for unreadable in [
             r#"{"revision":7,"kind":"member-left","group":"g","member":"m","reason":"stood-down"}"#,
             r#"{"revision":8,"kind":"member-moved","group":"g"}"#,
@@ -1207,10 +1580,17 @@ mod tests {
             why: Why::Closed,
             candidacies: vec![],
             groups: vec!["g".to_owned()],
+            locks: vec!["l".to_owned()],
         };
         assert_eq!(
             serde_json::to_string(&ending).unwrap(),
-            r#"{"why":"closed","candidacies":[],"groups":["g"]}"#
+            r#"{"why":"closed","candidacies":[],"groups":["g"],"locks":["l"]}"#
+        );
+        let before_locks: Ending =
+            serde_json::from_str(r#"{"why":"expired","candidacies":[],"groups":[]}"#).unwrap();
+        assert!(
+            before_locks.locks.is_empty(),
+            "an ending written before locks reads"
         );
         assert_eq!(
             Why::Expired.reasons(),

@@ -10,11 +10,13 @@ use driver_kit::Driver;
 use crate::Result;
 use crate::etcd::{Etcd, KeyValue, RangeRequest, RangeResponse, Watch};
 use crate::exports::roster::coordination::backend::{
-    ChangeBatch, Feed, GroupSummary, ResyncNeeded, SessionKey, StoreInfo,
+    ChangeBatch, Feed, GroupSummary, LockAttempt, LockStanding, ResyncNeeded, SessionKey, StoreInfo,
 };
 use crate::keys::Keys;
 use crate::model::{EventDoc, GRACE_MS, Model};
-use crate::roster::coordination::types::{CoordinationError, Leader, MemberInfo};
+use crate::roster::coordination::types::{
+    CoordinationError, Leader, LockInfo, LockMode, MemberInfo,
+};
 use crate::tx::{Entry, Fail, Fresh, Io, Outcome, Snapshot, Tx, View, fail};
 
 /// Most events one `changes` call reads: with 64 KiB of capabilities each, about 7 MiB of
@@ -608,6 +610,49 @@ impl Driver for Store {
 
     fn stand_down(&mut self, session: &str, group: &str) -> Result<(bool, u64)> {
         self.run(|k| vec![k.group(group)], |m| m.stand_down(session, group))
+    }
+
+    fn acquire_lock(
+        &mut self,
+        session: &str,
+        lock: &str,
+        mode: LockMode,
+        wait: bool,
+    ) -> Result<(LockAttempt, u64)> {
+        let mode = roster_types::LockMode::from(mode);
+        let (attempt, head) = self.run(
+            |k| vec![k.session(session), k.lock(lock)],
+            |m| m.acquire_lock(session, lock, mode, wait),
+        )?;
+        Ok((attempt.into(), head))
+    }
+
+    fn release_lock(&mut self, session: &str, lock: &str) -> Result<(Option<u64>, u64)> {
+        self.run(|k| vec![k.lock(lock)], |m| m.release_lock(session, lock))
+    }
+
+    fn abandon_lock_wait(&mut self, session: &str, lock: &str) -> Result<(Option<u64>, u64)> {
+        self.run(
+            |k| vec![k.lock(lock)],
+            |m| m.abandon_lock_wait(session, lock),
+        )
+    }
+
+    fn break_lock(&mut self, _session: &str, lock: &str) -> Result<(Vec<u64>, u64)> {
+        self.run(|k| vec![k.lock(lock)], |m| m.break_lock(lock))
+    }
+
+    fn lock_standing(&mut self, session: &str, lock: &str) -> Result<LockStanding> {
+        let standing = self.read(|k| vec![k.lock(lock)], |m| m.lock_standing(session, lock))?;
+        Ok(standing.into())
+    }
+
+    fn get_lock(&mut self, lock: &str) -> Result<LockInfo> {
+        self.read(|k| vec![k.lock(lock)], |m| m.lock_info(lock))
+    }
+
+    fn get_locks(&mut self) -> Result<Vec<LockInfo>> {
+        self.read(|_| Vec::new(), |m| m.locks())
     }
 
     /// The events after `after`. While this instance follows the log (its last answer
