@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use roster::{
-    Blocking, CoordinationError as E, Event, Lock, LockAttempt, LockMode, LockReleaseReason,
-    LockStanding,
+    Blocking, CoordinationError as E, Coordinator, Event, Lock, LockAttempt, LockMode,
+    LockReleaseReason, LockStanding,
 };
 
 use crate::{Harness, new_group};
@@ -27,8 +27,20 @@ async fn takes(lock: &Lock, mode: LockMode) -> bool {
     lock.acquire(mode, Blocking::No).await.unwrap().is_some()
 }
 
+/// Three started coordinators (`a`, `b`, `c`) with a handle each on one new lock.
+async fn three_on_one_lock(h: &Harness) -> (String, [Coordinator; 3], [Lock; 3]) {
+    let name = new_lock();
+    let (a, b, c) = (
+        h.started("a").await,
+        h.started("b").await,
+        h.started("c").await,
+    );
+    let locks = [&a, &b, &c].map(|coordinator| coordinator.get_lock(&name).unwrap());
+    (name, [a, b, c], locks)
+}
+
 /// The holders of `lock`, as `c` reads them.
-async fn holders(c: &roster::Coordinator, lock: &str) -> Vec<String> {
+async fn holders(c: &Coordinator, lock: &str) -> Vec<String> {
     c.get_lock_info(lock)
         .await
         .unwrap()
@@ -114,17 +126,7 @@ pub async fn a_task_waiting_on_a_shared_handle_gets_the_lock_once_released(h: &H
 }
 
 pub async fn shared_holders_coexist_and_exclude_an_exclusive_one(h: &Harness) {
-    let (a, b, c) = (
-        h.started("a").await,
-        h.started("b").await,
-        h.started("c").await,
-    );
-    let name = new_lock();
-    let (la, lb, lc) = (
-        a.get_lock(&name).unwrap(),
-        b.get_lock(&name).unwrap(),
-        c.get_lock(&name).unwrap(),
-    );
+    let (name, [_, _, c], [la, lb, lc]) = three_on_one_lock(h).await;
     assert!(takes(&la, LockMode::Shared).await);
     assert!(takes(&lb, LockMode::Shared).await);
     assert!(!takes(&lc, LockMode::Exclusive).await);
@@ -257,17 +259,7 @@ pub async fn an_expired_holder_loses_the_lock_to_the_next_waiter(h: &Harness) {
 }
 
 pub async fn breaking_a_lock_ends_its_holds_and_frees_it(h: &Harness) {
-    let (a, b, c) = (
-        h.started("a").await,
-        h.started("b").await,
-        h.started("c").await,
-    );
-    let name = new_lock();
-    let (la, lb, lc) = (
-        a.get_lock(&name).unwrap(),
-        b.get_lock(&name).unwrap(),
-        c.get_lock(&name).unwrap(),
-    );
+    let (name, [_, b, _], [la, lb, lc]) = three_on_one_lock(h).await;
     let first = la
         .acquire(LockMode::Exclusive, Blocking::No)
         .await
