@@ -12,7 +12,8 @@
 //! - The host's vocabulary (`roster-types`: events, errors, records, event kinds, leave
 //!   reasons and leadership ends) converted to the driver world's types, and read by the
 //!   names change logs give it ([`by_name`]), for drivers that keep their state with the
-//!   shared rules or name kinds and reasons with the host's enums.
+//!   shared rules or name kinds and reasons with the host's enums; a change-log entry's
+//!   parts and the event they make ([`Entry`]), for drivers that keep their own log.
 //! - (feature `scenarios`, for the drivers' tests) the scenarios every server driver passes,
 //!   written once over [`Driver`].
 
@@ -34,6 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The result of every driver call.
 pub type Result<T> = std::result::Result<T, roster::coordination::types::CoordinationError>;
 
+mod entry;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
 mod vocab;
@@ -313,6 +315,7 @@ pub fn parse_session(key: &str) -> Option<(String, u64)> {
     Some((member.to_owned(), ttl))
 }
 
+pub use entry::{Entry, Reason};
 pub use vocab::by_name;
 
 /// A server store's namespace when the URL names none.

@@ -6,7 +6,7 @@
 //! it reads one revision of the store and its writes land together or not at all. Event
 //! kinds, leave reasons and leadership ends are the host's enums (`roster-types`).
 
-use driver_kit::{by_name, parse_session};
+use driver_kit::{Entry, Reason, parse_session};
 use roster_types::{
     EventKind, LeadershipEnd, LeaveReason, LockAttempt, LockMode, LockReleaseReason, LockStanding,
 };
@@ -16,9 +16,8 @@ use crate::Result;
 use crate::exports::roster::coordination::backend::GroupSummary;
 use crate::keys::LAYOUT;
 use crate::roster::coordination::types::{
-    CapabilitiesTooLarge, CapabilitiesUpdated, CoordinationError as E, GroupCreated, GroupDeleted,
-    Leader, LeaderElected, LeaderLost, LockAcquired, LockReleased, MemberInfo, MemberJoined,
-    MemberLeft, MemberRef, MembershipEvent, SessionExpired,
+    CapabilitiesTooLarge, CoordinationError as E, Leader, MemberInfo, MemberRef, MembershipEvent,
+    SessionExpired,
 };
 use crate::tx::{Fail, Io, Lease, Tx};
 
@@ -223,20 +222,6 @@ pub struct SessionDoc {
     pub ending: Option<Ending>,
 }
 
-/// Why a member left, a leadership ended or a hold on a lock ended: the reason of a
-/// `member-left`, `leader-lost` or `lock-released` entry, stored by the name the host's enum
-/// serializes with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum Reason {
-    /// A `member-left` entry's.
-    Left(LeaveReason),
-    /// A `leader-lost` entry's.
-    Ended(LeadershipEnd),
-    /// A `lock-released` entry's.
-    Released(LockReleaseReason),
-}
-
 /// `{ns}/events/{revision}`: one change-log entry. A lock's entry names its lock (and the
 /// hold's mode; its token is in `term`) instead of a group (`group` is empty).
 #[derive(Debug, PartialEq, Eq, Serialize)]
@@ -286,13 +271,10 @@ impl<'de> Deserialize<'de> for EventDoc {
             reason: Option<String>,
         }
         let stored = Stored::deserialize(deserializer)?;
-        let reason = match (stored.kind, stored.reason.as_deref()) {
-            (_, None) => None,
-            (EventKind::MemberLeft, Some(name)) => by_name(name).map(Reason::Left),
-            (EventKind::LeaderLost, Some(name)) => by_name(name).map(Reason::Ended),
-            (EventKind::LockReleased, Some(name)) => by_name(name).map(Reason::Released),
-            (_, Some(_)) => None,
-        };
+        let reason = stored
+            .reason
+            .as_deref()
+            .and_then(|name| Reason::of(stored.kind, name));
         if stored.reason.is_some() && reason.is_none() {
             return Err(serde::de::Error::custom(format!(
                 "a {:?} entry with the reason {:?}",
@@ -344,86 +326,18 @@ impl EventDoc {
 
     /// The event this entry records.
     pub fn event(self) -> std::result::Result<MembershipEvent, String> {
-        let EventDoc {
-            revision,
-            kind,
-            group: group_id,
-            lock,
-            mode,
-            member: member_id,
-            capabilities,
-            term,
-            reason,
-        } = self;
-        let mode = || {
-            mode.map(Into::into)
-                .ok_or_else(|| "no lock mode".to_owned())
-        };
-        Ok(match kind {
-            EventKind::GroupCreated => {
-                MembershipEvent::GroupCreated(GroupCreated { revision, group_id })
-            }
-            EventKind::GroupDeleted => {
-                MembershipEvent::GroupDeleted(GroupDeleted { revision, group_id })
-            }
-            EventKind::MemberJoined => MembershipEvent::MemberJoined(MemberJoined {
-                revision,
-                group_id,
-                member_id,
-                capabilities,
-            }),
-            EventKind::MemberLeft => MembershipEvent::MemberLeft(MemberLeft {
-                revision,
-                group_id,
-                member_id,
-                reason: match reason {
-                    Some(Reason::Left(reason)) => reason.into(),
-                    _ => return Err("no leave reason".to_owned()),
-                },
-            }),
-            EventKind::CapabilitiesUpdated => {
-                MembershipEvent::CapabilitiesUpdated(CapabilitiesUpdated {
-                    revision,
-                    group_id,
-                    member_id,
-                    capabilities,
-                })
-            }
-            EventKind::LeaderElected => MembershipEvent::LeaderElected(LeaderElected {
-                revision,
-                group_id,
-                member_id,
-                term,
-            }),
-            EventKind::LeaderLost => MembershipEvent::LeaderLost(LeaderLost {
-                revision,
-                group_id,
-                member_id,
-                term,
-                reason: match reason {
-                    Some(Reason::Ended(end)) => end.into(),
-                    _ => return Err("no leadership end".to_owned()),
-                },
-            }),
-            EventKind::LockAcquired => MembershipEvent::LockAcquired(LockAcquired {
-                revision,
-                lock,
-                member_id,
-                mode: mode()?,
-                token: term,
-            }),
-            EventKind::LockReleased => MembershipEvent::LockReleased(LockReleased {
-                revision,
-                lock,
-                member_id,
-                mode: mode()?,
-                token: term,
-                reason: match reason {
-                    Some(Reason::Released(reason)) => reason.into(),
-                    _ => return Err("no lock release reason".to_owned()),
-                },
-            }),
-        })
+        Entry {
+            revision: self.revision,
+            kind: self.kind,
+            group: self.group,
+            lock: self.lock,
+            member: self.member,
+            capabilities: self.capabilities,
+            term: self.term,
+            mode: self.mode,
+            reason: self.reason,
+        }
+        .event()
     }
 }
 

@@ -1,16 +1,15 @@
 //! Reading the scripts' replies: their fields, the errors they name, and change-log entries
-//! as membership events. An entry's kind and reason are read into the host's enums
-//! (`EventKind`, `LeaveReason`, `LeadershipEnd`) first, then into the driver world's event.
+//! as membership events. An entry's kind, mode and reason are read into the host's enums
+//! first, then its parts become the driver world's event (`driver_kit::Entry`).
 
-use driver_kit::by_name;
+use driver_kit::{Reason, by_name};
 use redis_protocol::resp2::types::OwnedFrame;
-use roster_types::{EventKind, LeadershipEnd, LeaveReason, LockMode, LockReleaseReason};
+use roster_types::{EventKind, LockMode};
 
 use crate::Result;
 use crate::roster::coordination::types::{
-    CapabilitiesTooLarge, CapabilitiesUpdated, CoordinationError, GroupCreated, GroupDeleted,
-    LeaderElected, LeaderLost, LockAcquired, LockHolder, LockInfo, LockReleased, LockWaiter,
-    MemberJoined, MemberLeft, MemberRef, MembershipEvent, SessionExpired,
+    CapabilitiesTooLarge, CoordinationError, LockHolder, LockInfo, LockWaiter, MemberRef,
+    MembershipEvent, SessionExpired,
 };
 
 /// The items of one reply, read in order. A reply that is not what the script returns
@@ -258,9 +257,9 @@ fn named<'a, T: serde::Deserialize<'a>>(name: &'a [u8]) -> Option<T> {
     by_name(std::str::from_utf8(name).ok()?)
 }
 
-/// The fields of one change-log entry.
+/// The fields of one change-log entry, as stored.
 #[derive(Default)]
-struct Entry {
+struct Fields {
     kind: Vec<u8>,
     group: String,
     member: String,
@@ -286,7 +285,7 @@ pub fn event(frame: OwnedFrame, address: &str) -> Result<MembershipEvent> {
         .and_then(|r| r.parse().ok())
         .ok_or_else(|| bad("an unreadable id"))?;
     let fields = entry.list()?;
-    let mut e = Entry::default();
+    let mut e = Fields::default();
     let mut pairs = fields.into_iter();
     while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
         let (OwnedFrame::BulkString(name), OwnedFrame::BulkString(value)) = (name, value) else {
@@ -309,84 +308,33 @@ pub fn event(frame: OwnedFrame, address: &str) -> Result<MembershipEvent> {
             _ => {}
         }
     }
-    let Entry {
-        kind,
-        group: group_id,
-        member: member_id,
-        capabilities,
-        term,
-        reason,
-        lock,
-        mode,
-    } = e;
-    let mode = || {
-        named::<LockMode>(&mode)
-            .map(Into::into)
-            .ok_or_else(|| bad("an unknown lock mode"))
+    let kind = kind_of(&e.kind).ok_or_else(|| bad("an unknown kind"))?;
+    let mode = match e.mode.as_slice() {
+        [] => None,
+        name => Some(named::<LockMode>(name).ok_or_else(|| bad("an unknown lock mode"))?),
     };
-    let kind = kind_of(&kind).ok_or_else(|| bad("an unknown kind"))?;
-    Ok(match kind {
-        EventKind::GroupCreated => {
-            MembershipEvent::GroupCreated(GroupCreated { revision, group_id })
-        }
-        EventKind::GroupDeleted => {
-            MembershipEvent::GroupDeleted(GroupDeleted { revision, group_id })
-        }
-        EventKind::MemberJoined => MembershipEvent::MemberJoined(MemberJoined {
-            revision,
-            group_id,
-            member_id,
-            capabilities,
-        }),
-        EventKind::MemberLeft => MembershipEvent::MemberLeft(MemberLeft {
-            revision,
-            group_id,
-            member_id,
-            reason: named::<LeaveReason>(&reason)
-                .ok_or_else(|| bad("an unknown leave reason"))?
-                .into(),
-        }),
-        EventKind::CapabilitiesUpdated => {
-            MembershipEvent::CapabilitiesUpdated(CapabilitiesUpdated {
-                revision,
-                group_id,
-                member_id,
-                capabilities,
-            })
-        }
-        EventKind::LeaderElected => MembershipEvent::LeaderElected(LeaderElected {
-            revision,
-            group_id,
-            member_id,
-            term,
-        }),
-        EventKind::LeaderLost => MembershipEvent::LeaderLost(LeaderLost {
-            revision,
-            group_id,
-            member_id,
-            term,
-            reason: named::<LeadershipEnd>(&reason)
-                .ok_or_else(|| bad("an unknown leadership end"))?
-                .into(),
-        }),
-        EventKind::LockAcquired => MembershipEvent::LockAcquired(LockAcquired {
-            revision,
-            lock,
-            member_id,
-            mode: mode()?,
-            token: term,
-        }),
-        EventKind::LockReleased => MembershipEvent::LockReleased(LockReleased {
-            revision,
-            lock,
-            member_id,
-            mode: mode()?,
-            token: term,
-            reason: named::<LockReleaseReason>(&reason)
-                .ok_or_else(|| bad("an unknown lock release reason"))?
-                .into(),
-        }),
-    })
+    let reason = match e.reason.as_slice() {
+        [] => None,
+        name => Some(
+            std::str::from_utf8(name)
+                .ok()
+                .and_then(|name| Reason::of(kind, name))
+                .ok_or_else(|| bad("an unknown reason"))?,
+        ),
+    };
+    driver_kit::Entry {
+        revision,
+        kind,
+        group: e.group,
+        lock: e.lock,
+        member: e.member,
+        capabilities: e.capabilities,
+        term: e.term,
+        mode,
+        reason,
+    }
+    .event()
+    .map_err(|what| bad(&what))
 }
 
 #[cfg(test)]
