@@ -8,14 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 
+use super::Daemon;
 use super::error::ApiError;
+use super::routes::{Caller, reaches};
 use super::sessions::Unknown;
-use super::{Daemon, auth};
 use roster_types::api;
 use roster_types::{LockAttempt, LockInfo, LockStanding};
 
@@ -125,13 +125,8 @@ pub(super) async fn info(
     Ok(Json(daemon.coordinator.get_lock_info(&lock).await?))
 }
 
-pub(super) async fn list(
-    State(daemon): Shared,
-    caller: Option<Extension<Arc<auth::Caller>>>,
-) -> Reply<Json<api::Locks>> {
+pub(super) async fn list(State(daemon): Shared, caller: Caller) -> Reply<Json<api::Locks>> {
     let mut locks = daemon.coordinator.get_locks().await?;
-    if let Some(Extension(caller)) = caller {
-        locks.retain(|l| caller.reaches(l.lock.as_str()));
-    }
+    locks.retain(|l| reaches(&caller, l.lock.as_str()));
     Ok(Json(api::Locks { locks }))
 }

@@ -243,13 +243,13 @@ pub(super) struct SnapshotQuery {
 const DEFAULT_SNAPSHOT_MEMBERS: usize = 10_000;
 
 /// The caller of a request (a daemon without tokens: anyone).
-type Caller = Option<Extension<Arc<auth::Caller>>>;
+pub(super) type Caller = Option<Extension<Arc<auth::Caller>>>;
 
-/// Whether `caller` reaches `group` (see [`auth`]).
-fn reaches(caller: &Caller, group: &GroupId) -> bool {
+/// Whether `caller` reaches the group or lock `name` (see [`auth`]).
+pub(super) fn reaches(caller: &Caller, name: &str) -> bool {
     caller
         .as_ref()
-        .is_none_or(|Extension(caller)| caller.reaches(group.as_str()))
+        .is_none_or(|Extension(caller)| caller.reaches(name))
 }
 
 pub(super) async fn snapshot(
@@ -265,7 +265,7 @@ pub(super) async fn snapshot(
         revision,
         groups: groups
             .into_iter()
-            .filter(|(summary, _)| reaches(&caller, &summary.group_id))
+            .filter(|(summary, _)| reaches(&caller, summary.group_id.as_str()))
             .map(|(summary, members)| api::GroupState {
                 complete: members.len() == summary.members,
                 group_id: summary.group_id,
@@ -283,7 +283,7 @@ pub(super) async fn snapshot(
 
 pub(super) async fn groups(State(daemon): Shared, caller: Caller) -> Reply<Json<api::Groups>> {
     let (revision, mut groups) = daemon.coordinator.get_group_summaries().await?;
-    groups.retain(|group| reaches(&caller, &group.group_id));
+    groups.retain(|group| reaches(&caller, group.group_id.as_str()));
     Ok(Json(api::Groups { revision, groups }))
 }
 

@@ -265,18 +265,15 @@ impl Lock {
             armed: true,
         };
         let acquired = self.acquire_in_store(mode, blocking, deadline).await;
+        // Not cancelled: what the store gave is known, and handled here.
+        unwind.armed = false;
         match acquired {
             Ok(Some(token)) => {
-                unwind.armed = false;
                 *lock(&self.held) = Some(turn);
                 Ok(Some(token))
             }
-            Ok(None) => {
-                unwind.armed = false;
-                Ok(None)
-            }
+            Ok(None) => Ok(None),
             Err(error) => {
-                unwind.armed = false;
                 let _ = self.coordinator.release_lock(self.name.as_str()).await;
                 Err(error)
             }
