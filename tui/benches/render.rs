@@ -60,6 +60,7 @@ fn build() -> App {
             last_change: None,
             members: Some(members),
         }],
+        locks: Vec::new(),
     }));
     let other = GroupId::new("churn").expect("valid id");
     for i in 0..EVENTS {

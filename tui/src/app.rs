@@ -28,6 +28,7 @@ use crate::clock::Clock;
 use crate::export::ExportFormat;
 use crate::keymap::Pane;
 use crate::model::history::{Filtered, History, Row, contains_folded};
+use crate::model::locks::Lock;
 use crate::model::plugins::Plugins;
 use crate::model::rate::Rate;
 use crate::model::tables::{Group, Member, Tables};
@@ -140,6 +141,8 @@ pub enum Detail {
     Event(u64),
     /// A plugin, by name.
     Plugin(String),
+    /// A lock, by name.
+    Lock(roster::LockName),
 }
 
 /// The events pane's position.
@@ -182,8 +185,10 @@ pub struct View {
     pub events: EventsView,
     /// Plugins pane selection.
     pub plugins: ListState,
+    /// Locks pane selection.
+    pub locks: ListState,
     /// Filter text of each pane, in [`Pane::ALL`] order.
-    pub filters: [String; 4],
+    pub filters: [String; Pane::ALL.len()],
     /// The filter of the focused pane is being typed.
     pub editing: bool,
     /// The help overlay is open.
@@ -271,7 +276,10 @@ impl App {
     pub fn apply(&mut self, update: Update) {
         match update {
             Update::Connection(state) => self.connection = state,
-            Update::Snapshot(snapshot) => self.tables.apply_snapshot(snapshot),
+            Update::Snapshot(snapshot) => {
+                let now = self.now();
+                self.tables.apply_snapshot(snapshot, now);
+            }
             Update::Event { event, at } => {
                 self.tables.apply_event(&event, at);
                 if self.history.push_event(event, at) {
@@ -458,12 +466,24 @@ impl App {
             .collect()
     }
 
+    /// The locks the locks pane lists (after the filter), in name order.
+    pub fn locks_view(&self) -> Vec<&Lock> {
+        let needle = self.filter(Pane::Locks).to_lowercase();
+        self.shown_tables()
+            .locks
+            .by_name
+            .values()
+            .filter(|l| needle.is_empty() || l.matches(&needle))
+            .collect()
+    }
+
     fn pane_len(&self, pane: Pane) -> usize {
         match pane {
             Pane::Groups => self.groups_view().len(),
             Pane::Members => self.members_len(),
             Pane::Events => self.events_len(),
             Pane::Plugins => self.plugins_view().len(),
+            Pane::Locks => self.locks_view().len(),
         }
     }
 }

@@ -15,11 +15,19 @@ pub enum Pane {
     Events,
     /// Plugin health.
     Plugins,
+    /// Locks: holders, mode, fencing token, how long held, waiters.
+    Locks,
 }
 
 impl Pane {
     /// Every pane, in Tab order.
-    pub const ALL: [Self; 4] = [Self::Groups, Self::Members, Self::Events, Self::Plugins];
+    pub const ALL: [Self; 5] = [
+        Self::Groups,
+        Self::Members,
+        Self::Events,
+        Self::Plugins,
+        Self::Locks,
+    ];
 
     /// Title and file-name stem.
     pub fn name(self) -> &'static str {
@@ -28,6 +36,7 @@ impl Pane {
             Self::Members => "members",
             Self::Events => "events",
             Self::Plugins => "plugins",
+            Self::Locks => "locks",
         }
     }
 
@@ -68,7 +77,7 @@ pub enum Action {
     PageUp,
     /// One page down.
     PageDown,
-    /// Drill in: a group's members, or the details of a member, event or plugin.
+    /// Drill in: a group's members, or the details of a member, event, plugin or lock.
     Enter,
     /// Close the overlay, clear the filter, or go back to groups.
     Back,
@@ -180,6 +189,13 @@ pub const BINDINGS: &[Binding] = &[
         label: "4",
         action: Action::Focus(Pane::Plugins),
         description: "plugins pane",
+        hint: None,
+    },
+    Binding {
+        keys: &[ch('5')],
+        label: "5",
+        action: Action::Focus(Pane::Locks),
+        description: "locks pane",
         hint: None,
     },
     Binding {

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use roster::plugin::PluginStats;
 
 use crate::model::history::Row;
+use crate::model::locks::{Holder, Lock};
 use crate::model::plugins::{self, Plugins};
 use crate::model::tables::{Group, Member};
 use crate::timefmt::TimeFormat;
@@ -16,6 +17,8 @@ pub const GROUP_HEADERS: [&str; 5] = ["GROUP", "MEMBERS", "LEADER", "TERM", "CHA
 pub const MEMBER_HEADERS: [&str; 5] = ["MEMBER", "STATE", "JOINED", "HEARTBEAT", "CAPABILITIES"];
 /// Column headers of the events pane.
 pub const EVENT_HEADERS: [&str; 5] = ["REV", "TIME", "KIND", "GROUP", "DETAIL"];
+/// Column headers of the locks pane.
+pub const LOCK_HEADERS: [&str; 6] = ["LOCK", "HOLDER", "MODE", "TOKEN", "HELD FOR", "WAITERS"];
 /// Column headers of the plugins pane.
 pub const PLUGIN_HEADERS: [&str; 9] = [
     "PLUGIN",
@@ -87,6 +90,45 @@ pub fn event_cells(row: &Row, now: SystemTime, format: TimeFormat) -> [String; 5
         row.kind_name().to_owned(),
         row.group().unwrap_or("-").to_owned(),
         row.detail(),
+    ]
+}
+
+/// How long `holder` has held its lock at `now`: `≥` marks a hold first seen in a snapshot,
+/// whose acquisition the monitor did not see.
+pub fn held_for(holder: &Holder, now: SystemTime) -> String {
+    let age = crate::timefmt::age(now.duration_since(holder.since).unwrap_or_default());
+    if holder.exact {
+        age
+    } else {
+        format!("≥{age}")
+    }
+}
+
+/// A lock's cells: its first holder (and how many more share it), the mode, the newest
+/// fencing token, how long the longest holder has held it, and how many wait, with the
+/// waiters in the order they will be served.
+pub fn lock_cells(lock: &Lock, now: SystemTime) -> [String; 6] {
+    let holder = match lock.holders.as_slice() {
+        [] => "-".to_owned(),
+        [only] => only.member_id.to_string(),
+        [first, rest @ ..] => format!("{} +{}", first.member_id, rest.len()),
+    };
+    [
+        lock.name.to_string(),
+        holder,
+        lock.mode()
+            .map_or_else(|| "-".to_owned(), |m| m.to_string()),
+        lock.newest_token()
+            .map_or_else(|| "-".to_owned(), |t| t.to_string()),
+        lock.longest_holder()
+            .map_or_else(|| "-".to_owned(), |h| held_for(h, now)),
+        match lock.waiters.as_slice() {
+            [] => "0".to_owned(),
+            waiters => {
+                let names: Vec<&str> = waiters.iter().map(|w| w.member_id.as_str()).collect();
+                format!("{}: {}", waiters.len(), names.join(", "))
+            }
+        },
     ]
 }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::Stream;
 use roster::plugin::{PluginEvent, PluginStats};
-use roster::{Capabilities, Event, GroupId, Leader, MemberId, Revision};
+use roster::{Capabilities, Event, GroupId, Leader, LockInfo, MemberId, Revision};
 
 /// The state of the link between the monitor and its source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pub struct GroupSnapshot {
     pub members: Option<Vec<MemberSnapshot>>,
 }
 
-/// The state of every group, reflecting every event up to `revision`; events after it may
+/// The state of every group and lock, reflecting every event up to `revision`; events after it may
 /// already be reflected too, which is harmless because applying an event is idempotent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
@@ -78,6 +78,8 @@ pub struct Snapshot {
     pub revision: Revision,
     /// Every group, in any order.
     pub groups: Vec<GroupSnapshot>,
+    /// Every lock held or waited for, in any order.
+    pub locks: Vec<LockInfo>,
 }
 
 /// Something a source reports.

@@ -1,7 +1,7 @@
 //! Drawing: `render(frame, app)` lays the screen out and hands each region to its module.
 //!
 //! Wide screens (at least [`WIDE`]) show every pane at once: groups beside the members of
-//! the selected group, the event history below, plugins at the bottom. Narrower screens show
+//! the selected group, the event history below, then plugins, locks at the bottom. Narrower screens show
 //! the focused pane alone under a tab bar. Below [`MIN_WIDTH`]×[`MIN_HEIGHT`] a notice asks
 //! for a bigger terminal. Every table draws only the rows that fit, whatever the data size.
 
@@ -11,6 +11,7 @@ mod footer;
 mod groups;
 mod header;
 mod help;
+mod locks;
 mod members;
 mod plugins;
 mod table;
@@ -68,15 +69,18 @@ fn pane(frame: &mut Frame, area: Rect, app: &App, pane: Pane) {
         Pane::Members => members::render(frame, area, app),
         Pane::Events => events::render(frame, area, app),
         Pane::Plugins => plugins::render(frame, area, app),
+        Pane::Locks => locks::render(frame, area, app),
     }
 }
 
 fn dashboard(frame: &mut Frame, body: Rect, app: &App) {
     let plugin_rows = app.shown_plugins().stats.len().clamp(1, 6) as u16;
-    let [top, middle, bottom] = Layout::vertical([
+    let lock_rows = app.shown_tables().locks.by_name.len().clamp(1, 4) as u16;
+    let [top, middle, plugins_area, locks_area] = Layout::vertical([
         Constraint::Percentage(40),
         Constraint::Fill(1),
         Constraint::Length(plugin_rows + 3),
+        Constraint::Length(lock_rows + 3),
     ])
     .areas(body);
     let [left, right] =
@@ -84,7 +88,8 @@ fn dashboard(frame: &mut Frame, body: Rect, app: &App) {
     pane(frame, left, app, Pane::Groups);
     pane(frame, right, app, Pane::Members);
     pane(frame, middle, app, Pane::Events);
-    pane(frame, bottom, app, Pane::Plugins);
+    pane(frame, plugins_area, app, Pane::Plugins);
+    pane(frame, locks_area, app, Pane::Locks);
 }
 
 fn single(frame: &mut Frame, body: Rect, app: &App) {
@@ -113,6 +118,7 @@ fn title(pane: Pane) -> &'static str {
         Pane::Members => "Members",
         Pane::Events => "Events",
         Pane::Plugins => "Plugins",
+        Pane::Locks => "Locks",
     }
 }
 

@@ -47,6 +47,13 @@ impl App {
                     .map(|s| rows::plugin_cells(s, self.shown_plugins(), now, format).to_vec())
                     .collect(),
             ),
+            Pane::Locks => (
+                &rows::LOCK_HEADERS,
+                self.locks_view()
+                    .into_iter()
+                    .map(|l| rows::lock_cells(l, now).to_vec())
+                    .collect(),
+            ),
         };
         Table {
             name: pane.name().to_owned(),

@@ -66,6 +66,7 @@ impl App {
             Pane::Groups => self.view.groups = ListState::default(),
             Pane::Members => self.view.members = ListState::default(),
             Pane::Plugins => self.view.plugins = ListState::default(),
+            Pane::Locks => self.view.locks = ListState::default(),
             Pane::Events => {}
         }
         self.view.filters[pane_index(pane)] = text;
@@ -150,6 +151,7 @@ impl App {
             Pane::Groups => Some(&mut self.view.groups),
             Pane::Members => Some(&mut self.view.members),
             Pane::Plugins => Some(&mut self.view.plugins),
+            Pane::Locks => Some(&mut self.view.locks),
             Pane::Events => None,
         }
     }
@@ -188,6 +190,17 @@ impl App {
                     .and_then(|i| plugins.get(i).map(|s| s.name.clone()));
                 if let Some(name) = name {
                     self.view.detail = Some(Detail::Plugin(name));
+                }
+            }
+            Pane::Locks => {
+                let locks = self.locks_view();
+                let name = self
+                    .view
+                    .locks
+                    .index(locks.len())
+                    .and_then(|i| locks.get(i).map(|l| l.name.clone()));
+                if let Some(name) = name {
+                    self.view.detail = Some(Detail::Lock(name));
                 }
             }
         }

@@ -1,4 +1,5 @@
-//! Groups, their members and leaders: a snapshot kept current by applying events.
+//! Groups, their members and leaders, and the locks in use: a snapshot kept current by
+//! applying events.
 //!
 //! A snapshot replaces the tables and names the revision it certainly reflects; events after
 //! it are applied on top. Applying an event is idempotent (a join inserts or replaces, a
@@ -10,6 +11,7 @@ use std::time::SystemTime;
 
 use roster::{Capabilities, Event, GroupId, Leader, MemberId, Revision};
 
+use crate::model::locks::Locks;
 use crate::source::{GroupSnapshot, MemberSnapshot, Snapshot};
 
 /// One member of a group.
@@ -132,11 +134,13 @@ impl Group {
     }
 }
 
-/// Every group, as of `revision`.
+/// Every group and lock, as of `revision`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tables {
     /// Groups by id.
     pub groups: BTreeMap<GroupId, Group>,
+    /// The locks in use.
+    pub locks: Locks,
     /// The newest revision applied.
     pub revision: Revision,
 }
@@ -147,9 +151,11 @@ impl Tables {
         self.groups.values().map(|g| g.member_count).sum()
     }
 
-    /// Replace everything with `snapshot`, keeping what the snapshot does not say (when a
-    /// group last changed, members of groups it sends no members for).
-    pub fn apply_snapshot(&mut self, snapshot: Snapshot) {
+    /// Replace everything with `snapshot`, taken at `at`, keeping what the snapshot does not
+    /// say (when a group last changed, members of groups it sends no members for, when a
+    /// standing lock hold was first seen).
+    pub fn apply_snapshot(&mut self, snapshot: Snapshot, at: SystemTime) {
+        self.locks.apply_snapshot(snapshot.locks, at);
         let mut old = std::mem::take(&mut self.groups);
         for GroupSnapshot {
             id,
@@ -197,8 +203,12 @@ impl Tables {
             self.groups.remove(&e.group_id);
             return;
         }
+        match event {
+            Event::LockAcquired(e) => return self.locks.acquired(e, at),
+            Event::LockReleased(e) => return self.locks.released(e),
+            _ => {}
+        }
         let Some(group_id) = event.group_id() else {
-            // A lock's change: no group to update.
             return;
         };
         let group = self

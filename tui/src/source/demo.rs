@@ -234,8 +234,9 @@ async fn recv(receiver: &mut Option<broadcast::Receiver<PluginEvent>>) -> Plugin
     }
 }
 
-/// Every group with its leader, last change and members, as of the summaries' revision (the
-/// members are read just after, so they may reflect a few later events too).
+/// Every group with its leader, last change and members, and every lock in use, as of the
+/// summaries' revision (members and locks are read just after, so they may reflect a few
+/// later events too).
 async fn snapshot(monitor: &Coordinator, timeout: Duration) -> Result<Update, SourceError> {
     let protocol = |e: CoordinationError| SourceError::Protocol(e.to_string());
     let (revision, summaries) = monitor.get_group_summaries().await.map_err(protocol)?;
@@ -264,5 +265,10 @@ async fn snapshot(monitor: &Coordinator, timeout: Duration) -> Result<Update, So
             members: Some(members),
         });
     }
-    Ok(Update::Snapshot(Snapshot { revision, groups }))
+    let locks = monitor.get_locks().await.map_err(protocol)?;
+    Ok(Update::Snapshot(Snapshot {
+        revision,
+        groups,
+        locks,
+    }))
 }

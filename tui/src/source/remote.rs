@@ -2,8 +2,9 @@
 //!
 //! Each connection checks the daemon's status, sends a snapshot (every group with its
 //! members, read by the daemon at one revision; groups of more than [`MEMBERS_PER_SNAPSHOT`]
-//! members are kept current from events alone), then streams events from the requested
-//! revision, with a fresh snapshot and plugin statistics every [`REFRESH`]. A `resync` from
+//! members are kept current from events alone; and every lock in use, with its waiters),
+//! then streams events from the requested revision, with a fresh snapshot and plugin
+//! statistics every [`REFRESH`]. A `resync` from
 //! the daemon (the monitor fell behind its history) becomes [`Update::HistoryLost`] followed
 //! at once by a snapshot. A daemon with another store id than before, or whose head is behind
 //! the revision asked for, is running a new store (a restart on `memory://`): the connection
@@ -67,7 +68,8 @@ fn source_error(error: ClientError) -> SourceError {
     }
 }
 
-/// Every group and its members, as the daemon read them at the revision returned.
+/// Every group and its members, as the daemon read them at the revision returned, and every
+/// lock in use.
 async fn snapshot(client: &Client, timeout: Duration) -> Result<Update, SourceError> {
     let snapshot = client
         .snapshot(Some(MEMBERS_PER_SNAPSHOT))
@@ -100,9 +102,12 @@ async fn snapshot(client: &Client, timeout: Duration) -> Result<Update, SourceEr
             last_change: Some(group.last_change),
         })
         .collect();
+    // Read after the groups: it may reflect a few later events, which is harmless.
+    let locks = client.locks().await.map_err(source_error)?;
     Ok(Update::Snapshot(Snapshot {
         revision: snapshot.revision,
         groups,
+        locks,
     }))
 }
 

@@ -1,5 +1,6 @@
-//! The detail overlay opened with Enter: everything about one member, event or plugin,
-//! including what the tables cut short (whole capabilities, pretty-printed when JSON).
+//! The detail overlay opened with Enter: everything about one member, event, plugin or
+//! lock, including what the tables cut short (whole capabilities, pretty-printed when JSON;
+//! every holder of a shared lock and its queue).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -110,6 +111,32 @@ fn lines(app: &App, detail: &Detail) -> (String, Vec<String>) {
                     }),
             );
             (format!("plugin {name}"), out)
+        }
+        Detail::Lock(name) => {
+            let Some(lock) = app.shown_tables().locks.by_name.get(name) else {
+                return (format!("lock {name}"), vec!["not held".to_owned()]);
+            };
+            let mut out = vec![format!("holders ({})", lock.holders.len())];
+            out.extend(lock.holders.iter().map(|h| {
+                format!(
+                    "  {}  {}  token {}  held {}",
+                    h.member_id,
+                    h.mode,
+                    h.token,
+                    crate::rows::held_for(h, now)
+                )
+            }));
+            out.push(format!(
+                "waiters ({}), first served first",
+                lock.waiters.len()
+            ));
+            out.extend(
+                lock.waiters
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| format!("  {}. {}  {}", i + 1, w.member_id, w.mode)),
+            );
+            (format!("lock {name}"), out)
         }
     }
 }

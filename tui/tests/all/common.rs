@@ -13,7 +13,8 @@ use ratatui::style::Style;
 use roster::plugin::{FaultReason, PluginEvent, PluginEventKind, PluginState, PluginStats};
 use roster::{
     Capabilities, CapabilitiesUpdated, Event, GroupCreated, GroupId, Leader, LeaderElected,
-    LeaveReason, MemberId, MemberJoined, MemberLeft, Revision,
+    LeaveReason, LockAcquired, LockHolder, LockInfo, LockMode, LockName, LockReleaseReason,
+    LockReleased, LockWaiter, MemberId, MemberJoined, MemberLeft, Revision,
 };
 use roster_tui::app::{App, AppOptions};
 use roster_tui::clock::ManualClock;
@@ -50,6 +51,67 @@ pub fn left(revision: Revision, g: &str, m: &str, reason: LeaveReason) -> Event 
         member_id: member(m),
         reason,
     })
+}
+
+pub fn lock(name: &str) -> LockName {
+    LockName::new(name).unwrap()
+}
+
+pub fn lock_acquired(revision: Revision, name: &str, m: &str, mode: LockMode) -> Event {
+    Event::LockAcquired(LockAcquired {
+        revision,
+        lock: lock(name),
+        member_id: member(m),
+        mode,
+        token: revision,
+    })
+}
+
+fn holder(m: &str, mode: LockMode, token: u64) -> LockHolder {
+    LockHolder {
+        member_id: member(m),
+        mode,
+        token,
+    }
+}
+
+fn waiter(m: &str, mode: LockMode) -> LockWaiter {
+    LockWaiter {
+        member_id: member(m),
+        mode,
+    }
+}
+
+pub fn lock_released(revision: Revision, name: &str, m: &str, token: u64) -> Event {
+    Event::LockReleased(LockReleased {
+        revision,
+        lock: lock(name),
+        member_id: member(m),
+        mode: LockMode::Exclusive,
+        token,
+        reason: LockReleaseReason::Released,
+    })
+}
+
+/// What follows [`cluster_updates`] for the lock tests: node-001 releases `db-migrations`
+/// and node-002, first in line, gets it at 111 (revisions 36 and 37); node-200 and node-201
+/// share `reports` from 114 and 115 (38 and 39).
+pub fn lock_changes() -> Vec<Update> {
+    vec![
+        event(lock_released(36, "db-migrations", "node-001", 2), 111),
+        event(
+            lock_acquired(37, "db-migrations", "node-002", LockMode::Exclusive),
+            111,
+        ),
+        event(
+            lock_acquired(38, "reports", "node-200", LockMode::Shared),
+            114,
+        ),
+        event(
+            lock_acquired(39, "reports", "node-201", LockMode::Shared),
+            115,
+        ),
+    ]
 }
 
 pub fn event(event: Event, secs: u64) -> Update {
@@ -91,7 +153,8 @@ fn stats(name: &str, state: PluginState, delivered: u64, traps: u64, restarts: u
     }
 }
 
-/// The updates a small cluster produces: a snapshot, thirty events and plugin health.
+/// The updates a small cluster produces: a snapshot of groups and locks, thirty events and
+/// plugin health.
 pub fn cluster_updates() -> Vec<Update> {
     let mut updates = vec![
         Update::Connection(ConnectionState::Connected),
@@ -125,6 +188,24 @@ pub fn cluster_updates() -> Vec<Update> {
                     leader: None,
                     last_change: Some(4),
                     members: Some(vec![member_snapshot("node-004", "", 16, 119)]),
+                },
+            ],
+            locks: vec![
+                LockInfo {
+                    lock: lock("db-migrations"),
+                    holders: vec![holder("node-001", LockMode::Exclusive, 2)],
+                    waiters: vec![
+                        waiter("node-002", LockMode::Exclusive),
+                        waiter("node-003", LockMode::Shared),
+                    ],
+                },
+                LockInfo {
+                    lock: lock("config"),
+                    holders: vec![
+                        holder("node-003", LockMode::Shared, 3),
+                        holder("node-004", LockMode::Shared, 4),
+                    ],
+                    waiters: vec![],
                 },
             ],
         }),

@@ -185,9 +185,121 @@ fn panes_cycle_with_tab_and_jump_with_digits() {
     assert_eq!(app.view.focus, Pane::Members);
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
-    assert_eq!(app.view.focus, Pane::Plugins);
+    assert_eq!(
+        app.view.focus,
+        Pane::Locks,
+        "Shift-Tab from the first pane goes to the last"
+    );
     type_keys(&mut app, "3");
     assert_eq!(app.view.focus, Pane::Events);
+    type_keys(&mut app, "5");
+    assert_eq!(app.view.focus, Pane::Locks);
+}
+
+/// The locks pane's rows as cells, in name order.
+fn lock_rows(app: &App) -> Vec<[String; 6]> {
+    app.locks_view()
+        .into_iter()
+        .map(|l| roster_tui::rows::lock_cells(l, app.now()))
+        .collect()
+}
+
+#[test]
+fn the_locks_pane_follows_grants_queues_and_expiries() {
+    let (mut app, clock) = cluster_app();
+    for update in crate::common::lock_changes() {
+        app.apply(update);
+    }
+    let row = |app: &App, name: &str| {
+        lock_rows(app)
+            .into_iter()
+            .find(|r| r[0] == name)
+            .unwrap_or_else(|| panic!("{name} is not listed"))
+    };
+    // node-002 was granted db-migrations at 111 (an event: exact), node-003 still waits.
+    assert_eq!(
+        row(&app, "db-migrations"),
+        [
+            "db-migrations",
+            "node-002",
+            "exclusive",
+            "37",
+            "9s",
+            "1: node-003"
+        ]
+        .map(String::from)
+    );
+    // Two shared holders seen only in the snapshot: the first named, the time a lower bound.
+    assert_eq!(
+        row(&app, "config"),
+        ["config", "node-003 +1", "shared", "4", "≥0s", "0"].map(String::from)
+    );
+    clock.advance(Duration::from_secs(30));
+    app.apply(event(
+        roster::Event::LockReleased(roster::LockReleased {
+            revision: 40,
+            lock: crate::common::lock("db-migrations"),
+            member_id: crate::common::member("node-002"),
+            mode: roster::LockMode::Exclusive,
+            token: 37,
+            reason: roster::LockReleaseReason::Expired,
+        }),
+        150,
+    ));
+    app.apply(event(
+        crate::common::lock_acquired(41, "db-migrations", "node-003", roster::LockMode::Shared),
+        150,
+    ));
+    assert_eq!(
+        row(&app, "db-migrations"),
+        ["db-migrations", "node-003", "shared", "41", "0s", "0"].map(String::from),
+        "the waiter granted the lock no longer waits"
+    );
+    app.apply(event(
+        roster::Event::LockReleased(roster::LockReleased {
+            revision: 42,
+            lock: crate::common::lock("db-migrations"),
+            member_id: crate::common::member("node-003"),
+            mode: roster::LockMode::Shared,
+            token: 41,
+            reason: roster::LockReleaseReason::SessionClosed,
+        }),
+        151,
+    ));
+    let names: Vec<String> = lock_rows(&app).into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(
+        names,
+        ["config", "reports"],
+        "a lock nobody holds or waits for goes"
+    );
+}
+
+#[test]
+fn the_locks_filter_matches_holders_and_waiters_and_enter_opens_the_lock() {
+    let (mut app, _clock) = cluster_app();
+    for update in crate::common::lock_changes() {
+        app.apply(update);
+    }
+    type_keys(&mut app, "5/node-003");
+    press(&mut app, KeyCode::Enter);
+    let names: Vec<String> = lock_rows(&app).into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(
+        names,
+        ["config", "db-migrations"],
+        "node-003 holds config and waits for db-migrations"
+    );
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.view.detail,
+        Some(Detail::Lock(crate::common::lock("db-migrations")))
+    );
+    let screen = screen_text(&draw(&app, 120, 40));
+    assert!(
+        screen.contains("node-002  exclusive  token 37  held 9s"),
+        "{screen}"
+    );
+    assert!(screen.contains("1. node-003  shared"), "{screen}");
 }
 
 #[test]

@@ -53,6 +53,15 @@ fn member_detail_shows_whole_capabilities() {
 }
 
 #[test]
+fn lock_detail_lists_every_holder_and_the_queue() {
+    let (mut app, _clock) = cluster_app();
+    app.act(Action::Focus(Pane::Locks));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    assert_snapshot!("lock_detail_120x40", draw(&app, 120, 40).backend());
+}
+
+#[test]
 fn event_kinds_have_their_colours() {
     let (mut app, _clock) = cluster_app();
     app.act(Action::Focus(Pane::Events));

@@ -1,19 +1,25 @@
 //! Generated membership traffic for the demo: a small cluster that keeps changing.
 //!
 //! Members come and go in four groups, some stand for election, leaders stand down, members
-//! update their capabilities, and now and then one stops heartbeating and expires. Every
+//! update their capabilities, take turns holding two locks (waiting in line for them), and
+//! now and then one stops heartbeating and expires. Every
 //! fifty steps a member visits the `trap` group, which the misbehaving demo
 //! plugin cannot stomach. The choices come from a seeded generator, so a seed tells one story.
 
 use std::time::Duration;
 
-use roster::{Capabilities, Coordinator, Heartbeat, get_coordinator};
+use roster::{Blocking, Capabilities, Coordinator, Heartbeat, LockMode, get_coordinator};
 
 /// The groups the demo's members use.
 pub const GROUPS: [&str; 5] = ["api", "workers", "schedulers", "cache", "trap"];
 
 /// The group members work in (all but `trap`).
 const WORK_GROUPS: [&str; 4] = ["api", "workers", "schedulers", "cache"];
+/// The locks members take turns holding: one exclusive, one shared by readers.
+const LOCKS: [(&str, LockMode); 2] = [
+    ("db-migrations", LockMode::Exclusive),
+    ("reports", LockMode::Shared),
+];
 const ZONES: [&str; 3] = ["eu-west-1a", "eu-west-1b", "us-east-2c"];
 const MAX_MEMBERS: usize = 24;
 const MIN_MEMBERS: usize = 8;
@@ -116,7 +122,7 @@ impl Cluster {
             45..70 => self.update_one().await,
             70..82 => self.stand_down_one().await,
             82..88 => self.doom_one(),
-            _ => {}
+            _ => self.lock_one(),
         }
     }
 
@@ -219,6 +225,24 @@ impl Cluster {
         if let Some(i) = self.pick_live() {
             self.members[i].doomed_at = Some(self.step);
         }
+    }
+
+    /// A member takes one of the locks for a while, waiting up to a few seconds in line if
+    /// it is taken (a stopped or expired member's hold goes with its session).
+    fn lock_one(&mut self) {
+        let Some(i) = self.pick_live() else { return };
+        let (name, mode) = LOCKS[self.rng.below(LOCKS.len())];
+        let Ok(lock) = self.members[i].coordinator.get_lock(name) else {
+            return;
+        };
+        let patience = Duration::from_millis(1_500 + 500 * self.rng.below(6) as u64);
+        let hold = Duration::from_millis(2_000 + 500 * self.rng.below(9) as u64);
+        tokio::spawn(async move {
+            if let Ok(Some(_token)) = lock.acquire(mode, Blocking::For(patience)).await {
+                tokio::time::sleep(hold).await;
+                let _ = lock.release().await;
+            }
+        });
     }
 
     /// A member joins `trap` and leaves again: the misbehaving plugin traps on both events.
