@@ -6,8 +6,8 @@ store's, so it goes on through whichever daemon answers (daemons on a store outs
 process). Every refusal of the daemon becomes the tooz exception for its error code.
 
 The HTTP client is the standard library's ``http.client``: a call to a daemon on this host
-costs a third less than through urllib3 (which wraps the same module), and a coordinator's
-calls are what a tooz benchmark counts.
+costs about half of what it does through urllib3 (which wraps the same module), and a
+coordinator's calls are what a tooz benchmark counts.
 """
 
 from __future__ import annotations
