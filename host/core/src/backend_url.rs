@@ -151,23 +151,25 @@ pub struct BackendUrl {
 
 /// `text` with the value of a `token` option hidden, for errors and logs.
 fn without_secrets(text: &str) -> String {
-    let Some((head, query)) = text.split_once('?') else {
+    // Every `token=` among the options, and in the fragment too, where a stray `#` puts the
+    // options that follow it.
+    let Some(start) = text.find(['?', '#']) else {
         return text.to_owned();
     };
-    let (query, fragment) = match query.split_once('#') {
-        Some((query, fragment)) => (query, Some(fragment)),
-        None => (query, None),
-    };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some(("token", _)) => "token=…".to_owned(),
-            _ => pair.to_owned(),
-        })
-        .collect();
-    let mut shown = format!("{head}?{}", query.join("&"));
-    if let Some(fragment) = fragment {
-        shown = format!("{shown}#{fragment}");
+    let mut shown = String::with_capacity(text.len());
+    shown.push_str(&text[..start]);
+    let mut rest = &text[start..];
+    while let Some(delimiter) = rest.chars().next() {
+        shown.push(delimiter);
+        rest = &rest[delimiter.len_utf8()..];
+        let end = rest.find(['?', '#', '&']).unwrap_or(rest.len());
+        let (piece, after) = rest.split_at(end);
+        if piece.starts_with("token=") {
+            shown.push_str("token=…");
+        } else {
+            shown.push_str(piece);
+        }
+        rest = after;
     }
     shown
 }
@@ -647,6 +649,22 @@ mod tests {
             let error = BackendUrl::parse(bad).unwrap_err().to_string();
             assert!(error.contains(expected), "{bad}: {error}");
             assert!(!error.contains("s3cret"), "{error}");
+        }
+    }
+
+    /// Found by the `backend_url` fuzz target: a `#` before the token made it part of the
+    /// fragment, which a refusal showed as it was.
+    #[test]
+    fn a_token_after_a_stray_fragment_mark_is_hidden_from_url_errors() {
+        for (bad, expected) in [
+            ("?#&token=s3cret", "not a URL"),
+            ("roster://a:1#x&token=s3cret", "fragment"),
+            ("roster://a:1?a=1#token=s3cret?token=s3cret", "fragment"),
+        ] {
+            let error = BackendUrl::parse(bad).unwrap_err().to_string();
+            assert!(error.contains(expected), "{bad}: {error}");
+            assert!(!error.contains("s3cret"), "{error}");
+            assert!(error.contains("token=…"), "{error}");
         }
     }
 

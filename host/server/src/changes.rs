@@ -20,13 +20,11 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use serde::Deserialize;
 
 use super::Daemon;
 use super::error::ApiError;
 use roster_types::api;
 use roster_types::error::CoordinationError;
-use roster_types::event::Revision;
 
 /// Most events one answer carries.
 pub const MAX_CHANGES: usize = 10_000;
@@ -35,24 +33,9 @@ pub const DEFAULT_CHANGES: usize = 1_000;
 /// Longest wait a query may ask for, in milliseconds.
 pub const MAX_WAIT_MS: u64 = 60_000;
 
-/// Query of `GET /v1/changes`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ChangesQuery {
-    /// The last revision the client has; the answer starts after it.
-    after: Revision,
-    /// Most events to return.
-    max: Option<usize>,
-    /// How long to wait for a change when there is none yet (0 when absent).
-    wait_ms: Option<u64>,
-    /// The store `after` is a revision of (the `store` of the client's last answer); any
-    /// store when absent.
-    store: Option<String>,
-}
-
 pub(super) async fn changes(
     State(daemon): State<Arc<Daemon>>,
-    query: Result<Query<ChangesQuery>, QueryRejection>,
+    query: Result<Query<api::ChangesQuery>, QueryRejection>,
 ) -> Result<Json<api::Changes>, ApiError> {
     let Query(query) = query?;
     let _reader = super::metrics::Reader::count(&daemon.metrics);

@@ -152,3 +152,49 @@ impl From<QueryRejection> for ApiError {
         Self::BadRequest(rejection.body_text())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by schemathesis: the document's list of error codes lacked the daemon's own
+    /// (`unauthenticated`, `forbidden`, `out-of-scope`, `store-unavailable`).
+    #[test]
+    fn every_code_the_daemon_answers_with_is_in_the_document() {
+        let doc: serde_json::Value = serde_json::from_str(roster_types::api::OPENAPI).unwrap();
+        let documented = &doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["enum"];
+        let text = String::new;
+        // A new variant does not compile here until it is added to the list below.
+        let _listed = |error: &ApiError| match error {
+            ApiError::Coordination(_)
+            | ApiError::BadRequest(_)
+            | ApiError::TooLarge(_)
+            | ApiError::SessionNotFound(_)
+            | ApiError::TooManySessions(_)
+            | ApiError::NotFound(_)
+            | ApiError::ShuttingDown
+            | ApiError::Unauthenticated(_)
+            | ApiError::Forbidden(_)
+            | ApiError::OutOfScope(_)
+            | ApiError::StoreUnavailable(_) => {}
+        };
+        for error in [
+            ApiError::BadRequest(text()),
+            ApiError::TooLarge(text()),
+            ApiError::SessionNotFound(text()),
+            ApiError::TooManySessions(1),
+            ApiError::NotFound(text()),
+            ApiError::ShuttingDown,
+            ApiError::Unauthenticated(text()),
+            ApiError::Forbidden(text()),
+            ApiError::OutOfScope(text()),
+            ApiError::StoreUnavailable(text()),
+        ] {
+            let code = error.detail().code;
+            let listed = documented
+                .as_array()
+                .is_some_and(|codes| codes.iter().any(|c| *c == *code));
+            assert!(listed, "{code} is not in ErrorDetail.code's enum");
+        }
+    }
+}

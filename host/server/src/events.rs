@@ -25,7 +25,6 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt};
-use serde::Deserialize;
 
 use super::Daemon;
 use super::error::ApiError;
@@ -34,25 +33,13 @@ use roster_types::error::CoordinationError;
 use roster_types::event::Revision;
 use roster_types::ids::GroupId;
 
-/// Query of `GET /v1/events`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct EventsQuery {
-    /// First revision to send; the next change when absent.
-    from: Option<Revision>,
-    /// Only this group's events.
-    group: Option<String>,
-    /// The store `from` (or `Last-Event-ID`) is a revision of; any store when absent.
-    store: Option<String>,
-}
-
 /// How often an idle stream sends a comment, so proxies and clients see it is alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 pub(super) async fn events(
     State(daemon): State<Arc<Daemon>>,
     headers: HeaderMap,
-    query: Result<Query<EventsQuery>, QueryRejection>,
+    query: Result<Query<api::EventsQuery>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let Query(query) = query?;
     let group = query.group.as_deref().map(GroupId::new).transpose()?;

@@ -229,13 +229,34 @@ impl ServeConfig {
             path: path.to_owned(),
             source,
         })?;
-        let mut config: Self = toml::from_str(&text).map_err(|e| ServeError::Config {
-            path: Some(path.to_owned()),
-            message: e.to_string(),
-        })?;
-        config.base_dir = path
+        let base_dir = path
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_owned);
+        Self::from_toml(&text, base_dir).map_err(|error| match error {
+            ServeError::Config { message, .. } => ServeError::Config {
+                path: Some(path.to_owned()),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Read a configuration from its text; relative paths in it are resolved against
+    /// `base_dir`.
+    ///
+    /// # Errors
+    /// [`ServeError::Config`].
+    pub fn from_toml(text: &str, base_dir: PathBuf) -> Result<Self, ServeError> {
+        let config_error = |message: String| ServeError::Config {
+            path: None,
+            message,
+        };
+        let mut config: Self = toml::from_str(text).map_err(|e| config_error(e.to_string()))?;
+        roster::plugin::check_handlers(&config.handlers).map_err(|e| match e {
+            PluginError::Config(message) => config_error(message),
+            other => config_error(other.to_string()),
+        })?;
+        config.base_dir = base_dir;
         Ok(config)
     }
 
@@ -743,3 +764,29 @@ async fn sweep(daemon: std::sync::Weak<Daemon>) {
 
 #[cfg(test)]
 mod roster_driver_tests;
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn a_daemon_configuration_refuses_the_handler_limits_a_plugin_configuration_refuses() {
+        for key in ["memory_mib", "deadline_ms", "queue_events", "batch_events"] {
+            let text = format!(
+                "[[handlers]]\nname = \"h\"\npath = \"h.wasm\"\n[handlers.limits]\n{key} = 0\n"
+            );
+            assert!(PluginConfig::from_toml(&text).is_err(), "{key}");
+            let error = ServeConfig::from_toml(&text, PathBuf::from("."))
+                .expect_err(key)
+                .to_string();
+            assert!(
+                error.contains(&format!("limits.{key} must be above 0")),
+                "{error}"
+            );
+        }
+        let fine =
+            "[[handlers]]\nname = \"h\"\npath = \"h.wasm\"\n[handlers.limits]\nmemory_mib = 8\n";
+        let config = ServeConfig::from_toml(fine, PathBuf::from("/etc/roster")).unwrap();
+        assert_eq!(config.base_dir, Path::new("/etc/roster"));
+    }
+}

@@ -241,6 +241,8 @@ pub(super) struct SnapshotQuery {
 
 /// Members listed per group in a snapshot when the query does not say.
 const DEFAULT_SNAPSHOT_MEMBERS: usize = 10_000;
+/// The most members per group a snapshot may be asked to list (the document's maximum).
+const MAX_SNAPSHOT_MEMBERS: usize = 1_000_000;
 
 /// The caller of a request (a daemon without tokens: anyone).
 pub(super) type Caller = Option<Extension<Arc<auth::Caller>>>;
@@ -259,6 +261,11 @@ pub(super) async fn snapshot(
 ) -> Reply<Json<api::Snapshot>> {
     let Query(query) = take(query)?;
     let max_members = query.max_members.unwrap_or(DEFAULT_SNAPSHOT_MEMBERS);
+    if max_members > MAX_SNAPSHOT_MEMBERS {
+        return Err(ApiError::BadRequest(format!(
+            "max_members {max_members} is out of range: at most {MAX_SNAPSHOT_MEMBERS}"
+        )));
+    }
     let (revision, groups) = daemon.coordinator.snapshot(max_members).await?;
     Ok(Json(api::Snapshot {
         store_id: daemon.coordinator.store_id().to_owned(),

@@ -29,6 +29,70 @@ pub const REVISION_HEADER: &str = "roster-revision";
 /// revisions are only comparable within one store, and a restarted daemon serves another.
 pub const STORE_HEADER: &str = "roster-store";
 
+/// Whole numbers in request bodies, as JSON Schema's `integer` has them: `5` and `5.0` alike
+/// (some JSON encoders write every number with a fraction), and nothing with a fractional
+/// part, negative or beyond `u64`.
+mod whole {
+    use serde::de::{self, Deserializer, Unexpected, Visitor};
+
+    struct Whole;
+
+    impl Visitor<'_> for Whole {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number from 0")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            // 2^64 is the first float beyond u64; every float below it with no fraction fits.
+            if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(Whole)
+    }
+
+    struct MaybeWhole;
+
+    impl<'de> Visitor<'de> for MaybeWhole {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number from 0, or null")
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            number(d).map(Some)
+        }
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_option(MaybeWhole)
+    }
+}
+
 /// `POST /v1/sessions`: open a session for a member.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +101,11 @@ pub struct OpenSession {
     pub member_id: MemberId,
     /// How long the session lives without a heartbeat; the daemon's membership timeout when
     /// absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::optional"
+    )]
     pub ttl_ms: Option<u64>,
 }
 
@@ -99,7 +167,7 @@ pub struct AcquireLock {
     /// With `wait`: how long the daemon waits for the grant before answering (`queued` if
     /// it has not come; the session stays queued). At most [`MAX_LOCK_WAIT_MS`]; 0 answers
     /// at once.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole::number")]
     pub wait_ms: u64,
 }
 
@@ -109,6 +177,7 @@ pub struct AcquireLock {
 pub struct WaitForLock {
     /// How long the daemon waits for the grant before answering `queued`; at most
     /// [`MAX_LOCK_WAIT_MS`].
+    #[serde(deserialize_with = "whole::number")]
     pub wait_ms: u64,
 }
 
@@ -358,6 +427,39 @@ pub struct Resync {
     pub store: String,
 }
 
+/// The query of `GET /v1/changes`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesQuery {
+    /// The last revision the client has; the answer starts after it.
+    pub after: Revision,
+    /// Most events to return.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<usize>,
+    /// How long to wait for a change when there is none yet (0 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+    /// The store `after` is a revision of (the `store` of the client's last answer); any
+    /// store when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+}
+
+/// The query of `GET /v1/events`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// First revision to send; the next change when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Revision>,
+    /// Only this group's events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The store `from` (or `Last-Event-ID`) is a revision of; any store when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+}
+
 /// The answer of `GET /v1/changes`: the changes after a revision, in order, or the news
 /// that some of them are gone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -388,6 +490,28 @@ pub fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by schemathesis: JSON Schema's `integer` takes `5.0`, which the daemon refused.
+    #[test]
+    fn whole_numbers_with_a_fraction_of_zero_are_read_as_whole_numbers() {
+        let read = |json: &str| serde_json::from_str::<OpenSession>(json).map(|s| s.ttl_ms);
+        assert_eq!(
+            read(r#"{"member_id":"m","ttl_ms":362880.0}"#).unwrap(),
+            Some(362_880)
+        );
+        assert_eq!(read(r#"{"member_id":"m","ttl_ms":5}"#).unwrap(), Some(5));
+        assert_eq!(read(r#"{"member_id":"m","ttl_ms":null}"#).unwrap(), None);
+        assert_eq!(read(r#"{"member_id":"m"}"#).unwrap(), None);
+        for bad in ["5.5", "-1", "-1.0", "1e20", "\"5\"", "true"] {
+            let json = format!(r#"{{"member_id":"m","ttl_ms":{bad}}}"#);
+            assert!(read(&json).is_err(), "{json}");
+        }
+        let wait: WaitForLock = serde_json::from_str(r#"{"wait_ms":397.0}"#).unwrap();
+        assert_eq!(wait.wait_ms, 397);
+        let acquire: AcquireLock = serde_json::from_str(r#"{"wait":true,"wait_ms":1e3}"#).unwrap();
+        assert_eq!(acquire.wait_ms, 1000);
+        assert_eq!(serde_json::to_string(&wait).unwrap(), r#"{"wait_ms":397}"#);
+    }
 
     #[test]
     fn coordination_errors_survive_the_error_body() {

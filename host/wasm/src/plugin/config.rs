@@ -91,6 +91,30 @@ pub struct LimitsConfig {
     pub log_lines_per_second: Option<u32>,
 }
 
+/// Check what TOML alone does not: every limit a handler names is above zero. The daemon's
+/// configuration, which holds `[[handlers]]` entries too, checks them with this.
+///
+/// # Errors
+/// [`PluginError::Config`] naming the handler and the limit.
+pub fn check_handlers(handlers: &[HandlerConfig]) -> Result<(), PluginError> {
+    for handler in handlers {
+        let limits = &handler.limits;
+        let positive = [
+            ("memory_mib", limits.memory_mib.map(|v| v as u64)),
+            ("deadline_ms", limits.deadline_ms),
+            ("queue_events", limits.queue_events.map(|v| v as u64)),
+            ("batch_events", limits.batch_events.map(|v| v as u64)),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == Some(0)) {
+            return Err(PluginError::Config(format!(
+                "handler {:?}: limits.{key} must be above 0",
+                handler.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl PluginConfig {
     /// Parse a configuration file's text.
     ///
@@ -98,21 +122,7 @@ impl PluginConfig {
     /// [`PluginError::Config`] naming the problem (TOML syntax, unknown key, bad value).
     pub fn from_toml(text: &str) -> Result<Self, PluginError> {
         let config: Self = toml::from_str(text).map_err(|e| PluginError::Config(e.to_string()))?;
-        for handler in &config.handlers {
-            let limits = &handler.limits;
-            let positive = [
-                ("memory_mib", limits.memory_mib.map(|v| v as u64)),
-                ("deadline_ms", limits.deadline_ms),
-                ("queue_events", limits.queue_events.map(|v| v as u64)),
-                ("batch_events", limits.batch_events.map(|v| v as u64)),
-            ];
-            if let Some((key, _)) = positive.iter().find(|(_, v)| *v == Some(0)) {
-                return Err(PluginError::Config(format!(
-                    "handler {:?}: limits.{key} must be above 0",
-                    handler.name
-                )));
-            }
-        }
+        check_handlers(&config.handlers)?;
         Ok(config)
     }
 

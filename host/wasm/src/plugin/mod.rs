@@ -25,7 +25,7 @@ mod host_api;
 mod limits;
 
 pub use crate::runtime::component::ComponentError;
-pub use config::{GrantsConfig, HandlerConfig, LimitsConfig, PluginConfig};
+pub use config::{GrantsConfig, HandlerConfig, LimitsConfig, PluginConfig, check_handlers};
 pub use handler::{HandlerHandle, HandlerSpec, LoadInfo};
 pub use host::{ComponentReport, PluginError, PluginHost, PluginHostOptions};
 pub use limits::{Grants, Limits};

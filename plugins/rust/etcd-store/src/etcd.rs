@@ -497,6 +497,22 @@ impl Watch {
 }
 
 /// A body shown in an error: its start, as text.
+/// `bytes` read as each answer of the gateway the driver reads, and the values of a range
+/// as stored documents (see [`crate::fuzzing::read_json`]).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_answers(bytes: &[u8]) {
+    if let Ok(range) = serde_json::from_slice::<RangeResponse>(bytes) {
+        for kv in &range.kvs {
+            crate::model::fuzz_document(&kv.value);
+        }
+    }
+    let _ = serde_json::from_slice::<TxnResponse>(bytes);
+    let _ = serde_json::from_slice::<LeaseGrantResponse>(bytes);
+    let _ = serde_json::from_slice::<ErrorBody>(bytes);
+    let _ = serde_json::from_slice::<WatchMessage>(bytes);
+    let _ = shorten(bytes);
+}
+
 fn shorten(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let mut cut = text.len().min(200);

@@ -204,45 +204,87 @@ fn read_failure(e: &io::Error, nothing_yet: bool) -> Failure {
     }
 }
 
+/// The response head at the start of `buf`, `None` while it is incomplete.
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let length = match response.parse(buf) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("unreadable answer: {e}")),
+    };
+    let status = response.code.unwrap_or(0);
+    let mut framing = Framing::Close;
+    let mut keep = response.version == Some(1);
+    for header in response.headers.iter() {
+        let value = String::from_utf8_lossy(header.value);
+        let value = value.trim();
+        if header.name.eq_ignore_ascii_case("content-length") {
+            if let (Framing::Close, Ok(n)) = (framing, value.parse()) {
+                framing = Framing::Length(n);
+            }
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            if value.to_ascii_lowercase().ends_with("chunked") {
+                framing = Framing::Chunked(Chunk::Size);
+            }
+        } else if header.name.eq_ignore_ascii_case("connection") {
+            keep = !value.eq_ignore_ascii_case("close");
+        }
+    }
+    if matches!(framing, Framing::Close) {
+        keep = false;
+    }
+    Ok(Some(Head {
+        status,
+        length,
+        framing,
+        keep,
+    }))
+}
+
+/// The body of the answer in `bytes` (see [`crate::fuzzing::read_answer`]).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_body(bytes: &[u8], cut: usize) -> Option<Vec<u8>> {
+    let head = parse_head(bytes).ok()??;
+    let rest = &bytes[head.length..];
+    match head.framing {
+        Framing::Length(n) => Some(rest[..n.min(rest.len())].to_vec()),
+        Framing::Close => Some(rest.to_vec()),
+        Framing::Chunked(_) => {
+            let whole = dechunk_in_parts(rest, &[rest.len()]);
+            let cut = cut % (rest.len() + 1);
+            let parts = dechunk_in_parts(rest, &[cut, rest.len()]);
+            assert_eq!(
+                whole, parts,
+                "a chunked body decodes differently when it arrives in two parts"
+            );
+            whole.ok().map(|(data, _)| data)
+        }
+    }
+}
+
+/// A chunked body decoded as it arrives in the pieces ending at each of `cuts`: the data,
+/// and whether the body ended.
+#[cfg(feature = "fuzzing")]
+fn dechunk_in_parts(body: &[u8], cuts: &[usize]) -> Result<(Vec<u8>, bool), String> {
+    let (mut state, mut raw, mut data, mut at) = (Chunk::Size, Vec::new(), Vec::new(), 0);
+    for &cut in cuts {
+        raw.extend_from_slice(&body[at..cut]);
+        at = cut;
+        dechunk(&mut state, &mut raw, &mut data)?;
+    }
+    Ok((data, matches!(state, Chunk::Done)))
+}
+
 /// Read until `buf` holds a whole response head, and parse it.
 fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Head, Failure> {
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(buf) {
-            Ok(httparse::Status::Complete(length)) => {
-                let status = response.code.unwrap_or(0);
-                let mut framing = Framing::Close;
-                let mut keep = response.version == Some(1);
-                for header in response.headers.iter() {
-                    let value = String::from_utf8_lossy(header.value);
-                    let value = value.trim();
-                    if header.name.eq_ignore_ascii_case("content-length") {
-                        if let (Framing::Close, Ok(n)) = (framing, value.parse()) {
-                            framing = Framing::Length(n);
-                        }
-                    } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-                        if value.to_ascii_lowercase().ends_with("chunked") {
-                            framing = Framing::Chunked(Chunk::Size);
-                        }
-                    } else if header.name.eq_ignore_ascii_case("connection") {
-                        keep = !value.eq_ignore_ascii_case("close");
-                    }
-                }
-                if matches!(framing, Framing::Close) {
-                    keep = false;
-                }
-                return Ok(Head {
-                    status,
-                    length,
-                    framing,
-                    keep,
-                });
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(e) => {
+        match parse_head(buf) {
+            Ok(Some(head)) => return Ok(head),
+            Ok(None) => {}
+            Err(message) => {
                 return Err(Failure {
-                    message: format!("unreadable answer: {e}"),
+                    message,
                     retry: false,
                 });
             }

@@ -11,6 +11,8 @@
 //! key layout.
 
 mod etcd;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod http;
 mod keys;
 mod model;

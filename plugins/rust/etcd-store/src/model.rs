@@ -363,6 +363,23 @@ fn decode<T: for<'de> Deserialize<'de>>(address: &str, key: &str, bytes: &[u8]) 
     })
 }
 
+/// `bytes` read as each document the driver stores; a change-log entry that reads also
+/// becomes its event or a clear refusal, and reads back the same once written again.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_document(bytes: &[u8]) {
+    let _ = decode::<GroupDoc>("fuzz", "group", bytes);
+    let _ = decode::<LeaderDoc>("fuzz", "leader", bytes);
+    let _ = decode::<MemberDoc>("fuzz", "member", bytes);
+    let _ = decode::<LockDoc>("fuzz", "lock", bytes);
+    let _ = decode::<SessionDoc>("fuzz", "session", bytes);
+    if let Ok(entry) = decode::<EventDoc>("fuzz", "event", bytes) {
+        let again: EventDoc = serde_json::from_slice(&encode(&entry))
+            .expect("an entry this driver writes reads back");
+        assert_eq!(again, entry, "an entry reads back as it was written");
+        let _ = entry.event();
+    }
+}
+
 fn encode<T: Serialize>(doc: &T) -> Vec<u8> {
     serde_json::to_vec(doc).expect("documents encode")
 }

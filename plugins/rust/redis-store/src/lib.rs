@@ -6,6 +6,8 @@
 //! server; the change history is a Redis stream. See README.md for the key layout.
 
 mod conn;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod reply;
 mod scripts;
 mod store;
