@@ -147,6 +147,41 @@ fn block<'a>(app: &App, pane: Pane, extra: String, position: String) -> Block<'a
         .title_bottom(Line::from(format!(" {position} ")).right_aligned())
 }
 
+/// A pane that is a plain list (groups, plugins, locks): which pane, its selection, its
+/// columns.
+struct ListPane<'a> {
+    pane: Pane,
+    state: &'a crate::app::ListState,
+    columns: table::Columns<'a>,
+}
+
+/// Draw `items` as `list`'s table, scrolled to its selection; `cells` gives an item's styled
+/// cells.
+fn list_pane<T>(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    list: ListPane<'_>,
+    items: &[T],
+    cells: impl Fn(&T) -> Vec<(String, ratatui::style::Style)>,
+) {
+    let height = table::data_height(area);
+    let selected = list.state.index(items.len());
+    let offset = list.state.scroll(selected, items.len(), height);
+    let rows = items.iter().skip(offset).take(height).map(cells).collect();
+    let visible = table::Visible {
+        rows,
+        selected: selected.map(|s| s.wrapping_sub(offset)),
+    };
+    let block = block(
+        app,
+        list.pane,
+        String::new(),
+        position(selected, items.len()),
+    );
+    table::render(frame, area, block, &list.columns, visible, app.theme);
+}
+
 /// "i/N" for a selection in a list of `len`.
 fn position(selected: Option<usize>, len: usize) -> String {
     match selected {

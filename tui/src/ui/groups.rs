@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 
-use super::table::{self, Columns, Visible};
+use super::table::Columns;
 use crate::app::App;
 use crate::keymap::Pane;
 use crate::rows::{GROUP_HEADERS, group_cells};
@@ -19,17 +19,24 @@ const WIDTHS: [Constraint; 5] = [
 
 /// Draw the groups pane.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let groups = app.groups_view();
-    let height = table::data_height(area);
-    let selected = app.view.groups.index(groups.len());
-    let offset = app.view.groups.scroll(selected, groups.len(), height);
     let now = app.now();
     let theme = app.theme;
-    let rows = groups
-        .iter()
-        .skip(offset)
-        .take(height)
-        .map(|group| {
+    let groups = app.groups_view();
+    super::list_pane(
+        frame,
+        area,
+        app,
+        super::ListPane {
+            pane: Pane::Groups,
+            state: &app.view.groups,
+            columns: Columns {
+                headers: &GROUP_HEADERS,
+                widths: &WIDTHS,
+                empty: "no groups",
+            },
+        },
+        &groups,
+        |group| {
             let [id, count, leader, term, changed] = group_cells(group, now, app.view.time_format);
             let leader_style = if group.leader.is_some() {
                 theme.leader()
@@ -43,22 +50,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 (term, Style::new()),
                 (changed, theme.dim()),
             ]
-        })
-        .collect();
-    let visible = Visible {
-        rows,
-        selected: selected.map(|s| s.wrapping_sub(offset)),
-    };
-    let block = super::block(
-        app,
-        Pane::Groups,
-        String::new(),
-        super::position(selected, groups.len()),
+        },
     );
-    let columns = Columns {
-        headers: &GROUP_HEADERS,
-        widths: &WIDTHS,
-        empty: "no groups",
-    };
-    table::render(frame, area, block, &columns, visible, theme);
 }

@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 
-use super::table::{self, Columns, Visible};
+use super::table::Columns;
 use crate::app::App;
 use crate::keymap::Pane;
 use crate::rows::{LOCK_HEADERS, lock_cells};
@@ -22,17 +22,24 @@ const WIDTHS: [Constraint; 6] = [
 
 /// Draw the locks pane.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let locks = app.locks_view();
-    let height = table::data_height(area);
-    let selected = app.view.locks.index(locks.len());
-    let offset = app.view.locks.scroll(selected, locks.len(), height);
     let now = app.now();
     let theme = app.theme;
-    let rows = locks
-        .iter()
-        .skip(offset)
-        .take(height)
-        .map(|lock| {
+    let locks = app.locks_view();
+    super::list_pane(
+        frame,
+        area,
+        app,
+        super::ListPane {
+            pane: Pane::Locks,
+            state: &app.view.locks,
+            columns: Columns {
+                headers: &LOCK_HEADERS,
+                widths: &WIDTHS,
+                empty: "no lock held",
+            },
+        },
+        &locks,
+        |lock| {
             let waiting = !lock.waiters.is_empty();
             lock_cells(lock, now)
                 .into_iter()
@@ -48,22 +55,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                     (text, style)
                 })
                 .collect()
-        })
-        .collect();
-    let visible = Visible {
-        rows,
-        selected: selected.map(|s| s.wrapping_sub(offset)),
-    };
-    let block = super::block(
-        app,
-        Pane::Locks,
-        String::new(),
-        super::position(selected, locks.len()),
+        },
     );
-    let columns = Columns {
-        headers: &LOCK_HEADERS,
-        widths: &WIDTHS,
-        empty: "no lock held",
-    };
-    table::render(frame, area, block, &columns, visible, theme);
 }

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 
-use super::table::{self, Columns, Visible};
+use super::table::Columns;
 use crate::app::App;
 use crate::keymap::Pane;
 use crate::model::plugins::Health;
@@ -25,17 +25,24 @@ const WIDTHS: [Constraint; 9] = [
 
 /// Draw the plugins pane.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let plugins = app.plugins_view();
-    let height = table::data_height(area);
-    let selected = app.view.plugins.index(plugins.len());
-    let offset = app.view.plugins.scroll(selected, plugins.len(), height);
     let now = app.now();
     let theme = app.theme;
-    let rows = plugins
-        .iter()
-        .skip(offset)
-        .take(height)
-        .map(|stats| {
+    let plugins = app.plugins_view();
+    super::list_pane(
+        frame,
+        area,
+        app,
+        super::ListPane {
+            pane: Pane::Plugins,
+            state: &app.view.plugins,
+            columns: Columns {
+                headers: &PLUGIN_HEADERS,
+                widths: &WIDTHS,
+                empty: "no plugins",
+            },
+        },
+        &plugins,
+        |stats| {
             let health = theme.health(Health::of(stats));
             let cells = plugin_cells(stats, app.shown_plugins(), now, app.view.time_format);
             cells
@@ -51,22 +58,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                     (text, style)
                 })
                 .collect()
-        })
-        .collect();
-    let visible = Visible {
-        rows,
-        selected: selected.map(|s| s.wrapping_sub(offset)),
-    };
-    let block = super::block(
-        app,
-        Pane::Plugins,
-        String::new(),
-        super::position(selected, plugins.len()),
+        },
     );
-    let columns = Columns {
-        headers: &PLUGIN_HEADERS,
-        widths: &WIDTHS,
-        empty: "no plugins",
-    };
-    table::render(frame, area, block, &columns, visible, theme);
 }
