@@ -182,23 +182,14 @@ impl App {
                 }
             }
             Pane::Plugins => {
-                let plugins = self.plugins_view();
-                let name = self
-                    .view
-                    .plugins
-                    .index(plugins.len())
-                    .and_then(|i| plugins.get(i).map(|s| s.name.clone()));
+                let name =
+                    selected(&self.view.plugins, &self.plugins_view()).map(|s| s.name.clone());
                 if let Some(name) = name {
                     self.view.detail = Some(Detail::Plugin(name));
                 }
             }
             Pane::Locks => {
-                let locks = self.locks_view();
-                let name = self
-                    .view
-                    .locks
-                    .index(locks.len())
-                    .and_then(|i| locks.get(i).map(|l| l.name.clone()));
+                let name = selected(&self.view.locks, &self.locks_view()).map(|l| l.name.clone());
                 if let Some(name) = name {
                     self.view.detail = Some(Detail::Lock(name));
                 }
@@ -230,4 +221,9 @@ impl App {
             }),
         };
     }
+}
+
+/// The item of `items` that `state` selects, if any.
+fn selected<'a, T>(state: &ListState, items: &[&'a T]) -> Option<&'a T> {
+    state.index(items.len()).and_then(|i| items.get(i).copied())
 }
