@@ -15,6 +15,7 @@ pub mod lock_conformance;
 pub mod pki;
 pub mod probe;
 pub mod servers;
+pub mod soak;
 
 use std::any::Any;
 use std::future::Future;

@@ -20,6 +20,8 @@ pub struct RedisServer {
     port: u16,
     /// Whether it writes every change to an append-only file before answering.
     durable: bool,
+    /// Addresses it listens on besides 127.0.0.1.
+    also: Vec<std::net::Ipv4Addr>,
     data: tempfile::TempDir,
 }
 
@@ -31,33 +33,54 @@ impl RedisServer {
     /// When `redis-server` is not installed (Debian: `apt install redis-server`) or does not
     /// come up within 10 s.
     pub fn start() -> Self {
-        Self::launch(false)
+        Self::launch(false, Vec::new())
     }
 
     /// Like [`RedisServer::start`], but every change is on disk (AOF, fsync always) before
     /// it is answered, so a [`restart`](Self::restart) keeps it.
     pub fn start_durable() -> Self {
-        Self::launch(true)
+        Self::launch(true, Vec::new())
     }
 
-    fn launch(durable: bool) -> Self {
+    /// [`RedisServer::start_durable`], listening on the addresses `also` besides 127.0.0.1
+    /// (the soak's host namespaces reach it there). Those addresses are the machine's own
+    /// private ones, so it runs without protected mode.
+    pub fn start_durable_also_on(also: Vec<std::net::Ipv4Addr>) -> Self {
+        Self::launch(true, also)
+    }
+
+    fn launch(durable: bool, also: Vec<std::net::Ipv4Addr>) -> Self {
         let data = tempfile::tempdir().expect("a temporary directory");
         let port = free_port();
-        let child = Self::spawn(port, durable, data.path());
+        let child = Self::spawn(port, durable, &also, data.path());
         Self {
             child,
             address: format!("127.0.0.1:{port}"),
             port,
             durable,
+            also,
             data,
         }
     }
 
-    fn spawn(port: u16, durable: bool, dir: &std::path::Path) -> Child {
+    /// The port it listens on, at every address.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn spawn(
+        port: u16,
+        durable: bool,
+        also: &[std::net::Ipv4Addr],
+        dir: &std::path::Path,
+    ) -> Child {
         let appendonly = if durable { "yes" } else { "no" };
+        let protected = if also.is_empty() { "yes" } else { "no" };
         let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--protected-mode", "yes"])
+            .args(["--bind", "127.0.0.1"])
+            .args(also.iter().map(ToString::to_string))
+            .args(["--port", &port.to_string()])
+            .args(["--save", "", "--protected-mode", protected])
             .args(["--appendonly", appendonly, "--appendfsync", "always"])
             .arg("--dir")
             .arg(dir)
@@ -98,7 +121,7 @@ impl RedisServer {
                 removed.expect("remove redis's data");
             }
         }
-        self.child = Self::spawn(self.port, self.durable, self.data.path());
+        self.child = Self::spawn(self.port, self.durable, &self.also, self.data.path());
     }
 }
 
@@ -120,6 +143,8 @@ pub struct EtcdServer {
     /// Its client `host:port`.
     pub address: String,
     peer: u16,
+    /// Addresses it takes clients on besides 127.0.0.1.
+    also: Vec<std::net::Ipv4Addr>,
     data: tempfile::TempDir,
 }
 
@@ -130,27 +155,51 @@ impl EtcdServer {
     /// When `etcd` is not installed (Debian: `apt install etcd-server`) or does not answer
     /// within 10 s.
     pub fn start() -> Self {
+        Self::start_also_on(Vec::new())
+    }
+
+    /// [`EtcdServer::start`], taking clients on the addresses `also` besides 127.0.0.1 (the
+    /// soak's host namespaces reach it there), at the same port.
+    pub fn start_also_on(also: Vec<std::net::Ipv4Addr>) -> Self {
         let data = tempfile::tempdir().expect("a temporary directory");
         let (client, peer) = (free_port(), free_port());
         let address = format!("127.0.0.1:{client}");
-        let child = Self::spawn(&address, peer, data.path());
+        let child = Self::spawn(&address, &also, peer, data.path());
         let mut server = Self {
             child,
             address,
             peer,
+            also,
             data,
         };
         server.wait_until_ready();
         server
     }
 
-    fn spawn(address: &str, peer: u16, dir: &std::path::Path) -> Child {
+    /// The port it takes clients on, at every address.
+    pub fn port(&self) -> u16 {
+        self.address
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .expect("an address with a port")
+    }
+
+    fn spawn(
+        address: &str,
+        also: &[std::net::Ipv4Addr],
+        peer: u16,
+        dir: &std::path::Path,
+    ) -> Child {
         let client_url = format!("http://{address}");
+        let port = address.rsplit_once(':').map_or("", |(_, port)| port);
+        let listen: Vec<String> = std::iter::once(client_url.clone())
+            .chain(also.iter().map(|ip| format!("http://{ip}:{port}")))
+            .collect();
         let peer_url = format!("http://127.0.0.1:{peer}");
         Command::new("etcd")
             .args(["--name", "roster-test", "--data-dir"])
             .arg(dir.join("etcd"))
-            .args(["--listen-client-urls", &client_url])
+            .args(["--listen-client-urls", &listen.join(",")])
             .args(["--advertise-client-urls", &client_url])
             .args(["--listen-peer-urls", &peer_url])
             .args(["--initial-advertise-peer-urls", &peer_url])
@@ -223,7 +272,7 @@ impl EtcdServer {
         if !keep_data {
             std::fs::remove_dir_all(self.data.path().join("etcd")).expect("remove etcd's data");
         }
-        self.child = Self::spawn(&self.address, self.peer, self.data.path());
+        self.child = Self::spawn(&self.address, &self.also, self.peer, self.data.path());
         self.wait_until_ready();
     }
 }

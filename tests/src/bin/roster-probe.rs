@@ -8,6 +8,9 @@
 //! group and prints `{"handled": REVISION, "unix_ns": TIME}` each time the handler has taken
 //! every change through a newer revision (the wall-clock time it did).
 //!
+//! `roster-probe soak URL MEMBER SEED RECORD [--observer]` runs a host of the fault soak
+//! instead (`roster_tests::soak::host`).
+//!
 //! `roster-probe URL MEMBER GROUP --lock LOCK` also acquires the lock `LOCK` once it has
 //! joined, waiting for it as long as it takes, and prints `{"locked": TOKEN}` with the fencing
 //! token when it holds it (then holds it until it stops or is killed).
@@ -30,6 +33,14 @@ fn emit(line: &str) {
 #[tokio::main]
 async fn main() -> Result<(), CoordinationError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|mode| mode == "soak") {
+        let options =
+            roster_tests::soak::host::HostOptions::from_args(&args[1..]).unwrap_or_else(|usage| {
+                eprintln!("{usage}");
+                std::process::exit(2);
+            });
+        return roster_tests::soak::host::run(options).await;
+    }
     let (url, member, group, handler, lock) = match args.as_slice() {
         [url, member, group] => (url, member, group, None, None),
         [url, member, group, flag, lock] if flag == "--lock" => {
