@@ -3,7 +3,11 @@
 //!
 //! `cargo bench -p roster-tests --bench soak -- [--backend redis|etcd|file]... [--seconds N]
 //! [--seed N] [--hosts N] [--timeout SECONDS] [--partitions auto|required|off]
-//! [--keep-records]`
+//! [--keep-records] [--roster PATH] [--daemons N]`
+//!
+//! With a `roster` executable (`--roster`, or the release build beside `roster-probe`), N
+//! daemons (2 by default) serve the store and two more hosts reach it through them, and
+//! daemons are killed and restarted among the faults.
 //!
 //! Without `--backend` it soaks each of the three in turn; without `--seed`, the seed is drawn
 //! (and printed, so a failing run can be repeated). Prints the faults injected by kind, the
@@ -22,6 +26,8 @@ struct Args {
     timeout: f64,
     partitions: Partitions,
     keep_records: bool,
+    roster: Option<std::path::PathBuf>,
+    daemons: usize,
 }
 
 fn parse() -> Result<Args, String> {
@@ -33,6 +39,8 @@ fn parse() -> Result<Args, String> {
         timeout: 3.0,
         partitions: Partitions::IfPossible,
         keep_records: false,
+        roster: None,
+        daemons: 2,
     };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
@@ -43,6 +51,8 @@ fn parse() -> Result<Args, String> {
             "--backend" => args.backends.push(value("--backend")?.parse()?),
             "--seconds" => args.seconds = number(&value("--seconds")?)?,
             "--keep-records" => args.keep_records = true,
+            "--roster" => args.roster = Some(value("--roster")?.into()),
+            "--daemons" => args.daemons = number(&value("--daemons")?)?,
             "--seed" => args.seed = Some(number(&value("--seed")?)?),
             "--hosts" => args.hosts = number(&value("--hosts")?)?,
             "--timeout" => args.timeout = number(&value("--timeout")?)?,
@@ -55,6 +65,21 @@ fn parse() -> Result<Args, String> {
                 }
             }
             other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if args.roster.is_none() {
+        // The daemon the same `cargo bench` profile built, when it did (`cargo bench -p
+        // roster-cli` or `cargo build --release -p roster-cli`).
+        let beside =
+            std::path::Path::new(env!("CARGO_BIN_EXE_roster-probe")).with_file_name("roster");
+        if beside.exists() {
+            args.roster = Some(beside);
+        } else if args.daemons > 0 {
+            eprintln!(
+                "soak: no daemons: {} is not built (cargo build --release -p roster-cli), and \
+                 no --roster was given",
+                beside.display()
+            );
         }
     }
     if args.backends.is_empty() {
@@ -88,6 +113,9 @@ fn main() {
             partitions: args.partitions,
             probe: env!("CARGO_BIN_EXE_roster-probe").into(),
             keep_records: args.keep_records,
+            roster: args.roster.clone(),
+            daemons: args.daemons,
+            daemon_clients: if args.daemons > 0 { 2 } else { 0 },
         };
         let outcome = run::run(&soak);
         failed |= !outcome.report.violations.is_empty();
@@ -101,11 +129,18 @@ fn main() {
 fn print(soak: &Soak, outcome: &run::Outcome) {
     let report = &outcome.report;
     println!(
-        "soak on {}: seed {}, {} s of faults, {} hosts and an observer, membership timeout {} s, {}",
+        "soak on {}: seed {}, {} s of faults, {} hosts, {} more through {} daemons, and an \
+         observer; membership timeout {} s, {}",
         soak.backend,
         soak.seed,
         soak.duration.as_secs(),
         soak.hosts,
+        if outcome.daemons > 0 {
+            soak.daemon_clients
+        } else {
+            0
+        },
+        outcome.daemons,
         soak.timeout.as_secs_f64(),
         if outcome.partitioned {
             "with partitions"
@@ -143,6 +178,12 @@ fn print(soak: &Soak, outcome: &run::Outcome) {
         soak.expiry_bound.as_secs(),
         seconds(report.worst_failover),
     );
+    if outcome.daemons > 0 {
+        println!(
+            "  worst time from a daemon's kill to a heartbeat through again, per client: {}",
+            seconds(report.worst_daemon_failover)
+        );
+    }
     if !report.worst_gone.is_empty() {
         println!("  the slowest to go: {}", report.worst_gone);
     }

@@ -169,6 +169,11 @@ impl Probe {
         }
     }
 
+    /// Its process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no leave, no more heartbeats.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

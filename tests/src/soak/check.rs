@@ -47,6 +47,8 @@ pub struct Params {
 pub struct HostRecord {
     /// The host's name in the soak (`h3`, `observer`); stable across restarts.
     pub host: String,
+    /// Whether it reached the store through the soak's daemons.
+    pub via_daemon: bool,
     /// What it wrote.
     pub lines: Vec<Line>,
 }
@@ -56,7 +58,8 @@ pub struct HostRecord {
 pub struct Fault {
     /// Which.
     pub kind: FaultKind,
-    /// The member id of the host process it hit; `None` for a fault of the server.
+    /// The member id of the host process it hit, or the daemon (`daemon1`); `None` for a
+    /// fault of the server.
     pub target: Option<String>,
     /// When it began (nanoseconds since the Unix epoch).
     pub start: u64,
@@ -83,6 +86,9 @@ pub enum FaultKind {
     ServerRestart,
     /// The server killed and started again empty: a new store.
     ServerWipe,
+    /// A daemon killed (SIGKILL) and started again at its address; its clients go on
+    /// through another meanwhile.
+    DaemonRestart,
 }
 
 impl fmt::Display for FaultKind {
@@ -95,6 +101,7 @@ impl fmt::Display for FaultKind {
             Self::PartitionLong => "partition-long",
             Self::ServerRestart => "server-restart",
             Self::ServerWipe => "server-wipe",
+            Self::DaemonRestart => "daemon-restart",
         })
     }
 }
@@ -137,6 +144,9 @@ pub struct Report {
     /// The longest from a fault that silenced a leader's host to the next candidate of its
     /// group being seen elected in its place.
     pub worst_failover: Option<Duration>,
+    /// The longest a host on the daemons went, from a daemon's kill, until a heartbeat of
+    /// its went through again (through another daemon, or the one restarted).
+    pub worst_daemon_failover: Option<Duration>,
     /// Every broken promise.
     pub violations: Vec<Violation>,
 }
@@ -156,6 +166,7 @@ pub fn check(records: &[HostRecord], faults: &[Fault], params: &Params) -> Repor
     for record in records {
         checker.read_host(record);
     }
+    checker.time_daemon_failovers(records, faults);
     checker.report.stores = checker.stores.len();
     checker.report.events = checker.stores.values().map(|s| s.events.len()).sum();
     let order = checker.order.clone();
@@ -327,6 +338,44 @@ impl Checker {
         }
         if !member.is_empty() {
             self.members.insert(member, deeds);
+        }
+    }
+
+    /// For each daemon killed, how long each host on the daemons that lived through it went
+    /// until its next successful renewal.
+    fn time_daemon_failovers(&mut self, records: &[HostRecord], faults: &[Fault]) {
+        for fault in faults.iter().filter(|f| f.kind == FaultKind::DaemonRestart) {
+            for record in records.iter().filter(|r| r.via_daemon) {
+                let alive = record.lines.first().is_some_and(|l| l.at < fault.start)
+                    && record.lines.last().is_some_and(|l| l.at > fault.end);
+                if !alive {
+                    continue;
+                }
+                let through = record.lines.iter().find(|line| {
+                    line.at > fault.start
+                        && matches!(line.entry, Entry::Beat { sent, renewed: true, .. } if sent > fault.start)
+                });
+                let member = record.lines.iter().find_map(|line| match &line.entry {
+                    Entry::Started { member } => Some(member.as_str()),
+                    _ => None,
+                });
+                // A host paused or killed meanwhile was not waiting on the daemons.
+                let faulted = |until: u64| {
+                    faults.iter().any(|f| {
+                        f.target.as_deref() == member && f.start <= until && f.end >= fault.start
+                    })
+                };
+                if let Some(line) = through.filter(|line| !faulted(line.at)) {
+                    let gap = Duration::from_nanos(line.at - fault.start);
+                    if self
+                        .report
+                        .worst_daemon_failover
+                        .is_none_or(|worst| gap > worst)
+                    {
+                        self.report.worst_daemon_failover = Some(gap);
+                    }
+                }
+            }
         }
     }
 

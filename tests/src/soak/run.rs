@@ -84,6 +84,13 @@ pub struct Soak {
     pub probe: PathBuf,
     /// Keep the hosts' records even when the check passes.
     pub keep_records: bool,
+    /// The `roster` executable: with it, `daemons` daemons serve the store and
+    /// `daemon_clients` more hosts reach it through them (`roster://` with every daemon).
+    pub roster: Option<PathBuf>,
+    /// How many `roster serve` daemons share the store.
+    pub daemons: usize,
+    /// How many hosts reach the store through the daemons.
+    pub daemon_clients: usize,
 }
 
 /// What a soak did and found.
@@ -95,6 +102,8 @@ pub struct Outcome {
     pub faults: Vec<Fault>,
     /// Whether hosts were partitioned.
     pub partitioned: bool,
+    /// How many daemons served the store.
+    pub daemons: usize,
     /// The hosts' records (kept when the check failed, or when asked to).
     pub records: PathBuf,
 }
@@ -144,22 +153,43 @@ pub fn run(soak: &Soak) -> Outcome {
         true,
     );
     observer.wait_for("ready");
-    let hosts: Vec<Slot> = (0..soak.hosts)
+    let daemons: Vec<Daemon> = match &soak.roster {
+        Some(roster) if soak.daemons > 0 => (0..soak.daemons)
+            .map(|index| Daemon::start(roster, &url(None), records.path(), index))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut hosts: Vec<Slot> = (0..soak.hosts)
         .map(|index| {
             let address = network.as_ref().map(|n| n.server_side(index));
             Slot {
+                name: format!("h{index}"),
                 index,
+                namespace: network.as_ref().map(|_| index),
                 url: url(address),
                 incarnation: 0,
                 process: None,
             }
         })
         .collect();
+    if !daemons.is_empty() {
+        let addresses: Vec<String> = daemons.iter().map(Daemon::address).collect();
+        let through = format!("roster://{}?timeout={timeout}", addresses.join(","));
+        hosts.extend((0..soak.daemon_clients).map(|index| Slot {
+            name: format!("c{index}"),
+            index: soak.hosts + index,
+            namespace: None,
+            url: through.clone(),
+            incarnation: 0,
+            process: None,
+        }));
+    }
     let world = World {
         soak: soak.clone(),
         hosts: hosts.into_iter().map(Mutex::new).collect(),
         network,
         server: Mutex::new(server),
+        daemons: daemons.into_iter().map(Mutex::new).collect(),
         records: records.path().to_owned(),
         faults: Mutex::new(Vec::new()),
     };
@@ -205,6 +235,8 @@ pub fn run(soak: &Soak) -> Outcome {
     };
     let report = check::check(&host_records, &faults, &params);
     let partitioned = world.network.is_some();
+    let daemons = world.daemons.len();
+    drop(world.daemons);
     drop(world.server);
     let records = if report.violations.is_empty() && !soak.keep_records {
         records.path().to_owned()
@@ -215,6 +247,7 @@ pub fn run(soak: &Soak) -> Outcome {
         report,
         faults,
         partitioned,
+        daemons,
         records,
     }
 }
@@ -223,7 +256,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Every record in `dir`, named after its host (`h3.1.jsonl` is host `h3`'s second process).
+/// Every record in `dir`, named after its host (`h3.1.jsonl` is host `h3`'s second process;
+/// hosts `c0`, `c1`, ... reach the store through the daemons).
 fn read_records(dir: &Path) -> Vec<HostRecord> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("the records' directory")
@@ -238,8 +272,10 @@ fn read_records(dir: &Path) -> Vec<HostRecord> {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
+            let host = name.split('.').next().unwrap_or_default().to_owned();
             HostRecord {
-                host: name.split('.').next().unwrap_or_default().to_owned(),
+                via_daemon: host.starts_with('c'),
+                host,
                 lines: record::read(path).unwrap_or_else(|e| panic!("{e}")),
             }
         })
@@ -300,16 +336,85 @@ impl Server {
 
 /// A worker host: where it runs and its current process.
 struct Slot {
+    /// `h3` (on the store itself) or `c1` (through the daemons).
+    name: String,
+    /// Numbers every slot, for its seeds.
     index: usize,
+    /// The network namespace it runs in, when hosts are partitioned.
+    namespace: Option<usize>,
     url: String,
     /// How many processes it has had.
     incarnation: u32,
     process: Option<HostProcess>,
 }
 
-impl Slot {
-    fn name(&self) -> String {
-        format!("h{}", self.index)
+/// A `roster serve` daemon on the soak's store, at a fixed port so a restart comes back
+/// where its clients look for it.
+struct Daemon {
+    roster: PathBuf,
+    backend: String,
+    port: u16,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    fn start(roster: &Path, backend: &str, records: &Path, index: usize) -> Self {
+        let mut daemon = Self {
+            roster: roster.to_owned(),
+            backend: backend.to_owned(),
+            port: crate::servers::free_port(),
+            log: records.join(format!("daemon{index}.log")),
+            child: None,
+        };
+        daemon.spawn();
+        daemon
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Start it and wait until it listens.
+    fn spawn(&mut self) {
+        let log = std::fs::File::create(&self.log).expect("the daemon's log");
+        let child = Command::new(&self.roster)
+            .args([
+                "serve",
+                "--listen",
+                &self.address(),
+                "--backend",
+                &self.backend,
+            ])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("the daemon's log"))
+            .stderr(log)
+            .spawn()
+            .expect("start roster serve");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !std::fs::read_to_string(&self.log).is_ok_and(|log| log.contains("listening on ")) {
+            assert!(
+                Instant::now() < deadline,
+                "roster serve did not listen within 30 s; see {}",
+                self.log.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -423,6 +528,7 @@ struct World {
     hosts: Vec<Mutex<Slot>>,
     network: Option<Network>,
     server: Mutex<Server>,
+    daemons: Vec<Mutex<Daemon>>,
     records: PathBuf,
     faults: Mutex<Vec<Fault>>,
 }
@@ -430,11 +536,10 @@ struct World {
 impl World {
     /// Start the slot's next process (a new member).
     fn respawn(&self, slot: &mut Slot) {
-        let name = slot.name();
-        let member = format!("{name}-{}", slot.incarnation);
-        let command = match &self.network {
-            Some(network) => network.command(slot.index, &self.soak.probe),
-            None => Command::new(&self.soak.probe),
+        let member = format!("{}-{}", slot.name, slot.incarnation);
+        let command = match (&self.network, slot.namespace) {
+            (Some(network), Some(index)) => network.command(index, &self.soak.probe),
+            _ => Command::new(&self.soak.probe),
         };
         let seed = self
             .soak
@@ -443,7 +548,7 @@ impl World {
             .wrapping_add((slot.index as u64) << 16 | u64::from(slot.incarnation));
         let record = self
             .records
-            .join(format!("{name}.{}.jsonl", slot.incarnation));
+            .join(format!("{}.{}.jsonl", slot.name, slot.incarnation));
         slot.process = Some(HostProcess::spawn(
             command, &slot.url, &member, seed, &record, false,
         ));
@@ -466,6 +571,9 @@ impl World {
         if lock(&self.server).restartable() {
             kinds.extend([(FaultKind::ServerRestart, 1), (FaultKind::ServerWipe, 1)]);
         }
+        if !self.daemons.is_empty() {
+            kinds.push((FaultKind::DaemonRestart, 2));
+        }
         kinds
     }
 
@@ -475,6 +583,8 @@ impl World {
         let kinds = self.kinds();
         let total: u32 = kinds.iter().map(|(_, weight)| weight).sum();
         let busy: Vec<Mutex<bool>> = self.hosts.iter().map(|_| Mutex::new(false)).collect();
+        let daemons_busy: Vec<Mutex<bool>> =
+            self.daemons.iter().map(|_| Mutex::new(false)).collect();
         let ends = Instant::now() + self.soak.duration;
         std::thread::scope(|scope| {
             let mut running = Vec::new();
@@ -498,7 +608,30 @@ impl World {
                     self.server_fault(kind);
                     continue;
                 }
-                let index = random.usize(..self.hosts.len());
+                if kind == FaultKind::DaemonRestart {
+                    let index = random.usize(..self.daemons.len());
+                    {
+                        let mut taken = lock(&daemons_busy[index]);
+                        if *taken {
+                            continue;
+                        }
+                        *taken = true;
+                    }
+                    let busy = &daemons_busy[index];
+                    running.push(scope.spawn(move || {
+                        self.daemon_fault(index, span);
+                        *lock(busy) = false;
+                    }));
+                    continue;
+                }
+                // Only hosts in a namespace of their own can be cut off.
+                let candidates: Vec<usize> = (0..self.hosts.len())
+                    .filter(|&i| {
+                        !matches!(kind, FaultKind::PartitionShort | FaultKind::PartitionLong)
+                            || lock(&self.hosts[i]).namespace.is_some()
+                    })
+                    .collect();
+                let index = candidates[random.usize(..candidates.len())];
                 {
                     let mut taken = lock(&busy[index]);
                     if *taken {
@@ -527,6 +660,7 @@ impl World {
             FaultKind::PauseLong | FaultKind::PartitionLong => {
                 past_bound + Duration::from_millis(random.u64(500..2_500))
             }
+            FaultKind::DaemonRestart => Duration::from_millis(random.u64(200..1_500)),
             FaultKind::ServerRestart | FaultKind::ServerWipe => Duration::ZERO,
         }
     }
@@ -567,9 +701,24 @@ impl World {
                 std::thread::sleep(span);
                 network.heal(index);
             }
-            FaultKind::ServerRestart | FaultKind::ServerWipe => unreachable!("not a host fault"),
+            FaultKind::ServerRestart | FaultKind::ServerWipe | FaultKind::DaemonRestart => {
+                unreachable!("not a host fault")
+            }
         }
         self.record(kind, Some(member), start);
+    }
+
+    /// Kill a daemon (SIGKILL), and start it again at its address after `span`.
+    fn daemon_fault(&self, index: usize, span: Duration) {
+        let start = now_ns();
+        lock(&self.daemons[index]).kill();
+        std::thread::sleep(span);
+        lock(&self.daemons[index]).spawn();
+        self.record(
+            FaultKind::DaemonRestart,
+            Some(format!("daemon{index}")),
+            start,
+        );
     }
 
     fn server_fault(&self, kind: FaultKind) {

@@ -147,6 +147,7 @@ macro_rules! scenarios_on {
 
 scenarios_on!(redis, Redis:
     hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_order,
+    a_host_paused_while_the_server_lost_its_data_is_told_its_history_is_gone,
     a_host_killed_with_sigkill_has_its_members_expire_on_the_others,
     a_lock_held_by_a_host_killed_with_sigkill_goes_to_the_next_waiter,
     a_host_rides_out_a_server_restart_and_misses_no_change,
@@ -155,6 +156,7 @@ scenarios_on!(redis, Redis:
 );
 scenarios_on!(etcd, Etcd:
     hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_order,
+    a_host_paused_while_the_server_lost_its_data_is_told_its_history_is_gone,
     a_host_killed_with_sigkill_has_its_members_expire_on_the_others,
     a_lock_held_by_a_host_killed_with_sigkill_goes_to_the_next_waiter,
     a_host_rides_out_a_server_restart_and_misses_no_change,
@@ -365,6 +367,52 @@ async fn hosts_join_again_when_the_server_comes_back_without_its_data(engine: En
     // probe is still there.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(observer.get_members(&g).await.unwrap(), ["steady"]);
+}
+
+/// Found by the fault soak: a host that was not reading when the server came back empty, and
+/// reads again once the new store has made more changes than it had read, must not take the
+/// new store's changes for the next ones of the old: it is told its history is gone, and
+/// joins again.
+async fn a_host_paused_while_the_server_lost_its_data_is_told_its_history_is_gone(engine: Engine) {
+    let mut server = Server::start(engine);
+    let url = server.url("30");
+    let g = new_group();
+    let mut host = Probe::start(PROBE, &url, "paused", &g);
+    let pid = host.pid().to_string();
+    signal(&pid, "STOP");
+
+    server.restart(false);
+    // The new store goes well past the revisions the paused host had read, in its group.
+    let writer = started(&url, "writer", Heartbeat::Manual).await;
+    writer.create_group(&g).await.unwrap();
+    for _ in 0..10 {
+        writer.join_group_with(&g, "").await.unwrap();
+        writer.leave_group(&g).await.unwrap();
+    }
+    signal(&pid, "CONT");
+
+    // It rejoins the new store, having been told the old history is gone; it never read the
+    // writer's changes as the old store's.
+    host.read_until(joined_times("paused", 2));
+    assert!(
+        host.errors.iter().any(|e| e.contains("is gone")),
+        "{:?}",
+        host.errors
+    );
+    let rejoined = host
+        .events
+        .iter()
+        .rposition(|e| matches!(e, Event::MemberJoined(j) if j.member_id == "paused"))
+        .expect("joined again");
+    assert!(
+        host.events[..rejoined]
+            .iter()
+            .all(|e| !matches!(e, Event::MemberJoined(j) if j.member_id == "writer")),
+        "{:?}",
+        host.events
+    );
+    let members = writer.get_members(&g).await.unwrap();
+    assert!(members.iter().any(|m| m == "paused"), "{members:?}");
 }
 
 async fn an_unresponsive_server_is_reported_within_the_membership_timeout(engine: Engine) {

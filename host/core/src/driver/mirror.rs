@@ -187,6 +187,8 @@ impl Mirror {
         let mut older = Vec::new();
         while after + 1 < oldest {
             match self.driver.changes(after, BATCH, Duration::ZERO).await? {
+                // Older changes of another store are not this history's.
+                Changes::Events { store_id, .. } if store_id != self.store_id() => break,
                 Changes::Events { events, .. } => {
                     let Some(last) = events.last().map(Event::revision) else {
                         break;
@@ -315,8 +317,24 @@ async fn follow(mirror: Weak<Mirror>) {
             return;
         };
         match answer {
-            Ok(Changes::Events { events, head }) => {
+            Ok(Changes::Events {
+                events,
+                head,
+                store_id,
+            }) => {
                 backoff = FIRST_BACKOFF;
+                if store_id != this.store_id() {
+                    // Another store answered (a server that came back without its data, or
+                    // the daemon of another store): its revisions do not go on from ours,
+                    // however they line up.
+                    tracing::warn!(
+                        followed = %this.store_id(),
+                        answered = %store_id,
+                        "the store was replaced; resyncing"
+                    );
+                    resync(&this).await;
+                    continue;
+                }
                 if head < after {
                     // Revisions do not go back: this is another store (a server that came
                     // back without its data).

@@ -41,6 +41,9 @@ pub enum Changes {
         events: Vec<Event>,
         /// The store's newest revision.
         head: Revision,
+        /// The store they were read from ([`StoreInfo::store_id`]; empty when it has none
+        /// yet): the mirror takes changes only from the store it follows.
+        store_id: String,
     },
     /// The changes from `requested` up to `oldest` are no longer kept.
     Resync {

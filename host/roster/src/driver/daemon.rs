@@ -443,6 +443,7 @@ impl Driver for DaemonDriver {
                 Changes::Events {
                     events: answer.events,
                     head: answer.head,
+                    store_id: answer.store,
                 }
             }
         })

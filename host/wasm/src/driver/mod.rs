@@ -935,6 +935,7 @@ impl Driver for WasmDriver {
             b::Feed::Events(batch) => Changes::Events {
                 events: self.valid_events(batch.events)?,
                 head: batch.head,
+                store_id: batch.store_id,
             },
             b::Feed::Resync(gap) => Changes::Resync {
                 requested: gap.requested,

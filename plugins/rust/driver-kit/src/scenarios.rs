@@ -95,6 +95,10 @@ macro_rules! server_scenarios {
                 $crate::scenarios::the_change_log_is_bounded_and_says_when_history_is_lost::<$harness>();
             }
             #[test]
+            fn a_change_batch_names_its_store_and_another_once_the_data_is_gone() {
+                $crate::scenarios::a_change_batch_names_its_store_and_another_once_the_data_is_gone::<$harness>();
+            }
+            #[test]
             fn a_waiting_poll_returns_with_another_clients_change() {
                 $crate::scenarios::a_waiting_poll_returns_with_another_clients_change::<$harness>();
             }
@@ -482,6 +486,38 @@ pub fn the_change_log_is_bounded_and_says_when_history_is_lost<H: Harness>() {
     );
     assert!(events(&mut st, 5).is_empty());
     assert!(events(&mut st, 50).is_empty(), "past the head: nothing");
+    H::flush(&address, &ns);
+}
+
+/// The store's id comes with every batch, so the host never reads the changes of a store that
+/// lost its data (and has since made as many again) as the next ones of the old store.
+pub fn a_change_batch_names_its_store_and_another_once_the_data_is_gone<H: Harness>() {
+    let Some(address) = H::address() else { return };
+    let ns = H::namespace();
+    let mut st = H::open(&address, &ns, &[]);
+    let first = st.describe().unwrap().store_id;
+    st.create_group("g").unwrap();
+    let Feed::Events(batch) = st.changes(0, 10, 0).unwrap() else {
+        panic!("a resync on a new store")
+    };
+    assert_eq!(batch.store_id, first);
+    assert_eq!(batch.events.len(), 1);
+    H::flush(&address, &ns);
+    // The data is gone and the new store makes as many changes: its batch is not the old
+    // store's, whether or not it has an id yet.
+    let mut writer = H::open(&address, &ns, &[]);
+    writer.create_group("h").unwrap();
+    writer.create_group("i").unwrap();
+    let Feed::Events(batch) = st.changes(1, 10, 0).unwrap() else {
+        panic!("revision 2 is kept")
+    };
+    assert_ne!(batch.store_id, first);
+    let second = st.describe().unwrap().store_id;
+    assert_ne!(second, first);
+    let Feed::Events(batch) = st.changes(1, 10, 0).unwrap() else {
+        panic!("revision 2 is kept")
+    };
+    assert_eq!(batch.store_id, second);
     H::flush(&address, &ns);
 }
 

@@ -71,6 +71,8 @@ struct Following {
     revision: i64,
     /// The earliest session deadline (Unix ms), as read then, or earlier since.
     next_deadline: Option<u64>,
+    /// The id of the store read then: a watch follows one etcd's history.
+    store_id: String,
 }
 
 // Deadlines are kept in Unix milliseconds (`now_ms`): hosts sharing a namespace must agree
@@ -395,7 +397,8 @@ impl Store {
                 continue;
             }
             let fetch = usize::try_from(fetch).unwrap_or(usize::MAX);
-            let Some(batch) = self.log_entries(following.next, &entries) else {
+            let Some(batch) = self.log_entries(following.next, &entries, &following.store_id)
+            else {
                 return Ok(None);
             };
             if batch.events.len() <= fetch {
@@ -404,15 +407,23 @@ impl Store {
                 return Ok(Some(batch));
             }
             // More than asked for: the rest is read by the next call.
-            let ChangeBatch { mut events, head } = batch;
+            let ChangeBatch {
+                mut events,
+                head,
+                store_id,
+            } = batch;
             events.truncate(fetch);
-            return Ok(Some(ChangeBatch { events, head }));
+            return Ok(Some(ChangeBatch {
+                events,
+                head,
+                store_id,
+            }));
         }
     }
 
     /// Log entries a watch brought, as a batch, when they follow on from `from` without a
     /// gap and are all readable.
-    fn log_entries(&self, from: u64, entries: &[KeyValue]) -> Option<ChangeBatch> {
+    fn log_entries(&self, from: u64, entries: &[KeyValue], store_id: &str) -> Option<ChangeBatch> {
         let mut events = Vec::with_capacity(entries.len());
         for (kv, revision) in entries.iter().zip(from..) {
             if self.keys.event_revision(&kv.key) != Some(revision) {
@@ -422,7 +433,11 @@ impl Store {
             events.push(doc.event().ok()?);
         }
         let head = from + entries.len() as u64 - 1;
-        Some(ChangeBatch { events, head })
+        Some(ChangeBatch {
+            events,
+            head,
+            store_id: store_id.to_owned(),
+        })
     }
 
     /// Wait until deadline keys or log entries are put after etcd revision `revision`, or
@@ -676,7 +691,8 @@ impl Driver for Store {
         loop {
             let read = self.transact(
                 false,
-                |_| Vec::new(),
+                // The store's id comes with the read: the batch names the store it is of.
+                |keys| vec![keys.id()],
                 |keys| {
                     vec![
                         RangeRequest::prefix(&keys.events()).keys_only().limit(1),
@@ -694,6 +710,11 @@ impl Driver for Store {
                         return Ok(Ok(None));
                     }
                     let keys = model.tx.keys;
+                    let store_id = model
+                        .tx
+                        .get(&keys.id(), false)?
+                        .map(|id| String::from_utf8_lossy(&id).into_owned())
+                        .unwrap_or_default();
                     let head = model.tx.head;
                     let mut answers = answers.into_iter();
                     let mut next = || answers.next().unwrap_or_default().kvs;
@@ -732,7 +753,11 @@ impl Driver for Store {
                     }
                     let next_deadline = next().first().and_then(|kv| keys.deadline_of(&kv.key));
                     Ok(Ok(Some(Read::Events {
-                        batch: ChangeBatch { events, head },
+                        batch: ChangeBatch {
+                            events,
+                            head,
+                            store_id,
+                        },
                         revision: model.tx.revision,
                         next_deadline,
                     })))
@@ -751,10 +776,11 @@ impl Driver for Store {
             // take over from the revision read at.
             let next = from + batch.events.len() as u64;
             let following =
-                (batch.events.is_empty() || next == batch.head + 1).then_some(Following {
+                (batch.events.is_empty() || next == batch.head + 1).then(|| Following {
                     next,
                     revision,
                     next_deadline,
+                    store_id: batch.store_id.clone(),
                 });
             let left = until.saturating_duration_since(Instant::now());
             if !batch.events.is_empty() || max == 0 || left.is_zero() {

@@ -154,6 +154,7 @@ impl Store {
             return Ok(Some(Feed::Events(ChangeBatch {
                 events: Vec::new(),
                 head: header.head,
+                store_id: header.id.clone(),
             })));
         }
         if from > header.head {
@@ -190,6 +191,7 @@ impl Store {
         Ok(Some(Feed::Events(ChangeBatch {
             events,
             head: header.head,
+            store_id: header.id.clone(),
         })))
     }
 }
@@ -387,6 +389,7 @@ impl Driver for Store {
                 return Ok(Feed::Events(ChangeBatch {
                     events: Vec::new(),
                     head: header.head,
+                    store_id: header.id.clone(),
                 }));
             }
             let mut nap = pause.min(left);

@@ -38,6 +38,9 @@ pub struct Conn {
     stream: Option<TcpStream>,
     /// The reply being read.
     buf: Vec<u8>,
+    /// Connections opened so far: two requests were answered by the same server process
+    /// only if this did not change between them.
+    connections: u64,
 }
 
 impl Conn {
@@ -46,11 +49,17 @@ impl Conn {
             address,
             stream: None,
             buf: Vec::new(),
+            connections: 0,
         }
     }
 
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    /// How many connections it has opened.
+    pub fn connections(&self) -> u64 {
+        self.connections
     }
 
     /// This end of the connection, while connected (tests kill it from the server side).
@@ -78,7 +87,10 @@ impl Conn {
             let mut stream = match self.stream.take() {
                 Some(stream) => stream,
                 None => match connect(&self.address) {
-                    Ok(stream) => stream,
+                    Ok(stream) => {
+                        self.connections += 1;
+                        stream
+                    }
                     Err(e) => {
                         last = format!("cannot connect: {e}");
                         continue;

@@ -433,6 +433,7 @@ impl Driver for Store {
             let address = self.conn.address().to_owned();
             let (status, mut reply) =
                 self.run(Script::Changes, &[after_arg.as_bytes(), max_arg.as_bytes()])?;
+            let connection = self.conn.connections();
             if status == "resync" {
                 return Ok(Feed::Resync(ResyncNeeded {
                     requested: reply.number()?,
@@ -447,9 +448,14 @@ impl Driver for Store {
                 .into_iter()
                 .map(|entry| event(entry, &address))
                 .collect::<Result<Vec<_>>>()?;
+            let store_id = reply.text()?;
             let left = wait.saturating_sub(started.elapsed());
             if !events.is_empty() || max == 0 || left.is_zero() {
-                return Ok(Feed::Events(ChangeBatch { events, head }));
+                return Ok(Feed::Events(ChangeBatch {
+                    events,
+                    head,
+                    store_id,
+                }));
             }
             // `-1` (no live session) reads as no number: wait the whole time left.
             let block = next_deadline
@@ -458,7 +464,9 @@ impl Driver for Store {
             // New entries are returned as they come, without another script run: the next
             // poll's script sweeps expiries, and a wait that times out loops to the script.
             let entries = self.wait_for_change(head, max, block)?;
-            if !entries.is_empty() {
+            // Entries read on another connection than the script's may be another server's
+            // (one that came back without its data): read them again through the script.
+            if !entries.is_empty() && self.conn.connections() == connection {
                 let events = entries
                     .into_iter()
                     .map(|entry| event(entry, &address))
@@ -466,7 +474,11 @@ impl Driver for Store {
                 let contiguous = events.first().map(revision_of) == Some(head + 1);
                 if contiguous {
                     let head = events.last().map_or(head, revision_of);
-                    return Ok(Feed::Events(ChangeBatch { events, head }));
+                    return Ok(Feed::Events(ChangeBatch {
+                        events,
+                        head,
+                        store_id,
+                    }));
                 }
             }
         }

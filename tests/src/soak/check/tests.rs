@@ -121,6 +121,7 @@ fn reader(name: &str, m: &str, events: &[Event]) -> HostRecord {
     }
     HostRecord {
         host: name.to_owned(),
+        via_daemon: false,
         lines,
     }
 }
@@ -235,6 +236,7 @@ fn a_member_seen_expired_sooner_than_the_timeout_after_its_last_beat_was_live() 
     let started = at(0, Entry::Started { member: "a".into() });
     let mut a = HostRecord {
         host: "a".into(),
+        via_daemon: false,
         lines: vec![started, at(SECOND * 3 / 2 + 1000, beat(SECOND * 3 / 2))],
     };
     let live = reader("obs", "obs", &history);
@@ -277,6 +279,7 @@ fn a_killed_hosts_member_still_listed_after_the_bound_has_not_gone() {
     history[5] = left(6, "g", "a", LeaveReason::Expired);
     let a = HostRecord {
         host: "a".into(),
+        via_daemon: false,
         lines: vec![at(0, Entry::Started { member: "a".into() })],
     };
     let report = check(&[reader("obs", "obs", &history), a], &[kill], &params());
@@ -306,6 +309,7 @@ fn a_failover_is_timed_from_the_fault_to_the_next_leader_seen() {
     ];
     let a = HostRecord {
         host: "a".into(),
+        via_daemon: false,
         lines: vec![at(0, Entry::Started { member: "a".into() })],
     };
     let kill = Fault {
