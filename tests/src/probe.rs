@@ -96,16 +96,7 @@ impl Probe {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start roster-probe");
-        let stdout = child.stdout.take().expect("stdout");
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if send.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = lines_of(child.stdout.take().expect("stdout"));
         let stdin = child.stdin.take();
         let probe = Self {
             child,
@@ -185,6 +176,20 @@ impl Drop for Probe {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The lines a child process prints, as they come (read by a thread of their own).
+pub fn lines_of(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if send.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    lines
 }
 
 /// A line of the probe that is not an event.

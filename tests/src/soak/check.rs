@@ -615,10 +615,9 @@ impl Checker {
 
     /// A departure's reason matches what its member's host did.
     fn check_cause(&mut self, event: &Event, seen: u64) {
-        let (member, rule, cause) = match event {
+        let (member, cause) = match event {
             Event::MemberLeft(left) => (
                 left.member_id.as_str(),
-                "departures have their cause",
                 match left.reason {
                     LeaveReason::Left => {
                         Cause::Called(&[Op::Leave, Op::Stop], left.group_id.as_str())
@@ -629,7 +628,6 @@ impl Checker {
             ),
             Event::LeaderLost(lost) => (
                 lost.member_id.as_str(),
-                "departures have their cause",
                 match lost.reason {
                     LeadershipEnd::StoodDown => {
                         Cause::Called(&[Op::StandDown], lost.group_id.as_str())
@@ -643,7 +641,6 @@ impl Checker {
             ),
             Event::LockReleased(released) => (
                 released.member_id.as_str(),
-                "departures have their cause",
                 match released.reason {
                     LockReleaseReason::Released => {
                         Cause::Called(&[Op::Unlock], released.lock.as_str())
@@ -694,7 +691,10 @@ impl Checker {
             }
         };
         if let Some(why) = broken {
-            self.violate(rule, format!("{event:?}, first seen at {seen}: {why}"));
+            self.violate(
+                "departures have their cause",
+                format!("{event:?}, first seen at {seen}: {why}"),
+            );
         }
     }
 

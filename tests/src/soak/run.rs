@@ -6,7 +6,7 @@
 //! host faults under way are healed and runs alone. The observer is never faulted, so some
 //! reader follows the whole history.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -444,16 +444,7 @@ impl HostProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         let mut child = command.spawn().expect("start roster-probe soak");
-        let stdout = child.stdout.take().expect("stdout");
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if send.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = crate::probe::lines_of(child.stdout.take().expect("stdout"));
         Self {
             stdin: child.stdin.take(),
             child,
