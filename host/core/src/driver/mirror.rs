@@ -133,15 +133,21 @@ impl Mirror {
             groups.push((group, members, leader));
         }
         let replaced = info.store_id != self.store_id() || info.head < self.head();
+        // The new id is in place before readers can see the reset, so a reader told its
+        // history is gone reads the id of the store it goes on in; it is announced only
+        // after the mirror holds the new store, so whoever acts on it (a coordinator
+        // re-establishing its member) makes changes the feed then brings.
+        let mut changed = false;
+        self.store.send_if_modified(|id| {
+            changed = *id != info.store_id;
+            id.clone_from(&info.store_id);
+            false
+        });
         self.engine
             .write(|state| state.reset_mirror(info.head, groups, replaced));
-        // Announced after the mirror holds the new store, so whoever acts on it (a
-        // coordinator re-establishing its member) makes changes the feed then brings.
-        self.store.send_if_modified(|id| {
-            let changed = *id != info.store_id;
-            *id = info.store_id;
-            changed
-        });
+        if changed {
+            self.store.send_modify(|_| {});
+        }
         Ok(())
     }
 

@@ -380,3 +380,42 @@ fn a_final_state_the_history_does_not_give_is_reported_with_both() {
     assert_eq!(rules(&report), vec!["the history is the state"]);
     assert!(report.violations[0].detail.contains("replayed"));
 }
+
+#[test]
+fn a_seed_that_already_holds_the_next_changes_converges_to_the_final_state() {
+    // A reader's seed read at revision 2, member by member after it: it already lists `b`,
+    // whose join is revision 3.
+    let mut seed = final_state(2, &[("g", &["a", "b"])]);
+    let Entry::Final { state, .. } = &mut seed else {
+        unreachable!()
+    };
+    let state = state.clone();
+    let lines = vec![
+        at(0, Entry::Started { member: "a".into() }),
+        at(
+            0,
+            Entry::Segment {
+                store: "s1".into(),
+                state,
+            },
+        ),
+        at(SECOND, event(joined(3, "g", "b"))),
+        at(2 * SECOND, event(joined(4, "g", "c"))),
+        at(3 * SECOND, final_state(4, &[("g", &["a", "b", "c"])])),
+    ];
+    let host = HostRecord {
+        host: "a".into(),
+        via_daemon: false,
+        lines,
+    };
+    let report = check(std::slice::from_ref(&host), &[], &params());
+    assert_eq!(report.violations, Vec::new());
+    assert_eq!(report.finals, 1);
+    // Converging does not excuse a final state the history does not give.
+    let mut wrong = host;
+    wrong.lines[4] = at(3 * SECOND, final_state(4, &[("g", &["a", "c"])]));
+    assert_eq!(
+        rules(&check(&[wrong], &[], &params())),
+        vec!["the history is the state"]
+    );
+}
