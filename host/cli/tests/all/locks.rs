@@ -145,6 +145,13 @@ async fn a_killed_holder_loses_the_lock_within_its_ttl() {
     .spawn()
     .unwrap();
     wait_for_lock(&daemon, "job", 1, 0).await;
+    // The command starts once the lock is held: wait until it has said who it is.
+    wait_until(PATIENCE, || async {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .filter(|pid| pid.ends_with('\n'))
+    })
+    .await;
     let held = daemon.client.lock_info("job").await.unwrap().holders[0].token;
     // SIGKILL: no release, no session close; the session expires one TTL later.
     holder.kill().unwrap();
