@@ -24,6 +24,18 @@ use std::time::Duration;
 
 use roster::{Coordinator, Heartbeat, get_coordinator};
 
+/// Send the signal `name` (`STOP`, `CONT`, `KILL`) to the process `pid`.
+///
+/// # Panics
+/// When `kill` cannot be run or fails.
+pub fn signal(pid: &str, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), pid])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
 /// Where `build.rs` put the guest plugins it built (`rust-log-events.wasm`, ...).
 pub const PLUGIN_DIR: &str = env!("ROSTER_PLUGIN_DIR");
 

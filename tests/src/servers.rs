@@ -142,6 +142,8 @@ pub struct EtcdServer {
     child: Child,
     /// Its client `host:port`.
     pub address: String,
+    /// Its client port, at every address.
+    port: u16,
     peer: u16,
     /// Addresses it takes clients on besides 127.0.0.1.
     also: Vec<std::net::Ipv4Addr>,
@@ -164,10 +166,11 @@ impl EtcdServer {
         let data = tempfile::tempdir().expect("a temporary directory");
         let (client, peer) = (free_port(), free_port());
         let address = format!("127.0.0.1:{client}");
-        let child = Self::spawn(&address, &also, peer, data.path());
+        let child = Self::spawn(client, &also, peer, data.path());
         let mut server = Self {
             child,
             address,
+            port: client,
             peer,
             also,
             data,
@@ -178,20 +181,11 @@ impl EtcdServer {
 
     /// The port it takes clients on, at every address.
     pub fn port(&self) -> u16 {
-        self.address
-            .rsplit_once(':')
-            .and_then(|(_, port)| port.parse().ok())
-            .expect("an address with a port")
+        self.port
     }
 
-    fn spawn(
-        address: &str,
-        also: &[std::net::Ipv4Addr],
-        peer: u16,
-        dir: &std::path::Path,
-    ) -> Child {
-        let client_url = format!("http://{address}");
-        let port = address.rsplit_once(':').map_or("", |(_, port)| port);
+    fn spawn(port: u16, also: &[std::net::Ipv4Addr], peer: u16, dir: &std::path::Path) -> Child {
+        let client_url = format!("http://127.0.0.1:{port}");
         let listen: Vec<String> = std::iter::once(client_url.clone())
             .chain(also.iter().map(|ip| format!("http://{ip}:{port}")))
             .collect();
@@ -272,7 +266,7 @@ impl EtcdServer {
         if !keep_data {
             std::fs::remove_dir_all(self.data.path().join("etcd")).expect("remove etcd's data");
         }
-        self.child = Self::spawn(&self.address, &self.also, self.peer, self.data.path());
+        self.child = Self::spawn(self.port, &self.also, self.peer, self.data.path());
         self.wait_until_ready();
     }
 }

@@ -17,6 +17,10 @@ use super::check::{self, Fault, FaultKind, HostRecord, Params, Report};
 use super::network::Network;
 use super::record::{self, now_ns};
 use crate::servers::{EtcdServer, RedisServer};
+use crate::signal;
+
+/// The name prefix of the hosts that reach the store through the daemons (`c0`, `c1`, ...).
+const THROUGH_DAEMONS: &str = "c";
 
 /// The store a soak runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +180,7 @@ pub fn run(soak: &Soak) -> Outcome {
         let addresses: Vec<String> = daemons.iter().map(Daemon::address).collect();
         let through = format!("roster://{}?timeout={timeout}", addresses.join(","));
         hosts.extend((0..soak.daemon_clients).map(|index| Slot {
-            name: format!("c{index}"),
+            name: format!("{THROUGH_DAEMONS}{index}"),
             index: soak.hosts + index,
             namespace: None,
             url: through.clone(),
@@ -274,7 +278,7 @@ fn read_records(dir: &Path) -> Vec<HostRecord> {
                 .unwrap_or_default();
             let host = name.split('.').next().unwrap_or_default().to_owned();
             HostRecord {
-                via_daemon: host.starts_with('c'),
+                via_daemon: host.starts_with(THROUGH_DAEMONS),
                 host,
                 lines: record::read(path).unwrap_or_else(|e| panic!("{e}")),
             }
@@ -502,15 +506,6 @@ impl Drop for HostProcess {
             self.kill();
         }
     }
-}
-
-/// Send `signal` (`STOP`, `CONT`) to the process `pid`.
-fn signal(pid: &str, signal: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), pid])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
 /// Everything the scheduler and its fault threads share.

@@ -16,7 +16,7 @@ use roster::{
 };
 use roster_tests::probe::{Probe, joined, joined_times, left};
 use roster_tests::servers::{EtcdServer, RedisServer, free_port};
-use roster_tests::{new_group, plugin, wait_until};
+use roster_tests::{new_group, plugin, signal, wait_until};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 const PROBE: &str = env!("CARGO_BIN_EXE_roster-probe");
@@ -446,14 +446,4 @@ async fn an_unresponsive_server_is_reported_within_the_membership_timeout(engine
         Err(CoordinationError::Connection(_))
     ));
     assert!(asked.elapsed() < Duration::from_secs(3));
-}
-
-fn signal(pid: &str, name: &str) {
-    assert!(
-        std::process::Command::new("kill")
-            .args([format!("-{name}"), pid.to_owned()])
-            .status()
-            .unwrap()
-            .success()
-    );
 }
