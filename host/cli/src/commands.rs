@@ -52,6 +52,19 @@ pub async fn run(cli: Cli) -> ExitCode {
                     no_cache,
                 },
         } => plugin_check(json, &file, world, no_cache),
+        Command::Plugin {
+            command: PluginCommand::Run(args),
+        } => {
+            let daemon = || {
+                client(
+                    &cli.addr,
+                    cli.token_file,
+                    cli.ca_file,
+                    cli.cert_file.zip(cli.key_file),
+                )
+            };
+            crate::plugin_run::run(json, *args, daemon).await
+        }
         command => match client(
             &cli.addr,
             cli.token_file,

@@ -9,6 +9,7 @@ mod exit;
 mod keepalive;
 mod lock;
 mod output;
+mod plugin_run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -210,18 +211,33 @@ enum PluginCommand {
         #[arg(long)]
         no_cache: bool,
     },
+    /// Run a handler offline against events (a file of JSON lines as `roster watch` prints
+    /// them, a running daemon's history, or a generated workload), in the host's sandbox
+    /// with the grants and limits given: prints its logs, the coordinator calls it makes
+    /// with their answers, its faults and each batch's time. Exits 1 if it faulted.
+    Run(Box<plugin_run::RunArgs>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let serving = matches!(cli.command, Command::Serve { .. });
-    // Access logs (target `roster::access`) are opt-in: a busy daemon answers thousands of
-    // calls a second.
-    init_logging(if serving {
-        "info,roster::access=warn"
+    let running_plugin = matches!(
+        cli.command,
+        Command::Plugin {
+            command: PluginCommand::Run(_)
+        }
+    );
+    if running_plugin {
+        plugin_run::init_logging(cli.json);
     } else {
-        "warn"
-    });
+        // Access logs (target `roster::access`) are opt-in: a busy daemon answers thousands
+        // of calls a second.
+        init_logging(if serving {
+            "info,roster::access=warn"
+        } else {
+            "warn"
+        });
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -43,6 +43,7 @@ pub use roster_wasm::{plugin, wit};
 
 mod connect;
 pub mod driver;
+pub mod offline;
 
 pub use connect::get_coordinator;
 pub use roster_core::{

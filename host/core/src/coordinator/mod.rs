@@ -66,6 +66,22 @@ impl Coordinator {
         Ok(Self::driven(url, mirror, member_id))
     }
 
+    /// A coordinator for `member_id` on a store replaying `recording`, with a mirror of its
+    /// own (a recording is nobody else's store). The coordinator is not started.
+    pub fn on_recording(recording: Arc<crate::driver::Recording>, member_id: MemberId) -> Self {
+        let mut url =
+            BackendUrl::parse("memory://recording").expect("a fixed memory:// URL is valid");
+        url.kind = crate::backend_url::BackendKind::Driver {
+            name: "recording".to_owned(),
+            endpoint: crate::backend_url::Endpoint::Address(String::new()),
+            component: None,
+            options: Vec::new(),
+        };
+        url.store = format!("recording:{}", uuid::Uuid::new_v4());
+        let mirror = Mirror::new(recording, url.history_size);
+        Self::driven(url, mirror, member_id)
+    }
+
     /// A coordinator on the embedded store `engine`.
     fn embedded(url: BackendUrl, engine: Arc<Engine>, member_id: MemberId) -> Self {
         let (watchers, notice) = (Arc::default(), Notice::default());

@@ -15,6 +15,9 @@
 //! [`Coordinator`]: crate::Coordinator
 
 pub(crate) mod mirror;
+mod recording;
+
+pub use recording::{Recording, RecordingError};
 
 use std::collections::HashMap;
 use std::time::Duration;

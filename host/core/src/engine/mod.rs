@@ -9,7 +9,7 @@
 //! state records that store's changes instead of making its own.
 
 pub(crate) mod history;
-mod mirrored;
+pub(crate) mod mirrored;
 pub(crate) mod registry;
 pub(crate) mod state;
 pub(crate) mod stream;

@@ -20,6 +20,8 @@ use roster_types::error::CoordinationError;
 /// The data of one plugin's store.
 pub(crate) struct PluginData {
     pub(crate) log: GuestLog,
+    /// The plugin's name, in traced calls.
+    name: Arc<str>,
     coordinator: Coordinator,
     may_mutate: bool,
     wasi: WasiCtx,
@@ -50,7 +52,8 @@ impl PluginData {
             line_bytes: limits.log_line_bytes,
         };
         Ok(Self {
-            log: GuestLog::handler(name, log_limits, counters),
+            log: GuestLog::handler(Arc::clone(&name), log_limits, counters),
+            name,
             coordinator,
             may_mutate: grants.mutate,
             wasi: wasi.build(),
@@ -68,11 +71,11 @@ impl PluginData {
         })
     }
 
-    fn permit(&self, operation: &str) -> Result<(), w::CoordinationError> {
+    fn permit(&self, operation: &str) -> Result<(), CoordinationError> {
         if self.may_mutate {
             Ok(())
         } else {
-            Err(CoordinationError::NotPermitted(operation.to_owned()).into())
+            Err(CoordinationError::NotPermitted(operation.to_owned()))
         }
     }
 }
@@ -88,59 +91,89 @@ impl WasiView for PluginData {
 
 type Reply<T> = wasmtime::Result<Result<T, w::CoordinationError>>;
 
-fn reply<T, U>(result: roster_types::Result<T>, convert: impl FnOnce(T) -> U) -> Reply<U> {
-    Ok(result.map(convert).map_err(w::CoordinationError::from))
+/// The `tracing` target of every coordinator call a handler makes (at `debug`): how
+/// `roster plugin run` shows a handler's calls with their answers.
+pub const CALL_TARGET: &str = "roster::plugin::call";
+
+impl PluginData {
+    /// `result` as the guest receives it, the call traced first.
+    fn answer<T: std::fmt::Debug, U>(
+        &self,
+        call: &str,
+        args: &dyn std::fmt::Debug,
+        result: roster_types::Result<T>,
+        convert: impl FnOnce(T) -> U,
+    ) -> Reply<U> {
+        if tracing::enabled!(target: CALL_TARGET, tracing::Level::DEBUG) {
+            let answer = match &result {
+                Ok(value) => format!("ok {value:?}"),
+                Err(error) => format!("error {error}"),
+            };
+            tracing::debug!(target: CALL_TARGET, plugin = %self.name, call, args = ?args, answer);
+        }
+        Ok(result.map(convert).map_err(w::CoordinationError::from))
+    }
+}
+
+/// Make `change` (a call is under way as soon as it is made) when `permitted`.
+async fn change<T, F: IntoFuture<Output = roster_types::Result<T>>>(
+    permitted: Result<(), CoordinationError>,
+    change: impl FnOnce() -> F,
+) -> roster_types::Result<T> {
+    permitted?;
+    change().await
 }
 
 impl coordinator::Host for PluginData {
     async fn create_group(&mut self, group: String) -> Reply<()> {
-        if let Err(denied) = self.permit("create-group") {
-            return Ok(Err(denied));
-        }
-        reply(self.coordinator.create_group(&group).await, |()| ())
+        let call = "create-group";
+        let result = change(self.permit(call), || self.coordinator.create_group(&group)).await;
+        self.answer(call, &group, result, |()| ())
     }
 
     async fn delete_group(&mut self, group: String) -> Reply<()> {
-        if let Err(denied) = self.permit("delete-group") {
-            return Ok(Err(denied));
-        }
-        reply(self.coordinator.delete_group(&group).await, |()| ())
+        let call = "delete-group";
+        let result = change(self.permit(call), || self.coordinator.delete_group(&group)).await;
+        self.answer(call, &group, result, |()| ())
     }
 
     async fn get_groups(&mut self) -> Reply<Vec<String>> {
-        reply(self.coordinator.get_groups().await, |groups| {
+        let result = self.coordinator.get_groups().await;
+        self.answer("get-groups", &(), result, |groups| {
             groups.into_iter().map(String::from).collect()
         })
     }
 
     async fn join_group(&mut self, group: String, capabilities: Vec<u8>) -> Reply<()> {
-        if let Err(denied) = self.permit("join-group") {
-            return Ok(Err(denied));
-        }
-        reply(
-            self.coordinator.join_group_with(&group, capabilities).await,
-            |()| (),
-        )
+        let call = "join-group";
+        let args = (&group, String::from_utf8_lossy(&capabilities).into_owned());
+        let joined = || self.coordinator.join_group_with(&group, capabilities);
+        let result = change(self.permit(call), joined).await;
+        self.answer(call, &args, result, |()| ())
     }
 
     async fn leave_group(&mut self, group: String) -> Reply<()> {
-        if let Err(denied) = self.permit("leave-group") {
-            return Ok(Err(denied));
-        }
-        reply(self.coordinator.leave_group(&group).await, |()| ())
+        let call = "leave-group";
+        let result = change(self.permit(call), || self.coordinator.leave_group(&group)).await;
+        self.answer(call, &group, result, |()| ())
     }
 
     async fn get_members(&mut self, group: String) -> Reply<Vec<String>> {
-        reply(self.coordinator.get_members(&group).await, |members| {
+        let result = self.coordinator.get_members(&group).await;
+        self.answer("get-members", &group, result, |members| {
             members.into_iter().map(String::from).collect()
         })
     }
 
     async fn get_member_capabilities(&mut self, group: String, member: String) -> Reply<Vec<u8>> {
-        reply(
-            self.coordinator
-                .get_member_capabilities(&group, &member)
-                .await,
+        let result = self
+            .coordinator
+            .get_member_capabilities(&group, &member)
+            .await;
+        self.answer(
+            "get-member-capabilities",
+            &(&group, &member),
+            result,
             Vec::from,
         )
     }
@@ -149,77 +182,64 @@ impl coordinator::Host for PluginData {
         &mut self,
         group: String,
     ) -> Reply<Vec<(String, Vec<u8>)>> {
-        reply(
-            self.coordinator.get_members_with_capabilities(&group).await,
-            |members| {
-                members
-                    .into_iter()
-                    .map(|(m, c)| (String::from(m), Vec::from(c)))
-                    .collect()
-            },
-        )
+        let result = self.coordinator.get_members_with_capabilities(&group).await;
+        self.answer("get-members-with-capabilities", &group, result, |members| {
+            members
+                .into_iter()
+                .map(|(m, c)| (String::from(m), Vec::from(c)))
+                .collect()
+        })
     }
 
     async fn update_capabilities(&mut self, group: String, capabilities: Vec<u8>) -> Reply<()> {
-        if let Err(denied) = self.permit("update-capabilities") {
-            return Ok(Err(denied));
-        }
-        reply(
-            self.coordinator
-                .update_capabilities(&group, capabilities)
-                .await,
-            |()| (),
-        )
+        let call = "update-capabilities";
+        let args = (&group, String::from_utf8_lossy(&capabilities).into_owned());
+        let updated = || self.coordinator.update_capabilities(&group, capabilities);
+        let result = change(self.permit(call), updated).await;
+        self.answer(call, &args, result, |()| ())
     }
 
     async fn get_member_info(&mut self, group: String, member: String) -> Reply<w::MemberInfo> {
-        reply(
-            self.coordinator.get_member_info(&group, &member).await,
-            |info| w::MemberInfo::from(&info),
-        )
+        let result = self.coordinator.get_member_info(&group, &member).await;
+        self.answer("get-member-info", &(&group, &member), result, |info| {
+            w::MemberInfo::from(&info)
+        })
     }
 
     async fn get_leader(&mut self, group: String) -> Reply<Option<w::Leader>> {
-        reply(self.coordinator.get_leader(&group).await, |leader| {
+        let result = self.coordinator.get_leader(&group).await;
+        self.answer("get-leader", &group, result, |leader| {
             leader.as_ref().map(w::Leader::from)
         })
     }
 
     async fn stand_down_group_leader(&mut self, group: String) -> Reply<bool> {
-        if let Err(denied) = self.permit("stand-down-group-leader") {
-            return Ok(Err(denied));
-        }
-        reply(
-            self.coordinator.stand_down_group_leader(&group).await,
-            |b| b,
-        )
+        let call = "stand-down-group-leader";
+        let stood_down = || self.coordinator.stand_down_group_leader(&group);
+        let result = change(self.permit(call), stood_down).await;
+        self.answer(call, &group, result, |b| b)
     }
 
     async fn try_acquire_lock(&mut self, lock: String, mode: w::LockMode) -> Reply<Option<u64>> {
-        if let Err(denied) = self.permit("try-acquire-lock") {
-            return Ok(Err(denied));
-        }
-        let attempt = self
-            .coordinator
-            .acquire_lock(&lock, mode.into(), false)
-            .await;
-        reply(attempt, |attempt| match attempt {
+        let call = "try-acquire-lock";
+        let mode = roster_types::event::LockMode::from(mode);
+        let attempt = || self.coordinator.acquire_lock(&lock, mode, false);
+        let result = change(self.permit(call), attempt).await;
+        self.answer(call, &(&lock, mode), result, |attempt| match attempt {
             LockAttempt::Acquired { token } => Some(token),
             LockAttempt::Busy | LockAttempt::Queued => None,
         })
     }
 
     async fn release_lock(&mut self, lock: String) -> Reply<()> {
-        if let Err(denied) = self.permit("release-lock") {
-            return Ok(Err(denied));
-        }
-        reply(self.coordinator.release_lock(&lock).await, drop)
+        let call = "release-lock";
+        let result = change(self.permit(call), || self.coordinator.release_lock(&lock)).await;
+        self.answer(call, &lock, result, drop)
     }
 
     async fn get_lock(&mut self, lock: String) -> Reply<w::LockInfo> {
-        reply(self.coordinator.get_lock_info(&lock).await, |info| {
-            w::LockInfo::from(&info)
-        })
+        let result = self.coordinator.get_lock_info(&lock).await;
+        self.answer("get-lock", &lock, result, |info| w::LockInfo::from(&info))
     }
 
     async fn head_revision(&mut self) -> wasmtime::Result<u64> {

@@ -28,6 +28,7 @@ pub use crate::runtime::component::ComponentError;
 pub use config::{GrantsConfig, HandlerConfig, LimitsConfig, PluginConfig, check_handlers};
 pub use handler::{HandlerHandle, HandlerSpec, LoadInfo};
 pub use host::{ComponentReport, PluginError, PluginHost, PluginHostOptions};
+pub use host_api::CALL_TARGET;
 pub use limits::{Grants, Limits};
 pub use roster_types::plugin_stats::{
     FaultReason, PluginEvent, PluginEventKind, PluginState, PluginStats,
