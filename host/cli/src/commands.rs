@@ -10,7 +10,9 @@ use roster::{GroupId, api};
 use roster_server::{ServeConfig, Server};
 use serde::Serialize;
 
-use crate::{Cli, Command, PluginCommand, TokenCommand, exit, keepalive, lock, output};
+use crate::{
+    Cli, Command, PluginCommand, TokenCommand, exit, keepalive, lock, output, plugin_attach,
+};
 
 /// The plugin worlds `plugin check` knows.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -86,6 +88,15 @@ pub async fn run(cli: Cli) -> ExitCode {
                         exit::of(&error)
                     }
                 },
+                Command::Plugin {
+                    command: PluginCommand::Attach { file, handler },
+                } => finish(
+                    json,
+                    plugin_attach::attach(&client, json, &file, &handler).await,
+                ),
+                Command::Plugin {
+                    command: PluginCommand::Detach { name },
+                } => finish(json, plugin_attach::detach(&client, json, &name).await),
                 command => match remote(&client, json, command).await {
                     Ok(()) => exit::OK,
                     Err(error) => {
@@ -101,6 +112,17 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
     };
     code.into()
+}
+
+/// The exit code of a remote command's result, its error said first.
+fn finish(json: bool, result: Result<(), ClientError>) -> u8 {
+    match result {
+        Ok(()) => exit::OK,
+        Err(error) => {
+            output::error(json, &error.code(), &error.to_string());
+            exit::of(&error)
+        }
+    }
 }
 
 /// A number of seconds from the command line (`--ttl`, `--timeout`): finite, and positive

@@ -32,6 +32,7 @@ pub fn of(error: &ClientError) -> u8 {
         | ClientError::InvalidAddress(_)
         | ClientError::Credentials(_) => USAGE,
         ClientError::Coordination(_) => REFUSED,
+        ClientError::Refused { code, .. } if code == "invalid-component" => INVALID_COMPONENT,
         ClientError::Refused { status, .. } if *status == 400 => USAGE,
         ClientError::Refused { .. } => REFUSED,
         ClientError::Unreachable { .. } => UNREACHABLE,

@@ -6,9 +6,11 @@
 
 mod commands;
 mod exit;
+mod handler_flags;
 mod keepalive;
 mod lock;
 mod output;
+mod plugin_attach;
 mod plugin_run;
 
 use std::path::PathBuf;
@@ -216,6 +218,22 @@ enum PluginCommand {
     /// with the grants and limits given: prints its logs, the coordinator calls it makes
     /// with their answers, its faults and each batch's time. Exits 1 if it faulted.
     Run(Box<plugin_run::RunArgs>),
+    /// Attach a handler to the running daemon at --addr, or replace the one of that name,
+    /// without a restart (needs an admin token on a daemon with tokens). The component is
+    /// sent to the daemon; --dir is a directory on the daemon's machine. It runs until the
+    /// daemon stops: the command prints the [[handlers]] entry that attaches it at every start.
+    Attach {
+        /// The handler component (.wasm).
+        file: PathBuf,
+        #[command(flatten)]
+        handler: Box<handler_flags::HandlerFlags>,
+    },
+    /// Detach a handler from the running daemon at --addr (needs an admin token on a daemon
+    /// with tokens).
+    Detach {
+        /// The plugin's name.
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {

@@ -18,97 +18,15 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::exit;
+use crate::handler_flags::HandlerFlags;
 use crate::output;
 use roster::client::{Client, ClientError};
-use roster::event::{Event, EventKind};
-use roster::ids::GroupId;
+use roster::event::Event;
 use roster::offline::{self, Batch, OfflineError, Report};
-use roster::plugin::{
-    CALL_TARGET, GrantsConfig, HandlerConfig, LimitsConfig, PluginConfig, PluginEvent,
-    PluginEventKind, PluginHost, PluginHostOptions,
-};
+use roster::plugin::{CALL_TARGET, PluginEvent, PluginEventKind, PluginHost, PluginHostOptions};
 
 /// Where guest log lines are emitted (the runtime's logging module).
 const GUEST_LOG_TARGET: &str = "roster_wasm::runtime::logging";
-
-/// How a handler is attached: its name, which events it gets, its grants and limits. The same
-/// keys as a `[[handlers]]` entry of the daemon's configuration, checked by the same rules.
-#[derive(Debug, Args)]
-pub struct HandlerFlags {
-    /// The handler's name in logs and statistics (default: the file's stem).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Only this group's events (repeat for several; every group by default).
-    #[arg(long = "group", value_name = "GROUP", value_parser = group_id)]
-    pub groups: Vec<GroupId>,
-    /// Only events of this kind, e.g. member-joined (repeat for several; every kind by default).
-    #[arg(long = "event", value_name = "KIND", value_parser = event_kind)]
-    pub kinds: Vec<EventKind>,
-    /// Grant the changing coordinator calls (join, leave, create groups, locks, ...).
-    #[arg(long)]
-    pub mutate: bool,
-    /// Grant this directory, seen by the plugin as /data.
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-    /// Largest linear memory in MiB (default 32).
-    #[arg(long, value_name = "MIB")]
-    pub memory_mib: Option<usize>,
-    /// Longest a call may run, in milliseconds (default 250).
-    #[arg(long, value_name = "MS")]
-    pub deadline_ms: Option<u64>,
-    /// Events the plugin may fall behind before it is resynced (default 10 000).
-    #[arg(long, value_name = "N")]
-    pub queue_events: Option<usize>,
-    /// Most events per call (default 1 024).
-    #[arg(long, value_name = "N")]
-    pub batch_events: Option<usize>,
-    /// Most log lines per second (default 100).
-    #[arg(long, value_name = "N")]
-    pub log_lines_per_second: Option<u32>,
-}
-
-fn group_id(text: &str) -> Result<GroupId, String> {
-    GroupId::new(text).map_err(|e| e.to_string())
-}
-
-fn event_kind(text: &str) -> Result<EventKind, String> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|_| format!("not an event kind: {text} (e.g. member-joined, leader-elected)"))
-}
-
-impl HandlerFlags {
-    /// The configuration entry these flags make for `file`, checked as the daemon checks its
-    /// own.
-    pub fn config(&self, file: &Path) -> Result<PluginConfig, String> {
-        let name = self.name.clone().unwrap_or_else(|| {
-            file.file_stem()
-                .map_or_else(|| "plugin".to_owned(), |s| s.to_string_lossy().into_owned())
-        });
-        let entry = HandlerConfig {
-            name,
-            path: file.to_owned(),
-            groups: self.groups.clone(),
-            events: self.kinds.clone(),
-            hot_reload: false,
-            grants: GrantsConfig {
-                directory: self.dir.clone(),
-                mutate: self.mutate,
-            },
-            limits: LimitsConfig {
-                memory_mib: self.memory_mib,
-                deadline_ms: self.deadline_ms,
-                queue_events: self.queue_events,
-                batch_events: self.batch_events,
-                log_lines_per_second: self.log_lines_per_second,
-            },
-        };
-        roster::plugin::check_handlers(std::slice::from_ref(&entry))
-            .map_err(|e| e.to_string().replace("limits.", "--").replace('_', "-"))?;
-        Ok(PluginConfig {
-            handlers: vec![entry],
-        })
-    }
-}
 
 /// Where the events come from.
 #[derive(Debug, Args)]

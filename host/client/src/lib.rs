@@ -320,6 +320,8 @@ struct Request<'a, B: ?Sized> {
     segments: &'a [&'a str],
     query: &'a [(&'a str, String)],
     body: Option<&'a B>,
+    /// A body that is not JSON: its bytes and content type.
+    raw: Option<(&'a [u8], &'static str)>,
     timeout: Timeout,
     accept: Option<&'static str>,
 }
@@ -331,6 +333,7 @@ impl<'a> Request<'a, ()> {
             segments,
             query: &[],
             body: None,
+            raw: None,
             timeout: Timeout::Call,
             accept: None,
         }
@@ -348,6 +351,7 @@ impl<'a, B: ?Sized> Request<'a, B> {
             segments: self.segments,
             query: self.query,
             body,
+            raw: self.raw,
             timeout: self.timeout,
             accept: self.accept,
         }
@@ -482,6 +486,11 @@ impl Client {
             if let Some(body) = request.body {
                 builder = builder.json(body);
             }
+            if let Some((bytes, content_type)) = request.raw {
+                builder = builder
+                    .header("content-type", content_type)
+                    .body(bytes.to_vec());
+            }
             if let Some(accept) = request.accept {
                 builder = builder.header("accept", accept);
             }
@@ -571,6 +580,42 @@ impl Client {
     /// Every attached plugin's counters, and the latest plugin events.
     pub async fn plugins(&self) -> Result<api::Plugins> {
         self.call(Method::GET, &["plugins"], NO_BODY).await
+    }
+
+    /// Attach the handler `component` (a `.wasm` file's bytes) as `name`, replacing a plugin
+    /// of that name; `options` are its `[[handlers]]` keys as query parameters (`group` and
+    /// `event` repeated, `mutate`, `directory`, the limits). Returns whether a plugin was
+    /// replaced, and the new one's counters. Loading a large component takes the daemon a
+    /// while (compiling it when its cache does not have it): the call waits up to two minutes
+    /// more than others.
+    pub async fn attach_plugin(
+        &self,
+        name: &str,
+        component: &[u8],
+        options: &[(&str, String)],
+    ) -> Result<(bool, roster_types::plugin_stats::PluginStats)> {
+        let segments = ["plugins", name];
+        let request = Request {
+            raw: Some((component, "application/wasm")),
+            timeout: Timeout::After(Duration::from_secs(120)),
+            ..Request::new(Method::PUT, &segments).query(options)
+        };
+        let (response, base) = self.send(&request).await?;
+        let replaced = response.status() == StatusCode::OK;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(base, &e))?;
+        let stats =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok((replaced, stats))
+    }
+
+    /// Detach the plugin `name`.
+    pub async fn detach_plugin(&self, name: &str) -> Result<()> {
+        self.send(&Request::new(Method::DELETE, &["plugins", name]))
+            .await
+            .map(drop)
     }
 
     // ----- groups -----

@@ -46,6 +46,16 @@ pub(crate) enum ApiError {
     /// The store does not answer (readiness).
     #[error("the store does not answer: {0}")]
     StoreUnavailable(String),
+    /// A component sent to be attached is not a handler the host can run.
+    #[error("{0}")]
+    InvalidPlugin(String),
+    /// No plugin of that name is attached.
+    #[error("no plugin named {0:?} is attached")]
+    PluginNotFound(String),
+    /// The daemon failed on its side (it could not keep an uploaded component, or its
+    /// WebAssembly engine failed).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -74,7 +84,11 @@ impl ApiError {
             },
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::SessionNotFound(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::SessionNotFound(_) | Self::NotFound(_) | Self::PluginNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            Self::InvalidPlugin(_) => StatusCode::BAD_REQUEST,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TooManySessions(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::ShuttingDown | Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
@@ -95,6 +109,9 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::OutOfScope(_) => "out-of-scope",
             Self::StoreUnavailable(_) => "store-unavailable",
+            Self::InvalidPlugin(_) => "invalid-component",
+            Self::PluginNotFound(_) => "plugin-not-found",
+            Self::Internal(_) => "internal",
         };
         ErrorDetail {
             code: code.to_owned(),

@@ -23,6 +23,7 @@ mod events;
 mod linger;
 mod locks;
 mod metrics;
+mod plugins;
 mod routes;
 mod sessions;
 pub mod tls;
@@ -332,6 +333,10 @@ pub(crate) struct Daemon {
     body_limit: usize,
     sessions: Sessions,
     plugins: Mutex<Vec<HandlerHandle>>,
+    /// Runs the plugins, those configured and those attached at run time.
+    plugin_host: PluginHost,
+    /// Components attached at run time.
+    uploads: plugins::Uploads,
     plugin_log: Arc<Mutex<PluginLog>>,
     started: std::time::Instant,
     shutdown: watch::Sender<bool>,
@@ -452,25 +457,25 @@ impl Server {
         // Clients of another daemon of the store, or of this one before a restart, resume
         // from revisions older than this daemon's start.
         coordinator.fill_history().await?;
-        let mut handles = Vec::new();
         let plugin_log = Arc::new(Mutex::new(PluginLog::default()));
-        let mut recorder = None;
-        if !config.handlers.is_empty() {
-            let options = config.plugin_host_options();
-            if options.cache_dir.is_none() && !config.no_cache {
-                tracing::warn!(
-                    "no cache directory (set cache_dir, XDG_CACHE_HOME or HOME): plugins are compiled at every start"
-                );
-            }
-            let host = PluginHost::new(options)?;
-            recorder = Some(tokio::spawn(record(host.events(), Arc::clone(&plugin_log))));
-            let plugins = PluginConfig {
-                handlers: config.handlers,
-            };
-            handles = host
-                .attach_config(&coordinator, &plugins, &config.base_dir)
-                .await?;
+        let options = config.plugin_host_options();
+        if !config.handlers.is_empty() && options.cache_dir.is_none() && !config.no_cache {
+            tracing::warn!(
+                "no cache directory (set cache_dir, XDG_CACHE_HOME or HOME): plugins are compiled at every start"
+            );
         }
+        let plugin_host = PluginHost::new(options)?;
+        let recorder = Some(tokio::spawn(record(
+            plugin_host.events(),
+            Arc::clone(&plugin_log),
+        )));
+        let plugins = PluginConfig {
+            handlers: config.handlers,
+        };
+        let handles = plugin_host
+            .attach_config(&coordinator, &plugins, &config.base_dir)
+            .await?;
+        let uploads = plugins::Uploads::new().map_err(ServeError::Serve)?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -494,6 +499,8 @@ impl Server {
             coordinator,
             sessions: Sessions::new(config.max_sessions),
             plugins: Mutex::new(handles),
+            plugin_host,
+            uploads,
             plugin_log,
             started: std::time::Instant::now(),
             shutdown,
@@ -585,6 +592,12 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/status", get(r::status))
         .route("/v1/openapi.json", get(r::openapi))
         .route("/v1/plugins", get(r::plugins))
+        .route(
+            "/v1/plugins/{name}",
+            put(plugins::attach)
+                .layer(DefaultBodyLimit::max(plugins::MAX_COMPONENT_BYTES))
+                .delete(plugins::detach),
+        )
         .route("/v1/sessions", post(r::open_session))
         .route(
             "/v1/sessions/{session}",

@@ -283,3 +283,108 @@ async fn a_running_daemons_history_is_replayed() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert_eq!(logs(&output), ["ok 2"]);
 }
+
+/// `roster --addr ADDR ARGS...`.
+fn on_daemon(daemon: &Daemon, args: &[&str]) -> Output {
+    Command::new(ROSTER)
+        .args(["--addr", &daemon.addr])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+async fn stats_of(daemon: &Daemon, name: &str) -> Option<roster::plugin::PluginStats> {
+    let plugins = daemon.client.plugins().await.unwrap().plugins;
+    plugins.into_iter().find(|p| p.name == name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_are_attached_replaced_and_detached_at_run_time_and_the_others_miss_nothing() {
+    if !built("rust") {
+        return;
+    }
+    let daemon = Daemon::start(&[]);
+    let (misbehave, tally) = (plugin("rust-misbehave.wasm"), plugin("rust-tally.wasm"));
+    let attached = on_daemon(&daemon, &["plugin", "attach", tally.to_str().unwrap()]);
+    assert_eq!(attached.status.code(), Some(0), "{attached:?}");
+    let said = text(&attached);
+    assert!(said.contains("plugin rust-tally attached"), "{said}");
+    assert!(
+        said.contains("[[handlers]]\nname = \"rust-tally\""),
+        "{said}"
+    );
+    let from = daemon.client.status().await.unwrap().revision;
+
+    // A second handler comes and is replaced twice while the store changes.
+    let misbehave_args = [
+        "plugin",
+        "attach",
+        misbehave.to_str().unwrap(),
+        "--name",
+        "m",
+        "--group",
+        "a",
+    ];
+    for round in 0..3 {
+        daemon
+            .client
+            .create_group(&format!("g{round}"))
+            .await
+            .unwrap();
+        let again = on_daemon(&daemon, &misbehave_args);
+        assert_eq!(again.status.code(), Some(0), "{again:?}");
+        let verb = if round == 0 { "attached" } else { "replaced" };
+        assert!(
+            text(&again).contains(&format!("plugin m {verb}")),
+            "{}",
+            text(&again)
+        );
+        daemon
+            .client
+            .create_group(&format!("h{round}"))
+            .await
+            .unwrap();
+    }
+    daemon.client.create_group("a").await.unwrap();
+    let head = daemon.client.status().await.unwrap().revision;
+    roster_tests::wait_until(std::time::Duration::from_secs(30), || async {
+        let (tally, m) = (
+            stats_of(&daemon, "rust-tally").await,
+            stats_of(&daemon, "m").await,
+        );
+        let caught_up = tally.is_some_and(|t| t.handled_through >= head)
+            && m.is_some_and(|m| m.handled_through >= head);
+        caught_up.then_some(())
+    })
+    .await;
+    let listed = daemon.client.plugins().await.unwrap().plugins;
+    assert_eq!(listed.len(), 2, "one plugin per name: {listed:?}");
+    let tally = stats_of(&daemon, "rust-tally").await.unwrap();
+    assert_eq!(
+        tally.events_delivered,
+        head - from,
+        "the other handler got every event once"
+    );
+    assert_eq!(stats_of(&daemon, "m").await.unwrap().events_delivered, 1);
+
+    // Detached, it is gone; a second detach is refused; a bad component is named.
+    let detached = on_daemon(&daemon, &["plugin", "detach", "m"]);
+    assert_eq!(detached.status.code(), Some(0), "{detached:?}");
+    assert!(stats_of(&daemon, "m").await.is_none());
+    let again = on_daemon(&daemon, &["plugin", "detach", "m"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no plugin named \"m\""));
+    let not_a_handler = plugin("rust-not-a-handler.wasm");
+    let invalid = on_daemon(
+        &daemon,
+        &[
+            "plugin",
+            "attach",
+            not_a_handler.to_str().unwrap(),
+            "--name",
+            "x",
+        ],
+    );
+    assert_eq!(invalid.status.code(), Some(5), "{invalid:?}");
+    assert!(stats_of(&daemon, "x").await.is_none());
+}
