@@ -193,7 +193,10 @@ mod tests {
             | ApiError::Unauthenticated(_)
             | ApiError::Forbidden(_)
             | ApiError::OutOfScope(_)
-            | ApiError::StoreUnavailable(_) => {}
+            | ApiError::StoreUnavailable(_)
+            | ApiError::InvalidPlugin(_)
+            | ApiError::PluginNotFound(_)
+            | ApiError::Internal(_) => {}
         };
         for error in [
             ApiError::BadRequest(text()),
@@ -206,6 +209,9 @@ mod tests {
             ApiError::Forbidden(text()),
             ApiError::OutOfScope(text()),
             ApiError::StoreUnavailable(text()),
+            ApiError::InvalidPlugin(text()),
+            ApiError::PluginNotFound(text()),
+            ApiError::Internal(text()),
         ] {
             let code = error.detail().code;
             let listed = documented
