@@ -596,7 +596,7 @@ impl Client {
     ) -> Result<(bool, roster_types::plugin_stats::PluginStats)> {
         let segments = ["plugins", name];
         let request = Request {
-            raw: Some((component, "application/wasm")),
+            raw: Some((component, "application/octet-stream")),
             timeout: Timeout::After(Duration::from_secs(120)),
             ..Request::new(Method::PUT, &segments).query(options)
         };
