@@ -55,6 +55,12 @@ pub async fn run(cli: Cli) -> ExitCode {
                 },
         } => plugin_check(json, &file, world, no_cache),
         Command::Plugin {
+            command: PluginCommand::New { name, lang, dir },
+        } => plugin_new(json, &name, lang, dir.as_deref()),
+        Command::Plugin {
+            command: PluginCommand::Build { dir },
+        } => plugin_build(json, dir.as_deref()),
+        Command::Plugin {
             command: PluginCommand::Run(args),
         } => {
             let daemon = || {
@@ -112,6 +118,56 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
     };
     code.into()
+}
+
+fn plugin_new(
+    json: bool,
+    name: &str,
+    lang: crate::plugin_new::Language,
+    dir: Option<&std::path::Path>,
+) -> u8 {
+    match crate::plugin_new::new(name, lang, dir) {
+        Ok(dir) => {
+            if json {
+                println!("{}", serde_json::json!({"name": name, "dir": dir}));
+            } else {
+                println!(
+                    "wrote the handler {name} in {}; next:\n  cd {}\n  roster plugin build\n  \
+                     roster plugin run {name}.wasm --events test/events.jsonl\n  \
+                     roster plugin attach {name}.wasm",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            exit::OK
+        }
+        Err(error) => {
+            output::error(json, "usage", &error.to_string());
+            error.exit_code()
+        }
+    }
+}
+
+fn plugin_build(json: bool, dir: Option<&std::path::Path>) -> u8 {
+    match crate::plugin_new::build(dir.unwrap_or(std::path::Path::new("."))) {
+        Ok(component) => {
+            if json {
+                println!("{}", serde_json::json!({"component": component}));
+            } else {
+                println!("built {}", component.display());
+            }
+            exit::OK
+        }
+        Err(error) => {
+            let code = match error.exit_code() {
+                exit::TOOLCHAIN_MISSING => "toolchain-missing",
+                exit::USAGE => "usage",
+                _ => "build-failed",
+            };
+            output::error(json, code, &error.to_string());
+            error.exit_code()
+        }
+    }
 }
 
 /// The exit code of a remote command's result, its error said first.

@@ -14,6 +14,9 @@ pub const UNREACHABLE: u8 = 3;
 pub const FAILURE: u8 = 4;
 /// `plugin check`: the component is not a valid plugin of that world.
 pub const INVALID_COMPONENT: u8 = 5;
+/// `plugin build`: a tool the project's language needs is not installed (the message says
+/// how to install it).
+pub const TOOLCHAIN_MISSING: u8 = 6;
 /// `lock`: interrupted (SIGINT or SIGTERM) while waiting or running the command, as a shell
 /// reports a command ended by SIGINT.
 pub const INTERRUPTED: u8 = 130;
@@ -22,7 +25,7 @@ pub const INTERRUPTED: u8 = 130;
 pub const HELP: &str = "Exit codes: 0 success, 1 operation refused (e.g. group-not-created), \
                         2 bad usage or input, 3 daemon unreachable (for `join`: for a whole \
                         session TTL, so its membership is gone), 4 unexpected failure, \
-                        5 invalid plugin component. `lock` exits with its command's code, \
+                        5 invalid plugin component, 6 a toolchain `plugin build` needs is missing. `lock` exits with its command's code, \
                         1 when the lock was not acquired in time, 130 when interrupted.";
 
 /// The exit code for a failed call.

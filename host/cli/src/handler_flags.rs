@@ -46,6 +46,11 @@ pub struct HandlerFlags {
     pub log_lines_per_second: Option<u32>,
 }
 
+/// The flag of a `[[handlers]]` key.
+fn flag(key: &str) -> String {
+    format!("--{}", key.replace('_', "-"))
+}
+
 fn group_id(text: &str) -> Result<GroupId, String> {
     GroupId::new(text).map_err(|e| e.to_string())
 }
@@ -73,23 +78,32 @@ impl HandlerFlags {
                 directory: self.dir.clone(),
                 mutate: self.mutate,
             },
-            limits: LimitsConfig {
-                memory_mib: self.memory_mib,
-                deadline_ms: self.deadline_ms,
-                queue_events: self.queue_events,
-                batch_events: self.batch_events,
-                log_lines_per_second: self.log_lines_per_second,
-            },
+            limits: self.limits(),
         };
-        roster::plugin::check_handlers(std::slice::from_ref(&entry))
-            .map_err(|e| e.to_string().replace("limits.", "--").replace('_', "-"))?;
+        roster::plugin::check_handlers(std::slice::from_ref(&entry)).map_err(|e| {
+            // Said as the flag the limit was given by.
+            let mut message = e.to_string();
+            for (key, _) in entry.limits.keys() {
+                message = message.replace(&format!("limits.{key}"), &flag(key));
+            }
+            message
+        })?;
         Ok(PluginConfig {
             handlers: vec![entry],
         })
     }
-}
 
-impl HandlerFlags {
+    /// The limits given.
+    fn limits(&self) -> LimitsConfig {
+        LimitsConfig {
+            memory_mib: self.memory_mib,
+            deadline_ms: self.deadline_ms,
+            queue_events: self.queue_events,
+            batch_events: self.batch_events,
+            log_lines_per_second: self.log_lines_per_second,
+        }
+    }
+
     /// The flags as the daemon's attach call takes them (`[[handlers]]` keys as query
     /// parameters), with a granted directory made absolute.
     pub fn query(&self) -> std::io::Result<Vec<(&'static str, String)>> {
@@ -107,17 +121,7 @@ impl HandlerFlags {
         if let Some(dir) = &self.dir {
             query.push(("directory", std::path::absolute(dir)?.display().to_string()));
         }
-        let limits = [
-            ("memory_mib", self.memory_mib.map(|v| v as u64)),
-            ("deadline_ms", self.deadline_ms),
-            ("queue_events", self.queue_events.map(|v| v as u64)),
-            ("batch_events", self.batch_events.map(|v| v as u64)),
-            (
-                "log_lines_per_second",
-                self.log_lines_per_second.map(u64::from),
-            ),
-        ];
-        for (key, value) in limits {
+        for (key, value) in self.limits().keys() {
             if let Some(value) = value {
                 query.push((key, value.to_string()));
             }

@@ -11,6 +11,7 @@ mod keepalive;
 mod lock;
 mod output;
 mod plugin_attach;
+mod plugin_new;
 mod plugin_run;
 
 use std::path::PathBuf;
@@ -212,6 +213,26 @@ enum PluginCommand {
         /// cache directory, so the daemon loads it without compiling).
         #[arg(long)]
         no_cache: bool,
+    },
+    /// Write a new handler project from a template: source that logs each event and counts
+    /// each group's members, the WIT it is built against, its language's build files, a
+    /// README with the commands that follow, and a test (test.sh).
+    New {
+        /// The handler's name (lowercase letters, digits and dashes): the component is
+        /// NAME.wasm.
+        name: String,
+        /// Its language.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: plugin_new::Language,
+        /// Where to write it (./NAME by default); must be empty or absent.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Build the handler project in DIR (default: the current directory) by its language's
+    /// recipe into NAME.wasm, saying which tool is missing and how to install it (exit 6).
+    Build {
+        /// The project's directory.
+        dir: Option<PathBuf>,
     },
     /// Run a handler offline against events (a file of JSON lines as `roster watch` prints
     /// them, a running daemon's history, or a generated workload), in the host's sandbox

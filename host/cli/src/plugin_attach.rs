@@ -134,17 +134,7 @@ fn toml_entry(entry: &HandlerConfig, file: &Path) -> String {
             lines.push("mutate = true".to_owned());
         }
     }
-    let limits = &entry.limits;
-    let set = [
-        ("memory_mib", limits.memory_mib.map(|v| v as u64)),
-        ("deadline_ms", limits.deadline_ms),
-        ("queue_events", limits.queue_events.map(|v| v as u64)),
-        ("batch_events", limits.batch_events.map(|v| v as u64)),
-        (
-            "log_lines_per_second",
-            limits.log_lines_per_second.map(u64::from),
-        ),
-    ];
+    let set = entry.limits.keys();
     if set.iter().any(|(_, v)| v.is_some()) {
         lines.push(String::new());
         lines.push("[handlers.limits]".to_owned());

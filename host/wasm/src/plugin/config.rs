@@ -91,6 +91,23 @@ pub struct LimitsConfig {
     pub log_lines_per_second: Option<u32>,
 }
 
+impl LimitsConfig {
+    /// Each limit by its key, with its value when given: how the command line and the
+    /// daemon's attach call name them too.
+    pub fn keys(&self) -> [(&'static str, Option<u64>); 5] {
+        [
+            ("memory_mib", self.memory_mib.map(|v| v as u64)),
+            ("deadline_ms", self.deadline_ms),
+            ("queue_events", self.queue_events.map(|v| v as u64)),
+            ("batch_events", self.batch_events.map(|v| v as u64)),
+            (
+                "log_lines_per_second",
+                self.log_lines_per_second.map(u64::from),
+            ),
+        ]
+    }
+}
+
 /// Check what TOML alone does not: every limit a handler names is above zero. The daemon's
 /// configuration, which holds `[[handlers]]` entries too, checks them with this.
 ///
@@ -98,14 +115,12 @@ pub struct LimitsConfig {
 /// [`PluginError::Config`] naming the handler and the limit.
 pub fn check_handlers(handlers: &[HandlerConfig]) -> Result<(), PluginError> {
     for handler in handlers {
-        let limits = &handler.limits;
-        let positive = [
-            ("memory_mib", limits.memory_mib.map(|v| v as u64)),
-            ("deadline_ms", limits.deadline_ms),
-            ("queue_events", limits.queue_events.map(|v| v as u64)),
-            ("batch_events", limits.batch_events.map(|v| v as u64)),
-        ];
-        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == Some(0)) {
+        // Every limit but the log rate, which may be 0 (no log lines).
+        let positive = handler.limits.keys();
+        let positive = positive
+            .iter()
+            .filter(|(key, _)| *key != "log_lines_per_second");
+        if let Some((key, _)) = positive.clone().find(|(_, v)| *v == Some(0)) {
             return Err(PluginError::Config(format!(
                 "handler {:?}: limits.{key} must be above 0",
                 handler.name
