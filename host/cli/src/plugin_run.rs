@@ -204,7 +204,9 @@ pub async fn run(
 
 fn failed(json: bool, error: &OfflineError) -> u8 {
     let (code, exit) = match error {
-        OfflineError::BadLine { .. } | OfflineError::Recording(_) => ("bad-events", exit::USAGE),
+        OfflineError::BadLine { .. } | OfflineError::Read { .. } | OfflineError::Recording(_) => {
+            ("bad-events", exit::USAGE)
+        }
         OfflineError::Plugin(_) => ("invalid-component", exit::INVALID_COMPONENT),
         OfflineError::Daemon(error) => ("unreachable", exit::of(error)),
         OfflineError::Store(_) => ("failure", exit::FAILURE),
@@ -219,9 +221,9 @@ async fn events(
 ) -> Result<Vec<Event>, OfflineError> {
     let source = &args.source;
     if let Some(path) = &source.events {
-        let text = std::fs::read_to_string(path).map_err(|e| OfflineError::BadLine {
-            line: 0,
-            message: format!("cannot read {}: {e}", path.display()),
+        let text = std::fs::read_to_string(path).map_err(|source| OfflineError::Read {
+            path: path.clone(),
+            source,
         })?;
         return offline::parse_events(&text);
     }

@@ -35,6 +35,14 @@ pub enum OfflineError {
         /// What is wrong with it.
         message: String,
     },
+    /// The events file cannot be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The events cannot be replayed.
     #[error(transparent)]
     Recording(#[from] RecordingError),

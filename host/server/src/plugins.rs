@@ -144,13 +144,14 @@ pub(super) async fn attach(
         ));
     }
     // Checked before the component is kept anywhere.
-    entry(&name, query.as_deref(), PathBuf::new())?;
+    let mut entry = entry(&name, query.as_deref(), PathBuf::new())?;
     let path = daemon
         .uploads
         .keep(&name, &body)
         .map_err(|e| ApiError::Internal(format!("cannot keep the component: {e}")))?;
+    entry.path.clone_from(&path);
     let config = PluginConfig {
-        handlers: vec![entry(&name, query.as_deref(), path.clone())?],
+        handlers: vec![entry],
     };
     let spec = config
         .handler_specs(std::path::Path::new("/"))
