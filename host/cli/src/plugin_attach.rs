@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::handler_flags::HandlerFlags;
 use roster::client::{Client, ClientError};
-use roster::plugin::{HandlerConfig, PluginStats};
+use roster::plugin::{HandlerConfig, PluginConfig, PluginStats};
 
 /// What `attach` reports.
 #[derive(Serialize)]
@@ -33,8 +33,8 @@ pub async fn attach(
         code: "usage".to_owned(),
         message,
     };
-    let config = flags.config(file).map_err(usage)?;
-    let entry = &config.handlers[0];
+    let mut config = flags.config(file).map_err(usage)?;
+    let entry = config.handlers.remove(0);
     let component =
         std::fs::read(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
     let query = flags
@@ -90,59 +90,15 @@ pub async fn detach(client: &Client, json: bool, name: &str) -> Result<(), Clien
     Ok(())
 }
 
-/// The `[[handlers]]` entry for `entry` (its component at `file`, made absolute).
-fn toml_entry(entry: &HandlerConfig, file: &Path) -> String {
-    let quote = |text: &str| serde_json::to_string(text).unwrap_or_default();
-    let path = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
-    let mut lines = vec![
-        "[[handlers]]".to_owned(),
-        format!("name = {}", quote(&entry.name)),
-        format!("path = {}", quote(&path.display().to_string())),
-    ];
-    let list = |items: Vec<String>| {
-        let quoted: Vec<String> = items.iter().map(|i| quote(i)).collect();
-        format!("[{}]", quoted.join(", "))
+/// The `[[handlers]]` entry for `entry`, its paths made absolute.
+fn toml_entry(mut entry: HandlerConfig, file: &Path) -> String {
+    fn absolute(path: &Path) -> std::path::PathBuf {
+        std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+    }
+    entry.path = absolute(file);
+    entry.grants.directory = entry.grants.directory.as_deref().map(absolute);
+    let config = PluginConfig {
+        handlers: vec![entry],
     };
-    if !entry.groups.is_empty() {
-        lines.push(format!(
-            "groups = {}",
-            list(entry.groups.iter().map(ToString::to_string).collect())
-        ));
-    }
-    if !entry.events.is_empty() {
-        let kinds = entry
-            .events
-            .iter()
-            .map(|k| {
-                serde_json::to_value(k)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            })
-            .collect();
-        lines.push(format!("events = {}", list(kinds)));
-    }
-    let grants = &entry.grants;
-    if grants.mutate || grants.directory.is_some() {
-        lines.push(String::new());
-        lines.push("[handlers.grants]".to_owned());
-        if let Some(dir) = &grants.directory {
-            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-            lines.push(format!("directory = {}", quote(&dir.display().to_string())));
-        }
-        if grants.mutate {
-            lines.push("mutate = true".to_owned());
-        }
-    }
-    let set = entry.limits.keys();
-    if set.iter().any(|(_, v)| v.is_some()) {
-        lines.push(String::new());
-        lines.push("[handlers.limits]".to_owned());
-        for (key, value) in set {
-            if let Some(value) = value {
-                lines.push(format!("{key} = {value}"));
-            }
-        }
-    }
-    lines.join("\n") + "\n"
+    toml::to_string(&config).unwrap_or_default()
 }

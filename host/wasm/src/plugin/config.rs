@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::handler::HandlerSpec;
 use super::host::PluginError;
@@ -31,7 +31,7 @@ use roster_types::event::EventKind;
 use roster_types::ids::GroupId;
 
 /// The plugin section of a configuration file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginConfig {
     /// Event handlers to attach.
@@ -40,7 +40,8 @@ pub struct PluginConfig {
 }
 
 /// One `[[handlers]]` entry.
-#[derive(Debug, Deserialize)]
+/// Serialized (as `roster plugin attach` prints it), absent and default values are left out.
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HandlerConfig {
     /// Name in logs, events and statistics.
@@ -48,47 +49,57 @@ pub struct HandlerConfig {
     /// The component file, relative to the configuration file.
     pub path: PathBuf,
     /// Groups to receive events of; every group when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupId>,
     /// Event kinds to receive; every kind when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventKind>,
     /// Swap in new versions of the file as it changes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hot_reload: bool,
     /// Grants beyond the sandbox.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub grants: GrantsConfig,
     /// Limits, where the defaults do not suit.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub limits: LimitsConfig,
 }
 
 /// `[handlers.grants]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrantsConfig {
     /// A directory the plugin may read and write, relative to the configuration file.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub directory: Option<PathBuf>,
     /// Whether mutating coordinator calls are allowed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mutate: bool,
 }
 
 /// `[handlers.limits]`; each absent key keeps its default.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Largest linear memory in MiB (default 32).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_mib: Option<usize>,
     /// Per-call deadline in milliseconds (default 250).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
     /// Events the plugin may fall behind before a resync (default 10 000).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_events: Option<usize>,
     /// Events per call (default 1 024).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_events: Option<usize>,
     /// Log lines per second (default 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_lines_per_second: Option<u32>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl LimitsConfig {
