@@ -1,6 +1,6 @@
 //! Gathers the guest plugins the end-to-end tests load, in every language this machine can
-//! build, into `$OUT_DIR/plugins`: the Rust ones as `roster-guests` built them, C, JavaScript
-//! and Python built here. Also registers the conformance suites: every
+//! build, into `$OUT_DIR/plugins`: the Rust ones as `roster-guests` built them, C,
+//! JavaScript, Python and Go built here. Also registers the conformance suites: every
 //! `pub async fn NAME(h: &Harness)` of `src/conformance.rs` (each public async function there,
 //! however wrapped) goes into `for_each_conformance_test!`, and of `src/lock_conformance.rs`
 //! into `for_each_lock_test!` (`$OUT_DIR/conformance_tests.rs`).
@@ -72,6 +72,8 @@ fn main() {
         "plugins/python/quorum.py",
         "plugins/python/.venv/bin/componentize-py",
         "plugins/c/logger.c",
+        "plugins/go/export_roster_coordination_events",
+        "plugins/go/.venv/bin/go",
         "wit",
     ] {
         println!(
@@ -81,9 +83,10 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=ROSTER_REQUIRE_LANGUAGES");
 
-    let languages: [(&str, Builder); 4] = [
+    let languages: [(&str, Builder); 5] = [
         ("rust", build_rust),
         ("c", build_c),
+        ("go", build_go),
         ("js", build_js),
         ("python", build_python),
     ];
@@ -267,48 +270,57 @@ fn build_python(build: &Build) -> Outcome {
         .arg(build.plugins.join("python-quorum.wasm")))
 }
 
-/// C guests: bindings from `wit-bindgen-c` (as a library), compiled by clang for
-/// `wasm32-wasi` against wasi-libc, then wrapped into a component by `wit-component`.
+/// C guests: bindings and component made by `roster-guest-build` (as `roster plugin build`
+/// makes them), compiled by clang for `wasm32-wasi` against wasi-libc.
 fn build_c(build: &Build) -> Outcome {
-    let generated = build.out.join("c-bindings");
-    std::fs::create_dir_all(&generated).map_err(|e| e.to_string())?;
-    let mut resolve = wit_bindgen_core::wit_parser::Resolve::default();
-    let (package, _) = resolve
-        .push_path(build.root.join("wit"))
-        .map_err(|e| format!("{e:#}"))?;
-    let world = resolve
-        .select_world(&[package], Some("handler"))
-        .map_err(|e| format!("{e:#}"))?;
-    let mut files = wit_bindgen_core::Files::default();
-    wit_bindgen_c::Opts::default()
-        .build()
-        .generate(&mut resolve, world, &mut files)
-        .map_err(|e| format!("{e:#}"))?;
-    for (name, bytes) in files.iter() {
-        std::fs::write(generated.join(name), bytes).map_err(|e| e.to_string())?;
-    }
+    let wit = build.root.join("wit");
+    let bindings = build.out.join("c-bindings");
+    roster_guest_build::c_bindings(&wit, "handler", &bindings).map_err(|e| e.to_string())?;
     let core = build.out.join("c-logger-core.wasm");
-    run(Command::new("clang")
-        .args([
-            "--target=wasm32-wasi",
-            "-mexec-model=reactor",
-            "-O2",
-            "-Wall",
-            "-Werror",
-            "-I",
-        ])
-        .arg(&generated)
-        .arg("-o")
-        .arg(&core)
-        .arg(build.root.join("plugins/c/logger.c"))
-        .arg(generated.join("handler.c"))
-        .arg(generated.join("handler_component_type.o"))
-        .arg("-Wl,--strip-all"))
+    run(&mut roster_guest_build::c_compile(
+        "clang",
+        &bindings,
+        "handler",
+        &[build.root.join("plugins/c/logger.c")],
+        &core,
+    ))
     .map_err(|e| format!("clang with wasi-libc cannot build it: {e}"))?;
-    let module = std::fs::read(&core).map_err(|e| e.to_string())?;
-    let component = wit_component::ComponentEncoder::default()
-        .module(&module)
-        .and_then(|encoder| encoder.validate(true).encode())
-        .map_err(|e| format!("{e:#}"))?;
-    std::fs::write(build.plugins.join("c-logger.wasm"), component).map_err(|e| e.to_string())
+    componentize(&core, &wit, &build.plugins.join("c-logger.wasm"))
+}
+
+/// Go guests: the example's package copied into a Go module made by `roster-guest-build`
+/// (bindings and Go's runtime package), built by the Go toolchain `plugins/setup-toolchains`
+/// installs (`plugins/go/.venv`, else `go` on the path).
+fn build_go(build: &Build) -> Outcome {
+    let wit = build.root.join("wit");
+    let installed = build.root.join("plugins/go/.venv/bin/go");
+    let go = if installed.exists() {
+        installed
+    } else {
+        PathBuf::from("go")
+    };
+    let module = build.out.join("go-counts");
+    roster_guest_build::go_bindings(&wit, "handler", &module).map_err(|e| e.to_string())?;
+    let package = "export_roster_coordination_events";
+    let source = build.root.join("plugins/go").join(package);
+    std::fs::create_dir_all(module.join(package)).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(&source).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_some_and(|e| e == "go") {
+            copy(&path, &module.join(package).join(path.file_name().unwrap()))?;
+        }
+    }
+    let core = build.out.join("go-counts-core.wasm");
+    run(&mut roster_guest_build::go_compile(&go, &module, &core)).map_err(|e| {
+        format!("the Go toolchain (plugins/setup-toolchains installs Go 1.27 from PyPI) cannot build it: {e}")
+    })?;
+    componentize(&core, &wit, &build.plugins.join("go-counts.wasm"))
+}
+
+/// Make the core module `core` into the component `component` (the handler world).
+fn componentize(core: &Path, wit: &Path, component: &Path) -> Outcome {
+    let module = std::fs::read(core).map_err(|e| e.to_string())?;
+    let bytes =
+        roster_guest_build::componentize(&module, wit, "handler").map_err(|e| e.to_string())?;
+    std::fs::write(component, bytes).map_err(|e| e.to_string())
 }

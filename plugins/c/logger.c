@@ -111,10 +111,20 @@ bool exports_roster_coordination_events_on_events(
         member_line(l->revision, &l->member_id, " no longer leads ", &l->group_id, "");
         break;
       }
+      case ROSTER_COORDINATION_TYPES_MEMBERSHIP_EVENT_LOCK_ACQUIRED: {
+        roster_coordination_types_lock_acquired_t *a = &e->val.lock_acquired;
+        member_line(a->revision, &a->member_id, " acquired lock ", &a->lock, "");
+        break;
+      }
+      case ROSTER_COORDINATION_TYPES_MEMBERSHIP_EVENT_LOCK_RELEASED: {
+        roster_coordination_types_lock_released_t *r = &e->val.lock_released;
+        member_line(r->revision, &r->member_id, " released lock ", &r->lock, "");
+        break;
+      }
       case ROSTER_COORDINATION_TYPES_MEMBERSHIP_EVENT_GROUP_CREATED:
         group_line(e->val.group_created.revision, &e->val.group_created.group_id, " created");
         break;
-      default:
+      case ROSTER_COORDINATION_TYPES_MEMBERSHIP_EVENT_GROUP_DELETED:
         group_line(e->val.group_deleted.revision, &e->val.group_deleted.group_id, " deleted");
         break;
     }

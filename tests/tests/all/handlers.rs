@@ -1027,3 +1027,52 @@ async fn python_quorum_handler_warns_when_a_group_loses_its_quorum() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_counts_handler_logs_joins_and_leaves_and_writes_its_summary_in_its_granted_directory() {
+    if !built("go") {
+        return;
+    }
+    let f = fixture().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut counts = in_groups(spec("go", "go-counts.wasm"), &["workers"]);
+    counts.grants.directory = Some(data.path().to_owned());
+    let handle = f.attach(counts).await;
+    let w1 = f.join("workers", "w1", "").await;
+    let _w2 = f.join("workers", "w2", "").await;
+    w1.leave_group("workers").await.unwrap();
+    let logs = wait_for_log(&handle, "w1 left workers (1 members)").await;
+    let joined = logs
+        .iter()
+        .position(|l| l.contains("w2 joined workers (2 members)"))
+        .expect("both joins logged, counted");
+    let left = logs.iter().position(|l| l.contains("w1 left")).unwrap();
+    assert!(joined < left, "{logs:?}");
+    let head = w1.head_revision();
+    tokio::time::timeout(PATIENCE, handle.wait_handled(head))
+        .await
+        .expect("the handler returns from its last call");
+    let summary = std::fs::read_to_string(data.path().join("summary.txt")).unwrap();
+    assert_eq!(summary, format!("revision {head}\nworkers 1\n"));
+    assert_eq!(handle.stats().traps, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_counts_handler_without_a_directory_counts_and_says_once_it_cannot_write() {
+    if !built("go") {
+        return;
+    }
+    let f = fixture().await;
+    let handle = f
+        .attach(in_groups(spec("go", "go-counts.wasm"), &["workers"]))
+        .await;
+    let w1 = f.join("workers", "w1", "").await;
+    w1.leave_group("workers").await.unwrap();
+    let logs = wait_for_log(&handle, "w1 left workers (0 members)").await;
+    let warnings = logs
+        .iter()
+        .filter(|l| l.contains("cannot write /data/summary.txt"))
+        .count();
+    assert_eq!(warnings, 1, "{logs:?}");
+    assert_eq!(handle.stats().traps, 0);
+}

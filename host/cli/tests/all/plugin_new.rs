@@ -8,9 +8,18 @@ use std::process::{Command, Output};
 
 use crate::common::{CACHE_HOME, Daemon, ROSTER};
 
+/// `PATH` with the Go toolchain `plugins/setup-toolchains` installs first, as a Go author's
+/// would have their Go (without it, `roster plugin build` installs Go into the project).
+fn path_with_go() -> std::ffi::OsString {
+    let go = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/go/.venv/bin");
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(go).chain(std::env::split_paths(&rest))).unwrap()
+}
+
 fn roster(dir: &Path, args: &[&str]) -> Output {
     Command::new(ROSTER)
         .args(args)
+        .env("PATH", path_with_go())
         .current_dir(dir)
         .env("XDG_CACHE_HOME", CACHE_HOME)
         // Rust projects share one target directory across runs of the suite.
@@ -102,6 +111,16 @@ async fn new_build_run_attach(lang: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rust_handler_is_made_built_run_and_attached() {
     new_build_run_attach("rust").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_c_handler_is_made_built_run_and_attached() {
+    new_build_run_attach("c").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_go_handler_is_made_built_run_and_attached() {
+    new_build_run_attach("go").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
