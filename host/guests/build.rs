@@ -18,7 +18,7 @@ use command::run;
 
 /// The components of the guest workspace (package names); a component is
 /// `<name with _>.wasm`.
-const GUESTS: [&str; 10] = [
+const GUESTS: [&str; 11] = [
     "log-events",
     "tally",
     "audit-trail",
@@ -29,6 +29,7 @@ const GUESTS: [&str; 10] = [
     "evil-driver",
     "etcd-driver",
     "file-driver",
+    "broken-driver",
 ];
 
 /// The libraries of the guest workspace the components are built from: watched, not copied.

@@ -300,46 +300,52 @@ pub fn wait_for_port(address: &str) {
     }
 }
 
-impl Harness {
-    /// A private namespace on Redis through the built-in Redis driver, in real time at
-    /// `scale`: on the server `ROSTER_REDIS` names, else on a server of its own.
-    pub fn redis(scale: f64) -> Self {
+/// Harnesses on the servers and directories the suite starts: each a store of its own, in
+/// real time at `scale`.
+pub trait ServerHarness {
+    /// A private namespace on Redis through the built-in Redis driver: on the server
+    /// `ROSTER_REDIS` names, else on a server of its own.
+    fn redis(scale: f64) -> Harness;
+    /// A private namespace on etcd through the built-in etcd driver: on the server
+    /// `ROSTER_ETCD` names, else on a server of its own.
+    fn etcd(scale: f64) -> Harness;
+    /// A temporary directory of its own through the built-in file driver; the directory is
+    /// removed with the last harness made from this one.
+    fn file(scale: f64) -> Harness;
+}
+
+impl ServerHarness for Harness {
+    fn redis(scale: f64) -> Harness {
         let namespace = format!("t{}", uuid::Uuid::new_v4().simple());
         let url = |address: &str| format!("redis://{address}?namespace={namespace}");
         match std::env::var(REDIS_VARIABLE) {
-            Ok(address) => Self::new(url(&address)).real_time(scale),
+            Ok(address) => Harness::new(url(&address)).real_time(scale),
             Err(_) => {
                 let server = RedisServer::start();
-                Self::new(url(&server.address))
+                Harness::new(url(&server.address))
                     .real_time(scale)
                     .holding(server)
             }
         }
     }
 
-    /// A private namespace on etcd through the built-in etcd driver, in real time at
-    /// `scale`: on the server `ROSTER_ETCD` names, else on a server of its own.
-    pub fn etcd(scale: f64) -> Self {
+    fn etcd(scale: f64) -> Harness {
         let namespace = format!("t{}", uuid::Uuid::new_v4().simple());
         let url = |address: &str| format!("etcd3+http://{address}?namespace={namespace}");
         match std::env::var(ETCD_VARIABLE) {
-            Ok(address) => Self::new(url(&address)).real_time(scale),
+            Ok(address) => Harness::new(url(&address)).real_time(scale),
             Err(_) => {
                 let server = EtcdServer::start();
-                Self::new(url(&server.address))
+                Harness::new(url(&server.address))
                     .real_time(scale)
                     .holding(server)
             }
         }
     }
-}
 
-impl Harness {
-    /// A temporary directory of its own through the built-in file driver, in real time at
-    /// `scale`; the directory is removed with the last harness made from this one.
-    pub fn file(scale: f64) -> Self {
+    fn file(scale: f64) -> Harness {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("file://{}", dir.path().display());
-        Self::new(url).real_time(scale).holding(dir)
+        Harness::new(url).real_time(scale).holding(dir)
     }
 }

@@ -468,7 +468,7 @@ fn main() {
             "TLS and a token / plain HTTP: {:.2} of the throughput",
             guarded.calls_per_second / alone.calls_per_second
         );
-        let redis = roster_tests::Harness::redis(1.0);
+        let redis = <roster_tests::Harness as roster_tests::ServerHarness>::redis(1.0);
         let backend = format!("{}&history=4000000", redis.url());
         let mut shared: Vec<Daemon> = (0..3).map(|_| Daemon::start(&backend)).collect();
         let three = load(

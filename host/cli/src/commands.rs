@@ -61,6 +61,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             command: PluginCommand::Build { dir },
         } => plugin_build(json, dir.as_deref()),
         Command::Plugin {
+            command: PluginCommand::Conformance(args),
+        } => crate::plugin_conformance::run(json, *args).await,
+        Command::Plugin {
             command: PluginCommand::Run(args),
         } => {
             let daemon = || {

@@ -16,7 +16,7 @@ use roster::{
     Capabilities, CoordinationError, Coordinator, Event, Heartbeat, LeaveReason, MemberId,
     get_coordinator,
 };
-use roster_tests::{Harness, new_group, wait_until};
+use roster_tests::{Harness, ServerHarness, new_group, wait_until};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 /// The clients' session TTL, in seconds.

@@ -9,6 +9,7 @@
 //! - `locks`: `roster locks` and `roster lock NAME -- COMMAND`;
 //! - `metrics`: `/metrics`, `/healthz` and `/readyz`;
 //! - `openapi`: the OpenAPI document and the daemon, held together;
+//! - `plugin_conformance`: `roster plugin conformance`, drivers certified from the command line;
 //! - `plugin_new`: `roster plugin new` and `build`, in every language, then run and attach;
 //! - `plugin_run`: `roster plugin run`, a handler run offline;
 //! - `common`: starting a daemon process for a test.
@@ -22,5 +23,6 @@ mod hostile;
 mod locks;
 mod metrics;
 mod openapi;
+mod plugin_conformance;
 mod plugin_new;
 mod plugin_run;

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use roster::client::Client;
 use roster_server::ServeConfig;
 use roster_tests::servers::RedisServer;
-use roster_tests::{Harness, built, plugin, wait_until};
+use roster_tests::{Harness, ServerHarness, built, plugin, wait_until};
 use serde_json::Value;
 
 use crate::exposure::Running;

@@ -1,0 +1,225 @@
+//! Running the suites outside the test harness, against a backend a URL names (a driver
+//! component's, for `roster plugin conformance`): each test on a store of its own, in a
+//! thread and tokio runtime of its own, as the test harness runs them (so a test that stalls
+//! its runtime on purpose stalls only itself), a few at a time, each result reported as it
+//! comes. A failed check is a panic; its message and place are the failure.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+use crate::{Harness, SUITES, Suite, Test};
+
+/// What to run, and where.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The backend: a server URL (`redis://HOST:PORT?driver=PATH`, ...; each test gets a
+    /// `namespace` of its own) or a directory (`file:///DIR?driver=PATH`; each test gets a new
+    /// directory inside it, removed afterwards).
+    pub url: String,
+    /// What every time span of the suites is multiplied by (0.1: a 5 s timeout is 0.5 s).
+    pub scale: f64,
+    /// How many tests run at once.
+    pub jobs: usize,
+    /// Only the tests whose name contains this.
+    pub filter: Option<String>,
+    /// A test still running after this long has failed (its thread is left behind).
+    pub limit: Duration,
+}
+
+/// How a test ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every check held.
+    Passed,
+    /// A check failed: what it said, and where.
+    Failed(String),
+}
+
+/// One test's result.
+#[derive(Clone, Debug)]
+pub struct TestResult {
+    /// The suite it belongs to.
+    pub suite: &'static str,
+    /// The test.
+    pub name: &'static str,
+    /// Whether it passed.
+    pub outcome: Outcome,
+    /// How long it ran.
+    pub took: Duration,
+}
+
+/// Panic messages by the thread they happened on, while [`run`] has its hook installed.
+static PANICS: Mutex<Option<HashMap<ThreadId, String>>> = Mutex::new(None);
+
+fn panics() -> std::sync::MutexGuard<'static, Option<HashMap<ThreadId, String>>> {
+    PANICS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A per-test directory, removed when the last harness holding it goes.
+struct RemovedOnDrop(PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A harness on a store of the test's own, made from `url`, and the directory made for it
+/// (for a `file://` URL).
+fn isolated(url: &str, scale: f64) -> std::io::Result<(Harness, Option<PathBuf>)> {
+    let id = uuid::Uuid::new_v4().simple();
+    if let Some(rest) = url.strip_prefix("file://") {
+        let (dir, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let own = PathBuf::from(dir).join(format!("conformance-{id}"));
+        std::fs::create_dir_all(&own)?;
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        let harness = Harness::new(format!("file://{}{query}", own.display()));
+        let removed = RemovedOnDrop(own.clone());
+        return Ok((harness.real_time(scale).holding(removed), Some(own)));
+    }
+    let harness = Harness::new(url).with_options(&format!("namespace=conformance-{id}"));
+    Ok((harness.real_time(scale), None))
+}
+
+/// Run one test on its own runtime (this thread's); panics when it fails.
+fn run_one(test: Test, harness: &Harness) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on((test.run)(harness));
+}
+
+/// Run every test of [`SUITES`] (those `options.filter` keeps) against `options.url`,
+/// calling `report` with each result as it comes; returns them all, in suite order.
+///
+/// # Errors
+/// The directory of a `file://` URL cannot be written.
+pub fn run(
+    options: &RunOptions,
+    mut report: impl FnMut(&TestResult),
+) -> std::io::Result<Vec<TestResult>> {
+    let mut queue: VecDeque<(Suite, Test)> = SUITES
+        .iter()
+        .flat_map(|suite| suite.tests.iter().map(|test| (*suite, *test)))
+        .filter(|(_, test)| {
+            options
+                .filter
+                .as_deref()
+                .is_none_or(|part| test.name.contains(part))
+        })
+        .collect();
+    let order: Vec<&'static str> = queue.iter().map(|(_, t)| t.name).collect();
+
+    *panics() = Some(HashMap::new());
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let message = match info.payload().downcast_ref::<&str>() {
+            Some(text) => (*text).to_owned(),
+            None => info
+                .payload()
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_else(|| "panicked".into()),
+        };
+        let place = info
+            .location()
+            .map(|l| format!(" (at {}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        if let Some(map) = panics().as_mut() {
+            map.entry(std::thread::current().id())
+                .or_insert(format!("{message}{place}"));
+        }
+    }));
+
+    let (done, finished) = mpsc::channel::<(usize, ThreadId, bool)>();
+    let mut running: HashMap<usize, (Suite, Test, Instant)> = HashMap::new();
+    let mut results = Vec::new();
+    let mut next_id = 0;
+    let mut fatal = None;
+    // A driver may still write a test's directory after the harness removed it.
+    let mut made = Vec::new();
+    let outcome = loop {
+        while running.len() < options.jobs.max(1) {
+            let Some((suite, test)) = queue.pop_front() else {
+                break;
+            };
+            let harness = match isolated(&options.url, options.scale) {
+                Ok((harness, dir)) => {
+                    made.extend(dir);
+                    harness
+                }
+                Err(error) => {
+                    // No store for the rest: let those running finish, then say why.
+                    queue.clear();
+                    fatal = Some(error);
+                    break;
+                }
+            };
+            let id = next_id;
+            next_id += 1;
+            let done = done.clone();
+            running.insert(id, (suite, test, Instant::now()));
+            std::thread::Builder::new()
+                .name(format!("conformance {}", test.name))
+                .spawn(move || {
+                    let passed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run_one(test, &harness);
+                    }))
+                    .is_ok();
+                    let _ = done.send((id, std::thread::current().id(), passed));
+                })?;
+        }
+        if running.is_empty() {
+            break fatal.take().map_or(Ok(()), Err);
+        }
+        let finished = finished.recv_timeout(Duration::from_millis(200));
+        let mut ended = Vec::new();
+        if let Ok((id, thread, passed)) = finished {
+            let failure = panics().as_mut().and_then(|map| map.remove(&thread));
+            let outcome = if passed {
+                Outcome::Passed
+            } else {
+                Outcome::Failed(failure.unwrap_or_else(|| "panicked".into()))
+            };
+            ended.push((id, outcome));
+        }
+        for (id, (_, _, started)) in &running {
+            if started.elapsed() > options.limit {
+                ended.push((
+                    *id,
+                    Outcome::Failed(format!("still running after {} s", options.limit.as_secs())),
+                ));
+            }
+        }
+        for (id, outcome) in ended {
+            if let Some((suite, test, started)) = running.remove(&id) {
+                let result = TestResult {
+                    suite: suite.name,
+                    name: test.name,
+                    outcome,
+                    took: started.elapsed(),
+                };
+                report(&result);
+                results.push(result);
+            }
+        }
+    };
+    std::panic::set_hook(previous_hook);
+    *panics() = None;
+    for dir in made {
+        drop(RemovedOnDrop(dir));
+    }
+    outcome?;
+    results.sort_by_key(|r| order.iter().position(|n| *n == r.name));
+    Ok(results)
+}
