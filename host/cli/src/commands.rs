@@ -55,8 +55,14 @@ pub async fn run(cli: Cli) -> ExitCode {
                 },
         } => plugin_check(json, &file, world, no_cache),
         Command::Plugin {
-            command: PluginCommand::New { name, lang, dir },
-        } => plugin_new(json, &name, lang, dir.as_deref()),
+            command:
+                PluginCommand::New {
+                    name,
+                    lang,
+                    world,
+                    dir,
+                },
+        } => plugin_new(json, &name, lang, world, dir.as_deref()),
         Command::Plugin {
             command: PluginCommand::Build { dir },
         } => plugin_build(json, dir.as_deref()),
@@ -127,17 +133,30 @@ fn plugin_new(
     json: bool,
     name: &str,
     lang: crate::plugin_new::Language,
+    world: crate::plugin_new::PluginWorld,
     dir: Option<&std::path::Path>,
 ) -> u8 {
-    match crate::plugin_new::new(name, lang, dir) {
+    use crate::plugin_new::PluginWorld;
+    match crate::plugin_new::new(name, lang, world, dir) {
         Ok(dir) => {
             if json {
                 println!("{}", serde_json::json!({"name": name, "dir": dir}));
             } else {
+                let next = match world {
+                    PluginWorld::Handler => format!(
+                        "roster plugin run {name}.wasm --events test/events.jsonl\n  \
+                         roster plugin attach {name}.wasm"
+                    ),
+                    PluginWorld::Driver => format!(
+                        "roster plugin conformance {name}.wasm --url file:///tmp/{name}-store"
+                    ),
+                };
+                let what = match world {
+                    PluginWorld::Handler => "handler",
+                    PluginWorld::Driver => "driver",
+                };
                 println!(
-                    "wrote the handler {name} in {}; next:\n  cd {}\n  roster plugin build\n  \
-                     roster plugin run {name}.wasm --events test/events.jsonl\n  \
-                     roster plugin attach {name}.wasm",
+                    "wrote the {what} {name} in {}; next:\n  cd {}\n  roster plugin build\n  {next}",
                     dir.display(),
                     dir.display()
                 );

@@ -215,16 +215,20 @@ enum PluginCommand {
         #[arg(long)]
         no_cache: bool,
     },
-    /// Write a new handler project from a template: source that logs each event and counts
-    /// each group's members, the WIT it is built against, its language's build files, a
-    /// README with the commands that follow, and a test (test.sh).
+    /// Write a new plugin project from a template: a handler that logs each event and counts
+    /// each group's members (or, with --world driver, a Rust driver: Roster's file driver),
+    /// the WIT it is built against, its language's build files, a README with the commands
+    /// that follow, and a test (test.sh).
     New {
-        /// The handler's name (lowercase letters, digits and dashes): the component is
+        /// The plugin's name (lowercase letters, digits and dashes): the component is
         /// NAME.wasm.
         name: String,
         /// Its language.
         #[arg(long, value_enum, default_value = "rust")]
         lang: plugin_new::Language,
+        /// The world it implements: an event handler, or a backend driver (Rust only).
+        #[arg(long, value_enum, default_value = "handler")]
+        world: plugin_new::PluginWorld,
         /// Where to write it (./NAME by default); must be empty or absent.
         #[arg(long)]
         dir: Option<PathBuf>,

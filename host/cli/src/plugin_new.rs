@@ -154,14 +154,122 @@ const COMMON: [(&str, &str); 6] = [
     ("wit/handler.wit", include_str!("../../../wit/handler.wit")),
 ];
 
+/// The world a project's component implements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginWorld {
+    /// An event handler (world `handler`), in any of the languages.
+    #[default]
+    Handler,
+    /// A backend driver (world `driver`), in Rust on `driver-kit`: as written, Roster's own
+    /// file driver, a store kept in one directory.
+    Driver,
+}
+
 /// `roster-plugin.toml`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Project {
-    /// The handler's name: the component is `NAME.wasm`.
+    /// The plugin's name: the component is `NAME.wasm`.
     name: String,
     /// Its language.
     language: Language,
+    /// Its world (a handler when absent).
+    #[serde(default, skip_serializing_if = "is_handler")]
+    world: PluginWorld,
+}
+
+fn is_handler(world: &PluginWorld) -> bool {
+    *world == PluginWorld::Handler
+}
+
+/// Roster's file driver, written out as the source of the driver project `name`: (path in
+/// the project, text), the kit it builds on included, with the changes it needs to stand
+/// alone.
+fn driver_files(name: &str) -> Vec<(&'static str, String)> {
+    macro_rules! from_repository {
+        ($($path:literal => $source:literal),* $(,)?) => {
+            vec![$(($path, include_str!(concat!("../../../", $source)).to_owned())),*]
+        };
+    }
+    let mut files = from_repository![
+        "src/files.rs" => "plugins/rust/file-driver/src/files.rs",
+        "src/model.rs" => "plugins/rust/file-driver/src/model.rs",
+        "src/store.rs" => "plugins/rust/file-driver/src/store.rs",
+        "kit/driver-kit/src/lib.rs" => "plugins/rust/driver-kit/src/lib.rs",
+        "kit/driver-kit/src/entry.rs" => "plugins/rust/driver-kit/src/entry.rs",
+        "kit/driver-kit/src/vocab.rs" => "plugins/rust/driver-kit/src/vocab.rs",
+        "kit/roster-types/openapi.json" => "host/types/openapi.json",
+        "kit/roster-types/src/lib.rs" => "host/types/src/lib.rs",
+        "kit/roster-types/src/api.rs" => "host/types/src/api.rs",
+        "kit/roster-types/src/error.rs" => "host/types/src/error.rs",
+        "kit/roster-types/src/event.rs" => "host/types/src/event.rs",
+        "kit/roster-types/src/ids.rs" => "host/types/src/ids.rs",
+        "kit/roster-types/src/members.rs" => "host/types/src/members.rs",
+        "kit/roster-types/src/plugin_stats.rs" => "host/types/src/plugin_stats.rs",
+        "kit/roster-rules/src/lib.rs" => "host/rules/src/lib.rs",
+        "kit/roster-rules/src/election.rs" => "host/rules/src/election.rs",
+        "kit/roster-rules/src/group.rs" => "host/rules/src/group.rs",
+        "kit/roster-rules/src/groups.rs" => "host/rules/src/groups.rs",
+        "kit/roster-rules/src/locks.rs" => "host/rules/src/locks.rs",
+        "kit/roster-rules/src/membership.rs" => "host/rules/src/membership.rs",
+        "kit/roster-rules/src/seq.rs" => "host/rules/src/seq.rs",
+        "kit/roster-rules/src/session.rs" => "host/rules/src/session.rs",
+        "kit/roster-rules/src/state.rs" => "host/rules/src/state.rs",
+        "kit/roster-rules/src/time.rs" => "host/rules/src/time.rs",
+        "wit/driver.wit" => "wit/driver.wit",
+    ];
+    for (path, text) in &mut files {
+        match *path {
+            // Its bindings come from the project's own `wit/`; the drivers' shared test
+            // scenarios stay in Roster's repository.
+            "kit/driver-kit/src/lib.rs" => {
+                *text = text
+                    .replace("\"../../../wit\"", "\"../../wit\"")
+                    .replace("#[cfg(feature = \"scenarios\")]\npub mod scenarios;\n", "");
+            }
+            // The rules' tests stay in Roster's repository.
+            "kit/roster-rules/src/lib.rs" => {
+                *text = text.replace("#[cfg(test)]\nmod tests;\n", "");
+            }
+            // The driver's name, in errors.
+            "src/store.rs" => {
+                *text = text.replace(
+                    "const NAME: &'static str = \"file\";",
+                    &format!("const NAME: &'static str = \"{name}\";"),
+                );
+            }
+            _ => {}
+        }
+    }
+    let templates = [
+        ("Cargo.toml", include_str!("../templates/driver/Cargo.toml")),
+        ("README.md", include_str!("../templates/driver/README.md")),
+        ("test.sh", include_str!("../templates/driver/test.sh")),
+        ("src/lib.rs", include_str!("../templates/driver/lib.rs")),
+        (
+            "kit/driver-kit/Cargo.toml",
+            include_str!("../templates/driver/kit/driver-kit.toml"),
+        ),
+        (
+            "kit/roster-types/Cargo.toml",
+            include_str!("../templates/driver/kit/roster-types.toml"),
+        ),
+        (
+            "kit/roster-rules/Cargo.toml",
+            include_str!("../templates/driver/kit/roster-rules.toml"),
+        ),
+        (
+            "wit/coordination.wit",
+            include_str!("../../../wit/coordination.wit"),
+        ),
+        (".gitignore", "/target\n/*.wasm\n"),
+    ];
+    files.extend(templates.map(|(path, text)| {
+        let filled = text.replace("{{name}}", name).replace("{{crate}}", name);
+        (path, filled)
+    }));
+    files
 }
 
 /// Why a project cannot be made or built.
@@ -173,6 +281,11 @@ pub enum ProjectError {
          letter"
     )]
     BadName(String),
+    /// A driver project was asked for in a language other than Rust.
+    #[error(
+        "drivers are made in Rust (on driver-kit), not {0}: use --lang rust with --world driver"
+    )]
+    DriverLanguage(&'static str),
     /// The directory to write is not empty.
     #[error("{} exists and is not empty", .0.display())]
     NotEmpty(PathBuf),
@@ -218,6 +331,7 @@ impl ProjectError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::BadName(_)
+            | Self::DriverLanguage(_)
             | Self::NotEmpty(_)
             | Self::NotAProject(_)
             | Self::BadProject { .. } => exit::USAGE,
@@ -240,9 +354,17 @@ fn valid_name(name: &str) -> bool {
 ///
 /// # Errors
 /// A bad name, a directory that is not empty, or files that cannot be written.
-pub fn new(name: &str, language: Language, dir: Option<&Path>) -> Result<PathBuf, ProjectError> {
+pub fn new(
+    name: &str,
+    language: Language,
+    world: PluginWorld,
+    dir: Option<&Path>,
+) -> Result<PathBuf, ProjectError> {
     if !valid_name(name) {
         return Err(ProjectError::BadName(name.to_owned()));
+    }
+    if world == PluginWorld::Driver && language != Language::Rust {
+        return Err(ProjectError::DriverLanguage(language.title()));
     }
     let dir = dir.map_or_else(|| PathBuf::from(name), Path::to_owned);
     if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
@@ -258,13 +380,21 @@ pub fn new(name: &str, language: Language, dir: Option<&Path>) -> Result<PathBuf
     let project = toml::to_string(&Project {
         name: name.to_owned(),
         language,
+        world,
     })
     .map_err(|e| ProjectError::BadProject {
         file: dir.join(PROJECT_FILE),
         message: e.to_string(),
     })?;
     let mut files: Vec<(&str, String)> = vec![(PROJECT_FILE, project)];
-    for (path, text) in language.files().into_iter().chain(COMMON) {
+    let handler_files = match world {
+        PluginWorld::Handler => language.files().into_iter().chain(COMMON).collect(),
+        PluginWorld::Driver => {
+            files.extend(driver_files(name));
+            Vec::new()
+        }
+    };
+    for (path, text) in handler_files {
         let text = match path {
             // The SDK's bindings come from the project's own `wit/`.
             "handler-kit/src/lib.rs" => text.replace("\"../../../wit\"", "\"../wit\""),
@@ -288,6 +418,7 @@ pub fn new(name: &str, language: Language, dir: Option<&Path>) -> Result<PathBuf
     }
     // Bindings now, so an editor knows the types before the first build.
     match language {
+        _ if world == PluginWorld::Driver => {}
         Language::C => {
             roster_guest_build::c_bindings(&dir.join("wit"), WORLD, &dir.join(C_BINDINGS))?
         }

@@ -164,3 +164,57 @@ fn a_project_is_not_written_over_and_a_bad_name_is_refused() {
         said(&nothing)
     );
 }
+
+#[test]
+fn a_rust_driver_is_made_built_and_certified_by_its_own_test() {
+    let work = tempfile::tempdir().unwrap();
+    let made = roster(
+        work.path(),
+        &["plugin", "new", "dir-store", "--world", "driver"],
+    );
+    assert_eq!(made.status.code(), Some(0), "{}", said(&made));
+    let project = work.path().join("dir-store");
+    for file in [
+        "src/store.rs",
+        "kit/driver-kit/src/lib.rs",
+        "kit/roster-rules/src/lib.rs",
+        "wit/driver.wit",
+        "test.sh",
+    ] {
+        assert!(project.join(file).exists(), "no {file}");
+    }
+    let built = roster(&project, &["plugin", "build"]);
+    if built.status.code() == Some(6) {
+        let required = std::env::var("ROSTER_REQUIRE_LANGUAGES").is_ok_and(|v| v == "all");
+        assert!(!required, "{}", said(&built));
+        eprintln!("skipping the driver: {}", said(&built));
+        return;
+    }
+    assert_eq!(built.status.code(), Some(0), "{}", said(&built));
+    // Its test is the conformance suites, on a directory of its own.
+    let test = Command::new(project.join("test.sh"))
+        .env("ROSTER", ROSTER)
+        .output()
+        .unwrap();
+    assert!(test.status.success(), "{}", said(&test));
+    assert!(said(&test).contains("0 failed"), "{}", said(&test));
+    // Its errors name it.
+    let store = std::fs::read_to_string(project.join("src/store.rs")).unwrap();
+    assert!(store.contains("const NAME: &'static str = \"dir-store\";"));
+}
+
+#[test]
+fn a_driver_in_another_language_than_rust_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let refused = roster(
+        work.path(),
+        &["plugin", "new", "d", "--world", "driver", "--lang", "go"],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", said(&refused));
+    assert!(
+        said(&refused).contains("drivers are made in Rust"),
+        "{}",
+        said(&refused)
+    );
+    assert!(!work.path().join("d").exists());
+}
