@@ -1,7 +1,8 @@
 //! The `--connect` source against a real daemon served in this process: it shows the
 //! daemon's groups, members and events, and when the daemon stops and comes back on the
 //! same address (and store) it reconnects and resumes after the last revision it had, with
-//! every event once. Waits are bounded and poll the app; nothing sleeps.
+//! every event once; a handler attached and detached at run time comes and goes in its Plugins
+//! pane. Waits are bounded and poll the app; nothing sleeps.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -141,4 +142,39 @@ async fn follows_a_daemon_and_resumes_after_it_restarts() {
         0,
         "the supervisor dropped repeats first"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugins_pane_shows_a_handler_attached_and_detached_at_run_time() {
+    if !roster_tests::built("rust") {
+        return;
+    }
+    let store = format!("memory://tui-plugins-{}?timeout=30", std::process::id());
+    let (address, _stop, _serving) = serve("127.0.0.1:0".parse().unwrap(), &store).await;
+    let source = RemoteSource::new(&address.to_string()).unwrap();
+    let (sender, mut updates) = mpsc::channel(1024);
+    let backoff = Backoff {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+    };
+    tokio::spawn(supervise(source, sender, backoff));
+    let (mut app, _clock) = crate::common::cluster_app_empty();
+    until(&mut app, &mut updates, |app| {
+        app.connection == ConnectionState::Connected
+    })
+    .await;
+    let listed = |app: &App| app.plugins_view().iter().any(|p| p.name == "attached-live");
+    assert!(!listed(&app));
+
+    // Attached through the daemon's API, as `roster plugin attach` does.
+    let client = roster::client::Client::new(&address.to_string()).unwrap();
+    let component = std::fs::read(roster_tests::plugin("rust-log-events.wasm")).unwrap();
+    client
+        .attach_plugin("attached-live", &component, &[])
+        .await
+        .expect("the daemon attaches it");
+    until(&mut app, &mut updates, listed).await;
+
+    client.detach_plugin("attached-live").await.unwrap();
+    until(&mut app, &mut updates, |app| !listed(app)).await;
 }
