@@ -1,17 +1,18 @@
 //! Roster's end-to-end suite's support: the guest plugins `build.rs` built, the servers the
-//! tests start (`servers`, with the harnesses on them), several host processes (`probe`),
-//! certificates (`pki`) and the fault soak (`soak`).
+//! tests start (`servers`, with the harnesses on them), certificates (`pki`) and the fault
+//! soak (`soak`).
 //!
-//! The conformance suites and their harness are the crate `roster-conformance`, re-exported
-//! here: the same behavioural tests, run against every backend with [`conformance_suite!`].
+//! The conformance suites and their harness, the multi-host scenarios and the host processes
+//! they start (`probe`) are the crate `roster-conformance`, re-exported here: the same
+//! behavioural tests, run against every backend with [`conformance_suite!`].
 
 pub mod pki;
-pub mod probe;
 pub mod servers;
 pub mod soak;
 
 pub use roster_conformance::{
-    Clock, Harness, conformance, conformance_suite, lock_conformance, new_group, wait_until,
+    Clock, Harness, conformance, conformance_suite, lock_conformance, multi_host, new_group, probe,
+    wait_until,
 };
 pub use servers::ServerHarness;
 

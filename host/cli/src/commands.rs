@@ -70,6 +70,15 @@ pub async fn run(cli: Cli) -> ExitCode {
             command: PluginCommand::Conformance(args),
         } => crate::plugin_conformance::run(json, *args).await,
         Command::Plugin {
+            command: PluginCommand::ConformanceHost { args },
+        } => match roster_conformance::probe::run_host(&args).await {
+            Ok(()) => exit::OK,
+            Err(error) => {
+                output::error(json, "host", &error.to_string());
+                exit::FAILURE
+            }
+        },
+        Command::Plugin {
             command: PluginCommand::Run(args),
         } => {
             let daemon = || {

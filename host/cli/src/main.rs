@@ -261,9 +261,18 @@ enum PluginCommand {
         name: String,
     },
     /// Certify a backend driver component: run Roster's conformance suites (membership and
-    /// locks) against it on the store --url names, each test on a namespace or directory of
-    /// its own, printing each result. Exits 1 if a test failed, 5 if FILE is not a driver.
+    /// locks) and the multi-host scenarios against it on the store --url names, each test on
+    /// a namespace or directory of its own, printing each result. Exits 1 if a test failed,
+    /// 5 if FILE is not a driver.
     Conformance(Box<plugin_conformance::ConformanceArgs>),
+    /// A host process of `plugin conformance`'s multi-host scenarios: URL MEMBER GROUP
+    /// [HANDLER.wasm | --lock LOCK]; prints what it sees as JSON lines until stdin closes.
+    #[command(hide = true)]
+    ConformanceHost {
+        /// URL MEMBER GROUP [HANDLER.wasm | --lock LOCK].
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {

@@ -1,14 +1,17 @@
 //! `roster plugin conformance DRIVER.wasm --url URL`: certifies a backend driver component by
 //! running Roster's conformance suites (membership and locks, the same tests the built-in
-//! drivers pass in Roster's own test suite) against it, on the store the URL names, with no
-//! need for Roster's source. Each test gets a store of its own (a namespace on a server, a new
+//! drivers pass in Roster's own test suite) and the multi-host scenarios that need no control
+//! of the server (host processes of this program, `roster plugin conformance-host`, sharing
+//! the store, one killed with SIGKILL) against it, on the store the URL names, with no need
+//! for Roster's source. Each test gets a store of its own (a namespace on a server, a new
 //! directory inside a `file://` one); each result is printed as it comes, and the exit code
 //! says whether every test passed.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use roster_conformance::{Outcome, RunOptions, SUITES, TestResult};
+use roster_conformance::probe::HostProgram;
+use roster_conformance::{Outcome, RunOptions, TestResult};
 use serde::Serialize;
 
 use crate::{exit, output};
@@ -36,6 +39,10 @@ pub struct ConformanceArgs {
     /// A test still running after this many seconds has failed.
     #[arg(long, default_value_t = 120)]
     test_limit_secs: u64,
+    /// Leave out the multi-host scenarios (host processes of this program sharing the store,
+    /// one killed with SIGKILL).
+    #[arg(long)]
+    no_multi_host: bool,
 }
 
 /// One result, as `--json` prints it.
@@ -104,11 +111,25 @@ pub async fn run(json: bool, args: ConformanceArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let total: usize = SUITES
-        .iter()
-        .flat_map(|s| s.tests)
-        .filter(|t| args.test.as_deref().is_none_or(|p| t.name.contains(p)))
-        .count();
+    let hosts = if args.no_multi_host {
+        None
+    } else {
+        match std::env::current_exe() {
+            Ok(program) => Some(HostProgram {
+                program,
+                leading: vec!["plugin".into(), "conformance-host".into()],
+            }),
+            Err(error) => {
+                output::error(
+                    json,
+                    "internal",
+                    &format!("cannot find this program: {error}"),
+                );
+                return exit::FAILURE;
+            }
+        }
+    };
+    let total = roster_conformance::count(hosts.is_some(), args.test.as_deref());
     if total == 0 {
         output::error(json, "usage", "no test's name contains what --test gives");
         return exit::USAGE;
@@ -122,6 +143,7 @@ pub async fn run(json: bool, args: ConformanceArgs) -> u8 {
         jobs: args.jobs,
         filter: args.test.clone(),
         limit: Duration::from_secs(args.test_limit_secs),
+        hosts,
     };
     let started = Instant::now();
     let report = move |result: &TestResult| {

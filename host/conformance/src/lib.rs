@@ -18,6 +18,8 @@
 
 pub mod conformance;
 pub mod lock_conformance;
+pub mod multi_host;
+pub mod probe;
 mod run;
 
 use std::any::Any;
@@ -28,7 +30,7 @@ use std::time::Duration;
 
 use roster::{Coordinator, Heartbeat, get_coordinator};
 
-pub use run::{Outcome, RunOptions, TestResult, run};
+pub use run::{Outcome, RunOptions, TestResult, count, run};
 
 /// A test of a suite, as [`run`] calls it.
 pub type TestFn = for<'a> fn(&'a Harness) -> Pin<Box<dyn Future<Output = ()> + 'a>>;

@@ -2,16 +2,20 @@
 //! component's, for `roster plugin conformance`): each test on a store of its own, in a
 //! thread and tokio runtime of its own, as the test harness runs them (so a test that stalls
 //! its runtime on purpose stalls only itself), a few at a time, each result reported as it
-//! comes. A failed check is a panic; its message and place are the failure.
+//! comes; then, given a way to start host processes, the multi-host scenarios
+//! ([`crate::multi_host`]), one at a time (they kill processes and time expiries). A failed
+//! check is a panic; its message and place are the failure.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use crate::{Harness, SUITES, Suite, Test};
+use crate::multi_host::{self, Hosts, ScenarioFn};
+use crate::probe::HostProgram;
+use crate::{Harness, SUITES, TestFn};
 
 /// What to run, and where.
 #[derive(Clone, Debug)]
@@ -28,6 +32,9 @@ pub struct RunOptions {
     pub filter: Option<String>,
     /// A test still running after this long has failed (its thread is left behind).
     pub limit: Duration,
+    /// How to start a host process, for the multi-host scenarios; without it they are not
+    /// run.
+    pub hosts: Option<HostProgram>,
 }
 
 /// How a test ended.
@@ -68,9 +75,9 @@ impl Drop for RemovedOnDrop {
     }
 }
 
-/// A harness on a store of the test's own, made from `url`, and the directory made for it
-/// (for a `file://` URL).
-fn isolated(url: &str, scale: f64) -> std::io::Result<(Harness, Option<PathBuf>)> {
+/// A URL of a store of the test's own, made from `url`, and the directory made for it (for
+/// a `file://` URL, removed when the returned guard drops).
+fn isolated(url: &str) -> std::io::Result<(String, Option<RemovedOnDrop>)> {
     let id = uuid::Uuid::new_v4().simple();
     if let Some(rest) = url.strip_prefix("file://") {
         let (dir, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -81,26 +88,88 @@ fn isolated(url: &str, scale: f64) -> std::io::Result<(Harness, Option<PathBuf>)
         } else {
             format!("?{query}")
         };
-        let harness = Harness::new(format!("file://{}{query}", own.display()));
-        let removed = RemovedOnDrop(own.clone());
-        return Ok((harness.real_time(scale).holding(removed), Some(own)));
+        let url = format!("file://{}{query}", own.display());
+        return Ok((url, Some(RemovedOnDrop(own))));
     }
-    let harness = Harness::new(url).with_options(&format!("namespace=conformance-{id}"));
-    Ok((harness.real_time(scale), None))
+    let url = Harness::new(url).with_options(&format!("namespace=conformance-{id}"));
+    Ok((url.url().to_owned(), None))
+}
+
+/// What a queued test runs on.
+#[derive(Clone, Copy)]
+enum Body {
+    /// A suite's test, on a harness.
+    Suite(TestFn),
+    /// A multi-host scenario, with host processes.
+    Scenario(ScenarioFn),
+}
+
+/// A test to run.
+#[derive(Clone, Copy)]
+struct Queued {
+    suite: &'static str,
+    name: &'static str,
+    body: Body,
+}
+
+/// The store a test runs on, made before its thread starts.
+enum Store {
+    Suite(Harness),
+    Scenario(Hosts),
+}
+
+/// The store of `test`, of its own, made from `options`; and the directory made for it.
+fn store_for(test: &Queued, options: &RunOptions) -> std::io::Result<(Store, Option<PathBuf>)> {
+    let (url, dir) = isolated(&options.url)?;
+    let made = dir.as_ref().map(|d| d.0.clone());
+    let store = match test.body {
+        Body::Suite(_) => {
+            let harness = Harness::new(url).real_time(options.scale);
+            Store::Suite(match dir {
+                Some(dir) => harness.holding(dir),
+                None => harness,
+            })
+        }
+        Body::Scenario(_) => {
+            let (kill_timeout, least_expiry_after_kill) = Hosts::timings(made.is_some());
+            let dir = dir.map(Arc::new);
+            Store::Scenario(Hosts {
+                program: options
+                    .hosts
+                    .clone()
+                    .expect("scenarios are queued with hosts"),
+                url: Arc::new(move |timeout| {
+                    let _kept = &dir;
+                    Harness::new(url.as_str())
+                        .with_options(&format!("timeout={timeout}"))
+                        .url()
+                        .to_owned()
+                }),
+                kill_timeout,
+                least_expiry_after_kill,
+            })
+        }
+    };
+    Ok((store, made))
 }
 
 /// Run one test on its own runtime (this thread's); panics when it fails.
-fn run_one(test: Test, harness: &Harness) {
+fn run_one(body: Body, store: &Store) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    runtime.block_on((test.run)(harness));
+    match (body, store) {
+        (Body::Suite(test), Store::Suite(harness)) => runtime.block_on(test(harness)),
+        (Body::Scenario(scenario), Store::Scenario(hosts)) => runtime.block_on(scenario(hosts)),
+        _ => unreachable!("a test's store is made for its kind"),
+    }
 }
 
-/// Run every test of [`SUITES`] (those `options.filter` keeps) against `options.url`,
-/// calling `report` with each result as it comes; returns them all, in suite order.
+/// Run every test of [`SUITES`], and with `options.hosts` every scenario of
+/// [`multi_host::SCENARIOS`] (those `options.filter` keeps), against `options.url`, calling
+/// `report` with each result as it comes; returns them all, in suite order.
 ///
 /// # Errors
 /// The directory of a `file://` URL cannot be written.
@@ -108,17 +177,15 @@ pub fn run(
     options: &RunOptions,
     mut report: impl FnMut(&TestResult),
 ) -> std::io::Result<Vec<TestResult>> {
-    let mut queue: VecDeque<(Suite, Test)> = SUITES
-        .iter()
-        .flat_map(|suite| suite.tests.iter().map(|test| (*suite, *test)))
-        .filter(|(_, test)| {
+    let mut queue: VecDeque<Queued> = queued(options.hosts.is_some())
+        .filter(|test| {
             options
                 .filter
                 .as_deref()
                 .is_none_or(|part| test.name.contains(part))
         })
         .collect();
-    let order: Vec<&'static str> = queue.iter().map(|(_, t)| t.name).collect();
+    let order: Vec<&'static str> = queue.iter().map(|t| t.name).collect();
 
     *panics() = Some(HashMap::new());
     let previous_hook = std::panic::take_hook();
@@ -142,7 +209,7 @@ pub fn run(
     }));
 
     let (done, finished) = mpsc::channel::<(usize, ThreadId, bool)>();
-    let mut running: HashMap<usize, (Suite, Test, Instant)> = HashMap::new();
+    let mut running: HashMap<usize, (Queued, Instant)> = HashMap::new();
     let mut results = Vec::new();
     let mut next_id = 0;
     let mut fatal = None;
@@ -150,13 +217,20 @@ pub fn run(
     let mut made = Vec::new();
     let outcome = loop {
         while running.len() < options.jobs.max(1) {
-            let Some((suite, test)) = queue.pop_front() else {
+            // A scenario runs alone: it kills processes and times expiries.
+            let alone = |t: &Queued| matches!(t.body, Body::Scenario(_));
+            if queue.front().is_some_and(alone) && !running.is_empty()
+                || running.values().any(|(t, _)| alone(t))
+            {
+                break;
+            }
+            let Some(test) = queue.pop_front() else {
                 break;
             };
-            let harness = match isolated(&options.url, options.scale) {
-                Ok((harness, dir)) => {
+            let store = match store_for(&test, options) {
+                Ok((store, dir)) => {
                     made.extend(dir);
-                    harness
+                    store
                 }
                 Err(error) => {
                     // No store for the rest: let those running finish, then say why.
@@ -168,12 +242,12 @@ pub fn run(
             let id = next_id;
             next_id += 1;
             let done = done.clone();
-            running.insert(id, (suite, test, Instant::now()));
+            running.insert(id, (test, Instant::now()));
             std::thread::Builder::new()
                 .name(format!("conformance {}", test.name))
                 .spawn(move || {
                     let passed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run_one(test, &harness);
+                        run_one(test.body, &store);
                     }))
                     .is_ok();
                     let _ = done.send((id, std::thread::current().id(), passed));
@@ -193,7 +267,7 @@ pub fn run(
             };
             ended.push((id, outcome));
         }
-        for (id, (_, _, started)) in &running {
+        for (id, (_, started)) in &running {
             if started.elapsed() > options.limit {
                 ended.push((
                     *id,
@@ -202,9 +276,9 @@ pub fn run(
             }
         }
         for (id, outcome) in ended {
-            if let Some((suite, test, started)) = running.remove(&id) {
+            if let Some((test, started)) = running.remove(&id) {
                 let result = TestResult {
-                    suite: suite.name,
+                    suite: test.suite,
                     name: test.name,
                     outcome,
                     took: started.elapsed(),
@@ -222,4 +296,31 @@ pub fn run(
     outcome?;
     results.sort_by_key(|r| order.iter().position(|n| *n == r.name));
     Ok(results)
+}
+
+/// Every test in the order they run: the suites', then (with `hosts`) the scenarios.
+fn queued(hosts: bool) -> impl Iterator<Item = Queued> {
+    let suites = SUITES.iter().flat_map(|suite| {
+        suite.tests.iter().map(|test| Queued {
+            suite: suite.name,
+            name: test.name,
+            body: Body::Suite(test.run),
+        })
+    });
+    let scenarios = multi_host::SCENARIOS
+        .iter()
+        .filter(move |_| hosts)
+        .map(|(name, scenario)| Queued {
+            suite: "multi_host",
+            name,
+            body: Body::Scenario(*scenario),
+        });
+    suites.chain(scenarios)
+}
+
+/// How many tests a run with `hosts` (or without) and `filter` has.
+pub fn count(hosts: bool, filter: Option<&str>) -> usize {
+    queued(hosts)
+        .filter(|t| filter.is_none_or(|part| t.name.contains(part)))
+        .count()
 }

@@ -5,16 +5,17 @@
 //! gets the hosts' members back, and an unresponsive server is reported within the
 //! membership timeout.
 //!
-//! The hosts are `roster-probe` processes (`src/bin/roster-probe.rs`) and the test process
-//! itself. Each test runs a server (or has a directory) of its own, since it kills or
+//! The scenarios that need no control of the server are `roster_tests::multi_host`'s (shared
+//! with `roster plugin conformance`), run here on each engine. The hosts are `roster-probe`
+//! processes (`src/bin/roster-probe.rs`) and the test process itself. Each test runs a server (or has a directory) of its own, since it kills or
 //! freezes it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use roster::{
-    CoordinationError, Coordinator, Event, EventKind, Heartbeat, LeaveReason, get_coordinator,
-};
-use roster_tests::probe::{Probe, joined, joined_times, left};
+use roster::{CoordinationError, Coordinator, Event, Heartbeat, get_coordinator};
+use roster_tests::multi_host::{self, Hosts};
+use roster_tests::probe::{Probe, joined_times, left};
 use roster_tests::servers::{EtcdServer, RedisServer, free_port};
 use roster_tests::{new_group, plugin, signal, wait_until};
 
@@ -28,28 +29,6 @@ enum Engine {
     Etcd,
     /// A directory of this machine, through the file driver.
     Directory,
-}
-
-impl Engine {
-    /// The membership timeout (seconds) when a host is killed: on a directory it outlasts a
-    /// lock the killed host may leave behind (3 s), so that no other host expires while the
-    /// lock holds it up, whatever instant the kill hits.
-    fn kill_timeout(self) -> &'static str {
-        match self {
-            Engine::Redis | Engine::Etcd => "1",
-            Engine::Directory => "4",
-        }
-    }
-
-    /// The least time from the kill to the killed member's expiry: its last heartbeat (one
-    /// every half timeout) was at most half a timeout before the kill; on a directory, give
-    /// or take a beat a busy machine delayed.
-    fn least_expiry_after_kill(self) -> Duration {
-        match self {
-            Engine::Redis | Engine::Etcd => Duration::from_millis(500),
-            Engine::Directory => Duration::from_secs(1),
-        }
-    }
 }
 
 /// The URL of the store at `address` (a directory's path) on `engine`, through its driver
@@ -179,118 +158,40 @@ async fn started(url: &str, member: &str, heartbeat: Heartbeat) -> Coordinator {
     coordinator
 }
 
+/// The scenarios shared with `roster plugin conformance` (`roster_tests::multi_host`), on a
+/// store of their own on `engine`.
+fn hosts(server: &Server) -> Hosts {
+    let (engine, address) = (server.engine(), server.address().to_owned());
+    let (kill_timeout, least_expiry_after_kill) =
+        Hosts::timings(matches!(engine, Engine::Directory));
+    Hosts {
+        program: PROBE.into(),
+        url: Arc::new(move |timeout| url(engine, &address, timeout)),
+        kill_timeout,
+        least_expiry_after_kill,
+    }
+}
+
 async fn hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_order(
     engine: Engine,
 ) {
     let server = Server::start(engine);
-    let url = server.url("5");
-    let g = new_group();
-    let mut one = Probe::start(PROBE, &url, "one", &g);
-    let mut two = Probe::start(PROBE, &url, "two", &g);
-    one.read_until(joined("two"));
-
-    // A third host (this process) changes the group many times, while the other two
-    // heartbeat (each beat is a write) and follow the store's changes.
-    let three = started(&url, "three", Heartbeat::Background).await;
-    three.join_group_with(&g, "0").await.unwrap();
-    for i in 1..=40 {
-        three
-            .update_capabilities(&g, i.to_string().into_bytes())
-            .await
-            .unwrap();
-    }
-    three.leave_group(&g).await.unwrap();
-
-    let from = two.read_until(joined("two"))[0].revision();
-    let seen_by_one: Vec<Event> = one
-        .read_until(left("three"))
-        .iter()
-        .filter(|e| e.revision() >= from)
-        .cloned()
-        .collect();
-    let seen_by_two = two.read_until(left("three")).to_vec();
-    assert_eq!(
-        seen_by_one, seen_by_two,
-        "the same events in the same order"
-    );
-    let kinds: Vec<EventKind> = seen_by_two.iter().map(Event::kind).collect();
-    let mut expected = vec![EventKind::MemberJoined];
-    expected.extend([EventKind::CapabilitiesUpdated; 40]);
-    expected.push(EventKind::MemberLeft);
-    assert_eq!(kinds[kinds.len() - expected.len()..], expected, "{kinds:?}");
-    // Contiguous revisions: nothing in between was missed.
-    for pair in seen_by_two.windows(2) {
-        assert_eq!(
-            pair[1].revision(),
-            pair[0].revision() + 1,
-            "{seen_by_two:?}"
-        );
-    }
-    // The members each host sees are the same.
-    let mut members = three.get_members(&g).await.unwrap();
-    members.sort();
-    assert_eq!(members, ["one", "two"]);
-    three.stop().await.unwrap();
+    multi_host::hosts_sharing_a_store_see_each_others_members_and_the_same_events_in_order(&hosts(
+        &server,
+    ))
+    .await;
 }
 
 async fn a_host_killed_with_sigkill_has_its_members_expire_on_the_others(engine: Engine) {
     let server = Server::start(engine);
-    let url = server.url(engine.kill_timeout());
-    let g = new_group();
-    let mut victim = Probe::start(PROBE, &url, "victim", &g);
-    let mut witness = Probe::start(PROBE, &url, "witness", &g);
-    victim.read_until(joined("witness"));
-    let killed = Instant::now();
-    victim.kill();
-
-    let events = witness.read_until(left("victim"));
-    let Some(Event::MemberLeft(gone)) = events
-        .iter()
-        .find(|e| matches!(e, Event::MemberLeft(l) if l.member_id == "victim"))
-    else {
-        unreachable!()
-    };
-    assert_eq!(gone.reason, LeaveReason::Expired);
-    let after = killed.elapsed();
-    assert!(
-        after >= engine.least_expiry_after_kill(),
-        "not before its timeout: {after:?}"
-    );
-    // The witness is still there.
-    let observer = started(&url, "observer", Heartbeat::Manual).await;
-    assert_eq!(observer.get_members(&g).await.unwrap(), ["witness"]);
+    multi_host::a_host_killed_with_sigkill_has_its_members_expire_on_the_others(&hosts(&server))
+        .await;
 }
 
-/// Locks across hosts: the holder killed with SIGKILL releases nothing, and its lock goes
-/// to the host waiting next once the holder's session expires (not before), with a token
-/// greater than the holder's.
 async fn a_lock_held_by_a_host_killed_with_sigkill_goes_to_the_next_waiter(engine: Engine) {
     let server = Server::start(engine);
-    let url = server.url(engine.kill_timeout());
-    let (g, lock) = (new_group(), new_group());
-    let mut holder = Probe::start_holding(PROBE, &url, "holder", &g, &lock);
-    let first = holder.locked_token();
-    let mut waiter = Probe::start_holding(PROBE, &url, "waiter", &g, &lock);
-    let observer = started(&url, "observer", Heartbeat::Background).await;
-    wait_until(PATIENCE, || async {
-        let info = observer.get_lock_info(&lock).await.ok()?;
-        (info.waiters.len() == 1 && info.waiters[0].member_id == "waiter").then_some(())
-    })
-    .await;
-    let killed = Instant::now();
-    holder.kill();
-
-    let second = waiter.locked_token();
-    let after = killed.elapsed();
-    assert!(second > first, "tokens only grow: {first} then {second}");
-    assert!(
-        after >= engine.least_expiry_after_kill(),
-        "not before the holder's timeout: {after:?}"
-    );
-    let info = observer.get_lock_info(&lock).await.unwrap();
-    assert_eq!(info.holders.len(), 1);
-    assert_eq!(info.holders[0].member_id, "waiter");
-    assert_eq!(info.holders[0].token, second);
+    multi_host::a_lock_held_by_a_host_killed_with_sigkill_goes_to_the_next_waiter(&hosts(&server))
+        .await;
 }
 
 async fn a_host_rides_out_a_server_restart_and_misses_no_change(engine: Engine) {

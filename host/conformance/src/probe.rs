@@ -1,14 +1,55 @@
-//! Host processes for the multi-host tests: `roster-probe` (`src/bin/roster-probe.rs`) runs a
-//! coordinator on a backend URL, joins a group and prints every change to it; [`Probe`]
-//! starts one and reads what it printed.
+//! Host processes for the multi-host scenarios: [`run_host`] is a host (a coordinator on a
+//! backend URL that joins a group and prints every change to it), run by the end-to-end
+//! suite's `roster-probe` and by `roster plugin conformance-host`; [`Probe`] starts one and
+//! reads what it printed.
+//!
+//! A host is started as `PROGRAM [LEADING...] URL MEMBER GROUP [HANDLER.wasm | --lock LOCK]`.
+//! It prints `{"ready": REVISION}` once it has joined, then one `Event` (the library's JSON
+//! form) per line, and `{"error": "..."}` for an error of its change stream. With a handler
+//! component, it also runs that handler on the group and prints `{"handled": REVISION,
+//! "unix_ns": TIME}` each time the handler has taken every change through a newer revision
+//! (the wall-clock time it did). With `--lock LOCK` it also acquires the lock once it has
+//! joined, waiting as long as it takes, and prints `{"locked": TOKEN}` with the fencing token
+//! when it holds it (then holds it until it stops or is killed). It stops (leaving the group)
+//! when its stdin closes.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use roster::{Event, Revision};
+use futures_util::StreamExt;
+use roster::plugin::{HandlerSpec, PluginHost, PluginHostOptions};
+use roster::{Blocking, CoordinationError, Event, GroupId, LockMode, Revision, get_coordinator};
+use tokio::io::AsyncReadExt;
+
+/// How to start a host process: a program, and the arguments that come before the host's own
+/// (none for `roster-probe`; `plugin conformance-host` for `roster`).
+#[derive(Clone, Debug)]
+pub struct HostProgram {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its first arguments.
+    pub leading: Vec<String>,
+}
+
+impl HostProgram {
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args(&self.leading);
+        command
+    }
+}
+
+impl From<&str> for HostProgram {
+    fn from(program: &str) -> Self {
+        Self {
+            program: program.into(),
+            leading: Vec::new(),
+        }
+    }
+}
 
 /// How long a probe may take to join, or to print the next event.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -38,37 +79,34 @@ impl Probe {
     ///
     /// # Panics
     /// When it cannot start or does not join within 20 s.
-    pub fn start(exe: impl AsRef<Path>, url: &str, member: &str, group: &str) -> Self {
-        Self::spawn(Command::new(exe.as_ref()).args([url, member, group]))
+    pub fn start(exe: impl Into<HostProgram>, url: &str, member: &str, group: &str) -> Self {
+        Self::spawn(exe.into().command().args([url, member, group]))
     }
 
     /// [`Probe::start`] with the handler component `handler` running on `group` in the
     /// probe; [`Probe::handled_at`] tells when it has taken a change.
     pub fn start_with_handler(
-        exe: impl AsRef<Path>,
+        exe: impl Into<HostProgram>,
         url: &str,
         member: &str,
         group: &str,
-        handler: &Path,
+        handler: &std::path::Path,
     ) -> Self {
-        Self::spawn(
-            Command::new(exe.as_ref())
-                .args([url, member, group])
-                .arg(handler),
-        )
+        Self::spawn(exe.into().command().args([url, member, group]).arg(handler))
     }
 
     /// [`Probe::start`], the probe then acquiring the lock `lock` (waiting as long as it
     /// takes); [`Probe::locked_token`] tells when it holds it.
     pub fn start_holding(
-        exe: impl AsRef<Path>,
+        exe: impl Into<HostProgram>,
         url: &str,
         member: &str,
         group: &str,
         lock: &str,
     ) -> Self {
         Self::spawn(
-            Command::new(exe.as_ref())
+            exe.into()
+                .command()
                 .args([url, member, group])
                 .args(["--lock", lock]),
         )
@@ -95,7 +133,7 @@ impl Probe {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start roster-probe");
+            .expect("start a host process");
         let lines = lines_of(child.stdout.take().expect("stdout"));
         let stdin = child.stdin.take();
         let probe = Self {
@@ -232,4 +270,105 @@ pub fn left(member: &str) -> impl Fn(&[Event]) -> bool + '_ {
             .iter()
             .any(|e| matches!(e, Event::MemberLeft(l) if l.member_id == member))
     }
+}
+
+/// Print one line at once, whole.
+fn emit(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Run a host with the arguments `URL MEMBER GROUP [HANDLER.wasm | --lock LOCK]` (see the
+/// module's documentation), until its stdin closes.
+///
+/// # Errors
+/// The coordinator cannot be made, started or joined, or the handler cannot be attached.
+/// Arguments not of that shape end the process with a usage line and exit code 2.
+pub async fn run_host(args: &[String]) -> Result<(), CoordinationError> {
+    let (url, member, group, handler, lock) = match args {
+        [url, member, group] => (url, member, group, None, None),
+        [url, member, group, flag, lock] if flag == "--lock" => {
+            (url, member, group, None, Some(lock))
+        }
+        [url, member, group, handler] => (url, member, group, Some(handler), None),
+        _ => {
+            eprintln!("usage: URL MEMBER GROUP [HANDLER.wasm | --lock LOCK]");
+            std::process::exit(2);
+        }
+    };
+    let coordinator = get_coordinator(url, member)?;
+    coordinator.start().await?;
+    let mut changes = coordinator.subscribe(None)?;
+    coordinator
+        .join_group_create_with(group, member.as_bytes().to_vec())
+        .await?;
+    let _handler = match handler {
+        Some(path) => {
+            let host = PluginHost::new(PluginHostOptions::user_cache())
+                .map_err(|e| CoordinationError::Connection(e.to_string()))?;
+            let mut spec = HandlerSpec::new("probe", path);
+            spec.groups = vec![GroupId::new(group)?];
+            let handle = host
+                .attach_handler(&coordinator, spec)
+                .await
+                .map_err(|e| CoordinationError::Connection(e.to_string()))?;
+            let handle = std::sync::Arc::new(handle);
+            let watching = std::sync::Arc::clone(&handle);
+            tokio::spawn(async move {
+                let mut through = watching.stats().handled_through;
+                loop {
+                    watching.wait_handled(through + 1).await;
+                    through = watching.stats().handled_through;
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+                    emit(&format!("{{\"handled\": {through}, \"unix_ns\": {now}}}"));
+                }
+            });
+            Some((host, handle))
+        }
+        None => None,
+    };
+    emit(&format!("{{\"ready\": {}}}", coordinator.head_revision()));
+    let _lock = match lock {
+        Some(name) => {
+            let lock = std::sync::Arc::new(coordinator.get_lock(name)?);
+            let holding = std::sync::Arc::clone(&lock);
+            tokio::spawn(async move {
+                match holding
+                    .acquire(LockMode::Exclusive, Blocking::Forever)
+                    .await
+                {
+                    Ok(Some(token)) => emit(&format!("{{\"locked\": {token}}}")),
+                    Ok(None) => emit(r#"{"error": "the lock was not acquired"}"#),
+                    Err(error) => {
+                        emit(&serde_json::json!({ "error": error.to_string() }).to_string())
+                    }
+                }
+            });
+            Some(lock)
+        }
+        None => None,
+    };
+    let mut stdin = tokio::io::stdin();
+    let mut byte = [0u8; 1];
+    loop {
+        tokio::select! {
+            change = changes.next() => match change {
+                Some(Ok(event)) if event.group_id().is_some_and(|g| g.as_str() == group) => {
+                    emit(&serde_json::to_string(&event).expect("events serialize"));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => emit(&serde_json::json!({ "error": error.to_string() }).to_string()),
+                None => break,
+            },
+            read = stdin.read(&mut byte) => {
+                if matches!(read, Ok(0) | Err(_)) {
+                    break;
+                }
+            }
+        }
+    }
+    coordinator.stop().await
 }
