@@ -80,7 +80,10 @@ pub const SCENARIOS: [(&str, ScenarioFn); 3] = [
 ];
 
 /// A started coordinator on `url`, once the store answers.
-async fn started(url: &str, member: &str, heartbeat: Heartbeat) -> Coordinator {
+///
+/// # Panics
+/// When the store does not answer within 20 s.
+pub async fn started(url: &str, member: &str, heartbeat: Heartbeat) -> Coordinator {
     let coordinator = get_coordinator(url, member).unwrap();
     wait_until(PATIENCE, || async {
         coordinator.start_with(heartbeat).await.ok()

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use roster::{CoordinationError, Coordinator, Event, Heartbeat, get_coordinator};
-use roster_tests::multi_host::{self, Hosts};
+use roster_tests::multi_host::{self, Hosts, started};
 use roster_tests::probe::{Probe, joined_times, left};
 use roster_tests::servers::{EtcdServer, RedisServer, free_port};
 use roster_tests::{new_group, plugin, signal, wait_until};
@@ -147,16 +147,6 @@ scenarios_on!(directory, Directory:
     a_host_killed_with_sigkill_has_its_members_expire_on_the_others,
     a_lock_held_by_a_host_killed_with_sigkill_goes_to_the_next_waiter,
 );
-
-/// A started coordinator on `url`, once the store answers.
-async fn started(url: &str, member: &str, heartbeat: Heartbeat) -> Coordinator {
-    let coordinator = get_coordinator(url, member).unwrap();
-    wait_until(PATIENCE, || async {
-        coordinator.start_with(heartbeat).await.ok()
-    })
-    .await;
-    coordinator
-}
 
 /// The scenarios shared with `roster plugin conformance` (`roster_tests::multi_host`), on a
 /// store of their own on `engine`.

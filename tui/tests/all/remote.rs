@@ -53,6 +53,20 @@ async fn until(app: &mut App, updates: &mut mpsc::Receiver<Update>, done: impl F
     }
 }
 
+/// An empty monitor and the updates of a `--connect` source following the daemon at
+/// `address`, retrying quickly when it is away.
+fn follow(address: SocketAddr) -> (App, mpsc::Receiver<Update>) {
+    let source = RemoteSource::new(&address.to_string()).unwrap();
+    let (sender, updates) = mpsc::channel(1024);
+    let backoff = Backoff {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+    };
+    tokio::spawn(supervise(source, sender, backoff));
+    let (app, _clock) = crate::common::cluster_app_empty();
+    (app, updates)
+}
+
 fn has_member(app: &App, group: &str, member: &str) -> bool {
     app.tables
         .groups
@@ -73,14 +87,7 @@ async fn follows_a_daemon_and_resumes_after_it_restarts() {
         .await
         .unwrap();
 
-    let source = RemoteSource::new(&address.to_string()).unwrap();
-    let (sender, mut updates) = mpsc::channel(1024);
-    let backoff = Backoff {
-        initial: Duration::from_millis(50),
-        max: Duration::from_millis(200),
-    };
-    tokio::spawn(supervise(source, sender, backoff));
-    let (mut app, _clock) = crate::common::cluster_app_empty();
+    let (mut app, mut updates) = follow(address);
     until(&mut app, &mut updates, |app| {
         has_member(app, "web", "node-1") && app.connection == ConnectionState::Connected
     })
@@ -151,14 +158,7 @@ async fn the_plugins_pane_shows_a_handler_attached_and_detached_at_run_time() {
     }
     let store = format!("memory://tui-plugins-{}?timeout=30", std::process::id());
     let (address, _stop, _serving) = serve("127.0.0.1:0".parse().unwrap(), &store).await;
-    let source = RemoteSource::new(&address.to_string()).unwrap();
-    let (sender, mut updates) = mpsc::channel(1024);
-    let backoff = Backoff {
-        initial: Duration::from_millis(50),
-        max: Duration::from_millis(200),
-    };
-    tokio::spawn(supervise(source, sender, backoff));
-    let (mut app, _clock) = crate::common::cluster_app_empty();
+    let (mut app, mut updates) = follow(address);
     until(&mut app, &mut updates, |app| {
         app.connection == ConnectionState::Connected
     })

@@ -111,3 +111,12 @@ pub fn uuid_like() -> String {
             .as_nanos()
     )
 }
+
+/// What a finished command printed, stdout then stderr, for assertion messages.
+pub fn said(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}

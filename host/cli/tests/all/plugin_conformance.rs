@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use roster_tests::{Harness, ServerHarness, built, plugin};
 
-use crate::common::ROSTER;
+use crate::common::{ROSTER, said};
 
 fn conformance(driver: &str, url: &str, extra: &[&str]) -> Output {
     Command::new(ROSTER)
@@ -16,14 +16,6 @@ fn conformance(driver: &str, url: &str, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .expect("run the roster CLI")
-}
-
-fn said(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The driver passes every test of both suites: exit 0, and the summary says so.

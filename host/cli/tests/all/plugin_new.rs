@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common::{CACHE_HOME, Daemon, ROSTER};
+use crate::common::{CACHE_HOME, Daemon, ROSTER, said};
 
 /// `PATH` with the Go toolchain `plugins/setup-toolchains` installs first, as a Go author's
 /// would have their Go (without it, `roster plugin build` installs Go into the project).
@@ -29,14 +29,6 @@ fn roster(dir: &Path, args: &[&str]) -> Output {
         )
         .output()
         .expect("run the roster CLI")
-}
-
-fn said(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Make, build, run and attach a handler in `lang`.
