@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use roster::{CoordinationError, Coordinator, Event, Heartbeat, get_coordinator};
+use roster::{CoordinationError, Event, Heartbeat, get_coordinator};
 use roster_tests::multi_host::{self, Hosts, started};
 use roster_tests::probe::{Probe, joined_times, left};
 use roster_tests::servers::{EtcdServer, RedisServer, free_port};
