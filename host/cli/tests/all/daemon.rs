@@ -505,6 +505,29 @@ impl Joining {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Wait until the daemon lists it as a member of "g"; returns that member. Says what it
+    /// printed when it does not join (it exited, or a loaded machine kept it from starting).
+    async fn joined(&mut self, client: &Client, member: &str) -> roster::api::Member {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(info) = client.member("g", member).await {
+                return info;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "roster join exited ({status}) before joining: {}",
+                    self.stderr()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "roster join did not join within {PATIENCE:?}; it said: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Wait until its stderr says `words`.
     async fn says(&self, words: &str) {
         wait_until(PATIENCE, || async {
@@ -537,8 +560,8 @@ async fn cli_join_rides_out_a_daemon_away_for_less_than_its_ttl() {
     const TTL: Duration = Duration::from_secs(6);
     let daemon = Daemon::memory("");
     let c = &daemon.client;
-    let join = Joining::start(&daemon, "steady", TTL);
-    let joined = wait_until(PATIENCE, || async { c.member("g", "steady").await.ok() }).await;
+    let mut join = Joining::start(&daemon, "steady", TTL);
+    let joined = join.joined(c, "steady").await;
 
     daemon.signal("STOP");
     let stopped = Instant::now();
@@ -578,8 +601,8 @@ async fn cli_join_exits_unreachable_once_the_daemon_is_gone_for_longer_than_its_
     const TTL: Duration = Duration::from_secs(2);
     let daemon = Daemon::memory("");
     let c = &daemon.client;
-    let join = Joining::start(&daemon, "abandoned", TTL);
-    wait_until(PATIENCE, || async { c.member("g", "abandoned").await.ok() }).await;
+    let mut join = Joining::start(&daemon, "abandoned", TTL);
+    join.joined(c, "abandoned").await;
     // The membership lasts at least this long without another heartbeat.
     let asked = Instant::now();
     let member = c.member("g", "abandoned").await.unwrap();

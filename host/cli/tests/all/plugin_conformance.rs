@@ -13,6 +13,8 @@ fn conformance(driver: &str, url: &str, extra: &[&str]) -> Output {
         .args(["plugin", "conformance"])
         .arg(plugin(driver))
         .args(["--url", url])
+        // Two at a time: the suite shares the machine with the other tests running.
+        .args(["--jobs", "2"])
         .args(extra)
         .output()
         .expect("run the roster CLI")
