@@ -151,18 +151,20 @@ fn plugin_new(
             if json {
                 println!("{}", serde_json::json!({"name": name, "dir": dir}));
             } else {
-                let next = match world {
-                    PluginWorld::Handler => format!(
-                        "roster plugin run {name}.wasm --events test/events.jsonl\n  \
-                         roster plugin attach {name}.wasm"
+                let (what, next) = match world {
+                    PluginWorld::Handler => (
+                        "handler",
+                        format!(
+                            "roster plugin run {name}.wasm --events test/events.jsonl\n  \
+                             roster plugin attach {name}.wasm"
+                        ),
                     ),
-                    PluginWorld::Driver => format!(
-                        "roster plugin conformance {name}.wasm --url file:///tmp/{name}-store"
+                    PluginWorld::Driver => (
+                        "driver",
+                        format!(
+                            "roster plugin conformance {name}.wasm --url file:///tmp/{name}-store"
+                        ),
                     ),
-                };
-                let what = match world {
-                    PluginWorld::Handler => "handler",
-                    PluginWorld::Driver => "driver",
                 };
                 println!(
                     "wrote the {what} {name} in {}; next:\n  cd {}\n  roster plugin build\n  {next}",

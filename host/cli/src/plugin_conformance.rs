@@ -93,14 +93,11 @@ fn driver_url(url: &str, file: &Path) -> Result<String, String> {
 
 /// Run the suites; returns the exit code.
 pub async fn run(json: bool, args: ConformanceArgs) -> u8 {
-    use roster::plugin::{PluginHost, PluginHostOptions};
     if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
         output::error(json, "usage", "--time-scale must be a positive number");
         return exit::USAGE;
     }
-    let checked = PluginHost::new(PluginHostOptions::no_cache())
-        .and_then(|host| host.check_driver(&args.file));
-    if let Err(error) = checked {
+    if let Err(error) = roster::check_driver(&args.file) {
         output::error(json, "invalid-component", &error.to_string());
         return exit::INVALID_COMPONENT;
     }

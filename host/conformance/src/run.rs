@@ -112,28 +112,29 @@ struct Queued {
     body: Body,
 }
 
-/// The store a test runs on, made before its thread starts.
-enum Store {
-    Suite(Harness),
-    Scenario(Hosts),
+/// A test with the store it runs on (its own), made before its thread starts.
+enum Job {
+    Suite(TestFn, Harness),
+    Scenario(ScenarioFn, Hosts),
 }
 
-/// The store of `test`, of its own, made from `options`; and the directory made for it.
-fn store_for(test: &Queued, options: &RunOptions) -> std::io::Result<(Store, Option<PathBuf>)> {
+/// `test` on a store of its own, made from `options`; and the directory made for it.
+fn job_for(test: &Queued, options: &RunOptions) -> std::io::Result<(Job, Option<PathBuf>)> {
     let (url, dir) = isolated(&options.url)?;
     let made = dir.as_ref().map(|d| d.0.clone());
-    let store = match test.body {
-        Body::Suite(_) => {
+    let job = match test.body {
+        Body::Suite(run) => {
             let harness = Harness::new(url).real_time(options.scale);
-            Store::Suite(match dir {
+            let harness = match dir {
                 Some(dir) => harness.holding(dir),
                 None => harness,
-            })
+            };
+            Job::Suite(run, harness)
         }
-        Body::Scenario(_) => {
+        Body::Scenario(run) => {
             let (kill_timeout, least_expiry_after_kill) = Hosts::timings(made.is_some());
             let dir = dir.map(Arc::new);
-            Store::Scenario(Hosts {
+            let hosts = Hosts {
                 program: options
                     .hosts
                     .clone()
@@ -147,23 +148,23 @@ fn store_for(test: &Queued, options: &RunOptions) -> std::io::Result<(Store, Opt
                 }),
                 kill_timeout,
                 least_expiry_after_kill,
-            })
+            };
+            Job::Scenario(run, hosts)
         }
     };
-    Ok((store, made))
+    Ok((job, made))
 }
 
 /// Run one test on its own runtime (this thread's); panics when it fails.
-fn run_one(body: Body, store: &Store) {
+fn run_one(job: &Job) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    match (body, store) {
-        (Body::Suite(test), Store::Suite(harness)) => runtime.block_on(test(harness)),
-        (Body::Scenario(scenario), Store::Scenario(hosts)) => runtime.block_on(scenario(hosts)),
-        _ => unreachable!("a test's store is made for its kind"),
+    match job {
+        Job::Suite(test, harness) => runtime.block_on(test(harness)),
+        Job::Scenario(scenario, hosts) => runtime.block_on(scenario(hosts)),
     }
 }
 
@@ -227,10 +228,10 @@ pub fn run(
             let Some(test) = queue.pop_front() else {
                 break;
             };
-            let store = match store_for(&test, options) {
-                Ok((store, dir)) => {
+            let job = match job_for(&test, options) {
+                Ok((job, dir)) => {
                     made.extend(dir);
-                    store
+                    job
                 }
                 Err(error) => {
                     // No store for the rest: let those running finish, then say why.
@@ -247,7 +248,7 @@ pub fn run(
                 .name(format!("conformance {}", test.name))
                 .spawn(move || {
                     let passed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run_one(test.body, &store);
+                        run_one(&job);
                     }))
                     .is_ok();
                     let _ = done.send((id, std::thread::current().id(), passed));
