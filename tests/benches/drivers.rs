@@ -116,6 +116,58 @@ async fn roster_throughput(url: &str, groups: usize) -> Throughput {
     }
 }
 
+/// The same joins and leaves through the Wasm driver called directly: its component, its
+/// lanes and the sandbox's sockets, without the coordinator's queue and mirror.
+async fn driver_throughput(url: &str, groups: usize) -> Throughput {
+    use roster::backend_url::{BackendKind, BackendUrl};
+    use roster::driver::Driver;
+    let url = BackendUrl::parse(url).expect("valid URL");
+    let BackendKind::Driver {
+        name,
+        endpoint,
+        component,
+        options,
+    } = url.kind
+    else {
+        panic!("a driver's URL")
+    };
+    let driver = roster_wasm::WasmDriver::new(roster_wasm::DriverSpec {
+        name,
+        component,
+        endpoint,
+        options,
+        call_limit: Duration::from_secs(30),
+    });
+    let member = roster::ids::MemberId::new("bench-driver").expect("member id");
+    let session = driver
+        .open_session(&member, Duration::from_secs(300))
+        .await
+        .expect("driver session");
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let names: Vec<String> = (0..groups).map(|i| format!("d-{run}-{i}")).collect();
+    for g in &names {
+        driver.create_group(g).await.expect("driver create");
+    }
+    let t = Instant::now();
+    for g in &names {
+        driver
+            .join(&session, g, Default::default(), false)
+            .await
+            .expect("driver join");
+    }
+    let joins_per_s = groups as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for g in &names {
+        driver.leave(&session, g).await.expect("driver leave");
+    }
+    let leaves_per_s = groups as f64 / t.elapsed().as_secs_f64();
+    driver.close_session(&session).await.expect("driver close");
+    Throughput {
+        joins_per_s,
+        leaves_per_s,
+    }
+}
+
 /// The native baseline: joins and leaves of `groups` groups by the driver's own store code,
 /// compiled natively and called directly, one connection, each call waited for.
 fn native_throughput<S: driver_kit::Driver>(
@@ -338,8 +390,10 @@ async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, memb
     let python = tooz_python();
     let mut rounds = Vec::with_capacity(ROUNDS);
     let mut natives = Vec::with_capacity(ROUNDS);
+    let mut directs = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
         natives.push(native(format!("{namespace}n")).await.expect("native run"));
+        directs.push(driver_throughput(&roster_url, groups).await);
         let roster = roster_throughput(&roster_url, groups).await;
         let tooz = python
             .as_ref()
@@ -379,6 +433,20 @@ async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, memb
         "{backend:<6} {:<34} {native_leaves:>12.1}  Roster/native {:.2}",
         "leaves/s, native driver code",
         roster.leaves_per_s / native_leaves
+    );
+    let direct_joins = median(directs.iter().map(|n| n.joins_per_s).collect());
+    let direct_leaves = median(directs.iter().map(|n| n.leaves_per_s).collect());
+    println!(
+        "{backend:<6} {:<34} {direct_joins:>12.1}  Roster/driver {:.2}  driver/native {:.2}",
+        "joins/s, Wasm driver called alone",
+        roster.joins_per_s / direct_joins,
+        direct_joins / native_joins
+    );
+    println!(
+        "{backend:<6} {:<34} {direct_leaves:>12.1}  Roster/driver {:.2}  driver/native {:.2}",
+        "leaves/s, Wasm driver called alone",
+        roster.leaves_per_s / direct_leaves,
+        direct_leaves / native_leaves
     );
     println!(
         "{backend:<6} join -> handler on another host p50 {:.3} ms, p99 {:.3} ms (pushed by the driver's feed, no polling)",

@@ -58,18 +58,11 @@ pub(crate) enum DriverFault {
         /// Why the host rejects it.
         problem: String,
     },
-    /// The task that runs the driver's instance is gone: the async runtime it was started on
-    /// has shut down.
-    #[error("driver {driver} stopped")]
-    Stopped {
-        /// The driver's backend name.
-        driver: String,
-    },
 }
 
 impl DriverFault {
     /// The fault's kind, as logged in the field `fault`: `load`, `setup`, `trap`,
-    /// `deadline`, `bad-data` or `stopped`.
+    /// `deadline` or `bad-data`.
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             DriverFault::Load(_) => "load",
@@ -77,7 +70,6 @@ impl DriverFault {
             DriverFault::Trap { .. } => "trap",
             DriverFault::Deadline { .. } => "deadline",
             DriverFault::BadData { .. } => "bad-data",
-            DriverFault::Stopped { .. } => "stopped",
         }
     }
 
@@ -118,7 +110,6 @@ mod tests {
                 what: "group id",
                 problem: "empty".into(),
             },
-            DriverFault::Stopped { driver: driver() },
         ]
     }
 

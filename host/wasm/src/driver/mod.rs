@@ -5,13 +5,15 @@
 //! name lookup), or the one directory of `file:///DIR`. Every other socket, file, variable
 //! and argument is denied.
 //!
-//! Each [`WasmDriver`] runs instances of its component, each in a store owned by one task
-//! and called one call at a time, each with its own connection: up to [`CALL_LANES`] for the
-//! calls of the process's coordinators (a call goes to the instance with the fewest calls
-//! waiting, so one alone always finds the first; each coordinator sends its calls one after
-//! another, so they keep their order), and one that polls the change feed, so a poll waiting
-//! at the store never holds up a call (a poll that does not wait is a call like the others).
-//! Instances are made on first use. A call that traps or overruns its deadline poisons its
+//! Each [`WasmDriver`] runs instances of its component, each in a store of its own, called
+//! one call at a time, each with its own connection: up to [`CALL_LANES`] for the calls of
+//! the process's coordinators (a call goes to the instance with the fewest calls waiting, so
+//! one alone always finds the first; each coordinator sends its calls one after another, so
+//! they keep their order), and one that polls the change feed, so a poll waiting at the store
+//! never holds up a call (a poll that does not wait is a call like the others). A call runs
+//! in its caller's own task once its instance is free: no hand-off to another task and back,
+//! which on a store a round trip away would cost as much as the Wasm call itself.
+//! Instances are made on first use, on the caller's async runtime. A call that traps or overruns its deadline poisons its
 //! store; the instance is dropped and made anew from the pre-instantiated component for the
 //! next call, which reconnects. The failed call reports
 //! [`CoordinationError::Connection`], whose message says which `DriverFault` it was (the
@@ -38,7 +40,6 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, oneshot};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::sockets::SocketAddrUse;
@@ -368,6 +369,8 @@ impl WasiView for DriverData {
 struct Slot {
     spec: Arc<DriverSpec>,
     instance: Option<(Store<DriverData>, DriverInstance)>,
+    /// The async runtime the instance was made on: its connections are that runtime's.
+    runtime: Option<tokio::runtime::Id>,
     counters: Arc<Counters>,
 }
 
@@ -380,7 +383,6 @@ struct Counters {
 }
 
 type Reply<T> = wasmtime::Result<std::result::Result<T, w::CoordinationError>>;
-type Job = Box<dyn FnOnce(&mut Slot) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> + Send>;
 
 impl Slot {
     fn trap(&self, error: &wasmtime::Error) -> DriverFault {
@@ -399,11 +401,21 @@ impl Slot {
 
     /// The instance, made and opened if there is none. `open`'s own error is the driver's
     /// answer (`Ok(Err(..))`), not a fault: no instance is kept, and the next call tries again.
+    ///
+    /// An instance made on another async runtime is made anew on the caller's: its
+    /// connections answer only while the runtime they were made on runs.
     async fn ready(&mut self) -> Answer<(&mut Store<DriverData>, &DriverInstance)> {
+        let here = tokio::runtime::Handle::current().id();
+        if self.runtime != Some(here) && self.instance.take().is_some() {
+            tracing::debug!(driver = %self.spec.name, "driver instance made again on another async runtime");
+        }
         let instance = match self.instance.take() {
             Some(instance) => instance,
             None => match self.open().await? {
-                Ok(instance) => instance,
+                Ok(instance) => {
+                    self.runtime = Some(here);
+                    instance
+                }
                 Err(refused) => return Ok(Err(refused)),
             },
         };
@@ -468,12 +480,11 @@ fn report(driver: &str, fault: DriverFault) -> CoordinationError {
 /// Most instances serving coordinators' calls at once, each with its own connection.
 pub const CALL_LANES: usize = 4;
 
-/// One instance's task and the queue of calls it runs.
+/// One instance and the calls waiting for it, each run in its caller's own task.
 struct Lane {
-    spec: Arc<DriverSpec>,
-    counters: Arc<Counters>,
-    queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
-    /// Calls sent and not answered yet.
+    /// The instance, held by one call at a time (waiters served in arrival order).
+    slot: tokio::sync::Mutex<Slot>,
+    /// Calls waiting for the instance or running in it.
     pending: AtomicUsize,
 }
 
@@ -490,6 +501,22 @@ impl<'a> Pending<'a> {
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The instance held by a running call. A call whose future is dropped before it ends
+/// (its caller gave up) may have left the guest half-way through a request on its
+/// connection: the instance goes with it, and the next call makes it anew.
+struct Running<'a> {
+    slot: tokio::sync::MutexGuard<'a, Slot>,
+    finished: bool,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if !self.finished && self.slot.instance.take().is_some() {
+            tracing::debug!(driver = %self.slot.spec.name, "driver call abandoned; instance dropped");
+        }
     }
 }
 
@@ -517,35 +544,18 @@ impl Lanes {
 impl Lane {
     fn new(spec: Arc<DriverSpec>, counters: Arc<Counters>) -> Self {
         Self {
-            spec,
-            counters,
-            queue: Mutex::new(None),
+            slot: tokio::sync::Mutex::new(Slot {
+                spec,
+                instance: None,
+                runtime: None,
+                counters,
+            }),
             pending: AtomicUsize::new(0),
         }
     }
 
-    /// The queue, with its task started on the current runtime if it is not running.
-    fn sender(&self) -> mpsc::UnboundedSender<Job> {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(sender) = queue.as_ref().filter(|s| !s.is_closed()) {
-            return sender.clone();
-        }
-        let (sender, mut jobs) = mpsc::unbounded_channel::<Job>();
-        let mut slot = Slot {
-            spec: Arc::clone(&self.spec),
-            instance: None,
-            counters: Arc::clone(&self.counters),
-        };
-        tokio::spawn(async move {
-            while let Some(job) = jobs.recv().await {
-                job(&mut slot).await;
-            }
-        });
-        *queue = Some(sender.clone());
-        sender
-    }
-
-    /// Run one export call with a deadline; a trap or an overrun drops the instance.
+    /// Run one export call with a deadline, in the caller's task once the instance is
+    /// free; a trap or an overrun drops the instance.
     async fn call<T, F>(&self, limit: Duration, call: F) -> Result<T>
     where
         T: Send + 'static,
@@ -556,46 +566,35 @@ impl Lane {
             + Send
             + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |slot: &mut Slot| {
-            Box::pin(async move {
-                let answer: Answer<T> = match slot.ready().await {
-                    Err(fault) => Err(fault),
-                    Ok(Err(refused)) => Ok(Err(refused)),
-                    Ok(Ok((store, driver))) => {
-                        let guest = driver.roster_coordination_backend();
-                        match tokio::time::timeout(limit, call(guest, store)).await {
-                            Ok(Ok(Ok(value))) => Ok(Ok(value)),
-                            Ok(Ok(Err(error))) => slot.answer(error).map(Err),
-                            Ok(Err(trap)) => Err(slot.trap(&trap)),
-                            Err(_) => Err(slot.overran(limit)),
-                        }
-                    }
-                };
-                slot.counters.calls.fetch_add(1, Ordering::Relaxed);
-                let result = answer.unwrap_or_else(|fault| {
-                    slot.counters.errors.fetch_add(1, Ordering::Relaxed);
-                    if fault.poisons_instance() && slot.instance.take().is_some() {
-                        slot.counters.restarts.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(report(&slot.spec.name, fault))
-                });
-                let _ = reply.send(result);
-            })
-        });
-        let stopped = || {
-            report(
-                &self.spec.name,
-                DriverFault::Stopped {
-                    driver: self.spec.name.clone(),
-                },
-            )
-        };
-        if self.sender().send(job).is_err() {
-            return Err(stopped());
-        }
         let _pending = Pending::count(&self.pending);
-        answer.await.unwrap_or_else(|_| Err(stopped()))
+        let mut running = Running {
+            slot: self.slot.lock().await,
+            finished: false,
+        };
+        let slot = &mut *running.slot;
+        let answer: Answer<T> = match slot.ready().await {
+            Err(fault) => Err(fault),
+            Ok(Err(refused)) => Ok(Err(refused)),
+            Ok(Ok((store, driver))) => {
+                let guest = driver.roster_coordination_backend();
+                match tokio::time::timeout(limit, call(guest, store)).await {
+                    Ok(Ok(Ok(value))) => Ok(Ok(value)),
+                    Ok(Ok(Err(error))) => slot.answer(error).map(Err),
+                    Ok(Err(trap)) => Err(slot.trap(&trap)),
+                    Err(_) => Err(slot.overran(limit)),
+                }
+            }
+        };
+        slot.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let result = answer.unwrap_or_else(|fault| {
+            slot.counters.errors.fetch_add(1, Ordering::Relaxed);
+            if fault.poisons_instance() && slot.instance.take().is_some() {
+                slot.counters.restarts.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(report(&slot.spec.name, fault))
+        });
+        running.finished = true;
+        result
     }
 }
 
