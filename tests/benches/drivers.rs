@@ -14,15 +14,20 @@
 //! - `get_members` of one group of 10 000 members (tooz's "f"), p50;
 //! - cross-host latency: a join made by one host until a handler on another host (a
 //!   `roster-probe` process) has taken it, pushed by the driver's change feed (no polling),
-//!   p50 / p99.
+//!   p50 / p99;
+//! - many clients: 1, 4, 16 and 64 coordinators, each joining then leaving groups of its
+//!   own, all at once: in this process, spread over up to four processes (this bench run
+//!   again as a worker), and tooz with one process per coordinator; joins and leaves per
+//!   second in total.
 //!
 //! tooz runs from a virtualenv of PyPI's `tooz` (made on first use under the target
 //! directory, or `ROSTER_TOOZ_PYTHON`), driving `tests/benches/tooz_bench.py` against the same
 //! server; the table shows both and the ratio. Servers: `ROSTER_REDIS` / `ROSTER_ETCD`, else
 //! servers of the bench's own.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use roster::{Coordinator, Heartbeat, get_coordinator};
@@ -372,6 +377,211 @@ fn report(
     );
 }
 
+/// Coordinator counts of the many-client table.
+const CLIENTS: [usize; 4] = [1, 4, 16, 64];
+/// Most processes Roster's coordinators are spread over in the several-process column.
+const PROCESSES: usize = 4;
+/// Set (to `URL COORDINATORS GROUPS`) in a worker process of the several-process column.
+const WORKER_VARIABLE: &str = "ROSTER_BENCH_WORKER";
+
+/// `clients` started coordinators on `url`, each with `groups` groups of its own, created.
+async fn many_prepared(
+    url: &str,
+    clients: usize,
+    groups: usize,
+) -> Vec<(Coordinator, Vec<String>)> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let mut prepared = Vec::with_capacity(clients);
+    for c in 0..clients {
+        let client = started(url, &format!("many-{run}-{c}")).await;
+        let names: Vec<String> = (0..groups).map(|i| format!("m-{run}-{c}-{i}")).collect();
+        for g in &names {
+            client.create_group(g).await.expect("create");
+        }
+        prepared.push((client, names));
+    }
+    prepared
+}
+
+/// Every prepared coordinator joins its groups then leaves them, all at once; returns them
+/// when all are done.
+async fn many_run(prepared: Vec<(Coordinator, Vec<String>)>) -> Vec<Coordinator> {
+    let tasks: Vec<_> = prepared
+        .into_iter()
+        .map(|(client, names)| {
+            tokio::spawn(async move {
+                for g in &names {
+                    client.join_group_with(g, "").await.expect("join");
+                }
+                for g in &names {
+                    client.leave_group(g).await.expect("leave");
+                }
+                client
+            })
+        })
+        .collect();
+    let mut done = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        done.push(task.await.expect("a client's task"));
+    }
+    done
+}
+
+/// `clients` coordinators in this process: joins and leaves per second in total.
+async fn roster_many(url: &str, clients: usize, groups: usize) -> f64 {
+    let prepared = many_prepared(url, clients, groups).await;
+    let t = Instant::now();
+    let done = many_run(prepared).await;
+    let rate = (clients * groups * 2) as f64 / t.elapsed().as_secs_f64();
+    for client in done {
+        client.stop().await.expect("stop");
+    }
+    rate
+}
+
+/// A worker of the several-process column (`WORKER_VARIABLE` set): prepares its
+/// coordinators, says `ready`, runs them at the line that follows on its input, says `done`.
+async fn many_worker(spec: &str) {
+    let mut parts = spec.split(' ');
+    let (Some(url), Some(clients), Some(groups)) = (parts.next(), parts.next(), parts.next())
+    else {
+        panic!("{WORKER_VARIABLE} is `URL COORDINATORS GROUPS`")
+    };
+    let clients = clients.parse().expect("a coordinator count");
+    let groups = groups.parse().expect("a group count");
+    let prepared = many_prepared(url, clients, groups).await;
+    println!("ready");
+    tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new()))
+        .await
+        .expect("reading the start")
+        .expect("reading the start");
+    let done = many_run(prepared).await;
+    println!("done");
+    for client in done {
+        client.stop().await.expect("stop");
+    }
+}
+
+/// Start every command, wait until each has said `ready`, start them together and time
+/// until the last has said `done`. `None` (with the reason printed) when one fails.
+fn timed_processes(commands: Vec<Command>) -> Option<Duration> {
+    let mut children: Vec<(Child, BufReader<std::process::ChildStdout>)> = Vec::new();
+    for mut command in commands {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .ok()?;
+        let out = BufReader::new(child.stdout.take()?);
+        children.push((child, out));
+    }
+    let said = |out: &mut BufReader<std::process::ChildStdout>, word: &str| {
+        let mut line = String::new();
+        out.read_line(&mut line).is_ok() && line.trim() == word
+    };
+    let mut ready = true;
+    for (_, out) in &mut children {
+        ready &= said(out, "ready");
+    }
+    let t = Instant::now();
+    for (child, _) in &mut children {
+        let _ = child.stdin.as_mut().map(|input| input.write_all(b"go\n"));
+    }
+    let mut done = ready;
+    for (_, out) in &mut children {
+        done &= said(out, "done");
+    }
+    let elapsed = t.elapsed();
+    for (mut child, _) in children {
+        drop(child.stdin.take());
+        done &= child.wait().is_ok_and(|s| s.success());
+    }
+    if !done {
+        println!("a process of the many-client run failed");
+    }
+    done.then_some(elapsed)
+}
+
+/// `clients` coordinators spread over up to [`PROCESSES`] worker processes: joins and
+/// leaves per second in total, and the number of processes.
+async fn roster_many_processes(url: &str, clients: usize, groups: usize) -> Option<(f64, usize)> {
+    let processes = clients.min(PROCESSES);
+    let exe = std::env::current_exe().ok()?;
+    let commands = (0..processes)
+        .map(|p| {
+            let share = clients / processes + usize::from(p < clients % processes);
+            let mut command = Command::new(&exe);
+            command.env(WORKER_VARIABLE, format!("{url} {share} {groups}"));
+            command
+        })
+        .collect();
+    let elapsed = tokio::task::spawn_blocking(move || timed_processes(commands))
+        .await
+        .ok()??;
+    Some((
+        (clients * groups * 2) as f64 / elapsed.as_secs_f64(),
+        processes,
+    ))
+}
+
+/// tooz with one process per coordinator: joins and leaves per second in total.
+async fn tooz_many(python: &PathBuf, url: &str, clients: usize, groups: usize) -> Option<f64> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/tooz_bench.py");
+    let commands = (0..clients)
+        .map(|_| {
+            let mut command = Command::new(python);
+            command
+                .arg(&script)
+                .args([url, &groups.to_string(), "--many"]);
+            command
+        })
+        .collect();
+    let elapsed = tokio::task::spawn_blocking(move || timed_processes(commands))
+        .await
+        .ok()??;
+    Some((clients * groups * 2) as f64 / elapsed.as_secs_f64())
+}
+
+/// The many-client table of one backend.
+async fn many_clients(backend: &str, roster_url: &str, tooz_url: &str, python: Option<&PathBuf>) {
+    let groups = match (backend, quick()) {
+        ("redis", false) => 100,
+        ("redis", true) => 50,
+        (_, false) => 25,
+        (_, true) => 10,
+    };
+    println!(
+        "{backend:<6} many clients: joins + leaves per second in total, each coordinator joining then leaving {groups} groups of its own"
+    );
+    println!(
+        "{backend:<6} {:>12} {:>20} {:>28} {:>22} {:>13}",
+        "coordinators",
+        "Roster, one process",
+        "Roster, several processes",
+        "tooz, a process each",
+        "Roster / tooz"
+    );
+    for clients in CLIENTS {
+        let one = roster_many(roster_url, clients, groups).await;
+        let several = roster_many_processes(roster_url, clients, groups).await;
+        let tooz = match python {
+            Some(python) => tooz_many(python, tooz_url, clients, groups).await,
+            None => None,
+        };
+        let several = several.map_or("-".to_owned(), |(rate, processes)| {
+            format!(
+                "{rate:.0} ({processes} process{})",
+                if processes == 1 { "" } else { "es" }
+            )
+        });
+        let (tooz, ratio) = tooz.map_or(("-".to_owned(), "-".to_owned()), |rate| {
+            (format!("{rate:.0}"), format!("{:.1}x", one / rate))
+        });
+        println!("{backend:<6} {clients:>12} {one:>20.0} {several:>28} {tooz:>22} {ratio:>13}");
+    }
+}
+
 /// Measure Roster and tooz on one backend and print the rows.
 async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, members: usize) {
     let native = |namespace: String| {
@@ -453,10 +663,15 @@ async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, memb
         ms(p50),
         ms(p99)
     );
+    many_clients(backend, &roster_url, &tooz_url, python.as_ref()).await;
 }
 
 #[tokio::main]
 async fn main() {
+    if let Ok(spec) = std::env::var(WORKER_VARIABLE) {
+        many_worker(&spec).await;
+        return;
+    }
     println!(
         "backend metric                                   Roster         tooz  ratio (>1: Roster better)"
     );

@@ -4,6 +4,11 @@ Usage: tooz_bench.py URL GROUPS MEMBERS. Prints one JSON object:
 - joins_per_s, leaves_per_s: one coordinator joins GROUPS groups, then leaves them;
 - get_members_p50_ms: get_members of one group of MEMBERS live members (null when MEMBERS
   is 0: throughput only).
+
+Usage: tooz_bench.py URL GROUPS --many. One of many processes started together: creates
+GROUPS groups, prints "ready", waits for a line on its input, joins them all, leaves them
+all, and prints "done", so the caller times every process's changes between one start and
+the last "done".
 """
 
 import json
@@ -15,7 +20,27 @@ import uuid
 from tooz import coordination
 
 
+def many(url: str, groups: int) -> None:
+    run = uuid.uuid4().hex
+    client = coordination.get_coordinator(url, f"bench-many-{run}".encode())
+    client.start()
+    names = [f"m-{run}-{i}".encode() for i in range(groups)]
+    for g in names:
+        client.create_group(g).get()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for g in names:
+        client.join_group(g).get()
+    for g in names:
+        client.leave_group(g).get()
+    print("done", flush=True)
+    client.stop()
+
+
 def main() -> None:
+    if sys.argv[3] == "--many":
+        many(sys.argv[1], int(sys.argv[2]))
+        return
     url, groups, members = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     run = uuid.uuid4().hex
     client = coordination.get_coordinator(url, f"bench-client-{run}".encode())
