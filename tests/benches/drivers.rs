@@ -4,8 +4,8 @@
 //!
 //! For each backend (Redis, etcd):
 //! - join and leave throughput for one client, one coordinator joining then leaving many
-//!   groups (tooz's "b2"), in rounds that alternate Roster and tooz, so a slow spell of this
-//!   shared machine falls on both; the median of each side is reported, and every round's
+//!   groups (tooz's "b2") in a task of this process's runtime, in rounds that alternate
+//!   Roster and tooz, so a slow spell of this shared machine falls on both; the median of each side is reported, and every round's
 //!   ratio;
 //! - the same joins and leaves made by the driver's own code compiled natively and called
 //!   directly from this process (the same scripts or transactions on one connection, no Wasm,
@@ -603,8 +603,14 @@ async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, memb
     let mut directs = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
         natives.push(native(format!("{namespace}n")).await.expect("native run"));
-        directs.push(driver_throughput(&roster_url, groups).await);
-        let roster = roster_throughput(&roster_url, groups).await;
+        // Each Roster side runs as a task, as a service's code does (in a task of the
+        // runtime's, which the driver's sockets wake directly).
+        let url = roster_url.clone();
+        let direct = tokio::spawn(async move { driver_throughput(&url, groups).await });
+        directs.push(direct.await.expect("the driver's task"));
+        let url = roster_url.clone();
+        let roster = tokio::spawn(async move { roster_throughput(&url, groups).await });
+        let roster = roster.await.expect("the client's task");
         let tooz = python
             .as_ref()
             .and_then(|python| tooz_figures(python, &tooz_url, groups, 0))

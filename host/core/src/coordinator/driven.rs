@@ -3,7 +3,8 @@
 //!
 //! On the embedded backend a call takes effect before it returns. A driver's calls travel, so
 //! to keep tooz's promise that a coordinator's operations take effect in call order, each call
-//! is queued when it is made and a worker task runs the queue in order. A call that creates
+//! is queued when it is made and runs in its turn ([`call_queue`](super::call_queue): in the
+//! caller's own task when it awaits a call that is next, else in the queue's worker). A call that creates
 //! or deletes a group completes only once the coordinator's mirror has the change, so a watch
 //! registered next finds the group. A membership change (join, leave, capabilities,
 //! candidacy) completes when the store has made it, its revision noted in the mirror; reads go
@@ -18,11 +19,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use futures_util::FutureExt;
@@ -33,13 +33,12 @@ use roster_types::ids::{Capabilities, GroupId, GroupName, LockName, MemberId};
 use roster_types::{GroupSummary, Leader, LockAttempt, LockInfo, LockStanding, MemberInfo};
 
 use super::backend::Backend;
+use super::call_queue::{CallQueue, Job, WeakCallQueue};
 use super::{Notice, Operation};
 use crate::driver::mirror::Mirror;
 use crate::driver::{Driver, SessionKey};
 use crate::engine::State;
 use crate::engine::stream::EventStream;
-
-type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The session and call queue of one coordinator on a driver's store.
 #[derive(Debug)]
@@ -48,7 +47,7 @@ pub(super) struct Driven {
     session: Mutex<Option<SessionKey>>,
     /// Where an expiry notice that a stand met waits for the next heartbeat or join (R6).
     notice: Notice,
-    queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    queue: Mutex<Option<CallQueue>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     holdings: Arc<Mutex<Holdings>>,
     /// Re-establishes the holdings when the mirror finds the store replaced.
@@ -160,21 +159,18 @@ impl Driven {
     /// Start the call queue and the keeper of `holdings` for `session`.
     fn begin(&self, session: SessionKey, holdings: Holdings) {
         *lock(&self.holdings) = holdings;
-        let (sender, mut jobs) = mpsc::unbounded_channel::<Job>();
-        let worker = tokio::spawn(async move {
-            while let Some(job) = jobs.recv().await {
-                job.await;
-            }
-        });
+        let (queue, worker) = CallQueue::start();
         let keeper = tokio::spawn(keep(
             self.mirror.watch_store(),
-            sender.downgrade(),
+            queue.downgrade(),
             Arc::clone(&self.mirror),
             session.clone(),
             Arc::clone(&self.holdings),
         ));
         *lock(&self.session) = Some(session);
-        *lock(&self.queue) = Some(sender);
+        if let Some(old) = lock(&self.queue).replace(queue) {
+            old.close();
+        }
         if let Some(old) = lock(&self.worker).replace(worker) {
             old.abort();
         }
@@ -193,7 +189,9 @@ impl Driven {
             keeper.abort();
         }
         *lock(&self.session) = None;
-        lock(&self.queue).take();
+        if let Some(queue) = lock(&self.queue).take() {
+            queue.close();
+        }
         *lock(&self.holdings) = Holdings::default();
         result
     }
@@ -338,10 +336,11 @@ impl Driven {
             }
             let _ = reply.send(result.map(|(value, _)| value));
         });
-        if queue.send(job).is_err() {
+        let Some(ticket) = queue.push(job) else {
             return Operation::ready(Err(CoordinationError::NotStarted));
-        }
+        };
         Operation::from_future(async move {
+            ticket.run_if_next().await;
             answer.await.unwrap_or_else(|_| {
                 Err(CoordinationError::Connection(
                     "the coordinator stopped before the call ran".into(),
@@ -698,7 +697,7 @@ async fn stand_again(
 /// holdings; ends with the session's queue.
 async fn keep(
     mut store: watch::Receiver<String>,
-    queue: mpsc::WeakUnboundedSender<Job>,
+    queue: WeakCallQueue,
     mirror: Arc<Mirror>,
     session: SessionKey,
     holdings: Arc<Mutex<Holdings>>,
@@ -708,9 +707,6 @@ async fn keep(
         if current == lock(&holdings).store_id {
             continue;
         }
-        let Some(queue) = queue.upgrade() else {
-            return;
-        };
         let driver = Arc::clone(mirror.driver());
         let (mirror, session, holdings) =
             (Arc::clone(&mirror), session.clone(), Arc::clone(&holdings));
@@ -724,7 +720,7 @@ async fn keep(
                 Err(error) => tracing::warn!(%error, "re-establishing the member failed"),
             }
         });
-        if queue.send(job).is_err() {
+        if queue.push(job).is_none() {
             return;
         }
     }

@@ -6,6 +6,7 @@
 //! locks it holds ([`Lock`]).
 
 mod backend;
+mod call_queue;
 mod driven;
 mod embedded;
 mod heartbeat;
