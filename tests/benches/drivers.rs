@@ -5,8 +5,8 @@
 //! For each backend (Redis, etcd):
 //! - join and leave throughput for one client, one coordinator joining then leaving many
 //!   groups (tooz's "b2") in a task of this process's runtime, in rounds that alternate
-//!   Roster and tooz, so a slow spell of this shared machine falls on both; the median of each side is reported, and every round's
-//!   ratio;
+//!   Roster and tooz, so a slow spell of this shared machine falls on both; the median of
+//!   each side is reported, and every round's ratio;
 //! - the same joins and leaves made by the driver's own code compiled natively and called
 //!   directly from this process (the same scripts or transactions on one connection, no Wasm,
 //!   no coordinator, no mirror): the native baseline, in the same rounds, and Roster's ratio
