@@ -83,6 +83,8 @@ struct Figures {
 struct Throughput {
     joins_per_s: f64,
     leaves_per_s: f64,
+    /// The median time of one join.
+    join_p50: Duration,
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -104,9 +106,12 @@ async fn roster_throughput(url: &str, groups: usize) -> Throughput {
     for g in &names {
         client.create_group(g).await.expect("create");
     }
+    let mut each = Vec::with_capacity(groups);
     let t = Instant::now();
     for g in &names {
+        let call = Instant::now();
         client.join_group_with(g, "").await.expect("join");
+        each.push(call.elapsed());
     }
     let joins_per_s = groups as f64 / t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -118,6 +123,7 @@ async fn roster_throughput(url: &str, groups: usize) -> Throughput {
     Throughput {
         joins_per_s,
         leaves_per_s,
+        join_p50: percentile(&mut each, 0.5),
     }
 }
 
@@ -153,12 +159,15 @@ async fn driver_throughput(url: &str, groups: usize) -> Throughput {
     for g in &names {
         driver.create_group(g).await.expect("driver create");
     }
+    let mut each = Vec::with_capacity(groups);
     let t = Instant::now();
     for g in &names {
+        let call = Instant::now();
         driver
             .join(&session, g, Default::default(), false)
             .await
             .expect("driver join");
+        each.push(call.elapsed());
     }
     let joins_per_s = groups as f64 / t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -170,6 +179,7 @@ async fn driver_throughput(url: &str, groups: usize) -> Throughput {
     Throughput {
         joins_per_s,
         leaves_per_s,
+        join_p50: percentile(&mut each, 0.5),
     }
 }
 
@@ -193,9 +203,12 @@ fn native_throughput<S: driver_kit::Driver>(
     for g in &names {
         store.create_group(g).expect("native create");
     }
+    let mut each = Vec::with_capacity(groups);
     let t = Instant::now();
     for g in &names {
+        let call = Instant::now();
         store.join(&session, g, b"", false).expect("native join");
+        each.push(call.elapsed());
     }
     let joins_per_s = groups as f64 / t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -207,6 +220,7 @@ fn native_throughput<S: driver_kit::Driver>(
     Throughput {
         joins_per_s,
         leaves_per_s,
+        join_p50: percentile(&mut each, 0.5),
     }
 }
 
@@ -617,6 +631,7 @@ async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, memb
             .map(|t| Throughput {
                 joins_per_s: t.joins_per_s,
                 leaves_per_s: t.leaves_per_s,
+                join_p50: Duration::ZERO,
             });
         rounds.push((roster, tooz));
     }
@@ -663,6 +678,14 @@ async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, memb
         "leaves/s, Wasm driver called alone",
         roster.leaves_per_s / direct_leaves,
         direct_leaves / native_leaves
+    );
+    let p50_us = |of: Vec<Duration>| median(of.iter().map(|d| d.as_secs_f64() * 1e6).collect());
+    let native_p50 = p50_us(natives.iter().map(|n| n.join_p50).collect());
+    let roster_p50 = p50_us(rounds.iter().map(|(r, _)| r.join_p50).collect());
+    println!(
+        "{backend:<6} {:<34} native {native_p50:.0} us, Roster {roster_p50:.0} us: the Wasm and host tax {:.2}x",
+        "join p50",
+        roster_p50 / native_p50
     );
     println!(
         "{backend:<6} join -> handler on another host p50 {:.3} ms, p99 {:.3} ms (pushed by the driver's feed, no polling)",
