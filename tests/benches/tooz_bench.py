@@ -16,17 +16,24 @@ import statistics
 import sys
 import time
 import uuid
+from typing import Any
 
 from tooz import coordination
 
 
-def many(url: str, groups: int) -> None:
+def started_with_groups(url: str, label: str, groups: int) -> tuple[Any, list[bytes], str]:
+    """A started coordinator, GROUPS groups it created, and the run's id."""
     run = uuid.uuid4().hex
-    client = coordination.get_coordinator(url, f"bench-many-{run}".encode())
+    client = coordination.get_coordinator(url, f"bench-{label}-{run}".encode())
     client.start()
-    names = [f"m-{run}-{i}".encode() for i in range(groups)]
+    names = [f"{label}-{run}-{i}".encode() for i in range(groups)]
     for g in names:
         client.create_group(g).get()
+    return client, names, run
+
+
+def many(url: str, groups: int) -> None:
+    client, names, _ = started_with_groups(url, "many", groups)
     print("ready", flush=True)
     sys.stdin.readline()
     for g in names:
@@ -42,12 +49,7 @@ def main() -> None:
         many(sys.argv[1], int(sys.argv[2]))
         return
     url, groups, members = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    run = uuid.uuid4().hex
-    client = coordination.get_coordinator(url, f"bench-client-{run}".encode())
-    client.start()
-    names = [f"g-{run}-{i}".encode() for i in range(groups)]
-    for g in names:
-        client.create_group(g).get()
+    client, names, run = started_with_groups(url, "client", groups)
     t = time.perf_counter()
     for g in names:
         client.join_group(g).get()
