@@ -4,9 +4,9 @@
 //! On the embedded backend a call takes effect before it returns. A driver's calls travel, so
 //! to keep tooz's promise that a coordinator's operations take effect in call order, each call
 //! is queued when it is made and runs in its turn ([`call_queue`](super::call_queue): in the
-//! caller's own task when it awaits a call that is next, else in the queue's worker). A call that creates
-//! or deletes a group completes only once the coordinator's mirror has the change, so a watch
-//! registered next finds the group. A membership change (join, leave, capabilities,
+//! caller's own task when it awaits a call that is next, else in the queue's worker). A call
+//! that creates or deletes a group completes only once the coordinator's mirror has the
+//! change, so a watch registered next finds the group. A membership change (join, leave, capabilities,
 //! candidacy) completes when the store has made it, its revision noted in the mirror; reads go
 //! to the store, watches start after it, and `run_watchers` waits for the mirror to have
 //! everything first, so the caller sees its own changes either way, one round trip sooner.
