@@ -1,6 +1,7 @@
 """One tooz client's figures on several backends, side by side in one run.
 
-    python bench.py URL [URL ...]      (ROSTER_BENCH_SECONDS, default 10 per figure)
+    python bench.py URL [URL ...]      (ROSTER_BENCH_SECONDS, default 10 per figure;
+                                        ROSTER_BENCH_ROUNDS, default 5)
 
 For each URL: joins and leaves per second (one client, each call waited for), lock acquire
 and release pairs per second (one client, one lock, never contended), and the time from a
@@ -8,6 +9,10 @@ member's join returning to the callback of another client that calls ``run_watch
 loop (p50 and p99 over the joins). tooz's own drivers read the whole
 membership of every watched group at each ``run_watchers`` and compare it with the last;
 roster:// reads only the changes since its last call.
+
+Each figure is measured in rounds that alternate between the URLs, so a change in the
+machine's speed during the run falls on every backend alike; a rate is the median of its
+rounds, and the ratio beside it is to the first URL's median.
 """
 
 from __future__ import annotations
@@ -23,20 +28,21 @@ import tooz
 from tooz import coordination
 
 SECONDS = float(os.environ.get("ROSTER_BENCH_SECONDS", "10"))
+ROUNDS = max(1, int(os.environ.get("ROSTER_BENCH_ROUNDS", "5")))
 
 
 def new_id() -> bytes:
     return uuid.uuid4().hex.encode("ascii")
 
 
-def joins_and_leaves(url: str) -> float:
-    """Join-and-leave pairs per second of one client."""
+def joins_and_leaves(url: str, seconds: float) -> float:
+    """Join-and-leave pairs per second of one client, for ``seconds``."""
     c = coordination.get_coordinator(url, new_id())
     c.start()
     group = new_id()
     c.create_group(group).get()
     pairs = 0
-    until = time.monotonic() + SECONDS
+    until = time.monotonic() + seconds
     started = time.monotonic()
     while time.monotonic() < until:
         c.join_group(group).get()
@@ -48,15 +54,15 @@ def joins_and_leaves(url: str) -> float:
     return pairs / elapsed
 
 
-def lock_pairs(url: str) -> float | None:
-    """Acquire-and-release pairs per second of one client on one lock; ``None`` for a
-    backend that offers no locks."""
+def lock_pairs(url: str, seconds: float) -> float | None:
+    """Acquire-and-release pairs per second of one client on one lock, for ``seconds``;
+    ``None`` for a backend that offers no locks."""
     c = coordination.get_coordinator(url, new_id())
     c.start()
     lock = c.get_lock(new_id())
     pairs = 0
     try:
-        until = time.monotonic() + SECONDS
+        until = time.monotonic() + seconds
         started = time.monotonic()
         while time.monotonic() < until:
             if not lock.acquire(blocking=False):
@@ -70,8 +76,9 @@ def lock_pairs(url: str) -> float | None:
         c.stop()
 
 
-def join_to_callback(url: str) -> list[float]:
-    """Seconds from a join returning to the watcher's callback, for each join."""
+def join_to_callback(url: str, seconds: float) -> list[float]:
+    """Seconds from a join returning to the watcher's callback, for each join made in
+    ``seconds``."""
     watcher = coordination.get_coordinator(url, new_id())
     joiner = coordination.get_coordinator(url, new_id())
     watcher.start()
@@ -89,7 +96,7 @@ def join_to_callback(url: str) -> list[float]:
     polling = threading.Thread(target=poll, daemon=True)
     polling.start()
     samples = []
-    until = time.monotonic() + SECONDS
+    until = time.monotonic() + seconds
     while time.monotonic() < until:
         seen.clear()
         joiner.join_group(group).get()
@@ -107,20 +114,49 @@ def join_to_callback(url: str) -> list[float]:
     return samples
 
 
+def rate_cell(rates: list[float | None], first: float | None, show_ratio: bool) -> str:
+    """A rate's cell: the median of its rounds, and its ratio to the first URL's."""
+    if any(r is None for r in rates):
+        return "n/a"
+    median = statistics.median(rates)
+    if not show_ratio or not first:
+        return f"{median:.0f}"
+    return f"{median:.0f} ({median / first:.2f}x)"
+
+
 def main(urls: list[str]) -> None:
-    print(f"one tooz client per backend, {SECONDS:.0f} s per figure")
+    if not urls:
+        sys.exit(__doc__)
+    per_round = SECONDS / ROUNDS
     print(
-        f"{'backend':<48} {'join+leave pairs/s':>18} {'lock pairs/s':>12}"
+        f"one tooz client per backend, {SECONDS:g} s per figure in {ROUNDS} rounds alternating"
+        " between the backends; medians of the rounds, ratios to the first backend"
+    )
+    joins: dict[str, list[float | None]] = {url: [] for url in urls}
+    locks: dict[str, list[float | None]] = {url: [] for url in urls}
+    callbacks: dict[str, list[float]] = {url: [] for url in urls}
+    for _ in range(ROUNDS):
+        for url in urls:
+            joins[url].append(joins_and_leaves(url, per_round))
+        for url in urls:
+            locks[url].append(lock_pairs(url, per_round))
+        for url in urls:
+            callbacks[url].extend(join_to_callback(url, per_round))
+    print(
+        f"{'backend':<34} {'join+leave pairs/s':>18} {'lock pairs/s':>16}"
         f" {'join→callback p50':>18} {'p99':>9}"
     )
-    for url in urls:
-        rate = joins_and_leaves(url)
-        locks = lock_pairs(url)
-        locked = "n/a" if locks is None else f"{locks:.0f}"
-        samples = sorted(join_to_callback(url))
+    first_joins = statistics.median(joins[urls[0]])
+    first_locks = None if None in locks[urls[0]] else statistics.median(locks[urls[0]])
+    for index, url in enumerate(urls):
+        samples = sorted(callbacks[url])
         p50 = statistics.median(samples) * 1e3
         p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1e3
-        print(f"{url:<48} {rate:>18.0f} {locked:>12} {p50:>15.2f} ms {p99:>6.2f} ms")
+        print(
+            f"{url:<34} {rate_cell(joins[url], first_joins, index > 0):>18}"
+            f" {rate_cell(locks[url], first_locks, index > 0):>16}"
+            f" {p50:>15.2f} ms {p99:>6.2f} ms"
+        )
 
 
 if __name__ == "__main__":

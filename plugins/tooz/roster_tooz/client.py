@@ -5,18 +5,15 @@ to the daemon in use and, when it cannot be reached, to the next one; a session 
 store's, so it goes on through whichever daemon answers (daemons on a store outside their
 process). Every refusal of the daemon becomes the tooz exception for its error code.
 
-The HTTP client is the standard library's ``http.client``: a call to a daemon on this host
-costs about half of what it does through urllib3 (which wraps the same module), and a
-coordinator's calls are what a tooz benchmark counts.
+HTTP is spoken by ``wire`` (this package's own, over the standard library's sockets): a
+coordinator's calls are what a tooz benchmark counts, and ``http.client`` costs a call more
+than its round trip to a daemon on the same host (see ``wire``).
 """
 
 from __future__ import annotations
 
 import functools
-import http.client
 import json
-import select
-import socket
 import ssl
 import threading
 import urllib.parse
@@ -24,6 +21,8 @@ from typing import Any
 
 import tooz
 from tooz import coordination
+
+from roster_tooz import wire
 
 
 class RosterError(tooz.ToozError):
@@ -86,30 +85,25 @@ class _Daemon:
             raise ValueError(f"a daemon's address is HOST:PORT, not {address!r}")
         self.host, self.port = host.strip("[]"), int(port)
         self.base = f"{'https' if tls else 'http'}://{address}"
+        #: The ``Host`` header of every call to this daemon.
+        self.host_header = f"Host: {address}\r\n"
         self._tls = tls
         self._connect_timeout = connect_timeout
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[wire.Connection] = []
         self._lock = threading.Lock()
 
-    def take(self) -> tuple[http.client.HTTPConnection, bool]:
+    def take(self) -> tuple[wire.Connection, bool]:
         """A connection, and whether it was used before (it may have been closed since)."""
         with self._lock:
             while self._idle:
                 connection = self._idle.pop()
-                if not _dropped(connection):
+                if not connection.dropped():
                     return connection, True
                 connection.close()
-        if self._tls is not None:
-            fresh: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self.host, self.port, timeout=self._connect_timeout, context=self._tls
-            )
-        else:
-            fresh = http.client.HTTPConnection(
-                self.host, self.port, timeout=self._connect_timeout
-            )
-        return fresh, False
+        connection = wire.Connection(self.host, self.port, self._tls, self._connect_timeout)
+        return connection, False
 
-    def give(self, connection: http.client.HTTPConnection) -> None:
+    def give(self, connection: wire.Connection) -> None:
         """Keep ``connection`` for a later call (its answer was read whole)."""
         with self._lock:
             if len(self._idle) < self.KEPT:
@@ -124,17 +118,6 @@ class _Daemon:
             connection.close()
 
 
-def _dropped(connection: http.client.HTTPConnection) -> bool:
-    """Whether an idle connection was closed by the daemon: an idle connection has nothing
-    to read, so anything readable is its end (or a stray byte: unusable either way)."""
-    sock = connection.sock
-    if sock is None:
-        return True
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
-
-
 @functools.lru_cache(maxsize=4096)
 def _quoted(segment: str) -> str:
     """A path segment, percent-encoded (a coordinator names the same few again and again)."""
@@ -143,7 +126,7 @@ def _quoted(segment: str) -> str:
 
 # What a call on a kept-alive connection meets when the daemon had closed it before reading
 # the call: nothing of the call was done, so it is made again on a new connection.
-_STALE = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
+_STALE = (BrokenPipeError, ConnectionResetError, wire.Closed)
 
 
 class Client:
@@ -166,9 +149,12 @@ class Client:
         self._daemons = [_Daemon(a, context, min(timeout, 5.0)) for a in addresses]
         self._current = 0
         self._lock = threading.Lock()
-        headers = {"Content-Type": "application/json"}
+        # The headers every call carries after its request line and Host.
+        headers = "Accept: application/json\r\n"
+        if token and not all("!" <= c <= "~" for c in token):
+            raise ValueError("a token is printable ASCII without spaces (as `roster token new` makes)")
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            headers += f"Authorization: Bearer {token}\r\n"
         self._headers = headers
 
     def call(
@@ -192,7 +178,7 @@ class Client:
             daemon = self._daemons[index]
             try:
                 status, payload = self._exchange(daemon, method, path, data, read)
-            except (OSError, http.client.HTTPException) as error:
+            except OSError as error:
                 last_error = error
                 continue
             if index != first:
@@ -212,17 +198,17 @@ class Client:
         self, daemon: _Daemon, method: str, path: str, data: bytes | None, read: float
     ) -> tuple[int, bytes]:
         """One call to one daemon: the answer's status and body."""
+        head = f"{method} {path} HTTP/1.1\r\n{daemon.host_header}{self._headers}"
+        if data is None:
+            request = (head + "Content-Length: 0\r\n\r\n").encode("ascii")
+        else:
+            request = (
+                head + f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+            ).encode("ascii") + data
         while True:
             connection, reused = daemon.take()
             try:
-                if connection.sock is None:
-                    connection.connect()
-                    # http.client sends a call's head and body in two writes.
-                    connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                connection.sock.settimeout(read)
-                connection.request(method, path, body=data, headers=self._headers)
-                response = connection.getresponse()
-                payload = response.read()
+                status, payload, keep = connection.exchange(request, read)
             except _STALE:
                 connection.close()
                 if reused:
@@ -231,11 +217,11 @@ class Client:
             except BaseException:
                 connection.close()
                 raise
-            if response.will_close:
-                connection.close()
-            else:
+            if keep:
                 daemon.give(connection)
-            return response.status, payload
+            else:
+                connection.close()
+            return status, payload
 
     def close(self) -> None:
         for daemon in self._daemons:
