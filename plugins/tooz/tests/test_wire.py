@@ -92,8 +92,9 @@ def server() -> Iterator[ScriptedServer]:
     s.close()
 
 
-def exchange(server: ScriptedServer, raw: bytes) -> tuple[int, bytes, bool]:
-    server.answer(raw)
+def exchange(server: ScriptedServer, raw: bytes, close: bool = False) -> tuple[int, bytes, bool]:
+    """One call on a new connection, answered with ``raw`` (then closed if ``close``)."""
+    server.answer(raw, close=close)
     connection = wire.Connection("127.0.0.1", server.port, None, 5.0)
     try:
         return connection.exchange(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n", 5.0)
@@ -126,12 +127,8 @@ def test_an_http_1_0_answer_closes_unless_it_keeps_alive(server):
 
 
 def test_a_body_without_length_runs_to_the_end_of_the_connection(server):
-    server.answer(b"HTTP/1.1 200 OK\r\n\r\nall of it", close=True)
-    connection = wire.Connection("127.0.0.1", server.port, None, 5.0)
-    try:
-        assert connection.exchange(b"GET / HTTP/1.1\r\n\r\n", 5.0) == (200, b"all of it", False)
-    finally:
-        connection.close()
+    answer = b"HTTP/1.1 200 OK\r\n\r\nall of it"
+    assert exchange(server, answer, close=True) == (200, b"all of it", False)
 
 
 def test_informational_answers_before_the_answer_are_skipped(server):
@@ -170,23 +167,13 @@ def test_what_is_not_an_http_answer_is_refused(server, answer):
     ],
 )
 def test_an_answer_cut_short_is_refused(server, answer):
-    server.answer(answer, close=True)
-    connection = wire.Connection("127.0.0.1", server.port, None, 5.0)
-    try:
-        with pytest.raises(wire.BadAnswer):
-            connection.exchange(b"GET / HTTP/1.1\r\n\r\n", 5.0)
-    finally:
-        connection.close()
+    with pytest.raises(wire.BadAnswer):
+        exchange(server, answer, close=True)
 
 
 def test_a_connection_closed_before_answering_is_told_apart(server):
-    server.answer(b"", close=True)
-    connection = wire.Connection("127.0.0.1", server.port, None, 5.0)
-    try:
-        with pytest.raises(wire.Closed):
-            connection.exchange(b"GET / HTTP/1.1\r\n\r\n", 5.0)
-    finally:
-        connection.close()
+    with pytest.raises(wire.Closed):
+        exchange(server, b"", close=True)
 
 
 def ok(body: object) -> bytes:
