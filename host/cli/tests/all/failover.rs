@@ -434,9 +434,12 @@ async fn cli_join_joins_again_when_a_memory_daemon_comes_back_as_a_new_store() {
 
     let daemon = Daemon::memory("");
     let g = new_group();
+    // `join` gives up once the daemon has been away for a whole TTL; the restart below
+    // must fit in it on a loaded machine, and the rejoin comes at the next heartbeat (a
+    // third of the TTL) after it.
     let mut join = Command::new(crate::common::ROSTER)
         .args(["--addr", &daemon.addr, "join", &g, "--member", "m1"])
-        .args(["--create", "--capabilities", "cap", "--ttl", "3"])
+        .args(["--create", "--capabilities", "cap", "--ttl", "12"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
