@@ -120,6 +120,12 @@ impl CallQueue {
         push(&self.inner, job)
     }
 
+    /// Whether every call queued so far has ended (none is waiting or running).
+    pub(super) fn is_idle(&self) -> bool {
+        let line = self.inner.line();
+        line.jobs.is_empty() && !line.running
+    }
+
     /// Take no more calls; those queued still run.
     pub(super) fn close(&self) {
         self.inner.line().closed = true;

@@ -611,9 +611,18 @@ impl Backend for Driven {
     }
 
     fn subscribe_from_now(&self) -> EventStream {
-        // "From now on" means after every call this coordinator made before, which may still
-        // be queued: the head is read when the queue reaches this point, not when the stream
-        // is first polled (by then later calls may have run).
+        // "From now on" means after every call this coordinator made before. With none of
+        // them left to run, that is the head known now: a change another coordinator makes
+        // once this returns is in the stream.
+        if lock(&self.queue).as_ref().is_some_and(CallQueue::is_idle) {
+            let head = self
+                .mirror
+                .engine
+                .read(|state| self.mirror.known_head(state));
+            return EventStream::new(Arc::clone(&self.mirror.engine), head + 1);
+        }
+        // Otherwise some may still be queued: the head is read when the queue reaches this
+        // point, not when the stream is first polled (by then later calls may have run).
         let engine = Arc::clone(&self.mirror.engine);
         let mirror = Arc::clone(&self.mirror);
         let head = self.call(move |_, _| async move {
