@@ -50,15 +50,16 @@ class Connection:
             raise
         self._sock = sock
         self._reader = sock.makefile("rb")
+        # Asked before each reuse whether the idle connection was closed: made once.
+        self._idle_poller = select.poll()
+        self._idle_poller.register(sock, select.POLLIN)
         self._timeout: float | None = connect_timeout
 
     def dropped(self) -> bool:
         """Whether the idle connection was closed by the daemon: an idle connection has
         nothing to read, so anything readable is its end (or a stray byte: unusable either
         way)."""
-        poller = select.poll()
-        poller.register(self._sock, select.POLLIN)
-        return bool(poller.poll(0))
+        return bool(self._idle_poller.poll(0))
 
     def exchange(self, request: bytes, timeout: float) -> tuple[int, bytes, bool]:
         """Send ``request`` (a whole call: head and body) and read its answer: the status,
