@@ -609,7 +609,6 @@ async fn cli_join_exits_unreachable_once_the_daemon_is_gone_for_longer_than_its_
     let expires = asked + Duration::from_millis(member.expires_in_ms);
 
     kill(daemon);
-    let gone = Instant::now();
     join.says("retrying").await;
     let (status, exited, stderr) = join.exit().await;
     assert_eq!(status.code(), Some(3), "{stderr}");
@@ -618,12 +617,13 @@ async fn cli_join_exits_unreachable_once_the_daemon_is_gone_for_longer_than_its_
         "exited {:?} before the membership could have expired",
         expires - exited
     );
-    assert!(
-        exited - gone < TTL + Duration::from_secs(2),
-        "exited {:?} after the daemon went",
-        exited - gone
-    );
+    // How soon after that it exits is the machine's business (`exit` waits `PATIENCE`); that
+    // it gave up because its TTL ran out is what it says.
     assert!(stderr.contains("membership is gone"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the session's TTL is {}.0s", TTL.as_secs())),
+        "{stderr}"
+    );
 }
 
 // ----- the command line -----
