@@ -20,6 +20,10 @@
 //!   again as a worker), and tooz with one process per coordinator; joins and leaves per
 //!   second in total.
 //!
+//! `tests/benches/profile-calls` runs this bench under callgrind instead, one path at a time
+//! (`ROSTER_BENCH_PROFILE`), for instruction counts per call that do not move with the
+//! machine's load.
+//!
 //! tooz runs from a virtualenv of PyPI's `tooz` (made on first use under the target
 //! directory, or `ROSTER_TOOZ_PYTHON`), driving `tests/benches/tooz_bench.py` against the same
 //! server; the table shows both and the ratio. Servers: `ROSTER_REDIS` / `ROSTER_ETCD`, else
@@ -695,10 +699,56 @@ async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, memb
     many_clients(backend, &roster_url, &tooz_url, python.as_ref()).await;
 }
 
+/// Set (to `PATH GROUPS`, `PATH` one of `roster`, `driver` and `native`) to run that path's
+/// creates, joins and leaves of `GROUPS` groups once, on the backend `ROSTER_BENCH_BACKENDS`
+/// names (Redis when unset) at the server `ROSTER_REDIS` / `ROSTER_ETCD` names, and nothing
+/// else: `tests/benches/profile-calls` counts the instructions of two such runs.
+const PROFILE_VARIABLE: &str = "ROSTER_BENCH_PROFILE";
+
+/// One profiled run (`PROFILE_VARIABLE` set), each path run as `compare` runs it.
+async fn profile(spec: &str) {
+    let (path, groups) = spec
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("{PROFILE_VARIABLE} is `PATH GROUPS`"));
+    let groups: usize = groups.parse().expect("a group count");
+    let (backend, scheme, variable) = if selected("redis") {
+        ("redis", "redis", REDIS_VARIABLE)
+    } else {
+        ("etcd", "etcd3+http", ETCD_VARIABLE)
+    };
+    let address =
+        std::env::var(variable).unwrap_or_else(|_| panic!("{variable} names the {backend} server"));
+    let namespace = format!("profile{}", uuid::Uuid::new_v4().simple());
+    let url = format!("{scheme}://{address}?namespace={namespace}&timeout=300");
+    match path {
+        "roster" => {
+            let roster = tokio::spawn(async move { roster_throughput(&url, groups).await });
+            roster.await.expect("the client's task");
+        }
+        "driver" => {
+            let direct = tokio::spawn(async move { driver_throughput(&url, groups).await });
+            direct.await.expect("the driver's task");
+        }
+        "native" => {
+            tokio::task::spawn_blocking(move || match backend {
+                "redis" => native_throughput::<redis_store::Store>(&address, &namespace, groups),
+                _ => native_throughput::<etcd_store::Store>(&address, &namespace, groups),
+            })
+            .await
+            .expect("native run");
+        }
+        other => panic!("{PROFILE_VARIABLE}: no path {other:?} (roster, driver or native)"),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     if let Ok(spec) = std::env::var(WORKER_VARIABLE) {
         many_worker(&spec).await;
+        return;
+    }
+    if let Ok(spec) = std::env::var(PROFILE_VARIABLE) {
+        profile(&spec).await;
         return;
     }
     println!(

@@ -820,10 +820,12 @@ pub async fn run_watchers_reports_history_lost_and_resumes(h: &Harness) {
         a.leave_group(&g).await.unwrap();
     }
     let head = a.head_revision();
-    assert!(matches!(
-        a.run_watchers().await,
-        Err(E::HistoryLost { oldest, .. }) if oldest == head - 3
-    ));
+    let ran = a.run_watchers().await;
+    assert!(
+        matches!(&ran, Err(E::HistoryLost { oldest, .. }) if *oldest == head - 3),
+        "head {head}: {ran:?}, seen {:?}",
+        seen.lock().unwrap()
+    );
     assert_eq!(
         *seen.lock().unwrap(),
         (head - 3..=head).collect::<Vec<_>>(),
