@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +53,9 @@ pub(super) struct Driven {
     holdings: Arc<Mutex<Holdings>>,
     /// Re-establishes the holdings when the mirror finds the store replaced.
     keeper: Mutex<Option<JoinHandle<()>>>,
+    /// The greatest revision this coordinator's changes have returned: a stream subscribed
+    /// "from now" while calls are queued starts after their changes and no later.
+    last_change: Arc<AtomicU64>,
 }
 
 /// When a queued call that changed the store completes.
@@ -86,6 +90,7 @@ impl Driven {
             worker: Mutex::new(None),
             holdings: Arc::default(),
             keeper: Mutex::new(None),
+            last_change: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -322,11 +327,13 @@ impl Driven {
         };
         let driver = self.driver();
         let mirror = Arc::clone(&self.mirror);
+        let last_change = Arc::clone(&self.last_change);
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::pin(async move {
             let generation = mirror.generation();
             let result = call(driver, session).await;
             if let Ok((_, Some(revision))) = &result {
+                last_change.fetch_max(*revision, Ordering::Relaxed);
                 match completion {
                     Completion::Mirrored => {
                         mirror.catch_up(*revision).await;
@@ -611,22 +618,28 @@ impl Backend for Driven {
     }
 
     fn subscribe_from_now(&self) -> EventStream {
-        // "From now on" means after every call this coordinator made before. With none of
-        // them left to run, that is the head known now: a change another coordinator makes
-        // once this returns is in the stream.
+        // "From now on" means after every call this coordinator made before, and after what
+        // it knew of the store when subscribing. With none of its calls left to run, that is
+        // the head known now: a change another coordinator makes once this returns is in
+        // the stream.
+        let known = self
+            .mirror
+            .engine
+            .read(|state| self.mirror.known_head(state));
         if lock(&self.queue).as_ref().is_some_and(CallQueue::is_idle) {
-            let head = self
-                .mirror
-                .engine
-                .read(|state| self.mirror.known_head(state));
-            return EventStream::new(Arc::clone(&self.mirror.engine), head + 1);
+            return EventStream::new(Arc::clone(&self.mirror.engine), known + 1);
         }
-        // Otherwise some may still be queued: the head is read when the queue reaches this
-        // point, not when the stream is first polled (by then later calls may have run).
+        // Otherwise some may still be queued: once the queue reaches this point, the stream
+        // starts after the changes they returned, if later. Not after the head known then:
+        // another coordinator's change made meanwhile (once this returned) belongs in the
+        // stream. (A revision of a store since replaced counts up to the head known then.)
         let engine = Arc::clone(&self.mirror.engine);
         let mirror = Arc::clone(&self.mirror);
+        let last_change = Arc::clone(&self.last_change);
         let head = self.call(move |_, _| async move {
-            Ok((engine.read(|state| mirror.known_head(state)), None))
+            let head_then = engine.read(|state| mirror.known_head(state));
+            let own = last_change.load(Ordering::Relaxed).min(head_then);
+            Ok((known.max(own), None))
         });
         EventStream::starting(Arc::clone(&self.mirror.engine), async move {
             Ok(head.await? + 1)
