@@ -740,9 +740,14 @@ impl Coordinator {
         self.inner.engine.read(|state| self.known_head(state))
     }
 
-    /// Every change from revision `from` on (from the next change when `None`), as an async
-    /// stream that waits for new changes at the head. Yields
-    /// [`CoordinationError::HistoryLost`] when `from` is older than what the store keeps.
+    /// Every change from revision `from` on, as an async stream that waits for new changes
+    /// at the head. Yields [`CoordinationError::HistoryLost`] when `from` is older than what
+    /// the store keeps.
+    ///
+    /// With `from` `None`, the stream starts after every change this coordinator knew of when
+    /// called and after the changes its own earlier calls make (on a driver's store some may
+    /// still be queued; it then starts after the last of them): a change another coordinator
+    /// makes once this returns is in it, unless one of those queued calls takes effect later.
     ///
     /// # Errors
     /// `NotStarted` before `start`.
