@@ -228,6 +228,24 @@ fn native_throughput<S: driver_kit::Driver>(
     }
 }
 
+/// [`native_throughput`] with `backend`'s store code, on a blocking thread of its own.
+fn native_run(
+    backend: &str,
+    address: &str,
+    namespace: String,
+    groups: usize,
+) -> tokio::task::JoinHandle<Throughput> {
+    let address = address.to_owned();
+    let redis = backend == "redis";
+    tokio::task::spawn_blocking(move || {
+        if redis {
+            native_throughput::<redis_store::Store>(&address, &namespace, groups)
+        } else {
+            native_throughput::<etcd_store::Store>(&address, &namespace, groups)
+        }
+    })
+}
+
 /// `get_members` of a group of `members`, p50, and the cross-host latency to a handler.
 async fn roster_reads_and_latency(url: &str, members: usize) -> (f64, Duration, Duration) {
     let run = uuid::Uuid::new_v4().simple().to_string();
@@ -602,14 +620,6 @@ async fn many_clients(backend: &str, roster_url: &str, tooz_url: &str, python: O
 
 /// Measure Roster and tooz on one backend and print the rows.
 async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, members: usize) {
-    let native = |namespace: String| {
-        let address = address.to_owned();
-        let backend = backend.to_owned();
-        tokio::task::spawn_blocking(move || match backend.as_str() {
-            "redis" => native_throughput::<redis_store::Store>(&address, &namespace, groups),
-            _ => native_throughput::<etcd_store::Store>(&address, &namespace, groups),
-        })
-    };
     let namespace = format!("bench{}", uuid::Uuid::new_v4().simple());
     // The driver built into the host, as a user gets it. Members live 5 minutes without a
     // heartbeat: loading ten thousand takes longer than the default 30 s.
@@ -620,7 +630,11 @@ async fn compare(backend: &str, scheme: &str, address: &str, groups: usize, memb
     let mut natives = Vec::with_capacity(ROUNDS);
     let mut directs = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
-        natives.push(native(format!("{namespace}n")).await.expect("native run"));
+        natives.push(
+            native_run(backend, address, format!("{namespace}n"), groups)
+                .await
+                .expect("native run"),
+        );
         // Each Roster side runs as a task, as a service's code does (in a task of the
         // runtime's, which the driver's sockets wake directly).
         let url = roster_url.clone();
@@ -730,12 +744,9 @@ async fn profile(spec: &str) {
             direct.await.expect("the driver's task");
         }
         "native" => {
-            tokio::task::spawn_blocking(move || match backend {
-                "redis" => native_throughput::<redis_store::Store>(&address, &namespace, groups),
-                _ => native_throughput::<etcd_store::Store>(&address, &namespace, groups),
-            })
-            .await
-            .expect("native run");
+            native_run(backend, &address, namespace, groups)
+                .await
+                .expect("native run");
         }
         other => panic!("{PROFILE_VARIABLE}: no path {other:?} (roster, driver or native)"),
     }
