@@ -1,12 +1,16 @@
 -- Shared by every operation: the key layout, the clock, the change log, and the rules that
 -- several operations share (expiry, leaving, withdrawing, electing). The driver puts this
--- file in front of each operation's file, so every operation is one script and runs
--- atomically: nothing another client does can come between its checks and its writes.
+-- file in front of the operations' files, so every operation is one function or script and
+-- runs atomically: nothing another client does can come between its checks and its writes.
+-- On Redis 7 and later the whole is one function library, loaded once, and its top level
+-- (defining these functions) runs at load, not at every call; on older servers each
+-- operation is this file and its own as one script.
 --
--- Every script gets ARGV[1] = the key prefix ("{namespace}:"), ARGV[2] = how many events
--- the change log keeps, and its own arguments from ARGV[3] on. KEYS[1] is the revision
--- counter: every key shares the "{namespace}" hash tag, so on a cluster they all live in
--- that key's slot.
+-- Every operation gets ARGV[1] = the key prefix ("{namespace}:"), ARGV[2] = how many events
+-- the change log keeps, and its own arguments from ARGV[3] on, and starts with `begin()`.
+-- KEYS[1] is the revision counter: every key shares the "{namespace}" hash tag, so on a
+-- cluster they all live in that key's slot. ARGV is the script's global, or in a library
+-- the local the driver declares in front of this file and sets at each call.
 --
 -- Rules follow roster-rules (host/rules/src/: the rules the embedded backend and the file
 -- driver run) step for step, restated in Lua so that each operation is one atomic script; the
@@ -16,8 +20,9 @@
 -- 'll', 'la', 'lr'), leave reasons, leadership ends, lock modes and lock release reasons as
 -- their enums serialize ('left', 'expired', 'stood-down', 'exclusive', 'session-closed', ...).
 
-local P = ARGV[1]
-local HISTORY = tonumber(ARGV[2])
+-- Set by `begin` at each call: the key prefix, the change log's length, the keys below and
+-- the call's one instant.
+local P, HISTORY, K_REV, K_LOG, K_GROUPS, K_DEADLINES, K_LOCKS, NOW
 -- An expired session is kept this long (or one TTL, if longer) so that its next heartbeat
 -- can report what it lost; then Redis forgets it (State::forget_expired). A forgotten
 -- session's key still names its member and TTL, so it comes back (expired, with nothing to
@@ -28,11 +33,11 @@ local function key(kind, name)
   return P .. kind .. ':' .. name
 end
 
-local K_REV = P .. 'rev'            -- string: the head revision
-local K_LOG = P .. 'log'            -- stream: one entry per change, id "<revision>-0"
-local K_GROUPS = P .. 'groups'      -- sorted set, all scores 0: group ids in byte order
-local K_DEADLINES = P .. 'deadlines' -- sorted set: live session key -> deadline (Unix ms)
-local K_LOCKS = P .. 'locks'        -- sorted set, all scores 0: locks with a holder or waiter
+-- K_REV = P .. 'rev'             string: the head revision
+-- K_LOG = P .. 'log'             stream: one entry per change, id "<revision>-0"
+-- K_GROUPS = P .. 'groups'       sorted set, all scores 0: group ids in byte order
+-- K_DEADLINES = P .. 'deadlines' sorted set: live session key -> deadline (Unix ms)
+-- K_LOCKS = P .. 'locks'         sorted set, all scores 0: locks with a holder or waiter
 -- Per lock L: 'lholders:L' (list: holding sessions, in acquisition order), 'lhold:L' (hash:
 -- session -> "<mode>:<token>"), 'lwait:L' (list: "<mode>:<session>", first served first).
 -- Per session S: 'slocks:S' (set: the locks it holds or waits for).
@@ -41,9 +46,6 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-
--- One instant for the whole script, as the embedded backend takes one `now` per call.
-local NOW = now_ms()
 
 local function int(n)
   return string.format('%d', n)
@@ -408,4 +410,16 @@ local function member_record(g, member, s)
   return { member, caps, tonumber(joined), tonumber(updated), tonumber(rev), left }
 end
 
-expire_due()
+-- The start of every operation: its per-call values from ARGV, one instant for the whole
+-- call (as the embedded backend takes one `now` per call), then the expiry sweep.
+local function begin()
+  P = ARGV[1]
+  HISTORY = tonumber(ARGV[2])
+  K_REV = P .. 'rev'
+  K_LOG = P .. 'log'
+  K_GROUPS = P .. 'groups'
+  K_DEADLINES = P .. 'deadlines'
+  K_LOCKS = P .. 'locks'
+  NOW = now_ms()
+  expire_due()
+end

@@ -16,7 +16,7 @@ use crate::reply::{Reply, event};
 use crate::roster::coordination::types::{
     CoordinationError, Leader, LockInfo, LockMode, MemberInfo, MembershipEvent,
 };
-use crate::scripts::Script;
+use crate::scripts::{self, Script};
 
 /// One store: a namespace of one Redis server.
 #[derive(Debug)]
@@ -30,8 +30,27 @@ pub struct Store {
     log_key: String,
     history: String,
     max_capabilities: u64,
-    /// Each script's SHA1 as `SCRIPT LOAD` returned it, by [`Script::index`].
-    shas: Vec<String>,
+    /// How the operations are called.
+    calls: Calls,
+}
+
+/// How a [`Store`] calls its operations on the server.
+#[derive(Debug)]
+enum Calls {
+    /// The functions of the operations' [library](scripts::library), by `FCALL` (Redis 7
+    /// and later).
+    Functions,
+    /// Each operation's script by `EVALSHA`, its SHA1 as `SCRIPT LOAD` returned it, by
+    /// [`Script::index`] (servers without functions).
+    Scripts(Vec<String>),
+}
+
+/// Why the operations' library was not loaded.
+enum Unloaded {
+    /// The server has no functions, or this client may not load them: use scripts.
+    NoFunctions,
+    /// Anything else: the call fails with it.
+    Failed(CoordinationError),
 }
 
 use driver_kit::{new_session_key, random_hex};
@@ -41,6 +60,37 @@ impl Store {
     #[cfg(test)]
     pub fn local_address(&self) -> Option<String> {
         self.conn.local_address()
+    }
+
+    /// [`Driver::open`], calling the operations as functions when `functions` and the
+    /// server has them, else as scripts (which tests choose, to cover servers before
+    /// Redis 7).
+    pub(crate) fn connect(options: &[(String, String)], functions: bool) -> Result<Self> {
+        let (address, options) = driver_kit::Options::of_server(options, "redis", "redis")?;
+        let namespace = options.namespace(
+            &['{', '}'],
+            "1 to 255 bytes without braces or control characters",
+        )?;
+        let history = options.history()?;
+        let max_capabilities = options.max_capabilities()?;
+        let prefix = format!("{{{namespace}}}:");
+        let mut store = Self {
+            conn: Conn::new(address.to_owned()),
+            rev_key: format!("{prefix}rev"),
+            log_key: format!("{prefix}log"),
+            prefix,
+            history: history.to_string(),
+            max_capabilities,
+            calls: Calls::Scripts(Vec::new()),
+        };
+        store.load(functions)?;
+        Ok(store)
+    }
+
+    /// Whether the operations are called as functions of their library.
+    #[cfg(test)]
+    pub fn calls_functions(&self) -> bool {
+        matches!(self.calls, Calls::Functions)
     }
 
     fn connection_error(&self, message: impl std::fmt::Display) -> CoordinationError {
@@ -53,8 +103,20 @@ impl Store {
             .map_err(CoordinationError::Connection)
     }
 
-    /// `SCRIPT LOAD` every script (which also checks that the server runs Lua scripts).
-    fn load_scripts(&mut self) -> Result<()> {
+    /// Make the operations callable: load their library (which also checks that the server
+    /// runs Lua), or on a server without functions (before Redis 7, or one whose ACL denies
+    /// `FUNCTION`) and when `functions` is false, `SCRIPT LOAD` each operation's script.
+    fn load(&mut self, functions: bool) -> Result<()> {
+        if functions {
+            match self.load_library() {
+                Ok(()) => {
+                    self.calls = Calls::Functions;
+                    return Ok(());
+                }
+                Err(Unloaded::NoFunctions) => {}
+                Err(Unloaded::Failed(error)) => return Err(error),
+            }
+        }
         let mut shas = Vec::with_capacity(Script::ALL.len());
         for script in Script::ALL {
             let source = script.source();
@@ -68,40 +130,58 @@ impl Store {
                 other => return Err(self.connection_error(format!("SCRIPT LOAD said {other:?}"))),
             }
         }
-        self.shas = shas;
+        self.calls = Calls::Scripts(shas);
         Ok(())
+    }
+
+    /// `FUNCTION LOAD` the operations' library; one already loaded (by another client of
+    /// this version) will do.
+    fn load_library(&mut self) -> std::result::Result<(), Unloaded> {
+        let library = scripts::library().as_bytes();
+        match self
+            .request(&[b"FUNCTION", b"LOAD", library], Duration::ZERO)
+            .map_err(Unloaded::Failed)?
+        {
+            OwnedFrame::BulkString(_) => Ok(()),
+            OwnedFrame::Error(message) if message.contains("already exists") => Ok(()),
+            OwnedFrame::Error(message)
+                if message.starts_with("ERR unknown command") || message.starts_with("NOPERM") =>
+            {
+                Err(Unloaded::NoFunctions)
+            }
+            OwnedFrame::Error(message) => Err(Unloaded::Failed(
+                self.connection_error(format!("loading the library: {message}")),
+            )),
+            other => Err(Unloaded::Failed(
+                self.connection_error(format!("FUNCTION LOAD said {other:?}")),
+            )),
+        }
     }
 
     /// Run `script` with its own arguments; returns its reply past the status word, which
     /// is returned too (`ok`, or `events`/`resync` for `changes`). A script's `err` reply
     /// becomes the coordination error it names.
     fn run(&mut self, script: Script, args: &[&[u8]]) -> Result<(String, Reply)> {
-        let sha = self.shas[script.index()].clone();
-        let source;
-        let mut command: Vec<&[u8]> = Vec::with_capacity(6 + args.len());
-        command.extend([
-            b"EVALSHA".as_slice(),
-            sha.as_bytes(),
-            b"1",
-            self.rev_key.as_bytes(),
-            self.prefix.as_bytes(),
-            self.history.as_bytes(),
-        ]);
-        command.extend_from_slice(args);
-        let mut frame = self
-            .conn
-            .request(&command, Duration::ZERO)
-            .map_err(CoordinationError::Connection)?;
-        // The server lost its script cache (a restart, SCRIPT FLUSH, a failover): send the
-        // script itself, which caches it again.
-        if matches!(&frame, OwnedFrame::Error(message) if message.starts_with("NOSCRIPT")) {
-            source = script.source();
-            command[0] = b"EVAL";
-            command[1] = source.as_bytes();
-            frame = self
-                .conn
-                .request(&command, Duration::ZERO)
-                .map_err(CoordinationError::Connection)?;
+        let mut frame = self.send(script, args, false)?;
+        let lost = match &frame {
+            OwnedFrame::Error(message) => {
+                message.contains("Function not found") || message.starts_with("NOSCRIPT")
+            }
+            _ => false,
+        };
+        if lost {
+            // The server lost its functions or its script cache (a restart without
+            // persistence, FUNCTION FLUSH or SCRIPT FLUSH, a failover to a server without
+            // them): load the library again, or send the script itself, which caches it.
+            if let Calls::Functions = self.calls {
+                self.load_library().map_err(|unloaded| match unloaded {
+                    Unloaded::Failed(error) => error,
+                    Unloaded::NoFunctions => {
+                        self.connection_error("the server no longer runs functions")
+                    }
+                })?;
+            }
+            frame = self.send(script, args, true)?;
         }
         let mut reply = Reply::new(frame, self.conn.address())?;
         let status = reply.text()?;
@@ -109,6 +189,32 @@ impl Store {
             return Err(reply.error());
         }
         Ok((status, reply))
+    }
+
+    /// Call `script`'s function, or its script by SHA1 (by its source when `source`).
+    fn send(&mut self, script: Script, args: &[&[u8]], source: bool) -> Result<OwnedFrame> {
+        let text;
+        let mut command: Vec<&[u8]> = Vec::with_capacity(6 + args.len());
+        match &self.calls {
+            Calls::Functions => command.extend([b"FCALL".as_slice(), script.function().as_bytes()]),
+            Calls::Scripts(_) if source => {
+                text = script.source();
+                command.extend([b"EVAL".as_slice(), text.as_bytes()]);
+            }
+            Calls::Scripts(shas) => {
+                command.extend([b"EVALSHA".as_slice(), shas[script.index()].as_bytes()])
+            }
+        }
+        command.extend([
+            b"1".as_slice(),
+            self.rev_key.as_bytes(),
+            self.prefix.as_bytes(),
+            self.history.as_bytes(),
+        ]);
+        command.extend_from_slice(args);
+        self.conn
+            .request(&command, Duration::ZERO)
+            .map_err(CoordinationError::Connection)
     }
 
     /// Run a script whose only good answer is `ok`.
@@ -173,25 +279,7 @@ impl Driver for Store {
     /// Connect with the backend URL's options: `address` (required), `namespace`,
     /// `history`, `max_capabilities`; others (`timeout`, ...) are the host's.
     fn open(options: &[(String, String)]) -> Result<Self> {
-        let (address, options) = driver_kit::Options::of_server(options, "redis", "redis")?;
-        let namespace = options.namespace(
-            &['{', '}'],
-            "1 to 255 bytes without braces or control characters",
-        )?;
-        let history = options.history()?;
-        let max_capabilities = options.max_capabilities()?;
-        let prefix = format!("{{{namespace}}}:");
-        let mut store = Self {
-            conn: Conn::new(address.to_owned()),
-            rev_key: format!("{prefix}rev"),
-            log_key: format!("{prefix}log"),
-            prefix,
-            history: history.to_string(),
-            max_capabilities,
-            shas: Vec::new(),
-        };
-        store.load_scripts()?;
-        Ok(store)
+        Self::connect(options, true)
     }
 
     fn describe(&mut self) -> Result<StoreInfo> {

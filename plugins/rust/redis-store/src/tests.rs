@@ -45,13 +45,59 @@ impl Harness for Redis {
 
 driver_kit::server_scenarios!(Redis);
 
+/// The same scenarios with the operations called as scripts, as on a server before Redis 7.
+mod as_scripts {
+    use super::*;
+
+    struct RedisScripts;
+
+    impl Harness for RedisScripts {
+        type Store = Store;
+
+        fn address() -> Option<String> {
+            Redis::address()
+        }
+
+        fn open(address: &str, namespace: &str, extra: &[(&str, &str)]) -> Store {
+            Store::connect(&options(address, namespace, extra), false).unwrap()
+        }
+
+        fn flush(address: &str, namespace: &str) {
+            Redis::flush(address, namespace)
+        }
+    }
+
+    driver_kit::server_scenarios!(RedisScripts);
+
+    #[test]
+    fn scripts_come_back_after_the_server_forgets_them() {
+        let Some(address) = RedisScripts::address() else {
+            return;
+        };
+        let ns = RedisScripts::namespace();
+        let mut st = RedisScripts::open(&address, &ns, &[]);
+        assert!(!st.calls_functions());
+        assert_eq!(st.create_group("a").unwrap(), 1);
+        let mut conn = Conn::new(address.clone());
+        conn.request(&[b"SCRIPT", b"FLUSH"], Duration::ZERO)
+            .unwrap();
+        assert_eq!(st.create_group("b").unwrap(), 2);
+        assert_eq!(st.groups().unwrap(), ["a", "b"]);
+        RedisScripts::flush(&address, &ns);
+    }
+}
+
 #[test]
-fn a_new_store_id_after_the_data_is_gone_and_scripts_come_back() {
+fn a_new_store_id_after_the_data_is_gone_and_functions_come_back() {
     let Some(address) = Redis::address() else {
         return;
     };
     let ns = Redis::namespace();
     let mut st = Redis::open(&address, &ns, &[]);
+    assert!(
+        st.calls_functions(),
+        "a server with functions runs the library"
+    );
     let first = st.describe().unwrap().store_id;
     st.create_group("g").unwrap();
     assert_eq!(st.describe().unwrap().store_id, first, "stable");
@@ -59,9 +105,9 @@ fn a_new_store_id_after_the_data_is_gone_and_scripts_come_back() {
     let again = st.describe().unwrap();
     assert_ne!(again.store_id, first);
     assert_eq!((again.head, again.groups.len()), (0, 0));
-    // The server forgets its scripts: they are sent again.
+    // The server forgets its functions: the library is loaded again.
     let mut conn = Conn::new(address.clone());
-    conn.request(&[b"SCRIPT", b"FLUSH"], Duration::ZERO)
+    conn.request(&[b"FUNCTION", b"FLUSH"], Duration::ZERO)
         .unwrap();
     assert_eq!(st.create_group("g").unwrap(), 1);
     // The server drops the connection: the next call reconnects.
