@@ -73,12 +73,44 @@ impl Conn {
     /// `OwnedFrame::Error`; `Err` means Redis could not be reached (after one reconnect when
     /// that was safe), with a message naming the address.
     pub fn request(&mut self, args: &[&[u8]], wait: Duration) -> Result<OwnedFrame, String> {
+        let mut encoded = Vec::new();
+        self.encode(&mut encoded, args)?;
+        self.exchange(&encoded, 1, wait)
+    }
+
+    /// Send `commands` as one `MULTI`/`EXEC` transaction in one write (one round trip:
+    /// Redis runs them one after another with nothing between them) and return `EXEC`'s
+    /// reply: the array of their replies, or the error that aborted it. `Err` as for
+    /// [`Conn::request`].
+    pub fn transaction(&mut self, commands: &[&[&[u8]]]) -> Result<OwnedFrame, String> {
+        let mut encoded = Vec::new();
+        self.encode(&mut encoded, &[b"MULTI"])?;
+        for command in commands {
+            self.encode(&mut encoded, command)?;
+        }
+        self.encode(&mut encoded, &[b"EXEC"])?;
+        self.exchange(&encoded, commands.len() + 2, Duration::ZERO)
+    }
+
+    /// Append the command `args` to `out`, encoded.
+    fn encode(&self, out: &mut Vec<u8>, args: &[&[u8]]) -> Result<(), String> {
         let frames: Vec<BorrowedFrame<'_>> =
             args.iter().map(|a| BorrowedFrame::BulkString(a)).collect();
         let command = BorrowedFrame::Array(&frames);
-        let mut encoded = vec![0; command.encode_len(false)];
-        encode_borrowed(&mut encoded, &command, false)
+        let start = out.len();
+        out.resize(start + command.encode_len(false), 0);
+        encode_borrowed(&mut out[start..], &command, false)
             .map_err(|e| format!("cannot encode a command for redis at {}: {e}", self.address))?;
+        Ok(())
+    }
+
+    /// Send `encoded` and read `replies` replies; the last is returned.
+    fn exchange(
+        &mut self,
+        encoded: &[u8],
+        replies: usize,
+        wait: Duration,
+    ) -> Result<OwnedFrame, String> {
         let mut last = String::new();
         for attempt in 0..2 {
             if attempt > 0 {
@@ -97,7 +129,13 @@ impl Conn {
                     }
                 },
             };
-            match round_trip(&mut stream, &mut self.buf, &encoded, wait + REPLY_PATIENCE) {
+            match round_trip(
+                &mut stream,
+                &mut self.buf,
+                encoded,
+                replies,
+                wait + REPLY_PATIENCE,
+            ) {
                 Ok(frame) => {
                     self.stream = Some(stream);
                     if self.buf.capacity() > KEPT_BUFFER {
@@ -126,10 +164,12 @@ fn connect(address: &str) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
+/// Send `command` (one or more commands) and read `replies` replies, returning the last.
 fn round_trip(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     command: &[u8],
+    replies: usize,
     patience: Duration,
 ) -> Result<OwnedFrame, Failure> {
     let _ = stream.set_read_timeout(Some(patience));
@@ -138,6 +178,9 @@ fn round_trip(
         retry: true,
     })?;
     buf.clear();
+    // Where the replies not yet decoded start, and how many are left.
+    let mut decoded = 0;
+    let mut left = replies;
     loop {
         // Read more at a time as a large reply grows, so it is parsed a few times rather
         // than once per small read.
@@ -167,14 +210,23 @@ fn round_trip(
                 });
             }
         }
-        match decode(buf) {
-            Ok(Some((frame, _))) => return Ok(frame),
-            Ok(None) => {}
-            Err(e) => {
-                return Err(Failure {
-                    message: format!("unreadable reply: {e}"),
-                    retry: false,
-                });
+        // Every reply complete so far; the last one asked for is the answer.
+        loop {
+            match decode(&buf[decoded..]) {
+                Ok(Some((frame, len))) => {
+                    decoded += len;
+                    left -= 1;
+                    if left == 0 {
+                        return Ok(frame);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Failure {
+                        message: format!("unreadable reply: {e}"),
+                        retry: false,
+                    });
+                }
             }
         }
     }

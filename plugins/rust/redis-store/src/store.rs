@@ -508,10 +508,12 @@ impl Driver for Store {
             .collect()
     }
 
-    /// The events after `after`: read by a script (which first expires whatever is due);
-    /// when there are none yet, wait on the change log (XREAD BLOCK) for at most `wait_ms`
-    /// in all, and never past the next session deadline, then read again. So a member
-    /// expires on time even when no one calls, and this call reports it.
+    /// The events after `after`: read with plain commands in one transaction ([`Peek`])
+    /// while there are new ones or nothing is due, else by the `changes` script (which first
+    /// expires whatever is due, and tells when history is lost); when there are none yet,
+    /// wait on the change log (XREAD BLOCK) for at most `wait_ms` in all, and never past the
+    /// next session deadline, then read again. So a member expires on time even when no one
+    /// calls, and this call reports it.
     fn changes(&mut self, after: u64, max: u32, wait_ms: u64) -> Result<Feed> {
         let started = Instant::now();
         let wait = Duration::from_millis(wait_ms);
@@ -519,41 +521,66 @@ impl Driver for Store {
         let max_arg = max.to_string();
         loop {
             let address = self.conn.address().to_owned();
-            let (status, mut reply) =
-                self.run(Script::Changes, &[after_arg.as_bytes(), max_arg.as_bytes()])?;
-            let connection = self.conn.connections();
-            if status == "resync" {
-                return Ok(Feed::Resync(ResyncNeeded {
-                    requested: reply.number()?,
-                    oldest: reply.number()?,
-                    head: reply.number()?,
-                }));
-            }
-            let head = reply.number()?;
-            let next_deadline = reply.number().ok();
-            let events = reply
-                .list()?
-                .into_iter()
-                .map(|entry| event(entry, &address))
-                .collect::<Result<Vec<_>>>()?;
-            let store_id = reply.text()?;
             let left = wait.saturating_sub(started.elapsed());
-            if !events.is_empty() || max == 0 || left.is_zero() {
-                return Ok(Feed::Events(ChangeBatch {
-                    events,
+            let quiet = match self.peek(after, max)? {
+                Peek::Events(batch) => return Ok(Feed::Events(batch)),
+                Peek::Quiet(quiet) => Some(quiet),
+                Peek::AskTheScript => None,
+            };
+            let (head, next_deadline, store_id) = match quiet {
+                Some(Quiet {
                     head,
+                    next_deadline,
                     store_id,
-                }));
-            }
-            // `-1` (no live session) reads as no number: wait the whole time left.
+                }) => {
+                    if left.is_zero() {
+                        return Ok(Feed::Events(ChangeBatch {
+                            events: Vec::new(),
+                            head,
+                            store_id,
+                        }));
+                    }
+                    (head, next_deadline, store_id)
+                }
+                None => {
+                    let (status, mut reply) =
+                        self.run(Script::Changes, &[after_arg.as_bytes(), max_arg.as_bytes()])?;
+                    if status == "resync" {
+                        return Ok(Feed::Resync(ResyncNeeded {
+                            requested: reply.number()?,
+                            oldest: reply.number()?,
+                            head: reply.number()?,
+                        }));
+                    }
+                    let head = reply.number()?;
+                    let next_deadline = reply.number().ok().map(Duration::from_millis);
+                    let events = reply
+                        .list()?
+                        .into_iter()
+                        .map(|entry| event(entry, &address))
+                        .collect::<Result<Vec<_>>>()?;
+                    let store_id = reply.text()?;
+                    let left = wait.saturating_sub(started.elapsed());
+                    if !events.is_empty() || max == 0 || left.is_zero() {
+                        return Ok(Feed::Events(ChangeBatch {
+                            events,
+                            head,
+                            store_id,
+                        }));
+                    }
+                    (head, next_deadline, store_id)
+                }
+            };
+            let connection = self.conn.connections();
+            // No deadline (no live session): wait the whole time left.
             let block = next_deadline
-                .map_or(left, |ms| left.min(Duration::from_millis(ms)))
+                .map_or(left, |due| left.min(due))
                 .max(Duration::from_millis(1));
-            // New entries are returned as they come, without another script run: the next
-            // poll's script sweeps expiries, and a wait that times out loops to the script.
+            // New entries are returned as they come: the next poll reads on, and a wait
+            // that times out loops to a read that sweeps expiries when one is due.
             let entries = self.wait_for_change(head, max, block)?;
-            // Entries read on another connection than the script's may be another server's
-            // (one that came back without its data): read them again through the script.
+            // Entries read on another connection than the read before may be another
+            // server's (one that came back without its data): read them again.
             if !entries.is_empty() && self.conn.connections() == connection {
                 let events = entries
                     .into_iter()
@@ -571,6 +598,139 @@ impl Driver for Store {
             }
         }
     }
+}
+
+/// What a [`Store::peek`] found.
+enum Peek {
+    /// Events from `after + 1` on, contiguous, at most `max`.
+    Events(ChangeBatch),
+    /// Nothing after `after`, which is the head, and no session due to expire.
+    Quiet(Quiet),
+    /// Anything else (a session due to expire, history that may be lost, a store whose head
+    /// is behind `after`, a poll for the head alone): the `changes` script answers.
+    AskTheScript,
+}
+
+/// The store as a [`Peek`] found it quiet.
+struct Quiet {
+    head: u64,
+    /// How long until the next session deadline; `None` when no session is live.
+    next_deadline: Option<Duration>,
+    store_id: String,
+}
+
+impl Store {
+    /// Read the change log after `after` with plain commands in one transaction (the store
+    /// id, the head, up to `max` entries, the next session deadline and the server's
+    /// clock): one round trip that runs no Lua, which a feed following a busy store makes
+    /// at every poll. Each entry costs the server a fraction of what returning it from a
+    /// script does. Expiry needs the script's sweep, so a deadline that has come is left
+    /// to it, as are the cases where history may be lost.
+    fn peek(&mut self, after: u64, max: u32) -> Result<Peek> {
+        if max == 0 {
+            return Ok(Peek::AskTheScript);
+        }
+        let address = self.conn.address().to_owned();
+        let id_key = format!("{}id", self.prefix);
+        let from = format!("{}-0", after.saturating_add(1));
+        let count = max.to_string();
+        let deadlines_key = format!("{}deadlines", self.prefix);
+        let frame = self
+            .conn
+            .transaction(&[
+                &[b"GET", id_key.as_bytes()],
+                &[b"GET", self.rev_key.as_bytes()],
+                &[
+                    b"XRANGE",
+                    self.log_key.as_bytes(),
+                    from.as_bytes(),
+                    b"+",
+                    b"COUNT",
+                    count.as_bytes(),
+                ],
+                &[
+                    b"ZRANGE",
+                    deadlines_key.as_bytes(),
+                    b"0",
+                    b"0",
+                    b"WITHSCORES",
+                ],
+                &[b"TIME"],
+            ])
+            .map_err(CoordinationError::Connection)?;
+        let bad = |what: &str| self.connection_error(format!("a change-log read with {what}"));
+        let OwnedFrame::Array(replies) = frame else {
+            return Err(bad(&format!("the answer {frame:?}")));
+        };
+        let [id, head, entries, deadline, time] = <[OwnedFrame; 5]>::try_from(replies)
+            .map_err(|replies| bad(&format!("{} answers", replies.len())))?;
+        let store_id = match id {
+            OwnedFrame::Null => String::new(),
+            OwnedFrame::BulkString(id) => String::from_utf8(id).map_err(|_| bad("a bad id"))?,
+            other => return Err(bad(&format!("the id {other:?}"))),
+        };
+        let head = match head {
+            OwnedFrame::Null => 0,
+            OwnedFrame::BulkString(head) => number(&head).ok_or_else(|| bad("a bad head"))?,
+            other => return Err(bad(&format!("the head {other:?}"))),
+        };
+        let OwnedFrame::Array(entries) = entries else {
+            return Err(bad("entries that are not a list"));
+        };
+        if !entries.is_empty() {
+            let events = entries
+                .into_iter()
+                .map(|entry| event(entry, &address))
+                .collect::<Result<Vec<_>>>()?;
+            if events.first().map(revision_of) != Some(after + 1) {
+                return Ok(Peek::AskTheScript);
+            }
+            return Ok(Peek::Events(ChangeBatch {
+                events,
+                head,
+                store_id,
+            }));
+        }
+        if head != after {
+            return Ok(Peek::AskTheScript);
+        }
+        let now_ms = match time {
+            OwnedFrame::Array(parts) => match parts.as_slice() {
+                [OwnedFrame::BulkString(s), OwnedFrame::BulkString(us)] => number(s)
+                    .zip(number(us))
+                    .map(|(s, us)| s * 1000 + us / 1000),
+                _ => None,
+            },
+            _ => None,
+        }
+        .ok_or_else(|| bad("an unreadable TIME"))?;
+        let next_deadline = match deadline {
+            OwnedFrame::Array(parts) => match parts.as_slice() {
+                [] => None,
+                [_, OwnedFrame::BulkString(score)] => Some(
+                    std::str::from_utf8(score)
+                        .ok()
+                        .and_then(|score| score.parse::<f64>().ok())
+                        .ok_or_else(|| bad("an unreadable deadline"))? as u64,
+                ),
+                _ => return Err(bad("an unreadable deadline")),
+            },
+            _ => return Err(bad("an unreadable deadline")),
+        };
+        match next_deadline {
+            Some(due) if due <= now_ms => Ok(Peek::AskTheScript),
+            due => Ok(Peek::Quiet(Quiet {
+                head,
+                next_deadline: due.map(|due| Duration::from_millis(due - now_ms)),
+                store_id,
+            })),
+        }
+    }
+}
+
+/// A decimal number Redis sent as a string.
+fn number(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
 /// `{member, capabilities, joined, updated, revision, expires-in}` as a member's info.
