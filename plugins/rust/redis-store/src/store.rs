@@ -522,17 +522,13 @@ impl Driver for Store {
         loop {
             let address = self.conn.address().to_owned();
             let left = wait.saturating_sub(started.elapsed());
-            let quiet = match self.peek(after, max)? {
+            let (head, next_deadline, store_id) = match self.peek(after, max)? {
                 Peek::Events(batch) => return Ok(Feed::Events(batch)),
-                Peek::Quiet(quiet) => Some(quiet),
-                Peek::AskTheScript => None,
-            };
-            let (head, next_deadline, store_id) = match quiet {
-                Some(Quiet {
+                Peek::Quiet {
                     head,
                     next_deadline,
                     store_id,
-                }) => {
+                } => {
                     if left.is_zero() {
                         return Ok(Feed::Events(ChangeBatch {
                             events: Vec::new(),
@@ -542,7 +538,7 @@ impl Driver for Store {
                     }
                     (head, next_deadline, store_id)
                 }
-                None => {
+                Peek::AskTheScript => {
                     let (status, mut reply) =
                         self.run(Script::Changes, &[after_arg.as_bytes(), max_arg.as_bytes()])?;
                     if status == "resync" {
@@ -605,18 +601,15 @@ enum Peek {
     /// Events from `after + 1` on, contiguous, at most `max`.
     Events(ChangeBatch),
     /// Nothing after `after`, which is the head, and no session due to expire.
-    Quiet(Quiet),
+    Quiet {
+        head: u64,
+        /// How long until the next session deadline; `None` when no session is live.
+        next_deadline: Option<Duration>,
+        store_id: String,
+    },
     /// Anything else (a session due to expire, history that may be lost, a store whose head
     /// is behind `after`, a poll for the head alone): the `changes` script answers.
     AskTheScript,
-}
-
-/// The store as a [`Peek`] found it quiet.
-struct Quiet {
-    head: u64,
-    /// How long until the next session deadline; `None` when no session is live.
-    next_deadline: Option<Duration>,
-    store_id: String,
 }
 
 impl Store {
@@ -630,7 +623,6 @@ impl Store {
         if max == 0 {
             return Ok(Peek::AskTheScript);
         }
-        let address = self.conn.address().to_owned();
         let id_key = format!("{}id", self.prefix);
         let from = format!("{}-0", after.saturating_add(1));
         let count = max.to_string();
@@ -658,29 +650,15 @@ impl Store {
                 &[b"TIME"],
             ])
             .map_err(CoordinationError::Connection)?;
-        let bad = |what: &str| self.connection_error(format!("a change-log read with {what}"));
-        let OwnedFrame::Array(replies) = frame else {
-            return Err(bad(&format!("the answer {frame:?}")));
-        };
-        let [id, head, entries, deadline, time] = <[OwnedFrame; 5]>::try_from(replies)
-            .map_err(|replies| bad(&format!("{} answers", replies.len())))?;
-        let store_id = match id {
-            OwnedFrame::Null => String::new(),
-            OwnedFrame::BulkString(id) => String::from_utf8(id).map_err(|_| bad("a bad id"))?,
-            other => return Err(bad(&format!("the id {other:?}"))),
-        };
-        let head = match head {
-            OwnedFrame::Null => 0,
-            OwnedFrame::BulkString(head) => number(&head).ok_or_else(|| bad("a bad head"))?,
-            other => return Err(bad(&format!("the head {other:?}"))),
-        };
-        let OwnedFrame::Array(entries) = entries else {
-            return Err(bad("entries that are not a list"));
-        };
+        let address = self.conn.address();
+        let mut reply = Reply::new(frame, address)?;
+        let store_id = reply.optional_text()?.unwrap_or_default();
+        let head = reply.optional_number()?.unwrap_or(0);
+        let entries = reply.list()?;
         if !entries.is_empty() {
             let events = entries
                 .into_iter()
-                .map(|entry| event(entry, &address))
+                .map(|entry| event(entry, address))
                 .collect::<Result<Vec<_>>>()?;
             if events.first().map(revision_of) != Some(after + 1) {
                 return Ok(Peek::AskTheScript);
@@ -694,43 +672,21 @@ impl Store {
         if head != after {
             return Ok(Peek::AskTheScript);
         }
-        let now_ms = match time {
-            OwnedFrame::Array(parts) => match parts.as_slice() {
-                [OwnedFrame::BulkString(s), OwnedFrame::BulkString(us)] => number(s)
-                    .zip(number(us))
-                    .map(|(s, us)| s * 1000 + us / 1000),
-                _ => None,
-            },
-            _ => None,
-        }
-        .ok_or_else(|| bad("an unreadable TIME"))?;
-        let next_deadline = match deadline {
-            OwnedFrame::Array(parts) => match parts.as_slice() {
-                [] => None,
-                [_, OwnedFrame::BulkString(score)] => Some(
-                    std::str::from_utf8(score)
-                        .ok()
-                        .and_then(|score| score.parse::<f64>().ok())
-                        .ok_or_else(|| bad("an unreadable deadline"))? as u64,
-                ),
-                _ => return Err(bad("an unreadable deadline")),
-            },
-            _ => return Err(bad("an unreadable deadline")),
-        };
+        // `[]`, or `[session, deadline]` (whole milliseconds, so Redis sends digits).
+        let mut deadline = reply.nested()?;
+        deadline.next();
+        let next_deadline = deadline.optional_number()?;
+        let mut time = reply.nested()?;
+        let now_ms = time.number()? * 1000 + time.number()? / 1000;
         match next_deadline {
             Some(due) if due <= now_ms => Ok(Peek::AskTheScript),
-            due => Ok(Peek::Quiet(Quiet {
+            due => Ok(Peek::Quiet {
                 head,
                 next_deadline: due.map(|due| Duration::from_millis(due - now_ms)),
                 store_id,
-            })),
+            }),
         }
     }
-}
-
-/// A decimal number Redis sent as a string.
-fn number(bytes: &[u8]) -> Option<u64> {
-    std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
 /// `{member, capabilities, joined, updated, revision, expires-in}` as a member's info.

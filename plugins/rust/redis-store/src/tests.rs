@@ -19,10 +19,14 @@ use driver_kit::Driver;
 use crate::conn::Conn;
 use crate::store::Store;
 
-/// The Redis server of `ROSTER_TEST_REDIS`.
-struct Redis;
+/// The Redis server of `ROSTER_TEST_REDIS`, its stores calling the operations as functions
+/// (`RedisWith<true>`, as on Redis 7 and later) or as scripts (`RedisWith<false>`, as on a
+/// server before Redis 7).
+struct RedisWith<const FUNCTIONS: bool>;
 
-impl Harness for Redis {
+type Redis = RedisWith<true>;
+
+impl<const FUNCTIONS: bool> Harness for RedisWith<FUNCTIONS> {
     type Store = Store;
 
     fn address() -> Option<String> {
@@ -30,7 +34,7 @@ impl Harness for Redis {
     }
 
     fn open(address: &str, namespace: &str, extra: &[(&str, &str)]) -> Store {
-        Store::open(&options(address, namespace, extra)).unwrap()
+        Store::connect(&options(address, namespace, extra), FUNCTIONS).unwrap()
     }
 
     /// Every key of the namespace goes, by one script.
@@ -49,23 +53,7 @@ driver_kit::server_scenarios!(Redis);
 mod as_scripts {
     use super::*;
 
-    struct RedisScripts;
-
-    impl Harness for RedisScripts {
-        type Store = Store;
-
-        fn address() -> Option<String> {
-            Redis::address()
-        }
-
-        fn open(address: &str, namespace: &str, extra: &[(&str, &str)]) -> Store {
-            Store::connect(&options(address, namespace, extra), false).unwrap()
-        }
-
-        fn flush(address: &str, namespace: &str) {
-            Redis::flush(address, namespace)
-        }
-    }
+    type RedisScripts = RedisWith<false>;
 
     driver_kit::server_scenarios!(RedisScripts);
 
