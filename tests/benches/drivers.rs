@@ -21,8 +21,8 @@
 //!   second in total.
 //!
 //! `tests/benches/profile-calls` runs this bench under callgrind instead, one path at a time
-//! (`ROSTER_BENCH_PROFILE`), for instruction counts per call that do not move with the
-//! machine's load.
+//! (`ROSTER_BENCH_PROFILE`), for instruction counts per call, which move far less than
+//! times with the machine's load.
 //!
 //! tooz runs from a virtualenv of PyPI's `tooz` (made on first use under the target
 //! directory, or `ROSTER_TOOZ_PYTHON`), driving `tests/benches/tooz_bench.py` against the same
